@@ -1,0 +1,27 @@
+//! Typed errors of the core crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong inside `systrade-core`.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// A symbol string that cannot name an instrument.
+    #[error("invalid symbol {0:?}: use 1-32 characters from A-Z, a-z, 0-9, '.', '-', '_', '^', '=', '/'")]
+    InvalidSymbol(String),
+    /// A market name that is not one of the supported markets.
+    #[error("unknown market {0:?}: expected one of us, b3, crypto")]
+    UnknownMarket(String),
+    /// A float that cannot be written to an artifact (NaN or infinite).
+    #[error("non-finite number at {path}: artifacts never carry NaN or infinity")]
+    NonFinite { path: String },
+    /// Serialisation failure of a value that should always serialise.
+    #[error("serialising to JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Filesystem failure during an atomic write.
+    #[error("writing {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
