@@ -383,7 +383,7 @@ impl MarketDb {
         let mut out = Vec::new();
         for row in rows {
             let (d, k, value, per_shares) = row.map_err(&e)?;
-            let kind = [ActionKind::Split, ActionKind::Dividend, ActionKind::InterestOnEquity, ActionKind::Income]
+            let kind = ActionKind::ALL
                 .into_iter()
                 .find(|a| a.as_str() == k)
                 .ok_or_else(|| DataError::Usage(format!("{}: unknown action kind {k:?}", self.path.display())))?;

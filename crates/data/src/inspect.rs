@@ -292,7 +292,7 @@ mod tests {
     #[test]
     fn test_daily_gaps_skip_holidays_and_find_runs() {
         // 2024-07-04 is a holiday: not a gap. 2024-07-09..10 are missing.
-        let dates = [d(2024, 7, 1), d(2024, 7, 2), d(2024, 7, 3), d(2024, 7, 5), d(2024, 7, 8), d(2024, 7, 11), d(2024, 7, 13)];
+        let dates = [d(2024, 7, 1), d(2024, 7, 2), d(2024, 7, 3), d(2024, 7, 5), d(2024, 7, 8), d(2024, 7, 11), d(2024, 7, 12), d(2024, 7, 13)];
         let g = daily_gaps(&dates, &Nyse);
         assert_eq!(g.missing_sessions, 2);
         assert_eq!(g.runs, vec![GapRun { from: d(2024, 7, 9), to: d(2024, 7, 10), sessions: 2 }]);

@@ -117,6 +117,10 @@ pub enum ActionKind {
     InterestOnEquity,
     /// Income distribution (funds) per share.
     Income,
+    /// Return of capital per share.
+    CapitalReturn,
+    /// Subscription right (value per share as given).
+    Subscription,
 }
 
 impl ActionKind {
@@ -126,7 +130,39 @@ impl ActionKind {
             ActionKind::Dividend => "dividend",
             ActionKind::InterestOnEquity => "interest_on_equity",
             ActionKind::Income => "income",
+            ActionKind::CapitalReturn => "capital_return",
+            ActionKind::Subscription => "subscription",
         }
+    }
+
+    /// Every kind, in a fixed order.
+    pub const ALL: [ActionKind; 6] = [
+        ActionKind::Split,
+        ActionKind::Dividend,
+        ActionKind::InterestOnEquity,
+        ActionKind::Income,
+        ActionKind::CapitalReturn,
+        ActionKind::Subscription,
+    ];
+
+    /// Maps a B3 event type (`DIVIDENDO`, `JRS CAP PRÓPRIO`, `JUROS MENSAL`, `REST CAP DIN`, …;
+    /// any case) to a kind.
+    pub fn from_b3_type(t: &str) -> Option<ActionKind> {
+        let t = t.trim().to_uppercase();
+        let starts = |p: &str| t.starts_with(p);
+        Some(if starts("DIVIDEND") {
+            ActionKind::Dividend
+        } else if starts("JRS CAP") || starts("JUROS") || t == "JCP" {
+            ActionKind::InterestOnEquity
+        } else if starts("RENDIMENTO") || t == "INCOME" {
+            ActionKind::Income
+        } else if starts("REST") {
+            ActionKind::CapitalReturn
+        } else if starts("SUBSCRI") {
+            ActionKind::Subscription
+        } else {
+            return None;
+        })
     }
 }
 

@@ -92,34 +92,56 @@ pub struct FlaggedRow {
     pub values: Ohlcv,
 }
 
-/// Checks one row's values; the first problem found, most severe first.
+/// Relative size under which a range violation is float noise, not a data problem: vendors that
+/// back-adjust prices in floating point (Yahoo auto-adjust) leave lows 1 ulp above closes.
+pub const NOISE_REL: f64 = 1e-9;
+
+fn beyond(a: f64, b: f64) -> bool {
+    a > b + NOISE_REL * b.abs().max(a.abs())
+}
+
+/// Checks one row's values; the first problem found, most severe first. Range violations
+/// within [`NOISE_REL`] are not problems (see [`repair_noise`]).
 pub fn check_row(v: &Ohlcv) -> Option<(Flag, String)> {
     for (name, p) in [("open", v.open), ("high", v.high), ("low", v.low), ("close", v.close)] {
         if p <= 0.0 {
             return Some((Flag::NonPositivePrice, format!("{name} {p} is not positive")));
         }
     }
-    if v.high < v.low {
+    if beyond(v.low, v.high) {
         return Some((Flag::OhlcInconsistent, format!("high {} < low {}", v.high, v.low)));
     }
     for (name, p) in [("open", v.open), ("close", v.close)] {
-        if p > v.high {
+        if beyond(p, v.high) {
             return Some((Flag::OhlcInconsistent, format!("{name} {p} > high {}", v.high)));
         }
-        if p < v.low {
+        if beyond(v.low, p) {
             return Some((Flag::OhlcInconsistent, format!("low {} > {name} {p}", v.low)));
         }
     }
     if v.volume < 0.0 {
         return Some((Flag::NegativeVolume, format!("volume {} is negative", v.volume)));
     }
-    if v.volume == 0.0 && v.open == v.high && v.high == v.low && v.low == v.close {
+    let top = v.open.max(v.high).max(v.low).max(v.close);
+    let bottom = v.open.min(v.high).min(v.low).min(v.close);
+    if v.volume == 0.0 && !beyond(top, bottom) {
         return Some((
             Flag::ZeroVolumePlaceholder,
             format!("volume 0 and open = high = low = close = {}", v.close),
         ));
     }
     None
+}
+
+/// Widens high and low to cover open and close when they miss by float noise only; returns
+/// true when it changed anything. Call after [`check_row`] found no problem.
+pub fn repair_noise(v: &mut Ohlcv) -> bool {
+    let high = v.high.max(v.open).max(v.close);
+    let low = v.low.min(v.open).min(v.close);
+    let changed = high != v.high || low != v.low;
+    v.high = high;
+    v.low = low;
+    changed
 }
 
 #[cfg(test)]
@@ -134,12 +156,26 @@ mod tests {
     fn test_each_flag() {
         assert_eq!(check_row(&v(10.0, 11.0, 9.0, 10.0, 5.0)), None);
         assert_eq!(check_row(&v(10.0, 10.2, 10.5, 10.3, 5.0)).unwrap().1, "high 10.2 < low 10.5");
-        assert_eq!(check_row(&v(8.12, 8.45, 8.123, 8.056, 5.0)).unwrap().1, "low 8.123 > close 8.056");
+        assert_eq!(check_row(&v(8.2, 8.45, 8.123, 8.056, 5.0)).unwrap().1, "low 8.123 > close 8.056");
         assert_eq!(check_row(&v(-1.0, 11.0, 9.0, 10.0, 5.0)).unwrap().0, Flag::NonPositivePrice);
         assert_eq!(check_row(&v(10.0, 11.0, 9.0, 10.0, -5.0)).unwrap().0, Flag::NegativeVolume);
         assert_eq!(check_row(&v(7.0, 7.0, 7.0, 7.0, 0.0)).unwrap().0, Flag::ZeroVolumePlaceholder);
+        // Adjusted in floating point, a placeholder's four prices differ by noise only.
+        assert_eq!(check_row(&v(7.000000000000001, 7.0, 7.0, 7.0, 0.0)).unwrap().0, Flag::ZeroVolumePlaceholder);
         // Zero volume with a real range is a quiet day, not a placeholder.
         assert_eq!(check_row(&v(7.0, 7.5, 6.9, 7.1, 0.0)), None);
+    }
+
+    #[test]
+    fn test_float_noise_is_repaired_not_flagged() {
+        // PETR3 2015-08-17 (Yahoo auto-adjusted): low exceeds close by one ulp.
+        let mut row = v(3.0, 3.05, 2.9953591823577885, 2.995359182357788, 100.0);
+        assert_eq!(check_row(&row), None);
+        assert!(repair_noise(&mut row));
+        assert!(row.is_valid());
+        assert_eq!(row.low, 2.995359182357788);
+        let mut clean = v(10.0, 11.0, 9.0, 10.0, 1.0);
+        assert!(!repair_noise(&mut clean));
     }
 
     #[test]

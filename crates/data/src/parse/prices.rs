@@ -14,7 +14,7 @@ use crate::error::{DataError, Location};
 use crate::layout::{PriceColumns, PriceFormat};
 use crate::series::{ActionKind, Bars, CorporateAction, Interval, PriceSeries, ts_text};
 use crate::time::{RowTime, parse_row_time};
-use crate::validate::{BadRowPolicy, Flag, FlaggedRow, check_row};
+use crate::validate::{BadRowPolicy, Flag, FlaggedRow, NOISE_REL, check_row, repair_noise};
 
 struct RawRow {
     line: u64,
@@ -124,6 +124,7 @@ pub(super) fn parse_prices(
     let mut flagged = Vec::new();
     let mut skipped = Vec::new();
     let mut off_grid = Vec::new();
+    let mut repaired = 0usize;
     for (i, r) in rows.iter().enumerate() {
         let mut problem = check_row(&r.v);
         if problem.is_none() && i == last && format == PriceFormat::Binance && !opts.trust_last_candle {
@@ -144,13 +145,19 @@ pub(super) fn parse_prices(
             }
             continue;
         }
+        let mut raw = r.v;
+        if repair_noise(&mut raw) {
+            repaired += 1;
+        }
+        // Scaling by a positive factor is monotonic in floating point, so a consistent raw
+        // range stays consistent after adjustment.
         let f = factors.price[i].unwrap_or(1.0);
         let v = Ohlcv {
-            open: r.v.open * f,
-            high: r.v.high * f,
-            low: r.v.low * f,
-            close: r.v.close * f,
-            volume: r.v.volume * factors.volume[i],
+            open: raw.open * f,
+            high: raw.high * f,
+            low: raw.low * f,
+            close: raw.close * f,
+            volume: raw.volume * factors.volume[i],
         };
         match keys[i] {
             Key::Date(d) => daily.push(Bar::new(d, v)),
@@ -161,6 +168,11 @@ pub(super) fn parse_prices(
                 intraday.push(Bar::new(ts, v));
             }
         }
+    }
+    if repaired > 0 {
+        notes.push(format!(
+            "{repaired} rows had high/low off open/close by float noise (< {NOISE_REL:e} relative); high/low widened to cover them"
+        ));
     }
     if let (Some(first), Some(lastg)) = (off_grid.first(), off_grid.last()) {
         notes.push(format!(

@@ -123,12 +123,10 @@ pub(super) fn parse_reference(
                     .or_else(|| parse_row_time(dtext).map(date_of))
                     .ok_or_else(|| err(line, Some(t), format!("unparseable date {dtext:?} (expected dd/mm/yyyy)")))?;
                 let v = parse_num(rec.get(value).unwrap_or("")).map_err(|p| err(line, Some(t), format!("value: {p}")))?;
-                let k = match rec.get(kind).unwrap_or("").to_uppercase().as_str() {
-                    "DIVIDENDO" | "DIVIDEND" => ActionKind::Dividend,
-                    "JRS CAP PROPRIO" | "JCP" => ActionKind::InterestOnEquity,
-                    "RENDIMENTO" | "INCOME" => ActionKind::Income,
-                    other => return Err(err(line, Some(t), format!("unknown cash event type {other:?} (expected DIVIDENDO, JRS CAP PROPRIO or RENDIMENTO)"))),
-                };
+                let ktext = rec.get(kind).unwrap_or("");
+                let k = ActionKind::from_b3_type(ktext).ok_or_else(|| {
+                    err(line, Some(t), format!("unknown cash event type {ktext:?} (expected dividendo, juros/jrs cap proprio, rendimento, restituição de capital or subscrição)"))
+                })?;
                 let per = match per_shares.and_then(|i| rec.get(i)).filter(|s| !s.is_empty()) {
                     Some(s) => Some(parse_num(s).map_err(|p| err(line, Some(t), format!("shares: {p}")))?),
                     None => None,

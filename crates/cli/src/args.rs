@@ -1,0 +1,205 @@
+//! The command line (DESIGN §9).
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// systrade — systematic trading for daily strategies: market data through signals, portfolio
+/// construction and risk gates to trade-ready orders, with an auditable ledger and backtests
+/// that run the very same code over history.
+#[derive(Debug, Parser)]
+#[command(name = "systrade", version, propagate_version = true)]
+#[command(after_help = "Start with `systrade demo`, which runs on built-in synthetic data.\n\
+Exit codes: 0 success, 1 error, 2 bad usage or bad input.")]
+pub struct Cli {
+    /// Where the ledger, paper-broker state, done flags, locks and run folders live.
+    #[arg(long, global = true, env = "SYSTRADE_HOME", default_value = "./systrade-home")]
+    pub home: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipeline on a built-in synthetic market, writing everything to --out.
+    #[command(after_help = "Example:\n  systrade demo\n  systrade demo --out /tmp/demo")]
+    Demo(DemoArgs),
+    /// Import, inspect and generate market data.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output folder (created; files in it are replaced atomically).
+    #[arg(long, default_value = "./systrade-demo")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Import vendor files (a file or a folder tree) into a SQLite market database.
+    ///
+    /// The header decides each file's layout: Yahoo, Yahoo B3 (close first), AlphaVantage
+    /// daily adjusted, Binance klines, generic date/timestamp OHLCV (daily or intraday), rate
+    /// series (CDI, SELIC, IPCA), sector maps, B3 dividends and index weights, and .xlsx sheets.
+    /// Structural problems (unknown header, duplicate or unsorted dates, unparseable numbers,
+    /// NaN, empty file) stop the import with exit code 2 and nothing written. Value problems
+    /// (inconsistent OHLC, non-positive prices, zero-volume placeholders, the still-open last
+    /// Binance candle) follow --on-bad-row. All files are written in one transaction; a file
+    /// imported again unchanged is a no-op, a changed one replaces its dataset and is reported.
+    #[command(after_help = "Examples:\n  systrade data import --from ../shared/data/us_etf_daily_yahoo --db market.db\n  \
+systrade data import --from AAPL.csv --db market.db --adjust total --on-bad-row fail")]
+    Import(ImportArgs),
+    /// Show what a database or a CSV folder holds: spans, rows, flagged rows, splits and gaps
+    /// against each market's calendar.
+    #[command(after_help = "Examples:\n  systrade data inspect --db market.db\n  \
+systrade data inspect --data ../shared/data/sp500_daily_alphavantage --adjust none\n  \
+systrade data inspect --db market.db --symbol RENT3 --json")]
+    Inspect(InspectArgs),
+    /// Generate a deterministic synthetic market (a CSV folder plus sectors.csv).
+    ///
+    /// A market factor and sector factors with regime-switching drifts, per-name trend regimes,
+    /// GARCH volatility clustering, Student-t tails, overnight gaps and volume tied to |return|.
+    /// The same arguments always give byte-identical files.
+    #[command(after_help = "Example:\n  systrade data synth --symbols 30 --days 2500 --seed 7 --out synth/")]
+    Synth(SynthArgs),
+}
+
+/// How files are read: shared by every command that reads vendor files.
+#[derive(Debug, Clone, Args)]
+pub struct ReadArgs {
+    /// Price layout; `auto` decides from each file's header.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// Market of price files; `auto`: Binance → crypto, Yahoo B3 → b3, else by which
+    /// calendar the dates fit (weekend trading → crypto).
+    #[arg(long, value_enum, default_value_t = MarketArg::Auto)]
+    pub market: MarketArg,
+    /// Price adjustment: `none` keeps the file's prices, `split` back-adjusts splits (from
+    /// AlphaVantage split_coefficient; Yahoo OHLC already is), `total` also dividends (from the
+    /// adjusted-close ratio). Vendor-adjusted sources (Yahoo B3) are kept as they are.
+    #[arg(long, value_enum, default_value_t = AdjustArg::Split)]
+    pub adjust: AdjustArg,
+    /// What to do with a row that has a value problem: `fail` stops, `skip` drops it, `flag`
+    /// keeps it out of trading decisions and records it (shown by `data inspect`).
+    #[arg(long, value_enum, default_value_t = PolicyArg::Flag)]
+    pub on_bad_row: PolicyArg,
+    /// Treat the last Binance candle as complete (by default it is the still-open candle of
+    /// the download and is flagged `partial_candle`).
+    #[arg(long)]
+    pub trust_last_candle: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A file or a folder (searched recursively for .csv and .xlsx/.xls/.ods files).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The SQLite database to write (created with its schema when missing).
+    #[arg(long)]
+    pub db: PathBuf,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Symbol (price file) or series name (rate file) instead of the file name; one file only.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Unit of a `date,value` rate file whose header does not say.
+    #[arg(long, value_enum)]
+    pub rate_unit: Option<RateUnitArg>,
+    /// Print the import report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["db", "data"])))]
+pub struct InspectArgs {
+    /// A market database written by `data import`.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// A folder (or file) of vendor CSVs, read directly.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Only this symbol (all its intervals), with every flagged row listed.
+    #[arg(long)]
+    pub symbol: Option<String>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Flagged rows listed per symbol in the text output.
+    #[arg(long, default_value_t = 5)]
+    pub show_flags: usize,
+    /// Print the full report as JSON (sorted keys).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Number of symbols.
+    #[arg(long, default_value_t = 20)]
+    pub symbols: usize,
+    /// Trading sessions per symbol.
+    #[arg(long, default_value_t = 1000)]
+    pub days: usize,
+    /// Random seed; the same seed gives byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// First session (YYYY-MM-DD; moved to the next trading day if needed).
+    #[arg(long, default_value = "2015-01-02")]
+    pub start: NaiveDate,
+    /// Whose calendar the sessions follow.
+    #[arg(long, value_enum, default_value_t = MarketChoice::Us)]
+    pub market: MarketChoice,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Auto,
+    Yahoo,
+    YahooB3,
+    Alphavantage,
+    Binance,
+    Generic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MarketArg {
+    Auto,
+    Us,
+    B3,
+    Crypto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MarketChoice {
+    Us,
+    B3,
+    Crypto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AdjustArg {
+    None,
+    Split,
+    Total,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyArg {
+    Fail,
+    Skip,
+    Flag,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RateUnitArg {
+    PctPerDay,
+    PctPerYear,
+    PctPerMonth,
+}

@@ -1,0 +1,90 @@
+//! Wiring of each command to the library crates.
+
+mod data;
+mod demo;
+
+use std::io::IsTerminal;
+
+use systrade_core::Market;
+use systrade_data::layout::RateUnit;
+use systrade_data::{Adjust, BadRowPolicy, ParseOptions, PriceFormat};
+
+use crate::args::{AdjustArg, Cli, Command, DataCommand, FormatArg, MarketArg, MarketChoice, PolicyArg, RateUnitArg, ReadArgs};
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo(a) => demo::run(&a),
+        Command::Data(DataCommand::Import(a)) => data::import(&a),
+        Command::Data(DataCommand::Inspect(a)) => data::inspect(&a),
+        Command::Data(DataCommand::Synth(a)) => data::synth(&a),
+    }
+}
+
+impl ReadArgs {
+    /// The library's parse options for these flags.
+    pub fn parse_options(&self) -> ParseOptions {
+        ParseOptions {
+            format: match self.format {
+                FormatArg::Auto => None,
+                FormatArg::Yahoo => Some(PriceFormat::Yahoo),
+                FormatArg::YahooB3 => Some(PriceFormat::YahooB3),
+                FormatArg::Alphavantage => Some(PriceFormat::Alphavantage),
+                FormatArg::Binance => Some(PriceFormat::Binance),
+                FormatArg::Generic => Some(PriceFormat::Generic),
+            },
+            market: match self.market {
+                MarketArg::Auto => None,
+                MarketArg::Us => Some(Market::Us),
+                MarketArg::B3 => Some(Market::B3),
+                MarketArg::Crypto => Some(Market::Crypto),
+            },
+            adjust: match self.adjust {
+                AdjustArg::None => Adjust::None,
+                AdjustArg::Split => Adjust::Split,
+                AdjustArg::Total => Adjust::Total,
+            },
+            on_bad_row: match self.on_bad_row {
+                PolicyArg::Fail => BadRowPolicy::Fail,
+                PolicyArg::Skip => BadRowPolicy::Skip,
+                PolicyArg::Flag => BadRowPolicy::Flag,
+            },
+            trust_last_candle: self.trust_last_candle,
+            name: None,
+            rate_unit: None,
+        }
+    }
+}
+
+impl MarketChoice {
+    pub fn market(self) -> Market {
+        match self {
+            MarketChoice::Us => Market::Us,
+            MarketChoice::B3 => Market::B3,
+            MarketChoice::Crypto => Market::Crypto,
+        }
+    }
+}
+
+impl RateUnitArg {
+    pub fn unit(self) -> RateUnit {
+        match self {
+            RateUnitArg::PctPerDay => RateUnit::PctPerDay,
+            RateUnitArg::PctPerYear => RateUnit::PctPerYear,
+            RateUnitArg::PctPerMonth => RateUnit::PctPerMonth,
+        }
+    }
+}
+
+/// A progress bar on stderr when it is a terminal; hidden when piped.
+pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({eta})")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    pb.set_style(style);
+    pb.set_message(what.to_string());
+    pb
+}

@@ -1,0 +1,30 @@
+//! Exit codes (DESIGN §9): 0 success, 1 error, 2 bad usage or bad input.
+
+use systrade_data::DataError;
+
+/// A bad-input error raised by the CLI itself (argument combinations clap cannot express).
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// 2 when any cause in the chain is the user's input, else 1.
+pub fn code_for(err: &anyhow::Error) -> i32 {
+    for cause in err.chain() {
+        if cause.downcast_ref::<BadInput>().is_some() {
+            return 2;
+        }
+        if let Some(d) = cause.downcast_ref::<DataError>()
+            && d.is_bad_input()
+        {
+            return 2;
+        }
+    }
+    1
+}
