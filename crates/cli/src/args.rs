@@ -10,11 +10,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// that run the very same code over history.
 #[derive(Debug, Parser)]
 #[command(name = "systrade", version, propagate_version = true)]
-#[command(after_help = "Start with `systrade demo`, which runs on built-in synthetic data.\n\
-Exit codes: 0 success, 1 error, 2 bad usage or bad input.")]
+#[command(
+    after_help = "Start with `systrade demo`, which runs on built-in synthetic data.\n\
+Exit codes: 0 success, 1 error, 2 bad usage or bad input."
+)]
 pub struct Cli {
     /// Where the ledger, paper-broker state, done flags, locks and run folders live.
-    #[arg(long, global = true, env = "SYSTRADE_HOME", default_value = "./systrade-home")]
+    #[arg(
+        long,
+        global = true,
+        env = "SYSTRADE_HOME",
+        default_value = "./systrade-home"
+    )]
     pub home: PathBuf,
 
     #[command(subcommand)]
@@ -50,8 +57,10 @@ pub enum DataCommand {
     /// (inconsistent OHLC, non-positive prices, zero-volume placeholders, the still-open last
     /// Binance candle) follow --on-bad-row. All files are written in one transaction; a file
     /// imported again unchanged is a no-op, a changed one replaces its dataset and is reported.
-    #[command(after_help = "Examples:\n  systrade data import --from ../shared/data/us_etf_daily_yahoo --db market.db\n  \
-systrade data import --from AAPL.csv --db market.db --adjust total --on-bad-row fail")]
+    #[command(
+        after_help = "Examples:\n  systrade data import --from ../shared/data/us_etf_daily_yahoo --db market.db\n  \
+systrade data import --from AAPL.csv --db market.db --adjust total --on-bad-row fail"
+    )]
     Import(ImportArgs),
     /// Show what a database or a CSV folder holds: spans, rows, flagged rows, splits and gaps
     /// against each market's calendar.
@@ -64,7 +73,9 @@ systrade data inspect --db market.db --symbol RENT3 --json")]
     /// A market factor and sector factors with regime-switching drifts, per-name trend regimes,
     /// GARCH volatility clustering, Student-t tails, overnight gaps and volume tied to |return|.
     /// The same arguments always give byte-identical files.
-    #[command(after_help = "Example:\n  systrade data synth --symbols 30 --days 2500 --seed 7 --out synth/")]
+    #[command(
+        after_help = "Example:\n  systrade data synth --symbols 30 --days 2500 --seed 7 --out synth/"
+    )]
     Synth(SynthArgs),
 }
 
@@ -198,6 +209,7 @@ pub enum PolicyArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[allow(clippy::enum_variant_names)] // the names are the stored unit names
 pub enum RateUnitArg {
     PctPerDay,
     PctPerYear,

@@ -80,7 +80,13 @@ mod tests {
     use super::*;
 
     fn v(o: f64, h: f64, l: f64, c: f64, vol: f64) -> Ohlcv {
-        Ohlcv { open: o, high: h, low: l, close: c, volume: vol }
+        Ohlcv {
+            open: o,
+            high: h,
+            low: l,
+            close: c,
+            volume: vol,
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     /// A symbol string that cannot name an instrument.
-    #[error("invalid symbol {0:?}: use 1-32 characters from A-Z, a-z, 0-9, '.', '-', '_', '^', '=', '/'")]
+    #[error(
+        "invalid symbol {0:?}: use 1-32 characters from A-Z, a-z, 0-9, '.', '-', '_', '^', '=', '/'"
+    )]
     InvalidSymbol(String),
     /// A market name that is not one of the supported markets.
     #[error("unknown market {0:?}: expected one of us, b3, crypto")]

@@ -9,7 +9,10 @@ use crate::CoreError;
 use crate::json::to_canonical_pretty;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CoreError + '_ {
-    move |source| CoreError::Io { path: path.to_path_buf(), source }
+    move |source| CoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced and then
@@ -26,7 +29,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
         .map_err(io_err(path))?;
     tmp.write_all(bytes).map_err(io_err(path))?;
     tmp.as_file().sync_all().map_err(io_err(path))?;
-    tmp.persist(path).map_err(|e| CoreError::Io { path: path.to_path_buf(), source: e.error })?;
+    tmp.persist(path).map_err(|e| CoreError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
     Ok(())
 }
 
@@ -47,7 +53,10 @@ mod tests {
         write_json_atomic(&p, &serde_json::json!({"b": 2, "a": 1})).unwrap();
         write_json_atomic(&p, &serde_json::json!({"c": 3})).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\n  \"c\": 3\n}\n");
-        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "no temp files left: {names:?}");
     }
 }

@@ -53,7 +53,9 @@ pub fn finite(v: f64, what: &str) -> Result<f64, CoreError> {
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(CoreError::NonFinite { path: what.to_string() })
+        Err(CoreError::NonFinite {
+            path: what.to_string(),
+        })
     }
 }
 
@@ -74,13 +76,18 @@ mod tests {
 
     #[test]
     fn test_float_rule_shortest_round_trip_and_negative_zero() {
-        let s = to_canonical_string(&serde_json::json!({"a": 0.1, "b": -0.0, "c": 1e-300})).unwrap();
+        let s =
+            to_canonical_string(&serde_json::json!({"a": 0.1, "b": -0.0, "c": 1e-300})).unwrap();
         assert_eq!(s, r#"{"a":0.1,"b":0.0,"c":1e-300}"#);
     }
 
     #[test]
     fn test_pretty_has_trailing_newline() {
-        assert!(to_canonical_pretty(&serde_json::json!({"a": 1})).unwrap().ends_with("}\n"));
+        assert!(
+            to_canonical_pretty(&serde_json::json!({"a": 1}))
+                .unwrap()
+                .ends_with("}\n")
+        );
     }
 
     #[test]

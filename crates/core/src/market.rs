@@ -93,9 +93,18 @@ mod tests {
     fn test_local_date_uses_market_zone() {
         // 02:30 UTC on 2024-03-11 is still 2024-03-10 in New York (EDT, UTC-4) and São Paulo.
         let ts = Utc.with_ymd_and_hms(2024, 3, 11, 2, 30, 0).unwrap();
-        assert_eq!(Market::Us.local_date(ts), NaiveDate::from_ymd_opt(2024, 3, 10).unwrap());
-        assert_eq!(Market::B3.local_date(ts), NaiveDate::from_ymd_opt(2024, 3, 10).unwrap());
-        assert_eq!(Market::Crypto.local_date(ts), NaiveDate::from_ymd_opt(2024, 3, 11).unwrap());
+        assert_eq!(
+            Market::Us.local_date(ts),
+            NaiveDate::from_ymd_opt(2024, 3, 10).unwrap()
+        );
+        assert_eq!(
+            Market::B3.local_date(ts),
+            NaiveDate::from_ymd_opt(2024, 3, 10).unwrap()
+        );
+        assert_eq!(
+            Market::Crypto.local_date(ts),
+            NaiveDate::from_ymd_opt(2024, 3, 11).unwrap()
+        );
     }
 
     #[test]

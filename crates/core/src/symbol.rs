@@ -63,7 +63,9 @@ mod tests {
 
     #[test]
     fn test_symbol_accepts_vendor_spellings() {
-        for s in ["AAPL", "BRK.B", "BTCUSDT", "PETR3", "^BVSP", "BTC-USD", "EURUSD=X"] {
+        for s in [
+            "AAPL", "BRK.B", "BTCUSDT", "PETR3", "^BVSP", "BTC-USD", "EURUSD=X",
+        ] {
             assert_eq!(Symbol::new(s).unwrap().as_str(), s);
         }
     }

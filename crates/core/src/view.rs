@@ -16,7 +16,9 @@ impl<'a> HistoryView<'a> {
     /// The bars of `history` (sorted by date) whose date is strictly before `decision_date`.
     pub fn before(history: &'a [DailyBar], decision_date: NaiveDate) -> Self {
         let n = history.partition_point(|b| b.ts < decision_date);
-        HistoryView { bars: &history[..n] }
+        HistoryView {
+            bars: &history[..n],
+        }
     }
 
     /// All visible bars, oldest first.
@@ -53,7 +55,13 @@ mod tests {
     #[test]
     fn test_view_excludes_decision_date_and_later() {
         let d = |x| NaiveDate::from_ymd_opt(2024, 1, x).unwrap();
-        let v = Ohlcv { open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 1.0 };
+        let v = Ohlcv {
+            open: 1.0,
+            high: 1.0,
+            low: 1.0,
+            close: 1.0,
+            volume: 1.0,
+        };
         let hist: Vec<DailyBar> = (1..=5).map(|x| Bar::new(d(x), v)).collect();
         let view = HistoryView::before(&hist, d(4));
         assert_eq!(view.len(), 3);

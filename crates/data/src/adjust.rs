@@ -68,7 +68,11 @@ pub struct AdjustInputs {
 /// factors are `adjusted_close / close`.
 pub fn factors(format: PriceFormat, adjust: Adjust, rows: &[AdjustInputs]) -> Factors {
     let n = rows.len();
-    let identity = |note: String| Factors { price: vec![Some(1.0); n], volume: vec![1.0; n], note };
+    let identity = |note: String| Factors {
+        price: vec![Some(1.0); n],
+        volume: vec![1.0; n],
+        note,
+    };
     let has_splits = rows.iter().any(|r| r.split.is_some());
     let split_cum = || {
         let mut cum = vec![1.0; n];
@@ -85,9 +89,9 @@ pub fn factors(format: PriceFormat, adjust: Adjust, rows: &[AdjustInputs]) -> Fa
         (PriceFormat::YahooB3, _) => identity(
             "vendor already adjusted OHLC for splits and dividends; kept as written".into(),
         ),
-        (PriceFormat::Yahoo, Adjust::None | Adjust::Split) => identity(
-            "vendor OHLC is split-adjusted at the source; kept as written".into(),
-        ),
+        (PriceFormat::Yahoo, Adjust::None | Adjust::Split) => {
+            identity("vendor OHLC is split-adjusted at the source; kept as written".into())
+        }
         (PriceFormat::Alphavantage, Adjust::None) => identity("raw traded prices".into()),
         (_, Adjust::None) => identity("prices as written".into()),
         (_, Adjust::Split) if has_splits => {
@@ -98,9 +102,15 @@ pub fn factors(format: PriceFormat, adjust: Adjust, rows: &[AdjustInputs]) -> Fa
                 note: "back-adjusted for splits from split_coefficient".into(),
             }
         }
-        (_, Adjust::Split) => identity("no split information in the file; prices as written".into()),
+        (_, Adjust::Split) => {
+            identity("no split information in the file; prices as written".into())
+        }
         (_, Adjust::Total) if rows.iter().any(|r| r.adj_close.is_some()) => {
-            let volume = if has_splits { split_cum() } else { vec![1.0; n] };
+            let volume = if has_splits {
+                split_cum()
+            } else {
+                vec![1.0; n]
+            };
             let price = rows
                 .iter()
                 .map(|r| match r.adj_close {
@@ -108,7 +118,11 @@ pub fn factors(format: PriceFormat, adjust: Adjust, rows: &[AdjustInputs]) -> Fa
                     _ => None,
                 })
                 .collect();
-            Factors { price, volume, note: "total-return adjusted by adjusted_close / close".into() }
+            Factors {
+                price,
+                volume,
+                note: "total-return adjusted by adjusted_close / close".into(),
+            }
         }
         (_, Adjust::Total) => identity("no adjusted close in the file; prices as written".into()),
     }
@@ -119,13 +133,22 @@ mod tests {
     use super::*;
 
     fn row(close: f64, adj: f64, split: f64) -> AdjustInputs {
-        AdjustInputs { close, adj_close: Some(adj), split: Some(split) }
+        AdjustInputs {
+            close,
+            adj_close: Some(adj),
+            split: Some(split),
+        }
     }
 
     #[test]
     fn test_split_factors_apply_before_ex_date() {
         // 2:1 split on row 2: rows 0 and 1 are halved, volume doubled.
-        let rows = [row(100.0, 50.0, 1.0), row(102.0, 51.0, 1.0), row(51.0, 51.0, 2.0), row(52.0, 52.0, 1.0)];
+        let rows = [
+            row(100.0, 50.0, 1.0),
+            row(102.0, 51.0, 1.0),
+            row(51.0, 51.0, 2.0),
+            row(52.0, 52.0, 1.0),
+        ];
         let f = factors(PriceFormat::Alphavantage, Adjust::Split, &rows);
         assert_eq!(f.price, vec![Some(0.5), Some(0.5), Some(1.0), Some(1.0)]);
         assert_eq!(f.volume, vec![2.0, 2.0, 1.0, 1.0]);
@@ -142,8 +165,14 @@ mod tests {
     fn test_presplit_adjusted_sources_are_untouched() {
         let rows = [row(100.0, 45.0, 2.0)];
         for a in [Adjust::None, Adjust::Split, Adjust::Total] {
-            assert_eq!(factors(PriceFormat::YahooB3, a, &rows).price, vec![Some(1.0)]);
+            assert_eq!(
+                factors(PriceFormat::YahooB3, a, &rows).price,
+                vec![Some(1.0)]
+            );
         }
-        assert_eq!(factors(PriceFormat::Yahoo, Adjust::Split, &rows).price, vec![Some(1.0)]);
+        assert_eq!(
+            factors(PriceFormat::Yahoo, Adjust::Split, &rows).price,
+            vec![Some(1.0)]
+        );
     }
 }

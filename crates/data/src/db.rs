@@ -43,6 +43,8 @@ pub struct ImportLine {
     pub rows_stored: u64,
     pub rows_flagged: u64,
     pub rows_skipped: u64,
+    /// Flag name → rows flagged (kept out of decisions).
+    pub flags: BTreeMap<String, u64>,
     /// For `changed`: what changed.
     pub detail: Option<String>,
 }
@@ -78,7 +80,10 @@ pub struct MarketDb {
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> DataError + '_ {
-    move |source| DataError::Db { path: path.to_path_buf(), source }
+    move |source| DataError::Db {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn interval_s(iv: Interval) -> i64 {
@@ -86,47 +91,79 @@ fn interval_s(iv: Interval) -> i64 {
 }
 
 fn interval_from_s(s: i64) -> Interval {
-    if s == 86_400 { Interval::Daily } else { Interval::Seconds(s.clamp(1, i64::from(u32::MAX)) as u32) }
+    if s == 86_400 {
+        Interval::Daily
+    } else {
+        Interval::Seconds(s.clamp(1, i64::from(u32::MAX)) as u32)
+    }
 }
 
 impl MarketDb {
     /// Opens (creating if needed) a database and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, DataError> {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| DataError::Io { path: dir.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| DataError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         let mut conn = Connection::open(path).map_err(db_err(path))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;").map_err(db_err(path))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .map_err(db_err(path))?;
         embedded::migrations::runner()
             .run(&mut conn)
-            .map_err(|e| DataError::Migration { path: path.to_path_buf(), message: e.to_string() })?;
-        Ok(MarketDb { conn, path: path.to_path_buf() })
+            .map_err(|e| DataError::Migration {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        Ok(MarketDb {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Opens an existing database for reading without changing it. Databases made by other
     /// tools need only `prices(ticker, date, open, high, low, close, volume)`.
     pub fn open_existing(path: &Path) -> Result<Self, DataError> {
         if !path.is_file() {
-            return Err(DataError::NotFound(format!("{}: no such database", path.display())));
+            return Err(DataError::NotFound(format!(
+                "{}: no such database",
+                path.display()
+            )));
         }
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db_err(path))?;
-        let db = MarketDb { conn, path: path.to_path_buf() };
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(db_err(path))?;
+        let db = MarketDb {
+            conn,
+            path: path.to_path_buf(),
+        };
         if !db.has_table("prices")? {
-            return Err(DataError::Usage(format!("{}: not a market database (no prices table)", path.display())));
+            return Err(DataError::Usage(format!(
+                "{}: not a market database (no prices table)",
+                path.display()
+            )));
         }
         Ok(db)
     }
 
     fn has_table(&self, name: &str) -> Result<bool, DataError> {
         self.conn
-            .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |_| Ok(()),
+            )
             .optional()
             .map(|o| o.is_some())
             .map_err(db_err(&self.path))
     }
 
     /// Writes parsed files in one transaction: either every dataset is stored or none is.
-    pub fn import(&mut self, files: &[ParsedFile], opts: &ParseOptions) -> Result<Vec<ImportLine>, DataError> {
+    pub fn import(
+        &mut self,
+        files: &[ParsedFile],
+        opts: &ParseOptions,
+    ) -> Result<Vec<ImportLine>, DataError> {
         let path = self.path.clone();
         let e = db_err(&path);
         let tx = self.conn.transaction().map_err(&e)?;
@@ -142,7 +179,12 @@ impl MarketDb {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         for f in files {
             let file = f.path.display().to_string();
-            let stem = f.path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            let stem = f
+                .path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
             let datasets: Vec<String> = match &f.content {
                 Content::Prices(p) => vec![format!("prices:{}@{}", p.symbol, p.interval)],
                 Content::Rates(rs) => rs.iter().map(|r| format!("rates:{}", r.name)).collect(),
@@ -158,6 +200,7 @@ impl MarketDb {
                         rows_stored: 0,
                         rows_flagged: 0,
                         rows_skipped: 0,
+                        flags: BTreeMap::new(),
                         detail: Some(why.clone()),
                     });
                     continue;
@@ -174,16 +217,32 @@ impl MarketDb {
                 .map_err(&e)?;
             let (status, detail) = match last {
                 None => (ImportStatus::New, None),
-                Some((sha, o, _)) if sha == f.sha256 && o == options => (ImportStatus::Unchanged, None),
+                Some((sha, o, _)) if sha == f.sha256 && o == options => {
+                    (ImportStatus::Unchanged, None)
+                }
                 Some((sha, _, src)) if sha != f.sha256 => (
                     ImportStatus::Changed,
-                    Some(format!("content changed since the last import from {src} (sha256 {}… → {}…); dataset replaced", &sha[..12.min(sha.len())], &f.sha256[..12])),
+                    Some(format!(
+                        "content changed since the last import from {src} (sha256 {}… → {}…); dataset replaced",
+                        &sha[..12.min(sha.len())],
+                        &f.sha256[..12]
+                    )),
                 ),
-                Some(_) => (ImportStatus::Changed, Some("same file, different import options; dataset replaced".into())),
+                Some(_) => (
+                    ImportStatus::Changed,
+                    Some("same file, different import options; dataset replaced".into()),
+                ),
             };
             let (stored, flagged, skipped, notes) = match &f.content {
-                Content::Prices(p) => (p.bars.len() as u64, p.flagged.len() as u64, p.skipped.len() as u64, p.notes.clone()),
-                Content::Rates(rs) => (rs.iter().map(|r| r.points.len() as u64).sum(), 0, 0, vec![]),
+                Content::Prices(p) => (
+                    p.bars.len() as u64,
+                    p.flagged.len() as u64,
+                    p.skipped.len() as u64,
+                    p.notes.clone(),
+                ),
+                Content::Rates(rs) => {
+                    (rs.iter().map(|r| r.points.len() as u64).sum(), 0, 0, vec![])
+                }
                 Content::Sectors(rows) => (rows.len() as u64, 0, 0, vec![]),
                 Content::CashEvents(ev) => (ev.len() as u64, 0, 0, vec![]),
                 Content::IndexWeights { rows, .. } => (rows.len() as u64, 0, 0, vec![]),
@@ -197,6 +256,13 @@ impl MarketDb {
                 rows_stored: stored,
                 rows_flagged: flagged,
                 rows_skipped: skipped,
+                flags: match &f.content {
+                    Content::Prices(p) => p.flagged.iter().fold(BTreeMap::new(), |mut m, r| {
+                        *m.entry(r.flag.as_str().to_string()).or_insert(0) += 1;
+                        m
+                    }),
+                    _ => BTreeMap::new(),
+                },
                 detail,
             });
             if status == ImportStatus::Unchanged {
@@ -233,8 +299,15 @@ impl MarketDb {
         let e = db_err(&self.path);
         if !self.has_table("instruments")? {
             // A foreign database: daily series only, market unknown until inferred.
-            let mut st = self.conn.prepare("SELECT DISTINCT ticker FROM prices ORDER BY ticker").map_err(&e)?;
-            let tickers: Vec<String> = st.query_map([], |r| r.get(0)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+            let mut st = self
+                .conn
+                .prepare("SELECT DISTINCT ticker FROM prices ORDER BY ticker")
+                .map_err(&e)?;
+            let tickers: Vec<String> = st
+                .query_map([], |r| r.get(0))
+                .map_err(&e)?
+                .collect::<Result<_, _>>()
+                .map_err(&e)?;
             return tickers
                 .into_iter()
                 .map(|t| {
@@ -255,7 +328,14 @@ impl MarketDb {
             .map_err(&e)?;
         let rows = st
             .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .map_err(&e)?
             .collect::<Result<Vec<_>, _>>()
@@ -265,7 +345,12 @@ impl MarketDb {
                 Ok(InstrumentInfo {
                     symbol: self.symbol(&t)?,
                     interval: interval_from_s(iv),
-                    market: m.parse().map_err(|_| DataError::Usage(format!("{}: unknown market {m:?} for {t}", self.path.display())))?,
+                    market: m.parse().map_err(|_| {
+                        DataError::Usage(format!(
+                            "{}: unknown market {m:?} for {t}",
+                            self.path.display()
+                        ))
+                    })?,
                     format,
                     source_basis,
                     adjust,
@@ -287,19 +372,44 @@ impl MarketDb {
             .map_err(&e)?;
         let rows = st
             .query_map([symbol.as_str()], |r| {
-                Ok((r.get::<_, String>(0)?, [r.get::<_, Option<f64>>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?]))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    [
+                        r.get::<_, Option<f64>>(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ],
+                ))
             })
             .map_err(&e)?;
         let mut out = Vec::new();
         for row in rows {
             let (date, v) = row.map_err(&e)?;
-            let bad = |what: &str| DataError::Usage(format!("{} table prices [{symbol}] date {date}: {what}", self.path.display()));
-            let d = parse_row_time(&date).map(|t| t.daily_date(Market::Us)).ok_or_else(|| bad("unparseable date"))?;
+            let bad = |what: &str| {
+                DataError::Usage(format!(
+                    "{} table prices [{symbol}] date {date}: {what}",
+                    self.path.display()
+                ))
+            };
+            let d = parse_row_time(&date)
+                .map(|t| t.daily_date(Market::Us))
+                .ok_or_else(|| bad("unparseable date"))?;
             let [Some(open), Some(high), Some(low), Some(close), Some(volume)] = v else {
                 return Err(bad("missing value"));
             };
-            let ohlcv = Ohlcv { open, high, low, close, volume };
-            if [open, high, low, close, volume].iter().any(|x| !x.is_finite()) {
+            let ohlcv = Ohlcv {
+                open,
+                high,
+                low,
+                close,
+                volume,
+            };
+            if [open, high, low, close, volume]
+                .iter()
+                .any(|x| !x.is_finite())
+            {
                 return Err(bad("non-finite value"));
             }
             if let Some(prev) = out.last().map(|b: &DailyBar| b.ts)
@@ -310,13 +420,20 @@ impl MarketDb {
             out.push(Bar::new(d, ohlcv));
         }
         if out.is_empty() {
-            return Err(DataError::NotFound(format!("{}: unknown symbol {symbol} (no daily prices)", self.path.display())));
+            return Err(DataError::NotFound(format!(
+                "{}: unknown symbol {symbol} (no daily prices)",
+                self.path.display()
+            )));
         }
         Ok(out)
     }
 
     /// Intraday bars of a symbol at one interval, oldest first.
-    pub fn intraday_bars(&self, symbol: &Symbol, interval: Interval) -> Result<Vec<systrade_core::IntradayBar>, DataError> {
+    pub fn intraday_bars(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+    ) -> Result<Vec<systrade_core::IntradayBar>, DataError> {
         let e = db_err(&self.path);
         let mut st = self
             .conn
@@ -324,21 +441,38 @@ impl MarketDb {
             .map_err(&e)?;
         let rows = st
             .query_map(params![symbol.as_str(), interval_s(interval)], |r| {
-                Ok((r.get::<_, String>(0)?, Ohlcv { open: r.get(1)?, high: r.get(2)?, low: r.get(3)?, close: r.get(4)?, volume: r.get(5)? }))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Ohlcv {
+                        open: r.get(1)?,
+                        high: r.get(2)?,
+                        low: r.get(3)?,
+                        close: r.get(4)?,
+                        volume: r.get(5)?,
+                    },
+                ))
             })
             .map_err(&e)?;
         let mut out = Vec::new();
         for row in rows {
             let (ts, v) = row.map_err(&e)?;
-            let t = parse_row_time(&ts)
-                .ok_or_else(|| DataError::Usage(format!("{} table prices_intraday [{symbol}]: unparseable ts {ts:?}", self.path.display())))?;
+            let t = parse_row_time(&ts).ok_or_else(|| {
+                DataError::Usage(format!(
+                    "{} table prices_intraday [{symbol}]: unparseable ts {ts:?}",
+                    self.path.display()
+                ))
+            })?;
             out.push(Bar::new(t.utc(), v));
         }
         Ok(out)
     }
 
     /// Rows flagged at import for a series.
-    pub fn flagged_rows(&self, symbol: &Symbol, interval: Interval) -> Result<Vec<FlaggedRow>, DataError> {
+    pub fn flagged_rows(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+    ) -> Result<Vec<FlaggedRow>, DataError> {
         let e = db_err(&self.path);
         if !self.has_table("flagged_rows")? {
             return Ok(vec![]);
@@ -354,15 +488,29 @@ impl MarketDb {
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
-                    Ohlcv { open: r.get(4)?, high: r.get(5)?, low: r.get(6)?, close: r.get(7)?, volume: r.get(8)? },
+                    Ohlcv {
+                        open: r.get(4)?,
+                        high: r.get(5)?,
+                        low: r.get(6)?,
+                        close: r.get(7)?,
+                        volume: r.get(8)?,
+                    },
                 ))
             })
             .map_err(&e)?;
         let mut out = Vec::new();
         for row in rows {
             let (line, ts, flag, detail, values) = row.map_err(&e)?;
-            let flag = Flag::parse(&flag).ok_or_else(|| DataError::Usage(format!("{}: unknown flag {flag:?}", self.path.display())))?;
-            out.push(FlaggedRow { line: line as u64, ts, flag, detail, values });
+            let flag = Flag::parse(&flag).ok_or_else(|| {
+                DataError::Usage(format!("{}: unknown flag {flag:?}", self.path.display()))
+            })?;
+            out.push(FlaggedRow {
+                line: line as u64,
+                ts,
+                flag,
+                detail,
+                values,
+            });
         }
         Ok(out)
     }
@@ -378,7 +526,14 @@ impl MarketDb {
             .prepare_cached("SELECT date, kind, value, per_shares FROM corporate_actions WHERE ticker = ?1 ORDER BY date, kind")
             .map_err(&e)?;
         let rows = st
-            .query_map([ticker], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, f64>(2)?, r.get::<_, Option<f64>>(3)?)))
+            .query_map([ticker], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, f64>(2)?,
+                    r.get::<_, Option<f64>>(3)?,
+                ))
+            })
             .map_err(&e)?;
         let mut out = Vec::new();
         for row in rows {
@@ -386,10 +541,22 @@ impl MarketDb {
             let kind = ActionKind::ALL
                 .into_iter()
                 .find(|a| a.as_str() == k)
-                .ok_or_else(|| DataError::Usage(format!("{}: unknown action kind {k:?}", self.path.display())))?;
-            let date = NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-                .map_err(|_| DataError::Usage(format!("{}: bad action date {d:?}", self.path.display())))?;
-            out.push(CorporateAction { ticker: ticker.to_string(), date, kind, value, per_shares });
+                .ok_or_else(|| {
+                    DataError::Usage(format!(
+                        "{}: unknown action kind {k:?}",
+                        self.path.display()
+                    ))
+                })?;
+            let date = NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| {
+                DataError::Usage(format!("{}: bad action date {d:?}", self.path.display()))
+            })?;
+            out.push(CorporateAction {
+                ticker: ticker.to_string(),
+                date,
+                kind,
+                value,
+                per_shares,
+            });
         }
         Ok(out)
     }
@@ -425,12 +592,29 @@ impl MarketDb {
     /// A rate series with its unit.
     pub fn rates(&self, series: &str) -> Result<(RateUnit, Vec<(NaiveDate, f64)>), DataError> {
         let e = db_err(&self.path);
-        let unit: Option<String> =
-            self.conn.query_row("SELECT unit FROM rate_series WHERE series = ?1", [series], |r| r.get(0)).optional().map_err(&e)?;
-        let unit = unit.ok_or_else(|| DataError::NotFound(format!("{}: unknown rate series {series}", self.path.display())))?;
-        let mut st = self.conn.prepare_cached("SELECT date, value FROM rates WHERE series = ?1 ORDER BY date").map_err(&e)?;
+        let unit: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT unit FROM rate_series WHERE series = ?1",
+                [series],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&e)?;
+        let unit = unit.ok_or_else(|| {
+            DataError::NotFound(format!(
+                "{}: unknown rate series {series}",
+                self.path.display()
+            ))
+        })?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT date, value FROM rates WHERE series = ?1 ORDER BY date")
+            .map_err(&e)?;
         let pts = st
-            .query_map([series], |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)))
+            .query_map([series], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?))
+            })
             .map_err(&e)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(&e)?;
@@ -438,7 +622,9 @@ impl MarketDb {
             .into_iter()
             .map(|(d, v)| NaiveDate::parse_from_str(&d, "%Y-%m-%d").map(|d| (d, v)))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| DataError::Usage(format!("{}: rates {series}: {err}", self.path.display())))?;
+            .map_err(|err| {
+                DataError::Usage(format!("{}: rates {series}: {err}", self.path.display()))
+            })?;
         Ok((RateUnit::parse(&unit).unwrap_or(RateUnit::Unspecified), pts))
     }
 
@@ -448,8 +634,13 @@ impl MarketDb {
         if !self.has_table("sectors")? {
             return Ok(BTreeMap::new());
         }
-        let mut st = self.conn.prepare("SELECT ticker, sector FROM sectors").map_err(&e)?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(&e)?;
+        let mut st = self
+            .conn
+            .prepare("SELECT ticker, sector FROM sectors")
+            .map_err(&e)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&e)?;
         rows.collect::<Result<_, _>>().map_err(e)
     }
 }
@@ -470,7 +661,9 @@ fn write_content(
                     "INSERT INTO rate_series (series, unit) VALUES (?1, ?2) ON CONFLICT(series) DO UPDATE SET unit = excluded.unit",
                     [&r.name, r.unit.as_str()],
                 )?;
-                let mut st = tx.prepare_cached("INSERT INTO rates (series, date, value) VALUES (?1, ?2, ?3)")?;
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO rates (series, date, value) VALUES (?1, ?2, ?3)",
+                )?;
                 for (d, v) in &r.points {
                     st.execute(params![r.name, d.to_string(), v])?;
                 }
@@ -483,7 +676,13 @@ fn write_content(
                  ON CONFLICT(ticker) DO UPDATE SET sector = excluded.sector, subsector = excluded.subsector, name = excluded.name, source = excluded.source",
             )?;
             for r in rows {
-                st.execute(params![r.symbol.as_str(), r.sector, r.subsector, r.name, stem])?;
+                st.execute(params![
+                    r.symbol.as_str(),
+                    r.sector,
+                    r.subsector,
+                    r.name,
+                    stem
+                ])?;
             }
             Ok(())
         }
@@ -497,7 +696,14 @@ fn write_content(
                 "INSERT INTO index_weights (index_name, ticker, name, kind, theoretical_qty, weight_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for r in rows {
-                st.execute(params![index, r.ticker.as_str(), r.name, r.kind, r.theoretical_qty, r.weight_pct])?;
+                st.execute(params![
+                    index,
+                    r.ticker.as_str(),
+                    r.name,
+                    r.kind,
+                    r.theoretical_qty,
+                    r.weight_pct
+                ])?;
             }
             Ok(())
         }
@@ -505,17 +711,33 @@ fn write_content(
     }
 }
 
-fn insert_actions(tx: &rusqlite::Transaction<'_>, events: &[CorporateAction], source: &str) -> rusqlite::Result<()> {
+fn insert_actions(
+    tx: &rusqlite::Transaction<'_>,
+    events: &[CorporateAction],
+    source: &str,
+) -> rusqlite::Result<()> {
     let mut st = tx.prepare_cached(
         "INSERT INTO corporate_actions (ticker, date, kind, value, per_shares, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for a in events {
-        st.execute(params![a.ticker, a.date.to_string(), a.kind.as_str(), a.value, a.per_shares, source])?;
+        st.execute(params![
+            a.ticker,
+            a.date.to_string(),
+            a.kind.as_str(),
+            a.value,
+            a.per_shares,
+            source
+        ])?;
     }
     Ok(())
 }
 
-fn write_prices(tx: &rusqlite::Transaction<'_>, p: &PriceSeries, dataset: &str, import_id: i64) -> rusqlite::Result<()> {
+fn write_prices(
+    tx: &rusqlite::Transaction<'_>,
+    p: &PriceSeries,
+    dataset: &str,
+    import_id: i64,
+) -> rusqlite::Result<()> {
     let t = p.symbol.as_str();
     let iv = interval_s(p.interval);
     match &p.bars {
@@ -525,16 +747,36 @@ fn write_prices(tx: &rusqlite::Transaction<'_>, p: &PriceSeries, dataset: &str, 
                 "INSERT INTO prices (ticker, date, open, high, low, close, volume) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for b in bars {
-                st.execute(params![t, b.ts.to_string(), b.open, b.high, b.low, b.close, b.volume])?;
+                st.execute(params![
+                    t,
+                    b.ts.to_string(),
+                    b.open,
+                    b.high,
+                    b.low,
+                    b.close,
+                    b.volume
+                ])?;
             }
         }
         Bars::Intraday(bars) => {
-            tx.execute("DELETE FROM prices_intraday WHERE ticker = ?1 AND interval_s = ?2", params![t, iv])?;
+            tx.execute(
+                "DELETE FROM prices_intraday WHERE ticker = ?1 AND interval_s = ?2",
+                params![t, iv],
+            )?;
             let mut st = tx.prepare_cached(
                 "INSERT INTO prices_intraday (ticker, interval_s, ts, open, high, low, close, volume) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for b in bars {
-                st.execute(params![t, iv, ts_text(b.ts), b.open, b.high, b.low, b.close, b.volume])?;
+                st.execute(params![
+                    t,
+                    iv,
+                    ts_text(b.ts),
+                    b.open,
+                    b.high,
+                    b.low,
+                    b.close,
+                    b.volume
+                ])?;
             }
         }
     }
@@ -544,14 +786,30 @@ fn write_prices(tx: &rusqlite::Transaction<'_>, p: &PriceSeries, dataset: &str, 
             source_basis = excluded.source_basis, adjust = excluded.adjust",
         params![t, iv, p.market.as_str(), p.format.as_str(), p.format.source_basis(), p.adjust.as_str()],
     )?;
-    tx.execute("DELETE FROM flagged_rows WHERE ticker = ?1 AND interval_s = ?2", params![t, iv])?;
+    tx.execute(
+        "DELETE FROM flagged_rows WHERE ticker = ?1 AND interval_s = ?2",
+        params![t, iv],
+    )?;
     let mut st = tx.prepare_cached(
         "INSERT INTO flagged_rows (ticker, interval_s, ts, line, flag, detail, open, high, low, close, volume, import_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     for r in &p.flagged {
         let v = r.values;
-        st.execute(params![t, iv, r.ts, r.line as i64, r.flag.as_str(), r.detail, v.open, v.high, v.low, v.close, v.volume, import_id])?;
+        st.execute(params![
+            t,
+            iv,
+            r.ts,
+            r.line as i64,
+            r.flag.as_str(),
+            r.detail,
+            v.open,
+            v.high,
+            v.low,
+            v.close,
+            v.volume,
+            import_id
+        ])?;
     }
     tx.execute("DELETE FROM corporate_actions WHERE source = ?1", [dataset])?;
     insert_actions(tx, &p.actions, dataset)

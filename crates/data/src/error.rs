@@ -70,6 +70,9 @@ impl DataError {
     }
 
     pub(crate) fn structural(at: Location, problem: impl Into<String>) -> Self {
-        DataError::Structural { at, problem: problem.into() }
+        DataError::Structural {
+            at,
+            problem: problem.into(),
+        }
     }
 }

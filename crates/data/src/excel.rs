@@ -10,7 +10,11 @@ use csv::StringRecord;
 use crate::error::{DataError, Location};
 
 pub(crate) fn rows(path: &Path, bytes: &[u8]) -> Result<Vec<(u64, StringRecord)>, DataError> {
-    let at = |line: Option<u64>| Location { file: path.to_path_buf(), line, symbol: None };
+    let at = |line: Option<u64>| Location {
+        file: path.to_path_buf(),
+        line,
+        symbol: None,
+    };
     let mut book = open_workbook_auto_from_rs(Cursor::new(bytes.to_vec()))
         .map_err(|e| DataError::structural(at(None), format!("not a readable spreadsheet: {e}")))?;
     let range = book
@@ -25,16 +29,30 @@ pub(crate) fn rows(path: &Path, bytes: &[u8]) -> Result<Vec<(u64, StringRecord)>
         for cell in row {
             let text = match cell {
                 Data::Empty => String::new(),
-                Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.trim().to_string(),
+                Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => {
+                    s.trim().to_string()
+                }
                 Data::Float(f) => f.to_string(),
                 Data::Int(i) => i.to_string(),
                 Data::Bool(b) => b.to_string(),
                 Data::DateTime(dt) => match dt.as_datetime() {
-                    Some(ndt) if ndt.time() == chrono::NaiveTime::MIN => ndt.format("%Y-%m-%d").to_string(),
+                    Some(ndt) if ndt.time() == chrono::NaiveTime::MIN => {
+                        ndt.format("%Y-%m-%d").to_string()
+                    }
                     Some(ndt) => ndt.format("%Y-%m-%d %H:%M:%S").to_string(),
-                    None => return Err(DataError::structural(at(Some(line)), format!("unreadable date cell {dt}"))),
+                    None => {
+                        return Err(DataError::structural(
+                            at(Some(line)),
+                            format!("unreadable date cell {dt}"),
+                        ));
+                    }
                 },
-                Data::Error(e) => return Err(DataError::structural(at(Some(line)), format!("spreadsheet error cell {e}"))),
+                Data::Error(e) => {
+                    return Err(DataError::structural(
+                        at(Some(line)),
+                        format!("spreadsheet error cell {e}"),
+                    ));
+                }
             };
             rec.push_field(&text);
         }

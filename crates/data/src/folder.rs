@@ -14,16 +14,23 @@ const DATA_EXTENSIONS: [&str; 5] = ["csv", "xlsx", "xls", "xlsm", "ods"];
 /// The data files under `root` (recursively, sorted by path, hidden entries skipped), or
 /// `root` itself when it is a file.
 pub fn data_files(root: &Path) -> Result<Vec<PathBuf>, DataError> {
-    let meta = std::fs::metadata(root).map_err(|_| DataError::NotFound(format!("{}: no such file or folder", root.display())))?;
+    let meta = std::fs::metadata(root)
+        .map_err(|_| DataError::NotFound(format!("{}: no such file or folder", root.display())))?;
     if meta.is_file() {
         return Ok(vec![root.to_path_buf()]);
     }
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|source| DataError::Io { path: dir.clone(), source })?;
+        let entries = std::fs::read_dir(&dir).map_err(|source| DataError::Io {
+            path: dir.clone(),
+            source,
+        })?;
         for entry in entries {
-            let entry = entry.map_err(|source| DataError::Io { path: dir.clone(), source })?;
+            let entry = entry.map_err(|source| DataError::Io {
+                path: dir.clone(),
+                source,
+            })?;
             let path = entry.path();
             let name = entry.file_name();
             if name.to_string_lossy().starts_with('.') {
@@ -42,15 +49,25 @@ pub fn data_files(root: &Path) -> Result<Vec<PathBuf>, DataError> {
     }
     out.sort();
     if out.is_empty() {
-        return Err(DataError::NotFound(format!("{}: no CSV or spreadsheet files found", root.display())));
+        return Err(DataError::NotFound(format!(
+            "{}: no CSV or spreadsheet files found",
+            root.display()
+        )));
     }
     Ok(out)
 }
 
 /// Parses every file, in path order, with up to `threads` files in flight; stops at the
 /// first error (the one of the earliest file, so the message does not depend on timing).
-pub fn parse_all(files: &[PathBuf], opts: &ParseOptions, progress: &(dyn Fn(&Path) + Sync)) -> Result<Vec<ParsedFile>, DataError> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(files.len().max(1));
+pub fn parse_all(
+    files: &[PathBuf],
+    opts: &ParseOptions,
+    progress: &(dyn Fn(&Path) + Sync),
+) -> Result<Vec<ParsedFile>, DataError> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(files.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut slots: Vec<Option<Result<ParsedFile, DataError>>> = Vec::new();
     slots.resize_with(files.len(), || None);
@@ -75,7 +92,12 @@ pub fn parse_all(files: &[PathBuf], opts: &ParseOptions, progress: &(dyn Fn(&Pat
     for (slot, path) in slots.into_iter().zip(files) {
         match slot {
             Some(r) => out.push(r?),
-            None => return Err(DataError::Usage(format!("{}: parser did not run", path.display()))),
+            None => {
+                return Err(DataError::Usage(format!(
+                    "{}: parser did not run",
+                    path.display()
+                )));
+            }
         }
     }
     Ok(out)
@@ -99,19 +121,21 @@ impl Dataset {
     pub fn from_files(files: Vec<ParsedFile>) -> Result<Self, DataError> {
         let mut ds = Dataset::default();
         let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
-        let mut claim = |key: String, path: &Path| match origin.insert(key.clone(), path.to_path_buf()) {
-            Some(prev) => Err(DataError::Usage(format!(
-                "{key} is given by two files: {} and {}; import them separately or rename one",
-                prev.display(),
-                path.display()
-            ))),
-            None => Ok(()),
-        };
+        let mut claim =
+            |key: String, path: &Path| match origin.insert(key.clone(), path.to_path_buf()) {
+                Some(prev) => Err(DataError::Usage(format!(
+                    "{key} is given by two files: {} and {}; import them separately or rename one",
+                    prev.display(),
+                    path.display()
+                ))),
+                None => Ok(()),
+            };
         for f in &files {
             match &f.content {
                 Content::Prices(p) => {
                     claim(format!("{} ({})", p.symbol, p.interval), &f.path)?;
-                    ds.prices.insert((p.symbol.clone(), p.interval), (**p).clone());
+                    ds.prices
+                        .insert((p.symbol.clone(), p.interval), (**p).clone());
                 }
                 Content::Rates(rs) => {
                     for r in rs {

@@ -105,7 +105,13 @@ pub fn daily_gaps(dates: &[NaiveDate], cal: &dyn Calendar) -> Gaps {
                     run.to = *d;
                     run.sessions += 1;
                 }
-                None => current = Some(GapRun { from: *d, to: *d, sessions: 1 }),
+                None => {
+                    current = Some(GapRun {
+                        from: *d,
+                        to: *d,
+                        sessions: 1,
+                    })
+                }
             }
         }
     }
@@ -134,11 +140,18 @@ pub fn intraday_gaps(ts: &[DateTime<Utc>], interval: Interval, market: Market) -
         let mut total = 0u64;
         let mut largest: Option<Hole> = None;
         for w in ts.windows(2) {
-            let (a, b) = (interval.bucket(w[0]).timestamp(), interval.bucket(w[1]).timestamp());
+            let (a, b) = (
+                interval.bucket(w[0]).timestamp(),
+                interval.bucket(w[1]).timestamp(),
+            );
             let missing = ((b - a) / step - 1).max(0) as u64;
             total += missing;
             if missing > 0 && largest.as_ref().is_none_or(|h| missing > h.bars) {
-                largest = Some(Hole { after: ts_text(w[0]), before: ts_text(w[1]), bars: missing });
+                largest = Some(Hole {
+                    after: ts_text(w[0]),
+                    before: ts_text(w[1]),
+                    bars: missing,
+                });
             }
         }
         g.missing_bars = Some(total);
@@ -156,8 +169,15 @@ fn count_flags(rows: &[FlaggedRow]) -> BTreeMap<String, usize> {
 }
 
 fn split_list(actions: &[CorporateAction]) -> (Vec<(NaiveDate, f64)>, usize) {
-    let splits = actions.iter().filter(|a| a.kind == ActionKind::Split).map(|a| (a.date, a.value)).collect();
-    let dividends = actions.iter().filter(|a| a.kind != ActionKind::Split).count();
+    let splits = actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Split)
+        .map(|a| (a.date, a.value))
+        .collect();
+    let dividends = actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::Split)
+        .count();
     (splits, dividends)
 }
 
@@ -232,13 +252,25 @@ pub fn report_stored(db: &MarketDb, info: &InstrumentInfo) -> Result<SeriesRepor
 pub fn render_table(reports: &[SeriesReport]) -> String {
     let mut out = format!(
         "{:<12} {:>5} {:<6} {:>7} {:<20} {:<20} {:>7} {:>8} {:>8}  {}\n",
-        "symbol", "ivl", "market", "rows", "first", "last", "flagged", "missing", "off-cal", "largest gap / splits"
+        "symbol",
+        "ivl",
+        "market",
+        "rows",
+        "first",
+        "last",
+        "flagged",
+        "missing",
+        "off-cal",
+        "largest gap / splits"
     );
     for r in reports {
         let flagged: usize = r.flagged.values().sum();
         let mut tail = Vec::new();
         if let Some(run) = r.gaps.runs.first() {
-            tail.push(format!("gap {}..{} ({} sessions)", run.from, run.to, run.sessions));
+            tail.push(format!(
+                "gap {}..{} ({} sessions)",
+                run.from, run.to, run.sessions
+            ));
         }
         if let Some(h) = &r.gaps.largest_hole {
             tail.push(format!("hole {} bars after {}", h.bars, h.after));
@@ -269,12 +301,24 @@ pub fn render_flags(reports: &[SeriesReport], limit: usize) -> String {
     let mut out = String::new();
     for r in reports.iter().filter(|r| !r.flagged_rows.is_empty()) {
         let counts: Vec<String> = r.flagged.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        out.push_str(&format!("{} ({}): {}\n", r.symbol, r.interval, counts.join(", ")));
+        out.push_str(&format!(
+            "{} ({}): {}\n",
+            r.symbol,
+            r.interval,
+            counts.join(", ")
+        ));
         for f in r.flagged_rows.iter().take(limit) {
-            out.push_str(&format!("  line {:>6}  {}  {}: {}\n", f.line, f.ts, f.flag, f.detail));
+            out.push_str(&format!(
+                "  line {:>6}  {}  {}: {}\n",
+                f.line, f.ts, f.flag, f.detail
+            ));
         }
         if r.flagged_rows.len() > limit {
-            out.push_str(&format!("  … {} more (use --symbol {} or --json)\n", r.flagged_rows.len() - limit, r.symbol));
+            out.push_str(&format!(
+                "  … {} more (use --symbol {} or --json)\n",
+                r.flagged_rows.len() - limit,
+                r.symbol
+            ));
         }
     }
     out
@@ -292,10 +336,26 @@ mod tests {
     #[test]
     fn test_daily_gaps_skip_holidays_and_find_runs() {
         // 2024-07-04 is a holiday: not a gap. 2024-07-09..10 are missing.
-        let dates = [d(2024, 7, 1), d(2024, 7, 2), d(2024, 7, 3), d(2024, 7, 5), d(2024, 7, 8), d(2024, 7, 11), d(2024, 7, 12), d(2024, 7, 13)];
+        let dates = [
+            d(2024, 7, 1),
+            d(2024, 7, 2),
+            d(2024, 7, 3),
+            d(2024, 7, 5),
+            d(2024, 7, 8),
+            d(2024, 7, 11),
+            d(2024, 7, 12),
+            d(2024, 7, 13),
+        ];
         let g = daily_gaps(&dates, &Nyse);
         assert_eq!(g.missing_sessions, 2);
-        assert_eq!(g.runs, vec![GapRun { from: d(2024, 7, 9), to: d(2024, 7, 10), sessions: 2 }]);
+        assert_eq!(
+            g.runs,
+            vec![GapRun {
+                from: d(2024, 7, 9),
+                to: d(2024, 7, 10),
+                sessions: 2
+            }]
+        );
         assert_eq!(g.off_calendar_dates, 1, "a Saturday bar");
     }
 }

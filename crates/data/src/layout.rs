@@ -38,7 +38,9 @@ impl PriceFormat {
         match self {
             PriceFormat::Yahoo => "split-adjusted OHLC; Adj Close split+dividend adjusted",
             PriceFormat::YahooB3 => "split+dividend adjusted OHLC (not traded prices)",
-            PriceFormat::Alphavantage => "raw traded OHLC; adjusted_close, splits and dividends given",
+            PriceFormat::Alphavantage => {
+                "raw traded OHLC; adjusted_close, splits and dividends given"
+            }
             PriceFormat::Binance => "raw traded OHLC (no corporate actions)",
             PriceFormat::Generic => "as given",
         }
@@ -100,23 +102,54 @@ pub struct PriceColumns {
 /// What a file holds, decided from its header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileKind {
-    Prices { format: PriceFormat, cols: PriceColumns },
+    Prices {
+        format: PriceFormat,
+        cols: PriceColumns,
+    },
     /// `date,<value>`: one rate series.
-    Rate { date: usize, value: usize, unit: RateUnit },
+    Rate {
+        date: usize,
+        value: usize,
+        unit: RateUnit,
+    },
     /// CDI with an annual and a daily column, the daily one a string with `%`.
-    RateAnnualDaily { date: usize, annual: usize, daily: usize },
+    RateAnnualDaily {
+        date: usize,
+        annual: usize,
+        daily: usize,
+    },
     /// A symbol → sector map (optionally subsector and name).
-    Sectors { symbol: usize, sector: usize, subsector: Option<usize>, name: Option<usize> },
+    Sectors {
+        symbol: usize,
+        sector: usize,
+        subsector: Option<usize>,
+        name: Option<usize>,
+    },
     /// Cash events per ticker (`Data,Valor,Tipo,Por quantas ações,Ticker`, dd/mm/yyyy dates).
-    CashEvents { date: usize, value: usize, kind: usize, per_shares: Option<usize>, ticker: usize },
+    CashEvents {
+        date: usize,
+        value: usize,
+        kind: usize,
+        per_shares: Option<usize>,
+        ticker: usize,
+    },
     /// An index's theoretical portfolio (`Código,Ação,Tipo,Qtde. Teórica,Part. (%)`).
-    IndexWeights { ticker: usize, name: Option<usize>, kind: Option<usize>, qty: Option<usize>, weight: usize },
+    IndexWeights {
+        ticker: usize,
+        name: Option<usize>,
+        kind: Option<usize>,
+        qty: Option<usize>,
+        weight: usize,
+    },
     /// A data-folder manifest (`path,rows,first,last,bytes,git_blob,…`): not market data.
     Manifest,
 }
 
 fn norm(h: &str) -> String {
-    h.trim().trim_start_matches('\u{feff}').trim().to_lowercase()
+    h.trim()
+        .trim_start_matches('\u{feff}')
+        .trim()
+        .to_lowercase()
 }
 
 /// Decides the file kind from the header. `forced` restricts price detection to one format.
@@ -126,9 +159,17 @@ pub fn detect(header: &[&str], forced: Option<PriceFormat>) -> Result<FileKind, 
     let find = |names: &[&str]| h.iter().position(|c| names.contains(&c.as_str()));
     let has = |name: &str| h.iter().any(|c| c == name);
 
-    let ohlcv = (find(&["open"]), find(&["high"]), find(&["low"]), find(&["close"]), find(&["volume"]));
+    let ohlcv = (
+        find(&["open"]),
+        find(&["high"]),
+        find(&["low"]),
+        find(&["close"]),
+        find(&["volume"]),
+    );
     let time = find(&["date", "timestamp", "time", "datetime"]);
-    if let (Some(time), (Some(open), Some(high), Some(low), Some(close), Some(volume))) = (time, ohlcv) {
+    if let (Some(time), (Some(open), Some(high), Some(low), Some(close), Some(volume))) =
+        (time, ohlcv)
+    {
         let format = price_format(&h);
         if let Some(f) = forced
             && f != format
@@ -149,7 +190,17 @@ pub fn detect(header: &[&str], forced: Option<PriceFormat>) -> Result<FileKind, 
         let adj_close = find(&["adj close", "adjusted_close", "adj_close"]);
         let dividend = find(&["dividend_amount", "dividends"]);
         let split = find(&["split_coefficient", "stock splits"]);
-        let used = [Some(time), Some(open), Some(high), Some(low), Some(close), Some(volume), adj_close, dividend, split];
+        let used = [
+            Some(time),
+            Some(open),
+            Some(high),
+            Some(low),
+            Some(close),
+            Some(volume),
+            adj_close,
+            dividend,
+            split,
+        ];
         let ignored = h
             .iter()
             .enumerate()
@@ -158,11 +209,25 @@ pub fn detect(header: &[&str], forced: Option<PriceFormat>) -> Result<FileKind, 
             .collect();
         return Ok(FileKind::Prices {
             format,
-            cols: PriceColumns { time, open, high, low, close, volume, adj_close, dividend, split, ignored },
+            cols: PriceColumns {
+                time,
+                open,
+                high,
+                low,
+                close,
+                volume,
+                adj_close,
+                dividend,
+                split,
+                ignored,
+            },
         });
     }
     if forced.is_some() {
-        return Err("a price file needs date (or timestamp), open, high, low, close and volume columns".into());
+        return Err(
+            "a price file needs date (or timestamp), open, high, low, close and volume columns"
+                .into(),
+        );
     }
 
     if has("path") && has("git_blob") {
@@ -173,7 +238,11 @@ pub fn detect(header: &[&str], forced: Option<PriceFormat>) -> Result<FileKind, 
         find(&["taxa anualizada"]),
         find(&["variação diária", "variacao diaria"]),
     ) {
-        return Ok(FileKind::RateAnnualDaily { date, annual, daily });
+        return Ok(FileKind::RateAnnualDaily {
+            date,
+            annual,
+            daily,
+        });
     }
     if let (Some(ticker), Some(weight)) = (find(&["código", "codigo"]), find(&["part. (%)"])) {
         return Ok(FileKind::IndexWeights {
@@ -184,12 +253,24 @@ pub fn detect(header: &[&str], forced: Option<PriceFormat>) -> Result<FileKind, 
             weight,
         });
     }
-    if let (Some(date), Some(value), Some(kind), Some(ticker)) =
-        (find(&["data"]), find(&["valor"]), find(&["tipo"]), find(&["ticker"]))
-    {
-        return Ok(FileKind::CashEvents { date, value, kind, per_shares: find(&["por quantas ações"]), ticker });
+    if let (Some(date), Some(value), Some(kind), Some(ticker)) = (
+        find(&["data"]),
+        find(&["valor"]),
+        find(&["tipo"]),
+        find(&["ticker"]),
+    ) {
+        return Ok(FileKind::CashEvents {
+            date,
+            value,
+            kind,
+            per_shares: find(&["por quantas ações"]),
+            ticker,
+        });
     }
-    if let (Some(symbol), Some(sector)) = (find(&["symbol", "ticker"]), find(&["sector", "setor", "gics sector"])) {
+    if let (Some(symbol), Some(sector)) = (
+        find(&["symbol", "ticker"]),
+        find(&["sector", "setor", "gics sector"]),
+    ) {
         return Ok(FileKind::Sectors {
             symbol,
             sector,
@@ -249,16 +330,33 @@ mod tests {
 
     #[test]
     fn test_vendor_layouts() {
-        assert_eq!(fmt("Date,Open,High,Low,Close,Adj Close,Volume"), PriceFormat::Yahoo);
-        assert_eq!(fmt("Date,High,Low,Open,Close,Volume,Adj Close,Ticker"), PriceFormat::Yahoo);
+        assert_eq!(
+            fmt("Date,Open,High,Low,Close,Adj Close,Volume"),
+            PriceFormat::Yahoo
+        );
+        assert_eq!(
+            fmt("Date,High,Low,Open,Close,Volume,Adj Close,Ticker"),
+            PriceFormat::Yahoo
+        );
         assert_eq!(fmt("Date,Close,High,Low,Open,Volume"), PriceFormat::YahooB3);
         assert_eq!(
-            fmt("timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient"),
+            fmt(
+                "timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient"
+            ),
             PriceFormat::Alphavantage
         );
-        assert_eq!(fmt("time,open,high,low,close,volume,timestamp"), PriceFormat::Binance);
-        assert_eq!(fmt("timestamp,open,high,low,close,volume"), PriceFormat::Generic);
-        assert_eq!(fmt("\u{feff}date,open,high,low,close,volume"), PriceFormat::Generic);
+        assert_eq!(
+            fmt("time,open,high,low,close,volume,timestamp"),
+            PriceFormat::Binance
+        );
+        assert_eq!(
+            fmt("timestamp,open,high,low,close,volume"),
+            PriceFormat::Generic
+        );
+        assert_eq!(
+            fmt("\u{feff}date,open,high,low,close,volume"),
+            PriceFormat::Generic
+        );
     }
 
     #[test]
@@ -274,14 +372,47 @@ mod tests {
 
     #[test]
     fn test_reference_layouts() {
-        assert!(matches!(kind("Date,cdi").unwrap(), FileKind::Rate { unit: RateUnit::PctPerDay, .. }));
-        assert!(matches!(kind("Date,Value").unwrap(), FileKind::Rate { unit: RateUnit::Unspecified, .. }));
-        assert!(matches!(kind("date,taxa anualizada,variação diária").unwrap(), FileKind::RateAnnualDaily { .. }));
-        assert!(matches!(kind("Symbol,Name,Sector").unwrap(), FileKind::Sectors { .. }));
-        assert!(matches!(kind(",Ticker,Setor,Subsetor").unwrap(), FileKind::Sectors { subsector: Some(3), .. }));
-        assert!(matches!(kind(",Data,Valor,Tipo,Por quantas ações,Ticker").unwrap(), FileKind::CashEvents { .. }));
-        assert!(matches!(kind(",Código,Ação,Tipo,Qtde. Teórica,Part. (%)").unwrap(), FileKind::IndexWeights { .. }));
-        assert!(matches!(kind("path,rows,first,last,bytes,git_blob,source_repo").unwrap(), FileKind::Manifest));
+        assert!(matches!(
+            kind("Date,cdi").unwrap(),
+            FileKind::Rate {
+                unit: RateUnit::PctPerDay,
+                ..
+            }
+        ));
+        assert!(matches!(
+            kind("Date,Value").unwrap(),
+            FileKind::Rate {
+                unit: RateUnit::Unspecified,
+                ..
+            }
+        ));
+        assert!(matches!(
+            kind("date,taxa anualizada,variação diária").unwrap(),
+            FileKind::RateAnnualDaily { .. }
+        ));
+        assert!(matches!(
+            kind("Symbol,Name,Sector").unwrap(),
+            FileKind::Sectors { .. }
+        ));
+        assert!(matches!(
+            kind(",Ticker,Setor,Subsetor").unwrap(),
+            FileKind::Sectors {
+                subsector: Some(3),
+                ..
+            }
+        ));
+        assert!(matches!(
+            kind(",Data,Valor,Tipo,Por quantas ações,Ticker").unwrap(),
+            FileKind::CashEvents { .. }
+        ));
+        assert!(matches!(
+            kind(",Código,Ação,Tipo,Qtde. Teórica,Part. (%)").unwrap(),
+            FileKind::IndexWeights { .. }
+        ));
+        assert!(matches!(
+            kind("path,rows,first,last,bytes,git_blob,source_repo").unwrap(),
+            FileKind::Manifest
+        ));
     }
 
     #[test]
@@ -293,7 +424,9 @@ mod tests {
 
     #[test]
     fn test_forced_format_must_agree() {
-        let h: Vec<&str> = "Date,Open,High,Low,Close,Adj Close,Volume".split(',').collect();
+        let h: Vec<&str> = "Date,Open,High,Low,Close,Adj Close,Volume"
+            .split(',')
+            .collect();
         assert!(detect(&h, Some(PriceFormat::Binance)).is_err());
         assert!(detect(&h, Some(PriceFormat::Generic)).is_ok());
     }

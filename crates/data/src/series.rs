@@ -204,7 +204,12 @@ mod tests {
 
     #[test]
     fn test_interval_parse_and_display() {
-        for (s, want) in [("1d", Interval::Daily), ("12h", Interval::Seconds(43_200)), ("1min", Interval::Seconds(60)), ("5m", Interval::Seconds(300))] {
+        for (s, want) in [
+            ("1d", Interval::Daily),
+            ("12h", Interval::Seconds(43_200)),
+            ("1min", Interval::Seconds(60)),
+            ("5m", Interval::Seconds(300)),
+        ] {
             assert_eq!(Interval::parse(s), Some(want), "{s}");
         }
         assert_eq!(Interval::parse("0h"), None);
@@ -217,6 +222,9 @@ mod tests {
     #[test]
     fn test_bucket_floors_to_grid() {
         let ts = Utc.with_ymd_and_hms(2018, 2, 9, 9, 28, 15).unwrap();
-        assert_eq!(Interval::Seconds(3600).bucket(ts), Utc.with_ymd_and_hms(2018, 2, 9, 9, 0, 0).unwrap());
+        assert_eq!(
+            Interval::Seconds(3600).bucket(ts),
+            Utc.with_ymd_and_hms(2018, 2, 9, 9, 0, 0).unwrap()
+        );
     }
 }

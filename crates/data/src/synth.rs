@@ -72,7 +72,12 @@ impl Garch {
     fn new(long_run_vol: f64) -> Self {
         let (alpha, beta) = (0.08, 0.90);
         let lr = long_run_vol * long_run_vol;
-        Garch { omega: (1.0 - alpha - beta) * lr, alpha, beta, var: lr }
+        Garch {
+            omega: (1.0 - alpha - beta) * lr,
+            alpha,
+            beta,
+            var: lr,
+        }
     }
 
     fn sigma(&self) -> f64 {
@@ -108,14 +113,20 @@ const NAME_DRIFTS: [f64; 3] = [0.0009, -0.0009, 0.0];
 /// Generates the market. Deterministic for a given config.
 pub fn generate(cfg: &SynthConfig) -> Result<Vec<SynthSeries>, DataError> {
     if cfg.symbols == 0 || cfg.days < 2 {
-        return Err(DataError::Usage("synth needs at least 1 symbol and 2 days".into()));
+        return Err(DataError::Usage(
+            "synth needs at least 1 symbol and 2 days".into(),
+        ));
     }
     if cfg.symbols > 999 {
         return Err(DataError::Usage("synth makes at most 999 symbols".into()));
     }
     let cal = cfg.market.calendar();
     let mut dates = Vec::with_capacity(cfg.days);
-    let mut d = if cal.is_trading_day(cfg.start) { cfg.start } else { cal.next_trading_day(cfg.start) };
+    let mut d = if cal.is_trading_day(cfg.start) {
+        cfg.start
+    } else {
+        cal.next_trading_day(cfg.start)
+    };
     for _ in 0..cfg.days {
         dates.push(d);
         d = cal.next_trading_day(d);
@@ -128,10 +139,18 @@ pub fn generate(cfg: &SynthConfig) -> Result<Vec<SynthSeries>, DataError> {
     let z = |rng: &mut ChaCha8Rng| t4.sample(rng) / t_scale;
 
     let n_sectors = SECTORS.len().min(cfg.symbols);
-    let mut mkt_reg = Regime { drifts: &MARKET_DRIFTS, stay: 0.985, state: 0 };
+    let mut mkt_reg = Regime {
+        drifts: &MARKET_DRIFTS,
+        stay: 0.985,
+        state: 0,
+    };
     let mut mkt_vol = Garch::new(0.010);
     let mut sec_reg: Vec<Regime> = (0..n_sectors)
-        .map(|i| Regime { drifts: &SECTOR_DRIFTS, stay: 0.99, state: i % 3 })
+        .map(|i| Regime {
+            drifts: &SECTOR_DRIFTS,
+            stay: 0.99,
+            state: i % 3,
+        })
         .collect();
     let mut sec_vol: Vec<Garch> = (0..n_sectors).map(|_| Garch::new(0.006)).collect();
 
@@ -153,7 +172,11 @@ pub fn generate(cfg: &SynthConfig) -> Result<Vec<SynthSeries>, DataError> {
                 sector: i % n_sectors,
                 beta_m: rng.random_range(0.7..1.3),
                 beta_s: rng.random_range(0.5..1.0),
-                regime: Regime { drifts: &NAME_DRIFTS, stay: 0.99, state: rng.random_range(0..3) },
+                regime: Regime {
+                    drifts: &NAME_DRIFTS,
+                    stay: 0.99,
+                    state: rng.random_range(0..3),
+                },
                 vol: Garch::new(lr_vol),
                 lr_vol,
                 base_volume: rng.random_range(2e5..5e6f64).round(),
@@ -184,11 +207,16 @@ pub fn generate(cfg: &SynthConfig) -> Result<Vec<SynthSeries>, DataError> {
             }
             let shock_i = n.vol.sigma() * z(&mut rng);
             n.vol.update(shock_i);
-            let r = (n.beta_m * (mu_m + shock_m) + n.beta_s * sec[n.sector] + mu_i + shock_i).clamp(-0.4, 0.4);
+            let r = (n.beta_m * (mu_m + shock_m) + n.beta_s * sec[n.sector] + mu_i + shock_i)
+                .clamp(-0.4, 0.4);
             let sigma = (n.vol.sigma().powi(2) + (n.beta_m * mkt_vol.sigma()).powi(2)).sqrt();
             let gap = 0.35 * r + 0.2 * n.lr_vol * normal.sample(&mut rng);
             let prev = n.close;
-            let (open, close) = if t == 0 { (prev, prev * r.exp()) } else { (prev * gap.exp(), prev * r.exp()) };
+            let (open, close) = if t == 0 {
+                (prev, prev * r.exp())
+            } else {
+                (prev * gap.exp(), prev * r.exp())
+            };
             let hi = open.max(close) * (0.5 * sigma * normal.sample(&mut rng).abs()).exp();
             let lo = open.min(close) * (-0.5 * sigma * normal.sample(&mut rng).abs()).exp();
             let cents = |x: f64| ((x * 100.0).round() / 100.0).max(0.01);
@@ -196,9 +224,21 @@ pub fn generate(cfg: &SynthConfig) -> Result<Vec<SynthSeries>, DataError> {
             let high = cents(hi).max(open).max(close);
             let low = cents(lo).min(open).min(close);
             let surprise = r.abs() / n.lr_vol;
-            let volume = (n.base_volume * (1.0 + 0.8 * surprise) * (0.3 * normal.sample(&mut rng)).exp()).round().max(100.0);
+            let volume =
+                (n.base_volume * (1.0 + 0.8 * surprise) * (0.3 * normal.sample(&mut rng)).exp())
+                    .round()
+                    .max(100.0);
             n.close = close;
-            n.bars.push(Bar::new(*date, Ohlcv { open, high, low, close, volume }));
+            n.bars.push(Bar::new(
+                *date,
+                Ohlcv {
+                    open,
+                    high,
+                    low,
+                    close,
+                    volume,
+                },
+            ));
         }
     }
 
@@ -209,7 +249,11 @@ pub fn generate(cfg: &SynthConfig) -> Result<Vec<SynthSeries>, DataError> {
             counters[n.sector] += 1;
             let (sector, prefix) = SECTORS[n.sector];
             let symbol = Symbol::new(format!("{prefix}{:02}", counters[n.sector]))?;
-            Ok(SynthSeries { symbol, sector: sector.to_string(), bars: n.bars })
+            Ok(SynthSeries {
+                symbol,
+                sector: sector.to_string(),
+                bars: n.bars,
+            })
         })
         .collect()
 }
@@ -219,7 +263,10 @@ pub fn to_csv(bars: &[DailyBar]) -> String {
     let mut s = String::with_capacity(bars.len() * 48 + 40);
     s.push_str("date,open,high,low,close,volume\n");
     for b in bars {
-        s.push_str(&format!("{},{:.2},{:.2},{:.2},{:.2},{:.0}\n", b.ts, b.open, b.high, b.low, b.close, b.volume));
+        s.push_str(&format!(
+            "{},{:.2},{:.2},{:.2},{:.2},{:.0}\n",
+            b.ts, b.open, b.high, b.low, b.close, b.volume
+        ));
     }
     s
 }
@@ -247,7 +294,12 @@ mod tests {
     use super::*;
 
     fn cfg(seed: u64) -> SynthConfig {
-        SynthConfig { symbols: 12, days: 800, seed, ..SynthConfig::default() }
+        SynthConfig {
+            symbols: 12,
+            days: 800,
+            seed,
+            ..SynthConfig::default()
+        }
     }
 
     #[test]
@@ -272,12 +324,20 @@ mod tests {
     }
 
     fn returns(bars: &[DailyBar]) -> Vec<f64> {
-        bars.windows(2).map(|w| (w[1].close / w[0].close).ln()).collect()
+        bars.windows(2)
+            .map(|w| (w[1].close / w[0].close).ln())
+            .collect()
     }
 
     #[test]
     fn test_stylised_facts_fat_tails_and_vol_clustering() {
-        let m = generate(&SynthConfig { symbols: 6, days: 3000, seed: 3, ..SynthConfig::default() }).unwrap();
+        let m = generate(&SynthConfig {
+            symbols: 6,
+            days: 3000,
+            seed: 3,
+            ..SynthConfig::default()
+        })
+        .unwrap();
         let r = returns(&m[0].bars);
         let n = r.len() as f64;
         let mean = r.iter().sum::<f64>() / n;
@@ -294,13 +354,20 @@ mod tests {
             num / den
         };
         assert!(ac(&abs) > 0.08, "vol clustering: acf(|r|) = {}", ac(&abs));
-        assert!(ac(&r).abs() < ac(&abs), "returns themselves are close to uncorrelated");
+        assert!(
+            ac(&r).abs() < ac(&abs),
+            "returns themselves are close to uncorrelated"
+        );
         // Volume rises with |return|.
         let vols: Vec<f64> = m[0].bars[1..].iter().map(|b| b.volume.ln()).collect();
         let abs_r: Vec<f64> = r.iter().map(|x| x.abs()).collect();
         let corr = {
             let (ma, mb) = (abs_r.iter().sum::<f64>() / n, vols.iter().sum::<f64>() / n);
-            let cov: f64 = abs_r.iter().zip(&vols).map(|(a, b)| (a - ma) * (b - mb)).sum();
+            let cov: f64 = abs_r
+                .iter()
+                .zip(&vols)
+                .map(|(a, b)| (a - ma) * (b - mb))
+                .sum();
             let va: f64 = abs_r.iter().map(|a| (a - ma).powi(2)).sum();
             let vb: f64 = vols.iter().map(|b| (b - mb).powi(2)).sum();
             cov / (va * vb).sqrt()
@@ -310,7 +377,13 @@ mod tests {
 
     #[test]
     fn test_names_share_a_market_factor() {
-        let m = generate(&SynthConfig { symbols: 6, days: 1500, seed: 5, ..SynthConfig::default() }).unwrap();
+        let m = generate(&SynthConfig {
+            symbols: 6,
+            days: 1500,
+            seed: 5,
+            ..SynthConfig::default()
+        })
+        .unwrap();
         let (a, b) = (returns(&m[0].bars), returns(&m[1].bars));
         let n = a.len() as f64;
         let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
@@ -323,6 +396,12 @@ mod tests {
 
     #[test]
     fn test_rejects_empty_request() {
-        assert!(generate(&SynthConfig { symbols: 0, ..SynthConfig::default() }).is_err());
+        assert!(
+            generate(&SynthConfig {
+                symbols: 0,
+                ..SynthConfig::default()
+            })
+            .is_err()
+        );
     }
 }

@@ -10,7 +10,11 @@ pub enum RowTime {
     Date(NaiveDate),
     /// An instant. `local_midnight` is true when the text's own wall-clock time was 00:00:00,
     /// which for daily bars means "this date", whatever the offset.
-    Instant { utc: DateTime<Utc>, local_date: NaiveDate, local_midnight: bool },
+    Instant {
+        utc: DateTime<Utc>,
+        local_date: NaiveDate,
+        local_midnight: bool,
+    },
 }
 
 impl RowTime {
@@ -20,7 +24,11 @@ impl RowTime {
     pub fn daily_date(&self, market: Market) -> NaiveDate {
         match *self {
             RowTime::Date(d) => d,
-            RowTime::Instant { local_date, local_midnight: true, .. } => local_date,
+            RowTime::Instant {
+                local_date,
+                local_midnight: true,
+                ..
+            } => local_date,
             RowTime::Instant { utc, .. } => market.local_date(utc),
         }
     }
@@ -44,7 +52,9 @@ impl RowTime {
 pub fn parse_row_time(s: &str) -> Option<RowTime> {
     let s = s.trim();
     if s.len() == 10 {
-        return NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(RowTime::Date);
+        return NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .map(RowTime::Date);
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s)
         .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%:z"))
@@ -56,7 +66,12 @@ pub fn parse_row_time(s: &str) -> Option<RowTime> {
             local_midnight: local.time() == NaiveTime::MIN,
         });
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S%.f"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(RowTime::Instant {
                 utc: n.and_utc(),
@@ -83,7 +98,10 @@ mod tests {
 
     #[test]
     fn test_plain_date() {
-        assert_eq!(parse_row_time("2024-05-01"), Some(RowTime::Date(d(2024, 5, 1))));
+        assert_eq!(
+            parse_row_time("2024-05-01"),
+            Some(RowTime::Date(d(2024, 5, 1)))
+        );
         assert_eq!(parse_row_time("2024-13-01"), None);
         assert_eq!(parse_row_time("01/05/2024"), None);
     }
@@ -109,7 +127,11 @@ mod tests {
         let t = parse_row_time("2024-03-11T20:00:00Z").unwrap();
         assert_eq!(t.daily_date(Market::Us), d(2024, 3, 11));
         let t = parse_row_time("2024-03-12T02:00:00Z").unwrap();
-        assert_eq!(t.daily_date(Market::Us), d(2024, 3, 11), "22:00 NY on the 11th");
+        assert_eq!(
+            t.daily_date(Market::Us),
+            d(2024, 3, 11),
+            "22:00 NY on the 11th"
+        );
     }
 
     #[test]

@@ -103,24 +103,44 @@ fn beyond(a: f64, b: f64) -> bool {
 /// Checks one row's values; the first problem found, most severe first. Range violations
 /// within [`NOISE_REL`] are not problems (see [`repair_noise`]).
 pub fn check_row(v: &Ohlcv) -> Option<(Flag, String)> {
-    for (name, p) in [("open", v.open), ("high", v.high), ("low", v.low), ("close", v.close)] {
+    for (name, p) in [
+        ("open", v.open),
+        ("high", v.high),
+        ("low", v.low),
+        ("close", v.close),
+    ] {
         if p <= 0.0 {
-            return Some((Flag::NonPositivePrice, format!("{name} {p} is not positive")));
+            return Some((
+                Flag::NonPositivePrice,
+                format!("{name} {p} is not positive"),
+            ));
         }
     }
     if beyond(v.low, v.high) {
-        return Some((Flag::OhlcInconsistent, format!("high {} < low {}", v.high, v.low)));
+        return Some((
+            Flag::OhlcInconsistent,
+            format!("high {} < low {}", v.high, v.low),
+        ));
     }
     for (name, p) in [("open", v.open), ("close", v.close)] {
         if beyond(p, v.high) {
-            return Some((Flag::OhlcInconsistent, format!("{name} {p} > high {}", v.high)));
+            return Some((
+                Flag::OhlcInconsistent,
+                format!("{name} {p} > high {}", v.high),
+            ));
         }
         if beyond(v.low, p) {
-            return Some((Flag::OhlcInconsistent, format!("low {} > {name} {p}", v.low)));
+            return Some((
+                Flag::OhlcInconsistent,
+                format!("low {} > {name} {p}", v.low),
+            ));
         }
     }
     if v.volume < 0.0 {
-        return Some((Flag::NegativeVolume, format!("volume {} is negative", v.volume)));
+        return Some((
+            Flag::NegativeVolume,
+            format!("volume {} is negative", v.volume),
+        ));
     }
     let top = v.open.max(v.high).max(v.low).max(v.close);
     let bottom = v.open.min(v.high).min(v.low).min(v.close);
@@ -149,19 +169,45 @@ mod tests {
     use super::*;
 
     fn v(o: f64, h: f64, l: f64, c: f64, vol: f64) -> Ohlcv {
-        Ohlcv { open: o, high: h, low: l, close: c, volume: vol }
+        Ohlcv {
+            open: o,
+            high: h,
+            low: l,
+            close: c,
+            volume: vol,
+        }
     }
 
     #[test]
     fn test_each_flag() {
         assert_eq!(check_row(&v(10.0, 11.0, 9.0, 10.0, 5.0)), None);
-        assert_eq!(check_row(&v(10.0, 10.2, 10.5, 10.3, 5.0)).unwrap().1, "high 10.2 < low 10.5");
-        assert_eq!(check_row(&v(8.2, 8.45, 8.123, 8.056, 5.0)).unwrap().1, "low 8.123 > close 8.056");
-        assert_eq!(check_row(&v(-1.0, 11.0, 9.0, 10.0, 5.0)).unwrap().0, Flag::NonPositivePrice);
-        assert_eq!(check_row(&v(10.0, 11.0, 9.0, 10.0, -5.0)).unwrap().0, Flag::NegativeVolume);
-        assert_eq!(check_row(&v(7.0, 7.0, 7.0, 7.0, 0.0)).unwrap().0, Flag::ZeroVolumePlaceholder);
+        assert_eq!(
+            check_row(&v(10.0, 10.2, 10.5, 10.3, 5.0)).unwrap().1,
+            "high 10.2 < low 10.5"
+        );
+        assert_eq!(
+            check_row(&v(8.2, 8.45, 8.123, 8.056, 5.0)).unwrap().1,
+            "low 8.123 > close 8.056"
+        );
+        assert_eq!(
+            check_row(&v(-1.0, 11.0, 9.0, 10.0, 5.0)).unwrap().0,
+            Flag::NonPositivePrice
+        );
+        assert_eq!(
+            check_row(&v(10.0, 11.0, 9.0, 10.0, -5.0)).unwrap().0,
+            Flag::NegativeVolume
+        );
+        assert_eq!(
+            check_row(&v(7.0, 7.0, 7.0, 7.0, 0.0)).unwrap().0,
+            Flag::ZeroVolumePlaceholder
+        );
         // Adjusted in floating point, a placeholder's four prices differ by noise only.
-        assert_eq!(check_row(&v(7.000000000000001, 7.0, 7.0, 7.0, 0.0)).unwrap().0, Flag::ZeroVolumePlaceholder);
+        assert_eq!(
+            check_row(&v(7.000000000000001, 7.0, 7.0, 7.0, 0.0))
+                .unwrap()
+                .0,
+            Flag::ZeroVolumePlaceholder
+        );
         // Zero volume with a real range is a quiet day, not a placeholder.
         assert_eq!(check_row(&v(7.0, 7.5, 6.9, 7.1, 0.0)), None);
     }
@@ -180,7 +226,12 @@ mod tests {
 
     #[test]
     fn test_flag_names_round_trip() {
-        for f in [Flag::NonPositivePrice, Flag::OhlcInconsistent, Flag::PartialCandle, Flag::BadAdjustment] {
+        for f in [
+            Flag::NonPositivePrice,
+            Flag::OhlcInconsistent,
+            Flag::PartialCandle,
+            Flag::BadAdjustment,
+        ] {
             assert_eq!(Flag::parse(f.as_str()), Some(f));
         }
     }

@@ -6,7 +6,9 @@ use std::path::Path;
 use anyhow::Context;
 use systrade_data::db::{ImportLine, ImportStatus, MarketDb};
 use systrade_data::folder::{Dataset, data_files, parse_all};
-use systrade_data::inspect::{SeriesReport, render_flags, render_table, report_series, report_stored};
+use systrade_data::inspect::{
+    SeriesReport, render_flags, render_table, report_series, report_stored,
+};
 use systrade_data::parse::Content;
 use systrade_data::synth::{SynthConfig, generate, write_folder};
 use systrade_data::{ParseOptions, ParsedFile};
@@ -19,7 +21,12 @@ use crate::exit::BadInput;
 pub fn read_files(from: &Path, opts: &ParseOptions) -> anyhow::Result<Vec<ParsedFile>> {
     let files = data_files(from)?;
     if opts.name.is_some() && files.len() > 1 {
-        return Err(BadInput(format!("--name applies to one file, but {} holds {} files", from.display(), files.len())).into());
+        return Err(BadInput(format!(
+            "--name applies to one file, but {} holds {} files",
+            from.display(),
+            files.len()
+        ))
+        .into());
     }
     let pb = progress(files.len() as u64, "reading");
     let parsed = parse_all(&files, opts, &|_| pb.inc(1));
@@ -28,12 +35,19 @@ pub fn read_files(from: &Path, opts: &ParseOptions) -> anyhow::Result<Vec<Parsed
 }
 
 /// Parses and stores; returns the report. Bad input leaves the database untouched.
-pub fn import_into(from: &Path, db_path: &Path, opts: &ParseOptions) -> anyhow::Result<Vec<ImportLine>> {
+pub fn import_into(
+    from: &Path,
+    db_path: &Path,
+    opts: &ParseOptions,
+) -> anyhow::Result<Vec<ImportLine>> {
     let parsed = read_files(from, opts)?;
     // Two files for one dataset in one import would silently overwrite each other.
     Dataset::from_files(parsed.clone())?;
-    let mut db = MarketDb::open(db_path).with_context(|| format!("opening {}", db_path.display()))?;
-    let report = db.import(&parsed, opts).with_context(|| format!("importing into {}", db_path.display()))?;
+    let mut db =
+        MarketDb::open(db_path).with_context(|| format!("opening {}", db_path.display()))?;
+    let report = db
+        .import(&parsed, opts)
+        .with_context(|| format!("importing into {}", db_path.display()))?;
     Ok(report)
 }
 
@@ -44,7 +58,10 @@ pub fn import(a: &ImportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let report = import_into(&a.from, &a.db, &opts)?;
     if a.json {
-        println!("{}", systrade_core::json::to_canonical_pretty(&report)?.trim_end());
+        println!(
+            "{}",
+            systrade_core::json::to_canonical_pretty(&report)?.trim_end()
+        );
         return Ok(());
     }
     print_import_report(&report, started.elapsed());
@@ -63,14 +80,46 @@ fn print_import_report(report: &[ImportLine], took: std::time::Duration) {
             skipped += l.rows_skipped;
         }
     }
-    for l in report.iter().filter(|l| matches!(l.status, ImportStatus::Changed | ImportStatus::Ignored)) {
-        let what = if l.dataset.is_empty() { &l.file } else { &l.dataset };
-        println!("{:?}: {what}: {}", l.status, l.detail.as_deref().unwrap_or("")); 
+    for l in report
+        .iter()
+        .filter(|l| matches!(l.status, ImportStatus::Changed | ImportStatus::Ignored))
+    {
+        let what = if l.dataset.is_empty() {
+            &l.file
+        } else {
+            &l.dataset
+        };
+        println!(
+            "{}: {what}: {}",
+            format!("{:?}", l.status).to_lowercase(),
+            l.detail.as_deref().unwrap_or("")
+        );
     }
-    for l in report.iter().filter(|l| l.rows_flagged > 0 && l.status != ImportStatus::Unchanged) {
-        println!("flagged: {} — {} row(s) kept out of trading decisions (see `systrade data inspect`)", l.dataset, l.rows_flagged);
+    let mut flags: BTreeMap<&str, (u64, usize)> = BTreeMap::new();
+    for l in report
+        .iter()
+        .filter(|l| l.status != ImportStatus::Unchanged)
+    {
+        for (f, n) in &l.flags {
+            let e = flags.entry(f.as_str()).or_default();
+            e.0 += n;
+            e.1 += 1;
+        }
     }
-    let counts: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {}", format!("{s:?}").to_lowercase())).collect();
+    if !flags.is_empty() {
+        let parts: Vec<String> = flags
+            .iter()
+            .map(|(f, (n, s))| format!("{f} {n} in {s} series"))
+            .collect();
+        println!(
+            "flagged (kept out of trading decisions; `systrade data inspect` lists them): {}",
+            parts.join(", ")
+        );
+    }
+    let counts: Vec<String> = by_status
+        .iter()
+        .map(|(s, n)| format!("{n} {}", format!("{s:?}").to_lowercase()))
+        .collect();
     let secs = took.as_secs_f64().max(1e-9);
     println!(
         "imported {} file(s): {}; {stored} rows stored, {flagged} flagged, {skipped} skipped ({read} rows read in {:.2}s, {:.0} rows/s)",
@@ -84,11 +133,18 @@ fn print_import_report(report: &[ImportLine], took: std::time::Duration) {
 pub fn inspect(a: &InspectArgs) -> anyhow::Result<()> {
     let reports = inspect_reports(a)?;
     if a.json {
-        println!("{}", systrade_core::json::to_canonical_pretty(&reports)?.trim_end());
+        println!(
+            "{}",
+            systrade_core::json::to_canonical_pretty(&reports)?.trim_end()
+        );
         return Ok(());
     }
     print!("{}", render_table(&reports));
-    let limit = if a.symbol.is_some() { usize::MAX } else { a.show_flags };
+    let limit = if a.symbol.is_some() {
+        usize::MAX
+    } else {
+        a.show_flags
+    };
     let flags = render_flags(&reports, limit);
     if !flags.is_empty() {
         println!("\nflagged rows (kept out of trading decisions):\n{flags}");
@@ -101,7 +157,11 @@ pub fn inspect_reports(a: &InspectArgs) -> anyhow::Result<Vec<SeriesReport>> {
     let reports: Vec<SeriesReport> = if let Some(db_path) = &a.db {
         let db = MarketDb::open_existing(db_path)?;
         let infos = db.instruments()?;
-        infos.iter().filter(|i| wanted(i.symbol.as_str())).map(|i| report_stored(&db, i)).collect::<Result<_, _>>()?
+        infos
+            .iter()
+            .filter(|i| wanted(i.symbol.as_str()))
+            .map(|i| report_stored(&db, i))
+            .collect::<Result<_, _>>()?
     } else if let Some(dir) = &a.data {
         let parsed = read_files(dir, &a.read.parse_options())?;
         parsed
@@ -123,9 +183,16 @@ pub fn inspect_reports(a: &InspectArgs) -> anyhow::Result<Vec<SeriesReport>> {
 }
 
 pub fn synth(a: &SynthArgs) -> anyhow::Result<()> {
-    let cfg = SynthConfig { symbols: a.symbols, days: a.days, seed: a.seed, start: a.start, market: a.market.market() };
+    let cfg = SynthConfig {
+        symbols: a.symbols,
+        days: a.days,
+        seed: a.seed,
+        start: a.start,
+        market: a.market.market(),
+    };
     let series = generate(&cfg)?;
-    let files = write_folder(&series, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    let files =
+        write_folder(&series, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     let (first, last) = series
         .first()
         .and_then(|s| Some((s.bars.first()?.ts, s.bars.last()?.ts)))

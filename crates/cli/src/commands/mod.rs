@@ -9,7 +9,10 @@ use systrade_core::Market;
 use systrade_data::layout::RateUnit;
 use systrade_data::{Adjust, BadRowPolicy, ParseOptions, PriceFormat};
 
-use crate::args::{AdjustArg, Cli, Command, DataCommand, FormatArg, MarketArg, MarketChoice, PolicyArg, RateUnitArg, ReadArgs};
+use crate::args::{
+    AdjustArg, Cli, Command, DataCommand, FormatArg, MarketArg, MarketChoice, PolicyArg,
+    RateUnitArg, ReadArgs,
+};
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -81,9 +84,10 @@ pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let pb = indicatif::ProgressBar::new(len);
-    let style = indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({eta})")
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style =
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
     pb.set_style(style);
     pb.set_message(what.to_string());
     pb

@@ -78,7 +78,10 @@ mod tests {
         assert!(!B3.is_trading_day(ymd(2015, 2, 16)));
         assert!(!B3.is_trading_day(ymd(2015, 2, 17)));
         assert!(B3.session(ymd(2015, 2, 18)).unwrap().half_day);
-        assert!(!B3.is_trading_day(ymd(2023, 12, 29)), "last weekday of 2023");
+        assert!(
+            !B3.is_trading_day(ymd(2023, 12, 29)),
+            "last weekday of 2023"
+        );
         assert!(B3.is_trading_day(ymd(2023, 11, 20)));
         assert!(!B3.is_trading_day(ymd(2024, 11, 20)));
     }

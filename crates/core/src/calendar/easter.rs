@@ -25,8 +25,19 @@ mod tests {
 
     #[test]
     fn test_known_easter_dates() {
-        for (y, m, d) in [(2000, 4, 23), (2008, 3, 23), (2019, 4, 21), (2024, 3, 31), (2025, 4, 20), (2038, 4, 25)] {
-            assert_eq!(easter_sunday(y), NaiveDate::from_ymd_opt(y, m, d).unwrap(), "{y}");
+        for (y, m, d) in [
+            (2000, 4, 23),
+            (2008, 3, 23),
+            (2019, 4, 21),
+            (2024, 3, 31),
+            (2025, 4, 20),
+            (2038, 4, 25),
+        ] {
+            assert_eq!(
+                easter_sunday(y),
+                NaiveDate::from_ymd_opt(y, m, d).unwrap(),
+                "{y}"
+            );
         }
     }
 }

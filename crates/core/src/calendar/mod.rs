@@ -77,8 +77,7 @@ pub(crate) fn is_weekend(d: NaiveDate) -> bool {
 
 /// The `n`-th (1-based) `weekday` of a month.
 pub(crate) fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u8) -> NaiveDate {
-    NaiveDate::from_weekday_of_month_opt(year, month, weekday, n)
-        .unwrap_or(NaiveDate::MIN)
+    NaiveDate::from_weekday_of_month_opt(year, month, weekday, n).unwrap_or(NaiveDate::MIN)
 }
 
 /// The last `weekday` of a month.

@@ -90,10 +90,22 @@ mod tests {
     #[test]
     fn test_2024_holidays() {
         let closed = [
-            (1, 1), (1, 15), (2, 19), (3, 29), (5, 27), (6, 19), (7, 4), (9, 2), (11, 28), (12, 25),
+            (1, 1),
+            (1, 15),
+            (2, 19),
+            (3, 29),
+            (5, 27),
+            (6, 19),
+            (7, 4),
+            (9, 2),
+            (11, 28),
+            (12, 25),
         ];
         for (m, d) in closed {
-            assert!(!Nyse.is_trading_day(ymd(2024, m, d)), "2024-{m}-{d} should be closed");
+            assert!(
+                !Nyse.is_trading_day(ymd(2024, m, d)),
+                "2024-{m}-{d} should be closed"
+            );
         }
         assert!(Nyse.is_trading_day(ymd(2024, 7, 5)));
         let s = Nyse.session(ymd(2024, 11, 29)).unwrap();

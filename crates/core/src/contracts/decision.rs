@@ -50,7 +50,9 @@ impl ReasonCode {
             ReasonCode::DrawdownThrottle => "drawdown beyond the throttle level",
             ReasonCode::OrderSize => "the order exceeds the size limits and needs approval",
             ReasonCode::NoData => "decision inputs are missing or stale",
-            ReasonCode::DecisionMissing => "the decision artifact is missing, invalid or for another date",
+            ReasonCode::DecisionMissing => {
+                "the decision artifact is missing, invalid or for another date"
+            }
         }
     }
 }
@@ -69,8 +71,16 @@ impl PortfolioDecision {
     pub fn from_reasons(symbol: Symbol, mut reasons: Vec<ReasonCode>) -> Self {
         reasons.sort();
         reasons.dedup();
-        let action = if reasons.is_empty() { Action::Allow } else { Action::Block };
-        PortfolioDecision { symbol, action, reasons }
+        let action = if reasons.is_empty() {
+            Action::Allow
+        } else {
+            Action::Block
+        };
+        PortfolioDecision {
+            symbol,
+            action,
+            reasons,
+        }
     }
 }
 
@@ -80,10 +90,17 @@ mod tests {
 
     #[test]
     fn test_reason_codes_serialise_as_stable_snake_case() {
-        assert_eq!(serde_json::to_string(&ReasonCode::KillSwitch).unwrap(), "\"kill_switch\"");
+        assert_eq!(
+            serde_json::to_string(&ReasonCode::KillSwitch).unwrap(),
+            "\"kill_switch\""
+        );
         let d = PortfolioDecision::from_reasons(
             Symbol::new("X").unwrap(),
-            vec![ReasonCode::NoData, ReasonCode::KillSwitch, ReasonCode::NoData],
+            vec![
+                ReasonCode::NoData,
+                ReasonCode::KillSwitch,
+                ReasonCode::NoData,
+            ],
         );
         assert_eq!(d.action, Action::Block);
         assert_eq!(d.reasons, vec![ReasonCode::KillSwitch, ReasonCode::NoData]);

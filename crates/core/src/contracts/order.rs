@@ -85,6 +85,9 @@ mod tests {
         let c = ClientOrderId::derive("trend", d, &s, Side::Sell, "entry").unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
-        assert!(a.0.starts_with("st-") && a.0.len() <= 48, "fits broker id limits: {a}");
+        assert!(
+            a.0.starts_with("st-") && a.0.len() <= 48,
+            "fits broker id limits: {a}"
+        );
     }
 }

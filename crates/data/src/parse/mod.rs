@@ -42,7 +42,10 @@ pub enum Content {
     Rates(Vec<RateSeries>),
     Sectors(Vec<SectorRow>),
     CashEvents(Vec<CorporateAction>),
-    IndexWeights { index: String, rows: Vec<IndexWeight> },
+    IndexWeights {
+        index: String,
+        rows: Vec<IndexWeight>,
+    },
     /// Recognised, but not market data (e.g. a data manifest): nothing to import.
     Ignored(String),
 }
@@ -103,68 +106,146 @@ impl<'a> Records<'a> {
 fn csv_error(path: &Path, e: &csv::Error) -> DataError {
     let line = e.position().map(|p| p.line());
     let problem = match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("row has {len} fields, the header has {expected_len}")
         }
         csv::ErrorKind::Utf8 { .. } => "text is not valid UTF-8".to_string(),
         _ => format!("malformed CSV: {e}"),
     };
-    DataError::structural(Location { file: path.to_path_buf(), line, symbol: None }, problem)
+    DataError::structural(
+        Location {
+            file: path.to_path_buf(),
+            line,
+            symbol: None,
+        },
+        problem,
+    )
 }
 
 /// Reads and parses one file (CSV, or `.xlsx`/`.xls`/`.ods` with the `excel` feature).
 pub fn parse_file(path: &Path, opts: &ParseOptions) -> Result<ParsedFile, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse_bytes(path, &bytes, opts)
 }
 
 /// Parses file contents already in memory; `path` names the file in messages and decides
 /// the symbol.
-pub fn parse_bytes(path: &Path, bytes: &[u8], opts: &ParseOptions) -> Result<ParsedFile, DataError> {
-    let at = |line: Option<u64>| Location { file: path.to_path_buf(), line, symbol: None };
+pub fn parse_bytes(
+    path: &Path,
+    bytes: &[u8],
+    opts: &ParseOptions,
+) -> Result<ParsedFile, DataError> {
+    let at = |line: Option<u64>| Location {
+        file: path.to_path_buf(),
+        line,
+        symbol: None,
+    };
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(DataError::structural(at(None), "empty file"));
     }
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let (header, mut records) = if matches!(ext.as_str(), "xlsx" | "xls" | "xlsm" | "ods") {
         spreadsheet_records(path, bytes)?
     } else {
-        let mut rdr = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(bytes);
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .from_reader(bytes);
         let header = rdr.headers().map_err(|e| csv_error(path, &e))?.clone();
-        (header, Records { path, inner: RecordsInner::Csv(rdr) })
+        (
+            header,
+            Records {
+                path,
+                inner: RecordsInner::Csv(rdr),
+            },
+        )
     };
     let cols: Vec<&str> = header.iter().collect();
-    let kind = layout::detect(&cols, opts.format)
-        .map_err(|problem| DataError::structural(at(Some(1)), format!("{problem} (header: {})", cols.join(","))))?;
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+    let kind = layout::detect(&cols, opts.format).map_err(|problem| {
+        DataError::structural(
+            at(Some(1)),
+            format!("{problem} (header: {})", cols.join(",")),
+        )
+    })?;
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("")
+        .to_string();
     let mut rows_read = 0u64;
     let content = match kind {
         FileKind::Prices { format, cols } => {
             let (sym_text, hint) = symbol_from_stem(&stem);
             let sym_text = opts.name.clone().unwrap_or(sym_text);
-            let symbol = Symbol::new(&sym_text).map_err(|e| DataError::structural(at(None), format!("file name does not give a symbol: {e}")))?;
-            let series = prices::parse_prices(path, &mut records, format, &cols, symbol, hint, opts, &mut rows_read)?;
+            let symbol = Symbol::new(&sym_text).map_err(|e| {
+                DataError::structural(at(None), format!("file name does not give a symbol: {e}"))
+            })?;
+            let series = prices::parse_prices(
+                path,
+                &mut records,
+                format,
+                &cols,
+                symbol,
+                hint,
+                opts,
+                &mut rows_read,
+            )?;
             Content::Prices(Box::new(series))
         }
         FileKind::Manifest => Content::Ignored("data manifest (file list), not market data".into()),
-        other => reference::parse_reference(path, &mut records, other, &stem, opts, &mut rows_read)?,
+        other => {
+            reference::parse_reference(path, &mut records, other, &stem, opts, &mut rows_read)?
+        }
     };
-    Ok(ParsedFile { path: path.to_path_buf(), sha256: sha256_hex(bytes), bytes: bytes.len() as u64, rows_read, content })
+    Ok(ParsedFile {
+        path: path.to_path_buf(),
+        sha256: sha256_hex(bytes),
+        bytes: bytes.len() as u64,
+        rows_read,
+        content,
+    })
 }
 
 #[cfg(feature = "excel")]
-fn spreadsheet_records<'a>(path: &'a Path, bytes: &[u8]) -> Result<(StringRecord, Records<'a>), DataError> {
+fn spreadsheet_records<'a>(
+    path: &'a Path,
+    bytes: &[u8],
+) -> Result<(StringRecord, Records<'a>), DataError> {
     let mut rows = crate::excel::rows(path, bytes)?.into_iter();
-    let header = rows
-        .next()
-        .map(|(_, r)| r)
-        .ok_or_else(|| DataError::structural(Location { file: path.to_path_buf(), line: None, symbol: None }, "empty sheet"))?;
+    let header = rows.next().map(|(_, r)| r).ok_or_else(|| {
+        DataError::structural(
+            Location {
+                file: path.to_path_buf(),
+                line: None,
+                symbol: None,
+            },
+            "empty sheet",
+        )
+    })?;
     let rest: Vec<_> = rows.collect();
-    Ok((header, Records { path, inner: RecordsInner::Rows(rest.into_iter()) }))
+    Ok((
+        header,
+        Records {
+            path,
+            inner: RecordsInner::Rows(rest.into_iter()),
+        },
+    ))
 }
 
 #[cfg(not(feature = "excel"))]
-fn spreadsheet_records<'a>(path: &'a Path, _bytes: &[u8]) -> Result<(StringRecord, Records<'a>), DataError> {
+fn spreadsheet_records<'a>(
+    path: &'a Path,
+    _bytes: &[u8],
+) -> Result<(StringRecord, Records<'a>), DataError> {
     Err(DataError::Usage(format!(
         "{}: spreadsheets need systrade built with the `excel` feature",
         path.display()
@@ -201,10 +282,19 @@ mod tests {
 
     #[test]
     fn test_symbol_from_stem() {
-        assert_eq!(symbol_from_stem("BTCUSDT_1d"), ("BTCUSDT".into(), Some(Interval::Daily)));
-        assert_eq!(symbol_from_stem("DBB_1min_2023-07-10_to_2025-07-08"), ("DBB".into(), Some(Interval::Seconds(60))));
+        assert_eq!(
+            symbol_from_stem("BTCUSDT_1d"),
+            ("BTCUSDT".into(), Some(Interval::Daily))
+        );
+        assert_eq!(
+            symbol_from_stem("DBB_1min_2023-07-10_to_2025-07-08"),
+            ("DBB".into(), Some(Interval::Seconds(60)))
+        );
         assert_eq!(symbol_from_stem("BRK.B"), ("BRK.B".into(), None));
-        assert_eq!(symbol_from_stem("cdi_daily_2015"), ("cdi_daily_2015".into(), None));
+        assert_eq!(
+            symbol_from_stem("cdi_daily_2015"),
+            ("cdi_daily_2015".into(), None)
+        );
     }
 
     #[test]

@@ -36,13 +36,18 @@ pub(super) fn parse_prices(
     opts: &ParseOptions,
     rows_read: &mut u64,
 ) -> Result<PriceSeries, DataError> {
-    let at = |line: Option<u64>| Location { file: path.to_path_buf(), line, symbol: Some(symbol.to_string()) };
+    let at = |line: Option<u64>| Location {
+        file: path.to_path_buf(),
+        line,
+        symbol: Some(symbol.to_string()),
+    };
     let mut rows: Vec<RawRow> = Vec::new();
     let mut rec = StringRecord::new();
     while let Some(line) = records.next_into(&mut rec)? {
         let cell = |i: usize| rec.get(i).unwrap_or("");
         let num = |i: usize, name: &str| {
-            parse_num(cell(i)).map_err(|p| DataError::structural(at(Some(line)), format!("{name}: {p}")))
+            parse_num(cell(i))
+                .map_err(|p| DataError::structural(at(Some(line)), format!("{name}: {p}")))
         };
         let opt_num = |i: Option<usize>, name: &str| match i {
             Some(i) if !cell(i).is_empty() => num(i, name).map(Some),
@@ -53,7 +58,8 @@ pub(super) fn parse_prices(
             DataError::structural(at(Some(line)), format!("unparseable date/time {text:?}"))
         })?;
         if let Some(prev) = rows.last() {
-            check_order(prev.time.utc(), time.utc(), text, prev.line).map_err(|p| DataError::structural(at(Some(line)), p))?;
+            check_order(prev.time.utc(), time.utc(), text, prev.line)
+                .map_err(|p| DataError::structural(at(Some(line)), p))?;
         }
         let v = Ohlcv {
             open: num(cols.open, "open")?,
@@ -66,7 +72,10 @@ pub(super) fn parse_prices(
         if let Some(s) = split
             && s <= 0.0
         {
-            return Err(DataError::structural(at(Some(line)), format!("split_coefficient {s} is not positive")));
+            return Err(DataError::structural(
+                at(Some(line)),
+                format!("split_coefficient {s} is not positive"),
+            ));
         }
         rows.push(RawRow {
             line,
@@ -79,7 +88,10 @@ pub(super) fn parse_prices(
     }
     *rows_read = rows.len() as u64;
     if rows.is_empty() {
-        return Err(DataError::structural(at(None), "no data rows after the header"));
+        return Err(DataError::structural(
+            at(None),
+            "no data rows after the header",
+        ));
     }
 
     let interval = detect_interval(&rows, hint);
@@ -104,7 +116,12 @@ pub(super) fn parse_prices(
                 if dates[i] <= dates[i - 1] {
                     return Err(DataError::structural(
                         at(Some(rows[i].line)),
-                        format!("market date {} repeats or goes back (line {} has {})", dates[i], rows[i - 1].line, dates[i - 1]),
+                        format!(
+                            "market date {} repeats or goes back (line {} has {})",
+                            dates[i],
+                            rows[i - 1].line,
+                            dates[i - 1]
+                        ),
                     ));
                 }
             }
@@ -113,8 +130,14 @@ pub(super) fn parse_prices(
         Interval::Seconds(_) => rows.iter().map(|r| Key::Ts(r.time.utc())).collect(),
     };
 
-    let inputs: Vec<AdjustInputs> =
-        rows.iter().map(|r| AdjustInputs { close: r.v.close, adj_close: r.adj_close, split: r.split }).collect();
+    let inputs: Vec<AdjustInputs> = rows
+        .iter()
+        .map(|r| AdjustInputs {
+            close: r.v.close,
+            adj_close: r.adj_close,
+            split: r.split,
+        })
+        .collect();
     let factors = adjust::factors(format, opts.adjust, &inputs);
     notes.push(format!("adjust {}: {}", opts.adjust, factors.note));
 
@@ -127,19 +150,37 @@ pub(super) fn parse_prices(
     let mut repaired = 0usize;
     for (i, r) in rows.iter().enumerate() {
         let mut problem = check_row(&r.v);
-        if problem.is_none() && i == last && format == PriceFormat::Binance && !opts.trust_last_candle {
+        if problem.is_none()
+            && i == last
+            && format == PriceFormat::Binance
+            && !opts.trust_last_candle
+        {
             problem = Some((
                 Flag::PartialCandle,
                 "last candle of a Binance download is still open (pass --trust-last-candle if the file was cut at a closed candle)".into(),
             ));
         }
         if problem.is_none() && factors.price[i].is_none() {
-            problem = Some((Flag::BadAdjustment, format!("no positive adjusted close for close {}", r.v.close)));
+            problem = Some((
+                Flag::BadAdjustment,
+                format!("no positive adjusted close for close {}", r.v.close),
+            ));
         }
         if let Some((flag, detail)) = problem {
-            let row = FlaggedRow { line: r.line, ts: keys[i].text(), flag, detail: detail.clone(), values: r.v };
+            let row = FlaggedRow {
+                line: r.line,
+                ts: keys[i].text(),
+                flag,
+                detail: detail.clone(),
+                values: r.v,
+            };
             match opts.on_bad_row {
-                BadRowPolicy::Fail => return Err(DataError::BadRow { at: at(Some(r.line)), problem: detail }),
+                BadRowPolicy::Fail => {
+                    return Err(DataError::BadRow {
+                        at: at(Some(r.line)),
+                        problem: detail,
+                    });
+                }
                 BadRowPolicy::Skip => skipped.push(row),
                 BadRowPolicy::Flag => flagged.push(row),
             }
@@ -187,10 +228,22 @@ pub(super) fn parse_prices(
     for (i, r) in rows.iter().enumerate() {
         let date = keys[i].date();
         if let Some(s) = r.split.filter(|s| *s != 1.0) {
-            actions.push(CorporateAction { ticker: symbol.to_string(), date, kind: ActionKind::Split, value: s, per_shares: None });
+            actions.push(CorporateAction {
+                ticker: symbol.to_string(),
+                date,
+                kind: ActionKind::Split,
+                value: s,
+                per_shares: None,
+            });
         }
         if let Some(d) = r.dividend.filter(|d| *d != 0.0) {
-            actions.push(CorporateAction { ticker: symbol.to_string(), date, kind: ActionKind::Dividend, value: d, per_shares: None });
+            actions.push(CorporateAction {
+                ticker: symbol.to_string(),
+                date,
+                kind: ActionKind::Dividend,
+                value: d,
+                per_shares: None,
+            });
         }
     }
 
@@ -198,7 +251,18 @@ pub(super) fn parse_prices(
         Interval::Daily => Bars::Daily(daily),
         Interval::Seconds(_) => Bars::Intraday(intraday),
     };
-    Ok(PriceSeries { symbol, market, format, interval, adjust: opts.adjust, bars, flagged, skipped, actions, notes })
+    Ok(PriceSeries {
+        symbol,
+        market,
+        format,
+        interval,
+        adjust: opts.adjust,
+        bars,
+        flagged,
+        skipped,
+        actions,
+        notes,
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -232,7 +296,9 @@ fn check_order(
     if cur == prev {
         Err(format!("duplicate date {text} (also on line {prev_line})"))
     } else if cur < prev {
-        Err(format!("date {text} is before the previous row's (line {prev_line}): dates must ascend"))
+        Err(format!(
+            "date {text} is before the previous row's (line {prev_line}): dates must ascend"
+        ))
     } else {
         Ok(())
     }
@@ -250,7 +316,10 @@ fn detect_interval(rows: &[RawRow], hint: Option<Interval>) -> Interval {
         let s = (w[1].time.utc() - w[0].time.utc()).num_seconds();
         *steps.entry(s).or_default() += 1;
     }
-    let mode = steps.iter().max_by_key(|(s, n)| (**n, -**s)).map(|(s, _)| *s);
+    let mode = steps
+        .iter()
+        .max_by_key(|(s, n)| (**n, -**s))
+        .map(|(s, _)| *s);
     if all_dates && mode.is_none_or(|m| m >= 86_400) {
         return Interval::Daily;
     }
@@ -269,7 +338,9 @@ fn infer_market(format: PriceFormat, rows: &[RawRow]) -> Market {
         _ => {}
     }
     let dates: Vec<NaiveDate> = rows.iter().map(|r| r.time.utc().date_naive()).collect();
-    let (Some(first), Some(last)) = (dates.first(), dates.last()) else { return Market::Us };
+    let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
+        return Market::Us;
+    };
     let weekend_days = first
         .iter_days()
         .take_while(|d| d <= last)
@@ -277,11 +348,18 @@ fn infer_market(format: PriceFormat, rows: &[RawRow]) -> Market {
         .count();
     let mut distinct = dates.clone();
     distinct.dedup();
-    let on_weekend = distinct.iter().filter(|d| matches!(d.weekday(), Weekday::Sat | Weekday::Sun)).count();
+    let on_weekend = distinct
+        .iter()
+        .filter(|d| matches!(d.weekday(), Weekday::Sat | Weekday::Sun))
+        .count();
     if weekend_days > 0 && on_weekend * 2 >= weekend_days {
         return Market::Crypto;
     }
     let us_hits = distinct.iter().filter(|d| us::is_holiday(**d)).count();
     let b3_hits = distinct.iter().filter(|d| b3::is_holiday(**d)).count();
-    if b3_hits < us_hits { Market::B3 } else { Market::Us }
+    if b3_hits < us_hits {
+        Market::B3
+    } else {
+        Market::Us
+    }
 }
