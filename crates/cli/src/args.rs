@@ -11,7 +11,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "systrade", version, propagate_version = true)]
 #[command(
-    after_help = "Start with `systrade demo`, which runs on built-in synthetic data.\n\
+    after_help = "Examples:\n  systrade demo      # built-in synthetic data -> ./systrade-demo\n  \
+systrade data import --from ../shared/data --db market.db\n  \
+systrade data inspect --db market.db\n\n\
 Exit codes: 0 success, 1 error, 2 bad usage or bad input."
 )]
 pub struct Cli {

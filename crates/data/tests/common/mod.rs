@@ -10,7 +10,10 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        println!("skip: {} not found (real-data test needs ../shared beside the checkout)", p.display());
+        println!(
+            "skip: {} not found (real-data test needs ../shared beside the checkout)",
+            p.display()
+        );
         None
     }
 }
