@@ -86,6 +86,17 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> DataError + '_ {
     }
 }
 
+/// Five REAL columns starting at `first`: open, high, low, close, volume.
+fn ohlcv_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Ohlcv> {
+    Ok(Ohlcv {
+        open: r.get(first)?,
+        high: r.get(first + 1)?,
+        low: r.get(first + 2)?,
+        close: r.get(first + 3)?,
+        volume: r.get(first + 4)?,
+    })
+}
+
 fn interval_s(iv: Interval) -> i64 {
     i64::from(iv.seconds())
 }
@@ -316,7 +327,7 @@ impl MarketDb {
                         interval: Interval::Daily,
                         market: Market::Us,
                         format: "sqlite".into(),
-                        source_basis: "unknown".into(),
+                        source_basis: "unknown (foreign database)".into(),
                         adjust: "unknown".into(),
                     })
                 })
@@ -441,16 +452,7 @@ impl MarketDb {
             .map_err(&e)?;
         let rows = st
             .query_map(params![symbol.as_str(), interval_s(interval)], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    Ohlcv {
-                        open: r.get(1)?,
-                        high: r.get(2)?,
-                        low: r.get(3)?,
-                        close: r.get(4)?,
-                        volume: r.get(5)?,
-                    },
-                ))
+                Ok((r.get::<_, String>(0)?, ohlcv_at(r, 1)?))
             })
             .map_err(&e)?;
         let mut out = Vec::new();
@@ -488,13 +490,7 @@ impl MarketDb {
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
-                    Ohlcv {
-                        open: r.get(4)?,
-                        high: r.get(5)?,
-                        low: r.get(6)?,
-                        close: r.get(7)?,
-                        volume: r.get(8)?,
-                    },
+                    ohlcv_at(r, 4)?,
                 ))
             })
             .map_err(&e)?;

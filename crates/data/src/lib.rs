@@ -17,6 +17,7 @@ mod excel;
 pub mod folder;
 pub mod inspect;
 pub mod layout;
+pub mod market_fit;
 pub mod parse;
 pub mod series;
 pub mod synth;

@@ -394,6 +394,20 @@ mod tests {
         assert!(corr > 0.2 && corr < 0.95, "cross-correlation {corr}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn prop_same_seed_byte_identical_and_valid(seed in 0u64..u64::MAX, symbols in 1usize..8, days in 2usize..160) {
+            let c = SynthConfig { symbols, days, seed, ..SynthConfig::default() };
+            let a: Vec<String> = generate(&c).unwrap().iter().map(|s| to_csv(&s.bars)).collect();
+            let b: Vec<String> = generate(&c).unwrap().iter().map(|s| to_csv(&s.bars)).collect();
+            proptest::prop_assert_eq!(&a, &b);
+            for s in generate(&c).unwrap() {
+                proptest::prop_assert!(s.bars.iter().all(|b| b.ohlcv().is_valid()));
+            }
+        }
+    }
+
     #[test]
     fn test_rejects_empty_request() {
         assert!(

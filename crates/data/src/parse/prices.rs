@@ -3,9 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::NaiveDate;
 use csv::StringRecord;
-use systrade_core::calendar::{b3, us};
 use systrade_core::{Bar, Market, Ohlcv, Symbol};
 
 use super::{ParseOptions, Records, parse_num};
@@ -329,37 +328,13 @@ fn detect_interval(rows: &[RawRow], hint: Option<Interval>) -> Interval {
     }
 }
 
-/// Crypto when the file trades on most weekends; otherwise the exchange whose holidays the
-/// file's dates avoid best (ties go to the US).
 fn infer_market(format: PriceFormat, rows: &[RawRow]) -> Market {
     match format {
-        PriceFormat::Binance => return Market::Crypto,
-        PriceFormat::YahooB3 => return Market::B3,
-        _ => {}
-    }
-    let dates: Vec<NaiveDate> = rows.iter().map(|r| r.time.utc().date_naive()).collect();
-    let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
-        return Market::Us;
-    };
-    let weekend_days = first
-        .iter_days()
-        .take_while(|d| d <= last)
-        .filter(|d| matches!(d.weekday(), Weekday::Sat | Weekday::Sun))
-        .count();
-    let mut distinct = dates.clone();
-    distinct.dedup();
-    let on_weekend = distinct
-        .iter()
-        .filter(|d| matches!(d.weekday(), Weekday::Sat | Weekday::Sun))
-        .count();
-    if weekend_days > 0 && on_weekend * 2 >= weekend_days {
-        return Market::Crypto;
-    }
-    let us_hits = distinct.iter().filter(|d| us::is_holiday(**d)).count();
-    let b3_hits = distinct.iter().filter(|d| b3::is_holiday(**d)).count();
-    if b3_hits < us_hits {
-        Market::B3
-    } else {
-        Market::Us
+        PriceFormat::Binance => Market::Crypto,
+        PriceFormat::YahooB3 => Market::B3,
+        _ => {
+            let dates: Vec<NaiveDate> = rows.iter().map(|r| r.time.utc().date_naive()).collect();
+            crate::market_fit::infer_market(&dates)
+        }
     }
 }
