@@ -1,0 +1,87 @@
+use crate::ema::Wilder;
+use crate::{Hlc, Indicator, IndicatorError, check_len, run};
+
+/// True range `max(h − l, |h − c₋₁|, |l − c₋₁|)`; the first bar has none.
+#[derive(Debug, Clone, Default)]
+pub struct TrueRange {
+    prev_close: Option<f64>,
+}
+
+impl TrueRange {
+    pub fn new() -> Self {
+        TrueRange::default()
+    }
+}
+
+impl Indicator for TrueRange {
+    type Input = Hlc;
+
+    fn update(&mut self, b: Hlc) -> Option<f64> {
+        let out = self.prev_close.map(|pc| {
+            (b.high - b.low)
+                .max((b.high - pc).abs())
+                .max((b.low - pc).abs())
+        });
+        self.prev_close = Some(b.close);
+        out
+    }
+
+    fn reset(&mut self) {
+        self.prev_close = None;
+    }
+}
+
+/// Batch true range.
+pub fn true_range(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+) -> Result<Vec<Option<f64>>, IndicatorError> {
+    Ok(run(TrueRange::new(), crate::hlc(high, low, close)?))
+}
+
+/// Average true range: Wilder smoothing of the true range, first defined at bar `n`
+/// (0-based), seeded with the mean of the first `n` true ranges, as TA-Lib.
+#[derive(Debug, Clone)]
+pub struct Atr {
+    tr: TrueRange,
+    smooth: Wilder,
+}
+
+impl Atr {
+    pub fn new(n: usize) -> Result<Self, IndicatorError> {
+        Ok(Atr {
+            tr: TrueRange::new(),
+            smooth: Wilder::new(n).map_err(|_| IndicatorError::InvalidWindow {
+                name: "atr",
+                window: n,
+                min: 1,
+            })?,
+        })
+    }
+}
+
+impl Indicator for Atr {
+    type Input = Hlc;
+
+    fn update(&mut self, b: Hlc) -> Option<f64> {
+        let tr = self.tr.update(b)?;
+        self.smooth.update(tr)
+    }
+
+    fn reset(&mut self) {
+        self.tr.reset();
+        self.smooth.reset();
+    }
+}
+
+/// Batch ATR.
+pub fn atr(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    n: usize,
+) -> Result<Vec<Option<f64>>, IndicatorError> {
+    check_len("atr", high.len(), close.len())?;
+    Ok(run(Atr::new(n)?, crate::hlc(high, low, close)?))
+}

@@ -1,0 +1,61 @@
+use crate::moments::EqualRun;
+use crate::ring::Ring;
+use crate::{Indicator, IndicatorError, check_window, run};
+
+/// Simple moving average of the last `n` values; first `n − 1` undefined.
+///
+/// The arithmetic follows TA-Lib's running total (add the new value, divide, then drop the
+/// oldest), so values agree with TA-Lib's SMA to ~1e-15 relative. A window of equal values
+/// averages to exactly that value (a running sum would give 0.1·3/3 = 0.10000000000000002).
+#[derive(Debug, Clone)]
+pub struct Sma {
+    ring: Ring<f64>,
+    /// Sum of the newest `n − 1` values once full.
+    partial: f64,
+    equal: EqualRun,
+}
+
+impl Sma {
+    pub fn new(n: usize) -> Result<Self, IndicatorError> {
+        check_window("sma", n, 1)?;
+        Ok(Sma {
+            ring: Ring::new(n),
+            partial: 0.0,
+            equal: EqualRun::default(),
+        })
+    }
+}
+
+impl Indicator for Sma {
+    type Input = f64;
+
+    fn update(&mut self, x: f64) -> Option<f64> {
+        let n = self.ring.cap();
+        self.ring.push(x);
+        self.equal.push(x);
+        let total = self.partial + x;
+        if self.ring.is_full() {
+            // The value that leaves the window with the next bar.
+            self.partial = total - self.ring.oldest().unwrap_or(0.0);
+            Some(if self.equal.covers(n) {
+                x
+            } else {
+                total / n as f64
+            })
+        } else {
+            self.partial = total;
+            None
+        }
+    }
+
+    fn reset(&mut self) {
+        self.ring.clear();
+        self.partial = 0.0;
+        self.equal.clear();
+    }
+}
+
+/// Batch SMA.
+pub fn sma(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
+    Ok(run(Sma::new(n)?, values.iter().copied()))
+}
