@@ -1,0 +1,154 @@
+//! Every numeric key of `../shared/fixtures/metrics/*.json` (empyrical values).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use systrade_data::parse::Content;
+use systrade_data::{Adjust, ParseOptions, parse_file};
+
+fn shared(rel: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        println!(
+            "skip: {} not found (real-data test needs ../shared beside the checkout)",
+            p.display()
+        );
+        None
+    }
+}
+
+fn closes(rel: &str) -> BTreeMap<NaiveDate, f64> {
+    let path = shared(rel).unwrap();
+    let Content::Prices(p) = parse_file(
+        &path,
+        &ParseOptions {
+            adjust: Adjust::None,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .content
+    else {
+        panic!()
+    };
+    p.bars
+        .daily()
+        .unwrap()
+        .iter()
+        .map(|b| (b.ts, b.close))
+        .collect()
+}
+
+fn source(symbol: &str) -> String {
+    match symbol {
+        "SPY" | "XLK" | "XLE" => format!("data/us_etf_daily_yahoo/{symbol}.csv"),
+        "AAPL" | "JPM" | "XOM" => format!("data/sp500_daily_alphavantage/daily/{symbol}.csv"),
+        _ => format!("data/crypto_binance_spot/1d/{symbol}_1d.csv"),
+    }
+}
+
+fn returns(c: &BTreeMap<NaiveDate, f64>) -> (Vec<NaiveDate>, Vec<f64>) {
+    let v: Vec<(&NaiveDate, &f64)> = c.iter().collect();
+    v.windows(2)
+        .map(|w| (*w[1].0, w[1].1 / w[0].1 - 1.0))
+        .unzip()
+}
+
+#[test]
+fn test_every_metrics_fixture_key_matches_empyrical() {
+    let Some(dir) = shared("fixtures/metrics") else {
+        return;
+    };
+    let bench = closes("data/us_etf_daily_yahoo/SPY.csv");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in files {
+        let fx: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        let symbol = fx["symbol"].as_str().unwrap().to_string();
+        let c = closes(&source(&symbol));
+        let (dates, r) = returns(&c);
+        let p = fx["periods_per_year"].as_f64().unwrap();
+        let take = r.len().min(1000);
+        for (suffix, d, rr) in [
+            ("", &dates[..], &r[..]),
+            (
+                "_last1000",
+                &dates[dates.len() - take..],
+                &r[r.len() - take..],
+            ),
+        ] {
+            let s = systrade_metrics::summarize(d, rr, None, p).unwrap();
+            let got = serde_json::to_value(&s).unwrap();
+            assert_eq!(
+                fx[format!("n_returns{suffix}")],
+                got["n_returns"],
+                "{symbol}{suffix}"
+            );
+            assert_eq!(
+                fx[format!("first_return_date{suffix}")],
+                got["first_return_date"],
+                "{symbol}{suffix}"
+            );
+            for k in [
+                "cagr",
+                "annual_vol",
+                "sharpe",
+                "sortino",
+                "max_drawdown",
+                "calmar",
+            ] {
+                let want = fx[format!("{k}{suffix}")].as_f64().unwrap();
+                let g = got[k].as_f64();
+                checked += 1;
+                if !g.is_some_and(|g| (g - want).abs() <= 1e-9 * want.abs()) {
+                    failures.push(format!("{symbol} {k}{suffix}: expected {want}, got {g:?}"));
+                }
+            }
+        }
+        if let Some(want) = fx.get("beta_vs_bench").and_then(|v| v.as_f64()) {
+            // Inner join of the two close series on date, then returns of the joined series.
+            let joined: Vec<(f64, f64)> = c
+                .iter()
+                .filter_map(|(d, a)| bench.get(d).map(|b| (*a, *b)))
+                .collect();
+            let ra: Vec<f64> = joined.windows(2).map(|w| w[1].0 / w[0].0 - 1.0).collect();
+            let rb: Vec<f64> = joined.windows(2).map(|w| w[1].1 / w[0].1 - 1.0).collect();
+            assert_eq!(
+                fx["n_beta_pairs"].as_u64().unwrap() as usize,
+                ra.len(),
+                "{symbol}"
+            );
+            let n = ra.len();
+            for (suffix, a, b, want) in [
+                ("", &ra[..], &rb[..], want),
+                (
+                    "_last1000",
+                    &ra[n - 1000..],
+                    &rb[n - 1000..],
+                    fx["beta_vs_bench_last1000"].as_f64().unwrap(),
+                ),
+            ] {
+                let g = systrade_metrics::beta(a, b).unwrap();
+                checked += 1;
+                if !g.is_some_and(|g| (g - want).abs() <= 1e-9 * want.abs()) {
+                    failures.push(format!(
+                        "{symbol} beta_vs_bench{suffix}: expected {want}, got {g:?}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(checked, 9 * 12 + 6 * 2);
+}
