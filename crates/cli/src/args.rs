@@ -38,6 +38,62 @@ pub enum Command {
     /// Import, inspect and generate market data.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Compute indicators of one symbol (TA-Lib conventions) as a CSV: date + one column each.
+    ///
+    /// Known: sma, ema, wilder, atr, donchian_high, donchian_low, stdev, rolling_vol, rsi,
+    /// linreg_r2, pivot_high, pivot_low (each `name:window`), true_range, simple_return,
+    /// log_return (no parameter) and avwap:YYYY-MM-DD (anchored at that date). Cells are empty
+    /// during warm-up; numbers are the shortest text that reads back to the same double.
+    #[command(
+        after_help = "Examples:\n  systrade indicators --data ../shared/data/us_etf_daily_yahoo --symbol SPY --ind sma:20,ema:20,atr:14,rsi:14\n  \
+systrade indicators --data market.db --symbol AAPL --ind donchian_high:20,linreg_r2:30 --adjust none --out aapl.csv"
+    )]
+    Indicators(IndicatorsArgs),
+    /// Performance metrics of a return series or an equity curve, as JSON (empyrical
+    /// conventions; key names as in the metrics fixtures, plus `_last1000` over the last 1000
+    /// returns). Undefined ratios (no variance, no drawdown) are null.
+    #[command(
+        after_help = "Examples:\n  systrade metrics --returns strategy_returns.csv --column ret\n  \
+systrade metrics --equity timeseries.csv --column equity --periods 365"
+    )]
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IndicatorsArgs {
+    /// A market database, a folder of vendor files, or one file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The symbol (for files: the file name without extension and interval suffix).
+    #[arg(long)]
+    pub symbol: String,
+    /// Comma-separated indicators, e.g. `sma:20,ema:20,atr:14,donchian_high:20`.
+    #[arg(long)]
+    pub ind: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Write the CSV here (atomically) instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["returns", "equity"])))]
+pub struct MetricsArgs {
+    /// CSV of date + per-period simple returns.
+    #[arg(long)]
+    pub returns: Option<PathBuf>,
+    /// CSV of date + NAV (equity curve); returns are NAVₜ/NAVₜ₋₁ − 1.
+    #[arg(long)]
+    pub equity: Option<PathBuf>,
+    /// The value column (default: the only one, or one named ret/return/returns or
+    /// nav/equity).
+    #[arg(long)]
+    pub column: Option<String>,
+    /// Periods per year: 252 (exchanges) or 365 (crypto). Default: 365 when the dates include
+    /// weekends, else 252.
+    #[arg(long)]
+    pub periods: Option<u32>,
 }
 
 #[derive(Debug, Args)]

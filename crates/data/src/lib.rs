@@ -20,13 +20,16 @@ pub mod layout;
 pub mod market_fit;
 pub mod parse;
 pub mod series;
+pub mod source;
 pub mod synth;
 pub mod time;
 pub mod validate;
+pub mod values;
 
 pub use adjust::Adjust;
 pub use error::DataError;
 pub use layout::{FileKind, PriceFormat};
 pub use parse::{ParseOptions, ParsedFile, parse_file};
 pub use series::{Bars, Interval, PriceSeries};
+pub use source::{DailySeries, DataSource};
 pub use validate::{BadRowPolicy, Flag, FlaggedRow};

@@ -24,6 +24,7 @@ mod ring;
 mod rolling_vol;
 mod rsi;
 mod sma;
+pub mod spec;
 mod stdev;
 
 pub use atr::{Atr, TrueRange, atr, true_range};

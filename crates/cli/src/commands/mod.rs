@@ -2,6 +2,8 @@
 
 mod data;
 mod demo;
+mod indicators;
+mod metrics;
 
 use std::io::IsTerminal;
 
@@ -20,6 +22,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(DataCommand::Import(a)) => data::import(&a),
         Command::Data(DataCommand::Inspect(a)) => data::inspect(&a),
         Command::Data(DataCommand::Synth(a)) => data::synth(&a),
+        Command::Indicators(a) => indicators::run(&a),
+        Command::Metrics(a) => metrics::run(&a),
     }
 }
 

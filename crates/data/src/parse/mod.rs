@@ -263,8 +263,9 @@ pub fn symbol_from_stem(stem: &str) -> (String, Option<Interval>) {
     }
 }
 
-/// Parses a number cell: empty, unparseable, NaN and infinite values are structural errors.
-pub(crate) fn parse_num(s: &str) -> Result<f64, String> {
+/// Parses a number cell: empty, unparseable, NaN and infinite values are refused with a
+/// message (callers turn it into a structural error naming file and line).
+pub fn parse_num(s: &str) -> Result<f64, String> {
     if s.is_empty() {
         return Err("empty value".into());
     }

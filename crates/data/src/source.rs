@@ -1,0 +1,101 @@
+//! `--data SRC`: a market database, a folder of vendor files, or one file.
+
+use std::path::{Path, PathBuf};
+
+use systrade_core::{DailyBar, Market, Symbol};
+
+use crate::db::MarketDb;
+use crate::error::DataError;
+use crate::folder::data_files;
+use crate::parse::{Content, ParseOptions, parse_file, symbol_from_stem};
+use crate::series::Interval;
+
+/// A symbol's daily bars with the market they trade on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailySeries {
+    pub symbol: Symbol,
+    pub market: Market,
+    pub bars: Vec<DailyBar>,
+}
+
+/// Where market data comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// A SQLite database (`prices` table).
+    Db(PathBuf),
+    /// A folder (searched recursively) or a single vendor file.
+    Files(PathBuf),
+}
+
+fn is_sqlite(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == b"SQLite format 3\0"
+}
+
+impl DataSource {
+    /// Decides what `path` is: a SQLite file (by its header), else files.
+    pub fn open(path: &Path) -> Result<Self, DataError> {
+        if !path.exists() {
+            return Err(DataError::NotFound(format!(
+                "{}: no such file or folder",
+                path.display()
+            )));
+        }
+        Ok(if path.is_file() && is_sqlite(path) {
+            DataSource::Db(path.to_path_buf())
+        } else {
+            DataSource::Files(path.to_path_buf())
+        })
+    }
+
+    /// The daily bars of `symbol`. In a folder only files whose name gives that symbol are
+    /// read (`AAPL.csv`, `BTCUSDT_1d.csv`); unknown symbols are an error naming the source.
+    pub fn daily(&self, symbol: &Symbol, opts: &ParseOptions) -> Result<DailySeries, DataError> {
+        match self {
+            DataSource::Db(path) => {
+                let db = MarketDb::open_existing(path)?;
+                let market = db
+                    .instruments()?
+                    .into_iter()
+                    .find(|i| &i.symbol == symbol && i.interval == Interval::Daily)
+                    .map(|i| i.market)
+                    .ok_or_else(|| {
+                        DataError::NotFound(format!("{}: unknown symbol {symbol}", path.display()))
+                    })?;
+                Ok(DailySeries {
+                    symbol: symbol.clone(),
+                    market,
+                    bars: db.daily_bars(symbol)?,
+                })
+            }
+            DataSource::Files(root) => {
+                let candidates: Vec<PathBuf> = data_files(root)?
+                    .into_iter()
+                    .filter(|p| {
+                        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+                        symbol_from_stem(stem).0 == symbol.as_str()
+                    })
+                    .collect();
+                for p in &candidates {
+                    if let Content::Prices(s) = parse_file(p, opts)?.content
+                        && let Some(bars) = s.bars.daily()
+                    {
+                        return Ok(DailySeries {
+                            symbol: symbol.clone(),
+                            market: s.market,
+                            bars: bars.to_vec(),
+                        });
+                    }
+                }
+                Err(DataError::NotFound(format!(
+                    "{}: unknown symbol {symbol} (no daily price file named after it)",
+                    root.display()
+                )))
+            }
+        }
+    }
+}
