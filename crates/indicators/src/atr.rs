@@ -75,13 +75,38 @@ impl Indicator for Atr {
     }
 }
 
-/// Batch ATR.
+/// Batch ATR: the same operations as [`Atr`] in a tight loop (bit-identical).
 pub fn atr(
     high: &[f64],
     low: &[f64],
     close: &[f64],
     n: usize,
 ) -> Result<Vec<Option<f64>>, IndicatorError> {
+    check_len("atr", high.len(), low.len())?;
     check_len("atr", high.len(), close.len())?;
-    Ok(run(Atr::new(n)?, crate::hlc(high, low, close)?))
+    Atr::new(n)?;
+    let nf = n as f64;
+    let mut out = Vec::with_capacity(close.len());
+    if close.is_empty() {
+        return Ok(out);
+    }
+    out.push(None);
+    let mut seed = 0.0;
+    let mut v = 0.0;
+    for i in 1..close.len() {
+        let (h, l, pc) = (high[i], low[i], close[i - 1]);
+        let tr = (h - l).max((h - pc).abs()).max((l - pc).abs());
+        if i < n {
+            seed += tr;
+            out.push(None);
+        } else if i == n {
+            seed += tr;
+            v = seed / nf;
+            out.push(Some(v));
+        } else {
+            v = (v * (nf - 1.0) + tr) / nf;
+            out.push(Some(v));
+        }
+    }
+    Ok(out)
 }

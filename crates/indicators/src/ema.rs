@@ -49,9 +49,27 @@ impl Indicator for Ema {
     }
 }
 
-/// Batch EMA.
+/// Batch EMA: the same operations as [`Ema`] in a tight loop (bit-identical).
 pub fn ema(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
-    Ok(run(Ema::new(n)?, values.iter().copied()))
+    check_window("ema", n, 1)?;
+    let k = 2.0 / (n as f64 + 1.0);
+    let mut out = Vec::with_capacity(values.len());
+    let mut seed = 0.0;
+    let mut v = 0.0;
+    for (i, &x) in values.iter().enumerate() {
+        if i + 1 < n {
+            seed += x;
+            out.push(None);
+        } else if i + 1 == n {
+            seed += x;
+            v = seed / n as f64;
+            out.push(Some(v));
+        } else {
+            v += (x - v) * k;
+            out.push(Some(v));
+        }
+    }
+    Ok(out)
 }
 
 /// Wilder's smoothing, α = 1/n, seeded with the SMA of the first `n` values, computed as

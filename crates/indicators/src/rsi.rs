@@ -1,4 +1,4 @@
-use crate::{Indicator, IndicatorError, check_window, run};
+use crate::{Indicator, IndicatorError, check_window};
 
 /// Wilder's RSI (TA-Lib): average gain and loss over the first `n` changes, then Wilder
 /// smoothing; first defined at bar `n`.
@@ -73,7 +73,39 @@ impl Indicator for Rsi {
     }
 }
 
-/// Batch RSI.
+/// Batch RSI: the same operations as [`Rsi`] in a tight loop (bit-identical).
 pub fn rsi(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
-    Ok(run(Rsi::new(n)?, values.iter().copied()))
+    check_window("rsi", n, 1)?;
+    let nf = n as f64;
+    let mut out = Vec::with_capacity(values.len());
+    let (mut gain, mut loss) = (0.0f64, 0.0f64);
+    for (i, &x) in values.iter().enumerate() {
+        if i == 0 {
+            out.push(None);
+            continue;
+        }
+        let d = x - values[i - 1];
+        if i > n {
+            loss *= nf - 1.0;
+            gain *= nf - 1.0;
+        }
+        if d < 0.0 {
+            loss -= d;
+        } else {
+            gain += d;
+        }
+        if i < n {
+            out.push(None);
+            continue;
+        }
+        loss /= nf;
+        gain /= nf;
+        let total = gain + loss;
+        out.push(Some(if total == 0.0 {
+            50.0
+        } else {
+            100.0 * (gain / total)
+        }));
+    }
+    Ok(out)
 }

@@ -1,6 +1,6 @@
 use crate::moments::EqualRun;
 use crate::ring::Ring;
-use crate::{Indicator, IndicatorError, check_window, run};
+use crate::{Indicator, IndicatorError, check_window};
 
 /// Simple moving average of the last `n` values; first `n − 1` undefined.
 ///
@@ -55,7 +55,27 @@ impl Indicator for Sma {
     }
 }
 
-/// Batch SMA.
+/// Batch SMA: the same operations as [`Sma`] in a tight loop over the slice (bit-identical).
 pub fn sma(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
-    Ok(run(Sma::new(n)?, values.iter().copied()))
+    check_window("sma", n, 1)?;
+    let nf = n as f64;
+    let mut out = Vec::with_capacity(values.len());
+    let mut partial = 0.0;
+    let mut run = 0usize;
+    for (i, &x) in values.iter().enumerate() {
+        run = if i > 0 && x == values[i - 1] {
+            run + 1
+        } else {
+            1
+        };
+        let total = partial + x;
+        if i + 1 >= n {
+            out.push(Some(if run >= n { x } else { total / nf }));
+            partial = total - values[i + 1 - n];
+        } else {
+            out.push(None);
+            partial = total;
+        }
+    }
+    Ok(out)
 }

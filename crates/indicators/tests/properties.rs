@@ -73,6 +73,21 @@ proptest! {
     }
 
     #[test]
+    fn prop_streaming_equals_batch_for_range_indicators(b in bars(), n in 1usize..30) {
+        let (h, l, c): (Vec<f64>, Vec<f64>, Vec<f64>) = (b.iter().map(|x| x.high).collect(), b.iter().map(|x| x.low).collect(), b.iter().map(|x| x.close).collect());
+        let mut a = ind::Atr::new(n).unwrap();
+        prop_assert_eq!(ind::atr(&h, &l, &c, n).unwrap(), b.iter().map(|x| a.update(*x)).collect::<Vec<_>>());
+        // Constant stretches exercise the SMA's exact flat-window path in both forms.
+        let mut flat = c.clone();
+        let len = flat.len();
+        for i in (0..len).step_by(7) { flat[i..(i + 4).min(len)].fill(c[i]); }
+        let mut s = ind::Sma::new(n).unwrap();
+        prop_assert_eq!(ind::sma(&flat, n).unwrap(), flat.iter().map(|x| s.update(*x)).collect::<Vec<_>>());
+        let mut r = ind::Rsi::new(n).unwrap();
+        prop_assert_eq!(ind::rsi(&flat, n).unwrap(), flat.iter().map(|x| r.update(*x)).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn prop_sma_of_constant_is_the_constant(c in 1e-9f64..1e9, len in 1usize..200, n in 1usize..50) {
         let xs = vec![c; len];
         for (i, v) in ind::sma(&xs, n).unwrap().iter().enumerate() {
