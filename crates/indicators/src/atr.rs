@@ -85,28 +85,32 @@ pub fn atr(
     check_len("atr", high.len(), low.len())?;
     check_len("atr", high.len(), close.len())?;
     Atr::new(n)?;
-    let nf = n as f64;
+    let (nf, nm1, inv_n) = (n as f64, n as f64 - 1.0, 1.0 / n as f64);
     let mut out = Vec::with_capacity(close.len());
     if close.is_empty() {
         return Ok(out);
     }
     out.push(None);
+    let trs = high[1..]
+        .iter()
+        .zip(&low[1..])
+        .zip(close.windows(2))
+        .map(|((&h, &l), c)| (h - l).max((h - c[0]).abs()).max((l - c[0]).abs()));
     let mut seed = 0.0;
     let mut v = 0.0;
-    for i in 1..close.len() {
-        let (h, l, pc) = (high[i], low[i], close[i - 1]);
-        let tr = (h - l).max((h - pc).abs()).max((l - pc).abs());
-        if i < n {
+    let mut count = 0usize;
+    out.extend(trs.map(|tr| {
+        count += 1;
+        if count < n {
             seed += tr;
-            out.push(None);
-        } else if i == n {
-            seed += tr;
-            v = seed / nf;
-            out.push(Some(v));
+            None
+        } else if count == n {
+            v = (seed + tr) / nf;
+            Some(v)
         } else {
-            v = (v * (nf - 1.0) + tr) / nf;
-            out.push(Some(v));
+            v = (v * nm1 + tr) * inv_n;
+            Some(v)
         }
-    }
+    }));
     Ok(out)
 }

@@ -49,16 +49,23 @@ impl Indicator for Rsi {
             self.loss *= n - 1.0;
             self.gain *= n - 1.0;
         }
-        if d < 0.0 {
-            self.loss -= d;
-        } else {
-            self.gain += d;
-        }
+        let inv_n = 1.0 / n;
+        // Branch-free (a move's sign is a coin flip): adding +0.0 leaves the other sum
+        // exactly as TA-Lib's if/else would.
+        self.gain += d.max(0.0);
+        self.loss += (-d).max(0.0);
         if self.count < self.n {
             return None;
         }
-        self.loss /= n;
-        self.gain /= n;
+        // The first average divides the sums; later ones multiply by the reciprocal (as
+        // Wilder smoothing does here), halving the recursion's latency.
+        if self.count == self.n {
+            self.loss /= n;
+            self.gain /= n;
+        } else {
+            self.loss *= inv_n;
+            self.gain *= inv_n;
+        }
         Some(self.value())
     }
 
@@ -76,36 +83,39 @@ impl Indicator for Rsi {
 /// Batch RSI: the same operations as [`Rsi`] in a tight loop (bit-identical).
 pub fn rsi(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
     check_window("rsi", n, 1)?;
-    let nf = n as f64;
+    let (nf, nm1, inv_n) = (n as f64, n as f64 - 1.0, 1.0 / n as f64);
     let mut out = Vec::with_capacity(values.len());
+    if values.is_empty() {
+        return Ok(out);
+    }
+    out.push(None);
     let (mut gain, mut loss) = (0.0f64, 0.0f64);
-    for (i, &x) in values.iter().enumerate() {
-        if i == 0 {
-            out.push(None);
-            continue;
+    let mut count = 0usize;
+    out.extend(values.windows(2).map(|w| {
+        let d = w[1] - w[0];
+        count += 1;
+        if count > n {
+            loss *= nm1;
+            gain *= nm1;
         }
-        let d = x - values[i - 1];
-        if i > n {
-            loss *= nf - 1.0;
-            gain *= nf - 1.0;
+        gain += d.max(0.0);
+        loss += (-d).max(0.0);
+        if count < n {
+            return None;
         }
-        if d < 0.0 {
-            loss -= d;
+        if count == n {
+            loss /= nf;
+            gain /= nf;
         } else {
-            gain += d;
+            loss *= inv_n;
+            gain *= inv_n;
         }
-        if i < n {
-            out.push(None);
-            continue;
-        }
-        loss /= nf;
-        gain /= nf;
         let total = gain + loss;
-        out.push(Some(if total == 0.0 {
+        Some(if total == 0.0 {
             50.0
         } else {
             100.0 * (gain / total)
-        }));
-    }
+        })
+    }));
     Ok(out)
 }

@@ -59,23 +59,25 @@ impl Indicator for Sma {
 pub fn sma(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
     check_window("sma", n, 1)?;
     let nf = n as f64;
+    let warm = (n - 1).min(values.len());
     let mut out = Vec::with_capacity(values.len());
     let mut partial = 0.0;
     let mut run = 0usize;
-    for (i, &x) in values.iter().enumerate() {
-        run = if i > 0 && x == values[i - 1] {
-            run + 1
-        } else {
-            1
-        };
+    let mut prev = f64::NAN;
+    out.extend(values[..warm].iter().map(|&x| {
+        run = if x == prev { run + 1 } else { 1 };
+        prev = x;
+        partial += x;
+        None
+    }));
+    // Each window `w` ends at the current value; `w[0]` leaves with the next bar.
+    out.extend(values.windows(n).map(|w| {
+        let x = w[n - 1];
+        run = if x == prev { run + 1 } else { 1 };
+        prev = x;
         let total = partial + x;
-        if i + 1 >= n {
-            out.push(Some(if run >= n { x } else { total / nf }));
-            partial = total - values[i + 1 - n];
-        } else {
-            out.push(None);
-            partial = total;
-        }
-    }
+        partial = total - w[0];
+        Some(if run >= n { x } else { total / nf })
+    }));
     Ok(out)
 }
