@@ -2,10 +2,15 @@
 //!
 //! Updates use centred (Welford-style) formulas, so sums of huge raw values never cancel.
 //! Rounding still accumulates slowly, so every `n` slides the window's moments are recomputed
-//! exactly (two passes over the buffer): amortised O(1), bounded drift. A window whose values
-//! are all equal is detected exactly, so a flat window has variance exactly 0.
+//! exactly (two passes over the buffer): amortised O(1), bounded drift. A slide that shrinks a
+//! variance by more than [`COLLAPSE`]× also recomputes: the update subtracts terms of the old
+//! size, so its relative error grows with that ratio (ε·old/new). A window whose values are
+//! all equal is detected exactly, so a flat window has variance exactly 0.
 
 use crate::ring::Ring;
+
+/// Variance shrink factor beyond which a slide recomputes exactly.
+const COLLAPSE: f64 = 1e5;
 
 /// Counts how many of the latest values are equal to the newest.
 #[derive(Debug, Clone, Default)]
@@ -66,10 +71,11 @@ impl Moments1 {
             Some(old) => {
                 let n = self.ring.cap() as f64;
                 let prev_mean = self.mean;
+                let prev_m2 = self.m2;
                 self.mean += (x - old) / n;
                 self.m2 += (x - old) * (x - self.mean + old - prev_mean);
                 self.slides += 1;
-                if self.slides >= self.ring.cap() {
+                if self.slides >= self.ring.cap() || self.m2 * COLLAPSE < prev_m2 {
                     self.recompute();
                 }
             }
@@ -157,13 +163,15 @@ impl Moments2 {
                 let n = self.ring.cap() as f64;
                 let (mx, my) = (self.mx, self.my);
                 let (dx, dy) = (x - xo, y - yo);
+                let (prev_m2x, prev_m2y) = (self.m2x, self.m2y);
                 self.cxy += (x - mx) * (y - my) - (xo - mx) * (yo - my) - dx * dy / n;
                 self.mx += dx / n;
                 self.my += dy / n;
                 self.m2x += dx * (x - self.mx + xo - mx);
                 self.m2y += dy * (y - self.my + yo - my);
                 self.slides += 1;
-                if self.slides >= self.ring.cap() {
+                let collapsed = self.m2x * COLLAPSE < prev_m2x || self.m2y * COLLAPSE < prev_m2y;
+                if self.slides >= self.ring.cap() || collapsed {
                     self.recompute();
                 }
             }
@@ -245,6 +253,23 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn test_variance_collapse_stays_accurate() {
+        // A large move followed by two nearly equal values: the window's variance falls by
+        // ~1e7, which a pure sliding update would get wrong in the 9th digit.
+        let xs = [1.0, 1.05, 1.05000001, 1.0500000205];
+        let mut m = Moments1::new(2);
+        for &x in &xs {
+            m.push(x);
+        }
+        let (_, want) = two_pass(&xs[2..]);
+        assert!(
+            (m.m2() - want).abs() <= 1e-12 * want,
+            "{} vs {want}",
+            m.m2()
+        );
     }
 
     #[test]
