@@ -73,7 +73,7 @@ fn load() -> (Vec<Columns>, &'static str) {
 }
 
 /// Per symbol the four outputs, as TA-Lib's W4 returns a list of tuples.
-fn w4(data: &[Columns]) -> Vec<[Vec<Option<f64>>; 4]> {
+fn w4(data: &[Columns]) -> Vec<[ind::Series; 4]> {
     data.iter()
         .map(|c| {
             [
@@ -92,10 +92,7 @@ fn bench(c: &mut Criterion) {
     // The W4 checksum: per indicator, the sum of all defined outputs and their count.
     let all = w4(&data);
     for (k, label) in ["SMA20", "EMA20", "ATR14", "RSI14"].iter().enumerate() {
-        let defined: Vec<f64> = all
-            .iter()
-            .flat_map(|s| s[k].iter().flatten().copied())
-            .collect();
+        let defined: Vec<f64> = all.iter().flat_map(|s| s[k].iter().flatten()).collect();
         eprintln!(
             "checksum {label}: sum {:.4} count {} ({bars} bars, {name})",
             defined.iter().sum::<f64>(),

@@ -1,5 +1,5 @@
 use crate::ema::Wilder;
-use crate::{Hlc, Indicator, IndicatorError, check_len, run};
+use crate::{Hlc, Indicator, IndicatorError, Series, check_len, run};
 
 /// True range `max(h − l, |h − c₋₁|, |l − c₋₁|)`; the first bar has none.
 #[derive(Debug, Clone, Default)]
@@ -32,11 +32,7 @@ impl Indicator for TrueRange {
 }
 
 /// Batch true range.
-pub fn true_range(
-    high: &[f64],
-    low: &[f64],
-    close: &[f64],
-) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn true_range(high: &[f64], low: &[f64], close: &[f64]) -> Result<Series, IndicatorError> {
     Ok(run(TrueRange::new(), crate::hlc(high, low, close)?))
 }
 
@@ -76,21 +72,16 @@ impl Indicator for Atr {
 }
 
 /// Batch ATR: the same operations as [`Atr`] in a tight loop (bit-identical).
-pub fn atr(
-    high: &[f64],
-    low: &[f64],
-    close: &[f64],
-    n: usize,
-) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn atr(high: &[f64], low: &[f64], close: &[f64], n: usize) -> Result<Series, IndicatorError> {
     check_len("atr", high.len(), low.len())?;
     check_len("atr", high.len(), close.len())?;
     Atr::new(n)?;
     let (nf, nm1, inv_n) = (n as f64, n as f64 - 1.0, 1.0 / n as f64);
     let mut out = Vec::with_capacity(close.len());
     if close.is_empty() {
-        return Ok(out);
+        return Ok(Series::from_nan_values(out));
     }
-    out.push(None);
+    out.push(f64::NAN);
     let trs = high[1..]
         .iter()
         .zip(&low[1..])
@@ -103,14 +94,14 @@ pub fn atr(
         count += 1;
         if count < n {
             seed += tr;
-            None
+            f64::NAN
         } else if count == n {
             v = (seed + tr) / nf;
-            Some(v)
+            v
         } else {
             v = (v * nm1 + tr) * inv_n;
-            Some(v)
+            v
         }
     }));
-    Ok(out)
+    Ok(Series::from_nan_values(out))
 }

@@ -1,4 +1,4 @@
-use crate::{Indicator, IndicatorError, check_len};
+use crate::{Indicator, IndicatorError, Series, check_len};
 
 /// One bar's contribution to a VWAP.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,7 +46,7 @@ pub fn avwap(
     close: &[f64],
     volume: &[f64],
     anchor: usize,
-) -> Result<Vec<Option<f64>>, IndicatorError> {
+) -> Result<Series, IndicatorError> {
     check_len("avwap", high.len(), low.len())?;
     check_len("avwap", high.len(), close.len())?;
     check_len("avwap", high.len(), volume.len())?;

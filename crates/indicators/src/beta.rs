@@ -1,5 +1,5 @@
 use crate::moments::Moments2;
-use crate::{Indicator, IndicatorError, check_len, check_window, run};
+use crate::{Indicator, IndicatorError, Series, check_len, check_window, run};
 
 /// OLS slope of asset returns on benchmark returns over the last `n` pairs. Input:
 /// `(benchmark_return, asset_return)`. `None` while the benchmark window is flat.
@@ -31,7 +31,7 @@ impl Indicator for Beta {
 }
 
 /// Batch rolling beta of asset on benchmark returns (aligned slices).
-pub fn beta(bench: &[f64], asset: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn beta(bench: &[f64], asset: &[f64], n: usize) -> Result<Series, IndicatorError> {
     check_len("beta", bench.len(), asset.len())?;
     Ok(run(
         Beta::new(n)?,

@@ -1,6 +1,6 @@
 use std::collections::VecDeque;
 
-use crate::{Indicator, IndicatorError, check_window, run};
+use crate::{Indicator, IndicatorError, Series, check_window, run};
 
 /// Rolling maximum of the last `n` values including the current one (TA-Lib MAX), in
 /// amortised O(1) with a monotonic deque.
@@ -77,11 +77,11 @@ impl Indicator for RollingMin {
 
 /// Batch Donchian upper band: max(high) of the last `n` bars including the current one.
 /// Strategies apply their own shift.
-pub fn donchian_high(high: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn donchian_high(high: &[f64], n: usize) -> Result<Series, IndicatorError> {
     Ok(run(RollingMax::new(n)?, high.iter().copied()))
 }
 
 /// Batch Donchian lower band: min(low) of the last `n` bars including the current one.
-pub fn donchian_low(low: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn donchian_low(low: &[f64], n: usize) -> Result<Series, IndicatorError> {
     Ok(run(RollingMin::new(n)?, low.iter().copied()))
 }

@@ -1,4 +1,4 @@
-use crate::{Indicator, IndicatorError, check_window, run};
+use crate::{Indicator, IndicatorError, Series, check_window, run};
 
 /// Exponential moving average, α = 2/(n+1), seeded with the SMA of the first `n` values;
 /// first `n − 1` undefined (TA-Lib's default compatibility).
@@ -50,7 +50,7 @@ impl Indicator for Ema {
 }
 
 /// Batch EMA: the same operations as [`Ema`] in a tight loop (bit-identical).
-pub fn ema(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn ema(values: &[f64], n: usize) -> Result<Series, IndicatorError> {
     check_window("ema", n, 1)?;
     let k = 2.0 / (n as f64 + 1.0);
     let warm = (n - 1).min(values.len());
@@ -58,18 +58,18 @@ pub fn ema(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError>
     let mut seed = 0.0;
     out.extend(values[..warm].iter().map(|&x| {
         seed += x;
-        None
+        f64::NAN
     }));
     let Some(&first) = values.get(n - 1) else {
-        return Ok(out);
+        return Ok(Series::from_nan_values(out));
     };
     let mut v = (seed + first) / n as f64;
-    out.push(Some(v));
+    out.push(v);
     out.extend(values[n..].iter().map(|&x| {
         v += (x - v) * k;
-        Some(v)
+        v
     }));
-    Ok(out)
+    Ok(Series::from_nan_values(out))
 }
 
 /// Wilder's smoothing, α = 1/n, seeded with the SMA of the first `n` values, computed as
@@ -129,6 +129,6 @@ impl Indicator for Wilder {
 }
 
 /// Batch Wilder smoothing.
-pub fn wilder(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn wilder(values: &[f64], n: usize) -> Result<Series, IndicatorError> {
     Ok(run(Wilder::new(n)?, values.iter().copied()))
 }

@@ -3,7 +3,8 @@
 //! Every indicator exists in two forms that give identical numbers:
 //! - a streaming form, a struct implementing [`Indicator`] that takes one bar at a time in
 //!   O(1) (for the daily step and the engine);
-//! - a batch form over slices (for research), which runs the same state machine over the
+//! - a batch form over slices (for research) returning a [`Series`], which runs the same
+//!   state machine (or, for the hot ones, the same operations in a tight loop) over the
 //!   slice, so both agree to the last bit.
 //!
 //! Warm-up is explicit: `None` until an indicator is defined, never 0. Inputs are assumed
@@ -23,6 +24,7 @@ mod returns;
 mod ring;
 mod rolling_vol;
 mod rsi;
+mod series;
 mod sma;
 pub mod spec;
 mod stdev;
@@ -38,6 +40,7 @@ pub use pivots::{PivotHigh, PivotLow, pivot_high, pivot_low};
 pub use returns::{LogReturn, SimpleReturn, log_return, simple_return};
 pub use rolling_vol::{RollingVol, rolling_vol};
 pub use rsi::{Rsi, rsi};
+pub use series::Series;
 pub use sma::{Sma, sma};
 pub use stdev::{StdDev, stdev};
 
@@ -96,17 +99,9 @@ pub trait Indicator {
     fn reset(&mut self);
 }
 
-/// Runs a streaming indicator over inputs: the batch form of every indicator.
-pub fn run<I: Indicator>(
-    mut ind: I,
-    inputs: impl IntoIterator<Item = I::Input>,
-) -> Vec<Option<f64>> {
-    let it = inputs.into_iter();
-    let mut out = Vec::with_capacity(it.size_hint().0);
-    for x in it {
-        out.push(ind.update(x));
-    }
-    out
+/// Runs a streaming indicator over inputs: the batch form of most indicators.
+pub fn run<I: Indicator>(mut ind: I, inputs: impl IntoIterator<Item = I::Input>) -> Series {
+    inputs.into_iter().map(|x| ind.update(x)).collect()
 }
 
 /// Zips high, low and close slices into [`Hlc`] inputs.

@@ -1,5 +1,5 @@
 use crate::moments::Moments2;
-use crate::{Indicator, IndicatorError, check_window, run};
+use crate::{Indicator, IndicatorError, Series, check_window, run};
 
 /// R² of the OLS fit of the last `n` values on time (TA-Lib `CORREL(values, index)²`).
 /// A flat window has no trend: 0. Always in `[0, 1]`.
@@ -14,7 +14,7 @@ impl LinRegR2 {
         check_window("linreg_r2", n, 2)?;
         Ok(LinRegR2 {
             t: 0.0,
-            m: Moments2::new(n),
+            m: Moments2::with_exact_x(n),
         })
     }
 }
@@ -42,6 +42,6 @@ impl Indicator for LinRegR2 {
 }
 
 /// Batch R² on time.
-pub fn linreg_r2(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn linreg_r2(values: &[f64], n: usize) -> Result<Series, IndicatorError> {
     Ok(run(LinRegR2::new(n)?, values.iter().copied()))
 }

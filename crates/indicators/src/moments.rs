@@ -2,15 +2,23 @@
 //!
 //! Updates use centred (Welford-style) formulas, so sums of huge raw values never cancel.
 //! Rounding still accumulates slowly, so every `n` slides the window's moments are recomputed
-//! exactly (two passes over the buffer): amortised O(1), bounded drift. A slide that shrinks a
-//! variance by more than [`COLLAPSE`]× also recomputes: the update subtracts terms of the old
-//! size, so its relative error grows with that ratio (ε·old/new). A window whose values are
-//! all equal is detected exactly, so a flat window has variance exactly 0.
+//! exactly (two passes over the buffer): amortised O(1), bounded drift. A slide also
+//! recomputes when its own rounding could matter: the update's absolute error is about
+//! ε·(|Δ|·(|new| + |old| + |mean|) + m2_before), so when that could exceed 1e-12 of the new m2 —
+//! a variance collapsing, or tiny moves on a large level — the window is summed afresh. Real
+//! price windows never trip it; nearly flat ones do, at O(n). A window whose values are all
+//! equal is detected exactly, so a flat window has variance exactly 0.
 
 use crate::ring::Ring;
 
-/// Variance shrink factor beyond which a slide recomputes exactly.
-const COLLAPSE: f64 = 1e5;
+/// Relative precision a slide must keep, else the window is recomputed.
+const PRECISION: f64 = 1e-12;
+
+/// True when a sliding update's rounding (see the module notes) could exceed [`PRECISION`]
+/// of the new sum of squared deviations.
+fn imprecise(m2_new: f64, m2_old: f64, delta: f64, scale: f64) -> bool {
+    f64::EPSILON * (delta.abs() * scale + m2_old) > PRECISION * m2_new
+}
 
 /// Counts how many of the latest values are equal to the newest.
 #[derive(Debug, Clone, Default)]
@@ -75,7 +83,8 @@ impl Moments1 {
                 self.mean += (x - old) / n;
                 self.m2 += (x - old) * (x - self.mean + old - prev_mean);
                 self.slides += 1;
-                if self.slides >= self.ring.cap() || self.m2 * COLLAPSE < prev_m2 {
+                let scale = x.abs() + old.abs() + prev_mean.abs();
+                if self.slides >= self.ring.cap() || imprecise(self.m2, prev_m2, x - old, scale) {
                     self.recompute();
                 }
             }
@@ -128,6 +137,8 @@ pub(crate) struct Moments2 {
     slides: usize,
     equal_x: EqualRun,
     equal_y: EqualRun,
+    /// `x` values are small integers (a time index): their updates are exact.
+    exact_x: bool,
 }
 
 impl Moments2 {
@@ -142,6 +153,15 @@ impl Moments2 {
             slides: 0,
             equal_x: EqualRun::default(),
             equal_y: EqualRun::default(),
+            exact_x: false,
+        }
+    }
+
+    /// Moments whose `x` is a bar index: updates of `x` are exact, only `y` is checked.
+    pub(crate) fn with_exact_x(n: usize) -> Self {
+        Moments2 {
+            exact_x: true,
+            ..Moments2::new(n)
         }
     }
 
@@ -170,8 +190,10 @@ impl Moments2 {
                 self.m2x += dx * (x - self.mx + xo - mx);
                 self.m2y += dy * (y - self.my + yo - my);
                 self.slides += 1;
-                let collapsed = self.m2x * COLLAPSE < prev_m2x || self.m2y * COLLAPSE < prev_m2y;
-                if self.slides >= self.ring.cap() || collapsed {
+                let rough_x = !self.exact_x
+                    && imprecise(self.m2x, prev_m2x, dx, x.abs() + xo.abs() + mx.abs());
+                let rough_y = imprecise(self.m2y, prev_m2y, dy, y.abs() + yo.abs() + my.abs());
+                if self.slides >= self.ring.cap() || rough_x || rough_y {
                     self.recompute();
                 }
             }
@@ -221,7 +243,10 @@ impl Moments2 {
     }
 
     pub(crate) fn clear(&mut self) {
-        *self = Moments2::new(self.ring.cap());
+        *self = Moments2 {
+            exact_x: self.exact_x,
+            ..Moments2::new(self.ring.cap())
+        };
     }
 }
 
@@ -260,6 +285,27 @@ mod tests {
         // A large move followed by two nearly equal values: the window's variance falls by
         // ~1e7, which a pure sliding update would get wrong in the 9th digit.
         let xs = [1.0, 1.05, 1.05000001, 1.0500000205];
+        let mut m = Moments1::new(2);
+        for &x in &xs {
+            m.push(x);
+        }
+        let (_, want) = two_pass(&xs[2..]);
+        assert!(
+            (m.m2() - want).abs() <= 1e-12 * want,
+            "{} vs {want}",
+            m.m2()
+        );
+    }
+
+    #[test]
+    fn test_tiny_moves_on_a_sub_cent_level_stay_accurate() {
+        // Found by the R² property test: prices near 2.5e-4 moving by 2e-8 after a 4e-6 move.
+        let xs = [
+            0.00025751942949537665,
+            0.00024691490800657215,
+            0.00024257328606362168,
+            0.00024259492582287328,
+        ];
         let mut m = Moments1::new(2);
         for &x in &xs {
             m.push(x);

@@ -1,5 +1,5 @@
 use crate::ring::Ring;
-use crate::{Indicator, IndicatorError, check_window, run};
+use crate::{Indicator, IndicatorError, Series, check_window, run};
 
 /// Pivot highs: bar `i` is a pivot when its high is strictly greater than the highs of the
 /// `k` bars on each side. That is known only at bar `i + k`, so the value at bar `t` is
@@ -71,12 +71,12 @@ impl Indicator for PivotLow {
 }
 
 /// Batch pivot highs (aligned to confirmation, see [`PivotHigh`]).
-pub fn pivot_high(high: &[f64], k: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn pivot_high(high: &[f64], k: usize) -> Result<Series, IndicatorError> {
     Ok(run(PivotHigh::new(k)?, high.iter().copied()))
 }
 
 /// Batch pivot lows (aligned to confirmation).
-pub fn pivot_low(low: &[f64], k: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn pivot_low(low: &[f64], k: usize) -> Result<Series, IndicatorError> {
     Ok(run(PivotLow::new(k)?, low.iter().copied()))
 }
 
@@ -88,12 +88,12 @@ mod tests {
     fn test_pivot_confirmed_k_bars_later() {
         let h = [1.0, 2.0, 5.0, 3.0, 2.0, 6.0, 6.0, 1.0, 0.5];
         let p = pivot_high(&h, 2).unwrap();
-        assert_eq!(p[4], Some(5.0), "bar 2 confirmed at bar 4");
+        assert_eq!(p.get(4), Some(5.0), "bar 2 confirmed at bar 4");
         assert!(
             p.iter().enumerate().all(|(i, v)| i == 4 || v.is_none()),
             "equal highs at 5/6 are not strict pivots: {p:?}"
         );
         let l = pivot_low(&[5.0, 4.0, 1.0, 4.0, 5.0], 2).unwrap();
-        assert_eq!(l[4], Some(1.0));
+        assert_eq!(l.get(4), Some(1.0));
     }
 }

@@ -1,4 +1,4 @@
-use crate::{Indicator, run};
+use crate::{Indicator, Series, run};
 
 /// Simple return `cₜ/cₜ₋₁ − 1`; the first bar has none.
 #[derive(Debug, Clone, Default)]
@@ -53,11 +53,11 @@ impl Indicator for LogReturn {
 }
 
 /// Batch simple returns.
-pub fn simple_return(values: &[f64]) -> Vec<Option<f64>> {
+pub fn simple_return(values: &[f64]) -> Series {
     run(SimpleReturn::new(), values.iter().copied())
 }
 
 /// Batch log returns.
-pub fn log_return(values: &[f64]) -> Vec<Option<f64>> {
+pub fn log_return(values: &[f64]) -> Series {
     run(LogReturn::new(), values.iter().copied())
 }

@@ -1,6 +1,6 @@
 use crate::moments::Moments1;
 use crate::returns::SimpleReturn;
-use crate::{Indicator, IndicatorError, check_window, run};
+use crate::{Indicator, IndicatorError, Series, check_window, run};
 
 /// Sample standard deviation (ddof 1) of the last `n` simple returns, × √annualisation.
 /// Input: closes. First defined at bar `n` (it needs `n` returns).
@@ -45,7 +45,7 @@ pub fn rolling_vol(
     closes: &[f64],
     n: usize,
     periods_per_year: f64,
-) -> Result<Vec<Option<f64>>, IndicatorError> {
+) -> Result<Series, IndicatorError> {
     Ok(run(
         RollingVol::new(n, periods_per_year)?,
         closes.iter().copied(),

@@ -1,4 +1,4 @@
-use crate::{Indicator, IndicatorError, check_window};
+use crate::{Indicator, IndicatorError, Series, check_window};
 
 /// Wilder's RSI (TA-Lib): average gain and loss over the first `n` changes, then Wilder
 /// smoothing; first defined at bar `n`.
@@ -81,14 +81,14 @@ impl Indicator for Rsi {
 }
 
 /// Batch RSI: the same operations as [`Rsi`] in a tight loop (bit-identical).
-pub fn rsi(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn rsi(values: &[f64], n: usize) -> Result<Series, IndicatorError> {
     check_window("rsi", n, 1)?;
     let (nf, nm1, inv_n) = (n as f64, n as f64 - 1.0, 1.0 / n as f64);
     let mut out = Vec::with_capacity(values.len());
     if values.is_empty() {
-        return Ok(out);
+        return Ok(Series::from_nan_values(out));
     }
-    out.push(None);
+    out.push(f64::NAN);
     let (mut gain, mut loss) = (0.0f64, 0.0f64);
     let mut count = 0usize;
     out.extend(values.windows(2).map(|w| {
@@ -101,7 +101,7 @@ pub fn rsi(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError>
         gain += d.max(0.0);
         loss += (-d).max(0.0);
         if count < n {
-            return None;
+            return f64::NAN;
         }
         if count == n {
             loss /= nf;
@@ -111,11 +111,11 @@ pub fn rsi(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError>
             gain *= inv_n;
         }
         let total = gain + loss;
-        Some(if total == 0.0 {
+        if total == 0.0 {
             50.0
         } else {
             100.0 * (gain / total)
-        })
+        }
     }));
-    Ok(out)
+    Ok(Series::from_nan_values(out))
 }

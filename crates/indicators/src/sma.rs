@@ -1,6 +1,6 @@
 use crate::moments::EqualRun;
 use crate::ring::Ring;
-use crate::{Indicator, IndicatorError, check_window};
+use crate::{Indicator, IndicatorError, Series, check_window};
 
 /// Simple moving average of the last `n` values; first `n − 1` undefined.
 ///
@@ -56,7 +56,7 @@ impl Indicator for Sma {
 }
 
 /// Batch SMA: the same operations as [`Sma`] in a tight loop over the slice (bit-identical).
-pub fn sma(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn sma(values: &[f64], n: usize) -> Result<Series, IndicatorError> {
     check_window("sma", n, 1)?;
     let nf = n as f64;
     let warm = (n - 1).min(values.len());
@@ -68,7 +68,7 @@ pub fn sma(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError>
         run = if x == prev { run + 1 } else { 1 };
         prev = x;
         partial += x;
-        None
+        f64::NAN
     }));
     // Each window `w` ends at the current value; `w[0]` leaves with the next bar.
     out.extend(values.windows(n).map(|w| {
@@ -77,7 +77,7 @@ pub fn sma(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError>
         prev = x;
         let total = partial + x;
         partial = total - w[0];
-        Some(if run >= n { x } else { total / nf })
+        if run >= n { x } else { total / nf }
     }));
-    Ok(out)
+    Ok(Series::from_nan_values(out))
 }

@@ -3,7 +3,7 @@
 //! `linreg_r2_30`).
 
 use crate::{
-    IndicatorError, atr, avwap, donchian_high, donchian_low, ema, linreg_r2, log_return,
+    IndicatorError, Series, atr, avwap, donchian_high, donchian_low, ema, linreg_r2, log_return,
     pivot_high, pivot_low, rolling_vol, rsi, simple_return, sma, stdev, true_range, wilder,
 };
 
@@ -115,7 +115,7 @@ pub fn compute(
     spec: &IndicatorSpec,
     bars: &BarColumns<'_>,
     anchor: &dyn Fn(&str) -> Option<usize>,
-) -> Result<Vec<Option<f64>>, String> {
+) -> Result<Series, String> {
     let e = |err: IndicatorError| err.to_string();
     let (h, l, c, v) = (bars.high, bars.low, bars.close, bars.volume);
     Ok(match spec.name.as_str() {

@@ -1,5 +1,5 @@
 use crate::moments::Moments1;
-use crate::{Indicator, IndicatorError, check_window, run};
+use crate::{Indicator, IndicatorError, Series, check_window, run};
 
 /// Population standard deviation (ddof 0) of the last `n` values (TA-Lib STDDEV, nbdev 1).
 ///
@@ -36,6 +36,6 @@ impl Indicator for StdDev {
 }
 
 /// Batch population standard deviation.
-pub fn stdev(values: &[f64], n: usize) -> Result<Vec<Option<f64>>, IndicatorError> {
+pub fn stdev(values: &[f64], n: usize) -> Result<Series, IndicatorError> {
     Ok(run(StdDev::new(n)?, values.iter().copied()))
 }

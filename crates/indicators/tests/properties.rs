@@ -58,33 +58,33 @@ proptest! {
     fn prop_streaming_equals_batch(xs in prices(), n in 1usize..40) {
         let batch = ind::sma(&xs, n).unwrap();
         let mut s = ind::Sma::new(n).unwrap();
-        let stream: Vec<Option<f64>> = xs.iter().map(|&x| s.update(x)).collect();
+        let stream: ind::Series = xs.iter().map(|&x| s.update(x)).collect();
         prop_assert_eq!(&batch, &stream);
         // After a reset the stream starts over exactly like a fresh one.
         s.reset();
-        let again: Vec<Option<f64>> = xs.iter().map(|&x| s.update(x)).collect();
+        let again: ind::Series = xs.iter().map(|&x| s.update(x)).collect();
         prop_assert_eq!(&batch, &again);
         let mut e = ind::Ema::new(n).unwrap();
-        prop_assert_eq!(ind::ema(&xs, n).unwrap(), xs.iter().map(|&x| e.update(x)).collect::<Vec<_>>());
+        prop_assert_eq!(ind::ema(&xs, n).unwrap(), xs.iter().map(|&x| e.update(x)).collect::<ind::Series>());
         let mut r = ind::Rsi::new(n).unwrap();
-        prop_assert_eq!(ind::rsi(&xs, n).unwrap(), xs.iter().map(|&x| r.update(x)).collect::<Vec<_>>());
+        prop_assert_eq!(ind::rsi(&xs, n).unwrap(), xs.iter().map(|&x| r.update(x)).collect::<ind::Series>());
         let mut sd = ind::StdDev::new(n).unwrap();
-        prop_assert_eq!(ind::stdev(&xs, n).unwrap(), xs.iter().map(|&x| sd.update(x)).collect::<Vec<_>>());
+        prop_assert_eq!(ind::stdev(&xs, n).unwrap(), xs.iter().map(|&x| sd.update(x)).collect::<ind::Series>());
     }
 
     #[test]
     fn prop_streaming_equals_batch_for_range_indicators(b in bars(), n in 1usize..30) {
         let (h, l, c): (Vec<f64>, Vec<f64>, Vec<f64>) = (b.iter().map(|x| x.high).collect(), b.iter().map(|x| x.low).collect(), b.iter().map(|x| x.close).collect());
         let mut a = ind::Atr::new(n).unwrap();
-        prop_assert_eq!(ind::atr(&h, &l, &c, n).unwrap(), b.iter().map(|x| a.update(*x)).collect::<Vec<_>>());
+        prop_assert_eq!(ind::atr(&h, &l, &c, n).unwrap(), b.iter().map(|x| a.update(*x)).collect::<ind::Series>());
         // Constant stretches exercise the SMA's exact flat-window path in both forms.
         let mut flat = c.clone();
         let len = flat.len();
         for i in (0..len).step_by(7) { flat[i..(i + 4).min(len)].fill(c[i]); }
         let mut s = ind::Sma::new(n).unwrap();
-        prop_assert_eq!(ind::sma(&flat, n).unwrap(), flat.iter().map(|x| s.update(*x)).collect::<Vec<_>>());
+        prop_assert_eq!(ind::sma(&flat, n).unwrap(), flat.iter().map(|x| s.update(*x)).collect::<ind::Series>());
         let mut r = ind::Rsi::new(n).unwrap();
-        prop_assert_eq!(ind::rsi(&flat, n).unwrap(), flat.iter().map(|x| r.update(*x)).collect::<Vec<_>>());
+        prop_assert_eq!(ind::rsi(&flat, n).unwrap(), flat.iter().map(|x| r.update(*x)).collect::<ind::Series>());
     }
 
     #[test]
@@ -93,7 +93,7 @@ proptest! {
         for (i, v) in ind::sma(&xs, n).unwrap().iter().enumerate() {
             match v {
                 None => prop_assert!(i + 1 < n),
-                Some(v) => prop_assert_eq!(*v, c),
+                Some(v) => prop_assert_eq!(v, c),
             }
         }
         for v in ind::stdev(&xs, n).unwrap().into_iter().flatten() {
@@ -107,8 +107,8 @@ proptest! {
         for v in ind::atr(&h, &l, &c, n).unwrap().into_iter().flatten() {
             prop_assert!(v >= 0.0);
         }
-        let hi = ind::donchian_high(&h, n).unwrap();
-        let lo = ind::donchian_low(&l, n).unwrap();
+        let hi = ind::donchian_high(&h, n).unwrap().to_vec();
+        let lo = ind::donchian_low(&l, n).unwrap().to_vec();
         for i in 0..b.len() {
             if i + 1 < n {
                 prop_assert!(hi[i].is_none() && lo[i].is_none());
@@ -121,7 +121,7 @@ proptest! {
 
     #[test]
     fn prop_r2_in_unit_interval_and_matches_two_pass(xs in prices(), n in 2usize..40) {
-        let r2 = ind::linreg_r2(&xs, n).unwrap();
+        let r2 = ind::linreg_r2(&xs, n).unwrap().to_vec();
         for (i, v) in r2.iter().enumerate() {
             let Some(v) = v else { prop_assert!(i + 1 < n); continue };
             prop_assert!((0.0..=1.0).contains(v));
@@ -158,8 +158,8 @@ proptest! {
         let (xs, ys) = (&xs[..m], &ys[..m]);
         let rx: Vec<f64> = xs.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
         let ry: Vec<f64> = ys.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
-        let vol = ind::rolling_vol(xs, n, 252.0).unwrap();
-        let beta = ind::beta(&rx, &ry, n).unwrap();
+        let vol = ind::rolling_vol(xs, n, 252.0).unwrap().to_vec();
+        let beta = ind::beta(&rx, &ry, n).unwrap().to_vec();
         for i in 0..rx.len() {
             if i + 1 < n { continue; }
             let wx = &rx[i + 1 - n..=i];
@@ -179,10 +179,10 @@ proptest! {
     #[test]
     fn prop_shorter_than_window_is_all_warmup(xs in prop::collection::vec(1.0f64..2.0, 0..10)) {
         let n = xs.len() + 1;
-        prop_assert!(ind::sma(&xs, n).unwrap().iter().all(Option::is_none));
-        prop_assert!(ind::ema(&xs, n).unwrap().iter().all(Option::is_none));
-        prop_assert!(ind::rsi(&xs, n).unwrap().iter().all(Option::is_none));
-        prop_assert!(ind::linreg_r2(&xs, n.max(2)).unwrap().iter().all(Option::is_none));
+        prop_assert!(ind::sma(&xs, n).unwrap().iter().all(|v| v.is_none()));
+        prop_assert!(ind::ema(&xs, n).unwrap().iter().all(|v| v.is_none()));
+        prop_assert!(ind::rsi(&xs, n).unwrap().iter().all(|v| v.is_none()));
+        prop_assert!(ind::linreg_r2(&xs, n.max(2)).unwrap().iter().all(|v| v.is_none()));
     }
 }
 
@@ -208,19 +208,19 @@ fn test_luna_collapse_prices() {
     ];
     let s = ind::stdev(&xs[5..], 5).unwrap();
     assert!(
-        s.iter().flatten().all(|v| *v > 0.0 && v.is_finite()),
+        s.iter().flatten().all(|v| v > 0.0 && v.is_finite()),
         "no TA-Lib-style collapse to 0: {s:?}"
     );
     let r = ind::rsi(&xs, 3).unwrap();
-    assert!(r.iter().flatten().all(|v| (0.0..=100.0).contains(v)));
+    assert!(r.iter().flatten().all(|v| (0.0..=100.0).contains(&v)));
     let lr = ind::log_return(&xs);
     assert!(lr.iter().flatten().all(|v| v.is_finite()));
-    assert!((lr[5].unwrap() - (0.00032f64 / 1.08).ln()).abs() < 1e-12);
+    assert!((lr.get(5).unwrap() - (0.00032f64 / 1.08).ln()).abs() < 1e-12);
 }
 
 #[test]
 fn test_flat_window_rsi_is_neutral() {
     let xs = [5.0; 20];
-    assert_eq!(ind::rsi(&xs, 14).unwrap()[14], Some(50.0));
-    assert_eq!(ind::linreg_r2(&xs, 10).unwrap()[19], Some(0.0));
+    assert_eq!(ind::rsi(&xs, 14).unwrap().get(14), Some(50.0));
+    assert_eq!(ind::linreg_r2(&xs, 10).unwrap().get(19), Some(0.0));
 }

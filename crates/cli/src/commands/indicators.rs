@@ -55,7 +55,7 @@ pub fn run(a: &IndicatorsArgs) -> anyhow::Result<()> {
         let _ = write!(out, "{}", bar.ts);
         for c in &columns {
             out.push(',');
-            out.push_str(&cell(c[i]));
+            out.push_str(&cell(c.get(i)));
         }
         out.push('\n');
     }
