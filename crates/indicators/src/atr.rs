@@ -71,37 +71,39 @@ impl Indicator for Atr {
     }
 }
 
-/// Batch ATR: the same operations as [`Atr`] in a tight loop (bit-identical).
+/// Batch ATR: the same operations as [`Atr`] in tight loops (bit-identical): the first `n`
+/// true ranges seed the average, then a branch-free Wilder recursion.
 pub fn atr(high: &[f64], low: &[f64], close: &[f64], n: usize) -> Result<Series, IndicatorError> {
     check_len("atr", high.len(), low.len())?;
     check_len("atr", high.len(), close.len())?;
     Atr::new(n)?;
+    let len = close.len();
     let (nf, nm1, inv_n) = (n as f64, n as f64 - 1.0, 1.0 / n as f64);
-    let mut out = Vec::with_capacity(close.len());
-    if close.is_empty() {
-        return Ok(Series::from_nan_values(out));
+    let tr = |h: f64, l: f64, pc: f64| (h - l).max((h - pc).abs()).max((l - pc).abs());
+    if len <= n {
+        return Ok(Series::from_nan_values(vec![f64::NAN; len]));
     }
+    // Pass 1: true ranges into the output buffer (independent per bar, so it vectorises).
+    let mut out = Vec::with_capacity(len);
     out.push(f64::NAN);
-    let trs = high[1..]
-        .iter()
-        .zip(&low[1..])
-        .zip(close.windows(2))
-        .map(|((&h, &l), c)| (h - l).max((h - c[0]).abs()).max((l - c[0]).abs()));
+    out.extend(
+        high[1..]
+            .iter()
+            .zip(&low[1..])
+            .zip(&close[..len - 1])
+            .map(|((&h, &l), &pc)| tr(h, l, pc)),
+    );
+    // Pass 2: the seed and the Wilder recursion, in place.
     let mut seed = 0.0;
-    let mut v = 0.0;
-    let mut count = 0usize;
-    out.extend(trs.map(|tr| {
-        count += 1;
-        if count < n {
-            seed += tr;
-            f64::NAN
-        } else if count == n {
-            v = (seed + tr) / nf;
-            v
-        } else {
-            v = (v * nm1 + tr) * inv_n;
-            v
-        }
-    }));
+    for v in &mut out[1..=n] {
+        seed += *v;
+        *v = f64::NAN;
+    }
+    let mut v = seed / nf;
+    out[n] = v;
+    for x in &mut out[n + 1..] {
+        v = (v * nm1 + *x) * inv_n;
+        *x = v;
+    }
     Ok(Series::from_nan_values(out))
 }

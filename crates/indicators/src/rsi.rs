@@ -80,42 +80,42 @@ impl Indicator for Rsi {
     }
 }
 
-/// Batch RSI: the same operations as [`Rsi`] in a tight loop (bit-identical).
+/// Batch RSI: the same operations as [`Rsi`] in tight loops (bit-identical): the first `n`
+/// changes seed the averages, then a branch-free Wilder recursion.
 pub fn rsi(values: &[f64], n: usize) -> Result<Series, IndicatorError> {
     check_window("rsi", n, 1)?;
+    let len = values.len();
     let (nf, nm1, inv_n) = (n as f64, n as f64 - 1.0, 1.0 / n as f64);
-    let mut out = Vec::with_capacity(values.len());
-    if values.is_empty() {
+    let mut out = vec![f64::NAN; len.min(n + 1)];
+    if len <= n {
         return Ok(Series::from_nan_values(out));
     }
-    out.push(f64::NAN);
-    let (mut gain, mut loss) = (0.0f64, 0.0f64);
-    let mut count = 0usize;
-    out.extend(values.windows(2).map(|w| {
-        let d = w[1] - w[0];
-        count += 1;
-        if count > n {
-            loss *= nm1;
-            gain *= nm1;
-        }
-        gain += d.max(0.0);
-        loss += (-d).max(0.0);
-        if count < n {
-            return f64::NAN;
-        }
-        if count == n {
-            loss /= nf;
-            gain /= nf;
-        } else {
-            loss *= inv_n;
-            gain *= inv_n;
-        }
+    out.reserve(len - out.len());
+    // Up and down moves; a zero of either sign adds nothing, as in the streaming form.
+    let up = |d: f64| if d > 0.0 { d } else { 0.0 };
+    let down = |d: f64| if d < 0.0 { -d } else { 0.0 };
+    let value = |gain: f64, loss: f64| {
         let total = gain + loss;
         if total == 0.0 {
             50.0
         } else {
             100.0 * (gain / total)
         }
+    };
+    let (mut gain, mut loss) = (0.0f64, 0.0f64);
+    for w in values[..=n].windows(2) {
+        let d = w[1] - w[0];
+        gain += up(d);
+        loss += down(d);
+    }
+    gain /= nf;
+    loss /= nf;
+    out[n] = value(gain, loss);
+    out.extend(values[n..].windows(2).map(|w| {
+        let d = w[1] - w[0];
+        gain = (gain * nm1 + up(d)) * inv_n;
+        loss = (loss * nm1 + down(d)) * inv_n;
+        value(gain, loss)
     }));
     Ok(Series::from_nan_values(out))
 }
