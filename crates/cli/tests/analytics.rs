@@ -1,8 +1,9 @@
 //! `systrade indicators` and `systrade metrics` as a user runs them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
+use systrade_testkit::shared;
 
 fn run(args: &[&str], cwd: &Path) -> (i32, String, String) {
     let out = Command::cargo_bin("systrade")
@@ -16,21 +17,6 @@ fn run(args: &[&str], cwd: &Path) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        println!(
-            "skip: {} not found (real-data test needs ../shared beside the checkout)",
-            p.display()
-        );
-        None
-    }
 }
 
 #[test]

@@ -3,54 +3,14 @@
 
 use std::path::PathBuf;
 
+use systrade_testkit::shared;
+
 use systrade_core::DailyBar;
-use systrade_data::parse::Content;
-use systrade_data::{Adjust, ParseOptions, parse_file};
 use systrade_indicators as ind;
 
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        println!(
-            "skip: {} not found (real-data test needs ../shared beside the checkout)",
-            p.display()
-        );
-        None
-    }
-}
-
-/// The source file of a fixture symbol, read as the fixture generator did: the file's own
-/// columns (no adjustment), the partial last Binance candle dropped.
+/// The source file of a fixture symbol, read as the fixture generator did.
 fn bars(symbol: &str) -> Vec<DailyBar> {
-    let rel = match symbol {
-        "SPY" | "XLK" | "XLE" => format!("data/us_etf_daily_yahoo/{symbol}.csv"),
-        "AAPL" | "JPM" | "XOM" => format!("data/sp500_daily_alphavantage/daily/{symbol}.csv"),
-        _ => format!("data/crypto_binance_spot/1d/{symbol}_1d.csv"),
-    };
-    let path = shared(&rel).expect("data beside fixtures");
-    let parsed = parse_file(
-        &path,
-        &ParseOptions {
-            adjust: Adjust::None,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let Content::Prices(p) = parsed.content else {
-        panic!("{rel} is not prices")
-    };
-    assert!(
-        p.flagged
-            .iter()
-            .all(|f| f.flag == systrade_data::Flag::PartialCandle),
-        "{symbol}: {:?}",
-        p.flagged
-    );
-    p.bars.daily().unwrap().to_vec()
+    systrade_testkit::raw_daily(&systrade_testkit::fixture_source(symbol))
 }
 
 fn compute(column: &str, b: &[DailyBar]) -> ind::Series {

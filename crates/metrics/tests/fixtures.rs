@@ -3,53 +3,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use chrono::NaiveDate;
-use systrade_data::parse::Content;
-use systrade_data::{Adjust, ParseOptions, parse_file};
+use systrade_testkit::shared;
 
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        println!(
-            "skip: {} not found (real-data test needs ../shared beside the checkout)",
-            p.display()
-        );
-        None
-    }
-}
+use chrono::NaiveDate;
 
 fn closes(rel: &str) -> BTreeMap<NaiveDate, f64> {
-    let path = shared(rel).unwrap();
-    let Content::Prices(p) = parse_file(
-        &path,
-        &ParseOptions {
-            adjust: Adjust::None,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .content
-    else {
-        panic!()
-    };
-    p.bars
-        .daily()
-        .unwrap()
+    systrade_testkit::raw_daily(rel)
         .iter()
         .map(|b| (b.ts, b.close))
         .collect()
-}
-
-fn source(symbol: &str) -> String {
-    match symbol {
-        "SPY" | "XLK" | "XLE" => format!("data/us_etf_daily_yahoo/{symbol}.csv"),
-        "AAPL" | "JPM" | "XOM" => format!("data/sp500_daily_alphavantage/daily/{symbol}.csv"),
-        _ => format!("data/crypto_binance_spot/1d/{symbol}_1d.csv"),
-    }
 }
 
 fn returns(c: &BTreeMap<NaiveDate, f64>) -> (Vec<NaiveDate>, Vec<f64>) {
@@ -76,7 +38,7 @@ fn test_every_metrics_fixture_key_matches_empyrical() {
         let fx: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
         let symbol = fx["symbol"].as_str().unwrap().to_string();
-        let c = closes(&source(&symbol));
+        let c = closes(&systrade_testkit::fixture_source(&symbol));
         let (dates, r) = returns(&c);
         let p = fx["periods_per_year"].as_f64().unwrap();
         let take = r.len().min(1000);

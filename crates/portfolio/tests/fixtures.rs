@@ -2,27 +2,10 @@
 //! riskfolio ERC, inverse-vol and the annualised log-return covariance.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use systrade_testkit::shared;
 
 use chrono::NaiveDate;
-use systrade_data::parse::Content;
-use systrade_data::{Adjust, ParseOptions, parse_file};
 use systrade_portfolio as pf;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        println!(
-            "skip: {} not found (real-data test needs ../shared beside the checkout)",
-            p.display()
-        );
-        None
-    }
-}
 
 #[test]
 fn test_sector_etfs_2019_fixture() {
@@ -41,24 +24,9 @@ fn test_sector_etfs_2019_fixture() {
     // Inner join of the symbols' dates, the last 253 closes up to the end date.
     let mut series: Vec<BTreeMap<NaiveDate, f64>> = Vec::new();
     for s in &symbols {
-        let p = shared(&format!("data/us_etf_daily_yahoo/{s}.csv")).unwrap();
-        let Content::Prices(ps) = parse_file(
-            &p,
-            &ParseOptions {
-                adjust: Adjust::None,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .content
-        else {
-            panic!()
-        };
+        let bars = systrade_testkit::raw_daily(&systrade_testkit::fixture_source(s));
         series.push(
-            ps.bars
-                .daily()
-                .unwrap()
-                .iter()
+            bars.iter()
                 .filter(|b| b.ts <= end)
                 .map(|b| (b.ts, b.close))
                 .collect(),
