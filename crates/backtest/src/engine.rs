@@ -1,0 +1,607 @@
+//! The daily loop: fill, mark, decide, record.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use systrade_core::contracts::{ClientOrderId, Side};
+use systrade_core::{DailyBar, Symbol};
+use systrade_strategy::{Decision, MarketView, PortfolioView, Strategy, Target};
+
+use crate::BacktestError;
+use crate::broker::{CostModel, FillAt, dec, f};
+
+/// How a backtest runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BacktestConfig {
+    /// Starting cash.
+    pub cash: f64,
+    pub fill: FillAt,
+    pub costs: CostModel,
+    /// First date traded and recorded (earlier bars still feed the strategy's history).
+    pub start: Option<NaiveDate>,
+    /// Last date traded and recorded.
+    pub end: Option<NaiveDate>,
+    /// Periods per year for the metrics (252 exchanges, 365 crypto).
+    pub periods_per_year: f64,
+}
+
+impl Default for BacktestConfig {
+    fn default() -> Self {
+        BacktestConfig {
+            cash: 100_000.0,
+            fill: FillAt::NextOpen,
+            costs: CostModel::default(),
+            start: None,
+            end: None,
+            periods_per_year: 252.0,
+        }
+    }
+}
+
+/// One row of `timeseries.csv`: the portfolio after a date's close.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesRow {
+    pub date: NaiveDate,
+    pub equity: f64,
+    pub cash: f64,
+    /// Σ |position value| / equity.
+    pub gross: f64,
+    /// Simple return since the previous row (0 on the first).
+    pub ret: f64,
+    pub n_positions: usize,
+    pub fees: f64,
+    /// Traded notional / equity on this date.
+    pub turnover: f64,
+}
+
+/// One round trip (or the open position at the end), as in the `sma_cross` fixtures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TradeRecord {
+    pub symbol: Symbol,
+    pub side: Side,
+    pub entry_date: NaiveDate,
+    pub entry_price: f64,
+    pub exit_date: Option<NaiveDate>,
+    pub exit_price: Option<f64>,
+    pub qty: f64,
+    pub entry_fee: f64,
+    pub exit_fee: Option<f64>,
+    /// Net of fees; for an open trade, marked to the last close (entry fee included).
+    pub pnl: f64,
+    /// `pnl / (qty · entry_price)`.
+    pub ret: f64,
+    pub open: bool,
+}
+
+/// An order as resolved at its fill (or left unfilled at the end).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderRecord {
+    pub id: ClientOrderId,
+    pub decided: NaiveDate,
+    pub symbol: Symbol,
+    pub target: Target,
+    pub reason: String,
+    /// `filled`, `no_change` (target already held), `unfilled` (no later bar).
+    pub status: String,
+}
+
+/// One execution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FillRecord {
+    pub order_id: ClientOrderId,
+    pub date: NaiveDate,
+    pub symbol: Symbol,
+    pub side: Side,
+    /// Units, exact.
+    pub qty: Decimal,
+    /// Price after slippage, exact.
+    pub price: Decimal,
+    pub fee: Decimal,
+    /// |fill price − bar price| · qty.
+    pub slippage: Decimal,
+    /// Share of the bar's volume this fill took (0 when the bar had no volume).
+    pub pct_of_volume: f64,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub strategy: String,
+    pub fill: FillAt,
+    pub costs: CostModel,
+    pub initial_cash: f64,
+    pub first_date: Option<NaiveDate>,
+    pub last_date: Option<NaiveDate>,
+    pub bars: usize,
+    pub final_equity: f64,
+    pub final_cash: f64,
+    pub final_positions: BTreeMap<Symbol, f64>,
+    pub n_trades: usize,
+    pub n_open_trades: usize,
+    pub n_orders: usize,
+    pub n_fills: usize,
+    pub total_fees: f64,
+    pub total_slippage: f64,
+    /// Largest share of a bar's volume any fill needed.
+    pub capacity_max_pct_of_volume: f64,
+    pub avg_gross_exposure: f64,
+    pub metrics: systrade_metrics::Summary,
+    pub warnings: Vec<String>,
+}
+
+/// Everything a backtest produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BacktestResult {
+    pub series: Vec<SeriesRow>,
+    pub trades: Vec<TradeRecord>,
+    pub orders: Vec<OrderRecord>,
+    pub fills: Vec<FillRecord>,
+    /// Every decision with the date of the close it was made after.
+    pub decisions: Vec<(NaiveDate, Decision)>,
+    pub summary: Summary,
+}
+
+struct Pending {
+    id: ClientOrderId,
+    decided: NaiveDate,
+    symbol: Symbol,
+    target: Target,
+    reason: String,
+}
+
+#[derive(Default)]
+struct OpenTrade {
+    side: i8,
+    entry_date: Option<NaiveDate>,
+    entry_qty: Decimal,
+    entry_value: Decimal,
+    entry_fee: Decimal,
+    exit_qty: Decimal,
+    exit_value: Decimal,
+    exit_fee: Decimal,
+    exit_date: Option<NaiveDate>,
+}
+
+struct State<'a> {
+    cfg: &'a BacktestConfig,
+    cash: Decimal,
+    pos: BTreeMap<Symbol, Decimal>,
+    last_close: BTreeMap<Symbol, f64>,
+    trades: Vec<TradeRecord>,
+    open: BTreeMap<Symbol, OpenTrade>,
+    orders: Vec<OrderRecord>,
+    fills: Vec<FillRecord>,
+    day_fees: Decimal,
+    day_traded: Decimal,
+}
+
+impl State<'_> {
+    fn equity_at(&self, symbol: &Symbol, price: Decimal) -> Decimal {
+        let mut eq = self.cash;
+        for (s, q) in &self.pos {
+            let p = if s == symbol {
+                price
+            } else {
+                dec(self.last_close.get(s).copied().unwrap_or(0.0))
+            };
+            eq += *q * p;
+        }
+        eq
+    }
+
+    fn marked_equity(&self) -> f64 {
+        f(self.cash)
+            + self
+                .pos
+                .iter()
+                .map(|(s, q)| f(*q) * self.last_close.get(s).copied().unwrap_or(0.0))
+                .sum::<f64>()
+    }
+
+    /// Resolves and executes one order at `price` on `bar` of `date`.
+    fn execute(&mut self, o: Pending, date: NaiveDate, price: f64, bar: &DailyBar) {
+        let costs: CostModel = self.cfg.costs;
+        let p = dec(price);
+        let held = self.pos.get(&o.symbol).copied().unwrap_or(Decimal::ZERO);
+        let fee_rate = costs.fee_rate();
+        let mut delta = match o.target {
+            Target::Hold => Decimal::ZERO,
+            Target::Flat => -held,
+            Target::Quantity(q) => dec(q) - held,
+            Target::Weight(w) => {
+                let eq = self.equity_at(&o.symbol, p);
+                if p.is_zero() {
+                    Decimal::ZERO
+                } else {
+                    dec(w) * eq / p - held
+                }
+            }
+        };
+        if delta > Decimal::ZERO {
+            // Buys are paid from cash, fees included: never spend more than there is.
+            let unit = costs.slipped(p, 1) * (Decimal::ONE + fee_rate) + dec(costs.per_share);
+            let affordable = if unit.is_zero() {
+                delta
+            } else {
+                (self.cash.max(Decimal::ZERO)) / unit
+            };
+            delta = delta.min(affordable);
+            if costs.min_fee > 0.0
+                && delta * unit + dec(costs.min_fee) > self.cash
+                && !unit.is_zero()
+            {
+                delta = ((self.cash - dec(costs.min_fee)) / unit).max(Decimal::ZERO);
+            }
+        }
+        if delta.is_zero() {
+            self.orders.push(OrderRecord {
+                id: o.id,
+                decided: o.decided,
+                symbol: o.symbol,
+                target: o.target,
+                reason: o.reason,
+                status: "no_change".into(),
+            });
+            return;
+        }
+        let side: i8 = if delta > Decimal::ZERO { 1 } else { -1 };
+        let fill_price = costs.slipped(p, side);
+        let qty = delta.abs();
+        let fee = costs.fee(qty, fill_price);
+        self.cash -= delta * fill_price + fee;
+        let new_pos = held + delta;
+        if new_pos.is_zero() {
+            self.pos.remove(&o.symbol);
+        } else {
+            self.pos.insert(o.symbol.clone(), new_pos);
+        }
+        self.day_fees += fee;
+        self.day_traded += qty * fill_price;
+        let pct = if bar.volume > 0.0 {
+            f(qty) / bar.volume
+        } else {
+            0.0
+        };
+        self.fills.push(FillRecord {
+            order_id: o.id.clone(),
+            date,
+            symbol: o.symbol.clone(),
+            side: if side > 0 { Side::Buy } else { Side::Sell },
+            qty,
+            price: fill_price,
+            fee,
+            slippage: qty * (fill_price - p).abs(),
+            pct_of_volume: pct,
+        });
+        self.book_trade(&o.symbol, date, held, delta, fill_price, fee);
+        self.orders.push(OrderRecord {
+            id: o.id,
+            decided: o.decided,
+            symbol: o.symbol,
+            target: o.target,
+            reason: o.reason,
+            status: "filled".into(),
+        });
+    }
+
+    /// Round-trip accounting; a fill through zero closes one trade and opens the next.
+    fn book_trade(
+        &mut self,
+        symbol: &Symbol,
+        date: NaiveDate,
+        held: Decimal,
+        delta: Decimal,
+        price: Decimal,
+        fee: Decimal,
+    ) {
+        let side: i8 = if delta > Decimal::ZERO { 1 } else { -1 };
+        let held_side: i8 = if held > Decimal::ZERO {
+            1
+        } else if held < Decimal::ZERO {
+            -1
+        } else {
+            0
+        };
+        if held_side == 0 || held_side == side {
+            let t = self.open.entry(symbol.clone()).or_default();
+            t.side = side;
+            t.entry_date.get_or_insert(date);
+            t.entry_qty += delta.abs();
+            t.entry_value += delta.abs() * price;
+            t.entry_fee += fee;
+            return;
+        }
+        // Reducing: the closing part and (if through zero) an opening remainder.
+        let closing = delta.abs().min(held.abs());
+        let opening = delta.abs() - closing;
+        let share = if delta.abs().is_zero() {
+            Decimal::ONE
+        } else {
+            closing / delta.abs()
+        };
+        if let Some(t) = self.open.get_mut(symbol) {
+            t.exit_qty += closing;
+            t.exit_value += closing * price;
+            t.exit_fee += fee * share;
+            t.exit_date = Some(date);
+            if t.exit_qty >= t.entry_qty
+                && let Some(t) = self.open.remove(symbol)
+            {
+                self.trades.push(close_record(symbol, &t, None));
+            }
+        }
+        if opening > Decimal::ZERO {
+            let t = self.open.entry(symbol.clone()).or_default();
+            t.side = side;
+            t.entry_date = Some(date);
+            t.entry_qty = opening;
+            t.entry_value = opening * price;
+            t.entry_fee = fee * (Decimal::ONE - share);
+        }
+    }
+}
+
+fn close_record(symbol: &Symbol, t: &OpenTrade, mark: Option<(NaiveDate, f64)>) -> TradeRecord {
+    let sign = if t.side >= 0 {
+        Decimal::ONE
+    } else {
+        -Decimal::ONE
+    };
+    let entry_price = if t.entry_qty.is_zero() {
+        Decimal::ZERO
+    } else {
+        t.entry_value / t.entry_qty
+    };
+    let (exit_price, exit_fee, open) = match mark {
+        Some((_, close)) => (dec(close), Decimal::ZERO, true),
+        None => (
+            if t.exit_qty.is_zero() {
+                Decimal::ZERO
+            } else {
+                t.exit_value / t.exit_qty
+            },
+            t.exit_fee,
+            false,
+        ),
+    };
+    let qty = t.entry_qty;
+    let pnl = (exit_price - entry_price) * qty * sign - t.entry_fee - exit_fee;
+    let basis = qty * entry_price;
+    TradeRecord {
+        symbol: symbol.clone(),
+        side: if t.side >= 0 { Side::Buy } else { Side::Sell },
+        entry_date: t.entry_date.unwrap_or(NaiveDate::MIN),
+        entry_price: f(entry_price),
+        exit_date: if open { None } else { t.exit_date },
+        exit_price: if open { None } else { Some(f(exit_price)) },
+        qty: f(qty),
+        entry_fee: f(t.entry_fee),
+        exit_fee: if open { None } else { Some(f(exit_fee)) },
+        pnl: f(pnl),
+        ret: if basis.is_zero() { 0.0 } else { f(pnl / basis) },
+        open,
+    }
+}
+
+/// The side an order moves the position (for its id): up is a buy.
+fn side_of(target: Target, held: f64) -> Side {
+    let up = match target {
+        Target::Flat => held < 0.0,
+        Target::Weight(w) => w > 0.0 || (w == 0.0 && held < 0.0),
+        Target::Quantity(q) => q > held,
+        Target::Hold => true,
+    };
+    if up { Side::Buy } else { Side::Sell }
+}
+
+/// Runs `strategy` over `data` (daily bars per symbol, sorted by date).
+pub fn run(
+    strategy: &mut dyn Strategy,
+    data: &BTreeMap<Symbol, Vec<DailyBar>>,
+    cfg: &BacktestConfig,
+) -> Result<BacktestResult, BacktestError> {
+    if !(cfg.cash.is_finite() && cfg.cash > 0.0) {
+        return Err(BacktestError::Input(format!(
+            "starting cash must be positive, got {}",
+            cfg.cash
+        )));
+    }
+    cfg.costs.validate().map_err(BacktestError::Input)?;
+    if let (Some(s), Some(e)) = (cfg.start, cfg.end)
+        && s > e
+    {
+        return Err(BacktestError::Input(format!(
+            "--start {s} is after --end {e}"
+        )));
+    }
+    let universe = strategy.universe();
+    for s in &universe {
+        if !data.contains_key(s) {
+            return Err(BacktestError::Input(format!(
+                "unknown symbol {s}: not in the data"
+            )));
+        }
+    }
+    let in_range =
+        |d: &NaiveDate| cfg.start.is_none_or(|s| *d >= s) && cfg.end.is_none_or(|e| *d <= e);
+    let mut dates: Vec<NaiveDate> = universe
+        .iter()
+        .flat_map(|s| data[s].iter().map(|b| b.ts))
+        .filter(in_range)
+        .collect();
+    dates.sort();
+    dates.dedup();
+    if dates.is_empty() {
+        return Err(BacktestError::Input(
+            "no bars between --start and --end for the strategy's symbols".into(),
+        ));
+    }
+
+    let mut st = State {
+        cfg,
+        cash: dec(cfg.cash),
+        pos: BTreeMap::new(),
+        last_close: BTreeMap::new(),
+        trades: Vec::new(),
+        open: BTreeMap::new(),
+        orders: Vec::new(),
+        fills: Vec::new(),
+        day_fees: Decimal::ZERO,
+        day_traded: Decimal::ZERO,
+    };
+    // Closes before the first recorded date mark positions from the start.
+    for s in &universe {
+        if let Some(b) = data[s].iter().take_while(|b| b.ts < dates[0]).last() {
+            st.last_close.insert(s.clone(), b.close);
+        }
+    }
+    let mut cursor: BTreeMap<&Symbol, usize> = universe
+        .iter()
+        .map(|s| (s, data[s].partition_point(|b| b.ts < dates[0])))
+        .collect();
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut series: Vec<SeriesRow> = Vec::with_capacity(dates.len());
+    let mut decisions = Vec::with_capacity(dates.len());
+    let mut prev_equity = cfg.cash;
+
+    for &date in &dates {
+        st.day_fees = Decimal::ZERO;
+        st.day_traded = Decimal::ZERO;
+        let mut today: BTreeMap<Symbol, DailyBar> = BTreeMap::new();
+        for (s, i) in cursor.iter_mut() {
+            if let Some(b) = data[*s].get(*i).filter(|b| b.ts == date) {
+                today.insert((*s).clone(), *b);
+                *i += 1;
+            }
+        }
+        if cfg.fill == FillAt::NextOpen {
+            let (ready, carried): (Vec<Pending>, Vec<Pending>) = pending
+                .drain(..)
+                .partition(|o| today.contains_key(&o.symbol));
+            pending = carried;
+            for o in ready {
+                let bar = today[&o.symbol];
+                st.execute(o, date, bar.open, &bar);
+            }
+        }
+        for (s, b) in &today {
+            st.last_close.insert(s.clone(), b.close);
+        }
+
+        // Decide after the close: the view holds bars dated on or before `date`.
+        let cut = date.succ_opt().unwrap_or(date);
+        let view = MarketView::new(cut, data);
+        let pv = PortfolioView {
+            equity: st.marked_equity(),
+            cash: f(st.cash),
+            positions: st.pos.iter().map(|(s, q)| (s.clone(), f(*q))).collect(),
+        };
+        let decision = strategy.decide(&view, &pv);
+        for (sym, target) in &decision.targets {
+            if matches!(target, Target::Hold) {
+                continue;
+            }
+            let reason = decision.reasons.get(sym).cloned().unwrap_or_default();
+            let side = side_of(*target, pv.qty(sym));
+            let id = ClientOrderId::derive(strategy.name(), date, sym, side, &reason)?;
+            let o = Pending {
+                id,
+                decided: date,
+                symbol: sym.clone(),
+                target: *target,
+                reason,
+            };
+            match (cfg.fill, today.get(sym)) {
+                (FillAt::SameClose, Some(bar)) => {
+                    let bar = *bar;
+                    st.execute(o, date, bar.close, &bar);
+                }
+                _ => pending.push(o),
+            }
+        }
+        decisions.push((date, decision));
+
+        let equity = st.marked_equity();
+        let gross: f64 = st
+            .pos
+            .iter()
+            .map(|(s, q)| (f(*q) * st.last_close.get(s).copied().unwrap_or(0.0)).abs())
+            .sum();
+        series.push(SeriesRow {
+            date,
+            equity,
+            cash: f(st.cash),
+            gross: if equity != 0.0 { gross / equity } else { 0.0 },
+            ret: if series.is_empty() {
+                0.0
+            } else {
+                equity / prev_equity - 1.0
+            },
+            n_positions: st.pos.len(),
+            fees: f(st.day_fees),
+            turnover: if equity != 0.0 {
+                f(st.day_traded) / equity
+            } else {
+                0.0
+            },
+        });
+        prev_equity = equity;
+    }
+    for o in pending {
+        st.orders.push(OrderRecord {
+            id: o.id,
+            decided: o.decided,
+            symbol: o.symbol,
+            target: o.target,
+            reason: o.reason,
+            status: "unfilled".into(),
+        });
+    }
+    let last_date = dates[dates.len() - 1];
+    let open_trades: Vec<(Symbol, OpenTrade)> = std::mem::take(&mut st.open).into_iter().collect();
+    for (s, t) in &open_trades {
+        let close = st.last_close.get(s).copied().unwrap_or(0.0);
+        st.trades.push(close_record(s, t, Some((last_date, close))));
+    }
+
+    let rets: Vec<f64> = series.iter().skip(1).map(|r| r.ret).collect();
+    let ret_dates: Vec<NaiveDate> = series.iter().skip(1).map(|r| r.date).collect();
+    let metrics = systrade_metrics::summarize(&ret_dates, &rets, None, cfg.periods_per_year)
+        .map_err(|e| BacktestError::Input(format!("metrics: {e}")))?;
+    let mut warnings = Vec::new();
+    if st.orders.iter().any(|o| o.status == "unfilled") {
+        warnings.push("a signal on the last bar was not filled (no later bar)".to_string());
+    }
+    let summary = Summary {
+        strategy: strategy.name().to_string(),
+        fill: cfg.fill,
+        costs: cfg.costs,
+        initial_cash: cfg.cash,
+        first_date: dates.first().copied(),
+        last_date: Some(last_date),
+        bars: dates.len(),
+        final_equity: st.marked_equity(),
+        final_cash: f(st.cash),
+        final_positions: st.pos.iter().map(|(s, q)| (s.clone(), f(*q))).collect(),
+        n_trades: st.trades.iter().filter(|t| !t.open).count(),
+        n_open_trades: st.trades.iter().filter(|t| t.open).count(),
+        n_orders: st.orders.iter().filter(|o| o.status == "filled").count(),
+        n_fills: st.fills.len(),
+        total_fees: st.fills.iter().map(|x| f(x.fee)).sum(),
+        total_slippage: st.fills.iter().map(|x| f(x.slippage)).sum(),
+        capacity_max_pct_of_volume: st.fills.iter().map(|x| x.pct_of_volume).fold(0.0, f64::max),
+        avg_gross_exposure: series.iter().map(|r| r.gross).sum::<f64>() / series.len() as f64,
+        metrics,
+        warnings,
+    };
+    Ok(BacktestResult {
+        series,
+        trades: st.trades,
+        orders: st.orders,
+        fills: st.fills,
+        decisions,
+        summary,
+    })
+}

@@ -1,0 +1,31 @@
+//! The simulator. A backtest is the daily step applied date after date: after each bar closes
+//! the strategy decides from a view that cannot reach later bars, orders are built from the
+//! target deltas, and a simulated broker fills them at the next bar's open (or the same bar's
+//! close) with fees and slippage. Cash and positions are exact decimals; analytics are f64.
+
+mod broker;
+mod engine;
+pub mod lookahead;
+mod outputs;
+
+pub use broker::{CostModel, FillAt};
+pub use engine::{
+    BacktestConfig, BacktestResult, FillRecord, OrderRecord, SeriesRow, Summary, TradeRecord, run,
+};
+pub use outputs::write_outputs;
+
+/// Errors of a backtest.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    /// The request cannot be run as given (bad dates, no data, bad parameters).
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Core(#[from] systrade_core::CoreError),
+    #[error("writing {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}

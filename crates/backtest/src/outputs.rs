@@ -1,0 +1,113 @@
+//! Run folder artifacts (DESIGN §6): CSVs and canonical JSON, each written atomically.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use systrade_core::fsio::{write_atomic, write_json_atomic};
+
+use crate::{BacktestError, BacktestResult};
+
+fn num(x: f64) -> String {
+    format!("{x}")
+}
+
+fn opt<T: std::fmt::Display>(x: &Option<T>) -> String {
+    x.as_ref().map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// Writes `timeseries.csv`, `trades.csv`, `orders.csv`, `fills.csv`, `decisions.jsonl` and
+/// `summary.json` into `dir`.
+pub fn write_outputs(r: &BacktestResult, dir: &Path) -> Result<(), BacktestError> {
+    let mut ts = String::from("date,equity,cash,gross,return,n_positions,fees,turnover\n");
+    for row in &r.series {
+        let _ = writeln!(
+            ts,
+            "{},{},{},{},{},{},{},{}",
+            row.date,
+            num(row.equity),
+            num(row.cash),
+            num(row.gross),
+            num(row.ret),
+            row.n_positions,
+            num(row.fees),
+            num(row.turnover)
+        );
+    }
+    write_atomic(&dir.join("timeseries.csv"), ts.as_bytes())?;
+
+    let mut tr = String::from(
+        "symbol,side,entry_date,entry_price,exit_date,exit_price,qty,entry_fee,exit_fee,pnl,return,open\n",
+    );
+    for t in &r.trades {
+        let side = serde_json::to_value(t.side)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let _ = writeln!(
+            tr,
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            t.symbol,
+            side,
+            t.entry_date,
+            num(t.entry_price),
+            opt(&t.exit_date),
+            t.exit_price.map(num).unwrap_or_default(),
+            num(t.qty),
+            num(t.entry_fee),
+            t.exit_fee.map(num).unwrap_or_default(),
+            num(t.pnl),
+            num(t.ret),
+            t.open
+        );
+    }
+    write_atomic(&dir.join("trades.csv"), tr.as_bytes())?;
+
+    let mut or = String::from("id,decided,symbol,target,reason,status\n");
+    for o in &r.orders {
+        let target = serde_json::to_string(&o.target)
+            .unwrap_or_default()
+            .replace(',', ";")
+            .replace('"', "");
+        let _ = writeln!(
+            or,
+            "{},{},{},{},{},{}",
+            o.id, o.decided, o.symbol, target, o.reason, o.status
+        );
+    }
+    write_atomic(&dir.join("orders.csv"), or.as_bytes())?;
+
+    let mut fl = String::from("order_id,date,symbol,side,qty,price,fee,slippage,pct_of_volume\n");
+    for x in &r.fills {
+        let side = if matches!(x.side, systrade_core::contracts::Side::Buy) {
+            "buy"
+        } else {
+            "sell"
+        };
+        let _ = writeln!(
+            fl,
+            "{},{},{},{},{},{},{},{},{}",
+            x.order_id,
+            x.date,
+            x.symbol,
+            side,
+            x.qty.normalize(),
+            x.price.normalize(),
+            x.fee.normalize(),
+            x.slippage.normalize(),
+            num(x.pct_of_volume)
+        );
+    }
+    write_atomic(&dir.join("fills.csv"), fl.as_bytes())?;
+
+    let mut dl = String::new();
+    for (date, d) in &r.decisions {
+        let line = systrade_core::json::to_canonical_string(
+            &serde_json::json!({"date": date, "decision": d}),
+        )?;
+        dl.push_str(&line);
+        dl.push('\n');
+    }
+    write_atomic(&dir.join("decisions.jsonl"), dl.as_bytes())?;
+    write_json_atomic(&dir.join("summary.json"), &r.summary)?;
+    Ok(())
+}
