@@ -247,7 +247,10 @@ impl State<'_> {
             return;
         }
         let side: i8 = if delta > Decimal::ZERO { 1 } else { -1 };
-        let fill_price = costs.slipped(p, side);
+        // Slippage cannot take a fill outside what traded in the bar.
+        let fill_price = costs
+            .slipped(p, side)
+            .clamp(dec(bar.low).min(p), dec(bar.high).max(p));
         let qty = delta.abs();
         let fee = costs.fee(qty, fill_price);
         self.cash -= delta * fill_price + fee;

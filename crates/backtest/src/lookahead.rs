@@ -51,18 +51,20 @@ fn perturb(
 }
 
 /// Runs the strategy made by `make` on the full data and on data disturbed at each date in
-/// `cuts`; returns a description of the first decision that changed, if any.
+/// `cuts`; returns a description of the first decision that changed, if any. `make` receives
+/// the data the run will use, so a strategy that precomputes from its inputs at construction
+/// (the classic leak) is built from the disturbed future too, and is caught.
 pub fn check<S: Strategy>(
-    make: impl Fn() -> S,
+    make: impl Fn(&BTreeMap<Symbol, Vec<DailyBar>>) -> S,
     data: &BTreeMap<Symbol, Vec<DailyBar>>,
     cfg: &BacktestConfig,
     cuts: &[NaiveDate],
     how: Perturbation,
 ) -> Result<(), String> {
-    let base = run(&mut make(), data, cfg).map_err(|e| e.to_string())?;
+    let base = run(&mut make(data), data, cfg).map_err(|e| e.to_string())?;
     for &t in cuts {
         let changed = perturb(data, t, how);
-        let other = match run(&mut make(), &changed, cfg) {
+        let other = match run(&mut make(&changed), &changed, cfg) {
             Ok(r) => r,
             // Nothing left to run on (t before the first bar) is not a leak.
             Err(_) if how == Perturbation::Delete => continue,

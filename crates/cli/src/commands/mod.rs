@@ -1,5 +1,6 @@
 //! Wiring of each command to the library crates.
 
+mod backtest;
 mod data;
 mod demo;
 mod indicators;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(DataCommand::Synth(a)) => data::synth(&a),
         Command::Indicators(a) => indicators::run(&a),
         Command::Metrics(a) => metrics::run(&a),
+        Command::Backtest(a) => backtest::run(&a),
     }
 }
 

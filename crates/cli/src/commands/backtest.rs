@@ -1,0 +1,96 @@
+//! `systrade backtest`
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use systrade_backtest::{BacktestConfig, BacktestError, CostModel, FillAt, write_outputs};
+use systrade_core::Symbol;
+use systrade_data::DataSource;
+use systrade_strategy::{SmaCross, SmaCrossParams};
+
+use crate::args::{BacktestArgs, FillArg, StrategyArg};
+use crate::exit::BadInput;
+
+fn bad(e: BacktestError) -> anyhow::Error {
+    match e {
+        BacktestError::Input(m) => BadInput(m).into(),
+        other => other.into(),
+    }
+}
+
+pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
+    let symbol = Symbol::new(&a.symbol).map_err(|e| BadInput(e.to_string()))?;
+    if let (Some(s), Some(e)) = (a.start, a.end)
+        && s > e
+    {
+        return Err(BadInput(format!("--start {s} is after --end {e}")).into());
+    }
+    let size = match a.size.as_str() {
+        "all" => None,
+        q => Some(
+            q.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .ok_or_else(|| {
+                    BadInput(format!(
+                        "--size must be `all` or a positive quantity, got {q:?}"
+                    ))
+                })?,
+        ),
+    };
+    let series = DataSource::open(&a.data)?.daily(&symbol, &a.read.parse_options())?;
+    let cfg = BacktestConfig {
+        cash: a.cash,
+        fill: match a.fill {
+            FillArg::Open => FillAt::NextOpen,
+            FillArg::Close => FillAt::SameClose,
+        },
+        costs: CostModel {
+            fee_bps: a.fees_bps,
+            per_share: a.per_share,
+            min_fee: a.min_fee,
+            slippage_bps: a.slippage_bps,
+        },
+        start: a.start,
+        end: a.end,
+        periods_per_year: f64::from(series.market.periods_per_year()),
+    };
+    let data: BTreeMap<Symbol, _> = [(symbol.clone(), series.bars)].into();
+    let result = match a.strategy {
+        StrategyArg::SmaCross => {
+            let mut s = SmaCross::new(SmaCrossParams {
+                symbol,
+                fast: a.fast,
+                slow: a.slow,
+                size,
+            })
+            .map_err(|e| BadInput(e.to_string()))?;
+            systrade_backtest::run(&mut s, &data, &cfg).map_err(bad)?
+        }
+    };
+    write_outputs(&result, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    let s = &result.summary;
+    let pct = |x: Option<f64>| {
+        x.map(|v| format!("{:.2}%", v * 100.0))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    println!(
+        "{} {} {}..{}: final equity {:.2} ({} trades + {} open, fees {:.2}); CAGR {}, Sharpe {}, max drawdown {}",
+        s.strategy,
+        a.symbol,
+        s.first_date.map(|d| d.to_string()).unwrap_or_default(),
+        s.last_date.map(|d| d.to_string()).unwrap_or_default(),
+        s.final_equity,
+        s.n_trades,
+        s.n_open_trades,
+        s.total_fees,
+        pct(s.metrics.cagr),
+        s.metrics
+            .sharpe
+            .map(|v| format!("{v:.2}"))
+            .unwrap_or_else(|| "n/a".into()),
+        pct(s.metrics.max_drawdown)
+    );
+    println!("wrote {}", a.out.display());
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! `systrade backtest` as a user runs it.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use systrade_testkit::shared;
+
+fn run(args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = Command::cargo_bin("systrade")
+        .unwrap()
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn test_w1_spy_through_the_cli_and_byte_identical_rerun() {
+    let Some(data) = shared("data/us_etf_daily_yahoo") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = data.to_str().unwrap();
+    for out in ["a", "b"] {
+        let (code, stdout, err) = run(
+            &[
+                "backtest",
+                "--strategy",
+                "sma-cross",
+                "--symbol",
+                "SPY",
+                "--fast",
+                "10",
+                "--slow",
+                "30",
+                "--fees-bps",
+                "10",
+                "--data",
+                d,
+                "--out",
+                out,
+            ],
+            dir.path(),
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            stdout.contains("final equity 302307.16 (139 trades + 0 open"),
+            "{stdout}"
+        );
+    }
+    for f in [
+        "timeseries.csv",
+        "trades.csv",
+        "orders.csv",
+        "fills.csv",
+        "decisions.jsonl",
+        "summary.json",
+    ] {
+        let (a, b) = (
+            std::fs::read(dir.path().join("a").join(f)).unwrap(),
+            std::fs::read(dir.path().join("b").join(f)).unwrap(),
+        );
+        assert_eq!(a, b, "{f}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("a/summary.json")).unwrap()).unwrap();
+    assert!((summary["final_equity"].as_f64().unwrap() - 302_307.158_877).abs() < 1e-3);
+    assert_eq!(summary["n_trades"], 139);
+}
+
+#[test]
+fn test_backtest_bad_requests_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(
+        &[
+            "data",
+            "synth",
+            "--symbols",
+            "1",
+            "--days",
+            "200",
+            "--out",
+            "syn",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let base = [
+        "backtest",
+        "--strategy",
+        "sma-cross",
+        "--data",
+        "syn",
+        "--out",
+        "o",
+    ];
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--start", "2016-01-01", "--end", "2015-06-01"],
+            "is after --end",
+        ),
+        (&["--start", "2030-01-01"], "no bars between"),
+        (
+            &["--fast", "30", "--slow", "10"],
+            "must be shorter than slow",
+        ),
+        (&["--size", "lots"], "--size must be"),
+        (&["--fees-bps=-5"], "fee_bps must be a non-negative"),
+        (&["--symbol", "NOPE"], "unknown symbol NOPE"),
+    ];
+    for (extra, msg) in cases {
+        let mut args: Vec<&str> = base.to_vec();
+        if !extra.contains(&"--symbol") {
+            args.extend_from_slice(&["--symbol", "TEC01"]);
+        }
+        args.extend_from_slice(extra);
+        let (code, _, err) = run(&args, dir.path());
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(err.contains(msg), "{extra:?}: {err}");
+        assert!(!dir.path().join("o").exists(), "{extra:?}: nothing written");
+    }
+    let (code, _, err) = run(
+        &[
+            "backtest",
+            "--strategy",
+            "momentum",
+            "--symbol",
+            "X",
+            "--data",
+            "syn",
+            "--out",
+            "o",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid value 'momentum'"), "{err}");
+}
