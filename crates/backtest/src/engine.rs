@@ -168,6 +168,9 @@ struct State<'a> {
     cfg: &'a BacktestConfig,
     cash: Decimal,
     pos: BTreeMap<Symbol, Decimal>,
+    /// f64 mirrors of cash and positions for marking and for the strategy's view, refreshed
+    /// on every fill (the exact values stay the books).
+    view: PortfolioView,
     last_close: BTreeMap<Symbol, f64>,
     trades: Vec<TradeRecord>,
     open: BTreeMap<Symbol, OpenTrade>,
@@ -192,12 +195,25 @@ impl State<'_> {
     }
 
     fn marked_equity(&self) -> f64 {
-        f(self.cash)
-            + self
-                .pos
-                .iter()
-                .map(|(s, q)| f(*q) * self.last_close.get(s).copied().unwrap_or(0.0))
-                .sum::<f64>()
+        let held: f64 = self
+            .view
+            .positions
+            .iter()
+            .map(|(s, q)| q * self.last_close.get(s).copied().unwrap_or(0.0))
+            .sum();
+        self.view.cash + held
+    }
+
+    fn refresh_view(&mut self, symbol: &Symbol) {
+        self.view.cash = f(self.cash);
+        match self.pos.get(symbol) {
+            Some(q) => {
+                self.view.positions.insert(symbol.clone(), f(*q));
+            }
+            None => {
+                self.view.positions.remove(symbol);
+            }
+        }
     }
 
     /// Resolves and executes one order at `price` on `bar` of `date`.
@@ -260,6 +276,7 @@ impl State<'_> {
         } else {
             self.pos.insert(o.symbol.clone(), new_pos);
         }
+        self.refresh_view(&o.symbol);
         self.day_fees += fee;
         self.day_traded += qty * fill_price;
         let pct = if bar.volume > 0.0 {
@@ -446,6 +463,11 @@ pub fn run(
         cfg,
         cash: dec(cfg.cash),
         pos: BTreeMap::new(),
+        view: PortfolioView {
+            equity: cfg.cash,
+            cash: cfg.cash,
+            positions: BTreeMap::new(),
+        },
         last_close: BTreeMap::new(),
         trades: Vec::new(),
         open: BTreeMap::new(),
@@ -460,10 +482,14 @@ pub fn run(
             st.last_close.insert(s.clone(), b.close);
         }
     }
-    let mut cursor: BTreeMap<&Symbol, usize> = universe
+    let series_of: Vec<&[DailyBar]> = universe.iter().map(|s| data[s].as_slice()).collect();
+    let mut cursor: Vec<usize> = series_of
         .iter()
-        .map(|s| (s, data[s].partition_point(|b| b.ts < dates[0])))
+        .map(|b| b.partition_point(|x| x.ts < dates[0]))
         .collect();
+    let mut today: Vec<Option<DailyBar>> = vec![None; universe.len()];
+    let index_of: BTreeMap<&Symbol, usize> =
+        universe.iter().enumerate().map(|(i, s)| (s, i)).collect();
     let mut pending: Vec<Pending> = Vec::new();
     let mut series: Vec<SeriesRow> = Vec::with_capacity(dates.len());
     let mut decisions = Vec::with_capacity(dates.len());
@@ -472,42 +498,49 @@ pub fn run(
     for &date in &dates {
         st.day_fees = Decimal::ZERO;
         st.day_traded = Decimal::ZERO;
-        let mut today: BTreeMap<Symbol, DailyBar> = BTreeMap::new();
-        for (s, i) in cursor.iter_mut() {
-            if let Some(b) = data[*s].get(*i).filter(|b| b.ts == date) {
-                today.insert((*s).clone(), *b);
+        for ((slot, i), bars) in today.iter_mut().zip(cursor.iter_mut()).zip(&series_of) {
+            *slot = bars.get(*i).filter(|b| b.ts == date).copied();
+            if slot.is_some() {
                 *i += 1;
             }
         }
-        if cfg.fill == FillAt::NextOpen {
-            let (ready, carried): (Vec<Pending>, Vec<Pending>) = pending
-                .drain(..)
-                .partition(|o| today.contains_key(&o.symbol));
+        let bar_of = |s: &Symbol| index_of.get(s).and_then(|i| today[*i]);
+        if cfg.fill == FillAt::NextOpen && !pending.is_empty() {
+            let (ready, carried): (Vec<Pending>, Vec<Pending>) =
+                pending.drain(..).partition(|o| bar_of(&o.symbol).is_some());
             pending = carried;
             for o in ready {
-                let bar = today[&o.symbol];
-                st.execute(o, date, bar.open, &bar);
+                if let Some(bar) = bar_of(&o.symbol) {
+                    st.execute(o, date, bar.open, &bar);
+                }
             }
         }
-        for (s, b) in &today {
-            st.last_close.insert(s.clone(), b.close);
+        for (s, b) in universe.iter().zip(&today) {
+            if let Some(b) = b {
+                match st.last_close.get_mut(s) {
+                    Some(c) => *c = b.close,
+                    None => {
+                        st.last_close.insert(s.clone(), b.close);
+                    }
+                }
+            }
         }
 
         // Decide after the close: the view holds bars dated on or before `date`.
         let cut = date.succ_opt().unwrap_or(date);
         let view = MarketView::new(cut, data);
-        let pv = PortfolioView {
-            equity: st.marked_equity(),
-            cash: f(st.cash),
-            positions: st.pos.iter().map(|(s, q)| (s.clone(), f(*q))).collect(),
-        };
-        let decision = strategy.decide(&view, &pv);
+        st.view.equity = st.marked_equity();
+        let decision = strategy.decide(&view, &st.view);
         for (sym, target) in &decision.targets {
             if matches!(target, Target::Hold) {
                 continue;
             }
-            let reason = decision.reasons.get(sym).cloned().unwrap_or_default();
-            let side = side_of(*target, pv.qty(sym));
+            let reason = decision
+                .reasons
+                .get(sym)
+                .map(|r| r.to_string())
+                .unwrap_or_default();
+            let side = side_of(*target, st.view.qty(sym));
             let id = ClientOrderId::derive(strategy.name(), date, sym, side, &reason)?;
             let o = Pending {
                 id,
@@ -516,11 +549,8 @@ pub fn run(
                 target: *target,
                 reason,
             };
-            match (cfg.fill, today.get(sym)) {
-                (FillAt::SameClose, Some(bar)) => {
-                    let bar = *bar;
-                    st.execute(o, date, bar.close, &bar);
-                }
+            match (cfg.fill, bar_of(sym)) {
+                (FillAt::SameClose, Some(bar)) => st.execute(o, date, bar.close, &bar),
                 _ => pending.push(o),
             }
         }
@@ -528,14 +558,15 @@ pub fn run(
 
         let equity = st.marked_equity();
         let gross: f64 = st
-            .pos
+            .view
+            .positions
             .iter()
-            .map(|(s, q)| (f(*q) * st.last_close.get(s).copied().unwrap_or(0.0)).abs())
+            .map(|(s, q)| (q * st.last_close.get(s).copied().unwrap_or(0.0)).abs())
             .sum();
         series.push(SeriesRow {
             date,
             equity,
-            cash: f(st.cash),
+            cash: st.view.cash,
             gross: if equity != 0.0 { gross / equity } else { 0.0 },
             ret: if series.is_empty() {
                 0.0
@@ -543,8 +574,12 @@ pub fn run(
                 equity / prev_equity - 1.0
             },
             n_positions: st.pos.len(),
-            fees: f(st.day_fees),
-            turnover: if equity != 0.0 {
+            fees: if st.day_fees.is_zero() {
+                0.0
+            } else {
+                f(st.day_fees)
+            },
+            turnover: if equity != 0.0 && !st.day_traded.is_zero() {
                 f(st.day_traded) / equity
             } else {
                 0.0

@@ -1,6 +1,7 @@
 //! Instrument symbols.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -8,10 +9,11 @@ use crate::CoreError;
 
 /// The name of one instrument as the user and the data files spell it (`AAPL`, `BRK.B`,
 /// `BTCUSDT`, `PETR3`). Validated on construction so that it can safely name files and
-/// database keys; case is kept as written.
+/// database keys; case is kept as written. Shared, so cloning one (every decision and order
+/// carries symbols) costs a reference count, not an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Symbol(String);
+pub struct Symbol(Arc<str>);
 
 impl Symbol {
     /// Validates and wraps a symbol.
@@ -22,7 +24,7 @@ impl Symbol {
         if s.is_empty() || s.len() > 32 || s.starts_with('.') || !s.chars().all(ok_char) {
             return Err(CoreError::InvalidSymbol(s));
         }
-        Ok(Symbol(s))
+        Ok(Symbol(Arc::from(s)))
     }
 
     /// The symbol as text.
@@ -40,7 +42,7 @@ impl TryFrom<String> for Symbol {
 
 impl From<Symbol> for String {
     fn from(s: Symbol) -> String {
-        s.0
+        s.0.to_string()
     }
 }
 

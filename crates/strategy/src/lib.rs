@@ -9,6 +9,7 @@
 pub mod exact;
 mod sma_cross;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -37,50 +38,45 @@ pub struct Decision {
     /// One target per symbol the strategy has an opinion on, in symbol order.
     pub targets: BTreeMap<Symbol, Target>,
     /// One reason code per symbol (`entry_cross`, `exit_cross`, `hold`, `warmup`, …).
-    pub reasons: BTreeMap<Symbol, String>,
+    pub reasons: BTreeMap<Symbol, Cow<'static, str>>,
     /// Protective stop levels for positions the strategy holds or enters.
     pub stops: BTreeMap<Symbol, f64>,
 }
 
 impl Decision {
-    /// Records a target with its reason.
-    pub fn set(&mut self, symbol: &Symbol, target: Target, reason: &str) {
+    /// Records a target with its reason code.
+    pub fn set(&mut self, symbol: &Symbol, target: Target, reason: impl Into<Cow<'static, str>>) {
         self.targets.insert(symbol.clone(), target);
-        self.reasons.insert(symbol.clone(), reason.to_string());
+        self.reasons.insert(symbol.clone(), reason.into());
     }
 }
 
 /// What the market showed before a decision: per symbol, the bars strictly before the cut.
-#[derive(Debug, Clone)]
+/// Cutting happens when a history is asked for, so building a view costs nothing.
+#[derive(Debug, Clone, Copy)]
 pub struct MarketView<'a> {
-    /// The first instant the decision may not see: bars dated on or after it are cut off.
+    /// The first date the decision may not see: bars dated on or after it are cut off.
     pub cut: NaiveDate,
-    series: BTreeMap<&'a Symbol, HistoryView<'a>>,
+    data: &'a BTreeMap<Symbol, Vec<DailyBar>>,
 }
 
 impl<'a> MarketView<'a> {
-    /// Cuts every series at `cut` (bars dated before it stay visible).
-    pub fn new(cut: NaiveDate, histories: &'a BTreeMap<Symbol, Vec<DailyBar>>) -> Self {
-        MarketView {
-            cut,
-            series: histories
-                .iter()
-                .map(|(s, b)| (s, HistoryView::before(b, cut)))
-                .collect(),
-        }
+    /// A view of every series cut at `cut` (bars dated before it stay visible).
+    pub fn new(cut: NaiveDate, data: &'a BTreeMap<Symbol, Vec<DailyBar>>) -> Self {
+        MarketView { cut, data }
     }
 
     /// The visible history of a symbol (empty when unknown).
     pub fn history(&self, symbol: &Symbol) -> HistoryView<'a> {
-        self.series
-            .get(symbol)
-            .copied()
-            .unwrap_or_else(|| HistoryView::before(&[], self.cut))
+        HistoryView::before(
+            self.data.get(symbol).map_or(&[][..], |v| v.as_slice()),
+            self.cut,
+        )
     }
 
     /// Symbols in the view, in order.
-    pub fn symbols(&self) -> impl Iterator<Item = &'a Symbol> + '_ {
-        self.series.keys().copied()
+    pub fn symbols(&self) -> impl Iterator<Item = &'a Symbol> + 'a {
+        self.data.keys()
     }
 }
 

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use systrade_core::Symbol;
 
-use crate::exact::{ExactPrice, compare_means, exact};
+use crate::exact::exact;
 use crate::{Decision, MarketView, PortfolioView, Strategy, StrategyError, Target};
 
 /// Parameters of `sma-cross`.
@@ -23,8 +23,10 @@ pub struct SmaCrossParams {
 #[derive(Debug, Clone)]
 pub struct SmaCross {
     p: SmaCrossParams,
-    /// Exact closes of the bars seen so far (the view only ever grows).
-    closes: Vec<ExactPrice>,
+    /// Prefix sums of the exact closes seen so far (`prefix[i]` = Σ of the first `i`), in
+    /// units of `10^-scale`; the view only ever grows, so each bar adds one entry.
+    prefix: Vec<i128>,
+    scale: u32,
 }
 
 impl SmaCross {
@@ -49,19 +51,50 @@ impl SmaCross {
         }
         Ok(SmaCross {
             p,
-            closes: Vec::new(),
+            prefix: vec![0],
+            scale: 0,
         })
     }
 
-    /// Sign of fast − slow at the bar ending at `end` (exclusive), if both are defined.
+    /// Appends one close exactly; `false` when it cannot be represented (non-finite or more
+    /// than 18 decimals).
+    fn push(&mut self, close: f64) -> bool {
+        let Some(e) = exact(close) else { return false };
+        if e.scale > self.scale {
+            // A price with more decimals: bring everything seen so far to the finer unit.
+            let Some(k) = 10i128.checked_pow(e.scale - self.scale) else {
+                return false;
+            };
+            for v in &mut self.prefix {
+                match v.checked_mul(k) {
+                    Some(x) => *v = x,
+                    None => return false,
+                }
+            }
+            self.scale = e.scale;
+        }
+        let (Some(units), Some(&last)) = (e.at_scale(self.scale), self.prefix.last()) else {
+            return false;
+        };
+        match last.checked_add(units) {
+            Some(next) => {
+                self.prefix.push(next);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sign of fast − slow over the first `end` closes, if both are defined: exactly,
+    /// `sign(S_fast·slow − S_slow·fast)`.
     fn relation(&self, end: usize) -> Option<Ordering> {
-        if end < self.p.slow {
+        let (f, s) = (self.p.fast, self.p.slow);
+        if end < s {
             return None;
         }
-        compare_means(
-            &self.closes[end - self.p.fast..end],
-            &self.closes[end - self.p.slow..end],
-        )
+        let sf = self.prefix[end] - self.prefix[end - f];
+        let ss = self.prefix[end] - self.prefix[end - s];
+        Some(sf.checked_mul(s as i128)?.cmp(&ss.checked_mul(f as i128)?))
     }
 }
 
@@ -76,22 +109,21 @@ impl Strategy for SmaCross {
 
     fn decide(&mut self, view: &MarketView<'_>, portfolio: &PortfolioView) -> Decision {
         let mut d = Decision::default();
-        let sym = &self.p.symbol;
+        let sym = self.p.symbol.clone();
+        let sym = &sym;
         let bars = view.history(sym).bars();
         // The view only grows between decisions of one run; rebuild if it was cut shorter.
-        if bars.len() < self.closes.len() {
-            self.closes.clear();
+        if bars.len() + 1 < self.prefix.len() {
+            self.prefix = vec![0];
+            self.scale = 0;
         }
-        for b in &bars[self.closes.len()..] {
-            match exact(b.close) {
-                Some(e) => self.closes.push(e),
-                None => {
-                    d.set(sym, Target::Hold, "no_data");
-                    return d;
-                }
+        for b in &bars[self.prefix.len() - 1..] {
+            if !self.push(b.close) {
+                d.set(sym, Target::Hold, "no_data");
+                return d;
             }
         }
-        let n = self.closes.len();
+        let n = self.prefix.len() - 1;
         let (now, before) = (
             self.relation(n),
             if n >= 1 { self.relation(n - 1) } else { None },
