@@ -16,7 +16,7 @@ pub enum FillAt {
 
 /// Trading costs. Fees are paid in cash on every fill; slippage moves the fill price against
 /// the order by half the spread.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct CostModel {
     /// Fee in basis points of traded notional.
     pub fee_bps: f64,
@@ -26,17 +26,11 @@ pub struct CostModel {
     pub min_fee: f64,
     /// Half-spread slippage in basis points of the price.
     pub slippage_bps: f64,
-}
-
-impl Default for CostModel {
-    fn default() -> Self {
-        CostModel {
-            fee_bps: 0.0,
-            per_share: 0.0,
-            min_fee: 0.0,
-            slippage_bps: 0.0,
-        }
-    }
+    /// Market impact coefficient k: the price moves a further `k·σ_daily·sqrt(qty/ADV)`
+    /// against the order (σ and ADV over the 20 bars before the fill).
+    pub impact_k: f64,
+    /// Borrow cost of shorts, basis points a year of the short market value.
+    pub borrow_bps: f64,
 }
 
 /// A decimal from an analytics float: the shortest decimal that reads back to it (the price
@@ -68,14 +62,23 @@ impl CostModel {
         }
     }
 
-    /// The fill price after slippage for a buy (`side > 0`) or a sell.
-    pub(crate) fn slipped(&self, price: Decimal, side: i8) -> Decimal {
-        let s = dec(self.slippage_bps) / Decimal::from(10_000);
+    /// The fill price after half-spread slippage and `impact` (a fraction of the price) for a
+    /// buy (`side > 0`) or a sell.
+    pub(crate) fn slipped(&self, price: Decimal, side: i8, impact: f64) -> Decimal {
+        let s = dec(self.slippage_bps) / Decimal::from(10_000) + dec(impact);
         if side > 0 {
             price * (Decimal::ONE + s)
         } else {
             price * (Decimal::ONE - s)
         }
+    }
+
+    /// Impact as a fraction of the price: `k·σ_daily·sqrt(qty/ADV)` (0 without history).
+    pub(crate) fn impact(&self, qty: f64, sigma_daily: f64, adv: f64) -> f64 {
+        if self.impact_k <= 0.0 || adv <= 0.0 || !sigma_daily.is_finite() {
+            return 0.0;
+        }
+        self.impact_k * sigma_daily * (qty.abs() / adv).sqrt()
     }
 
     /// Validates the model (no negative costs).
@@ -85,6 +88,8 @@ impl CostModel {
             ("per_share", self.per_share),
             ("min_fee", self.min_fee),
             ("slippage_bps", self.slippage_bps),
+            ("impact_k", self.impact_k),
+            ("borrow_bps", self.borrow_bps),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!("{name} must be a non-negative number, got {v}"));

@@ -1,16 +1,27 @@
-//! The daily loop: fill, mark, decide, record.
+//! The daily loop: fill at the open, stops inside the bar, decide after the close, record.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_core::{DailyBar, Symbol};
 use systrade_strategy::{Decision, MarketView, PortfolioView, Strategy, Target};
 
 use crate::BacktestError;
 use crate::broker::{CostModel, FillAt, dec, f};
+
+/// What happens to the part of an order the participation cap did not let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Remainder {
+    /// Try again at the next bar (the target is re-resolved there).
+    #[default]
+    Carry,
+    /// Drop it.
+    Cancel,
+}
 
 /// How a backtest runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +34,14 @@ pub struct BacktestConfig {
     pub start: Option<NaiveDate>,
     /// Last date traded and recorded.
     pub end: Option<NaiveDate>,
-    /// Periods per year for the metrics (252 exchanges, 365 crypto).
+    /// Periods per year for the metrics and per-period costs (252 exchanges, 365 crypto).
     pub periods_per_year: f64,
+    /// Largest share of a bar's volume one fill may take (`None`: no cap).
+    pub max_participation: Option<f64>,
+    pub remainder: Remainder,
+    /// Interest on positive cash: the simple rate earned over each dated period (a fraction,
+    /// e.g. CDI's daily factor − 1), applied after that date's close.
+    pub cash_rate: BTreeMap<NaiveDate, f64>,
 }
 
 impl Default for BacktestConfig {
@@ -36,6 +53,9 @@ impl Default for BacktestConfig {
             start: None,
             end: None,
             periods_per_year: 252.0,
+            max_participation: None,
+            remainder: Remainder::Carry,
+            cash_rate: BTreeMap::new(),
         }
     }
 }
@@ -83,7 +103,8 @@ pub struct OrderRecord {
     pub symbol: Symbol,
     pub target: Target,
     pub reason: String,
-    /// `filled`, `no_change` (target already held), `unfilled` (no later bar).
+    /// `filled`, `partial` (capped, remainder carried), `partial_cancelled`, `no_change`
+    /// (target already held), `unfilled` (no later bar).
     pub status: String,
 }
 
@@ -96,13 +117,15 @@ pub struct FillRecord {
     pub side: Side,
     /// Units, exact.
     pub qty: Decimal,
-    /// Price after slippage, exact.
+    /// Price after slippage and impact, exact.
     pub price: Decimal,
     pub fee: Decimal,
     /// |fill price − bar price| · qty.
     pub slippage: Decimal,
     /// Share of the bar's volume this fill took (0 when the bar had no volume).
     pub pct_of_volume: f64,
+    /// Why: the order's reason, or `stop` for a protective stop.
+    pub reason: String,
 }
 
 /// `summary.json`.
@@ -111,6 +134,7 @@ pub struct Summary {
     pub strategy: String,
     pub fill: FillAt,
     pub costs: CostModel,
+    pub max_participation: Option<f64>,
     pub initial_cash: f64,
     pub first_date: Option<NaiveDate>,
     pub last_date: Option<NaiveDate>,
@@ -122,8 +146,12 @@ pub struct Summary {
     pub n_open_trades: usize,
     pub n_orders: usize,
     pub n_fills: usize,
+    pub n_stop_exits: usize,
+    pub n_partial_fills: usize,
     pub total_fees: f64,
     pub total_slippage: f64,
+    pub total_borrow: f64,
+    pub total_interest: f64,
     /// Largest share of a bar's volume any fill needed.
     pub capacity_max_pct_of_volume: f64,
     pub avg_gross_exposure: f64,
@@ -164,20 +192,41 @@ struct OpenTrade {
     exit_date: Option<NaiveDate>,
 }
 
+/// Daily volatility of simple returns and mean volume over the 20 bars before `date`.
+fn sigma_and_adv(bars: &[DailyBar], date: NaiveDate) -> (f64, f64) {
+    let end = bars.partition_point(|b| b.ts < date);
+    let w = &bars[end.saturating_sub(21)..end];
+    if w.len() < 3 {
+        return (f64::NAN, 0.0);
+    }
+    let rets: Vec<f64> = w
+        .windows(2)
+        .map(|p| p[1].close / p[0].close - 1.0)
+        .collect();
+    let m = rets.iter().sum::<f64>() / rets.len() as f64;
+    let var = rets.iter().map(|r| (r - m) * (r - m)).sum::<f64>() / (rets.len() as f64 - 1.0);
+    let adv = w[1..].iter().map(|b| b.volume).sum::<f64>() / (w.len() - 1) as f64;
+    (var.sqrt(), adv)
+}
+
 struct State<'a> {
     cfg: &'a BacktestConfig,
+    data: &'a BTreeMap<Symbol, Vec<DailyBar>>,
     cash: Decimal,
     pos: BTreeMap<Symbol, Decimal>,
     /// f64 mirrors of cash and positions for marking and for the strategy's view, refreshed
     /// on every fill (the exact values stay the books).
     view: PortfolioView,
     last_close: BTreeMap<Symbol, f64>,
+    stops: BTreeMap<Symbol, f64>,
     trades: Vec<TradeRecord>,
     open: BTreeMap<Symbol, OpenTrade>,
     orders: Vec<OrderRecord>,
     fills: Vec<FillRecord>,
     day_fees: Decimal,
     day_traded: Decimal,
+    borrow: Decimal,
+    interest: Decimal,
 }
 
 impl State<'_> {
@@ -212,12 +261,33 @@ impl State<'_> {
             }
             None => {
                 self.view.positions.remove(symbol);
+                // A flat position has nothing left to protect.
+                self.stops.remove(symbol);
             }
         }
     }
 
-    /// Resolves and executes one order at `price` on `bar` of `date`.
-    fn execute(&mut self, o: Pending, date: NaiveDate, price: f64, bar: &DailyBar) {
+    fn record_order(&mut self, o: &Pending, status: &str) {
+        self.orders.push(OrderRecord {
+            id: o.id.clone(),
+            decided: o.decided,
+            symbol: o.symbol.clone(),
+            target: o.target,
+            reason: o.reason.clone(),
+            status: status.to_string(),
+        });
+    }
+
+    /// Resolves and executes one order at `price` on `bar` of `date`, taking at most `cap` of
+    /// the bar's volume. Returns the order when part of it must be carried to the next bar.
+    fn execute(
+        &mut self,
+        o: Pending,
+        date: NaiveDate,
+        price: f64,
+        bar: &DailyBar,
+        cap: Option<f64>,
+    ) -> Option<Pending> {
         let costs: CostModel = self.cfg.costs;
         let p = dec(price);
         let held = self.pos.get(&o.symbol).copied().unwrap_or(Decimal::ZERO);
@@ -235,38 +305,45 @@ impl State<'_> {
                 }
             }
         };
+        let side: i8 = if delta > Decimal::ZERO { 1 } else { -1 };
+        let impact = if costs.impact_k > 0.0 {
+            let (sigma, adv) = self
+                .data
+                .get(&o.symbol)
+                .map_or((f64::NAN, 0.0), |b| sigma_and_adv(b, date));
+            costs.impact(f(delta), sigma, adv)
+        } else {
+            0.0
+        };
+        // Slippage cannot take a fill outside what traded in the bar.
+        let fill_price = costs
+            .slipped(p, side, impact)
+            .clamp(dec(bar.low).min(p), dec(bar.high).max(p));
         if delta > Decimal::ZERO {
             // Buys are paid from cash, fees included: never spend more than there is.
-            let unit = costs.slipped(p, 1) * (Decimal::ONE + fee_rate) + dec(costs.per_share);
-            let affordable = if unit.is_zero() {
-                delta
-            } else {
-                (self.cash.max(Decimal::ZERO)) / unit
-            };
-            delta = delta.min(affordable);
-            if costs.min_fee > 0.0
-                && delta * unit + dec(costs.min_fee) > self.cash
-                && !unit.is_zero()
-            {
-                delta = ((self.cash - dec(costs.min_fee)) / unit).max(Decimal::ZERO);
+            let unit = fill_price * (Decimal::ONE + fee_rate) + dec(costs.per_share);
+            if !unit.is_zero() {
+                delta = delta.min(self.cash.max(Decimal::ZERO) / unit);
+                if costs.min_fee > 0.0 && delta * unit + dec(costs.min_fee) > self.cash {
+                    delta = ((self.cash - dec(costs.min_fee)) / unit).max(Decimal::ZERO);
+                }
+            }
+        }
+        let mut capped = false;
+        if let Some(cap) = cap {
+            let limit = dec(cap * bar.volume.max(0.0));
+            if delta.abs() > limit {
+                delta = if delta > Decimal::ZERO { limit } else { -limit };
+                capped = true;
             }
         }
         if delta.is_zero() {
-            self.orders.push(OrderRecord {
-                id: o.id,
-                decided: o.decided,
-                symbol: o.symbol,
-                target: o.target,
-                reason: o.reason,
-                status: "no_change".into(),
-            });
-            return;
+            if capped {
+                return self.leftover(o);
+            }
+            self.record_order(&o, "no_change");
+            return None;
         }
-        let side: i8 = if delta > Decimal::ZERO { 1 } else { -1 };
-        // Slippage cannot take a fill outside what traded in the bar.
-        let fill_price = costs
-            .slipped(p, side)
-            .clamp(dec(bar.low).min(p), dec(bar.high).max(p));
         let qty = delta.abs();
         let fee = costs.fee(qty, fill_price);
         self.cash -= delta * fill_price + fee;
@@ -279,11 +356,6 @@ impl State<'_> {
         self.refresh_view(&o.symbol);
         self.day_fees += fee;
         self.day_traded += qty * fill_price;
-        let pct = if bar.volume > 0.0 {
-            f(qty) / bar.volume
-        } else {
-            0.0
-        };
         self.fills.push(FillRecord {
             order_id: o.id.clone(),
             date,
@@ -293,17 +365,75 @@ impl State<'_> {
             price: fill_price,
             fee,
             slippage: qty * (fill_price - p).abs(),
-            pct_of_volume: pct,
+            pct_of_volume: if bar.volume > 0.0 {
+                f(qty) / bar.volume
+            } else {
+                0.0
+            },
+            reason: o.reason.clone(),
         });
         self.book_trade(&o.symbol, date, held, delta, fill_price, fee);
-        self.orders.push(OrderRecord {
-            id: o.id,
-            decided: o.decided,
-            symbol: o.symbol,
-            target: o.target,
-            reason: o.reason,
-            status: "filled".into(),
-        });
+        if capped {
+            return self.leftover(o);
+        }
+        self.record_order(&o, "filled");
+        None
+    }
+
+    fn leftover(&mut self, o: Pending) -> Option<Pending> {
+        match self.cfg.remainder {
+            Remainder::Carry => {
+                self.record_order(&o, "partial");
+                Some(o)
+            }
+            Remainder::Cancel => {
+                self.record_order(&o, "partial_cancelled");
+                None
+            }
+        }
+    }
+
+    /// Protective stops inside today's bar: a long's stop triggers when the low reaches it and
+    /// fills at the stop, or at the open when the bar gapped through it (a short mirrors).
+    fn check_stops(
+        &mut self,
+        date: NaiveDate,
+        today: &BTreeMap<&Symbol, DailyBar>,
+    ) -> Result<(), BacktestError> {
+        let due: Vec<(Symbol, f64, f64, DailyBar)> = self
+            .stops
+            .iter()
+            .filter_map(|(s, level)| {
+                let bar = today.get(s)?;
+                let held = self.view.qty(s);
+                if held > 0.0 && bar.low <= *level {
+                    Some((s.clone(), *level, bar.open.min(*level), *bar))
+                } else if held < 0.0 && bar.high >= *level {
+                    Some((s.clone(), *level, bar.open.max(*level), *bar))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for (s, _level, price, bar) in due {
+            let side = if self.view.qty(&s) > 0.0 {
+                Side::Sell
+            } else {
+                Side::Buy
+            };
+            let id = ClientOrderId::derive("stop", date, &s, side, "stop")?;
+            let o = Pending {
+                id,
+                decided: date,
+                symbol: s.clone(),
+                target: Target::Flat,
+                reason: "stop".into(),
+            };
+            // A protective stop is the exit that must happen: no participation cap.
+            let _ = self.execute(o, date, price, &bar, None);
+            self.view.stopped_out.insert(s, date);
+        }
+        Ok(())
     }
 
     /// Round-trip accounting; a fill through zero closes one trade and opens the next.
@@ -333,7 +463,6 @@ impl State<'_> {
             t.entry_fee += fee;
             return;
         }
-        // Reducing: the closing part and (if through zero) an opening remainder.
         let closing = delta.abs().min(held.abs());
         let opening = delta.abs() - closing;
         let share = if delta.abs().is_zero() {
@@ -360,6 +489,32 @@ impl State<'_> {
             t.entry_value = opening * price;
             t.entry_fee = fee * (Decimal::ONE - share);
         }
+    }
+
+    /// After the close: interest on positive cash and borrow on shorts for the period.
+    fn carry(&mut self, date: NaiveDate) {
+        if let Some(r) = self.cfg.cash_rate.get(&date)
+            && self.cash > Decimal::ZERO
+        {
+            let earned = self.cash * dec(*r);
+            self.cash += earned;
+            self.interest += earned;
+        }
+        if self.cfg.costs.borrow_bps > 0.0 {
+            let per_period = dec(self.cfg.costs.borrow_bps)
+                / Decimal::from(10_000)
+                / dec(self.cfg.periods_per_year);
+            let short_value: Decimal = self
+                .pos
+                .iter()
+                .filter(|(_, q)| **q < Decimal::ZERO)
+                .map(|(s, q)| -*q * dec(self.last_close.get(s).copied().unwrap_or(0.0)))
+                .sum();
+            let cost = short_value * per_period;
+            self.cash -= cost;
+            self.borrow += cost;
+        }
+        self.view.cash = f(self.cash);
     }
 }
 
@@ -429,6 +584,13 @@ pub fn run(
         )));
     }
     cfg.costs.validate().map_err(BacktestError::Input)?;
+    if let Some(c) = cfg.max_participation
+        && !(c.is_finite() && c > 0.0 && c <= 1.0)
+    {
+        return Err(BacktestError::Input(format!(
+            "max participation must be in (0, 1], got {c}"
+        )));
+    }
     if let (Some(s), Some(e)) = (cfg.start, cfg.end)
         && s > e
     {
@@ -453,43 +615,46 @@ pub fn run(
         .collect();
     dates.sort();
     dates.dedup();
-    if dates.is_empty() {
+    let Some(&first_date) = dates.first() else {
         return Err(BacktestError::Input(
             "no bars between --start and --end for the strategy's symbols".into(),
         ));
-    }
+    };
 
     let mut st = State {
         cfg,
+        data,
         cash: dec(cfg.cash),
         pos: BTreeMap::new(),
         view: PortfolioView {
             equity: cfg.cash,
             cash: cfg.cash,
-            positions: BTreeMap::new(),
+            ..PortfolioView::default()
         },
         last_close: BTreeMap::new(),
+        stops: BTreeMap::new(),
         trades: Vec::new(),
         open: BTreeMap::new(),
         orders: Vec::new(),
         fills: Vec::new(),
         day_fees: Decimal::ZERO,
         day_traded: Decimal::ZERO,
+        borrow: Decimal::ZERO,
+        interest: Decimal::ZERO,
     };
     // Closes before the first recorded date mark positions from the start.
     for s in &universe {
-        if let Some(b) = data[s].iter().take_while(|b| b.ts < dates[0]).last() {
+        if let Some(b) = data[s].iter().take_while(|b| b.ts < first_date).last() {
             st.last_close.insert(s.clone(), b.close);
         }
     }
-    let series_of: Vec<&[DailyBar]> = universe.iter().map(|s| data[s].as_slice()).collect();
+    let series_of: Vec<(&Symbol, &[DailyBar])> =
+        universe.iter().map(|s| (s, data[s].as_slice())).collect();
     let mut cursor: Vec<usize> = series_of
         .iter()
-        .map(|b| b.partition_point(|x| x.ts < dates[0]))
+        .map(|(_, b)| b.partition_point(|x| x.ts < first_date))
         .collect();
-    let mut today: Vec<Option<DailyBar>> = vec![None; universe.len()];
-    let index_of: BTreeMap<&Symbol, usize> =
-        universe.iter().enumerate().map(|(i, s)| (s, i)).collect();
+    let mut today: BTreeMap<&Symbol, DailyBar> = BTreeMap::new();
     let mut pending: Vec<Pending> = Vec::new();
     let mut series: Vec<SeriesRow> = Vec::with_capacity(dates.len());
     let mut decisions = Vec::with_capacity(dates.len());
@@ -498,30 +663,33 @@ pub fn run(
     for &date in &dates {
         st.day_fees = Decimal::ZERO;
         st.day_traded = Decimal::ZERO;
-        for ((slot, i), bars) in today.iter_mut().zip(cursor.iter_mut()).zip(&series_of) {
-            *slot = bars.get(*i).filter(|b| b.ts == date).copied();
-            if slot.is_some() {
+        today.clear();
+        for ((sym, bars), i) in series_of.iter().zip(cursor.iter_mut()) {
+            if let Some(b) = bars.get(*i).filter(|b| b.ts == date) {
+                today.insert(sym, *b);
                 *i += 1;
             }
         }
-        let bar_of = |s: &Symbol| index_of.get(s).and_then(|i| today[*i]);
         if cfg.fill == FillAt::NextOpen && !pending.is_empty() {
-            let (ready, carried): (Vec<Pending>, Vec<Pending>) =
-                pending.drain(..).partition(|o| bar_of(&o.symbol).is_some());
-            pending = carried;
-            for o in ready {
-                if let Some(bar) = bar_of(&o.symbol) {
-                    st.execute(o, date, bar.open, &bar);
+            let mut carried = Vec::new();
+            for o in std::mem::take(&mut pending) {
+                match today.get(&o.symbol).copied() {
+                    Some(bar) => {
+                        carried.extend(st.execute(o, date, bar.open, &bar, cfg.max_participation))
+                    }
+                    None => carried.push(o),
                 }
             }
+            pending = carried;
         }
-        for (s, b) in universe.iter().zip(&today) {
-            if let Some(b) = b {
-                match st.last_close.get_mut(s) {
-                    Some(c) => *c = b.close,
-                    None => {
-                        st.last_close.insert(s.clone(), b.close);
-                    }
+        if !st.stops.is_empty() {
+            st.check_stops(date, &today)?;
+        }
+        for (s, b) in &today {
+            match st.last_close.get_mut(*s) {
+                Some(c) => *c = b.close,
+                None => {
+                    st.last_close.insert((*s).clone(), b.close);
                 }
             }
         }
@@ -549,12 +717,22 @@ pub fn run(
                 target: *target,
                 reason,
             };
-            match (cfg.fill, bar_of(sym)) {
-                (FillAt::SameClose, Some(bar)) => st.execute(o, date, bar.close, &bar),
+            match (cfg.fill, today.get(sym).copied()) {
+                (FillAt::SameClose, Some(bar)) => {
+                    pending.extend(st.execute(o, date, bar.close, &bar, cfg.max_participation))
+                }
                 _ => pending.push(o),
             }
         }
+        for (sym, level) in &decision.stops {
+            if level.is_finite()
+                && (st.view.qty(sym) != 0.0 || pending.iter().any(|o| &o.symbol == sym))
+            {
+                st.stops.insert(sym.clone(), *level);
+            }
+        }
         decisions.push((date, decision));
+        st.carry(date);
 
         let equity = st.marked_equity();
         let gross: f64 = st
@@ -587,15 +765,8 @@ pub fn run(
         });
         prev_equity = equity;
     }
-    for o in pending {
-        st.orders.push(OrderRecord {
-            id: o.id,
-            decided: o.decided,
-            symbol: o.symbol,
-            target: o.target,
-            reason: o.reason,
-            status: "unfilled".into(),
-        });
+    for o in std::mem::take(&mut pending) {
+        st.record_order(&o, "unfilled");
     }
     let last_date = dates[dates.len() - 1];
     let open_trades: Vec<(Symbol, OpenTrade)> = std::mem::take(&mut st.open).into_iter().collect();
@@ -610,14 +781,24 @@ pub fn run(
         .map_err(|e| BacktestError::Input(format!("metrics: {e}")))?;
     let mut warnings = Vec::new();
     if st.orders.iter().any(|o| o.status == "unfilled") {
-        warnings.push("a signal on the last bar was not filled (no later bar)".to_string());
+        warnings
+            .push("an order decided on the last bar(s) was not filled (no later bar)".to_string());
+    }
+    let partial = st
+        .orders
+        .iter()
+        .filter(|o| o.status.starts_with("partial"))
+        .count();
+    if partial > 0 {
+        warnings.push(format!("{partial} fills were capped by max participation"));
     }
     let summary = Summary {
         strategy: strategy.name().to_string(),
         fill: cfg.fill,
         costs: cfg.costs,
+        max_participation: cfg.max_participation,
         initial_cash: cfg.cash,
-        first_date: dates.first().copied(),
+        first_date: Some(first_date),
         last_date: Some(last_date),
         bars: dates.len(),
         final_equity: st.marked_equity(),
@@ -627,8 +808,12 @@ pub fn run(
         n_open_trades: st.trades.iter().filter(|t| t.open).count(),
         n_orders: st.orders.iter().filter(|o| o.status == "filled").count(),
         n_fills: st.fills.len(),
+        n_stop_exits: st.fills.iter().filter(|x| x.reason == "stop").count(),
+        n_partial_fills: partial,
         total_fees: st.fills.iter().map(|x| f(x.fee)).sum(),
         total_slippage: st.fills.iter().map(|x| f(x.slippage)).sum(),
+        total_borrow: f(st.borrow),
+        total_interest: f(st.interest),
         capacity_max_pct_of_volume: st.fills.iter().map(|x| x.pct_of_volume).fold(0.0, f64::max),
         avg_gross_exposure: series.iter().map(|r| r.gross).sum::<f64>() / series.len() as f64,
         metrics,

@@ -10,7 +10,8 @@ mod outputs;
 
 pub use broker::{CostModel, FillAt};
 pub use engine::{
-    BacktestConfig, BacktestResult, FillRecord, OrderRecord, SeriesRow, Summary, TradeRecord, run,
+    BacktestConfig, BacktestResult, FillRecord, OrderRecord, Remainder, SeriesRow, Summary,
+    TradeRecord, run,
 };
 pub use outputs::write_outputs;
 

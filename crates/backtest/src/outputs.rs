@@ -76,7 +76,8 @@ pub fn write_outputs(r: &BacktestResult, dir: &Path) -> Result<(), BacktestError
     }
     write_atomic(&dir.join("orders.csv"), or.as_bytes())?;
 
-    let mut fl = String::from("order_id,date,symbol,side,qty,price,fee,slippage,pct_of_volume\n");
+    let mut fl =
+        String::from("order_id,date,symbol,side,qty,price,fee,slippage,pct_of_volume,reason\n");
     for x in &r.fills {
         let side = if matches!(x.side, systrade_core::contracts::Side::Buy) {
             "buy"
@@ -85,7 +86,7 @@ pub fn write_outputs(r: &BacktestResult, dir: &Path) -> Result<(), BacktestError
         };
         let _ = writeln!(
             fl,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{}",
             x.order_id,
             x.date,
             x.symbol,
@@ -94,7 +95,8 @@ pub fn write_outputs(r: &BacktestResult, dir: &Path) -> Result<(), BacktestError
             x.price.normalize(),
             x.fee.normalize(),
             x.slippage.normalize(),
-            num(x.pct_of_volume)
+            num(x.pct_of_volume),
+            x.reason
         );
     }
     write_atomic(&dir.join("fills.csv"), fl.as_bytes())?;

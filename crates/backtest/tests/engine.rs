@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use proptest::prelude::*;
 use rust_decimal::prelude::ToPrimitive;
 use systrade_backtest::lookahead::{Perturbation, check};
-use systrade_backtest::{BacktestConfig, CostModel, FillAt, run, write_outputs};
+use systrade_backtest::{BacktestConfig, CostModel, FillAt, Remainder, run, write_outputs};
 use systrade_core::{DailyBar, Symbol};
 use systrade_data::synth::{SynthConfig, generate};
 use systrade_strategy::{SmaCross, SmaCrossParams};
@@ -38,11 +38,13 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(40))]
 
     #[test]
-    fn prop_accounting_fills_and_fees(seed in 0u64..1000, fast in 2usize..15, gap in 1usize..30, fee in 0.0f64..50.0, slip in 0.0f64..30.0, close_fill in any::<bool>(), fixed in any::<bool>()) {
+    fn prop_accounting_fills_and_fees(seed in 0u64..1000, fast in 2usize..15, gap in 1usize..30, fee in 0.0f64..50.0, slip in 0.0f64..30.0, impact in 0.0f64..1.0, cap in prop::option::of(0.0005f64..0.05), carry in any::<bool>(), close_fill in any::<bool>(), fixed in any::<bool>()) {
         let (sym, data) = market(seed, 400);
         let cfg = BacktestConfig {
             fill: if close_fill { FillAt::SameClose } else { FillAt::NextOpen },
-            costs: CostModel { fee_bps: fee, per_share: 0.001, min_fee: 0.5, slippage_bps: slip },
+            costs: CostModel { fee_bps: fee, per_share: 0.001, min_fee: 0.5, slippage_bps: slip, impact_k: impact, borrow_bps: 0.0 },
+            max_participation: cap,
+            remainder: if carry { Remainder::Carry } else { Remainder::Cancel },
             ..BacktestConfig::default()
         };
         let size = fixed.then_some(100.0);
@@ -54,6 +56,9 @@ proptest! {
             let p = f.price.to_f64().unwrap();
             prop_assert!(p >= b.low - 1e-9 && p <= b.high + 1e-9, "fill {} outside [{}, {}]", p, b.low, b.high);
             prop_assert!(f.fee.to_f64().unwrap() >= 0.0);
+            if let Some(c) = cap {
+                prop_assert!(f.pct_of_volume <= c + 1e-12, "participation {} over cap {}", f.pct_of_volume, c);
+            }
         }
         // Equity = cash + positions × close at every step (positions replayed from the fills).
         let mut qty = 0.0;
@@ -248,4 +253,166 @@ fn test_bad_requests() {
         ..BacktestConfig::default()
     };
     assert!(run(&mut strategy(&sym, 2, 5, None), &data, &cfg).is_err());
+}
+
+/// A strategy that follows a script: on the close of a date, this target and stop.
+struct Script {
+    sym: Symbol,
+    plan: BTreeMap<NaiveDate, (systrade_strategy::Target, Option<f64>)>,
+}
+
+impl systrade_strategy::Strategy for Script {
+    fn name(&self) -> &str {
+        "script"
+    }
+    fn universe(&self) -> Vec<Symbol> {
+        vec![self.sym.clone()]
+    }
+    fn decide(
+        &mut self,
+        view: &systrade_strategy::MarketView<'_>,
+        _p: &systrade_strategy::PortfolioView,
+    ) -> systrade_strategy::Decision {
+        let mut d = systrade_strategy::Decision::default();
+        let Some(last) = view.history(&self.sym).last() else {
+            return d;
+        };
+        if let Some((t, stop)) = self.plan.get(&last.ts) {
+            d.set(&self.sym, *t, "script");
+            if let Some(s) = stop {
+                d.stops.insert(self.sym.clone(), *s);
+            }
+        }
+        d
+    }
+}
+
+fn bars(rows: &[(u32, f64, f64, f64, f64)]) -> Vec<DailyBar> {
+    rows.iter()
+        .map(|&(day, o, h, l, c)| {
+            systrade_core::Bar::new(
+                NaiveDate::from_ymd_opt(2024, 1, day).unwrap(),
+                systrade_core::Ohlcv {
+                    open: o,
+                    high: h,
+                    low: l,
+                    close: c,
+                    volume: 1e6,
+                },
+            )
+        })
+        .collect()
+}
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 1, d).unwrap()
+}
+
+#[test]
+fn test_stops_fill_at_the_stop_or_at_a_gapped_open() {
+    let sym = Symbol::new("S").unwrap();
+    use systrade_strategy::Target;
+    // Enter after day 2's close (fills at day 3's open, 100) with a stop at 95.
+    let data: BTreeMap<Symbol, Vec<DailyBar>> = [(
+        sym.clone(),
+        bars(&[
+            (2, 100.0, 101.0, 99.0, 100.0),
+            (3, 100.0, 102.0, 98.0, 101.0),
+            (4, 101.0, 101.5, 94.0, 96.0),
+            (5, 96.0, 97.0, 95.5, 96.5),
+        ]),
+    )]
+    .into();
+    let mut s = Script {
+        sym: sym.clone(),
+        plan: [(day(2), (Target::Weight(1.0), Some(95.0)))].into(),
+    };
+    let r = run(&mut s, &data, &BacktestConfig::default()).unwrap();
+    let stop = r
+        .fills
+        .iter()
+        .find(|f| f.reason == "stop")
+        .expect("stop filled");
+    assert_eq!(
+        (stop.date, stop.price.to_f64().unwrap()),
+        (day(4), 95.0),
+        "low touched 95: fill at the stop"
+    );
+    assert_eq!(r.summary.n_stop_exits, 1);
+    assert!(r.summary.final_positions.is_empty());
+    // The same with a gap: day 4 opens at 90, under the stop: fill at the open.
+    let data: BTreeMap<Symbol, Vec<DailyBar>> = [(
+        sym.clone(),
+        bars(&[
+            (2, 100.0, 101.0, 99.0, 100.0),
+            (3, 100.0, 102.0, 98.0, 101.0),
+            (4, 90.0, 92.0, 88.0, 91.0),
+        ]),
+    )]
+    .into();
+    let mut s = Script {
+        sym: sym.clone(),
+        plan: [(day(2), (Target::Weight(1.0), Some(95.0)))].into(),
+    };
+    let r = run(&mut s, &data, &BacktestConfig::default()).unwrap();
+    let stop = r
+        .fills
+        .iter()
+        .find(|f| f.reason == "stop")
+        .expect("stop filled");
+    assert_eq!(
+        (stop.date, stop.price.to_f64().unwrap()),
+        (day(4), 90.0),
+        "gap through the stop fills at the open"
+    );
+    let t = &r.trades[0];
+    assert!((t.pnl - (90.0 - 100.0) * t.qty).abs() < 1e-6);
+}
+
+#[test]
+fn test_interest_on_cash_and_borrow_on_shorts() {
+    let sym = Symbol::new("S").unwrap();
+    use systrade_strategy::Target;
+    let flat: Vec<(u32, f64, f64, f64, f64)> =
+        (2..12).map(|d| (d, 50.0, 50.0, 50.0, 50.0)).collect();
+    let data: BTreeMap<Symbol, Vec<DailyBar>> = [(sym.clone(), bars(&flat))].into();
+    let cfg = BacktestConfig {
+        cash_rate: (2..12).map(|d| (day(d), 0.001)).collect(),
+        ..BacktestConfig::default()
+    };
+    let r = run(
+        &mut Script {
+            sym: sym.clone(),
+            plan: BTreeMap::new(),
+        },
+        &data,
+        &cfg,
+    )
+    .unwrap();
+    assert!(
+        (r.summary.final_equity - 100_000.0 * 1.001f64.powi(10)).abs() < 1e-6,
+        "{}",
+        r.summary.final_equity
+    );
+    assert!((r.summary.total_interest - (r.summary.final_equity - 100_000.0)).abs() < 1e-6);
+    // Short 100 units at 50 with borrow at 252 bps a year over 252 periods: 0.5 per day.
+    let cfg = BacktestConfig {
+        costs: CostModel {
+            borrow_bps: 252.0,
+            ..CostModel::default()
+        },
+        ..BacktestConfig::default()
+    };
+    let mut s = Script {
+        sym: sym.clone(),
+        plan: [(day(2), (Target::Quantity(-100.0), None))].into(),
+    };
+    let r = run(&mut s, &data, &cfg).unwrap();
+    assert_eq!(r.summary.final_positions.get(&sym).copied(), Some(-100.0));
+    // Borrow is charged after each close while short: days 3..=11, nine periods.
+    assert!(
+        (r.summary.total_borrow - 9.0 * 5000.0 * 0.0252 / 252.0).abs() < 1e-9,
+        "{}",
+        r.summary.total_borrow
+    );
 }

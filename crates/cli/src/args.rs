@@ -77,6 +77,14 @@ pub enum StrategyArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RemainderArg {
+    /// Try the rest again at the next bar.
+    Carry,
+    /// Drop the rest.
+    Cancel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FillArg {
     /// The next bar's open.
     Open,
@@ -114,6 +122,21 @@ pub struct BacktestArgs {
     /// Half-spread slippage in basis points.
     #[arg(long, default_value_t = 0.0)]
     pub slippage_bps: f64,
+    /// Market impact coefficient k: a further k·σ_daily·sqrt(qty/ADV) against each fill.
+    #[arg(long, default_value_t = 0.0)]
+    pub impact_k: f64,
+    /// Borrow cost of shorts, basis points a year.
+    #[arg(long, default_value_t = 0.0)]
+    pub borrow_bps: f64,
+    /// Largest share of a bar's volume one fill may take (e.g. 0.1).
+    #[arg(long)]
+    pub max_participation: Option<f64>,
+    /// What happens to the part a capped order could not fill.
+    #[arg(long, value_enum, default_value_t = RemainderArg::Carry)]
+    pub remainder: RemainderArg,
+    /// Interest on cash: a CSV of date + annual percent rate (forward-filled onto the bars).
+    #[arg(long)]
+    pub cash_rate: Option<PathBuf>,
     /// Starting cash.
     #[arg(long, default_value_t = 100_000.0)]
     pub cash: f64,

@@ -86,6 +86,8 @@ pub struct PortfolioView {
     pub equity: f64,
     pub cash: f64,
     pub positions: BTreeMap<Symbol, f64>,
+    /// The last date each symbol's protective stop closed its position (for cooldowns).
+    pub stopped_out: BTreeMap<Symbol, NaiveDate>,
 }
 
 impl PortfolioView {

@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use systrade_backtest::{BacktestConfig, BacktestError, CostModel, FillAt, write_outputs};
+use systrade_backtest::{
+    BacktestConfig, BacktestError, CostModel, FillAt, Remainder, write_outputs,
+};
 use systrade_core::Symbol;
 use systrade_data::DataSource;
 use systrade_strategy::{SmaCross, SmaCrossParams};
 
-use crate::args::{BacktestArgs, FillArg, StrategyArg};
+use crate::args::{BacktestArgs, FillArg, RemainderArg, StrategyArg};
 use crate::exit::BadInput;
 
 fn bad(e: BacktestError) -> anyhow::Error {
@@ -39,6 +41,26 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         ),
     };
     let series = DataSource::open(&a.data)?.daily(&symbol, &a.read.parse_options())?;
+    let periods = f64::from(series.market.periods_per_year());
+    let cash_rate = match &a.cash_rate {
+        Some(path) => {
+            let r =
+                systrade_data::values::read_value_series(path, None, &["rate", "cdi", "selic"])?;
+            // Forward-fill the annual rate onto the bar dates, as a per-period simple rate.
+            let mut out = BTreeMap::new();
+            let mut j = 0;
+            for b in &series.bars {
+                while j + 1 < r.dates.len() && r.dates[j + 1] <= b.ts {
+                    j += 1;
+                }
+                if r.dates[j] <= b.ts {
+                    out.insert(b.ts, (1.0 + r.values[j] / 100.0).powf(1.0 / periods) - 1.0);
+                }
+            }
+            out
+        }
+        None => BTreeMap::new(),
+    };
     let cfg = BacktestConfig {
         cash: a.cash,
         fill: match a.fill {
@@ -50,10 +72,18 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
             per_share: a.per_share,
             min_fee: a.min_fee,
             slippage_bps: a.slippage_bps,
+            impact_k: a.impact_k,
+            borrow_bps: a.borrow_bps,
         },
         start: a.start,
         end: a.end,
-        periods_per_year: f64::from(series.market.periods_per_year()),
+        periods_per_year: periods,
+        max_participation: a.max_participation,
+        remainder: match a.remainder {
+            RemainderArg::Carry => Remainder::Carry,
+            RemainderArg::Cancel => Remainder::Cancel,
+        },
+        cash_rate,
     };
     let data: BTreeMap<Symbol, _> = [(symbol.clone(), series.bars)].into();
     let result = match a.strategy {
