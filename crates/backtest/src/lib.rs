@@ -7,6 +7,7 @@ mod broker;
 mod engine;
 pub mod lookahead;
 mod outputs;
+pub mod research;
 
 pub use broker::{CostModel, FillAt};
 pub use engine::{

@@ -137,6 +137,13 @@ pub struct BacktestArgs {
     /// Interest on cash: a CSV of date + annual percent rate (forward-filled onto the bars).
     #[arg(long)]
     pub cash_rate: Option<PathBuf>,
+    /// Fee levels (bps) of cost_grid.csv: the run repeated at each, in parallel; `none` skips it.
+    #[arg(long, default_value = "0,5,10,20,30,50")]
+    pub cost_grid: String,
+    /// Metrics per date range, e.g. 'train=..2012-12-31,validation=2013-01-01..2016-12-31,holdout=2017-01-01..'
+    /// (written to splits.csv).
+    #[arg(long)]
+    pub split: Option<String>,
     /// Starting cash.
     #[arg(long, default_value_t = 100_000.0)]
     pub cash: f64,

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
+use systrade_backtest::research::{
+    cost_grid, parse_splits, split_reports, write_cost_grid, write_splits,
+};
 use systrade_backtest::{
     BacktestConfig, BacktestError, CostModel, FillAt, Remainder, write_outputs,
 };
@@ -85,20 +88,75 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         },
         cash_rate,
     };
-    let data: BTreeMap<Symbol, _> = [(symbol.clone(), series.bars)].into();
-    let result = match a.strategy {
-        StrategyArg::SmaCross => {
-            let mut s = SmaCross::new(SmaCrossParams {
-                symbol,
-                fast: a.fast,
-                slow: a.slow,
-                size,
+    let levels: Vec<f64> = match a.cost_grid.trim() {
+        "none" | "" => Vec::new(),
+        text => text
+            .split(',')
+            .map(|x| {
+                x.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
             })
-            .map_err(|e| BadInput(e.to_string()))?;
-            systrade_backtest::run(&mut s, &data, &cfg).map_err(bad)?
-        }
+            .collect::<Option<Vec<f64>>>()
+            .ok_or_else(|| {
+                BadInput(format!(
+                    "--cost-grid must list non-negative bps like 0,5,10 (or none), got {text:?}"
+                ))
+            })?,
+    };
+    let splits = a
+        .split
+        .as_deref()
+        .map(parse_splits)
+        .transpose()
+        .map_err(BadInput)?;
+    let data: BTreeMap<Symbol, _> = [(symbol.clone(), series.bars)].into();
+    // Parameters are checked once; every run (main and cost grid) starts from a fresh copy.
+    let proto = match a.strategy {
+        StrategyArg::SmaCross => SmaCross::new(SmaCrossParams {
+            symbol,
+            fast: a.fast,
+            slow: a.slow,
+            size,
+        })
+        .map_err(|e| BadInput(e.to_string()))?,
+    };
+    let strategy = || proto.clone();
+    let result = systrade_backtest::run(&mut strategy(), &data, &cfg).map_err(bad)?;
+    let split_rows = match &splits {
+        Some(s) => Some(split_reports(&result, s, cfg.periods_per_year).map_err(bad)?),
+        None => None,
+    };
+    let grid = if levels.is_empty() {
+        None
+    } else {
+        Some(cost_grid(strategy, &data, &cfg, &levels).map_err(bad)?)
     };
     write_outputs(&result, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    if let Some(rows) = &grid {
+        write_cost_grid(rows, &a.out)?;
+    }
+    if let Some(rows) = &split_rows {
+        write_splits(rows, &a.out)?;
+        for r in rows {
+            let m = &r.metrics;
+            println!(
+                "split {}: {} returns, CAGR {}, Sharpe {}, max drawdown {}",
+                r.split.name,
+                m.n_returns,
+                m.cagr
+                    .map(|v| format!("{:.2}%", v * 100.0))
+                    .unwrap_or_else(|| "n/a".into()),
+                m.sharpe
+                    .map(|v| format!("{v:.2}"))
+                    .unwrap_or_else(|| "n/a".into()),
+                m.max_drawdown
+                    .map(|v| format!("{:.2}%", v * 100.0))
+                    .unwrap_or_else(|| "n/a".into())
+            );
+        }
+    }
     let s = &result.summary;
     let pct = |x: Option<f64>| {
         x.map(|v| format!("{:.2}%", v * 100.0))
