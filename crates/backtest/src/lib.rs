@@ -8,6 +8,7 @@ mod engine;
 pub mod lookahead;
 mod outputs;
 pub mod research;
+pub mod sweep;
 
 pub use broker::{CostModel, FillAt};
 pub use engine::{

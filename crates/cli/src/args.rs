@@ -68,6 +68,43 @@ systrade metrics --equity timeseries.csv --column equity --periods 365"
 systrade backtest --strategy sma-cross --symbol AAPL --fast 20 --slow 100 --adjust none --fill close \\\n      --data market.db --out runs/aapl"
     )]
     Backtest(BacktestArgs),
+    /// Backtest a parameter grid over one or more symbols in parallel; writes sweep.csv (one
+    /// row per backtest) and sensitivity.csv (per parameter value, the spread of --metric).
+    #[command(
+        after_help = "Example (W2 of ../shared/peers):\n  systrade sweep --strategy sma-cross --symbols all --grid 'fast=5..50:5,slow=20..200:20' \\\n      --fees-bps 10 --adjust none --on-bad-row keep --data ../shared/data/sp500_daily_alphavantage/daily --out runs/w2"
+    )]
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    #[arg(long, value_enum)]
+    pub strategy: StrategyArg,
+    /// Comma-separated symbols, or `all` for every daily series in --data.
+    #[arg(long)]
+    pub symbols: String,
+    /// Parameter grid: `fast=5..50:5,slow=20..200:20` (inclusive, with step) or `fast=5|10|20`.
+    #[arg(long)]
+    pub grid: String,
+    /// Metric the sensitivity table summarises: final_equity, cagr, sharpe, sortino, max_dd, calmar.
+    #[arg(long, default_value = "sharpe")]
+    pub metric: String,
+    #[arg(long, value_enum, default_value_t = FillArg::Open)]
+    pub fill: FillArg,
+    /// Fee in basis points of traded notional.
+    #[arg(long, default_value_t = 0.0)]
+    pub fees_bps: f64,
+    /// Starting cash.
+    #[arg(long, default_value_t = 100_000.0)]
+    pub cash: f64,
+    /// A market database, a folder of vendor files, or one file.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -257,7 +294,8 @@ pub struct ReadArgs {
     #[arg(long, value_enum, default_value_t = AdjustArg::Split)]
     pub adjust: AdjustArg,
     /// What to do with a row that has a value problem: `fail` stops, `skip` drops it, `flag`
-    /// keeps it out of trading decisions and records it (shown by `data inspect`).
+    /// keeps it out of trading decisions and records it (shown by `data inspect`), `keep`
+    /// leaves it in the bars as the file has it and records it.
     #[arg(long, value_enum, default_value_t = PolicyArg::Flag)]
     pub on_bad_row: PolicyArg,
     /// Treat the last Binance candle as complete (by default it is the still-open candle of
@@ -368,6 +406,7 @@ pub enum PolicyArg {
     Fail,
     Skip,
     Flag,
+    Keep,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -141,3 +141,119 @@ fn test_backtest_bad_requests_exit_2() {
     assert_eq!(code, 2);
     assert!(err.contains("invalid value 'momentum'"), "{err}");
 }
+
+#[test]
+fn test_sweep_writes_rows_and_sensitivity_and_refuses_bad_grids() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(
+        &[
+            "data",
+            "synth",
+            "--symbols",
+            "3",
+            "--days",
+            "300",
+            "--out",
+            "syn",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(
+        &[
+            "sweep",
+            "--strategy",
+            "sma-cross",
+            "--symbols",
+            "all",
+            "--grid",
+            "fast=5..15:5,slow=20|40",
+            "--fees-bps",
+            "10",
+            "--data",
+            "syn",
+            "--out",
+            "sw",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("18 backtests (3 symbols × 6 combinations)"),
+        "{out}"
+    );
+    let sweep = std::fs::read_to_string(dir.path().join("sw/sweep.csv")).unwrap();
+    assert_eq!(sweep.lines().count(), 19);
+    assert!(sweep.starts_with("symbol,fast,slow,final_equity"));
+    let sens = std::fs::read_to_string(dir.path().join("sw/sensitivity.csv")).unwrap();
+    assert_eq!(sens.lines().count(), 1 + 3 + 2, "{sens}");
+    // The same sweep twice is byte-identical whatever the thread scheduling.
+    let (code, _, _) = run(
+        &[
+            "sweep",
+            "--strategy",
+            "sma-cross",
+            "--symbols",
+            "all",
+            "--grid",
+            "fast=5..15:5,slow=20|40",
+            "--fees-bps",
+            "10",
+            "--data",
+            "syn",
+            "--out",
+            "sw2",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        sweep,
+        std::fs::read_to_string(dir.path().join("sw2/sweep.csv")).unwrap()
+    );
+    for (grid, msg) in [
+        ("fast=50,slow=20", "no valid combination"),
+        ("fast=5|10,depth=3", "no parameter \"depth\""),
+        ("fast=5..1:1", "FROM ≤ TO"),
+    ] {
+        let (code, _, err) = run(
+            &[
+                "sweep",
+                "--strategy",
+                "sma-cross",
+                "--symbols",
+                "all",
+                "--grid",
+                grid,
+                "--data",
+                "syn",
+                "--out",
+                "bad",
+            ],
+            dir.path(),
+        );
+        assert_eq!(code, 2, "{grid}: {err}");
+        assert!(err.contains(msg), "{grid}: {err}");
+        assert!(!dir.path().join("bad").exists());
+    }
+    let (code, _, err) = run(
+        &[
+            "sweep",
+            "--strategy",
+            "sma-cross",
+            "--symbols",
+            "all",
+            "--grid",
+            "fast=5,slow=20",
+            "--metric",
+            "alpha",
+            "--data",
+            "syn",
+            "--out",
+            "bad",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("--metric must be one of"), "{err}");
+}

@@ -6,7 +6,7 @@ use systrade_core::{DailyBar, Market, Symbol};
 
 use crate::db::MarketDb;
 use crate::error::DataError;
-use crate::folder::data_files;
+use crate::folder::{data_files, parse_all};
 use crate::parse::{Content, ParseOptions, parse_file, symbol_from_stem};
 use crate::series::Interval;
 
@@ -97,5 +97,48 @@ impl DataSource {
                 )))
             }
         }
+    }
+
+    /// Every daily series in the source, in symbol order.
+    pub fn all_daily(&self, opts: &ParseOptions) -> Result<Vec<DailySeries>, DataError> {
+        let mut out = Vec::new();
+        match self {
+            DataSource::Db(path) => {
+                let db = MarketDb::open_existing(path)?;
+                for info in db
+                    .instruments()?
+                    .into_iter()
+                    .filter(|i| i.interval == Interval::Daily)
+                {
+                    let bars = db.daily_bars(&info.symbol)?;
+                    out.push(DailySeries {
+                        symbol: info.symbol,
+                        market: info.market,
+                        bars,
+                    });
+                }
+            }
+            DataSource::Files(root) => {
+                for f in parse_all(&data_files(root)?, opts, &|_| {})? {
+                    if let Content::Prices(s) = f.content
+                        && let Some(bars) = s.bars.daily()
+                    {
+                        out.push(DailySeries {
+                            symbol: s.symbol.clone(),
+                            market: s.market,
+                            bars: bars.to_vec(),
+                        });
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        if let Some(w) = out.windows(2).find(|w| w[0].symbol == w[1].symbol) {
+            return Err(DataError::Usage(format!(
+                "symbol {} has two daily series in the source",
+                w[0].symbol
+            )));
+        }
+        Ok(out)
     }
 }

@@ -16,6 +16,9 @@ pub enum BadRowPolicy {
     /// Keep the row out of trading decisions, record it and show it in `data inspect`.
     #[default]
     Flag,
+    /// Keep the row in the bars exactly as the file has it, and still record the flag (for
+    /// research that must run on files as given, e.g. benchmark parity with other engines).
+    Keep,
 }
 
 impl BadRowPolicy {
@@ -24,6 +27,7 @@ impl BadRowPolicy {
             "fail" => Some(BadRowPolicy::Fail),
             "skip" => Some(BadRowPolicy::Skip),
             "flag" => Some(BadRowPolicy::Flag),
+            "keep" => Some(BadRowPolicy::Keep),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@ mod data;
 mod demo;
 mod indicators;
 mod metrics;
+mod sweep;
 
 use std::io::IsTerminal;
 
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Indicators(a) => indicators::run(&a),
         Command::Metrics(a) => metrics::run(&a),
         Command::Backtest(a) => backtest::run(&a),
+        Command::Sweep(a) => sweep::run(&a),
     }
 }
 
@@ -56,6 +58,7 @@ impl ReadArgs {
                 PolicyArg::Fail => BadRowPolicy::Fail,
                 PolicyArg::Skip => BadRowPolicy::Skip,
                 PolicyArg::Flag => BadRowPolicy::Flag,
+                PolicyArg::Keep => BadRowPolicy::Keep,
             },
             trust_last_candle: self.trust_last_candle,
             name: None,

@@ -180,10 +180,17 @@ pub(super) fn parse_prices(
                         problem: detail,
                     });
                 }
-                BadRowPolicy::Skip => skipped.push(row),
-                BadRowPolicy::Flag => flagged.push(row),
+                BadRowPolicy::Skip => {
+                    skipped.push(row);
+                    continue;
+                }
+                BadRowPolicy::Flag => {
+                    flagged.push(row);
+                    continue;
+                }
+                // Recorded, and the row stays in the bars below.
+                BadRowPolicy::Keep => flagged.push(row),
             }
-            continue;
         }
         let mut raw = r.v;
         if repair_noise(&mut raw) {

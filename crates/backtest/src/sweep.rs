@@ -1,0 +1,268 @@
+//! Parameter sweeps: a grid of parameters × symbols, backtested in parallel, with a
+//! sensitivity table per parameter so a sharp peak is visible.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::Serialize;
+use systrade_core::fsio::write_atomic;
+use systrade_core::{DailyBar, Symbol};
+use systrade_strategy::Strategy;
+
+use crate::{BacktestConfig, BacktestError, run};
+
+/// A parameter grid in the order the user gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    pub params: Vec<(String, Vec<f64>)>,
+}
+
+/// One combination of parameter values.
+pub type Combo = BTreeMap<String, f64>;
+
+/// Daily bars keyed by symbol, as the engine takes them.
+pub type Market = BTreeMap<Symbol, Vec<DailyBar>>;
+
+/// Parses `fast=5..50:5,slow=20..200:20` (inclusive ranges with a step) or `fast=5|10|20`.
+pub fn parse_grid(text: &str) -> Result<Grid, String> {
+    let mut params: Vec<(String, Vec<f64>)> = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, spec) = item.split_once('=').ok_or_else(|| {
+            format!("grid item {item:?}: expected name=FROM..TO:STEP or name=A|B|C")
+        })?;
+        let name = name.trim().to_string();
+        let num = |t: &str| {
+            t.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("grid {name}: {t:?} is not a number"))
+        };
+        let values: Vec<f64> = if let Some((range, step)) = spec.split_once(':') {
+            let (a, b) = range
+                .split_once("..")
+                .ok_or_else(|| format!("grid {name}: expected FROM..TO:STEP"))?;
+            let (a, b, step) = (num(a)?, num(b)?, num(step)?);
+            if step <= 0.0 || a > b {
+                return Err(format!("grid {name}: need FROM ≤ TO and a positive STEP"));
+            }
+            let n = ((b - a) / step + 1e-9).floor() as usize + 1;
+            if n > 100_000 {
+                return Err(format!("grid {name}: {n} values is too many"));
+            }
+            (0..n).map(|i| a + step * i as f64).collect()
+        } else {
+            spec.split('|').map(num).collect::<Result<_, _>>()?
+        };
+        if values.is_empty() {
+            return Err(format!("grid {name}: no values"));
+        }
+        if params.iter().any(|(n, _)| *n == name) {
+            return Err(format!("grid {name} is given twice"));
+        }
+        params.push((name, values));
+    }
+    if params.is_empty() {
+        return Err("empty grid, e.g. --grid 'fast=5..50:5,slow=20..200:20'".into());
+    }
+    Ok(Grid { params })
+}
+
+impl Grid {
+    /// Every combination, the last parameter varying fastest.
+    pub fn combos(&self) -> Vec<Combo> {
+        let mut out: Vec<Combo> = vec![Combo::new()];
+        for (name, values) in &self.params {
+            out = out
+                .into_iter()
+                .flat_map(|c| {
+                    values.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.insert(name.clone(), *v);
+                        c
+                    })
+                })
+                .collect();
+        }
+        out
+    }
+}
+
+/// One backtest of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepRow {
+    pub symbol: Symbol,
+    pub params: Combo,
+    pub final_equity: f64,
+    pub cagr: Option<f64>,
+    pub sharpe: Option<f64>,
+    pub sortino: Option<f64>,
+    pub max_dd: Option<f64>,
+    pub calmar: Option<f64>,
+    pub entries: usize,
+    pub exits: usize,
+}
+
+impl SweepRow {
+    /// A metric by name (`final_equity`, `cagr`, `sharpe`, `sortino`, `max_dd`, `calmar`).
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        match name {
+            "final_equity" => Some(self.final_equity),
+            "cagr" => self.cagr,
+            "sharpe" => self.sharpe,
+            "sortino" => self.sortino,
+            "max_dd" => self.max_dd,
+            "calmar" => self.calmar,
+            _ => None,
+        }
+    }
+}
+
+/// Metric names a sweep can rank by.
+pub const METRICS: [&str; 6] = [
+    "final_equity",
+    "cagr",
+    "sharpe",
+    "sortino",
+    "max_dd",
+    "calmar",
+];
+
+/// Backtests every valid (symbol, combination) in parallel. `make` builds the strategy for a
+/// combination, or `None` when the combination is not valid (e.g. fast ≥ slow); rows come
+/// back in symbol order, then grid order, whatever the scheduling.
+pub fn sweep<S: Strategy>(
+    series: &[(Symbol, Market)],
+    combos: &[Combo],
+    cfg: &BacktestConfig,
+    make: impl Fn(&Symbol, &Combo) -> Option<S> + Sync,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<SweepRow>, BacktestError> {
+    let valid: Vec<&Combo> = combos
+        .iter()
+        .filter(|c| series.first().is_some_and(|(s, _)| make(s, c).is_some()))
+        .collect();
+    if valid.is_empty() {
+        return Err(BacktestError::Input(
+            "the grid has no valid combination for this strategy".into(),
+        ));
+    }
+    let jobs: Vec<(&Symbol, &Market, &Combo)> = series
+        .iter()
+        .flat_map(|(s, d)| valid.iter().map(move |c| (s, d, *c)))
+        .collect();
+    jobs.par_iter()
+        .map(|(sym, data, combo)| {
+            let mut strat = make(sym, combo)
+                .ok_or_else(|| BacktestError::Input(format!("invalid combination {combo:?}")))?;
+            let r = run(&mut strat, data, cfg)?;
+            progress();
+            let m = &r.summary.metrics;
+            Ok(SweepRow {
+                symbol: (*sym).clone(),
+                params: (*combo).clone(),
+                final_equity: r.summary.final_equity,
+                cagr: m.cagr,
+                sharpe: m.sharpe,
+                sortino: m.sortino,
+                max_dd: m.max_drawdown,
+                calmar: m.calmar,
+                entries: r.trades.len(),
+                exits: r.summary.n_trades,
+            })
+        })
+        .collect()
+}
+
+fn cell(x: Option<f64>) -> String {
+    x.map(|v| format!("{v}")).unwrap_or_default()
+}
+
+/// Writes `sweep.csv` (one row per backtest) and `sensitivity.csv` (per parameter value: how
+/// the chosen metric is spread across everything else).
+pub fn write_sweep(
+    rows: &[SweepRow],
+    grid: &Grid,
+    metric: &str,
+    dir: &Path,
+) -> Result<(), BacktestError> {
+    let names: Vec<&str> = grid.params.iter().map(|(n, _)| n.as_str()).collect();
+    let mut s = format!(
+        "symbol,{},final_equity,cagr,sharpe,sortino,max_dd,calmar,entries,exits\n",
+        names.join(",")
+    );
+    for r in rows {
+        let vals: Vec<String> = names
+            .iter()
+            .map(|n| r.params.get(*n).map(|v| format!("{v}")).unwrap_or_default())
+            .collect();
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{},{}",
+            r.symbol,
+            vals.join(","),
+            r.final_equity,
+            cell(r.cagr),
+            cell(r.sharpe),
+            cell(r.sortino),
+            cell(r.max_dd),
+            cell(r.calmar),
+            r.entries,
+            r.exits
+        );
+    }
+    write_atomic(&dir.join("sweep.csv"), s.as_bytes())?;
+
+    let mut t = String::from("param,value,metric,n,mean,median,min,max\n");
+    for (name, values) in &grid.params {
+        for v in values {
+            let mut xs: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.params.get(name) == Some(v))
+                .filter_map(|r| r.metric(metric))
+                .collect();
+            if xs.is_empty() {
+                continue;
+            }
+            xs.sort_by(|a, b| a.total_cmp(b));
+            let n = xs.len();
+            let median = if n % 2 == 1 {
+                xs[n / 2]
+            } else {
+                (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+            };
+            let mean = xs.iter().sum::<f64>() / n as f64;
+            let _ = writeln!(
+                t,
+                "{name},{v},{metric},{n},{mean},{median},{},{}",
+                xs[0],
+                xs[n - 1]
+            );
+        }
+    }
+    write_atomic(&dir.join("sensitivity.csv"), t.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_w2_grid_has_90_valid_pairs() {
+        let g = parse_grid("fast=5..50:5,slow=20..200:20").unwrap();
+        let c = g.combos();
+        assert_eq!(c.len(), 100);
+        assert_eq!(c.iter().filter(|c| c["fast"] < c["slow"]).count(), 90);
+        assert_eq!(
+            parse_grid("a=1|2|3").unwrap().params[0].1,
+            vec![1.0, 2.0, 3.0]
+        );
+        assert!(parse_grid("a=5..1:1").is_err());
+        assert!(parse_grid("a=1..5:0").is_err());
+        assert!(parse_grid("a=x").is_err());
+        assert!(parse_grid("").is_err());
+    }
+}
