@@ -42,6 +42,9 @@ pub struct BacktestConfig {
     /// Interest on positive cash: the simple rate earned over each dated period (a fraction,
     /// e.g. CDI's daily factor − 1), applied after that date's close.
     pub cash_rate: BTreeMap<NaiveDate, f64>,
+    /// Keep every decision in the result (for decisions.jsonl and look-ahead checks); sweeps
+    /// that only need the metrics turn it off.
+    pub record_decisions: bool,
 }
 
 impl Default for BacktestConfig {
@@ -56,6 +59,7 @@ impl Default for BacktestConfig {
             max_participation: None,
             remainder: Remainder::Carry,
             cash_rate: BTreeMap::new(),
+            record_decisions: true,
         }
     }
 }
@@ -398,18 +402,18 @@ impl State<'_> {
     fn check_stops(
         &mut self,
         date: NaiveDate,
-        today: &BTreeMap<&Symbol, DailyBar>,
+        today: &[(&Symbol, DailyBar)],
     ) -> Result<(), BacktestError> {
         let due: Vec<(Symbol, f64, f64, DailyBar)> = self
             .stops
             .iter()
             .filter_map(|(s, level)| {
-                let bar = today.get(s)?;
+                let bar = bar_on(today, s)?;
                 let held = self.view.qty(s);
                 if held > 0.0 && bar.low <= *level {
-                    Some((s.clone(), *level, bar.open.min(*level), *bar))
+                    Some((s.clone(), *level, bar.open.min(*level), bar))
                 } else if held < 0.0 && bar.high >= *level {
-                    Some((s.clone(), *level, bar.open.max(*level), *bar))
+                    Some((s.clone(), *level, bar.open.max(*level), bar))
                 } else {
                     None
                 }
@@ -560,6 +564,14 @@ fn close_record(symbol: &Symbol, t: &OpenTrade, mark: Option<(NaiveDate, f64)>) 
     }
 }
 
+/// The bar of `symbol` among today's (kept in symbol order).
+fn bar_on(today: &[(&Symbol, DailyBar)], symbol: &Symbol) -> Option<DailyBar> {
+    today
+        .binary_search_by(|(s, _)| (*s).cmp(symbol))
+        .ok()
+        .map(|i| today[i].1)
+}
+
 /// The side an order moves the position (for its id): up is a buy.
 fn side_of(target: Target, held: f64) -> Side {
     let up = match target {
@@ -654,10 +666,11 @@ pub fn run(
         .iter()
         .map(|(_, b)| b.partition_point(|x| x.ts < first_date))
         .collect();
-    let mut today: BTreeMap<&Symbol, DailyBar> = BTreeMap::new();
+    // Today's bars in universe (symbol) order; the buffer is reused across dates.
+    let mut today: Vec<(&Symbol, DailyBar)> = Vec::with_capacity(universe.len());
     let mut pending: Vec<Pending> = Vec::new();
     let mut series: Vec<SeriesRow> = Vec::with_capacity(dates.len());
-    let mut decisions = Vec::with_capacity(dates.len());
+    let mut decisions = Vec::with_capacity(if cfg.record_decisions { dates.len() } else { 0 });
     let mut prev_equity = cfg.cash;
 
     for &date in &dates {
@@ -666,14 +679,14 @@ pub fn run(
         today.clear();
         for ((sym, bars), i) in series_of.iter().zip(cursor.iter_mut()) {
             if let Some(b) = bars.get(*i).filter(|b| b.ts == date) {
-                today.insert(sym, *b);
+                today.push((sym, *b));
                 *i += 1;
             }
         }
         if cfg.fill == FillAt::NextOpen && !pending.is_empty() {
             let mut carried = Vec::new();
             for o in std::mem::take(&mut pending) {
-                match today.get(&o.symbol).copied() {
+                match bar_on(&today, &o.symbol) {
                     Some(bar) => {
                         carried.extend(st.execute(o, date, bar.open, &bar, cfg.max_participation))
                     }
@@ -717,7 +730,7 @@ pub fn run(
                 target: *target,
                 reason,
             };
-            match (cfg.fill, today.get(sym).copied()) {
+            match (cfg.fill, bar_on(&today, sym)) {
                 (FillAt::SameClose, Some(bar)) => {
                     pending.extend(st.execute(o, date, bar.close, &bar, cfg.max_participation))
                 }
@@ -731,7 +744,9 @@ pub fn run(
                 st.stops.insert(sym.clone(), *level);
             }
         }
-        decisions.push((date, decision));
+        if cfg.record_decisions {
+            decisions.push((date, decision));
+        }
         st.carry(date);
 
         let equity = st.marked_equity();

@@ -16,6 +16,20 @@ pub fn exact(x: f64) -> Option<ExactPrice> {
     if !x.is_finite() {
         return None;
     }
+    // Fast path: the fewest decimals k whose integer reads back to exactly x. Below 1e15 that
+    // integer is unique (consecutive candidates are more than an ulp apart), so it is the
+    // shortest decimal's digits; anything else falls back to printing.
+    let mut pow = 1.0f64;
+    for k in 0..=9u32 {
+        let n = (x * pow).round();
+        if n.abs() < 1e15 && n / pow == x {
+            return Some(ExactPrice {
+                units: n as i128,
+                scale: k,
+            });
+        }
+        pow *= 10.0;
+    }
     // Rust prints the shortest decimal that reads back to the same double, without exponent.
     let text = format!("{x}");
     let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
@@ -77,6 +91,50 @@ mod tests {
             })
         );
         assert_eq!(exact(f64::NAN), None);
+    }
+
+    #[test]
+    fn test_fast_path_agrees_with_printing() {
+        let slow = |x: f64| {
+            let text = format!("{x}");
+            let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+            ExactPrice {
+                units: format!("{int}{frac}").parse().unwrap(),
+                scale: frac.len() as u32,
+            }
+        };
+        for x in [
+            0.1,
+            0.2,
+            0.3,
+            43.96875,
+            80.25,
+            1.0000001,
+            12345.678901,
+            0.00032,
+            8.444845199584961,
+            29864.03,
+            1e-9,
+            123456789.5,
+        ] {
+            assert_eq!(exact(x), Some(slow(x)), "{x}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn prop_exact_reads_back_the_written_decimal(int in 0u64..1_000_000, frac in 0u64..1_000_000_000, decimals in 0u32..=9) {
+            // At most 15 significant digits: more than a double can carry are not recoverable.
+            let frac = frac % 10u64.pow(decimals);
+            let text = if decimals == 0 { int.to_string() } else { format!("{int}.{frac:0width$}", width = decimals as usize) };
+            let x: f64 = text.parse().unwrap();
+            let e = exact(x).unwrap();
+            // The same decimal value, whatever trailing zeros the text had.
+            let want = (int as i128) * 10i128.pow(decimals) + frac as i128;
+            let scale = e.scale.max(decimals);
+            proptest::prop_assert_eq!(e.at_scale(scale), Some(want * 10i128.pow(scale - decimals)), "{}", text);
+        }
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
             RemainderArg::Cancel => Remainder::Cancel,
         },
         cash_rate,
+        record_decisions: true,
     };
     let levels: Vec<f64> = match a.cost_grid.trim() {
         "none" | "" => Vec::new(),

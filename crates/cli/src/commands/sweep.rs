@@ -59,6 +59,7 @@ pub fn run(a: &SweepArgs) -> anyhow::Result<()> {
             ..CostModel::default()
         },
         periods_per_year: periods,
+        record_decisions: false,
         ..BacktestConfig::default()
     };
     let series: Vec<(Symbol, BTreeMap<Symbol, _>)> = all
