@@ -36,6 +36,12 @@ pub struct CostModel {
 /// A decimal from an analytics float: the shortest decimal that reads back to it (the price
 /// as a vendor wrote it).
 pub(crate) fn dec(x: f64) -> Decimal {
+    // The exact fast path builds the decimal directly; printing is the fallback.
+    if let Some(e) = systrade_strategy::exact::exact(x)
+        && let Ok(units) = i64::try_from(e.units)
+    {
+        return Decimal::new(units, e.scale);
+    }
     format!("{x}")
         .parse::<Decimal>()
         .ok()

@@ -843,3 +843,141 @@ pub fn run(
         summary,
     })
 }
+
+/// The parts of a run a parameter sweep reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelResult {
+    pub final_equity: f64,
+    /// Entries filled (round trips plus the open one).
+    pub entries: usize,
+    /// Exits filled.
+    pub exits: usize,
+    pub metrics: systrade_metrics::Summary,
+}
+
+/// True when `sma_cross_kernel` reproduces the engine for this config: no stops, no
+/// participation cap, no impact, no borrow, no interest, no date bounds.
+pub fn kernel_applies(cfg: &BacktestConfig) -> bool {
+    cfg.max_participation.is_none()
+        && cfg.costs.impact_k == 0.0
+        && cfg.costs.borrow_bps == 0.0
+        && cfg.cash_rate.is_empty()
+        && cfg.start.is_none()
+        && cfg.end.is_none()
+}
+
+/// `sma-cross` on one symbol for a sweep: the engine's own fills and books (`State::execute`),
+/// driven by exact prefix sums shared across combinations (`prefix[i]` = Σ of the first `i`
+/// exact closes at one scale), without the per-bar view, decision records or order ids a
+/// sweep does not report. Tests check it equals [`run`] with `SmaCross` bit for bit.
+pub fn sma_cross_kernel(
+    symbol: &Symbol,
+    data: &BTreeMap<Symbol, Vec<DailyBar>>,
+    prefix: &[i128],
+    fast: usize,
+    slow: usize,
+    size: Option<f64>,
+    cfg: &BacktestConfig,
+) -> Result<KernelResult, BacktestError> {
+    use std::cmp::Ordering;
+    let bars = data
+        .get(symbol)
+        .ok_or_else(|| BacktestError::Input(format!("unknown symbol {symbol}: not in the data")))?;
+    if prefix.len() != bars.len() + 1 || fast == 0 || fast >= slow {
+        return Err(BacktestError::Input(
+            "sma-cross kernel: bad prefix sums or windows".into(),
+        ));
+    }
+    if bars.is_empty() {
+        return Err(BacktestError::Input(
+            "no bars between --start and --end for the strategy's symbols".into(),
+        ));
+    }
+    let relation = |end: usize| -> Option<Ordering> {
+        if end < slow {
+            return None;
+        }
+        let sf = prefix[end] - prefix[end - fast];
+        let ss = prefix[end] - prefix[end - slow];
+        Some(
+            sf.checked_mul(slow as i128)?
+                .cmp(&ss.checked_mul(fast as i128)?),
+        )
+    };
+    let mut st = State {
+        cfg,
+        data,
+        cash: dec(cfg.cash),
+        pos: BTreeMap::new(),
+        view: PortfolioView {
+            equity: cfg.cash,
+            cash: cfg.cash,
+            ..PortfolioView::default()
+        },
+        last_close: BTreeMap::new(),
+        stops: BTreeMap::new(),
+        trades: Vec::new(),
+        open: BTreeMap::new(),
+        orders: Vec::new(),
+        fills: Vec::new(),
+        day_fees: Decimal::ZERO,
+        day_traded: Decimal::ZERO,
+        borrow: Decimal::ZERO,
+        interest: Decimal::ZERO,
+    };
+    let entry = size.map_or(Target::Weight(1.0), Target::Quantity);
+    let order = |target: Target, date: NaiveDate| Pending {
+        id: ClientOrderId(String::new()),
+        decided: date,
+        symbol: symbol.clone(),
+        target,
+        reason: String::new(),
+    };
+    let mut pending: Option<Pending> = None;
+    let mut rets = Vec::with_capacity(bars.len());
+    let mut dates = Vec::with_capacity(bars.len());
+    let mut prev_equity = cfg.cash;
+    st.last_close.insert(symbol.clone(), bars[0].close);
+    for (i, bar) in bars.iter().enumerate() {
+        if let Some(o) = pending.take() {
+            let _ = st.execute(o, bar.ts, bar.open, bar, None);
+        }
+        if let Some(c) = st.last_close.get_mut(symbol) {
+            *c = bar.close;
+        }
+        let held = st.view.qty(symbol);
+        let target = match (relation(i + 1), relation(i)) {
+            (Some(Ordering::Greater), Some(Ordering::Less | Ordering::Equal)) if held == 0.0 => {
+                Some(entry)
+            }
+            (Some(Ordering::Less), Some(Ordering::Greater | Ordering::Equal)) if held > 0.0 => {
+                Some(Target::Flat)
+            }
+            _ => None,
+        };
+        if let Some(t) = target {
+            match cfg.fill {
+                FillAt::SameClose => {
+                    let _ = st.execute(order(t, bar.ts), bar.ts, bar.close, bar, None);
+                }
+                FillAt::NextOpen => pending = Some(order(t, bar.ts)),
+            }
+        }
+        // Cash changes only on fills here (no interest or borrow), which refresh the mirror.
+        let equity = st.marked_equity();
+        if i > 0 {
+            rets.push(equity / prev_equity - 1.0);
+            dates.push(bar.ts);
+        }
+        prev_equity = equity;
+    }
+    let metrics = systrade_metrics::summarize(&dates, &rets, None, cfg.periods_per_year)
+        .map_err(|e| BacktestError::Input(format!("metrics: {e}")))?;
+    let exits = st.trades.len();
+    Ok(KernelResult {
+        final_equity: st.marked_equity(),
+        entries: exits + st.open.len(),
+        exits,
+        metrics,
+    })
+}

@@ -11,7 +11,7 @@ use systrade_core::fsio::write_atomic;
 use systrade_core::{DailyBar, Symbol};
 use systrade_strategy::Strategy;
 
-use crate::{BacktestConfig, BacktestError, run};
+use crate::{BacktestConfig, BacktestError, kernel_applies, run, sma_cross_kernel};
 
 /// A parameter grid in the order the user gave it.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,6 +172,100 @@ pub fn sweep<S: Strategy>(
                 entries: r.trades.len(),
                 exits: r.summary.n_trades,
             })
+        })
+        .collect()
+}
+
+/// An `sma-cross` sweep: each symbol's exact prefix sums are computed once and shared by all
+/// combinations, and each backtest runs the engine's sweep kernel when the config allows
+/// (else the full engine). Combinations with `fast ≥ slow` are skipped; rows come back in
+/// symbol order, then grid order.
+pub fn sweep_sma_cross(
+    series: &[(Symbol, Market)],
+    combos: &[Combo],
+    cfg: &BacktestConfig,
+    size: Option<f64>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<SweepRow>, BacktestError> {
+    let windows = |c: &Combo| {
+        (
+            c.get("fast").map_or(10, |v| v.round() as usize),
+            c.get("slow").map_or(30, |v| v.round() as usize),
+        )
+    };
+    let valid: Vec<&Combo> = combos
+        .iter()
+        .filter(|c| {
+            let (f, s) = windows(c);
+            f >= 1 && f < s
+        })
+        .collect();
+    if valid.is_empty() {
+        return Err(BacktestError::Input(
+            "the grid has no valid combination for this strategy".into(),
+        ));
+    }
+    let prefixes: Vec<Option<Vec<i128>>> = series
+        .par_iter()
+        .map(|(s, d)| {
+            d.get(s).and_then(|b| {
+                systrade_strategy::exact::exact_prefix(
+                    &b.iter().map(|x| x.close).collect::<Vec<f64>>(),
+                )
+            })
+        })
+        .collect();
+    let jobs: Vec<(usize, &Combo)> = (0..series.len())
+        .flat_map(|i| valid.iter().map(move |c| (i, *c)))
+        .collect();
+    jobs.par_iter()
+        .map(|(i, combo)| {
+            let (sym, data) = &series[*i];
+            let (fast, slow) = windows(combo);
+            let row = match (&prefixes[*i], kernel_applies(cfg)) {
+                (Some(prefix), true) => {
+                    let k = sma_cross_kernel(sym, data, prefix, fast, slow, size, cfg)?;
+                    let m = &k.metrics;
+                    SweepRow {
+                        symbol: sym.clone(),
+                        params: (*combo).clone(),
+                        final_equity: k.final_equity,
+                        cagr: m.cagr,
+                        sharpe: m.sharpe,
+                        sortino: m.sortino,
+                        max_dd: m.max_drawdown,
+                        calmar: m.calmar,
+                        entries: k.entries,
+                        exits: k.exits,
+                    }
+                }
+                _ => {
+                    let params = systrade_strategy::SmaCrossParams {
+                        symbol: sym.clone(),
+                        fast,
+                        slow,
+                        size,
+                    };
+                    let mut strat = systrade_strategy::SmaCross::new(params)
+                        .map_err(|e| BacktestError::Input(e.to_string()))?;
+                    let r = run(&mut strat, data, cfg)?;
+                    let m = &r.summary.metrics;
+                    SweepRow {
+                        symbol: sym.clone(),
+                        params: (*combo).clone(),
+                        final_equity: r.summary.final_equity,
+                        cagr: m.cagr,
+                        sharpe: m.sharpe,
+                        sortino: m.sortino,
+                        max_dd: m.max_drawdown,
+                        calmar: m.calmar,
+                        entries: r.trades.len(),
+                        exits: r.summary.n_trades,
+                    }
+                }
+            };
+            progress();
+            Ok(row)
         })
         .collect()
 }

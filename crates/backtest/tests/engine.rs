@@ -416,3 +416,28 @@ fn test_interest_on_cash_and_borrow_on_shorts() {
         r.summary.total_borrow
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(60))]
+
+    /// The sweep kernel is the engine: same final equity, trades and metrics, bit for bit.
+    #[test]
+    fn prop_kernel_equals_engine(seed in 0u64..500, fast in 1usize..12, gap in 1usize..25, fee in 0.0f64..40.0, slip in 0.0f64..20.0, per_share in 0.0f64..0.01, min_fee in 0.0f64..2.0, close_fill in any::<bool>(), fixed in any::<bool>()) {
+        let (sym, data) = market(seed, 350);
+        let cfg = BacktestConfig {
+            fill: if close_fill { FillAt::SameClose } else { FillAt::NextOpen },
+            costs: CostModel { fee_bps: fee, per_share, min_fee, slippage_bps: slip, ..CostModel::default() },
+            ..BacktestConfig::default()
+        };
+        let size = fixed.then_some(50.0);
+        let slow = fast + gap;
+        let engine = run(&mut strategy(&sym, fast, slow, size), &data, &cfg).unwrap();
+        let closes: Vec<f64> = data[&sym].iter().map(|b| b.close).collect();
+        let prefix = systrade_strategy::exact::exact_prefix(&closes).unwrap();
+        let k = systrade_backtest::sma_cross_kernel(&sym, &data, &prefix, fast, slow, size, &cfg).unwrap();
+        prop_assert_eq!(k.final_equity.to_bits(), engine.summary.final_equity.to_bits());
+        prop_assert_eq!(k.entries, engine.trades.len());
+        prop_assert_eq!(k.exits, engine.summary.n_trades);
+        prop_assert_eq!(&k.metrics, &engine.summary.metrics);
+    }
+}

@@ -49,6 +49,21 @@ impl ExactPrice {
     }
 }
 
+/// Prefix sums of exact prices at one common scale (`out[i]` = Σ of the first `i`); `None`
+/// when a price cannot be represented or a sum would overflow.
+pub fn exact_prefix(prices: &[f64]) -> Option<Vec<i128>> {
+    let exacts: Vec<ExactPrice> = prices.iter().map(|x| exact(*x)).collect::<Option<_>>()?;
+    let scale = exacts.iter().map(|e| e.scale).max().unwrap_or(0);
+    let mut out = Vec::with_capacity(prices.len() + 1);
+    out.push(0i128);
+    let mut acc = 0i128;
+    for e in exacts {
+        acc = acc.checked_add(e.at_scale(scale)?)?;
+        out.push(acc);
+    }
+    Some(out)
+}
+
 /// Sign of `mean(a) − mean(b)` computed exactly: `sign(Σa·|b| − Σb·|a|)`.
 pub fn compare_means(a: &[ExactPrice], b: &[ExactPrice]) -> Option<std::cmp::Ordering> {
     let scale = a.iter().chain(b).map(|p| p.scale).max()?;

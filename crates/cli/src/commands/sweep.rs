@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use systrade_backtest::sweep::{METRICS, parse_grid, sweep, write_sweep};
+use systrade_backtest::sweep::{METRICS, parse_grid, sweep_sma_cross, write_sweep};
 use systrade_backtest::{BacktestConfig, BacktestError, CostModel, FillAt};
 use systrade_core::Symbol;
 use systrade_data::DataSource;
@@ -85,10 +85,11 @@ pub fn run(a: &SweepArgs) -> anyhow::Result<()> {
         .count();
     let pb = progress((n_valid * series.len()) as u64, "backtests");
     let started = std::time::Instant::now();
-    let rows = sweep(&series, &combos, &cfg, make, &|| pb.inc(1)).map_err(|e| match e {
-        BacktestError::Input(m) => anyhow::Error::from(BadInput(m)),
-        other => other.into(),
-    })?;
+    let rows =
+        sweep_sma_cross(&series, &combos, &cfg, None, &|| pb.inc(1)).map_err(|e| match e {
+            BacktestError::Input(m) => anyhow::Error::from(BadInput(m)),
+            other => other.into(),
+        })?;
     pb.finish_and_clear();
     let took = started.elapsed().as_secs_f64();
     write_sweep(&rows, &grid, &a.metric, &a.out)
