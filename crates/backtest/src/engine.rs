@@ -893,16 +893,23 @@ pub fn sma_cross_kernel(
             "no bars between --start and --end for the strategy's symbols".into(),
         ));
     }
+    // Window sums times window lengths stay far below i128's range unless prices are absurd;
+    // then the checked products (a library call each) are used instead.
+    let small = prefix.iter().all(|p| p.unsigned_abs() < 1u128 << 100);
     let relation = |end: usize| -> Option<Ordering> {
         if end < slow {
             return None;
         }
         let sf = prefix[end] - prefix[end - fast];
         let ss = prefix[end] - prefix[end - slow];
-        Some(
-            sf.checked_mul(slow as i128)?
-                .cmp(&ss.checked_mul(fast as i128)?),
-        )
+        if small {
+            Some((sf * slow as i128).cmp(&(ss * fast as i128)))
+        } else {
+            Some(
+                sf.checked_mul(slow as i128)?
+                    .cmp(&ss.checked_mul(fast as i128)?),
+            )
+        }
     };
     let mut st = State {
         cfg,
@@ -938,15 +945,17 @@ pub fn sma_cross_kernel(
     let mut dates = Vec::with_capacity(bars.len());
     let mut prev_equity = cfg.cash;
     st.last_close.insert(symbol.clone(), bars[0].close);
+    // The held quantity mirrors the books and changes only on fills; marking it here is the
+    // same sum `marked_equity` makes for one position.
+    let mut held = 0.0f64;
+    let mut before = relation(0);
     for (i, bar) in bars.iter().enumerate() {
         if let Some(o) = pending.take() {
             let _ = st.execute(o, bar.ts, bar.open, bar, None);
+            held = st.view.qty(symbol);
         }
-        if let Some(c) = st.last_close.get_mut(symbol) {
-            *c = bar.close;
-        }
-        let held = st.view.qty(symbol);
-        let target = match (relation(i + 1), relation(i)) {
+        let now = relation(i + 1);
+        let target = match (now, before) {
             (Some(Ordering::Greater), Some(Ordering::Less | Ordering::Equal)) if held == 0.0 => {
                 Some(entry)
             }
@@ -955,21 +964,29 @@ pub fn sma_cross_kernel(
             }
             _ => None,
         };
+        before = now;
         if let Some(t) = target {
             match cfg.fill {
                 FillAt::SameClose => {
+                    if let Some(c) = st.last_close.get_mut(symbol) {
+                        *c = bar.close;
+                    }
                     let _ = st.execute(order(t, bar.ts), bar.ts, bar.close, bar, None);
+                    held = st.view.qty(symbol);
                 }
                 FillAt::NextOpen => pending = Some(order(t, bar.ts)),
             }
         }
         // Cash changes only on fills here (no interest or borrow), which refresh the mirror.
-        let equity = st.marked_equity();
+        let equity = st.view.cash + if held == 0.0 { 0.0 } else { held * bar.close };
         if i > 0 {
             rets.push(equity / prev_equity - 1.0);
             dates.push(bar.ts);
         }
         prev_equity = equity;
+    }
+    if let (Some(c), Some(last)) = (st.last_close.get_mut(symbol), bars.last()) {
+        *c = last.close;
     }
     let metrics = systrade_metrics::summarize(&dates, &rets, None, cfg.periods_per_year)
         .map_err(|e| BacktestError::Input(format!("metrics: {e}")))?;

@@ -70,10 +70,10 @@ fn std_ddof1(xs: &[f64]) -> Option<f64> {
     Some((xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() as f64 - 1.0)).sqrt())
 }
 
-fn excess(returns: &[f64], rf: Option<&[f64]>) -> Vec<f64> {
+fn excess<'a>(returns: &'a [f64], rf: Option<&[f64]>) -> std::borrow::Cow<'a, [f64]> {
     match rf {
-        Some(rf) => returns.iter().zip(rf).map(|(r, f)| r - f).collect(),
-        None => returns.to_vec(),
+        Some(rf) => std::borrow::Cow::Owned(returns.iter().zip(rf).map(|(r, f)| r - f).collect()),
+        None => std::borrow::Cow::Borrowed(returns),
     }
 }
 

@@ -1,9 +1,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::{
-    MetricsError, annual_vol, cagr, calmar, hit_rate, max_drawdown, sharpe, sortino, validate,
-};
+use crate::{MetricsError, annual_vol, cagr, hit_rate, max_drawdown, sharpe, sortino, validate};
 
 /// The standard metrics of one return series, named as in `fixtures/metrics/*.json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,6 +41,7 @@ pub fn summarize(
         });
     }
     let dd = max_drawdown(returns);
+    let growth = cagr(returns, periods_per_year);
     let at = |i: Option<usize>| i.map(|i| dates[i]);
     Ok(Summary {
         periods_per_year,
@@ -52,7 +51,7 @@ pub fn summarize(
         n_returns: returns.len(),
         first_return_date: dates.first().copied(),
         last_return_date: dates.last().copied(),
-        cagr: cagr(returns, periods_per_year),
+        cagr: growth,
         annual_vol: annual_vol(returns, periods_per_year),
         sharpe: sharpe(returns, rf, periods_per_year),
         sortino: sortino(returns, rf, periods_per_year),
@@ -60,7 +59,10 @@ pub fn summarize(
         max_drawdown_peak: dd.and_then(|d| at(d.peak)),
         max_drawdown_trough: dd.and_then(|d| at(d.trough)),
         max_drawdown_recovery: dd.and_then(|d| at(d.recovery)),
-        calmar: calmar(returns, periods_per_year),
+        // The same as `calmar(returns)`, without computing CAGR and the drawdown again.
+        calmar: dd
+            .filter(|d| d.depth < 0.0)
+            .and_then(|d| growth.map(|c| c / d.depth.abs())),
         hit_rate: hit_rate(returns),
     })
 }
