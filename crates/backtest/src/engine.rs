@@ -869,11 +869,14 @@ pub fn kernel_applies(cfg: &BacktestConfig) -> bool {
 /// `sma-cross` on one symbol for a sweep: the engine's own fills and books (`State::execute`),
 /// driven by exact prefix sums shared across combinations (`prefix[i]` = Σ of the first `i`
 /// exact closes at one scale), without the per-bar view, decision records or order ids a
-/// sweep does not report. Tests check it equals [`run`] with `SmaCross` bit for bit.
+/// sweep does not report. `ret_dates` are the bars' dates after the first (the dates of the
+/// returns), shared across combinations too. Tests check it equals [`run`] with `SmaCross`
+/// bit for bit.
 pub fn sma_cross_kernel(
     symbol: &Symbol,
     data: &BTreeMap<Symbol, Vec<DailyBar>>,
     prefix: &[i128],
+    ret_dates: &[NaiveDate],
     fast: usize,
     slow: usize,
     size: Option<f64>,
@@ -883,7 +886,11 @@ pub fn sma_cross_kernel(
     let bars = data
         .get(symbol)
         .ok_or_else(|| BacktestError::Input(format!("unknown symbol {symbol}: not in the data")))?;
-    if prefix.len() != bars.len() + 1 || fast == 0 || fast >= slow {
+    if prefix.len() != bars.len() + 1
+        || ret_dates.len() + 1 != bars.len().max(1)
+        || fast == 0
+        || fast >= slow
+    {
         return Err(BacktestError::Input(
             "sma-cross kernel: bad prefix sums or windows".into(),
         ));
@@ -942,7 +949,6 @@ pub fn sma_cross_kernel(
     };
     let mut pending: Option<Pending> = None;
     let mut rets = Vec::with_capacity(bars.len());
-    let mut dates = Vec::with_capacity(bars.len());
     let mut prev_equity = cfg.cash;
     st.last_close.insert(symbol.clone(), bars[0].close);
     // The held quantity mirrors the books and changes only on fills; marking it here is the
@@ -981,14 +987,13 @@ pub fn sma_cross_kernel(
         let equity = st.view.cash + if held == 0.0 { 0.0 } else { held * bar.close };
         if i > 0 {
             rets.push(equity / prev_equity - 1.0);
-            dates.push(bar.ts);
         }
         prev_equity = equity;
     }
     if let (Some(c), Some(last)) = (st.last_close.get_mut(symbol), bars.last()) {
         *c = last.close;
     }
-    let metrics = systrade_metrics::summarize(&dates, &rets, None, cfg.periods_per_year)
+    let metrics = systrade_metrics::summarize(ret_dates, &rets, None, cfg.periods_per_year)
         .map_err(|e| BacktestError::Input(format!("metrics: {e}")))?;
     let exits = st.trades.len();
     Ok(KernelResult {

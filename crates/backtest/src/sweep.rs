@@ -205,6 +205,14 @@ pub fn sweep_sma_cross(
             "the grid has no valid combination for this strategy".into(),
         ));
     }
+    let ret_dates: Vec<Vec<chrono::NaiveDate>> = series
+        .iter()
+        .map(|(s, d)| {
+            d.get(s)
+                .map(|b| b.iter().skip(1).map(|x| x.ts).collect())
+                .unwrap_or_default()
+        })
+        .collect();
     let prefixes: Vec<Option<Vec<i128>>> = series
         .par_iter()
         .map(|(s, d)| {
@@ -224,7 +232,8 @@ pub fn sweep_sma_cross(
             let (fast, slow) = windows(combo);
             let row = match (&prefixes[*i], kernel_applies(cfg)) {
                 (Some(prefix), true) => {
-                    let k = sma_cross_kernel(sym, data, prefix, fast, slow, size, cfg)?;
+                    let k =
+                        sma_cross_kernel(sym, data, prefix, &ret_dates[*i], fast, slow, size, cfg)?;
                     let m = &k.metrics;
                     SweepRow {
                         symbol: sym.clone(),

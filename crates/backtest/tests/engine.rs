@@ -434,7 +434,8 @@ proptest! {
         let engine = run(&mut strategy(&sym, fast, slow, size), &data, &cfg).unwrap();
         let closes: Vec<f64> = data[&sym].iter().map(|b| b.close).collect();
         let prefix = systrade_strategy::exact::exact_prefix(&closes).unwrap();
-        let k = systrade_backtest::sma_cross_kernel(&sym, &data, &prefix, fast, slow, size, &cfg).unwrap();
+        let dates: Vec<NaiveDate> = data[&sym].iter().skip(1).map(|b| b.ts).collect();
+        let k = systrade_backtest::sma_cross_kernel(&sym, &data, &prefix, &dates, fast, slow, size, &cfg).unwrap();
         prop_assert_eq!(k.final_equity.to_bits(), engine.summary.final_equity.to_bits());
         prop_assert_eq!(k.entries, engine.trades.len());
         prop_assert_eq!(k.exits, engine.summary.n_trades);

@@ -53,13 +53,13 @@ pub fn validate(
     Ok(())
 }
 
-fn mean(xs: &[f64]) -> f64 {
+pub(crate) fn mean(xs: &[f64]) -> f64 {
     xs.iter().sum::<f64>() / xs.len() as f64
 }
 
 /// Sample standard deviation (ddof 1), two-pass as numpy; `None` below two values. A
 /// constant series is exactly 0 (the two-pass mean of equal values can miss by one ulp).
-fn std_ddof1(xs: &[f64]) -> Option<f64> {
+pub(crate) fn std_ddof1(xs: &[f64]) -> Option<f64> {
     if xs.len() < 2 {
         return None;
     }

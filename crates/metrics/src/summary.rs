@@ -42,6 +42,8 @@ pub fn summarize(
     }
     let dd = max_drawdown(returns);
     let growth = cagr(returns, periods_per_year);
+    let std = crate::std_ddof1(returns);
+    let vol = std.map(|s| s * periods_per_year.sqrt());
     let at = |i: Option<usize>| i.map(|i| dates[i]);
     Ok(Summary {
         periods_per_year,
@@ -52,8 +54,15 @@ pub fn summarize(
         first_return_date: dates.first().copied(),
         last_return_date: dates.last().copied(),
         cagr: growth,
-        annual_vol: annual_vol(returns, periods_per_year),
-        sharpe: sharpe(returns, rf, periods_per_year),
+        annual_vol: vol,
+        sharpe: match rf {
+            // Without a risk-free series, Sharpe shares the stdev computed for the volatility.
+            None => std.and_then(|s| {
+                let m = crate::mean(returns);
+                (s > 1e-12 * m.abs() && s > 0.0).then(|| m / s * periods_per_year.sqrt())
+            }),
+            Some(_) => sharpe(returns, rf, periods_per_year),
+        },
         sortino: sortino(returns, rf, periods_per_year),
         max_drawdown: dd.map(|d| d.depth),
         max_drawdown_peak: dd.and_then(|d| at(d.peak)),
