@@ -1,7 +1,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::{MetricsError, annual_vol, cagr, hit_rate, max_drawdown, sharpe, sortino, validate};
+use crate::{MetricsError, cagr, hit_rate, max_drawdown, sharpe, sortino, validate};
 
 /// The standard metrics of one return series, named as in `fixtures/metrics/*.json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
