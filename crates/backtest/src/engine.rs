@@ -855,6 +855,15 @@ pub struct KernelResult {
     pub metrics: systrade_metrics::Summary,
 }
 
+/// What a sweep computes once per symbol and shares across combinations.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelInputs<'a> {
+    /// `prefix[i]` = Σ of the first `i` exact closes at one scale (`exact_prefix`).
+    pub prefix: &'a [i128],
+    /// The bars' dates after the first: the dates of the returns.
+    pub ret_dates: &'a [NaiveDate],
+}
+
 /// True when `sma_cross_kernel` reproduces the engine for this config: no stops, no
 /// participation cap, no impact, no borrow, no interest, no date bounds.
 pub fn kernel_applies(cfg: &BacktestConfig) -> bool {
@@ -875,14 +884,14 @@ pub fn kernel_applies(cfg: &BacktestConfig) -> bool {
 pub fn sma_cross_kernel(
     symbol: &Symbol,
     data: &BTreeMap<Symbol, Vec<DailyBar>>,
-    prefix: &[i128],
-    ret_dates: &[NaiveDate],
+    shared: &KernelInputs<'_>,
     fast: usize,
     slow: usize,
     size: Option<f64>,
     cfg: &BacktestConfig,
 ) -> Result<KernelResult, BacktestError> {
     use std::cmp::Ordering;
+    let (prefix, ret_dates) = (shared.prefix, shared.ret_dates);
     let bars = data
         .get(symbol)
         .ok_or_else(|| BacktestError::Input(format!("unknown symbol {symbol}: not in the data")))?;

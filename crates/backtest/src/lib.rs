@@ -12,8 +12,8 @@ pub mod sweep;
 
 pub use broker::{CostModel, FillAt};
 pub use engine::{
-    BacktestConfig, BacktestResult, FillRecord, KernelResult, OrderRecord, Remainder, SeriesRow,
-    Summary, TradeRecord, kernel_applies, run, sma_cross_kernel,
+    BacktestConfig, BacktestResult, FillRecord, KernelInputs, KernelResult, OrderRecord, Remainder,
+    SeriesRow, Summary, TradeRecord, kernel_applies, run, sma_cross_kernel,
 };
 pub use outputs::write_outputs;
 

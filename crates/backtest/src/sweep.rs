@@ -232,8 +232,11 @@ pub fn sweep_sma_cross(
             let (fast, slow) = windows(combo);
             let row = match (&prefixes[*i], kernel_applies(cfg)) {
                 (Some(prefix), true) => {
-                    let k =
-                        sma_cross_kernel(sym, data, prefix, &ret_dates[*i], fast, slow, size, cfg)?;
+                    let shared = crate::KernelInputs {
+                        prefix,
+                        ret_dates: &ret_dates[*i],
+                    };
+                    let k = sma_cross_kernel(sym, data, &shared, fast, slow, size, cfg)?;
                     let m = &k.metrics;
                     SweepRow {
                         symbol: sym.clone(),

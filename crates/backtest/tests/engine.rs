@@ -435,7 +435,8 @@ proptest! {
         let closes: Vec<f64> = data[&sym].iter().map(|b| b.close).collect();
         let prefix = systrade_strategy::exact::exact_prefix(&closes).unwrap();
         let dates: Vec<NaiveDate> = data[&sym].iter().skip(1).map(|b| b.ts).collect();
-        let k = systrade_backtest::sma_cross_kernel(&sym, &data, &prefix, &dates, fast, slow, size, &cfg).unwrap();
+        let shared = systrade_backtest::KernelInputs { prefix: &prefix, ret_dates: &dates };
+        let k = systrade_backtest::sma_cross_kernel(&sym, &data, &shared, fast, slow, size, &cfg).unwrap();
         prop_assert_eq!(k.final_equity.to_bits(), engine.summary.final_equity.to_bits());
         prop_assert_eq!(k.entries, engine.trades.len());
         prop_assert_eq!(k.exits, engine.summary.n_trades);
