@@ -9,6 +9,7 @@ pub mod lookahead;
 mod outputs;
 pub mod research;
 pub mod sweep;
+pub mod walkforward;
 
 pub use broker::{CostModel, FillAt};
 pub use engine::{

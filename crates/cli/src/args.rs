@@ -74,6 +74,53 @@ systrade backtest --strategy sma-cross --symbol AAPL --fast 20 --slow 100 --adju
         after_help = "Example (W2 of ../shared/peers):\n  systrade sweep --strategy sma-cross --symbols all --grid 'fast=5..50:5,slow=20..200:20' \\\n      --fees-bps 10 --adjust none --on-bad-row keep --data ../shared/data/sp500_daily_alphavantage/daily --out runs/w2"
     )]
     Sweep(SweepArgs),
+    /// Walk-forward: optimise the grid on each train window by --metric, evaluate the winner
+    /// on the next test window (rolling, or --anchored), stitch the out-of-sample returns and
+    /// report in- vs out-of-sample degradation. Writes walkforward.csv, oos_timeseries.csv and
+    /// walkforward.json.
+    #[command(
+        after_help = "Example:\n  systrade walkforward --strategy sma-cross --symbol SPY --grid 'fast=5..30:5,slow=40..200:40' \\\n      --train 5y --test 1y --fees-bps 10 --data ../shared/data/us_etf_daily_yahoo --out runs/wf"
+    )]
+    Walkforward(WalkforwardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WalkforwardArgs {
+    #[arg(long, value_enum)]
+    pub strategy: StrategyArg,
+    #[arg(long)]
+    pub symbol: String,
+    /// Parameter grid, as for `sweep`.
+    #[arg(long)]
+    pub grid: String,
+    /// Train window length: `3y`, `18m` or `90d`.
+    #[arg(long)]
+    pub train: String,
+    /// Test window length (also the step between windows).
+    #[arg(long)]
+    pub test: String,
+    /// Train windows all start at the first date (growing) instead of rolling.
+    #[arg(long)]
+    pub anchored: bool,
+    /// Metric to optimise: cagr, sharpe, sortino, max_dd, calmar.
+    #[arg(long, default_value = "sharpe")]
+    pub metric: String,
+    #[arg(long, value_enum, default_value_t = FillArg::Open)]
+    pub fill: FillArg,
+    /// Fee in basis points of traded notional.
+    #[arg(long, default_value_t = 0.0)]
+    pub fees_bps: f64,
+    /// Starting cash.
+    #[arg(long, default_value_t = 100_000.0)]
+    pub cash: f64,
+    /// A market database, a folder of vendor files, or one file.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

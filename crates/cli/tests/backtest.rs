@@ -257,3 +257,88 @@ fn test_sweep_writes_rows_and_sensitivity_and_refuses_bad_grids() {
     assert_eq!(code, 2);
     assert!(err.contains("--metric must be one of"), "{err}");
 }
+
+#[test]
+fn test_walkforward_windows_outputs_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(
+        &[
+            "data",
+            "synth",
+            "--symbols",
+            "1",
+            "--days",
+            "1500",
+            "--out",
+            "syn",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let base = [
+        "walkforward",
+        "--strategy",
+        "sma-cross",
+        "--symbol",
+        "TEC01",
+        "--grid",
+        "fast=5|10,slow=20|40",
+        "--data",
+        "syn",
+    ];
+    let mut args = base.to_vec();
+    args.extend_from_slice(&["--train", "2y", "--test", "1y", "--out", "wf"]);
+    let (code, out, err) = run(&args, dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("windows: mean sharpe in sample"), "{out}");
+    let csv = std::fs::read_to_string(dir.path().join("wf/walkforward.csv")).unwrap();
+    let n = csv.lines().count() - 1;
+    assert!(
+        (3..=4).contains(&n),
+        "≈6 years of bars, 2y train + 1y test steps: {csv}"
+    );
+    // Test windows follow each other without gaps or overlap.
+    let rows: Vec<Vec<String>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    for w in rows.windows(2) {
+        let prev_to = chrono::NaiveDate::parse_from_str(&w[0][4], "%Y-%m-%d").unwrap();
+        let next_from = chrono::NaiveDate::parse_from_str(&w[1][3], "%Y-%m-%d").unwrap();
+        assert_eq!(prev_to.succ_opt().unwrap(), next_from);
+    }
+    let oos = std::fs::read_to_string(dir.path().join("wf/oos_timeseries.csv")).unwrap();
+    assert!(oos.lines().count() > 200);
+    let mut args = base.to_vec();
+    args.extend_from_slice(&[
+        "--train",
+        "2y",
+        "--test",
+        "1y",
+        "--anchored",
+        "--out",
+        "wfa",
+    ]);
+    let (code, _, err) = run(&args, dir.path());
+    assert_eq!(code, 0, "{err}");
+    let anchored = std::fs::read_to_string(dir.path().join("wfa/walkforward.csv")).unwrap();
+    assert!(
+        anchored
+            .lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(1) == Some("2015-01-02")),
+        "anchored train windows start at the first date: {anchored}"
+    );
+    for (train, test, msg) in [
+        ("20y", "1y", "shorter than one train window"),
+        ("2w", "1y", "unit must be y, m or d"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend_from_slice(&["--train", train, "--test", test, "--out", "bad"]);
+        let (code, _, err) = run(&args, dir.path());
+        assert_eq!(code, 2, "{train}: {err}");
+        assert!(err.contains(msg), "{train}: {err}");
+        assert!(!dir.path().join("bad").exists());
+    }
+}

@@ -6,6 +6,7 @@ mod demo;
 mod indicators;
 mod metrics;
 mod sweep;
+mod walkforward;
 
 use std::io::IsTerminal;
 
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Metrics(a) => metrics::run(&a),
         Command::Backtest(a) => backtest::run(&a),
         Command::Sweep(a) => sweep::run(&a),
+        Command::Walkforward(a) => walkforward::run(&a),
     }
 }
 

@@ -1,0 +1,277 @@
+//! Walk-forward analysis: optimise on each train window, evaluate on the next test window,
+//! stitch the out-of-sample returns, and report how much worse out of sample is.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use chrono::{Months, NaiveDate};
+use rayon::prelude::*;
+use serde::Serialize;
+use systrade_core::fsio::{write_atomic, write_json_atomic};
+use systrade_strategy::Strategy;
+
+use crate::sweep::{Combo, Market};
+use crate::{BacktestConfig, BacktestError, run};
+
+/// A window length: `3y`, `18m` (calendar months) or `90d` (calendar days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Span {
+    Months(u32),
+    Days(u32),
+}
+
+impl Span {
+    /// Parses `3y`, `18m`, `90d`.
+    pub fn parse(s: &str) -> Result<Span, String> {
+        let s = s.trim();
+        let (n, unit) = s.split_at(s.len().saturating_sub(1));
+        let n: u32 = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            format!("window {s:?}: expected a positive number and y, m or d (e.g. 3y)")
+        })?;
+        match unit {
+            "y" => Ok(Span::Months(n * 12)),
+            "m" => Ok(Span::Months(n)),
+            "d" => Ok(Span::Days(n)),
+            _ => Err(format!("window {s:?}: the unit must be y, m or d")),
+        }
+    }
+
+    fn add(self, d: NaiveDate) -> Option<NaiveDate> {
+        match self {
+            Span::Months(m) => d.checked_add_months(Months::new(m)),
+            Span::Days(n) => d.checked_add_days(chrono::Days::new(u64::from(n))),
+        }
+    }
+}
+
+/// One train/test window and what happened in it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowResult {
+    pub train_from: NaiveDate,
+    pub train_to: NaiveDate,
+    pub test_from: NaiveDate,
+    pub test_to: NaiveDate,
+    pub best: Combo,
+    /// The chosen metric of the best combination on the train window.
+    pub in_sample: Option<f64>,
+    /// The same metric of that combination on the test window.
+    pub out_of_sample: Option<f64>,
+}
+
+/// The whole analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WalkForward {
+    pub metric: String,
+    pub anchored: bool,
+    pub windows: Vec<WindowResult>,
+    /// Stitched out-of-sample daily returns.
+    pub oos_dates: Vec<NaiveDate>,
+    pub oos_returns: Vec<f64>,
+    pub oos_metrics: systrade_metrics::Summary,
+    /// Mean in-sample metric over the windows.
+    pub in_sample_mean: Option<f64>,
+    /// Mean out-of-sample metric over the windows.
+    pub out_of_sample_mean: Option<f64>,
+    /// `out_of_sample_mean / in_sample_mean` (1 = no degradation); `None` when undefined.
+    pub degradation_ratio: Option<f64>,
+}
+
+fn metric_of(m: &systrade_metrics::Summary, name: &str) -> Option<f64> {
+    match name {
+        "cagr" => m.cagr,
+        "sharpe" => m.sharpe,
+        "sortino" => m.sortino,
+        "max_dd" => m.max_drawdown,
+        "calmar" => m.calmar,
+        _ => None,
+    }
+}
+
+/// Runs the walk-forward. `make` builds the strategy for a combination (`None` when invalid);
+/// `first`/`last` bound the data used. Windows whose test period has no bars end the analysis.
+#[allow(clippy::too_many_arguments)]
+pub fn walk_forward<S: Strategy>(
+    data: &Market,
+    combos: &[Combo],
+    cfg: &BacktestConfig,
+    make: impl Fn(&Combo) -> Option<S> + Sync,
+    (first, last): (NaiveDate, NaiveDate),
+    train: Span,
+    test: Span,
+    anchored: bool,
+    metric: &str,
+) -> Result<WalkForward, BacktestError> {
+    let valid: Vec<&Combo> = combos.iter().filter(|c| make(c).is_some()).collect();
+    if valid.is_empty() {
+        return Err(BacktestError::Input(
+            "the grid has no valid combination for this strategy".into(),
+        ));
+    }
+    let mut windows = Vec::new();
+    let mut oos_dates = Vec::new();
+    let mut oos_returns = Vec::new();
+    let mut start = first;
+    loop {
+        let train_to = train
+            .add(start)
+            .ok_or_else(|| BacktestError::Input("window past the calendar".into()))?;
+        let test_to = test
+            .add(train_to)
+            .ok_or_else(|| BacktestError::Input("window past the calendar".into()))?;
+        if train_to > last {
+            break;
+        }
+        let train_from = if anchored { first } else { start };
+        let day_before = |d: NaiveDate| d.pred_opt().unwrap_or(d);
+        let train_cfg = BacktestConfig {
+            start: Some(train_from),
+            end: Some(day_before(train_to)),
+            record_decisions: false,
+            ..cfg.clone()
+        };
+        let scores: Vec<(Option<f64>, &Combo)> = valid
+            .par_iter()
+            .map(|c| {
+                let mut s =
+                    make(c).ok_or_else(|| BacktestError::Input("invalid combination".into()))?;
+                let r = run(&mut s, data, &train_cfg)?;
+                Ok((metric_of(&r.summary.metrics, metric), *c))
+            })
+            .collect::<Result<_, BacktestError>>()?;
+        // Best by the metric (max drawdown: the least negative); ties keep grid order.
+        let best = scores
+            .iter()
+            .filter(|(m, _)| m.is_some())
+            .fold(None::<&(Option<f64>, &Combo)>, |acc, x| match acc {
+                Some(a) if a.0 >= x.0 => Some(a),
+                _ => Some(x),
+            })
+            .ok_or_else(|| {
+                BacktestError::Input(format!(
+                    "no combination has a {metric} on the train window {train_from}..{train_to}"
+                ))
+            })?;
+        let test_cfg = BacktestConfig {
+            start: Some(train_to),
+            end: Some(day_before(test_to).min(last)),
+            record_decisions: false,
+            ..cfg.clone()
+        };
+        let mut s =
+            make(best.1).ok_or_else(|| BacktestError::Input("invalid combination".into()))?;
+        let r = match run(&mut s, data, &test_cfg) {
+            Ok(r) => r,
+            Err(BacktestError::Input(m)) if m.contains("no bars") => break,
+            Err(e) => return Err(e),
+        };
+        // The first test row's return is measured from the window's starting cash (0): the
+        // stitched curve uses the rows after it, plus the first bar's own move is not traded.
+        for row in r.series.iter().skip(1) {
+            oos_dates.push(row.date);
+            oos_returns.push(row.ret);
+        }
+        windows.push(WindowResult {
+            train_from,
+            train_to: day_before(train_to),
+            test_from: train_to,
+            test_to: day_before(test_to).min(last),
+            best: best.1.clone(),
+            in_sample: best.0,
+            out_of_sample: metric_of(&r.summary.metrics, metric),
+        });
+        start = test
+            .add(start)
+            .ok_or_else(|| BacktestError::Input("window past the calendar".into()))?;
+        if test_to > last {
+            break;
+        }
+    }
+    if windows.is_empty() {
+        return Err(BacktestError::Input(
+            "the data is shorter than one train window plus one test window".into(),
+        ));
+    }
+    let oos_metrics =
+        systrade_metrics::summarize(&oos_dates, &oos_returns, None, cfg.periods_per_year)
+            .map_err(|e| BacktestError::Input(e.to_string()))?;
+    let mean = |xs: Vec<f64>| {
+        if xs.is_empty() {
+            None
+        } else {
+            Some(xs.iter().sum::<f64>() / xs.len() as f64)
+        }
+    };
+    let in_sample_mean = mean(windows.iter().filter_map(|w| w.in_sample).collect());
+    let out_of_sample_mean = mean(windows.iter().filter_map(|w| w.out_of_sample).collect());
+    let degradation_ratio = match (in_sample_mean, out_of_sample_mean) {
+        (Some(i), Some(o)) if i != 0.0 => Some(o / i),
+        _ => None,
+    };
+    Ok(WalkForward {
+        metric: metric.to_string(),
+        anchored,
+        windows,
+        oos_dates,
+        oos_returns,
+        oos_metrics,
+        in_sample_mean,
+        out_of_sample_mean,
+        degradation_ratio,
+    })
+}
+
+/// Writes `walkforward.csv`, `oos_timeseries.csv` and `walkforward.json`.
+pub fn write_walk_forward(w: &WalkForward, dir: &Path) -> Result<(), BacktestError> {
+    let mut s = String::from(
+        "window,train_from,train_to,test_from,test_to,params,in_sample,out_of_sample\n",
+    );
+    for (i, x) in w.windows.iter().enumerate() {
+        let params: Vec<String> = x.best.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let cell = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{i},{},{},{},{},{},{},{}",
+            x.train_from,
+            x.train_to,
+            x.test_from,
+            x.test_to,
+            params.join(" "),
+            cell(x.in_sample),
+            cell(x.out_of_sample)
+        );
+    }
+    write_atomic(&dir.join("walkforward.csv"), s.as_bytes())?;
+    let mut t = String::from("date,return,equity\n");
+    let mut eq = 1.0f64;
+    for (d, r) in w.oos_dates.iter().zip(&w.oos_returns) {
+        eq *= 1.0 + r;
+        let _ = writeln!(t, "{d},{r},{eq}");
+    }
+    write_atomic(&dir.join("oos_timeseries.csv"), t.as_bytes())?;
+    let summary = serde_json::json!({
+        "metric": w.metric,
+        "anchored": w.anchored,
+        "windows": w.windows.len(),
+        "in_sample_mean": w.in_sample_mean,
+        "out_of_sample_mean": w.out_of_sample_mean,
+        "degradation_ratio": w.degradation_ratio,
+        "oos_metrics": w.oos_metrics,
+    });
+    write_json_atomic(&dir.join("walkforward.json"), &summary)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_span_parse() {
+        assert_eq!(Span::parse("3y"), Ok(Span::Months(36)));
+        assert_eq!(Span::parse("18m"), Ok(Span::Months(18)));
+        assert_eq!(Span::parse("90d"), Ok(Span::Days(90)));
+        assert!(Span::parse("0y").is_err());
+        assert!(Span::parse("3w").is_err());
+        assert!(Span::parse("y").is_err());
+    }
+}

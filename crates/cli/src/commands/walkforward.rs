@@ -1,0 +1,113 @@
+//! `systrade walkforward`
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use systrade_backtest::sweep::parse_grid;
+use systrade_backtest::walkforward::{Span, walk_forward, write_walk_forward};
+use systrade_backtest::{BacktestConfig, BacktestError, CostModel, FillAt};
+use systrade_core::Symbol;
+use systrade_data::DataSource;
+use systrade_strategy::{SmaCross, SmaCrossParams};
+
+use crate::args::{FillArg, StrategyArg, WalkforwardArgs};
+use crate::exit::BadInput;
+
+pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
+    let grid = parse_grid(&a.grid).map_err(BadInput)?;
+    let (train, test) = (
+        Span::parse(&a.train).map_err(BadInput)?,
+        Span::parse(&a.test).map_err(BadInput)?,
+    );
+    if !["cagr", "sharpe", "sortino", "max_dd", "calmar"].contains(&a.metric.as_str()) {
+        return Err(BadInput(
+            "--metric must be one of cagr, sharpe, sortino, max_dd, calmar".into(),
+        )
+        .into());
+    }
+    let StrategyArg::SmaCross = a.strategy;
+    for (name, _) in &grid.params {
+        if !matches!(name.as_str(), "fast" | "slow") {
+            return Err(BadInput(format!(
+                "sma-cross has no parameter {name:?} (it takes fast and slow)"
+            ))
+            .into());
+        }
+    }
+    let symbol = Symbol::new(&a.symbol).map_err(|e| BadInput(e.to_string()))?;
+    let series = DataSource::open(&a.data)?.daily(&symbol, &a.read.parse_options())?;
+    let (Some(first), Some(last)) = (
+        series.bars.first().map(|b| b.ts),
+        series.bars.last().map(|b| b.ts),
+    ) else {
+        return Err(BadInput(format!("{symbol}: no bars")).into());
+    };
+    let cfg = BacktestConfig {
+        cash: a.cash,
+        fill: match a.fill {
+            FillArg::Open => FillAt::NextOpen,
+            FillArg::Close => FillAt::SameClose,
+        },
+        costs: CostModel {
+            fee_bps: a.fees_bps,
+            ..CostModel::default()
+        },
+        periods_per_year: f64::from(series.market.periods_per_year()),
+        ..BacktestConfig::default()
+    };
+    let data: BTreeMap<Symbol, _> = [(symbol.clone(), series.bars)].into();
+    let window =
+        |c: &BTreeMap<String, f64>, k: &str, d: usize| c.get(k).map_or(d, |v| v.round() as usize);
+    let make = |c: &BTreeMap<String, f64>| {
+        SmaCross::new(SmaCrossParams {
+            symbol: symbol.clone(),
+            fast: window(c, "fast", 10),
+            slow: window(c, "slow", 30),
+            size: None,
+        })
+        .ok()
+    };
+    let w = walk_forward(
+        &data,
+        &grid.combos(),
+        &cfg,
+        make,
+        (first, last),
+        train,
+        test,
+        a.anchored,
+        &a.metric,
+    )
+    .map_err(|e| match e {
+        BacktestError::Input(m) => anyhow::Error::from(BadInput(m)),
+        other => other.into(),
+    })?;
+    write_walk_forward(&w, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    let show = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into());
+    for (i, x) in w.windows.iter().enumerate() {
+        let params: Vec<String> = x.best.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "window {i}: train {}..{} → test {}..{}: {} — {} in sample {}, out of sample {}",
+            x.train_from,
+            x.train_to,
+            x.test_from,
+            x.test_to,
+            params.join(" "),
+            a.metric,
+            show(x.in_sample),
+            show(x.out_of_sample)
+        );
+    }
+    println!(
+        "{} windows: mean {} in sample {}, out of sample {} (ratio {}); stitched out-of-sample Sharpe {}, CAGR {}",
+        w.windows.len(),
+        a.metric,
+        show(w.in_sample_mean),
+        show(w.out_of_sample_mean),
+        show(w.degradation_ratio),
+        show(w.oos_metrics.sharpe),
+        show(w.oos_metrics.cagr)
+    );
+    println!("wrote {}", a.out.display());
+    Ok(())
+}
