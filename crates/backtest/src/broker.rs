@@ -12,6 +12,9 @@ pub enum FillAt {
     NextOpen,
     /// The deciding bar's own close.
     SameClose,
+    /// The next bar's VWAP. Daily bars carry no intraday prints, so the bar's typical price
+    /// `(high + low + close)/3` stands in for it.
+    NextVwap,
 }
 
 /// Trading costs. Fees are paid in cash on every fill; slippage moves the fill price against

@@ -45,6 +45,13 @@ pub struct BacktestConfig {
     /// Keep every decision in the result (for decisions.jsonl and look-ahead checks); sweeps
     /// that only need the metrics turn it off.
     pub record_decisions: bool,
+    /// Trade in multiples of this many units (rounded toward zero: smaller risk); `None`:
+    /// fractional.
+    pub lot_size: Option<f64>,
+    /// Skip an order whose notional is below this (closing a position always trades).
+    pub min_notional: f64,
+    /// Skip an order whose notional is below this fraction of equity (closing always trades).
+    pub trade_threshold: f64,
 }
 
 impl Default for BacktestConfig {
@@ -60,6 +67,9 @@ impl Default for BacktestConfig {
             remainder: Remainder::Carry,
             cash_rate: BTreeMap::new(),
             record_decisions: true,
+            lot_size: None,
+            min_notional: 0.0,
+            trade_threshold: 0.0,
         }
     }
 }
@@ -339,6 +349,23 @@ impl State<'_> {
             if delta.abs() > limit {
                 delta = if delta > Decimal::ZERO { limit } else { -limit };
                 capped = true;
+            }
+        }
+        if let Some(lot) = self.cfg.lot_size.filter(|l| *l > 0.0)
+            && !matches!(o.target, Target::Flat)
+        {
+            let lot = dec(lot);
+            delta = (delta / lot).trunc() * lot;
+        }
+        if !delta.is_zero() && !matches!(o.target, Target::Flat) {
+            let notional = f(delta.abs() * p);
+            let floor = self
+                .cfg
+                .min_notional
+                .max(self.cfg.trade_threshold * f(self.equity_at(&o.symbol, p)));
+            if notional < floor {
+                self.record_order(&o, "below_threshold");
+                return None;
             }
         }
         if delta.is_zero() {
@@ -683,13 +710,21 @@ pub fn run(
                 *i += 1;
             }
         }
-        if cfg.fill == FillAt::NextOpen && !pending.is_empty() {
+        if matches!(cfg.fill, FillAt::NextOpen | FillAt::NextVwap) && !pending.is_empty() {
             let mut carried = Vec::new();
             for o in std::mem::take(&mut pending) {
                 match bar_on(&today, &o.symbol) {
-                    Some(bar) => {
-                        carried.extend(st.execute(o, date, bar.open, &bar, cfg.max_participation))
-                    }
+                    Some(bar) => carried.extend(st.execute(
+                        o,
+                        date,
+                        if cfg.fill == FillAt::NextVwap {
+                            bar.ohlcv().typical()
+                        } else {
+                            bar.open
+                        },
+                        &bar,
+                        cfg.max_participation,
+                    )),
                     None => carried.push(o),
                 }
             }
@@ -868,6 +903,10 @@ pub struct KernelInputs<'a> {
 /// participation cap, no impact, no borrow, no interest, no date bounds.
 pub fn kernel_applies(cfg: &BacktestConfig) -> bool {
     cfg.max_participation.is_none()
+        && cfg.fill != FillAt::NextVwap
+        && cfg.lot_size.is_none()
+        && cfg.min_notional == 0.0
+        && cfg.trade_threshold == 0.0
         && cfg.costs.impact_k == 0.0
         && cfg.costs.borrow_bps == 0.0
         && cfg.cash_rate.is_empty()
@@ -989,7 +1028,7 @@ pub fn sma_cross_kernel(
                     let _ = st.execute(order(t, bar.ts), bar.ts, bar.close, bar, None);
                     held = st.view.qty(symbol);
                 }
-                FillAt::NextOpen => pending = Some(order(t, bar.ts)),
+                FillAt::NextOpen | FillAt::NextVwap => pending = Some(order(t, bar.ts)),
             }
         }
         // Cash changes only on fills here (no interest or borrow), which refresh the mirror.

@@ -443,3 +443,80 @@ proptest! {
         prop_assert_eq!(&k.metrics, &engine.summary.metrics);
     }
 }
+
+#[test]
+fn test_vwap_fill_lots_and_thresholds() {
+    use systrade_strategy::Target;
+    let sym = Symbol::new("S").unwrap();
+    let data: BTreeMap<Symbol, Vec<DailyBar>> = [(
+        sym.clone(),
+        bars(&[
+            (2, 100.0, 101.0, 99.0, 100.0),
+            (3, 100.0, 106.0, 97.0, 103.0),
+            (4, 103.0, 104.0, 102.0, 103.0),
+            (5, 103.0, 104.0, 102.0, 103.0),
+        ]),
+    )]
+    .into();
+    // VWAP stand-in: the next bar's typical price (106 + 97 + 103)/3 = 102.
+    let cfg = BacktestConfig {
+        fill: FillAt::NextVwap,
+        ..BacktestConfig::default()
+    };
+    let r = run(
+        &mut Script {
+            sym: sym.clone(),
+            plan: [(day(2), (Target::Quantity(10.0), None))].into(),
+        },
+        &data,
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(
+        (r.fills[0].date, r.fills[0].price.to_f64().unwrap()),
+        (day(3), 102.0)
+    );
+    // Lots round toward zero: 157 units in lots of 100 is 100.
+    let cfg = BacktestConfig {
+        lot_size: Some(100.0),
+        ..BacktestConfig::default()
+    };
+    let r = run(
+        &mut Script {
+            sym: sym.clone(),
+            plan: [(day(2), (Target::Quantity(157.0), None))].into(),
+        },
+        &data,
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(r.fills[0].qty.to_f64().unwrap(), 100.0);
+    // Below the minimum notional or the equity threshold: no order; closing still trades.
+    let cfg = BacktestConfig {
+        min_notional: 5_000.0,
+        trade_threshold: 0.01,
+        ..BacktestConfig::default()
+    };
+    let plan = [
+        (day(2), (Target::Quantity(40.0), None)),
+        (day(3), (Target::Quantity(60.0), None)),
+        (day(4), (Target::Flat, None)),
+    ]
+    .into();
+    let r = run(
+        &mut Script {
+            sym: sym.clone(),
+            plan,
+        },
+        &data,
+        &cfg,
+    )
+    .unwrap();
+    let statuses: Vec<&str> = r.orders.iter().map(|o| o.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["below_threshold", "filled", "filled"],
+        "40 units (≈4,000) is below 5,000; 60 units trade; the exit always trades"
+    );
+    assert!(r.summary.final_positions.is_empty());
+}

@@ -174,6 +174,8 @@ pub enum FillArg {
     Open,
     /// The deciding bar's close.
     Close,
+    /// The next bar's VWAP (for daily bars: its typical price (high + low + close)/3).
+    Vwap,
 }
 
 #[derive(Debug, Args)]
@@ -197,6 +199,15 @@ pub struct BacktestArgs {
     /// Fee in basis points of traded notional.
     #[arg(long, default_value_t = 0.0)]
     pub fees_bps: f64,
+    /// Trade in multiples of this many units (rounded toward zero).
+    #[arg(long)]
+    pub lot_size: Option<f64>,
+    /// Skip orders below this notional (closing a position always trades).
+    #[arg(long, default_value_t = 0.0)]
+    pub min_notional: f64,
+    /// Skip orders below this fraction of equity (closing always trades).
+    #[arg(long, default_value_t = 0.0)]
+    pub trade_threshold: f64,
     /// Fee per unit traded.
     #[arg(long, default_value_t = 0.0)]
     pub per_share: f64,

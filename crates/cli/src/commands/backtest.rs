@@ -69,6 +69,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         fill: match a.fill {
             FillArg::Open => FillAt::NextOpen,
             FillArg::Close => FillAt::SameClose,
+            FillArg::Vwap => FillAt::NextVwap,
         },
         costs: CostModel {
             fee_bps: a.fees_bps,
@@ -88,6 +89,9 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         },
         cash_rate,
         record_decisions: true,
+        lot_size: a.lot_size,
+        min_notional: a.min_notional,
+        trade_threshold: a.trade_threshold,
     };
     let levels: Vec<f64> = match a.cost_grid.trim() {
         "none" | "" => Vec::new(),

@@ -53,6 +53,7 @@ pub fn run(a: &SweepArgs) -> anyhow::Result<()> {
         fill: match a.fill {
             FillArg::Open => FillAt::NextOpen,
             FillArg::Close => FillAt::SameClose,
+            FillArg::Vwap => FillAt::NextVwap,
         },
         costs: CostModel {
             fee_bps: a.fees_bps,

@@ -47,6 +47,7 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
         fill: match a.fill {
             FillArg::Open => FillAt::NextOpen,
             FillArg::Close => FillAt::SameClose,
+            FillArg::Vwap => FillAt::NextVwap,
         },
         costs: CostModel {
             fee_bps: a.fees_bps,
