@@ -100,6 +100,7 @@ pub fn walk_forward<S: Strategy>(
     test: Span,
     anchored: bool,
     metric: &str,
+    progress: &(dyn Fn() + Sync),
 ) -> Result<WalkForward, BacktestError> {
     let valid: Vec<&Combo> = combos.iter().filter(|c| make(c).is_some()).collect();
     if valid.is_empty() {
@@ -135,6 +136,7 @@ pub fn walk_forward<S: Strategy>(
                 let mut s =
                     make(c).ok_or_else(|| BacktestError::Input("invalid combination".into()))?;
                 let r = run(&mut s, data, &train_cfg)?;
+                progress();
                 Ok((metric_of(&r.summary.metrics, metric), *c))
             })
             .collect::<Result<_, BacktestError>>()?;

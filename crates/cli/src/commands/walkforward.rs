@@ -68,6 +68,8 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
         })
         .ok()
     };
+    // The number of windows is known only as they are formed: a spinner with a count.
+    let pb = super::progress(0, "train backtests");
     let w = walk_forward(
         &data,
         &grid.combos(),
@@ -78,8 +80,10 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
         test,
         a.anchored,
         &a.metric,
-    )
-    .map_err(|e| match e {
+        &|| pb.inc(1),
+    );
+    pb.finish_and_clear();
+    let w = w.map_err(|e| match e {
         BacktestError::Input(m) => anyhow::Error::from(BadInput(m)),
         other => other.into(),
     })?;
