@@ -243,7 +243,31 @@ struct State<'a> {
     interest: Decimal,
 }
 
-impl State<'_> {
+impl<'a> State<'a> {
+    fn new(cfg: &'a BacktestConfig, data: &'a BTreeMap<Symbol, Vec<DailyBar>>) -> Self {
+        State {
+            cfg,
+            data,
+            cash: dec(cfg.cash),
+            pos: BTreeMap::new(),
+            view: PortfolioView {
+                equity: cfg.cash,
+                cash: cfg.cash,
+                ..PortfolioView::default()
+            },
+            last_close: BTreeMap::new(),
+            stops: BTreeMap::new(),
+            trades: Vec::new(),
+            open: BTreeMap::new(),
+            orders: Vec::new(),
+            fills: Vec::new(),
+            day_fees: Decimal::ZERO,
+            day_traded: Decimal::ZERO,
+            borrow: Decimal::ZERO,
+            interest: Decimal::ZERO,
+        }
+    }
+
     fn equity_at(&self, symbol: &Symbol, price: Decimal) -> Decimal {
         let mut eq = self.cash;
         for (s, q) in &self.pos {
@@ -660,27 +684,7 @@ pub fn run(
         ));
     };
 
-    let mut st = State {
-        cfg,
-        data,
-        cash: dec(cfg.cash),
-        pos: BTreeMap::new(),
-        view: PortfolioView {
-            equity: cfg.cash,
-            cash: cfg.cash,
-            ..PortfolioView::default()
-        },
-        last_close: BTreeMap::new(),
-        stops: BTreeMap::new(),
-        trades: Vec::new(),
-        open: BTreeMap::new(),
-        orders: Vec::new(),
-        fills: Vec::new(),
-        day_fees: Decimal::ZERO,
-        day_traded: Decimal::ZERO,
-        borrow: Decimal::ZERO,
-        interest: Decimal::ZERO,
-    };
+    let mut st = State::new(cfg, data);
     // Closes before the first recorded date mark positions from the start.
     for s in &universe {
         if let Some(b) = data[s].iter().take_while(|b| b.ts < first_date).last() {
@@ -966,27 +970,7 @@ pub fn sma_cross_kernel(
             )
         }
     };
-    let mut st = State {
-        cfg,
-        data,
-        cash: dec(cfg.cash),
-        pos: BTreeMap::new(),
-        view: PortfolioView {
-            equity: cfg.cash,
-            cash: cfg.cash,
-            ..PortfolioView::default()
-        },
-        last_close: BTreeMap::new(),
-        stops: BTreeMap::new(),
-        trades: Vec::new(),
-        open: BTreeMap::new(),
-        orders: Vec::new(),
-        fills: Vec::new(),
-        day_fees: Decimal::ZERO,
-        day_traded: Decimal::ZERO,
-        borrow: Decimal::ZERO,
-        interest: Decimal::ZERO,
-    };
+    let mut st = State::new(cfg, data);
     let entry = size.map_or(Target::Weight(1.0), Target::Quantity);
     let order = |target: Target, date: NaiveDate| Pending {
         id: ClientOrderId(String::new()),

@@ -106,6 +106,28 @@ pub struct SweepRow {
 }
 
 impl SweepRow {
+    fn new(
+        symbol: &Symbol,
+        params: &Combo,
+        final_equity: f64,
+        m: &systrade_metrics::Summary,
+        entries: usize,
+        exits: usize,
+    ) -> Self {
+        SweepRow {
+            symbol: symbol.clone(),
+            params: params.clone(),
+            final_equity,
+            cagr: m.cagr,
+            sharpe: m.sharpe,
+            sortino: m.sortino,
+            max_dd: m.max_drawdown,
+            calmar: m.calmar,
+            entries,
+            exits,
+        }
+    }
+
     /// A metric by name (`final_equity`, `cagr`, `sharpe`, `sortino`, `max_dd`, `calmar`).
     pub fn metric(&self, name: &str) -> Option<f64> {
         match name {
@@ -159,19 +181,14 @@ pub fn sweep<S: Strategy>(
                 .ok_or_else(|| BacktestError::Input(format!("invalid combination {combo:?}")))?;
             let r = run(&mut strat, data, cfg)?;
             progress();
-            let m = &r.summary.metrics;
-            Ok(SweepRow {
-                symbol: (*sym).clone(),
-                params: (*combo).clone(),
-                final_equity: r.summary.final_equity,
-                cagr: m.cagr,
-                sharpe: m.sharpe,
-                sortino: m.sortino,
-                max_dd: m.max_drawdown,
-                calmar: m.calmar,
-                entries: r.trades.len(),
-                exits: r.summary.n_trades,
-            })
+            Ok(SweepRow::new(
+                sym,
+                combo,
+                r.summary.final_equity,
+                &r.summary.metrics,
+                r.trades.len(),
+                r.summary.n_trades,
+            ))
         })
         .collect()
 }
@@ -237,19 +254,7 @@ pub fn sweep_sma_cross(
                         ret_dates: &ret_dates[*i],
                     };
                     let k = sma_cross_kernel(sym, data, &shared, fast, slow, size, cfg)?;
-                    let m = &k.metrics;
-                    SweepRow {
-                        symbol: sym.clone(),
-                        params: (*combo).clone(),
-                        final_equity: k.final_equity,
-                        cagr: m.cagr,
-                        sharpe: m.sharpe,
-                        sortino: m.sortino,
-                        max_dd: m.max_drawdown,
-                        calmar: m.calmar,
-                        entries: k.entries,
-                        exits: k.exits,
-                    }
+                    SweepRow::new(sym, combo, k.final_equity, &k.metrics, k.entries, k.exits)
                 }
                 _ => {
                     let params = systrade_strategy::SmaCrossParams {
@@ -261,19 +266,14 @@ pub fn sweep_sma_cross(
                     let mut strat = systrade_strategy::SmaCross::new(params)
                         .map_err(|e| BacktestError::Input(e.to_string()))?;
                     let r = run(&mut strat, data, cfg)?;
-                    let m = &r.summary.metrics;
-                    SweepRow {
-                        symbol: sym.clone(),
-                        params: (*combo).clone(),
-                        final_equity: r.summary.final_equity,
-                        cagr: m.cagr,
-                        sharpe: m.sharpe,
-                        sortino: m.sortino,
-                        max_dd: m.max_drawdown,
-                        calmar: m.calmar,
-                        entries: r.trades.len(),
-                        exits: r.summary.n_trades,
-                    }
+                    SweepRow::new(
+                        sym,
+                        combo,
+                        r.summary.final_equity,
+                        &r.summary.metrics,
+                        r.trades.len(),
+                        r.summary.n_trades,
+                    )
                 }
             };
             progress();

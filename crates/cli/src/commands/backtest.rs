@@ -6,14 +6,12 @@ use anyhow::Context;
 use systrade_backtest::research::{
     cost_grid, parse_splits, split_reports, write_cost_grid, write_splits,
 };
-use systrade_backtest::{
-    BacktestConfig, BacktestError, CostModel, FillAt, Remainder, write_outputs,
-};
+use systrade_backtest::{BacktestConfig, BacktestError, CostModel, Remainder, write_outputs};
 use systrade_core::Symbol;
 use systrade_data::DataSource;
 use systrade_strategy::{SmaCross, SmaCrossParams};
 
-use crate::args::{BacktestArgs, FillArg, RemainderArg, StrategyArg};
+use crate::args::{BacktestArgs, RemainderArg, StrategyArg};
 use crate::exit::BadInput;
 
 fn bad(e: BacktestError) -> anyhow::Error {
@@ -66,11 +64,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
     };
     let cfg = BacktestConfig {
         cash: a.cash,
-        fill: match a.fill {
-            FillArg::Open => FillAt::NextOpen,
-            FillArg::Close => FillAt::SameClose,
-            FillArg::Vwap => FillAt::NextVwap,
-        },
+        fill: a.fill.fill_at(),
         costs: CostModel {
             fee_bps: a.fees_bps,
             per_share: a.per_share,

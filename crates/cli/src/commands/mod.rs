@@ -69,6 +69,17 @@ impl ReadArgs {
     }
 }
 
+impl crate::args::FillArg {
+    /// The engine's fill timing for this flag.
+    pub fn fill_at(self) -> systrade_backtest::FillAt {
+        match self {
+            crate::args::FillArg::Open => systrade_backtest::FillAt::NextOpen,
+            crate::args::FillArg::Close => systrade_backtest::FillAt::SameClose,
+            crate::args::FillArg::Vwap => systrade_backtest::FillAt::NextVwap,
+        }
+    }
+}
+
 impl MarketChoice {
     pub fn market(self) -> Market {
         match self {

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use systrade_backtest::sweep::{METRICS, parse_grid, sweep_sma_cross, write_sweep};
-use systrade_backtest::{BacktestConfig, BacktestError, CostModel, FillAt};
+use systrade_backtest::{BacktestConfig, BacktestError, CostModel};
 use systrade_core::Symbol;
 use systrade_data::DataSource;
 use systrade_strategy::{SmaCross, SmaCrossParams};
 
 use super::progress;
-use crate::args::{FillArg, StrategyArg, SweepArgs};
+use crate::args::{StrategyArg, SweepArgs};
 use crate::exit::BadInput;
 
 pub fn run(a: &SweepArgs) -> anyhow::Result<()> {
@@ -50,11 +50,7 @@ pub fn run(a: &SweepArgs) -> anyhow::Result<()> {
     let periods = f64::from(all[0].market.periods_per_year());
     let cfg = BacktestConfig {
         cash: a.cash,
-        fill: match a.fill {
-            FillArg::Open => FillAt::NextOpen,
-            FillArg::Close => FillAt::SameClose,
-            FillArg::Vwap => FillAt::NextVwap,
-        },
+        fill: a.fill.fill_at(),
         costs: CostModel {
             fee_bps: a.fees_bps,
             ..CostModel::default()

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use systrade_backtest::sweep::parse_grid;
 use systrade_backtest::walkforward::{Span, walk_forward, write_walk_forward};
-use systrade_backtest::{BacktestConfig, BacktestError, CostModel, FillAt};
+use systrade_backtest::{BacktestConfig, BacktestError, CostModel};
 use systrade_core::Symbol;
 use systrade_data::DataSource;
 use systrade_strategy::{SmaCross, SmaCrossParams};
 
-use crate::args::{FillArg, StrategyArg, WalkforwardArgs};
+use crate::args::{StrategyArg, WalkforwardArgs};
 use crate::exit::BadInput;
 
 pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
@@ -44,11 +44,7 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
     };
     let cfg = BacktestConfig {
         cash: a.cash,
-        fill: match a.fill {
-            FillArg::Open => FillAt::NextOpen,
-            FillArg::Close => FillAt::SameClose,
-            FillArg::Vwap => FillAt::NextVwap,
-        },
+        fill: a.fill.fill_at(),
         costs: CostModel {
             fee_bps: a.fees_bps,
             ..CostModel::default()
