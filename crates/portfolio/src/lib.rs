@@ -5,11 +5,13 @@
 
 mod erc;
 mod min_variance;
+mod vol_target;
 
 use nalgebra::DMatrix;
 
 pub use erc::{erc_weights, risk_contributions};
 pub use min_variance::min_variance_weights;
+pub use vol_target::{VolTargetParams, VolTargetResult, target_vol_weights};
 
 /// Errors of portfolio math.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

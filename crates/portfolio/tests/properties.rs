@@ -79,3 +79,28 @@ fn test_infeasible_bounds_are_refused() {
     let w = pf::min_variance_weights(&cov, &[0.0, 0.0], &[1.0, 1.0]).unwrap();
     assert!((w[0] - 0.09 / 0.13).abs() < 1e-14, "{w:?}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// spec/trend-following.md §9: ex-ante vol ≤ target, gross ≤ max_gross, no weight above
+    /// the cap in force, whatever the inputs.
+    #[test]
+    fn prop_vol_target_limits_always_hold(cov in cov_strategy(), seed in prop::collection::vec(0.0f64..3.0, 8), split in 1usize..4) {
+        let n = cov.nrows();
+        let raw: Vec<f64> = seed[..n].to_vec();
+        let sleeve_of: Vec<usize> = (0..n).map(|i| usize::from(i >= split.min(n))).collect();
+        let sleeves = vec![("majors".to_string(), 0.6), ("alts".to_string(), 0.4)];
+        let p = pf::VolTargetParams::default();
+        let r = pf::target_vol_weights(&raw, &cov, &sleeve_of, &sleeves, &p).unwrap();
+        prop_assert!(r.vol_post_cap <= p.target_vol + 1e-9, "{:?}", r);
+        prop_assert!(r.gross <= p.max_gross + 1e-12, "{:?}", r);
+        prop_assert!(r.weights.iter().all(|w| *w >= 0.0 && *w <= r.cap_used + 1e-12), "{:?}", r.weights);
+        let ex_ante = pf::portfolio_variance(&cov, &r.weights).sqrt();
+        prop_assert!((ex_ante - r.vol_post_cap).abs() < 1e-12);
+        // Names with no signal get no weight.
+        for (w, x) in r.weights.iter().zip(&raw) {
+            if *x == 0.0 { prop_assert_eq!(*w, 0.0); }
+        }
+    }
+}
