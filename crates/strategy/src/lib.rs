@@ -8,6 +8,7 @@
 
 pub mod exact;
 mod sma_cross;
+pub mod trend;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
