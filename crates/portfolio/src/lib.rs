@@ -5,12 +5,14 @@
 
 mod erc;
 mod min_variance;
+mod pairwise;
 mod vol_target;
 
 use nalgebra::DMatrix;
 
 pub use erc::{erc_weights, risk_contributions};
 pub use min_variance::min_variance_weights;
+pub use pairwise::pairwise_covariance;
 pub use vol_target::{VolTargetParams, VolTargetResult, target_vol_weights};
 
 /// Errors of portfolio math.
