@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 
 use nalgebra::{DMatrix, DVector};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{PortfolioError, check_cov};
 
 /// Parameters of §4, with the spec's defaults.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct VolTargetParams {
     /// Annualised target volatility σ*.
     pub target_vol: f64,
@@ -40,6 +41,45 @@ impl Default for VolTargetParams {
             sleeve_rounds: 50,
             cap_rounds: 20,
         }
+    }
+}
+
+impl VolTargetParams {
+    /// Checks every key; the error names it.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.target_vol.is_finite() && self.target_vol > 0.0) {
+            return Err(format!(
+                "target_vol: must be positive (got {})",
+                self.target_vol
+            ));
+        }
+        if !(self.max_gross.is_finite() && self.max_gross > 0.0) {
+            return Err(format!(
+                "max_gross: must be positive (got {})",
+                self.max_gross
+            ));
+        }
+        for (name, v) in [
+            ("cap_narrow", self.cap_narrow),
+            ("cap_broad", self.cap_broad),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 1.0) {
+                return Err(format!("{name}: must be within (0, 1] (got {v})"));
+            }
+        }
+        if !(self.sleeve_tol.is_finite() && self.sleeve_tol >= 0.0) {
+            return Err(format!(
+                "sleeve_tol: must be a non-negative number (got {})",
+                self.sleeve_tol
+            ));
+        }
+        if !(self.n_eff_threshold.is_finite() && self.n_eff_threshold >= 1.0) {
+            return Err(format!(
+                "n_eff_threshold: must be at least 1 (got {})",
+                self.n_eff_threshold
+            ));
+        }
+        Ok(())
     }
 }
 
