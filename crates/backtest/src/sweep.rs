@@ -9,7 +9,6 @@ use rayon::prelude::*;
 use serde::Serialize;
 use systrade_core::fsio::write_atomic;
 use systrade_core::{DailyBar, Symbol};
-use systrade_strategy::Strategy;
 
 use crate::{BacktestConfig, BacktestError, kernel_applies, run, sma_cross_kernel};
 
@@ -151,47 +150,6 @@ pub const METRICS: [&str; 6] = [
     "max_dd",
     "calmar",
 ];
-
-/// Backtests every valid (symbol, combination) in parallel. `make` builds the strategy for a
-/// combination, or `None` when the combination is not valid (e.g. fast ≥ slow); rows come
-/// back in symbol order, then grid order, whatever the scheduling.
-pub fn sweep<S: Strategy>(
-    series: &[(Symbol, Market)],
-    combos: &[Combo],
-    cfg: &BacktestConfig,
-    make: impl Fn(&Symbol, &Combo) -> Option<S> + Sync,
-    progress: &(dyn Fn() + Sync),
-) -> Result<Vec<SweepRow>, BacktestError> {
-    let valid: Vec<&Combo> = combos
-        .iter()
-        .filter(|c| series.first().is_some_and(|(s, _)| make(s, c).is_some()))
-        .collect();
-    if valid.is_empty() {
-        return Err(BacktestError::Input(
-            "the grid has no valid combination for this strategy".into(),
-        ));
-    }
-    let jobs: Vec<(&Symbol, &Market, &Combo)> = series
-        .iter()
-        .flat_map(|(s, d)| valid.iter().map(move |c| (s, d, *c)))
-        .collect();
-    jobs.par_iter()
-        .map(|(sym, data, combo)| {
-            let mut strat = make(sym, combo)
-                .ok_or_else(|| BacktestError::Input(format!("invalid combination {combo:?}")))?;
-            let r = run(&mut strat, data, cfg)?;
-            progress();
-            Ok(SweepRow::new(
-                sym,
-                combo,
-                r.summary.final_equity,
-                &r.summary.metrics,
-                r.trades.len(),
-                r.summary.n_trades,
-            ))
-        })
-        .collect()
-}
 
 /// An `sma-cross` sweep: each symbol's exact prefix sums are computed once and shared by all
 /// combinations, and each backtest runs the engine's sweep kernel when the config allows

@@ -105,6 +105,13 @@ pub struct WalkforwardArgs {
     /// Metric to optimise: cagr, sharpe, sortino, max_dd, calmar.
     #[arg(long, default_value = "sharpe")]
     pub metric: String,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Fill, costs, cash, data and output: the flags every many-backtest command shares.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = FillArg::Open)]
     pub fill: FillArg,
     /// Fee in basis points of traded notional.
@@ -136,22 +143,8 @@ pub struct SweepArgs {
     /// Metric the sensitivity table summarises: final_equity, cagr, sharpe, sortino, max_dd, calmar.
     #[arg(long, default_value = "sharpe")]
     pub metric: String,
-    #[arg(long, value_enum, default_value_t = FillArg::Open)]
-    pub fill: FillArg,
-    /// Fee in basis points of traded notional.
-    #[arg(long, default_value_t = 0.0)]
-    pub fees_bps: f64,
-    /// Starting cash.
-    #[arg(long, default_value_t = 100_000.0)]
-    pub cash: f64,
-    /// A market database, a folder of vendor files, or one file.
-    #[arg(long)]
-    pub data: PathBuf,
     #[command(flatten)]
-    pub read: ReadArgs,
-    /// Output folder.
-    #[arg(long)]
-    pub out: PathBuf,
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -80,6 +80,22 @@ impl crate::args::FillArg {
     }
 }
 
+impl crate::args::RunArgs {
+    /// The engine config these flags describe, for a market with `periods_per_year`.
+    pub fn config(&self, periods_per_year: f64) -> systrade_backtest::BacktestConfig {
+        systrade_backtest::BacktestConfig {
+            cash: self.cash,
+            fill: self.fill.fill_at(),
+            costs: systrade_backtest::CostModel {
+                fee_bps: self.fees_bps,
+                ..systrade_backtest::CostModel::default()
+            },
+            periods_per_year,
+            ..systrade_backtest::BacktestConfig::default()
+        }
+    }
+}
+
 impl MarketChoice {
     pub fn market(self) -> Market {
         match self {

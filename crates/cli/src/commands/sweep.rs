@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use systrade_backtest::sweep::{METRICS, parse_grid, sweep_sma_cross, write_sweep};
-use systrade_backtest::{BacktestConfig, BacktestError, CostModel};
+use systrade_backtest::{BacktestConfig, BacktestError};
 use systrade_core::Symbol;
 use systrade_data::DataSource;
 use systrade_strategy::{SmaCross, SmaCrossParams};
@@ -27,8 +27,8 @@ pub fn run(a: &SweepArgs) -> anyhow::Result<()> {
             .into());
         }
     }
-    let source = DataSource::open(&a.data)?;
-    let opts = a.read.parse_options();
+    let source = DataSource::open(&a.run.data)?;
+    let opts = a.run.read.parse_options();
     let all = if a.symbols.trim() == "all" {
         source.all_daily(&opts)?
     } else {
@@ -48,16 +48,10 @@ pub fn run(a: &SweepArgs) -> anyhow::Result<()> {
         return Err(BadInput("no symbols to sweep".into()).into());
     }
     let periods = f64::from(all[0].market.periods_per_year());
+    // Sweeps report metrics only: no decision log.
     let cfg = BacktestConfig {
-        cash: a.cash,
-        fill: a.fill.fill_at(),
-        costs: CostModel {
-            fee_bps: a.fees_bps,
-            ..CostModel::default()
-        },
-        periods_per_year: periods,
         record_decisions: false,
-        ..BacktestConfig::default()
+        ..a.run.config(periods)
     };
     let series: Vec<(Symbol, BTreeMap<Symbol, _>)> = all
         .into_iter()
@@ -89,8 +83,8 @@ pub fn run(a: &SweepArgs) -> anyhow::Result<()> {
         })?;
     pb.finish_and_clear();
     let took = started.elapsed().as_secs_f64();
-    write_sweep(&rows, &grid, &a.metric, &a.out)
-        .with_context(|| format!("writing {}", a.out.display()))?;
+    write_sweep(&rows, &grid, &a.metric, &a.run.out)
+        .with_context(|| format!("writing {}", a.run.out.display()))?;
     let total: f64 = rows.iter().map(|r| r.final_equity).sum();
     let entries: usize = rows.iter().map(|r| r.entries).sum();
     let exits: usize = rows.iter().map(|r| r.exits).sum();
@@ -99,6 +93,9 @@ pub fn run(a: &SweepArgs) -> anyhow::Result<()> {
         rows.len(),
         series.len()
     );
-    println!("wrote {}/sweep.csv and sensitivity.csv", a.out.display());
+    println!(
+        "wrote {}/sweep.csv and sensitivity.csv",
+        a.run.out.display()
+    );
     Ok(())
 }

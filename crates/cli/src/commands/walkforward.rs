@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
+use systrade_backtest::BacktestError;
 use systrade_backtest::sweep::parse_grid;
 use systrade_backtest::walkforward::{Span, walk_forward, write_walk_forward};
-use systrade_backtest::{BacktestConfig, BacktestError, CostModel};
 use systrade_core::Symbol;
 use systrade_data::DataSource;
 use systrade_strategy::{SmaCross, SmaCrossParams};
@@ -35,23 +35,14 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
         }
     }
     let symbol = Symbol::new(&a.symbol).map_err(|e| BadInput(e.to_string()))?;
-    let series = DataSource::open(&a.data)?.daily(&symbol, &a.read.parse_options())?;
+    let series = DataSource::open(&a.run.data)?.daily(&symbol, &a.run.read.parse_options())?;
     let (Some(first), Some(last)) = (
         series.bars.first().map(|b| b.ts),
         series.bars.last().map(|b| b.ts),
     ) else {
         return Err(BadInput(format!("{symbol}: no bars")).into());
     };
-    let cfg = BacktestConfig {
-        cash: a.cash,
-        fill: a.fill.fill_at(),
-        costs: CostModel {
-            fee_bps: a.fees_bps,
-            ..CostModel::default()
-        },
-        periods_per_year: f64::from(series.market.periods_per_year()),
-        ..BacktestConfig::default()
-    };
+    let cfg = a.run.config(f64::from(series.market.periods_per_year()));
     let data: BTreeMap<Symbol, _> = [(symbol.clone(), series.bars)].into();
     let window =
         |c: &BTreeMap<String, f64>, k: &str, d: usize| c.get(k).map_or(d, |v| v.round() as usize);
@@ -83,7 +74,8 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
         BacktestError::Input(m) => anyhow::Error::from(BadInput(m)),
         other => other.into(),
     })?;
-    write_walk_forward(&w, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    write_walk_forward(&w, &a.run.out)
+        .with_context(|| format!("writing {}", a.run.out.display()))?;
     let show = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into());
     for (i, x) in w.windows.iter().enumerate() {
         let params: Vec<String> = x.best.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -109,6 +101,6 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
         show(w.oos_metrics.sharpe),
         show(w.oos_metrics.cagr)
     );
-    println!("wrote {}", a.out.display());
+    println!("wrote {}", a.run.out.display());
     Ok(())
 }
