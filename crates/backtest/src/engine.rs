@@ -88,6 +88,8 @@ pub struct SeriesRow {
     pub fees: f64,
     /// Traded notional / equity on this date.
     pub turnover: f64,
+    /// The decision's diagnostics (extra columns).
+    pub extra: BTreeMap<String, f64>,
 }
 
 /// One round trip (or the open position at the end), as in the `sma_cross` fixtures.
@@ -118,7 +120,8 @@ pub struct OrderRecord {
     pub target: Target,
     pub reason: String,
     /// `filled`, `partial` (capped, remainder carried), `partial_cancelled`, `no_change`
-    /// (target already held), `unfilled` (no later bar).
+    /// (target already held), `superseded` (a later decision replaced it before it filled),
+    /// `unfilled` (no later bar).
     pub status: String,
 }
 
@@ -169,6 +172,8 @@ pub struct Summary {
     /// Largest share of a bar's volume any fill needed.
     pub capacity_max_pct_of_volume: f64,
     pub avg_gross_exposure: f64,
+    /// Mean traded notional / equity per period × periods per year.
+    pub annual_turnover: f64,
     pub metrics: systrade_metrics::Summary,
     pub warnings: Vec<String>,
 }
@@ -623,6 +628,17 @@ fn bar_on(today: &[(&Symbol, DailyBar)], symbol: &Symbol) -> Option<DailyBar> {
         .map(|i| today[i].1)
 }
 
+/// True when an order only shrinks the position toward zero (it frees cash).
+fn reduces(target: Target, held: f64) -> bool {
+    match target {
+        Target::Hold => false,
+        Target::Flat => held != 0.0,
+        Target::Quantity(q) => q * held >= 0.0 && q.abs() < held.abs(),
+        // Whether a weight shrinks the position depends on the fill price; only 0 surely does.
+        Target::Weight(w) => w == 0.0 && held != 0.0,
+    }
+}
+
 /// The side an order moves the position (for its id): up is a buy.
 fn side_of(target: Target, held: f64) -> Side {
     let up = match target {
@@ -716,7 +732,10 @@ pub fn run(
         }
         if matches!(cfg.fill, FillAt::NextOpen | FillAt::NextVwap) && !pending.is_empty() {
             let mut carried = Vec::new();
-            for o in std::mem::take(&mut pending) {
+            // Reductions first, as a broker would: their cash pays for the buys.
+            let mut due = std::mem::take(&mut pending);
+            due.sort_by_key(|o| !reduces(o.target, st.view.qty(&o.symbol)));
+            for o in due {
                 match bar_on(&today, &o.symbol) {
                     Some(bar) => carried.extend(st.execute(
                         o,
@@ -769,6 +788,16 @@ pub fn run(
                 target: *target,
                 reason,
             };
+            // A new target replaces any order still waiting for this symbol.
+            if pending.iter().any(|p| &p.symbol == sym) {
+                let (stale, keep): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut pending)
+                    .into_iter()
+                    .partition(|p| &p.symbol == sym);
+                pending = keep;
+                for p in &stale {
+                    st.record_order(p, "superseded");
+                }
+            }
             match (cfg.fill, bar_on(&today, sym)) {
                 (FillAt::SameClose, Some(bar)) => {
                     pending.extend(st.execute(o, date, bar.close, &bar, cfg.max_participation))
@@ -783,6 +812,7 @@ pub fn run(
                 st.stops.insert(sym.clone(), *level);
             }
         }
+        let extra = decision.diagnostics.clone();
         if cfg.record_decisions {
             decisions.push((date, decision));
         }
@@ -816,6 +846,7 @@ pub fn run(
             } else {
                 0.0
             },
+            extra,
         });
         prev_equity = equity;
     }
@@ -870,6 +901,8 @@ pub fn run(
         total_interest: f(st.interest),
         capacity_max_pct_of_volume: st.fills.iter().map(|x| x.pct_of_volume).fold(0.0, f64::max),
         avg_gross_exposure: series.iter().map(|r| r.gross).sum::<f64>() / series.len() as f64,
+        annual_turnover: series.iter().map(|r| r.turnover).sum::<f64>() / series.len() as f64
+            * cfg.periods_per_year,
         metrics,
         warnings,
     };

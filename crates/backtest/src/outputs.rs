@@ -8,6 +8,10 @@ use systrade_core::fsio::{write_atomic, write_json_atomic};
 use crate::{BacktestError, BacktestResult};
 
 fn num(x: f64) -> String {
+    // An empty float sum is -0.0; a file should not say "-0".
+    if x == 0.0 {
+        return "0".into();
+    }
     format!("{x}")
 }
 
@@ -18,9 +22,20 @@ fn opt<T: std::fmt::Display>(x: &Option<T>) -> String {
 /// Writes `timeseries.csv`, `trades.csv`, `orders.csv`, `fills.csv`, `decisions.jsonl` and
 /// `summary.json` into `dir`.
 pub fn write_outputs(r: &BacktestResult, dir: &Path) -> Result<(), BacktestError> {
-    let mut ts = String::from("date,equity,cash,gross,return,n_positions,fees,turnover\n");
+    // Strategy diagnostics become extra columns, in key order (empty where a date has none).
+    let extra: std::collections::BTreeSet<&str> = r
+        .series
+        .iter()
+        .flat_map(|row| row.extra.keys().map(String::as_str))
+        .collect();
+    let mut ts = String::from("date,equity,cash,gross,return,n_positions,fees,turnover");
+    for k in &extra {
+        ts.push(',');
+        ts.push_str(k);
+    }
+    ts.push('\n');
     for row in &r.series {
-        let _ = writeln!(
+        let _ = write!(
             ts,
             "{},{},{},{},{},{},{},{}",
             row.date,
@@ -32,6 +47,13 @@ pub fn write_outputs(r: &BacktestResult, dir: &Path) -> Result<(), BacktestError
             num(row.fees),
             num(row.turnover)
         );
+        for k in &extra {
+            ts.push(',');
+            if let Some(v) = row.extra.get(*k) {
+                ts.push_str(&num(*v));
+            }
+        }
+        ts.push('\n');
     }
     write_atomic(&dir.join("timeseries.csv"), ts.as_bytes())?;
 

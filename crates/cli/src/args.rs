@@ -65,7 +65,8 @@ systrade metrics --equity timeseries.csv --column equity --periods 365"
     /// summary.json to --out; the same inputs give byte-identical files.
     #[command(
         after_help = "Examples:\n  systrade backtest --strategy sma-cross --symbol SPY --fast 10 --slow 30 --fees-bps 10 \\\n      --data ../shared/data/us_etf_daily_yahoo --out runs/spy\n  \
-systrade backtest --strategy sma-cross --symbol AAPL --fast 20 --slow 100 --adjust none --fill close \\\n      --data market.db --out runs/aapl"
+systrade backtest --strategy sma-cross --symbol AAPL --fast 20 --slow 100 --adjust none --fill close \\\n      --data market.db --out runs/aapl\n  \
+systrade backtest --config configs/trend_crypto.toml --out runs/trend"
     )]
     Backtest(BacktestArgs),
     /// Backtest a parameter grid over one or more symbols in parallel; writes sweep.csv (one
@@ -82,6 +83,17 @@ systrade backtest --strategy sma-cross --symbol AAPL --fast 20 --slow 100 --adju
         after_help = "Example:\n  systrade walkforward --strategy sma-cross --symbol SPY --grid 'fast=5..30:5,slow=40..200:40' \\\n      --train 5y --test 1y --fees-bps 10 --data ../shared/data/us_etf_daily_yahoo --out runs/wf"
     )]
     Walkforward(WalkforwardArgs),
+    /// Plan one session: the strategy's daily step on bars before --as-of, writing the
+    /// targets (targets_D.csv), trade-ready orders with their protective stops
+    /// (orders_D.csv), the per-ticker snapshot table (snapshot_D.csv), the desired-trades log
+    /// (logs/desired_trades.jsonl) and plan_D.json. Nothing is sent anywhere.
+    ///
+    /// The targets equal those a backtest of the same config computes for that session.
+    #[command(
+        after_help = "Examples:\n  systrade plan --config configs/trend_crypto.toml --as-of 2022-06-01 --out runs/plan\n  \
+systrade plan --config configs/trend_crypto.toml --as-of 2022-06-01 --positions book.csv --capital 125000 --out runs/plan"
+    )]
+    Plan(PlanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -173,11 +185,16 @@ pub enum FillArg {
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
-    #[arg(long, value_enum)]
-    pub strategy: StrategyArg,
+    /// A strategy config file (TOML, e.g. configs/trend_crypto.toml): the strategy, its
+    /// universe, every parameter and the data source. Excludes --strategy.
+    #[arg(long, conflicts_with_all = ["strategy", "symbol"])]
+    pub config: Option<PathBuf>,
+    /// A built-in single-symbol strategy (with --symbol and --data).
+    #[arg(long, value_enum, required_unless_present = "config")]
+    pub strategy: Option<StrategyArg>,
     /// The symbol to trade.
-    #[arg(long)]
-    pub symbol: String,
+    #[arg(long, required_unless_present = "config")]
+    pub symbol: Option<String>,
     /// Fast SMA window.
     #[arg(long, default_value_t = 10)]
     pub fast: usize,
@@ -232,18 +249,47 @@ pub struct BacktestArgs {
     /// (written to splits.csv).
     #[arg(long)]
     pub split: Option<String>,
-    /// Starting cash.
-    #[arg(long, default_value_t = 100_000.0)]
-    pub cash: f64,
-    /// First date traded (YYYY-MM-DD); earlier bars still feed the indicators.
+    /// Starting cash [default: 100000, or the config's backtest.cash].
+    #[arg(long)]
+    pub cash: Option<f64>,
+    /// First date traded (YYYY-MM-DD); earlier bars still feed the indicators. Overrides the
+    /// config's backtest.start.
     #[arg(long)]
     pub start: Option<NaiveDate>,
-    /// Last date traded (YYYY-MM-DD).
+    /// Last date traded (YYYY-MM-DD). Overrides the config's backtest.end.
     #[arg(long)]
     pub end: Option<NaiveDate>,
-    /// A market database, a folder of vendor files, or one file.
+    /// A market database, a folder of vendor files, or one file (with --config: overrides
+    /// the config's data.source).
+    #[arg(long, required_unless_present = "config")]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Output folder.
     #[arg(long)]
-    pub data: PathBuf,
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The strategy config file (TOML), as for `backtest --config`.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The session the plan is for (YYYY-MM-DD): decisions see only bars dated before it.
+    #[arg(long)]
+    pub as_of: NaiveDate,
+    /// Current holdings: a CSV `symbol,qty` with optional `stop` (the stop in force),
+    /// `cooldown_left` (the counter after the last decision) and `stopped_out` (the date of
+    /// the last stop-out). Without it the book is the simulated one: the config's backtest
+    /// replayed up to the plan's date.
+    #[arg(long, requires = "capital")]
+    pub positions: Option<PathBuf>,
+    /// Account equity (cash + positions at the last close); with --positions.
+    #[arg(long)]
+    pub capital: Option<f64>,
+    /// A market database or a folder of vendor files; overrides the config's data.source.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     #[command(flatten)]
     pub read: ReadArgs,
     /// Output folder.
@@ -342,8 +388,9 @@ pub struct ReadArgs {
     /// Price adjustment: `none` keeps the file's prices, `split` back-adjusts splits (from
     /// AlphaVantage split_coefficient; Yahoo OHLC already is), `total` also dividends (from the
     /// adjusted-close ratio). Vendor-adjusted sources (Yahoo B3) are kept as they are.
-    #[arg(long, value_enum, default_value_t = AdjustArg::Split)]
-    pub adjust: AdjustArg,
+    /// Default `split` (with --config: the config's `data.adjust`).
+    #[arg(long, value_enum)]
+    pub adjust: Option<AdjustArg>,
     /// What to do with a row that has a value problem: `fail` stops, `skip` drops it, `flag`
     /// keeps it out of trading decisions and records it (shown by `data inspect`), `keep`
     /// leaves it in the bars as the file has it and records it.

@@ -27,6 +27,10 @@ pub struct VolTargetParams {
     pub sleeve_rounds: usize,
     /// Rounds of the cap redistribution.
     pub cap_rounds: usize,
+    /// §3: bars of daily log returns in the covariance.
+    pub cov_window: usize,
+    /// §3: periods per year that annualise the covariance (365 for crypto).
+    pub annualization: f64,
 }
 
 impl Default for VolTargetParams {
@@ -40,6 +44,8 @@ impl Default for VolTargetParams {
             sleeve_tol: 0.05,
             sleeve_rounds: 50,
             cap_rounds: 20,
+            cov_window: 60,
+            annualization: 365.0,
         }
     }
 }
@@ -71,6 +77,18 @@ impl VolTargetParams {
             return Err(format!(
                 "sleeve_tol: must be a non-negative number (got {})",
                 self.sleeve_tol
+            ));
+        }
+        if self.cov_window < 2 {
+            return Err(format!(
+                "cov_window: needs at least 2 returns (got {})",
+                self.cov_window
+            ));
+        }
+        if !(self.annualization.is_finite() && self.annualization > 0.0) {
+            return Err(format!(
+                "annualization: must be positive (got {})",
+                self.annualization
             ));
         }
         if !(self.n_eff_threshold.is_finite() && self.n_eff_threshold >= 1.0) {

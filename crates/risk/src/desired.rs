@@ -120,7 +120,8 @@ pub fn desired_trade(x: &DesiredInput, p: &GateParams) -> (TradeReason, f64) {
         if x.cooldown_left > 0 {
             return (TradeReason::Cooldown, 0.0);
         }
-        if x.would_be_stop.is_some_and(|s| s >= x.last_close) {
+        // No stop to protect the new risk is as bad as a stop above the price.
+        if x.would_be_stop.is_none_or(|s| s >= x.last_close) {
             return (TradeReason::StopGate, 0.0);
         }
     }

@@ -4,4 +4,4 @@ mod desired;
 mod stops;
 
 pub use desired::{DesiredInput, GateParams, TradeReason, desired_trade};
-pub use stops::{DustAction, dust_action, next_cooldown, ratchet_stop};
+pub use stops::{DustAction, DustParams, dust_action, next_cooldown, ratchet_stop};

@@ -30,6 +30,40 @@ pub fn next_cooldown(left: u32, stopped_out_today: bool, days: u32) -> u32 {
     }
 }
 
+/// §7 dust handling, with the spec's defaults.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DustParams {
+    /// A residual position below this notional is dust.
+    pub dust_notional: f64,
+    /// Close dust only when the estimated cost is at most this.
+    pub dust_max_cost: f64,
+}
+
+impl Default for DustParams {
+    fn default() -> Self {
+        DustParams {
+            dust_notional: 5.0,
+            dust_max_cost: 1.0,
+        }
+    }
+}
+
+impl DustParams {
+    /// Checks every key; the error names it.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("dust_notional", self.dust_notional),
+            ("dust_max_cost", self.dust_max_cost),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name}: must be a non-negative number (got {v})"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What to do with a small residual position (§7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DustAction {

@@ -40,8 +40,13 @@ pub struct Decision {
     pub targets: BTreeMap<Symbol, Target>,
     /// One reason code per symbol (`entry_cross`, `exit_cross`, `hold`, `warmup`, …).
     pub reasons: BTreeMap<Symbol, Cow<'static, str>>,
-    /// Protective stop levels for positions the strategy holds or enters.
+    /// Protective stop levels for positions the strategy holds or enters. A held symbol left
+    /// out keeps the stop already in force.
     pub stops: BTreeMap<Symbol, f64>,
+    /// Per-decision numbers a strategy reports (e.g. `vol_pre_cap`); a backtest writes them
+    /// as extra `timeseries.csv` columns.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub diagnostics: BTreeMap<String, f64>,
 }
 
 impl Decision {

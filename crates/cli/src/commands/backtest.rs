@@ -22,7 +22,17 @@ fn bad(e: BacktestError) -> anyhow::Error {
 }
 
 pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
-    let symbol = Symbol::new(&a.symbol).map_err(|e| BadInput(e.to_string()))?;
+    if let Some(config) = &a.config {
+        return super::trend::backtest(config, a);
+    }
+    // clap requires these without --config.
+    let (Some(strategy), Some(symbol_text), Some(data_path)) = (a.strategy, &a.symbol, &a.data)
+    else {
+        return Err(
+            BadInput("--strategy, --symbol and --data are needed without --config".into()).into(),
+        );
+    };
+    let symbol = Symbol::new(symbol_text).map_err(|e| BadInput(e.to_string()))?;
     if let (Some(s), Some(e)) = (a.start, a.end)
         && s > e
     {
@@ -41,7 +51,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
                 })?,
         ),
     };
-    let series = DataSource::open(&a.data)?.daily(&symbol, &a.read.parse_options())?;
+    let series = DataSource::open(data_path)?.daily(&symbol, &a.read.parse_options())?;
     let periods = f64::from(series.market.periods_per_year());
     let cash_rate = match &a.cash_rate {
         Some(path) => {
@@ -63,7 +73,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         None => BTreeMap::new(),
     };
     let cfg = BacktestConfig {
-        cash: a.cash,
+        cash: a.cash.unwrap_or(100_000.0),
         fill: a.fill.fill_at(),
         costs: CostModel {
             fee_bps: a.fees_bps,
@@ -112,7 +122,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         .map_err(BadInput)?;
     let data: BTreeMap<Symbol, _> = [(symbol.clone(), series.bars)].into();
     // Parameters are checked once; every run (main and cost grid) starts from a fresh copy.
-    let proto = match a.strategy {
+    let proto = match strategy {
         StrategyArg::SmaCross => SmaCross::new(SmaCrossParams {
             symbol,
             fast: a.fast,
@@ -164,7 +174,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
     println!(
         "{} {} {}..{}: final equity {:.2} ({} trades + {} open, fees {:.2}); CAGR {}, Sharpe {}, max drawdown {}",
         s.strategy,
-        a.symbol,
+        symbol_text,
         s.first_date.map(|d| d.to_string()).unwrap_or_default(),
         s.last_date.map(|d| d.to_string()).unwrap_or_default(),
         s.final_equity,

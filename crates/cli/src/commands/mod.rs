@@ -5,7 +5,9 @@ mod data;
 mod demo;
 mod indicators;
 mod metrics;
+mod plan;
 mod sweep;
+mod trend;
 mod walkforward;
 
 use std::io::IsTerminal;
@@ -30,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backtest(a) => backtest::run(&a),
         Command::Sweep(a) => sweep::run(&a),
         Command::Walkforward(a) => walkforward::run(&a),
+        Command::Plan(a) => plan::run(&a),
     }
 }
 
@@ -52,9 +55,9 @@ impl ReadArgs {
                 MarketArg::Crypto => Some(Market::Crypto),
             },
             adjust: match self.adjust {
-                AdjustArg::None => Adjust::None,
-                AdjustArg::Split => Adjust::Split,
-                AdjustArg::Total => Adjust::Total,
+                Some(AdjustArg::None) => Adjust::None,
+                Some(AdjustArg::Split) | None => Adjust::Split,
+                Some(AdjustArg::Total) => Adjust::Total,
             },
             on_bad_row: match self.on_bad_row {
                 PolicyArg::Fail => BadRowPolicy::Fail,

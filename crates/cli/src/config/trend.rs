@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use systrade_pipeline::trend::{Sleeve as SleeveSpec, TrendParams};
 use systrade_portfolio::VolTargetParams;
-use systrade_risk::GateParams;
+use systrade_risk::{DustParams, GateParams};
 use systrade_strategy::trend::SignalParams;
 
 /// A sleeve: a risk budget and the tickers in it.
@@ -23,26 +24,26 @@ pub struct DataConfig {
     pub source: PathBuf,
     #[serde(default = "default_adjust")]
     pub adjust: String,
+    /// `us`, `b3` or `crypto`; by default the market the data belongs to.
+    #[serde(default)]
+    pub market: Option<String>,
 }
 
 fn default_adjust() -> String {
     "split".into()
 }
 
-/// §7 dust handling.
+/// Order settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct DustConfig {
-    pub dust_notional: f64,
-    pub dust_max_cost: f64,
+pub struct OrdersSection {
+    /// Quantities are rounded toward zero to this many decimals (the exchange's lot).
+    pub qty_decimals: u32,
 }
 
-impl Default for DustConfig {
+impl Default for OrdersSection {
     fn default() -> Self {
-        DustConfig {
-            dust_notional: 5.0,
-            dust_max_cost: 1.0,
-        }
+        OrdersSection { qty_decimals: 8 }
     }
 }
 
@@ -53,6 +54,8 @@ pub struct BacktestSection {
     pub cash: f64,
     pub start: Option<chrono::NaiveDate>,
     pub end: Option<chrono::NaiveDate>,
+    /// Half-spread slippage of simulated fills, basis points (fees come from `[gates]`).
+    pub slippage_bps: f64,
 }
 
 impl Default for BacktestSection {
@@ -61,6 +64,7 @@ impl Default for BacktestSection {
             cash: 100_000.0,
             start: None,
             end: None,
+            slippage_bps: 0.0,
         }
     }
 }
@@ -79,7 +83,9 @@ pub struct TrendConfig {
     #[serde(default)]
     pub gates: GateParams,
     #[serde(default)]
-    pub dust: DustConfig,
+    pub dust: DustParams,
+    #[serde(default)]
+    pub orders: OrdersSection,
     #[serde(default)]
     pub backtest: BacktestSection,
 }
@@ -107,49 +113,22 @@ impl TrendConfig {
                 self.strategy
             ));
         }
-        if self.sleeves.is_empty() {
-            return Err("sleeves: at least one sleeve with a budget and tickers".into());
-        }
-        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
-        for (name, s) in &self.sleeves {
-            if s.tickers.is_empty() {
-                return Err(format!(
-                    "sleeves.{name}.tickers: a sleeve needs at least one ticker"
-                ));
-            }
-            if !(s.budget.is_finite() && s.budget > 0.0) {
-                return Err(format!(
-                    "sleeves.{name}.budget: must be positive (got {})",
-                    s.budget
-                ));
-            }
-            for t in &s.tickers {
-                systrade_core::Symbol::new(t)
-                    .map_err(|e| format!("sleeves.{name}.tickers: {e}"))?;
-                if let Some(other) = seen.insert(t.as_str(), name.as_str()) {
-                    return Err(format!(
-                        "sleeves.{name}.tickers: {t} is already in sleeve {other}"
-                    ));
-                }
-            }
-        }
-        let total: f64 = self.sleeves.values().map(|s| s.budget).sum();
-        if (total - 1.0).abs() > 1e-9 {
-            return Err(format!(
-                "sleeves.*.budget: budgets must sum to 1 (they sum to {total})"
-            ));
-        }
-        self.signal.validate().map_err(|e| format!("signal.{e}"))?;
-        self.sizing.validate().map_err(|e| format!("sizing.{e}"))?;
-        self.gates.validate().map_err(|e| format!("gates.{e}"))?;
+        self.params()?.validate().map_err(|e| e.to_string())?;
         for (name, v) in [
-            ("dust.dust_notional", self.dust.dust_notional),
-            ("dust.dust_max_cost", self.dust.dust_max_cost),
             ("backtest.cash", self.backtest.cash),
+            ("backtest.slippage_bps", self.backtest.slippage_bps),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!("{name}: must be a non-negative number (got {v})"));
             }
+        }
+        if self.backtest.cash <= 0.0 {
+            return Err("backtest.cash: must be positive".into());
+        }
+        if let (Some(a), Some(b)) = (self.backtest.start, self.backtest.end)
+            && a > b
+        {
+            return Err(format!("backtest.start: {a} is after backtest.end {b}"));
         }
         if !matches!(self.data.adjust.as_str(), "none" | "split" | "total") {
             return Err(format!(
@@ -157,7 +136,60 @@ impl TrendConfig {
                 self.data.adjust
             ));
         }
+        self.market()?;
         Ok(())
+    }
+
+    /// The market named by `data.market`, if any.
+    pub fn market(&self) -> Result<Option<systrade_core::Market>, String> {
+        match self.data.market.as_deref() {
+            None => Ok(None),
+            Some("us") => Ok(Some(systrade_core::Market::Us)),
+            Some("b3") => Ok(Some(systrade_core::Market::B3)),
+            Some("crypto") => Ok(Some(systrade_core::Market::Crypto)),
+            Some(other) => Err(format!(
+                "data.market: expected us, b3 or crypto (got {other:?})"
+            )),
+        }
+    }
+
+    /// The strategy's parameters (sleeves in name order).
+    pub fn params(&self) -> Result<TrendParams, String> {
+        let mut sleeves = Vec::with_capacity(self.sleeves.len());
+        for (name, s) in &self.sleeves {
+            let tickers = s
+                .tickers
+                .iter()
+                .map(|t| {
+                    systrade_core::Symbol::new(t)
+                        .map_err(|e| format!("sleeves.{name}.tickers: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            sleeves.push(SleeveSpec {
+                name: name.clone(),
+                budget: s.budget,
+                tickers,
+            });
+        }
+        Ok(TrendParams {
+            sleeves,
+            signal: self.signal.clone(),
+            sizing: self.sizing.clone(),
+            gates: self.gates.clone(),
+            dust: self.dust.clone(),
+            qty_decimals: self.orders.qty_decimals,
+        })
+    }
+
+    /// The data source: `data.source`, relative to the config file's folder.
+    pub fn source(&self, config_path: &Path) -> PathBuf {
+        if self.data.source.is_absolute() {
+            return self.data.source.clone();
+        }
+        config_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&self.data.source)
     }
 }
 
@@ -259,9 +291,7 @@ mod committed_configs {
         assert_eq!(c.sizing, VolTargetParams::default());
         assert_eq!(c.gates, GateParams::default());
         assert_eq!(c.sleeves["majors"].tickers, ["BTCUSDT", "ETHUSDT"]);
-        let data = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(&c.data.source);
+        let data = c.source(&path);
         if !data.exists() {
             println!(
                 "skip: {} not found (real-data check needs ../shared beside the checkout)",

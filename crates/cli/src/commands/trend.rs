@@ -1,0 +1,188 @@
+//! `backtest --config` for config-driven strategies (trend following), and what `plan`
+//! shares with it: loading the config and its data, and the engine settings.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use systrade_backtest::{BacktestConfig, BacktestError, BacktestResult, CostModel, write_outputs};
+use systrade_core::fsio::write_atomic;
+use systrade_core::{DailyBar, Market, Symbol};
+use systrade_data::{Adjust, DataSource};
+use systrade_pipeline::trend::{
+    DayRecord, SNAPSHOT_HEADER, TrendParams, TrendStrategy, desired_trades_jsonl, snapshot_rows,
+    targets_history_csv,
+};
+
+use crate::args::{BacktestArgs, ReadArgs};
+use crate::config::trend::TrendConfig;
+use crate::exit::BadInput;
+
+/// A config with its data, ready to run.
+pub struct Loaded {
+    pub cfg: TrendConfig,
+    pub params: TrendParams,
+    pub market: Market,
+    pub data: BTreeMap<Symbol, Vec<DailyBar>>,
+    pub source: PathBuf,
+}
+
+pub fn bad(e: BacktestError) -> anyhow::Error {
+    match e {
+        BacktestError::Input(m) => BadInput(m).into(),
+        other => other.into(),
+    }
+}
+
+/// Reads and checks the config, then loads every ticker's daily bars (`--data` and the read
+/// flags override the config's `[data]`).
+pub fn load(config: &Path, data: Option<&Path>, read: &ReadArgs) -> anyhow::Result<Loaded> {
+    let cfg = TrendConfig::load(config).map_err(BadInput)?;
+    let params = cfg.params().map_err(BadInput)?;
+    let source = data
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cfg.source(config));
+    let mut opts = read.parse_options();
+    if read.adjust.is_none() {
+        opts.adjust = match cfg.data.adjust.as_str() {
+            "none" => Adjust::None,
+            "total" => Adjust::Total,
+            _ => Adjust::Split,
+        };
+    }
+    let configured_market = cfg.market().map_err(BadInput)?;
+    if opts.market.is_none() {
+        opts.market = configured_market;
+    }
+    let src =
+        DataSource::open(&source).with_context(|| format!("{}: data.source", config.display()))?;
+    let mut bars = BTreeMap::new();
+    let mut markets = BTreeSet::new();
+    for t in params.sleeves.iter().flat_map(|s| &s.tickers) {
+        let s = src
+            .daily(t, &opts)
+            .with_context(|| format!("{}: loading ticker {t}", config.display()))?;
+        markets.insert(s.market);
+        bars.insert(t.clone(), s.bars);
+    }
+    let market = match (opts.market, markets.len()) {
+        (Some(m), _) => m,
+        (None, 1) => markets.into_iter().next().unwrap_or(Market::Crypto),
+        _ => {
+            return Err(BadInput(format!(
+                "{}: the tickers belong to different markets ({}); set data.market",
+                config.display(),
+                markets
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .into());
+        }
+    };
+    Ok(Loaded {
+        cfg,
+        params,
+        market,
+        data: bars,
+        source,
+    })
+}
+
+impl Loaded {
+    /// The simulated broker for this config: fees from the gates' fee model, so the cost gate
+    /// and the fills charge the same; slippage from `[backtest]`.
+    pub fn engine(
+        &self,
+        cash: f64,
+        start: Option<chrono::NaiveDate>,
+        end: Option<chrono::NaiveDate>,
+    ) -> BacktestConfig {
+        let g = &self.params.gates;
+        let fee = g.fee_taker * (1.0 - g.passive_rate) + g.fee_maker * g.passive_rate;
+        BacktestConfig {
+            cash,
+            costs: CostModel {
+                fee_bps: fee * 10_000.0,
+                slippage_bps: self.cfg.backtest.slippage_bps,
+                ..CostModel::default()
+            },
+            start,
+            end,
+            periods_per_year: f64::from(self.market.periods_per_year()),
+            ..BacktestConfig::default()
+        }
+    }
+
+    pub fn strategy(&self) -> anyhow::Result<TrendStrategy> {
+        TrendStrategy::new(self.params.clone(), self.market)
+            .map_err(|e| BadInput(format!("{}", e)).into())
+    }
+}
+
+/// Writes the strategy's own artifacts beside the engine's: `targets.csv`, `snapshots.csv`
+/// and `logs/desired_trades.jsonl`.
+pub fn write_strategy_outputs(records: &[DayRecord], out: &Path) -> anyhow::Result<()> {
+    let log = desired_trades_jsonl(records)?;
+    let mut snaps = format!("{SNAPSHOT_HEADER}\n");
+    for r in records {
+        snaps.push_str(&snapshot_rows(r));
+    }
+    write_atomic(
+        &out.join("targets.csv"),
+        targets_history_csv(records).as_bytes(),
+    )?;
+    write_atomic(&out.join("snapshots.csv"), snaps.as_bytes())?;
+    write_atomic(&out.join("logs/desired_trades.jsonl"), log.as_bytes())?;
+    Ok(())
+}
+
+pub fn pct(x: Option<f64>) -> String {
+    x.map(|v| format!("{:.2}%", v * 100.0))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// `systrade backtest --config FILE`.
+pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
+    let l = load(config, a.data.as_deref(), &a.read)?;
+    let b = &l.cfg.backtest;
+    let cfg = l.engine(
+        a.cash.unwrap_or(b.cash),
+        a.start.or(b.start),
+        a.end.or(b.end),
+    );
+    let mut strategy = l.strategy()?;
+    let t0 = Instant::now();
+    let result: BacktestResult =
+        systrade_backtest::run(&mut strategy, &l.data, &cfg).map_err(bad)?;
+    let secs = t0.elapsed().as_secs_f64();
+    write_outputs(&result, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    write_strategy_outputs(strategy.records(), &a.out)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    let s = &result.summary;
+    let m = &s.metrics;
+    println!(
+        "{} ({} tickers, {}) {}..{}: final equity {:.2}; CAGR {}, vol {}, Sharpe {}, max drawdown {}, turnover {:.2}×/yr, fees {:.2} ({} fills, {} stop exits); ran in {:.3} s",
+        config.display(),
+        l.data.len(),
+        l.source.display(),
+        s.first_date.map(|d| d.to_string()).unwrap_or_default(),
+        s.last_date.map(|d| d.to_string()).unwrap_or_default(),
+        s.final_equity,
+        pct(m.cagr),
+        pct(m.annual_vol),
+        m.sharpe
+            .map(|v| format!("{v:.2}"))
+            .unwrap_or_else(|| "n/a".into()),
+        pct(m.max_drawdown),
+        s.annual_turnover,
+        s.total_fees,
+        s.n_fills,
+        s.n_stop_exits,
+        secs
+    );
+    println!("wrote {}", a.out.display());
+    Ok(())
+}

@@ -1,0 +1,838 @@
+//! Trend following with target-volatility sizing and chandelier stops
+//! (spec/trend-following.md), as one daily step: per-ticker signals on T−1 bars (§1–2),
+//! covariance (§3), sleeve-budgeted target-vol sizing (§4), desired trades and gates (§5),
+//! ratcheted stops (§6) and dust (§7). Every decision leaves a [`DayRecord`] with the numbers
+//! behind it, from which the targets, snapshot and desired-trades files are written (§8).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt::Write as _;
+
+use chrono::NaiveDate;
+use nalgebra::DMatrix;
+use serde::Serialize;
+use systrade_core::contracts::{ClientOrderId, Side};
+use systrade_core::{Market, Symbol};
+use systrade_portfolio::{
+    VolTargetParams, VolTargetResult, pairwise_covariance, target_vol_weights,
+};
+use systrade_risk::{
+    DesiredInput, DustAction, DustParams, GateParams, TradeReason, desired_trade, dust_action,
+    next_cooldown, ratchet_stop,
+};
+use systrade_strategy::trend::{SignalParams, SignalSnapshot, TickerSignal};
+use systrade_strategy::{Decision, MarketView, PortfolioView, Strategy, Target};
+
+use crate::PipelineError;
+
+/// A sleeve: a risk budget and its tickers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sleeve {
+    pub name: String,
+    pub budget: f64,
+    pub tickers: Vec<Symbol>,
+}
+
+/// Everything the strategy is configured with; each part carries the spec's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrendParams {
+    pub sleeves: Vec<Sleeve>,
+    pub signal: SignalParams,
+    pub sizing: VolTargetParams,
+    pub gates: GateParams,
+    pub dust: DustParams,
+    /// Order quantities are rounded toward zero to this many decimals (exchange lot size).
+    pub qty_decimals: u32,
+}
+
+impl TrendParams {
+    /// The spec's defaults for these sleeves.
+    pub fn with_sleeves(sleeves: Vec<Sleeve>) -> Self {
+        TrendParams {
+            sleeves,
+            signal: SignalParams::default(),
+            sizing: VolTargetParams::default(),
+            gates: GateParams::default(),
+            dust: DustParams::default(),
+            qty_decimals: 8,
+        }
+    }
+
+    /// Checks every key; the error names it as it is written in a config file.
+    pub fn validate(&self) -> Result<(), PipelineError> {
+        let err = |m: String| Err(PipelineError::Config(m));
+        if self.sleeves.is_empty() {
+            return err("sleeves: at least one sleeve with a budget and tickers".into());
+        }
+        let mut seen: BTreeMap<&Symbol, &str> = BTreeMap::new();
+        for s in &self.sleeves {
+            if s.tickers.is_empty() {
+                return err(format!(
+                    "sleeves.{}.tickers: a sleeve needs at least one ticker",
+                    s.name
+                ));
+            }
+            if !(s.budget.is_finite() && s.budget > 0.0) {
+                return err(format!(
+                    "sleeves.{}.budget: must be positive (got {})",
+                    s.name, s.budget
+                ));
+            }
+            for t in &s.tickers {
+                if let Some(other) = seen.insert(t, s.name.as_str()) {
+                    return err(format!(
+                        "sleeves.{}.tickers: {t} is already in sleeve {other}",
+                        s.name
+                    ));
+                }
+            }
+        }
+        let total: f64 = self.sleeves.iter().map(|s| s.budget).sum();
+        if (total - 1.0).abs() > 1e-9 {
+            return err(format!(
+                "sleeves.*.budget: budgets must sum to 1 (they sum to {total})"
+            ));
+        }
+        let prefixed = |section: &str, r: Result<(), String>| {
+            r.map_err(|e| PipelineError::Config(format!("{section}.{e}")))
+        };
+        prefixed("signal", self.signal.validate())?;
+        prefixed("sizing", self.sizing.validate())?;
+        prefixed("gates", self.gates.validate())?;
+        prefixed("dust", self.dust.validate())?;
+        if self.qty_decimals > 12 {
+            return err(format!(
+                "orders.qty_decimals: at most 12 (got {})",
+                self.qty_decimals
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One ticker on one decision: the inputs, the target, the gate's verdict and the stop.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TickerRow {
+    pub ticker: Symbol,
+    pub sleeve: String,
+    /// §1 data quality: the T−1 bar exists, is not stale and passes validation.
+    pub data_ok: bool,
+    /// The date of the last bar the decision saw.
+    pub last_bar: Option<NaiveDate>,
+    #[serde(flatten)]
+    pub signal: SignalSnapshot,
+    /// Annualised σ from the covariance (only for tickers with a positive signal).
+    pub sigma: Option<f64>,
+    /// `final / σ` before sleeve budgets and scaling.
+    pub raw_weight: f64,
+    /// Why a positive signal got no weight (too little shared history in the window).
+    pub excluded: Option<String>,
+    pub target_weight: f64,
+    pub target_notional: f64,
+    /// Units held when deciding.
+    pub qty: f64,
+    /// Notional held when deciding (units × last close).
+    pub current: f64,
+    /// `target_notional − current`.
+    pub delta: f64,
+    /// The notional ordered (0 unless the reason is `trade`).
+    pub trade_notional: f64,
+    /// Signed units ordered (rounded toward zero to the lot).
+    pub order_qty: f64,
+    pub reason: TradeReason,
+    /// `max(min_trade_notional, trade_threshold · equity)`.
+    pub threshold: f64,
+    /// Estimated cost of the desired delta (fees).
+    pub est_cost: f64,
+    /// Expected edge of the desired delta (`final · σ/16 · |delta|`).
+    pub edge: f64,
+    /// The cooldown counter carried in from the previous decision.
+    pub cooldown_before: u32,
+    /// The cooldown counter for this decision (> 0 blocks new risk).
+    pub cooldown_left: u32,
+    /// The stop in force when deciding.
+    pub stop_before: Option<f64>,
+    /// The stop new or added risk would get (ratchet of the chandelier level).
+    pub would_be_stop: Option<f64>,
+    /// The stop in force after the decision (none when flat afterwards).
+    pub stop: Option<f64>,
+    /// `closed` or `left` when the position was dust (§7).
+    pub dust: Option<&'static str>,
+    /// Units held once the order fills in full.
+    pub qty_after: f64,
+}
+
+/// One decision: the portfolio it started from, the sizing diagnostics and every ticker.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DayRecord {
+    /// The date the targets are for: the decision time's session.
+    pub as_of: NaiveDate,
+    /// The latest bar the decision saw (T−1).
+    pub decided: NaiveDate,
+    pub equity: f64,
+    pub cash: f64,
+    pub sizing: VolTargetResult,
+    pub rows: Vec<TickerRow>,
+}
+
+struct TickerState {
+    signal: TickerSignal,
+    /// Bars of the visible history already fed.
+    fed: usize,
+    /// The last `cov_window + 1` closes, for the covariance.
+    closes: VecDeque<(NaiveDate, f64)>,
+    stop: Option<f64>,
+    cooldown: u32,
+}
+
+/// The trend-following step. It feeds each ticker's new visible bars to a streaming signal,
+/// so a decision costs O(tickers · cov_window) whatever the length of the history.
+pub struct TrendStrategy {
+    name: String,
+    p: TrendParams,
+    market: Market,
+    tickers: Vec<Symbol>,
+    sleeve_of: Vec<usize>,
+    state: Vec<TickerState>,
+    /// Union of the tickers' recent bar dates (the covariance's grid).
+    dates: BTreeSet<NaiveDate>,
+    /// The latest bar date of the previous decision (stop-outs after it are new).
+    last_decided: Option<NaiveDate>,
+    record: bool,
+    records: Vec<DayRecord>,
+}
+
+impl std::fmt::Debug for TrendStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrendStrategy")
+            .field("name", &self.name)
+            .field("market", &self.market)
+            .field("tickers", &self.tickers)
+            .finish_non_exhaustive()
+    }
+}
+
+fn fresh_state(p: &SignalParams) -> Result<TickerState, PipelineError> {
+    Ok(TickerState {
+        signal: TickerSignal::new(p).map_err(|e| PipelineError::Config(format!("signal.{e}")))?,
+        fed: 0,
+        closes: VecDeque::new(),
+        stop: None,
+        cooldown: 0,
+    })
+}
+
+/// Rounds toward zero to `decimals` places (an order never exceeds what was asked).
+fn to_lot(x: f64, decimals: u32) -> f64 {
+    let k = 10f64.powi(decimals as i32);
+    (x * k).trunc() / k
+}
+
+impl TrendStrategy {
+    /// A strategy over the sleeves' tickers on `market` (whose calendar says which session a
+    /// decision is for and which bar is T−1).
+    pub fn new(p: TrendParams, market: Market) -> Result<Self, PipelineError> {
+        p.validate()?;
+        let mut pairs: Vec<(Symbol, usize)> = p
+            .sleeves
+            .iter()
+            .enumerate()
+            .flat_map(|(k, s)| s.tickers.iter().map(move |t| (t.clone(), k)))
+            .collect();
+        pairs.sort();
+        let state = pairs
+            .iter()
+            .map(|_| fresh_state(&p.signal))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TrendStrategy {
+            name: "trend".into(),
+            tickers: pairs.iter().map(|(t, _)| t.clone()).collect(),
+            sleeve_of: pairs.iter().map(|(_, k)| *k).collect(),
+            state,
+            p,
+            market,
+            dates: BTreeSet::new(),
+            last_decided: None,
+            record: true,
+            records: Vec::new(),
+        })
+    }
+
+    /// Keep every decision's record (default) or only the last one.
+    pub fn keep_records(mut self, all: bool) -> Self {
+        self.record = all;
+        self
+    }
+
+    /// Restores the book state a decision carries between days (for a plan from a positions
+    /// file): the stop in force and the cooldown counter after the previous decision.
+    pub fn restore(&mut self, ticker: &Symbol, stop: Option<f64>, cooldown: u32) -> bool {
+        match self.tickers.binary_search(ticker) {
+            Ok(i) => {
+                self.state[i].stop = stop;
+                self.state[i].cooldown = cooldown;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn params(&self) -> &TrendParams {
+        &self.p
+    }
+
+    /// The decisions' records (all of them, or the last with `keep_records(false)`).
+    pub fn records(&self) -> &[DayRecord] {
+        &self.records
+    }
+
+    /// Takes the records out.
+    pub fn take_records(&mut self) -> Vec<DayRecord> {
+        std::mem::take(&mut self.records)
+    }
+
+    /// Feeds each ticker the bars that became visible; returns the latest bar date.
+    fn feed(&mut self, view: &MarketView<'_>) -> Result<Option<NaiveDate>, PipelineError> {
+        let keep = self.p.sizing.cov_window + 1;
+        let mut latest = None;
+        for (sym, st) in self.tickers.iter().zip(self.state.iter_mut()) {
+            let bars = view.history(sym).bars();
+            if bars.len() < st.fed {
+                // A shorter history than last time is another dataset: start over.
+                let (stop, cooldown) = (st.stop, st.cooldown);
+                *st = fresh_state(&self.p.signal)?;
+                (st.stop, st.cooldown) = (stop, cooldown);
+            }
+            for b in &bars[st.fed..] {
+                st.signal.update(b);
+                st.closes.push_back((b.ts, b.close));
+                if st.closes.len() > keep {
+                    st.closes.pop_front();
+                }
+                self.dates.insert(b.ts);
+            }
+            st.fed = bars.len();
+            latest = latest.max(bars.last().map(|b| b.ts));
+        }
+        while self.dates.len() > keep {
+            self.dates.pop_first();
+        }
+        Ok(latest)
+    }
+
+    /// Daily log returns on the date grid (None where either close is missing).
+    fn returns(&self, i: usize, grid: &[NaiveDate]) -> Vec<Option<f64>> {
+        let closes = &self.state[i].closes;
+        let px: Vec<Option<f64>> = grid
+            .iter()
+            .map(|d| {
+                closes
+                    .binary_search_by(|c| c.0.cmp(d))
+                    .ok()
+                    .map(|k| closes[k].1)
+                    .filter(|c| *c > 0.0)
+            })
+            .collect();
+        px.windows(2)
+            .map(|w| match (w[0], w[1]) {
+                (Some(a), Some(b)) => Some((b / a).ln()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// §3–4: weights of the tickers with a positive signal. Returns per-ticker (σ, raw,
+    /// weight, exclusion) and the sizing diagnostics.
+    #[allow(clippy::type_complexity)]
+    fn size(
+        &self,
+        finals: &[Option<f64>],
+    ) -> (
+        Vec<(Option<f64>, f64, f64, Option<String>)>,
+        VolTargetResult,
+    ) {
+        let n = self.tickers.len();
+        let mut out: Vec<(Option<f64>, f64, f64, Option<String>)> = vec![(None, 0.0, 0.0, None); n];
+        let grid: Vec<NaiveDate> = self.dates.iter().copied().collect();
+        let mut cands: Vec<(usize, Vec<Option<f64>>)> = (0..n)
+            .filter(|&i| finals[i].is_some_and(|f| f > 0.0))
+            .map(|i| (i, self.returns(i, &grid)))
+            .collect();
+        // Most history first; a ticker joins when it shares two returns with every member,
+        // so each pair of the pairwise-complete covariance is defined.
+        let count = |c: &[Option<f64>]| c.iter().filter(|x| x.is_some()).count();
+        cands.sort_by_key(|(i, c)| (std::cmp::Reverse(count(c)), *i));
+        let mut chosen: Vec<(usize, Vec<Option<f64>>)> = Vec::new();
+        for (i, col) in cands {
+            let var_ok = {
+                let xs: Vec<f64> = col.iter().flatten().copied().collect();
+                xs.len() >= 2 && xs.iter().any(|x| *x != xs[0])
+            };
+            let shares = chosen.iter().all(|(_, other)| {
+                col.iter()
+                    .zip(other)
+                    .filter(|(a, b)| a.is_some() && b.is_some())
+                    .count()
+                    >= 2
+            });
+            if var_ok && shares {
+                chosen.push((i, col));
+            } else {
+                out[i].3 = Some(if var_ok {
+                    "too few returns shared with the other names in cov_window".into()
+                } else {
+                    "fewer than two varying returns in cov_window".into()
+                });
+            }
+        }
+        chosen.sort_by_key(|(i, _)| *i);
+        let empty = VolTargetResult {
+            weights: Vec::new(),
+            vol_pre_cap: 0.0,
+            vol_post_cap: 0.0,
+            n_eff: 0.0,
+            cap_used: self.p.sizing.cap_narrow,
+            gross: 0.0,
+            sleeve_shares: BTreeMap::new(),
+            sleeve_residual: 0.0,
+            sleeve_rounds_used: 0,
+        };
+        if chosen.is_empty() {
+            return (out, empty);
+        }
+        let cols: Vec<Vec<Option<f64>>> = chosen.iter().map(|(_, c)| c.clone()).collect();
+        let cov: DMatrix<f64> = match pairwise_covariance(&cols, self.p.sizing.annualization) {
+            Ok(c) => c,
+            Err(e) => {
+                for (i, _) in &chosen {
+                    out[*i].3 = Some(format!("covariance: {e}"));
+                }
+                return (out, empty);
+            }
+        };
+        let raw: Vec<f64> = chosen
+            .iter()
+            .enumerate()
+            .map(|(k, (i, _))| finals[*i].unwrap_or(0.0) / cov[(k, k)].sqrt())
+            .collect();
+        let sleeve_of: Vec<usize> = chosen.iter().map(|(i, _)| self.sleeve_of[*i]).collect();
+        let sleeves: Vec<(String, f64)> = self
+            .p
+            .sleeves
+            .iter()
+            .map(|s| (s.name.clone(), s.budget))
+            .collect();
+        match target_vol_weights(&raw, &cov, &sleeve_of, &sleeves, &self.p.sizing) {
+            Ok(r) => {
+                for (k, (i, _)) in chosen.iter().enumerate() {
+                    out[*i].0 = Some(cov[(k, k)].sqrt());
+                    out[*i].1 = raw[k];
+                    out[*i].2 = r.weights[k];
+                }
+                (out, r)
+            }
+            Err(e) => {
+                for (i, _) in &chosen {
+                    out[*i].3 = Some(format!("sizing: {e}"));
+                }
+                (out, empty)
+            }
+        }
+    }
+}
+
+impl Strategy for TrendStrategy {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn universe(&self) -> Vec<Symbol> {
+        self.tickers.clone()
+    }
+
+    fn decide(&mut self, view: &MarketView<'_>, pf: &PortfolioView) -> Decision {
+        let cal = self.market.calendar();
+        let as_of = if cal.is_trading_day(view.cut) {
+            view.cut
+        } else {
+            cal.next_trading_day(view.cut)
+        };
+        let t_minus_1 = cal.previous_trading_day(as_of);
+        // The parameters were validated at construction, so refeeding cannot fail; were it to,
+        // the decision holds everything (no new risk) rather than guess.
+        let Ok(latest) = self.feed(view) else {
+            return Decision::default();
+        };
+        let latest = latest.unwrap_or(t_minus_1);
+        let g = self.p.gates.clone();
+        let n = self.tickers.len();
+
+        let snaps: Vec<SignalSnapshot> = self
+            .state
+            .iter()
+            .map(|s| s.signal.snapshot().clone())
+            .collect();
+        let last_bar: Vec<Option<NaiveDate>> = self
+            .state
+            .iter()
+            .map(|s| s.closes.back().map(|c| c.0))
+            .collect();
+        let data_ok: Vec<bool> = (0..n)
+            .map(|i| snaps[i].bars > 0 && snaps[i].data_ok && last_bar[i] == Some(t_minus_1))
+            .collect();
+        let finals: Vec<Option<f64>> = snaps.iter().map(|s| s.final_signal).collect();
+        let (sized, sizing) = self.size(&finals);
+
+        let mut decision = Decision::default();
+        let mut rows = Vec::with_capacity(n);
+        let equity = pf.equity;
+        for i in 0..n {
+            let sym = self.tickers[i].clone();
+            let snap = &snaps[i];
+            let (sigma, raw_weight, w, excluded) = sized[i].clone();
+            let st = &mut self.state[i];
+            let is_new_stop_out = |d: NaiveDate| match self.last_decided {
+                Some(prev) => d > prev,
+                None => d >= latest,
+            };
+            let stopped_today = pf
+                .stopped_out
+                .get(&sym)
+                .is_some_and(|d| is_new_stop_out(*d));
+            let cooldown_before = st.cooldown;
+            st.cooldown = next_cooldown(st.cooldown, stopped_today, g.cooldown_days);
+
+            let price = snap.last_close.unwrap_or(0.0);
+            let qty = pf.qty(&sym);
+            let current = qty * price;
+            let holding = qty > 0.0;
+            let stop_before = if holding { st.stop } else { None };
+            let would_be_stop = if holding {
+                ratchet_stop(stop_before, snap.chandelier, data_ok[i], true)
+            } else {
+                snap.chandelier
+            };
+            let target_notional = w * equity;
+            let final_signal = snap.final_signal.unwrap_or(0.0);
+            let input = DesiredInput {
+                target_notional,
+                current_notional: current,
+                equity,
+                final_signal,
+                sigma: sigma.unwrap_or(0.0),
+                cooldown_left: st.cooldown,
+                would_be_stop,
+                last_close: price,
+                data_ok: data_ok[i],
+            };
+            let (mut reason, mut trade) = desired_trade(&input, &g);
+            let delta = target_notional - current;
+            let est_cost =
+                delta.abs() * (g.fee_taker * (1.0 - g.passive_rate) + g.fee_maker * g.passive_rate);
+            let edge = final_signal * sigma.unwrap_or(0.0) / 16.0 * delta.abs();
+
+            // §7: a residual too small to matter is closed when that is cheap, else reported.
+            let mut dust = None;
+            let mut close_all = target_notional == 0.0 && reason == TradeReason::Trade;
+            if reason != TradeReason::Trade && holding {
+                let cost = current.abs() * g.fee_taker;
+                match dust_action(
+                    current,
+                    cost,
+                    self.p.dust.dust_notional,
+                    self.p.dust.dust_max_cost,
+                ) {
+                    DustAction::Close => {
+                        reason = TradeReason::Trade;
+                        trade = -current;
+                        close_all = true;
+                        dust = Some("closed");
+                    }
+                    DustAction::Leave => dust = Some("left"),
+                    DustAction::NotDust => {}
+                }
+            }
+
+            let (target, order_qty) = if reason != TradeReason::Trade {
+                (Target::Hold, 0.0)
+            } else if close_all {
+                (Target::Flat, -qty)
+            } else {
+                let units = if price > 0.0 {
+                    to_lot(trade / price, self.p.qty_decimals)
+                } else {
+                    0.0
+                };
+                if units == 0.0 {
+                    (Target::Hold, 0.0)
+                } else {
+                    (Target::Quantity(qty + units), units)
+                }
+            };
+            let qty_after = if matches!(target, Target::Flat) {
+                0.0
+            } else {
+                qty + order_qty
+            };
+            let stop = if qty_after > 0.0 {
+                if data_ok[i] {
+                    would_be_stop.or(stop_before)
+                } else {
+                    stop_before
+                }
+            } else {
+                None
+            };
+            // §6: on a day without trustworthy data the stop in force is not touched.
+            if let Some(level) = stop
+                && data_ok[i]
+            {
+                decision.stops.insert(sym.clone(), level);
+            }
+            st.stop = stop;
+            decision.set(&sym, target, reason.as_str());
+            rows.push(TickerRow {
+                ticker: sym,
+                sleeve: self.p.sleeves[self.sleeve_of[i]].name.clone(),
+                data_ok: data_ok[i],
+                last_bar: last_bar[i],
+                signal: snap.clone(),
+                sigma,
+                raw_weight,
+                excluded,
+                target_weight: w,
+                target_notional,
+                qty,
+                current,
+                delta,
+                trade_notional: if reason == TradeReason::Trade {
+                    trade
+                } else {
+                    0.0
+                },
+                order_qty,
+                reason,
+                threshold: g.min_trade_notional.max(g.trade_threshold * equity),
+                est_cost,
+                edge,
+                cooldown_before,
+                cooldown_left: st.cooldown,
+                stop_before,
+                would_be_stop,
+                stop,
+                dust,
+                qty_after,
+            });
+        }
+        self.last_decided = Some(latest);
+
+        let d = &mut decision.diagnostics;
+        d.insert("vol_pre_cap".into(), sizing.vol_pre_cap);
+        d.insert("vol_post_cap".into(), sizing.vol_post_cap);
+        d.insert("n_eff".into(), sizing.n_eff);
+        d.insert("cap_used".into(), sizing.cap_used);
+        d.insert("target_gross".into(), sizing.gross);
+        d.insert("sleeve_residual".into(), sizing.sleeve_residual);
+        for s in &self.p.sleeves {
+            d.insert(
+                format!("risk_share_{}", s.name),
+                sizing.sleeve_shares.get(&s.name).copied().unwrap_or(0.0),
+            );
+        }
+        if !self.record {
+            self.records.clear();
+        }
+        self.records.push(DayRecord {
+            as_of,
+            decided: latest,
+            equity,
+            cash: pf.cash,
+            sizing,
+            rows,
+        });
+        decision
+    }
+}
+
+/// Prices and levels: up to 8 decimals, trailing zeros dropped (one fixed rule).
+fn px(x: f64) -> String {
+    if !x.is_finite() {
+        return String::new();
+    }
+    let s = format!("{x:.8}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.into() }
+}
+
+fn money(x: f64) -> String {
+    let s = format!("{x:.2}");
+    if s == "-0.00" { "0.00".into() } else { s }
+}
+
+fn frac(x: f64) -> String {
+    let s = format!("{x:.6}");
+    if s == "-0.000000" {
+        "0.000000".into()
+    } else {
+        s
+    }
+}
+
+/// The header of `targets_D.csv` (spec columns).
+pub const TARGETS_HEADER: &str =
+    "ticker,sleeve,final_signal,target_weight,target_notional,current,delta,reason,stop";
+
+/// The rows of one decision's targets table, one line per ticker (no header).
+pub fn targets_rows(r: &DayRecord) -> String {
+    let mut out = String::new();
+    for row in &r.rows {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{}",
+            row.ticker,
+            row.sleeve,
+            row.signal.final_signal.map(frac).unwrap_or_default(),
+            frac(row.target_weight),
+            money(row.target_notional),
+            money(row.current),
+            money(row.delta),
+            row.reason.as_str(),
+            row.stop.map(px).unwrap_or_default()
+        );
+    }
+    out
+}
+
+/// `targets_D.csv` for one decision.
+pub fn targets_csv(r: &DayRecord) -> String {
+    format!("{TARGETS_HEADER}\n{}", targets_rows(r))
+}
+
+/// `targets.csv` of a backtest: every decision's table, led by its `as_of` date.
+pub fn targets_history_csv(records: &[DayRecord]) -> String {
+    let mut out = format!("as_of,{TARGETS_HEADER}\n");
+    for r in records {
+        for line in targets_rows(r).lines() {
+            let _ = writeln!(out, "{},{line}", r.as_of);
+        }
+    }
+    out
+}
+
+/// The header of the per-ticker snapshot table.
+pub const SNAPSHOT_HEADER: &str = "as_of,stage,ticker,sleeve,qty,price,notional,weight,target_notional,reason,stop,cooldown_left,data_ok";
+
+/// The per-ticker table at three stages of a decision (§8): `refresh` (the book as the step
+/// found it: holdings, stop and cooldown carried in), `desired` (after desired trades and
+/// gates) and `final` (holdings and stops once the orders fill in full).
+pub fn snapshot_rows(r: &DayRecord) -> String {
+    let mut out = String::new();
+    let w = |n: f64| {
+        if r.equity != 0.0 {
+            frac(n / r.equity)
+        } else {
+            frac(0.0)
+        }
+    };
+    for (stage, pick) in [("refresh", 0), ("desired", 1), ("final", 2)] {
+        for row in &r.rows {
+            let price = row.signal.last_close.unwrap_or(0.0);
+            let (qty, stop, cooldown) = match pick {
+                0 => (row.qty, row.stop_before, row.cooldown_before),
+                1 => (row.qty, row.would_be_stop, row.cooldown_left),
+                _ => (row.qty_after, row.stop, row.cooldown_left),
+            };
+            let (target, reason) = if pick == 0 {
+                (String::new(), "")
+            } else {
+                (money(row.target_notional), row.reason.as_str())
+            };
+            let _ = writeln!(
+                out,
+                "{},{stage},{},{},{},{},{},{},{target},{reason},{},{cooldown},{}",
+                r.as_of,
+                row.ticker,
+                row.sleeve,
+                px(qty),
+                px(price),
+                money(qty * price),
+                w(qty * price),
+                stop.map(px).unwrap_or_default(),
+                u8::from(row.data_ok)
+            );
+        }
+    }
+    out
+}
+
+/// The desired-trades log (§8): one canonical JSON line per ticker with the numbers behind
+/// its reason.
+pub fn desired_trades_jsonl(records: &[DayRecord]) -> Result<String, systrade_core::CoreError> {
+    let mut out = String::new();
+    for r in records {
+        for row in &r.rows {
+            let mut v = serde_json::to_value(row).map_err(systrade_core::CoreError::from)?;
+            if let Some(m) = v.as_object_mut() {
+                m.insert("as_of".into(), serde_json::json!(r.as_of));
+                m.insert("equity".into(), serde_json::json!(r.equity));
+            }
+            out.push_str(&systrade_core::json::to_canonical_string(&v)?);
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// The header of `orders_D.csv`.
+pub const ORDERS_HEADER: &str =
+    "client_order_id,as_of,symbol,side,kind,qty,ref_price,notional,stop_price,purpose,reason";
+
+/// `orders_D.csv`: the trade-ready orders of one decision — market orders for the trades
+/// (sells first, they fund the buys) and one protective stop per position held afterwards.
+pub fn orders_csv(strategy: &str, r: &DayRecord) -> Result<String, systrade_core::CoreError> {
+    let mut out = format!("{ORDERS_HEADER}\n");
+    let mut trades: Vec<&TickerRow> = r.rows.iter().filter(|x| x.order_qty != 0.0).collect();
+    trades.sort_by_key(|x| (x.order_qty > 0.0, x.ticker.clone()));
+    for row in trades {
+        let side = if row.order_qty > 0.0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let purpose = match (row.qty > 0.0, row.qty_after > 0.0, row.order_qty > 0.0) {
+            (_, _, _) if row.dust == Some("closed") => "dust",
+            (false, _, true) => "entry",
+            (true, _, true) => "add",
+            (_, false, false) => "exit",
+            _ => "reduce",
+        };
+        let id = ClientOrderId::derive(strategy, r.as_of, &row.ticker, side, purpose)?;
+        let price = row.signal.last_close.unwrap_or(0.0);
+        let _ = writeln!(
+            out,
+            "{id},{},{},{},market,{},{},{},,{purpose},{}",
+            r.as_of,
+            row.ticker,
+            if side == Side::Buy { "buy" } else { "sell" },
+            px(row.order_qty.abs()),
+            px(price),
+            money(row.order_qty.abs() * price),
+            row.reason.as_str()
+        );
+    }
+    for row in r.rows.iter().filter(|x| x.qty_after > 0.0) {
+        let Some(stop) = row.stop else { continue };
+        let id = ClientOrderId::derive(strategy, r.as_of, &row.ticker, Side::Sell, "stop")?;
+        let _ = writeln!(
+            out,
+            "{id},{},{},sell,stop,{},{},{},{},protect,{}",
+            r.as_of,
+            row.ticker,
+            px(row.qty_after),
+            px(row.signal.last_close.unwrap_or(0.0)),
+            money(row.qty_after * stop),
+            px(stop),
+            if row.data_ok { "stop" } else { "no_data" }
+        );
+    }
+    Ok(out)
+}
