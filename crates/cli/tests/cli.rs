@@ -354,14 +354,45 @@ fn test_demo_runs_and_reruns_identically() {
     ] {
         assert!(out.join(f).exists(), "{f}");
     }
-    let first = std::fs::read(out.join("inspect.json")).unwrap();
+    // The trend strategy's backtest and the plan for the session after the last bar.
+    assert!(
+        r.stdout.contains("4. trend-following backtest"),
+        "{}",
+        r.stdout
+    );
+    let plan_targets = out.join("plan/targets_2020-12-16.csv");
+    let artifacts = [
+        out.join("inspect.json"),
+        out.join("trend/timeseries.csv"),
+        out.join("trend/targets.csv"),
+        out.join("trend/summary.json"),
+        out.join("trend/logs/desired_trades.jsonl"),
+        plan_targets.clone(),
+        out.join("plan/orders_2020-12-16.csv"),
+    ];
+    let first: Vec<Vec<u8>> = artifacts
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    // The plan is the backtest's last decision.
+    let history = String::from_utf8(first[2].clone()).unwrap();
+    let last: String = history
+        .lines()
+        .filter_map(|l| l.strip_prefix("2020-12-16,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let plan = std::fs::read_to_string(&plan_targets).unwrap();
+    assert_eq!(plan.split_once('\n').unwrap().1, last);
     let r = run(&["demo"], dir.path());
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(
-        first,
-        std::fs::read(out.join("inspect.json")).unwrap(),
-        "byte-identical rerun"
-    );
+    for (p, before) in artifacts.iter().zip(&first) {
+        assert_eq!(
+            before,
+            &std::fs::read(p).unwrap(),
+            "byte-identical rerun: {p:?}"
+        );
+    }
+    let first = first[0].clone();
     let v: serde_json::Value = serde_json::from_slice(&first).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 24);
 }

@@ -663,6 +663,12 @@ fn px(x: f64) -> String {
     if s == "-0" { "0".into() } else { s.into() }
 }
 
+/// Quantities and stop levels a positions file may feed back: the shortest text that reads
+/// back to the same double, so a round trip through the snapshot is exact.
+fn exact(x: f64) -> String {
+    if x == 0.0 { "0".into() } else { format!("{x}") }
+}
+
 fn money(x: f64) -> String {
     let s = format!("{x:.2}");
     if s == "-0.00" { "0.00".into() } else { s }
@@ -723,7 +729,8 @@ pub const SNAPSHOT_HEADER: &str = "as_of,stage,ticker,sleeve,qty,price,notional,
 
 /// The per-ticker table at three stages of a decision (§8): `refresh` (the book as the step
 /// found it: holdings, stop and cooldown carried in), `desired` (after desired trades and
-/// gates) and `final` (holdings and stops once the orders fill in full).
+/// gates) and `final` (holdings and stops once the orders fill in full). Quantities and stops
+/// are written exactly, so a `refresh` or `final` row can serve as `plan --positions` input.
 pub fn snapshot_rows(r: &DayRecord) -> String {
     let mut out = String::new();
     let w = |n: f64| {
@@ -752,11 +759,11 @@ pub fn snapshot_rows(r: &DayRecord) -> String {
                 r.as_of,
                 row.ticker,
                 row.sleeve,
-                px(qty),
+                exact(qty),
                 px(price),
                 money(qty * price),
                 w(qty * price),
-                stop.map(px).unwrap_or_default(),
+                stop.map(exact).unwrap_or_default(),
                 u8::from(row.data_ok)
             );
         }
@@ -835,4 +842,209 @@ pub fn orders_csv(strategy: &str, r: &DayRecord) -> Result<String, systrade_core
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use systrade_core::{Bar, DailyBar, Ohlcv};
+
+    fn day(i: i64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2021, 1, 1).unwrap() + chrono::Duration::days(i)
+    }
+
+    /// A steady trend (growth per day) with a little alternating noise.
+    fn trend(n: i64, growth: f64, start: f64) -> Vec<DailyBar> {
+        (0..n)
+            .map(|i| {
+                let wiggle = if i % 2 == 0 { 1.02 } else { 0.985 } * (1.0 + 0.003 * (i % 5) as f64);
+                let c = start * growth.powi(i as i32) * wiggle;
+                Bar::new(
+                    day(i),
+                    Ohlcv {
+                        open: c * 0.999,
+                        high: c * 1.01,
+                        low: c * 0.99,
+                        close: c,
+                        volume: 1e6,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn sym(s: &str) -> Symbol {
+        Symbol::new(s).unwrap()
+    }
+
+    fn setup() -> (TrendStrategy, BTreeMap<Symbol, Vec<DailyBar>>) {
+        let p = TrendParams::with_sleeves(vec![
+            Sleeve {
+                name: "majors".into(),
+                budget: 0.6,
+                tickers: vec![sym("AAA")],
+            },
+            Sleeve {
+                name: "alts".into(),
+                budget: 0.4,
+                tickers: vec![sym("BBB"), sym("CCC")],
+            },
+        ]);
+        let mut data = BTreeMap::new();
+        data.insert(sym("AAA"), trend(250, 1.01, 100.0));
+        data.insert(sym("BBB"), trend(250, 1.008, 20.0));
+        data.insert(sym("CCC"), trend(250, 0.99, 50.0));
+        (TrendStrategy::new(p, Market::Crypto).unwrap(), data)
+    }
+
+    fn flat_book() -> PortfolioView {
+        PortfolioView {
+            equity: 100_000.0,
+            cash: 100_000.0,
+            ..PortfolioView::default()
+        }
+    }
+
+    #[test]
+    fn test_entries_get_lot_rounded_quantities_and_the_chandelier_stop() {
+        let (mut s, data) = setup();
+        let d = s.decide(&MarketView::new(day(250), &data), &flat_book());
+        let r = &s.records()[0];
+        assert_eq!(r.as_of, day(250));
+        assert_eq!(r.decided, day(249));
+        let a = &r.rows[0];
+        assert_eq!(a.ticker, sym("AAA"));
+        assert!(a.data_ok && a.final_signal_positive());
+        assert_eq!(a.reason, TradeReason::Trade);
+        let close = data[&sym("AAA")][249].close;
+        let units = to_lot(a.target_notional / close, 8);
+        assert_eq!(d.targets[&sym("AAA")], Target::Quantity(units));
+        assert_eq!(d.stops[&sym("AAA")], a.signal.chandelier.unwrap());
+        // The falling ticker gets nothing and is simply flat.
+        let c = &r.rows[2];
+        assert_eq!((c.target_weight, c.reason), (0.0, TradeReason::Flat));
+        assert_eq!(d.targets[&sym("CCC")], Target::Hold);
+        // Sizing: gross and vol within limits, weights within the narrow cap (two names).
+        assert!(r.sizing.gross <= 1.0 + 1e-12);
+        assert!(r.sizing.vol_post_cap <= 0.25 + 1e-9);
+        assert_eq!(r.sizing.cap_used, 0.35);
+        assert!(r.rows.iter().all(|x| x.target_weight <= 0.35 + 1e-12));
+    }
+
+    #[test]
+    fn test_a_stop_out_starts_the_cooldown_and_blocks_reentry() {
+        let (mut s, data) = setup();
+        let mut book = flat_book();
+        book.stopped_out.insert(sym("AAA"), day(249));
+        s.decide(&MarketView::new(day(250), &data), &book);
+        let a = &s.records()[0].rows[0];
+        assert_eq!((a.reason, a.cooldown_left), (TradeReason::Cooldown, 7));
+        assert_eq!(a.order_qty, 0.0);
+        // The counter drops by one per decision and the old stop-out is not counted again.
+        let mut more = data.clone();
+        for (k, v) in more.iter_mut() {
+            let g = if k.as_str() == "CCC" { 0.99 } else { 1.01 };
+            *v = trend(260, g, v[0].close / 1.02);
+        }
+        for i in 251..=256 {
+            s.decide(&MarketView::new(day(i), &more), &book);
+            let a = &s.records().last().unwrap().rows[0];
+            assert_eq!(a.cooldown_left, 7 - (i - 250) as u32, "day {i}");
+        }
+        s.decide(&MarketView::new(day(257), &more), &book);
+        let a = &s.records().last().unwrap().rows[0];
+        assert_eq!(a.cooldown_left, 0);
+        assert_ne!(a.reason, TradeReason::Cooldown);
+    }
+
+    #[test]
+    fn test_no_t_minus_1_bar_means_no_data_and_no_new_risk() {
+        let (mut s, data) = setup();
+        // Deciding two days after the last bar: the T−1 bar is missing for everyone.
+        let d = s.decide(&MarketView::new(day(251), &data), &flat_book());
+        let a = &s.records()[0].rows[0];
+        assert!(!a.data_ok);
+        assert_eq!(a.reason, TradeReason::NoData);
+        assert!(d.stops.is_empty());
+    }
+
+    #[test]
+    fn test_dust_is_closed_when_cheap_and_left_when_not() {
+        let (mut s, data) = setup();
+        let close = data[&sym("BBB")][249].close;
+        let mut book = flat_book();
+        // $3 of BBB: far below the target but the top-up is… a trade; make it below threshold
+        // by asking for a tiny target through a huge threshold.
+        book.positions.insert(sym("BBB"), 3.0 / close);
+        s.p.gates.trade_threshold = 0.9;
+        let d = s.decide(&MarketView::new(day(250), &data), &book);
+        let b = &s.records()[0].rows[1];
+        assert_eq!((b.reason, b.dust), (TradeReason::Trade, Some("closed")));
+        assert_eq!(d.targets[&sym("BBB")], Target::Flat);
+        assert!(!d.stops.contains_key(&sym("BBB")));
+
+        let (mut s, data) = setup();
+        s.p.gates.trade_threshold = 0.9;
+        s.p.dust.dust_max_cost = 0.001;
+        let d = s.decide(&MarketView::new(day(250), &data), &book);
+        let b = &s.records()[0].rows[1];
+        assert_eq!(
+            (b.reason, b.dust),
+            (TradeReason::BelowThreshold, Some("left"))
+        );
+        assert_eq!(d.targets[&sym("BBB")], Target::Hold);
+    }
+
+    #[test]
+    fn test_lot_rounding_is_toward_zero() {
+        assert_eq!(to_lot(1.23456789123, 8), 1.23456789);
+        assert_eq!(to_lot(-1.999, 0), -1.0);
+        assert_eq!(to_lot(0.4, 0), 0.0);
+    }
+
+    #[test]
+    fn test_returns_are_missing_across_a_gap() {
+        let (mut s, mut data) = setup();
+        data.get_mut(&sym("BBB")).unwrap().remove(240);
+        s.feed(&MarketView::new(day(250), &data)).unwrap();
+        let grid: Vec<NaiveDate> = s.dates.iter().copied().collect();
+        assert_eq!(grid.len(), 61);
+        let r = s.returns(1, &grid);
+        let k = grid.iter().position(|d| *d == day(240)).unwrap();
+        assert!(
+            r[k - 1].is_none() && r[k].is_none(),
+            "into and out of the gap"
+        );
+        assert_eq!(r.iter().filter(|x| x.is_none()).count(), 2);
+    }
+
+    #[test]
+    fn test_params_validation_names_the_key() {
+        let (s, _) = setup();
+        let mut p = s.params().clone();
+        p.sleeves[1].budget = 0.5;
+        assert!(p.validate().unwrap_err().to_string().contains("sum to 1"));
+        let mut p = s.params().clone();
+        p.sleeves[1].tickers.clear();
+        assert!(
+            p.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("sleeves.alts.tickers")
+        );
+        let mut p = s.params().clone();
+        p.sizing.target_vol = -0.1;
+        assert!(
+            p.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("sizing.target_vol")
+        );
+    }
+
+    impl TickerRow {
+        fn final_signal_positive(&self) -> bool {
+            self.signal.final_signal.is_some_and(|f| f > 0.0)
+        }
+    }
 }

@@ -7,7 +7,11 @@ use systrade_data::inspect::{render_table, report_stored};
 use systrade_data::synth::{SynthConfig, generate, write_folder};
 
 use super::data::import_into;
-use crate::args::DemoArgs;
+use super::trend::{headline, load, run_backtest};
+use crate::args::{DemoArgs, FormatArg, MarketArg, PolicyArg, ReadArgs};
+
+/// The committed demo config; the demo writes a copy beside its data.
+const TREND_DEMO: &str = include_str!("../../../../configs/trend_demo.toml");
 
 /// The demo market: fixed, so every run of the demo shows the same thing.
 fn demo_config() -> SynthConfig {
@@ -50,9 +54,44 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
     systrade_core::fsio::write_json_atomic(&inspect_path, &reports)?;
     println!("3. inspected → {}\n", inspect_path.display());
     print!("{}", render_table(&reports));
+
+    // The trend-following strategy on the same data: a backtest, then a plan for the session
+    // after the last bar, both from a copy of configs/trend_demo.toml that reads ./data.
+    let config_path = out.join("trend_demo.toml");
+    let text = TREND_DEMO.replace("source = \"../systrade-demo/data\"", "source = \"data\"");
+    systrade_core::fsio::write_atomic(&config_path, text.as_bytes())?;
+    let read = ReadArgs {
+        format: FormatArg::Auto,
+        market: MarketArg::Auto,
+        adjust: None,
+        on_bad_row: PolicyArg::Flag,
+        trust_last_candle: false,
+    };
+    let l = load(&config_path, None, &read)?;
+    let bt_dir = out.join("trend");
+    let b = &l.cfg.backtest;
+    let (result, _) = run_backtest(&l, &l.engine(b.cash, b.start, b.end), &bt_dir)?;
     println!(
-        "\nNext: `systrade data inspect --db {}` or import real files with `systrade data import`.",
-        db_path.display()
+        "\n4. trend-following backtest ({}) → {}\n   {}",
+        config_path.display(),
+        bt_dir.display(),
+        headline(&result)
+    );
+    let last = result
+        .summary
+        .last_date
+        .ok_or_else(|| anyhow::anyhow!("the demo backtest recorded no dates"))?;
+    let as_of = l.market.calendar().next_trading_day(last);
+    let plan_dir = out.join("plan");
+    print!("5. ");
+    super::plan::plan(&l, as_of, None, &plan_dir)?;
+    println!(
+        "   targets_{as_of}.csv, orders_{as_of}.csv (market orders + protective stops), snapshot_{as_of}.csv, logs/desired_trades.jsonl"
+    );
+    println!(
+        "\nNext: `systrade data inspect --db {}`, `systrade backtest --config {}`, or import real files with `systrade data import`.",
+        db_path.display(),
+        config_path.display()
     );
     Ok(())
 }

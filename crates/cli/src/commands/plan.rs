@@ -234,12 +234,26 @@ struct PlanSummary<'a> {
 
 pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
     let l = load(&a.config, a.data.as_deref(), &a.read)?;
-    let (record, book) = match (&a.positions, a.capital) {
-        (Some(p), Some(c)) => (from_positions(&l, a.as_of, p, c)?, "positions"),
-        (Some(_), None) => {
-            return Err(BadInput("--positions needs --capital".into()).into());
-        }
-        (None, _) => (simulated(&l, a.as_of)?, "simulated"),
+    let holdings = match (&a.positions, a.capital) {
+        (Some(p), Some(c)) => Some((p.as_path(), c)),
+        (Some(_), None) => return Err(BadInput("--positions needs --capital".into()).into()),
+        (None, _) => None,
+    };
+    plan(&l, a.as_of, holdings, &a.out)?;
+    Ok(())
+}
+
+/// Plans `as_of` (on the simulated book, or on `holdings` = a positions file and the
+/// capital), writes the plan's files into `out` and prints what it did.
+pub fn plan(
+    l: &Loaded,
+    as_of: NaiveDate,
+    holdings: Option<(&Path, f64)>,
+    out: &Path,
+) -> anyhow::Result<DayRecord> {
+    let (record, book) = match holdings {
+        Some((p, c)) => (from_positions(l, as_of, p, c)?, "positions"),
+        None => (simulated(l, as_of)?, "simulated"),
     };
     let d = record.as_of;
     let orders = orders_csv("trend", &record)?;
@@ -271,7 +285,6 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
             .map(|r| &r.ticker)
             .collect(),
     };
-    let out = &a.out;
     let write = || -> anyhow::Result<()> {
         write_atomic(
             &out.join(format!("targets_{d}.csv")),
@@ -314,5 +327,5 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
         );
     }
     println!("wrote {}", out.display());
-    Ok(())
+    Ok(record)
 }

@@ -144,30 +144,30 @@ pub fn pct(x: Option<f64>) -> String {
         .unwrap_or_else(|| "n/a".into())
 }
 
-/// `systrade backtest --config FILE`.
-pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
-    let l = load(config, a.data.as_deref(), &a.read)?;
-    let b = &l.cfg.backtest;
-    let cfg = l.engine(
-        a.cash.unwrap_or(b.cash),
-        a.start.or(b.start),
-        a.end.or(b.end),
-    );
+/// Runs the config's backtest and writes every artifact into `out`; returns the result and
+/// the engine's run time in seconds.
+pub fn run_backtest(
+    l: &Loaded,
+    cfg: &BacktestConfig,
+    out: &Path,
+) -> anyhow::Result<(BacktestResult, f64)> {
     let mut strategy = l.strategy()?;
     let t0 = Instant::now();
     let result: BacktestResult =
-        systrade_backtest::run(&mut strategy, &l.data, &cfg).map_err(bad)?;
+        systrade_backtest::run(&mut strategy, &l.data, cfg).map_err(bad)?;
     let secs = t0.elapsed().as_secs_f64();
-    write_outputs(&result, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
-    write_strategy_outputs(strategy.records(), &a.out)
-        .with_context(|| format!("writing {}", a.out.display()))?;
+    write_outputs(&result, out).with_context(|| format!("writing {}", out.display()))?;
+    write_strategy_outputs(strategy.records(), out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok((result, secs))
+}
+
+/// One line of a backtest's headline numbers.
+pub fn headline(result: &BacktestResult) -> String {
     let s = &result.summary;
     let m = &s.metrics;
-    println!(
-        "{} ({} tickers, {}) {}..{}: final equity {:.2}; CAGR {}, vol {}, Sharpe {}, max drawdown {}, turnover {:.2}×/yr, fees {:.2} ({} fills, {} stop exits); ran in {:.3} s",
-        config.display(),
-        l.data.len(),
-        l.source.display(),
+    format!(
+        "{}..{}: final equity {:.2}; CAGR {}, vol {}, Sharpe {}, max drawdown {}, turnover {:.2}×/yr, fees {:.2} ({} fills, {} stop exits)",
         s.first_date.map(|d| d.to_string()).unwrap_or_default(),
         s.last_date.map(|d| d.to_string()).unwrap_or_default(),
         s.final_equity,
@@ -181,7 +181,25 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
         s.total_fees,
         s.n_fills,
         s.n_stop_exits,
-        secs
+    )
+}
+
+/// `systrade backtest --config FILE`.
+pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
+    let l = load(config, a.data.as_deref(), &a.read)?;
+    let b = &l.cfg.backtest;
+    let cfg = l.engine(
+        a.cash.unwrap_or(b.cash),
+        a.start.or(b.start),
+        a.end.or(b.end),
+    );
+    let (result, secs) = run_backtest(&l, &cfg, &a.out)?;
+    println!(
+        "{} ({} tickers from {}) {}; ran in {secs:.3} s",
+        config.display(),
+        l.data.len(),
+        l.source.display(),
+        headline(&result)
     );
     println!("wrote {}", a.out.display());
     Ok(())

@@ -1,0 +1,359 @@
+//! `backtest --config` and `plan` for trend following, as a user runs them: plan = backtest
+//! byte for byte, reruns identical, bad configs and position files named precisely.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use systrade_testkit::shared;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let out = Command::cargo_bin("systrade")
+        .unwrap()
+        .env_remove("SYSTRADE_HOME")
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn committed(name: &str) -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../configs")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// `configs/trend_crypto.toml` with its data path made absolute and the backtest window set.
+fn crypto_config(dir: &Path, data: &Path, start: &str, end: &str) -> PathBuf {
+    let text = committed("trend_crypto.toml")
+        .replace(
+            "source = \"../../shared/data/crypto_binance_spot/1d\"",
+            &format!("source = {:?}", data.display().to_string()),
+        )
+        .replace("start = \"2018-01-01\"", &format!("start = \"{start}\""))
+        .replace("end = \"2022-06-04\"", &format!("end = \"{end}\""));
+    let p = dir.join("trend.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn test_plan_equals_backtest_byte_for_byte() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crypto_config(dir.path(), &data, "2021-01-01", "2021-12-31");
+    let bt = dir.path().join("bt");
+    let r = run(&["backtest", "--config", s(&cfg), "--out", s(&bt)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("CAGR"), "{}", r.stdout);
+    let history = read(&bt.join("targets.csv"));
+    let snapshots = read(&bt.join("snapshots.csv"));
+    let timeseries = read(&bt.join("timeseries.csv"));
+    let mut traded_days = 0;
+    for as_of in ["2021-02-15", "2021-05-12", "2021-09-30", "2021-12-31"] {
+        let out = dir.path().join(format!("plan-{as_of}"));
+        let r = run(&[
+            "plan",
+            "--config",
+            s(&cfg),
+            "--as-of",
+            as_of,
+            "--out",
+            s(&out),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let want: String = history
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{as_of},")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(want.lines().count(), 25, "{as_of}: one row per ticker");
+        let plan = read(&out.join(format!("targets_{as_of}.csv")));
+        let (header, rows) = plan.split_once('\n').unwrap();
+        assert_eq!(
+            header,
+            "ticker,sleeve,final_signal,target_weight,target_notional,current,delta,reason,stop"
+        );
+        assert_eq!(
+            rows, want,
+            "{as_of}: plan targets differ from the backtest's"
+        );
+        traded_days += usize::from(rows.contains(",trade,"));
+        for f in [
+            format!("orders_{as_of}.csv"),
+            format!("snapshot_{as_of}.csv"),
+            format!("plan_{as_of}.json"),
+            "logs/desired_trades.jsonl".to_string(),
+        ] {
+            assert!(out.join(&f).exists(), "{f}");
+        }
+        assert_eq!(
+            read(&out.join("logs/desired_trades.jsonl")).lines().count(),
+            25
+        );
+
+        // The same decision from a positions file: the book the backtest held (its refresh
+        // snapshot for that session) and its equity the day before.
+        let mut book = String::from("symbol,qty,stop,cooldown_left\n");
+        for l in snapshots
+            .lines()
+            .filter(|l| l.starts_with(&format!("{as_of},refresh,")))
+        {
+            let c: Vec<&str> = l.split(',').collect();
+            book.push_str(&format!("{},{},{},{}\n", c[2], c[4], c[10], c[11]));
+        }
+        let prev = chrono::NaiveDate::parse_from_str(as_of, "%Y-%m-%d")
+            .unwrap()
+            .pred_opt()
+            .unwrap()
+            .to_string();
+        let equity = timeseries
+            .lines()
+            .find(|l| l.starts_with(&format!("{prev},")))
+            .unwrap()
+            .split(',')
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let book_path = dir.path().join(format!("book-{as_of}.csv"));
+        std::fs::write(&book_path, book).unwrap();
+        let out2 = dir.path().join(format!("plan2-{as_of}"));
+        let r = run(&[
+            "plan",
+            "--config",
+            s(&cfg),
+            "--as-of",
+            as_of,
+            "--positions",
+            s(&book_path),
+            "--capital",
+            &equity,
+            "--out",
+            s(&out2),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let from_book = read(&out2.join(format!("targets_{as_of}.csv")));
+        assert_eq!(from_book, plan, "{as_of} from a positions file");
+    }
+    assert!(traded_days > 0, "at least one of the dates trades");
+}
+
+#[test]
+fn test_reruns_are_byte_identical_and_data_overrides_the_config() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A config whose own source does not exist: --data must take over.
+    let cfg = crypto_config(
+        dir.path(),
+        Path::new("/nonexistent/data"),
+        "2021-03-01",
+        "2021-08-31",
+    );
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for out in [&a, &b] {
+        let r = run(&[
+            "backtest",
+            "--config",
+            s(&cfg),
+            "--data",
+            s(&data),
+            "--out",
+            s(out),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let r = run(&[
+            "plan",
+            "--config",
+            s(&cfg),
+            "--data",
+            s(&data),
+            "--as-of",
+            "2021-07-01",
+            "--out",
+            &format!("{}/plan", out.display()),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    for f in [
+        "timeseries.csv",
+        "targets.csv",
+        "snapshots.csv",
+        "trades.csv",
+        "fills.csv",
+        "summary.json",
+        "decisions.jsonl",
+        "logs/desired_trades.jsonl",
+        "plan/targets_2021-07-01.csv",
+        "plan/orders_2021-07-01.csv",
+        "plan/snapshot_2021-07-01.csv",
+        "plan/plan_2021-07-01.json",
+    ] {
+        assert_eq!(read(&a.join(f)), read(&b.join(f)), "{f}");
+    }
+    let ts = read(&a.join("timeseries.csv"));
+    let header = ts.lines().next().unwrap();
+    for col in [
+        "date",
+        "equity",
+        "return",
+        "gross",
+        "n_positions",
+        "vol_pre_cap",
+        "vol_post_cap",
+        "n_eff",
+        "turnover",
+        "fees",
+    ] {
+        assert!(header.split(',').any(|c| c == col), "{col} in {header}");
+    }
+    // Without --data the missing source is named.
+    let r = run(&["backtest", "--config", s(&cfg), "--out", s(&a)]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("/nonexistent/data"), "{}", r.stderr);
+}
+
+#[test]
+fn test_bad_configs_exit_2_and_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = committed("trend_crypto.toml");
+    let cases = [
+        (
+            good.replace("target_vol = 0.25", "target_vol = 0.25\ntarget_voll = 1"),
+            "target_voll",
+        ),
+        (
+            good.replace("tickers = [\"BTCUSDT\", \"ETHUSDT\"]", "tickers = []"),
+            "sleeves.majors.tickers",
+        ),
+        (
+            good.replace("target_vol = 0.25", "target_vol = -0.25"),
+            "sizing.target_vol",
+        ),
+        (
+            good.replace("budget = 0.4", "budget = 0.3"),
+            "budgets must sum to 1",
+        ),
+        (
+            good.replace("cooldown_days = 7", "cooldown_days = -1"),
+            "cooldown_days",
+        ),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let cfg = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&cfg, text).unwrap();
+        let out = dir.path().join(format!("out{i}"));
+        for args in [
+            vec!["backtest", "--config", s(&cfg), "--out", s(&out)],
+            vec![
+                "plan",
+                "--config",
+                s(&cfg),
+                "--as-of",
+                "2022-01-01",
+                "--out",
+                s(&out),
+            ],
+        ] {
+            let r = run(&args);
+            assert_eq!(r.code, 2, "{want}: {}", r.stderr);
+            assert!(
+                r.stderr.contains(want) && r.stderr.contains(&format!("bad{i}.toml")),
+                "{want}: {}",
+                r.stderr
+            );
+            assert!(!out.exists(), "nothing written for a bad config");
+        }
+    }
+}
+
+#[test]
+fn test_bad_positions_files_name_file_line_and_symbol() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crypto_config(dir.path(), &data, "2021-01-01", "2021-12-31");
+    let cases = [
+        (
+            "symbol,qty\nBTCUSDT,0.5\nDOGEUSDT,10\n",
+            "line 3: DOGEUSDT: unknown symbol",
+        ),
+        (
+            "symbol,qty\nBTCUSDT,-1\n",
+            "line 2: BTCUSDT: qty -1 is negative",
+        ),
+        (
+            "symbol,qty\nBTCUSDT,abc\n",
+            "line 2: BTCUSDT: qty \"abc\" is not a number",
+        ),
+        (
+            "symbol,qty\nBTCUSDT,1\nBTCUSDT,2\n",
+            "line 3: BTCUSDT: listed twice",
+        ),
+        ("symbol,amount\nBTCUSDT,1\n", "needs `symbol` and `qty`"),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let book = dir.path().join(format!("book{i}.csv"));
+        std::fs::write(&book, text).unwrap();
+        let out = dir.path().join(format!("out{i}"));
+        let r = run(&[
+            "plan",
+            "--config",
+            s(&cfg),
+            "--as-of",
+            "2021-06-01",
+            "--positions",
+            s(&book),
+            "--capital",
+            "100000",
+            "--out",
+            s(&out),
+        ]);
+        assert_eq!(r.code, 2, "{want}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(want) && r.stderr.contains(&format!("book{i}.csv")),
+            "{want}: {}",
+            r.stderr
+        );
+        assert!(!out.exists());
+    }
+    // --positions without --capital is a usage error.
+    let r = run(&[
+        "plan",
+        "--config",
+        s(&cfg),
+        "--as-of",
+        "2021-06-01",
+        "--positions",
+        "x.csv",
+        "--out",
+        "o",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--capital"), "{}", r.stderr);
+    let _ = r.stdout;
+}
