@@ -479,7 +479,12 @@ impl Strategy for TrendStrategy {
         let data_ok: Vec<bool> = (0..n)
             .map(|i| snaps[i].bars > 0 && snaps[i].data_ok && last_bar[i] == Some(t_minus_1))
             .collect();
-        let finals: Vec<Option<f64>> = snaps.iter().map(|s| s.final_signal).collect();
+        // §1 warm-up counts every window, the covariance's too.
+        let cov_bars = self.p.sizing.cov_window + 1;
+        let finals: Vec<Option<f64>> = snaps
+            .iter()
+            .map(|s| s.final_signal.filter(|_| s.bars > cov_bars))
+            .collect();
         let (sized, sizing) = self.size(&finals);
 
         let mut decision = Decision::default();

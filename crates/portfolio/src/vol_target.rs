@@ -304,6 +304,15 @@ pub fn target_vol_weights(
             break;
         }
     }
+    // Clipping a name that hedges the others can raise the volatility above the target;
+    // scaling everything down keeps the caps and the gross limit and restores it.
+    let vol_clipped = variance(cov, &w).sqrt();
+    if vol_clipped > p.target_vol {
+        let k = p.target_vol / vol_clipped;
+        for x in &mut w {
+            *x *= k;
+        }
+    }
     let vol_post_cap = variance(cov, &w).sqrt();
     let final_shares = sleeve_shares(cov, &w, sleeve_of, k);
     Ok(VolTargetResult {
@@ -438,5 +447,53 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// §9: whatever the covariance and the signals, the sized weights are long-only,
+            /// within the gross limit, within the cap in force and within the target vol.
+            #[test]
+            fn prop_sizing_limits_hold(
+                n in 1usize..8,
+                seed in prop::collection::vec(-1.0f64..1.0, 64),
+                raw in prop::collection::vec(0.0f64..2.0, 8),
+                vols in prop::collection::vec(0.05f64..1.5, 8),
+                target in 0.05f64..0.6,
+                max_gross in 0.3f64..1.5,
+                sleeves_of in prop::collection::vec(0usize..2, 8),
+            ) {
+                // A correlation from random factors, scaled by the vols: always PSD.
+                let a = DMatrix::from_fn(n, 3, |i, j| seed[i * 3 + j]);
+                let mut c = &a * a.transpose();
+                for i in 0..n {
+                    c[(i, i)] += 0.2;
+                }
+                let d: Vec<f64> = (0..n).map(|i| c[(i, i)].sqrt()).collect();
+                let cov = DMatrix::from_fn(n, n, |i, j| c[(i, j)] / (d[i] * d[j]) * vols[i] * vols[j]);
+                let p = VolTargetParams { target_vol: target, max_gross, ..VolTargetParams::default() };
+                let sleeves = vec![("majors".to_string(), 0.6), ("alts".to_string(), 0.4)];
+                let r = target_vol_weights(&raw[..n], &cov, &sleeves_of[..n], &sleeves, &p).unwrap();
+                let gross: f64 = r.weights.iter().sum();
+                prop_assert!(gross <= max_gross + 1e-12, "gross {}", gross);
+                let vol = variance(&cov, &r.weights).sqrt();
+                prop_assert!(vol <= target + 1e-9, "vol {} > {}", vol, target);
+                prop_assert!((vol - r.vol_post_cap).abs() < 1e-12);
+                for (w, x) in r.weights.iter().zip(&raw[..n]) {
+                    prop_assert!(*w >= 0.0 && *w <= r.cap_used + 1e-12, "weight {}", w);
+                    if *x == 0.0 {
+                        prop_assert_eq!(*w, 0.0);
+                    }
+                }
+                let names = r.weights.iter().filter(|w| **w > 0.0).count();
+                if (1..=3).contains(&names) && r.n_eff < p.n_eff_threshold {
+                    prop_assert_eq!(r.cap_used, p.cap_narrow);
+                }
+                prop_assert!(names > 3 || r.n_eff <= names as f64 + 1e-9);
+            }
+        }
     }
 }
