@@ -2,6 +2,7 @@
 //! orders, as one [`systrade_strategy::Strategy`] the backtest engine drives date after date
 //! and `plan`/`run` call once. Nothing here knows which mode it runs in.
 
+pub mod momentum;
 pub mod trend;
 
 /// Errors of a step's configuration.
