@@ -261,13 +261,52 @@ pub struct BacktestArgs {
     pub end: Option<NaiveDate>,
     /// A market database, a folder of vendor files, or one file (with --config: overrides
     /// the config's data.source).
-    #[arg(long, required_unless_present = "config")]
+    #[arg(long, required_unless_present_any = ["config"], conflicts_with = "db")]
     pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub momentum: MomentumArgs,
     #[command(flatten)]
     pub read: ReadArgs,
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// Overrides of a momentum config (spec/momentum-cohorts.md).
+#[derive(Debug, Clone, Args)]
+pub struct MomentumArgs {
+    /// A SQLite database with `prices` (and `sectors`) tables; overrides data.source.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// The CDI series (CSV or .xlsx); overrides data.cdi.
+    #[arg(long)]
+    pub cdi: Option<PathBuf>,
+    /// Number of staggered cohorts; overrides momentum.cohorts.
+    #[arg(long)]
+    pub cohorts: Option<usize>,
+    /// Hold the composite beta overlay (momentum.beta_overlay = true).
+    #[arg(long)]
+    pub beta_overlay: bool,
+    /// Long/short (`ls`) or long-only top decile (`d10`); overrides momentum.book.
+    #[arg(long, value_enum)]
+    pub book: Option<BookArg>,
+}
+
+impl MomentumArgs {
+    /// True when any momentum-only flag was given.
+    pub fn any(&self) -> bool {
+        self.db.is_some()
+            || self.cdi.is_some()
+            || self.cohorts.is_some()
+            || self.beta_overlay
+            || self.book.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BookArg {
+    Ls,
+    D10,
 }
 
 #[derive(Debug, Args)]
@@ -278,18 +317,30 @@ pub struct PlanArgs {
     /// The session the plan is for (YYYY-MM-DD): decisions see only bars dated before it.
     #[arg(long)]
     pub as_of: NaiveDate,
-    /// Current holdings: a CSV `symbol,qty` with optional `stop` (the stop in force),
+    /// Trend: current holdings, a CSV `symbol,qty` with optional `stop` (the stop in force),
     /// `cooldown_left` (the counter after the last decision) and `stopped_out` (the date of
     /// the last stop-out). Without it the book is the simulated one: the config's backtest
     /// replayed up to the plan's date.
     #[arg(long, requires = "capital")]
     pub positions: Option<PathBuf>,
-    /// Account equity (cash + positions at the last close); with --positions.
+    /// Trend: account equity (cash + positions at the last close); with --positions.
     #[arg(long)]
     pub capital: Option<f64>,
     /// A market database or a folder of vendor files; overrides the config's data.source.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "db")]
     pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub momentum: MomentumArgs,
+    /// Momentum: the account's capital; writes orders_YYYY-MM.csv (shares per ticker).
+    #[arg(long)]
+    pub live_capital: Option<f64>,
+    /// Momentum: current holdings, CSV `ticker,shares` (negative for shorts); without it
+    /// the previous month's targets are taken as held.
+    #[arg(long, requires = "live_capital")]
+    pub holdings: Option<PathBuf>,
+    /// Momentum: lot sizes, CSV `ticker,lot` (others: orders.default_lot).
+    #[arg(long, requires = "live_capital")]
+    pub lots: Option<PathBuf>,
     #[command(flatten)]
     pub read: ReadArgs,
     /// Output folder.

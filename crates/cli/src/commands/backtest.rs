@@ -23,7 +23,24 @@ fn bad(e: BacktestError) -> anyhow::Error {
 
 pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
     if let Some(config) = &a.config {
-        return super::trend::backtest(config, a);
+        let strategy = crate::config::momentum::strategy_of(config).map_err(BadInput)?;
+        return match strategy.as_str() {
+            "momentum" => super::momentum::backtest(config, a),
+            "trend" => {
+                if a.momentum.any() {
+                    return Err(BadInput(
+                        "--db, --cdi, --cohorts, --beta-overlay and --book apply to momentum configs".into(),
+                    )
+                    .into());
+                }
+                super::trend::backtest(config, a)
+            }
+            other => Err(BadInput(format!(
+                "{}: strategy: unknown {other:?} (\"trend\" or \"momentum\")",
+                config.display()
+            ))
+            .into()),
+        };
     }
     // clap requires these without --config.
     let (Some(strategy), Some(symbol_text), Some(data_path)) = (a.strategy, &a.symbol, &a.data)

@@ -5,6 +5,7 @@ mod data;
 mod demo;
 mod indicators;
 mod metrics;
+mod momentum;
 mod plan;
 mod sweep;
 mod trend;

@@ -233,6 +233,33 @@ struct PlanSummary<'a> {
 }
 
 pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
+    let strategy = crate::config::momentum::strategy_of(&a.config).map_err(BadInput)?;
+    match strategy.as_str() {
+        "momentum" => {
+            if a.positions.is_some() || a.capital.is_some() {
+                return Err(BadInput(
+                    "--positions/--capital are for trend configs; momentum takes --live-capital, --holdings and --lots".into(),
+                )
+                .into());
+            }
+            return super::momentum::plan(&a.config, a);
+        }
+        "trend" => {
+            if a.momentum.any() || a.live_capital.is_some() {
+                return Err(BadInput(
+                    "--db, --cdi, --cohorts, --beta-overlay, --book and --live-capital apply to momentum configs".into(),
+                )
+                .into());
+            }
+        }
+        other => {
+            return Err(BadInput(format!(
+                "{}: strategy: unknown {other:?} (\"trend\" or \"momentum\")",
+                a.config.display()
+            ))
+            .into());
+        }
+    }
     let l = load(&a.config, a.data.as_deref(), &a.read)?;
     let holdings = match (&a.positions, a.capital) {
         (Some(p), Some(c)) => Some((p.as_path(), c)),

@@ -1,0 +1,204 @@
+//! `configs/momentum_*.toml` for the momentum-cohorts strategy (spec/momentum-cohorts.md).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use systrade_pipeline::momentum::MomentumParams;
+
+/// Where the inputs come from; paths are relative to the config file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MomentumData {
+    /// Prices: a SQLite database (tables `prices` and, optionally, `sectors`) or a folder of
+    /// vendor files (`--db`/`--data` override).
+    pub source: PathBuf,
+    /// The CDI: a daily rate series as CSV or Excel (`--cdi` overrides).
+    pub cdi: PathBuf,
+    /// `pct_per_day` or `pct_per_year` when the file's header does not say.
+    #[serde(default)]
+    pub cdi_unit: Option<String>,
+    /// A sector map (CSV/Excel); without it the database's `sectors` table is used.
+    #[serde(default)]
+    pub sectors: Option<PathBuf>,
+    /// The sector given to names the map does not cover; without it such a name is an error.
+    #[serde(default)]
+    pub unknown_sector: Option<String>,
+    /// A benchmark price series; when it does not cover the backtest, or is not given, the
+    /// equal-weight index of the universe is the benchmark.
+    #[serde(default)]
+    pub benchmark: Option<PathBuf>,
+    /// Only these tickers (default: every daily series in the source).
+    #[serde(default)]
+    pub tickers: Option<Vec<String>>,
+    #[serde(default = "default_adjust")]
+    pub adjust: String,
+    #[serde(default = "default_market")]
+    pub market: String,
+}
+
+fn default_adjust() -> String {
+    "none".into()
+}
+
+fn default_market() -> String {
+    "b3".into()
+}
+
+/// Backtest window.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Window {
+    pub start: Option<chrono::NaiveDate>,
+    pub end: Option<chrono::NaiveDate>,
+}
+
+/// Orders export defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrdersSection {
+    /// Shares per lot where the lot map is silent (B3's round lot).
+    pub default_lot: u32,
+}
+
+impl Default for OrdersSection {
+    fn default() -> Self {
+        OrdersSection { default_lot: 100 }
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MomentumConfig {
+    pub strategy: String,
+    pub data: MomentumData,
+    #[serde(default)]
+    pub momentum: MomentumParams,
+    #[serde(default)]
+    pub backtest: Window,
+    #[serde(default)]
+    pub orders: OrdersSection,
+}
+
+impl MomentumConfig {
+    /// Parses and validates; every error names the file and the key.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
+        let cfg: MomentumConfig = toml::from_str(text)
+            .map_err(|e| format!("{}: {}", path.display(), e.to_string().trim()))?;
+        cfg.validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        MomentumConfig::parse(path, &text)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.strategy != "momentum" {
+            return Err(format!(
+                "strategy: expected \"momentum\", got {:?}",
+                self.strategy
+            ));
+        }
+        self.momentum
+            .validate()
+            .map_err(|e| format!("momentum.{e}"))?;
+        if !matches!(self.data.adjust.as_str(), "none" | "split" | "total") {
+            return Err(format!(
+                "data.adjust: expected none, split or total (got {:?})",
+                self.data.adjust
+            ));
+        }
+        if !matches!(self.data.market.as_str(), "us" | "b3" | "crypto") {
+            return Err(format!(
+                "data.market: expected us, b3 or crypto (got {:?})",
+                self.data.market
+            ));
+        }
+        if let Some(u) = &self.data.cdi_unit
+            && !matches!(u.as_str(), "pct_per_day" | "pct_per_year")
+        {
+            return Err(format!(
+                "data.cdi_unit: expected pct_per_day or pct_per_year (got {u:?})"
+            ));
+        }
+        if self.orders.default_lot == 0 {
+            return Err("orders.default_lot: must be at least 1".into());
+        }
+        if let (Some(a), Some(b)) = (self.backtest.start, self.backtest.end)
+            && a > b
+        {
+            return Err(format!("backtest.start: {a} is after backtest.end {b}"));
+        }
+        Ok(())
+    }
+
+    /// A path of the config, relative to its folder.
+    pub fn resolve(config: &Path, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            config.parent().unwrap_or(Path::new(".")).join(p)
+        }
+    }
+}
+
+/// The `strategy` key of a config file, to pick its schema.
+pub fn strategy_of(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let v: toml::Table = toml::from_str(&text)
+        .map_err(|e| format!("{}: {}", path.display(), e.to_string().trim()))?;
+    match v.get("strategy").and_then(|s| s.as_str()) {
+        Some(s) => Ok(s.to_string()),
+        None => Err(format!(
+            "{}: strategy: missing (\"trend\" or \"momentum\")",
+            path.display()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+strategy = "momentum"
+
+[data]
+source = "prices.db"
+cdi = "cdi.csv"
+
+[momentum]
+cohorts = 3
+"#;
+
+    #[test]
+    fn test_defaults_and_key_errors() {
+        let c = MomentumConfig::parse(Path::new("m.toml"), GOOD).unwrap();
+        assert_eq!(c.momentum, MomentumParams::default());
+        assert_eq!(c.orders.default_lot, 100);
+        for (text, want) in [
+            (
+                GOOD.replace("cohorts = 3", "cohorts = 0"),
+                "momentum.cohorts",
+            ),
+            (GOOD.replace("cohorts = 3", "cohorrts = 3"), "cohorrts"),
+            (
+                GOOD.replace("cohorts = 3", "keep_long = 0.95"),
+                "momentum.keep_long",
+            ),
+            (
+                GOOD.replace(
+                    "cdi = \"cdi.csv\"",
+                    "cdi = \"cdi.csv\"\ncdi_unit = \"weekly\"",
+                ),
+                "data.cdi_unit",
+            ),
+        ] {
+            let e = MomentumConfig::parse(Path::new("m.toml"), &text).unwrap_err();
+            assert!(e.starts_with("m.toml: ") && e.contains(want), "{want}: {e}");
+        }
+    }
+}
