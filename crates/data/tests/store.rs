@@ -1,6 +1,5 @@
 //! The SQLite store: round trips, provenance, re-imports, spreadsheets.
 
-use std::io::Write;
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -11,6 +10,7 @@ use systrade_data::folder::{data_files, parse_all};
 use systrade_data::layout::RateUnit;
 use systrade_data::synth::to_csv;
 use systrade_data::{Adjust, ParseOptions, parse_file};
+use systrade_testkit::xlsx_bytes;
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -208,37 +208,6 @@ fn test_foreign_database_with_only_prices_table_reads() {
     assert!(err.is_bad_input() && err.to_string().contains("unknown symbol Z"));
 }
 
-/// A minimal .xlsx: one sheet with a date column (Excel serials, date-formatted) and a rate.
-fn xlsx_bytes(rows: &[(u32, f64)]) -> Vec<u8> {
-    let mut sheet = String::from(
-        r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Date</t></is></c><c r="B1" t="inlineStr"><is><t>cdi</t></is></c></row>"#,
-    );
-    for (i, (serial, v)) in rows.iter().enumerate() {
-        let r = i + 2;
-        sheet.push_str(&format!(
-            r#"<row r="{r}"><c r="A{r}" s="1"><v>{serial}</v></c><c r="B{r}"><v>{v}</v></c></row>"#
-        ));
-    }
-    sheet.push_str("</sheetData></worksheet>");
-    let files = [
-        ("[Content_Types].xml", r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>"#.to_string()),
-        ("_rels/.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_string()),
-        ("xl/workbook.xml", r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="CDI" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_string()),
-        ("xl/_rels/workbook.xml.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>"#.to_string()),
-        ("xl/styles.xml", r#"<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="0"/><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14" applyNumberFormat="1"/></cellXfs></styleSheet>"#.to_string()),
-        ("xl/worksheets/sheet1.xml", sheet),
-    ];
-    let mut buf = std::io::Cursor::new(Vec::new());
-    let mut zip = zip::ZipWriter::new(&mut buf);
-    for (name, body) in files {
-        zip.start_file(name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        zip.write_all(body.as_bytes()).unwrap();
-    }
-    zip.finish().unwrap();
-    buf.into_inner()
-}
-
 #[test]
 fn test_xlsx_rate_sheet_imports() {
     let dir = tempfile::tempdir().unwrap();
@@ -246,7 +215,10 @@ fn test_xlsx_rate_sheet_imports() {
     let p = dir.path().join("cdi.xlsx");
     std::fs::write(
         &p,
-        xlsx_bytes(&[(45293, 0.043455), (45294, 0.043455), (45295, 0.0441)]),
+        xlsx_bytes(
+            ["Date", "cdi"],
+            &[(45293, 0.043455), (45294, 0.043455), (45295, 0.0441)],
+        ),
     )
     .unwrap();
     let parsed = parse_file(&p, &ParseOptions::default()).unwrap();
@@ -264,7 +236,11 @@ fn test_xlsx_rate_sheet_imports() {
     let (unit, pts) = m.rates("cdi").unwrap();
     assert_eq!((unit, pts.len()), (RateUnit::PctPerDay, 3));
     // An unsorted sheet is rejected like an unsorted CSV, naming the row.
-    std::fs::write(&p, xlsx_bytes(&[(45294, 0.04), (45293, 0.04)])).unwrap();
+    std::fs::write(
+        &p,
+        xlsx_bytes(["Date", "cdi"], &[(45294, 0.04), (45293, 0.04)]),
+    )
+    .unwrap();
     let err = parse_file(&p, &ParseOptions::default())
         .unwrap_err()
         .to_string();
