@@ -1,0 +1,140 @@
+//! Momentum cohorts on the real B3 files: no look-ahead (formation uses data through the
+//! month-end close, trades at the next open) and identical reruns.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use systrade_core::{DailyBar, Market, Symbol};
+use systrade_pipeline::momentum::{Inputs, MomentumParams, MomentumResult, Panel, run};
+use systrade_testkit::{raw_daily, shared};
+
+fn load() -> Option<BTreeMap<Symbol, Vec<DailyBar>>> {
+    let dir = shared("data/br_b3_daily_yahoo/daily")?;
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        let sym = name.strip_suffix(".csv").unwrap();
+        out.insert(
+            Symbol::new(sym).unwrap(),
+            raw_daily(&format!("data/br_b3_daily_yahoo/daily/{name}")),
+        );
+    }
+    Some(out)
+}
+
+fn backtest(data: &BTreeMap<Symbol, Vec<DailyBar>>, p: &MomentumParams) -> MomentumResult {
+    // Sectors by the first letter (a stand-in map), a flat CDI and the equal-weight index.
+    let sectors: BTreeMap<Symbol, String> = data
+        .keys()
+        .map(|s| (s.clone(), s.as_str()[..1].to_string()))
+        .collect();
+    let panel = Panel::new(data, &sectors);
+    let cdi = vec![0.0004; panel.len()];
+    let bench: Vec<f64> = (0..panel.len())
+        .map(|t| {
+            let rs: Vec<f64> = (0..panel.tickers.len())
+                .filter(|&i| t > 0 && panel.close(i, t).is_some())
+                .map(|i| panel.ret(i, t))
+                .collect();
+            if rs.is_empty() {
+                0.0
+            } else {
+                rs.iter().sum::<f64>() / rs.len() as f64
+            }
+        })
+        .collect();
+    run(
+        &Inputs {
+            panel: &panel,
+            cdi: &cdi,
+            bench: &bench,
+            bench_name: "ew".into(),
+            calendar: Market::B3.calendar(),
+            start: None,
+            end: None,
+            warnings: Vec::new(),
+        },
+        p,
+    )
+    .unwrap()
+}
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+#[test]
+fn test_no_look_ahead() {
+    let Some(data) = load() else { return };
+    let p = MomentumParams {
+        beta_overlay: true,
+        ..MomentumParams::default()
+    };
+    let full = backtest(&data, &p);
+    for cut in [d("2018-08-01"), d("2021-03-15"), d("2024-01-02")] {
+        for how in ["delete", "scale"] {
+            let changed: BTreeMap<Symbol, Vec<DailyBar>> = data
+                .iter()
+                .map(|(s, bars)| {
+                    let v = bars
+                        .iter()
+                        .filter(|b| how == "scale" || b.ts < cut)
+                        .map(|b| {
+                            let mut b = *b;
+                            if b.ts >= cut {
+                                b.open *= 1.9;
+                                b.high *= 1.9;
+                                b.low *= 1.9;
+                                b.close *= 1.9;
+                            }
+                            b
+                        })
+                        .collect();
+                    (s.clone(), v)
+                })
+                .collect();
+            let other = backtest(&changed, &p);
+            // Every formation whose close is before the cut is the same, weights and rows.
+            let before = |r: &MomentumResult| -> Vec<String> {
+                r.formations
+                    .iter()
+                    .filter(|f| f.date < cut)
+                    .map(|f| format!("{:?}", (f.date, &f.rows, &f.weights, f.beta_p, f.stress)))
+                    .collect()
+            };
+            assert_eq!(before(&full), before(&other), "{how} from {cut}");
+            // And so is every daily return before the cut.
+            let rets = |r: &MomentumResult| -> Vec<(NaiveDate, u64)> {
+                r.series
+                    .iter()
+                    .filter(|x| x.date < cut)
+                    .map(|x| (x.date, x.ret.to_bits()))
+                    .collect()
+            };
+            assert_eq!(rets(&full), rets(&other), "{how} from {cut}");
+        }
+    }
+}
+
+#[test]
+fn test_reruns_are_identical_and_d10_is_long_only() {
+    let Some(data) = load() else { return };
+    let p = MomentumParams::default();
+    let a = backtest(&data, &p);
+    let b = backtest(&data, &p);
+    assert!(a == b, "reruns differ");
+    let d10 = backtest(
+        &data,
+        &MomentumParams {
+            book: systrade_pipeline::momentum::BookKind::D10,
+            ..p
+        },
+    );
+    for f in &d10.formations {
+        assert!(f.weights.values().all(|w| *w > 0.0));
+        let gross: f64 = f.weights.values().sum();
+        // Each started cohort holds gross 1 and the portfolio is their mean.
+        let started = f.cohorts.iter().filter(|c| c.started).count() as f64;
+        assert!((gross - started / 3.0).abs() < 1e-9, "{}: {gross}", f.date);
+    }
+}
