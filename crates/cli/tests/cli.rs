@@ -369,6 +369,11 @@ fn test_demo_runs_and_reruns_identically() {
         out.join("trend/logs/desired_trades.jsonl"),
         plan_targets.clone(),
         out.join("plan/orders_2020-12-16.csv"),
+        out.join("momentum/timeseries.csv"),
+        out.join("momentum/targets.csv"),
+        out.join("momentum-plan/targets_2020-11.csv"),
+        out.join("momentum-plan/orders_2020-11.csv"),
+        out.join("momentum-plan/state/cohort_0_2020-11.json"),
     ];
     let first: Vec<Vec<u8>> = artifacts
         .iter()

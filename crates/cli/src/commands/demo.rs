@@ -10,8 +10,19 @@ use super::data::import_into;
 use super::trend::{headline, load, run_backtest};
 use crate::args::{DemoArgs, FormatArg, MarketArg, PolicyArg, ReadArgs};
 
-/// The committed demo config; the demo writes a copy beside its data.
+/// The committed demo configs; the demo writes copies beside its data.
 const TREND_DEMO: &str = include_str!("../../../../configs/trend_demo.toml");
+const MOMENTUM_DEMO: &str = include_str!("../../../../configs/momentum_demo.toml");
+
+/// The demo's cash rate: a flat 4% a year, as a daily CDI-style series on every session.
+fn flat_cdi(dates: &[chrono::NaiveDate]) -> String {
+    let daily = (1.04f64.powf(1.0 / 252.0) - 1.0) * 100.0;
+    let mut out = String::from("Date,cdi\n");
+    for d in dates {
+        out.push_str(&format!("{d},{daily:.6}\n"));
+    }
+    out
+}
 
 /// The demo market: fixed, so every run of the demo shows the same thing.
 fn demo_config() -> SynthConfig {
@@ -88,6 +99,24 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
     println!(
         "   targets_{as_of}.csv, orders_{as_of}.csv (market orders + protective stops), snapshot_{as_of}.csv, logs/desired_trades.jsonl"
     );
+
+    // Momentum cohorts on the same market, with a flat synthetic CDI.
+    let dates: Vec<chrono::NaiveDate> = series
+        .first()
+        .map(|s| s.bars.iter().map(|b| b.ts).collect())
+        .unwrap_or_default();
+    systrade_core::fsio::write_atomic(&out.join("cdi.csv"), flat_cdi(&dates).as_bytes())?;
+    let mom_config = out.join("momentum_demo.toml");
+    let text = MOMENTUM_DEMO
+        .replace("\"../systrade-demo/data\"", "\"data\"")
+        .replace("\"../systrade-demo/cdi.csv\"", "\"cdi.csv\"")
+        .replace(
+            "\"../systrade-demo/data/sectors.csv\"",
+            "\"data/sectors.csv\"",
+        );
+    systrade_core::fsio::write_atomic(&mom_config, text.as_bytes())?;
+    let mom_dir = out.join("momentum");
+    super::momentum::demo(&mom_config, &read, &mom_dir, &out.join("momentum-plan"))?;
     println!(
         "\nNext: `systrade data inspect --db {}`, `systrade backtest --config {}`, or import real files with `systrade data import`.",
         db_path.display(),

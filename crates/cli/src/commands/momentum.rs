@@ -569,12 +569,14 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// §9 pre-export checks of one formation; every failure is listed.
-pub fn check(f: &Formation, p: &MomentumParams) -> Vec<String> {
+/// §9 pre-export checks of one formation: (failures, warnings). A sector above max_sector
+/// that the rebalance reported as impossible to fix (§5: "report and continue") is a warning.
+pub fn check(f: &Formation, p: &MomentumParams) -> (Vec<String>, Vec<String>) {
     let mut out = Vec::new();
+    let mut warn = Vec::new();
     if let Some(m) = &f.failed {
         out.push(m.clone());
-        return out;
+        return (out, warn);
     }
     if f.n_eligible < p.min_eligible {
         out.push(format!(
@@ -628,14 +630,22 @@ pub fn check(f: &Formation, p: &MomentumParams) -> Vec<String> {
             ));
         }
         if c.full && c.max_sector_share > p.max_sector + p.sector_tol {
-            out.push(format!(
+            let msg = format!(
                 "cohort {j}: a sector holds {:.1}% of a side, above max_sector {:.0}%",
                 c.max_sector_share * 100.0,
                 p.max_sector * 100.0
-            ));
+            );
+            let reported = c.update.notes.iter().any(|n| n.contains("max_sector"));
+            if reported {
+                warn.push(format!(
+                    "{msg} (no add-band name of another sector to swap in)"
+                ));
+            } else {
+                out.push(msg);
+            }
         }
     }
-    out
+    (out, warn)
 }
 
 fn read_map(path: &Path, value: &str) -> anyhow::Result<BTreeMap<Symbol, f64>> {
@@ -781,7 +791,7 @@ pub fn plan(config: &Path, a: &PlanArgs) -> anyhow::Result<()> {
         return Err(bad(format!("no formation on or before {}", a.as_of)));
     };
     let f = &r.formations[idx];
-    let failures = check(f, &l.params);
+    let (failures, cautions) = check(f, &l.params);
     if !failures.is_empty() {
         return Err(bad(format!(
             "pre-export checks failed for the {} formation ({}); nothing exported:\n  {}",
@@ -903,6 +913,69 @@ pub fn plan(config: &Path, a: &PlanArgs) -> anyhow::Result<()> {
             c.update.turnover
         );
     }
+    for c in &cautions {
+        println!("  warning: {c}");
+    }
     println!("wrote {}", out.display());
     Ok(())
+}
+
+/// The demo's momentum run: a backtest into `bt` and the plan of the last formation with
+/// 1,000,000 of capital into `plan`. Returns the headline and the plan's month.
+pub fn demo(
+    config: &Path,
+    read: &ReadArgs,
+    bt: &Path,
+    plan: &Path,
+) -> anyhow::Result<(String, String)> {
+    let none = MomentumArgs {
+        db: None,
+        cdi: None,
+        cohorts: None,
+        beta_overlay: false,
+        book: None,
+    };
+    let l = load(config, None, &none, read, (None, None))?;
+    let r = l.run(None, None)?;
+    write_backtest(&r, bt).with_context(|| format!("writing {}", bt.display()))?;
+    let s = &r.summary;
+    let headline = format!(
+        "{}..{}: CAGR {}, vol {}, Sharpe over CDI {}, max drawdown {}, {} formations",
+        s.period.0.map(|d| d.to_string()).unwrap_or_default(),
+        s.period.1.map(|d| d.to_string()).unwrap_or_default(),
+        pct(s.cagr),
+        pct(s.vol),
+        s.sharpe
+            .map(|v| format!("{v:.2}"))
+            .unwrap_or_else(|| "n/a".into()),
+        pct(s.max_dd),
+        s.formations
+    );
+    let last = r
+        .formations
+        .iter()
+        .rev()
+        .find(|f| f.failed.is_none())
+        .ok_or_else(|| anyhow::anyhow!("the demo formed no month"))?;
+    println!(
+        "6. momentum cohorts backtest ({}) → {}\n   {headline}",
+        config.display(),
+        bt.display()
+    );
+    print!("7. ");
+    let args = PlanArgs {
+        config: config.to_path_buf(),
+        as_of: last.date,
+        positions: None,
+        capital: None,
+        data: None,
+        momentum: none,
+        live_capital: Some(1_000_000.0),
+        holdings: None,
+        lots: None,
+        read: read.clone(),
+        out: plan.to_path_buf(),
+    };
+    self::plan(config, &args)?;
+    Ok((headline, last.month()))
 }
