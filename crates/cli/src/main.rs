@@ -2,13 +2,19 @@
 
 mod args;
 mod commands;
-#[allow(dead_code)] // the trend pipeline that reads it lands with issue #5
 mod config;
 mod exit;
 
 use clap::Parser;
 
 fn main() {
+    // `systrade … | head` should end quietly like any Unix tool, not panic on a closed pipe:
+    // restore the default SIGPIPE action that the Rust runtime turns off.
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any other thread exists; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = args::Cli::parse();
     let code = match commands::run(cli) {
         Ok(()) => 0,
