@@ -265,6 +265,10 @@ pub struct BacktestArgs {
     pub data: Option<PathBuf>,
     #[command(flatten)]
     pub momentum: MomentumArgs,
+    /// Momentum configs: also draw the charts (SVG) into --out/charts: NAV vs CDI, drawdown,
+    /// rolling 12-month Sharpe, gross and beta, turnover.
+    #[arg(long)]
+    pub plots: bool,
     #[command(flatten)]
     pub read: ReadArgs,
     /// Output folder.

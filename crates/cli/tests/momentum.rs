@@ -371,6 +371,7 @@ fn test_reruns_are_byte_identical() {
                 "--config",
                 s(&cfg),
                 "--beta-overlay",
+                "--plots",
                 "--start",
                 "2019-01-01",
                 "--end",
@@ -388,9 +389,16 @@ fn test_reruns_are_byte_identical() {
         "cost_grid.csv",
         "targets.csv",
         "logs/formations.jsonl",
+        "charts/nav_vs_cdi.svg",
+        "charts/drawdown.svg",
+        "charts/rolling_sharpe_12m.svg",
+        "charts/gross_beta.svg",
+        "charts/turnover.svg",
     ] {
         assert_eq!(read(&a.join(f)), read(&b.join(f)), "{f}");
     }
+    let nav = read(&a.join("charts/nav_vs_cdi.svg"));
+    assert!(nav.starts_with("<svg") && nav.contains("NAV vs CDI") && nav.contains("CDI"));
 }
 
 #[test]

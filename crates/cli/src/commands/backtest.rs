@@ -27,9 +27,9 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         return match strategy.as_str() {
             "momentum" => super::momentum::backtest(config, a),
             "trend" => {
-                if a.momentum.any() {
+                if a.momentum.any() || a.plots {
                     return Err(BadInput(
-                        "--db, --cdi, --cohorts, --beta-overlay and --book apply to momentum configs".into(),
+                        "--db, --cdi, --cohorts, --beta-overlay, --book and --plots apply to momentum configs".into(),
                     )
                     .into());
                 }

@@ -529,6 +529,9 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     let r = l.run(a.start, a.end)?;
     let secs = t0.elapsed().as_secs_f64();
     write_backtest(&r, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    if a.plots {
+        charts(&r, &a.out.join("charts"))?;
+    }
     let s = &r.summary;
     println!(
         "momentum {} ({} cohorts{}, {} names from {}) {}..{}: CAGR {}, vol {}, Sharpe over CDI {}, max drawdown {}, turnover {:.2}×/yr, costs {:.2}% of NAV; CDI CAGR {}; benchmark: {}; {} formations ({} failed, {} in stress); ran in {secs:.3} s",
@@ -978,4 +981,106 @@ pub fn demo(
     };
     self::plan(config, &args)?;
     Ok((headline, last.month()))
+}
+
+/// The spec's charts (§8) as SVG files in `dir`.
+pub fn charts(r: &MomentumResult, dir: &Path) -> anyhow::Result<()> {
+    use systrade_report::{Line, line_chart};
+    let dates: Vec<NaiveDate> = r.series.iter().map(|x| x.date).collect();
+    let line = |name: &'static str, v: Vec<f64>| Line {
+        name,
+        points: dates.iter().copied().zip(v).collect(),
+    };
+    let mut cdi_nav = 1.0;
+    let cdi: Vec<f64> = r
+        .series
+        .iter()
+        .map(|x| {
+            cdi_nav *= 1.0 + x.cdi;
+            cdi_nav
+        })
+        .collect();
+    let nav: Vec<f64> = r.series.iter().map(|x| x.nav).collect();
+    line_chart(
+        &dir.join("nav_vs_cdi.svg"),
+        "NAV vs CDI",
+        "growth of 1",
+        &[line("strategy", nav.clone()), line("CDI", cdi)],
+    )?;
+    let mut peak = f64::MIN;
+    let dd: Vec<f64> = nav
+        .iter()
+        .map(|v| {
+            peak = peak.max(*v);
+            v / peak - 1.0
+        })
+        .collect();
+    line_chart(
+        &dir.join("drawdown.svg"),
+        "Drawdown",
+        "from the peak",
+        &[line("drawdown", dd)],
+    )?;
+    let w = 252;
+    let excess: Vec<f64> = r.series.iter().map(|x| x.excess).collect();
+    let rolling: Vec<f64> = (0..excess.len())
+        .map(|t| {
+            if t + 1 < w {
+                return f64::NAN;
+            }
+            let win = &excess[t + 1 - w..=t];
+            let m = win.iter().sum::<f64>() / w as f64;
+            let sd = (win.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (w - 1) as f64).sqrt();
+            if sd > 0.0 {
+                m / sd * (252f64).sqrt()
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    line_chart(
+        &dir.join("rolling_sharpe_12m.svg"),
+        "Rolling 12-month Sharpe over CDI",
+        "Sharpe",
+        &[line("rolling 252d", rolling)],
+    )?;
+    line_chart(
+        &dir.join("gross_beta.svg"),
+        "Gross exposure and beta",
+        "fraction of NAV",
+        &[
+            line(
+                "long gross × scale",
+                r.series.iter().map(|x| x.long_gross * x.scale).collect(),
+            ),
+            line(
+                "short gross × scale",
+                r.series.iter().map(|x| x.short_gross * x.scale).collect(),
+            ),
+            line("book beta", r.series.iter().map(|x| x.beta_p).collect()),
+            line("overlay h", r.series.iter().map(|x| x.overlay_h).collect()),
+            line("VT scale", r.series.iter().map(|x| x.scale).collect()),
+        ],
+    )?;
+    // Turnover per month (the days between formations carry none).
+    let mut monthly: Vec<(NaiveDate, f64)> = Vec::new();
+    for x in &r.series {
+        use chrono::Datelike;
+        match monthly.last_mut() {
+            Some((d, v)) if d.year() == x.date.year() && d.month() == x.date.month() => {
+                *v += x.turnover
+            }
+            _ => monthly.push((x.date, x.turnover)),
+        }
+    }
+    line_chart(
+        &dir.join("turnover.svg"),
+        "Turnover per month (one-way)",
+        "fraction of NAV",
+        &[Line {
+            name: "turnover",
+            points: monthly,
+        }],
+    )?;
+    Ok(())
 }
