@@ -7,13 +7,7 @@ use systrade_core::fsio::{write_atomic, write_json_atomic};
 
 use crate::{BacktestError, BacktestResult};
 
-fn num(x: f64) -> String {
-    // An empty float sum is -0.0; a file should not say "-0".
-    if x == 0.0 {
-        return "0".into();
-    }
-    format!("{x}")
-}
+use systrade_core::json::shortest as num;
 
 fn opt<T: std::fmt::Display>(x: &Option<T>) -> String {
     x.as_ref().map(|v| v.to_string()).unwrap_or_default()

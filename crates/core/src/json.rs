@@ -59,6 +59,12 @@ pub fn finite(v: f64, what: &str) -> Result<f64, CoreError> {
     }
 }
 
+/// A float as text files write it: the shortest text that reads back to the same double, and
+/// `0` for both zeros (an empty float sum is −0.0; a file should not say "-0").
+pub fn shortest(x: f64) -> String {
+    if x == 0.0 { "0".into() } else { format!("{x}") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

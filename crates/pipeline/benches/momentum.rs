@@ -55,19 +55,7 @@ fn bench(c: &mut Criterion) {
         data.keys().map(|s| (s.clone(), "unknown".into())).collect();
     let panel = Panel::new(&data, &sectors);
     let cdi = vec![0.0004; panel.len()];
-    let bench: Vec<f64> = (0..panel.len())
-        .map(|t| {
-            let rs: Vec<f64> = (0..panel.tickers.len())
-                .filter(|&i| t > 0 && panel.close(i, t).is_some())
-                .map(|i| panel.ret(i, t))
-                .collect();
-            if rs.is_empty() {
-                0.0
-            } else {
-                rs.iter().sum::<f64>() / rs.len() as f64
-            }
-        })
-        .collect();
+    let bench = panel.equal_weight_returns();
     let p = MomentumParams {
         beta_overlay: true,
         ..MomentumParams::default()

@@ -668,11 +668,9 @@ fn px(x: f64) -> String {
     if s == "-0" { "0".into() } else { s.into() }
 }
 
-/// Quantities and stop levels a positions file may feed back: the shortest text that reads
-/// back to the same double, so a round trip through the snapshot is exact.
-fn exact(x: f64) -> String {
-    if x == 0.0 { "0".into() } else { format!("{x}") }
-}
+// Quantities and stop levels a positions file may feed back are written as the shortest
+// text that reads back to the same double, so a round trip through the snapshot is exact.
+use systrade_core::json::shortest as exact;
 
 fn money(x: f64) -> String {
     let s = format!("{x:.2}");

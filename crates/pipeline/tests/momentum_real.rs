@@ -30,19 +30,7 @@ fn backtest(data: &BTreeMap<Symbol, Vec<DailyBar>>, p: &MomentumParams) -> Momen
         .collect();
     let panel = Panel::new(data, &sectors);
     let cdi = vec![0.0004; panel.len()];
-    let bench: Vec<f64> = (0..panel.len())
-        .map(|t| {
-            let rs: Vec<f64> = (0..panel.tickers.len())
-                .filter(|&i| t > 0 && panel.close(i, t).is_some())
-                .map(|i| panel.ret(i, t))
-                .collect();
-            if rs.is_empty() {
-                0.0
-            } else {
-                rs.iter().sum::<f64>() / rs.len() as f64
-            }
-        })
-        .collect();
+    let bench = panel.equal_weight_returns();
     run(
         &Inputs {
             panel: &panel,

@@ -62,7 +62,7 @@ pub fn load(
     params
         .validate()
         .map_err(|e| bad(format!("{}: {e}", config.display())))?;
-    let resolve = |p: &Path| MomentumConfig::resolve(config, p);
+    let resolve = |p: &Path| crate::config::resolve(config, p);
 
     // Prices.
     let source =
@@ -253,25 +253,7 @@ pub fn load(
 
     // Benchmark: the configured series when it covers the window, else the equal-weight
     // index of the universe.
-    let ew = || -> Vec<f64> {
-        (0..panel.len())
-            .map(|t| {
-                let rs: Vec<f64> = (0..panel.tickers.len())
-                    .filter(|&i| {
-                        t > 0
-                            && panel.close(i, t).is_some()
-                            && panel.close_ffill(i, t - 1).is_some()
-                    })
-                    .map(|i| panel.ret(i, t))
-                    .collect();
-                if rs.is_empty() {
-                    0.0
-                } else {
-                    rs.iter().sum::<f64>() / rs.len() as f64
-                }
-            })
-            .collect()
-    };
+    let ew = || panel.equal_weight_returns();
     let (bench, bench_name) = match &cfg.data.benchmark {
         Some(p) => {
             let path = resolve(p);
@@ -349,9 +331,7 @@ impl Loaded {
     }
 }
 
-fn num(x: f64) -> String {
-    if x == 0.0 { "0".into() } else { format!("{x}") }
-}
+use systrade_core::json::shortest as num;
 
 fn opt(x: Option<f64>) -> String {
     x.map(num).unwrap_or_default()

@@ -83,16 +83,11 @@ pub struct MomentumConfig {
 impl MomentumConfig {
     /// Parses and validates; every error names the file and the key.
     pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
-        let cfg: MomentumConfig = toml::from_str(text)
-            .map_err(|e| format!("{}: {}", path.display(), e.to_string().trim()))?;
-        cfg.validate()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(cfg)
+        super::parse(path, text, MomentumConfig::validate)
     }
 
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        MomentumConfig::parse(path, &text)
+        MomentumConfig::parse(path, &super::read(path)?)
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -134,22 +129,11 @@ impl MomentumConfig {
         }
         Ok(())
     }
-
-    /// A path of the config, relative to its folder.
-    pub fn resolve(config: &Path, p: &Path) -> PathBuf {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            config.parent().unwrap_or(Path::new(".")).join(p)
-        }
-    }
 }
 
 /// The `strategy` key of a config file, to pick its schema.
 pub fn strategy_of(path: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let v: toml::Table = toml::from_str(&text)
-        .map_err(|e| format!("{}: {}", path.display(), e.to_string().trim()))?;
+    let v: toml::Table = super::parse(path, &super::read(path)?, |_| Ok(()))?;
     match v.get("strategy").and_then(|s| s.as_str()) {
         Some(s) => Ok(s.to_string()),
         None => Err(format!(

@@ -93,17 +93,12 @@ pub struct TrendConfig {
 impl TrendConfig {
     /// Parses and validates; every error names the file and the key.
     pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
-        let cfg: TrendConfig = toml::from_str(text)
-            .map_err(|e| format!("{}: {}", path.display(), e.to_string().trim()))?;
-        cfg.validate()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(cfg)
+        super::parse(path, text, TrendConfig::validate)
     }
 
     /// Reads, parses and validates a file.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        TrendConfig::parse(path, &text)
+        TrendConfig::parse(path, &super::read(path)?)
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -183,13 +178,7 @@ impl TrendConfig {
 
     /// The data source: `data.source`, relative to the config file's folder.
     pub fn source(&self, config_path: &Path) -> PathBuf {
-        if self.data.source.is_absolute() {
-            return self.data.source.clone();
-        }
-        config_path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join(&self.data.source)
+        super::resolve(config_path, &self.data.source)
     }
 }
 

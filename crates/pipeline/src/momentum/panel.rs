@@ -138,6 +138,26 @@ impl Panel {
         }
     }
 
+    /// The equal-weight index of the universe as daily returns: the mean close-to-close return
+    /// of the names that traded on a row and shortly before it (0 where none did).
+    pub fn equal_weight_returns(&self) -> Vec<f64> {
+        (0..self.len())
+            .map(|t| {
+                let rs: Vec<f64> = (0..self.tickers.len())
+                    .filter(|&i| {
+                        t > 0 && self.close(i, t).is_some() && self.close_ffill(i, t - 1).is_some()
+                    })
+                    .map(|i| self.ret(i, t))
+                    .collect();
+                if rs.is_empty() {
+                    0.0
+                } else {
+                    rs.iter().sum::<f64>() / rs.len() as f64
+                }
+            })
+            .collect()
+    }
+
     /// Overnight (last close → open) and intraday (open → close) returns into row `t`; a
     /// missing open puts the whole move intraday… or overnight when there is no bar at all.
     pub fn split_ret(&self, i: usize, t: usize) -> (f64, f64) {

@@ -278,6 +278,13 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
     let mut cohort_w: Vec<Vec<f64>> = vec![vec![0.0; nt]; k];
     let (mut var, mut n_ret) = (0.0f64, 0usize);
     let mut nav = 1.0;
+    // Sectors never change during a run.
+    let sector_map: BTreeMap<Symbol, String> = panel
+        .tickers
+        .iter()
+        .cloned()
+        .zip(panel.sectors.iter().cloned())
+        .collect();
 
     for t in 0..n_rows {
         let date = panel.dates[t];
@@ -291,6 +298,8 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
                 Some(x) => (Some(x.0), x.1, x.2),
                 None => (None, h, beta_p),
             };
+            // Close-to-close returns of the day, shared by the book and the cohort stats.
+            let day_ret: Vec<f64> = (0..nt).map(|i| panel.ret(i, t)).collect();
             let mut book = 0.0;
             let mut traded = 0.0;
             for i in 0..nt {
@@ -300,7 +309,7 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
                         book += w[i] * gap + nw[i] * intra;
                         traded += (nw[i] - w[i]).abs();
                     }
-                    None => book += w[i] * panel.ret(i, t),
+                    None => book += w[i] * day_ret[i],
                 }
             }
             if let Some(nw) = new_w {
@@ -327,8 +336,8 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
             let ret = net(gross, scale, traded, overlay_traded, p.cost_bps, p);
             nav *= 1.0 + ret;
             for (j, cw) in cohort_w.iter().enumerate() {
-                let r: f64 = (0..nt).map(|i| cw[i] * (panel.ret(i, t) - cdi)).sum();
                 if cohorts[j].started {
+                    let r: f64 = (0..nt).map(|i| cw[i] * (day_ret[i] - cdi)).sum();
                     cohort_rets[j].push(r);
                 }
             }
@@ -440,12 +449,6 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
         } else {
             p.exit_cap_frac
         };
-        let sector_map: BTreeMap<Symbol, String> = panel
-            .tickers
-            .iter()
-            .cloned()
-            .zip(panel.sectors.iter().cloned())
-            .collect();
         let u = Universe {
             ranks: &ranks,
             sectors: &sector_map,

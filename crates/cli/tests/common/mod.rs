@@ -1,0 +1,42 @@
+//! What the command-line tests share: running the binary and reading what it wrote.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+/// How a run ended.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `systrade` with `args` in `cwd` (no SYSTRADE_HOME from the environment).
+pub fn run_in(args: &[&str], cwd: &Path) -> Run {
+    let out = Command::cargo_bin("systrade")
+        .unwrap()
+        .env_remove("SYSTRADE_HOME")
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `systrade` with `args` in the current folder.
+pub fn run(args: &[&str]) -> Run {
+    run_in(args, Path::new("."))
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
