@@ -435,6 +435,45 @@ fn test_bad_inputs_are_named_and_nothing_is_exported() {
         r.stderr
     );
 
+    // Holdings and lot files: unknown tickers and bad lots are named with their line.
+    let cfg = config(dir.path(), &[]).unwrap();
+    for (name, text, want) in [
+        (
+            "holdings",
+            "ticker,shares\nVALE3,100\nXXXX3,5\n",
+            "line 3: XXXX3: unknown symbol",
+        ),
+        (
+            "lots",
+            "ticker,lot\nVALE3,0\n",
+            "line 2: VALE3: lot is not a positive number",
+        ),
+    ] {
+        let f = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&f, text).unwrap();
+        let out = dir.path().join(format!("o-{name}"));
+        let r = run(&[
+            "plan",
+            "--config",
+            s(&cfg),
+            "--as-of",
+            "2025-09-30",
+            "--live-capital",
+            "100000",
+            &format!("--{name}"),
+            s(&f),
+            "--out",
+            s(&out),
+        ]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            r.stderr.contains(want) && r.stderr.contains(&format!("{name}.csv")),
+            "{}",
+            r.stderr
+        );
+        assert!(!out.exists());
+    }
+
     // An .xlsx CDI without the expected columns.
     let bad = dir.path().join("cdi.xlsx");
     std::fs::write(

@@ -631,7 +631,14 @@ pub fn check(f: &Formation, p: &MomentumParams) -> (Vec<String>, Vec<String>) {
     (out, warn)
 }
 
-fn read_map(path: &Path, value: &str) -> anyhow::Result<BTreeMap<Symbol, f64>> {
+/// Reads `ticker,<value>` rows of names in `universe`; with `positive`, values must be > 0.
+/// Every problem names the file, the line and the ticker.
+fn read_map(
+    path: &Path,
+    value: &str,
+    universe: &[Symbol],
+    positive: bool,
+) -> anyhow::Result<BTreeMap<Symbol, f64>> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
@@ -653,16 +660,23 @@ fn read_map(path: &Path, value: &str) -> anyhow::Result<BTreeMap<Symbol, f64>> {
         let rec = rec.map_err(|e| bad(format!("{} line {line}: {e}", path.display())))?;
         let t = Symbol::new(rec.get(ti).unwrap_or(""))
             .map_err(|e| bad(format!("{} line {line}: {e}", path.display())))?;
+        if !universe.contains(&t) {
+            return Err(bad(format!(
+                "{} line {line}: {t}: unknown symbol (not in the universe)",
+                path.display()
+            )));
+        }
         let v: f64 = rec
             .get(vi)
             .unwrap_or("")
             .parse()
             .ok()
-            .filter(|x: &f64| x.is_finite())
+            .filter(|x: &f64| x.is_finite() && (!positive || *x > 0.0))
             .ok_or_else(|| {
                 bad(format!(
-                    "{} line {line}: {t}: {value} is not a number",
-                    path.display()
+                    "{} line {line}: {t}: {value} is not a {}number",
+                    path.display(),
+                    if positive { "positive " } else { "" }
                 ))
             })?;
         if out.insert(t.clone(), v).is_some() {
@@ -796,29 +810,16 @@ pub fn plan(config: &Path, a: &PlanArgs) -> anyhow::Result<()> {
                 .find(|x| x.failed.is_none())
                 .map(|x| x.weights.clone())
                 .unwrap_or_default();
+            let tickers = &l.panel.tickers;
             let holdings = a
                 .holdings
                 .as_deref()
-                .map(|p| read_map(p, "shares"))
+                .map(|p| read_map(p, "shares", tickers, false))
                 .transpose()?;
-            if let Some(h) = &holdings
-                && let Some(s) = h.keys().find(|s| !l.panel.tickers.contains(s))
-            {
-                return Err(bad(format!(
-                    "{}: {s}: unknown symbol (not in the universe)",
-                    a.holdings
-                        .as_deref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                )));
-            }
             let lots = match &a.lots {
-                Some(p) => read_map(p, "lot")?,
+                Some(p) => read_map(p, "lot", tickers, true)?,
                 None => BTreeMap::new(),
             };
-            if let Some((s, v)) = lots.iter().find(|(_, v)| **v <= 0.0) {
-                return Err(bad(format!("lot of {s} must be positive, got {v}")));
-            }
             Some(orders_csv(
                 f,
                 &prev,
