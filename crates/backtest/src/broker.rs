@@ -3,6 +3,7 @@
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use serde::{Deserialize, Serialize};
+use systrade_core::DailyBar;
 
 /// When an order decided after a bar's close executes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,9 +37,22 @@ pub struct CostModel {
     pub borrow_bps: f64,
 }
 
+/// The price a protective stop at `level` executes at in `bar` when it triggers: the level,
+/// or the open when the bar gapped through it. A long's (`long`) stop triggers when the low
+/// reaches it, a short's when the high does.
+pub fn stop_trigger(level: f64, long: bool, bar: &DailyBar) -> Option<f64> {
+    if long && bar.low <= level {
+        Some(bar.open.min(level))
+    } else if !long && bar.high >= level {
+        Some(bar.open.max(level))
+    } else {
+        None
+    }
+}
+
 /// A decimal from an analytics float: the shortest decimal that reads back to it (the price
 /// as a vendor wrote it).
-pub(crate) fn dec(x: f64) -> Decimal {
+pub fn dec(x: f64) -> Decimal {
     // The exact fast path builds the decimal directly; printing is the fallback.
     if let Some(e) = systrade_strategy::exact::exact(x)
         && let Ok(units) = i64::try_from(e.units)
@@ -52,17 +66,17 @@ pub(crate) fn dec(x: f64) -> Decimal {
         .unwrap_or(Decimal::ZERO)
 }
 
-pub(crate) fn f(x: Decimal) -> f64 {
+pub fn f(x: Decimal) -> f64 {
     x.to_f64().unwrap_or(0.0)
 }
 
 impl CostModel {
-    pub(crate) fn fee_rate(&self) -> Decimal {
+    pub fn fee_rate(&self) -> Decimal {
         dec(self.fee_bps) / Decimal::from(10_000)
     }
 
     /// Fee of a fill of `qty` units at `price`.
-    pub(crate) fn fee(&self, qty: Decimal, price: Decimal) -> Decimal {
+    pub fn fee(&self, qty: Decimal, price: Decimal) -> Decimal {
         let raw = qty.abs() * price * self.fee_rate() + qty.abs() * dec(self.per_share);
         if raw > Decimal::ZERO {
             raw.max(dec(self.min_fee))
@@ -73,7 +87,7 @@ impl CostModel {
 
     /// The fill price after half-spread slippage and `impact` (a fraction of the price) for a
     /// buy (`side > 0`) or a sell.
-    pub(crate) fn slipped(&self, price: Decimal, side: i8, impact: f64) -> Decimal {
+    pub fn slipped(&self, price: Decimal, side: i8, impact: f64) -> Decimal {
         let s = dec(self.slippage_bps) / Decimal::from(10_000) + dec(impact);
         if side > 0 {
             price * (Decimal::ONE + s)
@@ -83,11 +97,33 @@ impl CostModel {
     }
 
     /// Impact as a fraction of the price: `k·σ_daily·sqrt(qty/ADV)` (0 without history).
-    pub(crate) fn impact(&self, qty: f64, sigma_daily: f64, adv: f64) -> f64 {
+    pub fn impact(&self, qty: f64, sigma_daily: f64, adv: f64) -> f64 {
         if self.impact_k <= 0.0 || adv <= 0.0 || !sigma_daily.is_finite() {
             return 0.0;
         }
         self.impact_k * sigma_daily * (qty.abs() / adv).sqrt()
+    }
+
+    /// The fill price of an order at reference `price` (the open, or a stop's trigger) in
+    /// `bar`: slippage and impact against the order (`side > 0` buys), but never outside
+    /// what traded in the bar. The simulated and the paper broker both fill through this.
+    pub fn fill_price(&self, price: Decimal, side: i8, impact: f64, bar: &DailyBar) -> Decimal {
+        self.slipped(price, side, impact)
+            .clamp(dec(bar.low).min(price), dec(bar.high).max(price))
+    }
+
+    /// The part of a buy of `qty` units at `fill_price` that `cash` pays for, fees included:
+    /// a buy never spends more than there is.
+    pub fn affordable(&self, qty: Decimal, fill_price: Decimal, cash: Decimal) -> Decimal {
+        let unit = fill_price * (Decimal::ONE + self.fee_rate()) + dec(self.per_share);
+        if unit.is_zero() {
+            return qty;
+        }
+        let mut q = qty.min(cash.max(Decimal::ZERO) / unit);
+        if self.min_fee > 0.0 && q * unit + dec(self.min_fee) > cash {
+            q = ((cash - dec(self.min_fee)) / unit).max(Decimal::ZERO);
+        }
+        q
     }
 
     /// Validates the model (no negative costs).

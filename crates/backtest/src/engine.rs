@@ -10,7 +10,7 @@ use systrade_core::{DailyBar, Symbol};
 use systrade_strategy::{Decision, MarketView, PortfolioView, Strategy, Target};
 
 use crate::BacktestError;
-use crate::broker::{CostModel, FillAt, dec, f};
+use crate::broker::{CostModel, FillAt, dec, f, stop_trigger};
 
 /// What happens to the part of an order the participation cap did not let through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -334,7 +334,6 @@ impl<'a> State<'a> {
         let costs: CostModel = self.cfg.costs;
         let p = dec(price);
         let held = self.pos.get(&o.symbol).copied().unwrap_or(Decimal::ZERO);
-        let fee_rate = costs.fee_rate();
         let mut delta = match o.target {
             Target::Hold => Decimal::ZERO,
             Target::Flat => -held,
@@ -358,19 +357,9 @@ impl<'a> State<'a> {
         } else {
             0.0
         };
-        // Slippage cannot take a fill outside what traded in the bar.
-        let fill_price = costs
-            .slipped(p, side, impact)
-            .clamp(dec(bar.low).min(p), dec(bar.high).max(p));
+        let fill_price = costs.fill_price(p, side, impact, bar);
         if delta > Decimal::ZERO {
-            // Buys are paid from cash, fees included: never spend more than there is.
-            let unit = fill_price * (Decimal::ONE + fee_rate) + dec(costs.per_share);
-            if !unit.is_zero() {
-                delta = delta.min(self.cash.max(Decimal::ZERO) / unit);
-                if costs.min_fee > 0.0 && delta * unit + dec(costs.min_fee) > self.cash {
-                    delta = ((self.cash - dec(costs.min_fee)) / unit).max(Decimal::ZERO);
-                }
-            }
+            delta = costs.affordable(delta, fill_price, self.cash);
         }
         let mut capped = false;
         if let Some(cap) = cap {
@@ -466,13 +455,10 @@ impl<'a> State<'a> {
             .filter_map(|(s, level)| {
                 let bar = bar_on(today, s)?;
                 let held = self.view.qty(s);
-                if held > 0.0 && bar.low <= *level {
-                    Some((s.clone(), *level, bar.open.min(*level), bar))
-                } else if held < 0.0 && bar.high >= *level {
-                    Some((s.clone(), *level, bar.open.max(*level), bar))
-                } else {
-                    None
+                if held == 0.0 {
+                    return None;
                 }
+                stop_trigger(*level, held > 0.0, &bar).map(|px| (s.clone(), *level, px, bar))
             })
             .collect();
         for (s, _level, price, bar) in due {

@@ -11,7 +11,7 @@ pub mod research;
 pub mod sweep;
 pub mod walkforward;
 
-pub use broker::{CostModel, FillAt};
+pub use broker::{CostModel, FillAt, dec, f, stop_trigger};
 pub use engine::{
     BacktestConfig, BacktestResult, FillRecord, KernelInputs, KernelResult, OrderRecord, Remainder,
     SeriesRow, Summary, TradeRecord, kernel_applies, run, sma_cross_kernel,

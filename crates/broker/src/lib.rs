@@ -1,0 +1,81 @@
+//! Brokers: the [`Broker`] trait every venue implements (designed on the real Alpaca and
+//! Coinbase APIs: client order ids, partial fills, rejects, rate limits, stops that reserve
+//! quantity), the persisted [`paper::PaperBroker`], retries with backoff, and fault injection
+//! for tests.
+
+pub mod faults;
+pub mod paper;
+mod retry;
+mod types;
+
+pub use faults::{FaultKind, Faults};
+pub use paper::{PaperBroker, PaperConfig};
+pub use retry::{RetryPolicy, with_retries};
+pub use types::{
+    Account, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, Position, Preview,
+};
+
+use systrade_core::contracts::ClientOrderId;
+
+/// What can go wrong talking to a broker. Business rejections (not enough cash or quantity,
+/// an unknown symbol) are not errors: the order comes back with status `rejected` and a
+/// reason, as the venues answer.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("rate limited by the broker (HTTP 429)")]
+    RateLimited,
+    #[error("broker server error (HTTP {status}): {message}")]
+    Server { status: u16, message: String },
+    #[error("timed out waiting for the broker's answer")]
+    Timeout,
+    #[error("client_order_id {0} must be unique: the broker already has it")]
+    Duplicate(ClientOrderId),
+    #[error("order {0} not found at the broker")]
+    NotFound(ClientOrderId),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("broker state {path}: {message}")]
+    Storage { path: String, message: String },
+}
+
+impl BrokerError {
+    /// Worth trying again after a pause (rate limits, 5xx, timeouts).
+    pub fn retryable(&self) -> bool {
+        match self {
+            BrokerError::RateLimited | BrokerError::Timeout => true,
+            BrokerError::Server { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// A brokerage account as systrade uses it. Every call may fail with a transport error
+/// ([`BrokerError::retryable`]); callers wrap them in [`with_retries`].
+pub trait Broker {
+    /// `paper`, `alpaca`, `coinbase`…
+    fn kind(&self) -> &str;
+    /// True when orders move real money (they then need the live confirmation gate).
+    fn is_live(&self) -> bool;
+    fn account(&mut self) -> Result<Account, BrokerError>;
+    /// Non-zero positions, by symbol.
+    fn positions(&mut self) -> Result<Vec<Position>, BrokerError>;
+    /// Orders still working (accepted or partially filled), oldest first.
+    fn open_orders(&mut self) -> Result<Vec<BrokerOrder>, BrokerError>;
+    /// One order by its client order id, in any state.
+    fn order(&mut self, id: &ClientOrderId) -> Result<Option<BrokerOrder>, BrokerError>;
+    /// Executions on or after `since` (all when `None`), oldest first.
+    fn fills(&mut self, since: Option<chrono::NaiveDate>) -> Result<Vec<BrokerFill>, BrokerError>;
+    /// Places an order. A second order with the same client order id is refused with
+    /// [`BrokerError::Duplicate`], so a re-run day never trades twice.
+    fn submit(&mut self, req: &OrderRequest) -> Result<BrokerOrder, BrokerError>;
+    fn cancel(&mut self, id: &ClientOrderId) -> Result<BrokerOrder, BrokerError>;
+    /// Cancels `id` and places `new` as one step: when `new` is rejected the old order stays,
+    /// so a protective stop is never lost between cancel and replace.
+    fn replace(
+        &mut self,
+        id: &ClientOrderId,
+        new: &OrderRequest,
+    ) -> Result<BrokerOrder, BrokerError>;
+    /// What `submit` would do, without doing it (`--dry-run`).
+    fn preview(&mut self, req: &OrderRequest) -> Result<Preview, BrokerError>;
+}

@@ -1,0 +1,936 @@
+//! The paper broker: a simulated account persisted in its own SQLite file.
+//!
+//! Its clock is the session a caller works in. Bars dated before that session are history:
+//! opening the broker replays them (market orders fill at the open of their session's bar,
+//! protective stops trigger inside later bars, unfilled day orders expire). Of the current
+//! session's bar only the open is used — orders submitted now fill at it when the data has
+//! it, and wait for it otherwise. Fills go through the backtest's fill model
+//! ([`CostModel::fill_price`], [`CostModel::affordable`], [`CostModel::fee`], [`stop_trigger`]),
+//! so a paper account and a backtest on the same data trade at the same prices.
+//!
+//! Like Coinbase and Alpaca, open sell orders (stops included) reserve quantity: a sell
+//! larger than what is not reserved is rejected.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rust_decimal::Decimal;
+use systrade_backtest::{CostModel, dec, f, stop_trigger};
+use systrade_core::contracts::{ClientOrderId, Side};
+use systrade_core::{DailyBar, Symbol};
+
+use crate::faults::{FaultKind, Faults};
+use crate::types::{
+    Account, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, Position, Preview,
+};
+use crate::{Broker, BrokerError};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// How a new paper account starts and what its fills cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaperConfig {
+    pub account_id: String,
+    pub currency: String,
+    /// Cash of a new account (an existing file keeps its own).
+    pub initial_cash: Decimal,
+    pub costs: CostModel,
+}
+
+/// A paper account over `data` at `session`.
+pub struct PaperBroker<'a> {
+    conn: Connection,
+    path: PathBuf,
+    cfg: PaperConfig,
+    data: &'a BTreeMap<Symbol, Vec<DailyBar>>,
+    session: NaiveDate,
+    faults: Faults,
+}
+
+fn side_str(s: Side) -> &'static str {
+    match s {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+fn parse_side(s: &str) -> Side {
+    if s == "buy" { Side::Buy } else { Side::Sell }
+}
+
+fn bad_state(path: &Path, what: impl std::fmt::Display) -> BrokerError {
+    BrokerError::Storage {
+        path: path.display().to_string(),
+        message: what.to_string(),
+    }
+}
+
+fn num(s: &str) -> Decimal {
+    s.parse().unwrap_or(Decimal::ZERO)
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap_or(NaiveDate::MIN)
+}
+
+const ORDER_COLS: &str = "client_order_id, seq, symbol, side, qty, stop_price, session, status, \
+     filled_qty, avg_price, reason";
+
+fn order_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BrokerOrder> {
+    let stop: Option<String> = r.get(5)?;
+    let status: String = r.get(7)?;
+    let avg: Option<String> = r.get(9)?;
+    Ok(BrokerOrder {
+        client_order_id: ClientOrderId(r.get(0)?),
+        broker_id: format!("paper-{}", r.get::<_, i64>(1)?),
+        symbol: Symbol::new(r.get::<_, String>(2)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
+        })?,
+        side: parse_side(&r.get::<_, String>(3)?),
+        qty: num(&r.get::<_, String>(4)?),
+        order_type: match stop {
+            Some(s) => OrderType::Stop { stop: num(&s) },
+            None => OrderType::Market,
+        },
+        session: day(&r.get::<_, String>(6)?),
+        status: OrderStatus::parse(&status).unwrap_or(OrderStatus::Rejected),
+        filled_qty: num(&r.get::<_, String>(8)?),
+        avg_price: avg.map(|a| num(&a)),
+        reason: r.get(10)?,
+    })
+}
+
+/// What a fill changes, applied in one transaction.
+struct Exec<'o> {
+    order: &'o BrokerOrder,
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    date: NaiveDate,
+}
+
+impl<'a> PaperBroker<'a> {
+    /// Opens (creating when missing) the account in `path`, sets its clock to `session` and
+    /// replays the bars before it.
+    pub fn open(
+        path: &Path,
+        cfg: PaperConfig,
+        data: &'a BTreeMap<Symbol, Vec<DailyBar>>,
+        session: NaiveDate,
+        faults: Faults,
+    ) -> Result<Self, BrokerError> {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| bad_state(path, e))?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| bad_state(path, e))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(|e| bad_state(path, e))?;
+        embedded::migrations::runner()
+            .run(&mut conn)
+            .map_err(|e| bad_state(path, e))?;
+        let existing: Option<(String, Option<String>)> = conn
+            .query_row("SELECT id, session FROM account", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(|e| bad_state(path, e))?;
+        match existing {
+            None => {
+                if cfg.initial_cash < Decimal::ZERO {
+                    return Err(BrokerError::Invalid(format!(
+                        "a paper account cannot start with negative cash {}",
+                        cfg.initial_cash
+                    )));
+                }
+                conn.execute(
+                    "INSERT INTO account (id, currency, cash, synced_through, session) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        cfg.account_id,
+                        cfg.currency,
+                        cfg.initial_cash.to_string(),
+                        session.pred_opt().map(|d| d.to_string()),
+                        session.to_string()
+                    ],
+                )
+                .map_err(|e| bad_state(path, e))?;
+            }
+            Some((id, clock)) => {
+                if id != cfg.account_id {
+                    return Err(bad_state(
+                        path,
+                        format!("holds paper account {id:?}, not {:?}", cfg.account_id),
+                    ));
+                }
+                if let Some(c) = clock.map(|c| day(&c))
+                    && c > session
+                {
+                    return Err(BrokerError::Invalid(format!(
+                        "the paper account's clock is at session {c}; it cannot go back to {session}"
+                    )));
+                }
+                conn.execute(
+                    "UPDATE account SET session = ?1",
+                    params![session.to_string()],
+                )
+                .map_err(|e| bad_state(path, e))?;
+            }
+        }
+        let mut b = PaperBroker {
+            conn,
+            path: path.to_path_buf(),
+            cfg,
+            data,
+            session,
+            faults,
+        };
+        b.sync()?;
+        Ok(b)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn session(&self) -> NaiveDate {
+        self.session
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> BrokerError + '_ {
+        move |e| bad_state(&self.path, e)
+    }
+
+    fn bar(&self, symbol: &Symbol, date: NaiveDate) -> Option<DailyBar> {
+        let bars = self.data.get(symbol)?;
+        bars.binary_search_by(|b| b.ts.cmp(&date))
+            .ok()
+            .map(|i| bars[i])
+    }
+
+    fn last_close_before(&self, symbol: &Symbol, date: NaiveDate) -> Option<f64> {
+        let bars = self.data.get(symbol)?;
+        let i = bars.partition_point(|b| b.ts < date);
+        i.checked_sub(1).map(|k| bars[k].close)
+    }
+
+    fn inject(
+        &mut self,
+        op: &str,
+        symbol: Option<&Symbol>,
+    ) -> Result<Option<FaultKind>, BrokerError> {
+        match self.faults.hit(op, symbol) {
+            Some(FaultKind::RateLimited) => Err(BrokerError::RateLimited),
+            Some(FaultKind::Server(status)) => Err(BrokerError::Server {
+                status,
+                message: "injected server error".into(),
+            }),
+            Some(FaultKind::Timeout) if op != "submit" => Err(BrokerError::Timeout),
+            other => Ok(other),
+        }
+    }
+
+    fn orders_where(
+        tx: &Connection,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> rusqlite::Result<Vec<BrokerOrder>> {
+        let sql = format!("SELECT {ORDER_COLS} FROM orders WHERE {filter} ORDER BY seq");
+        let mut st = tx.prepare(&sql)?;
+        let rows = st.query_map(args, order_from_row)?;
+        rows.collect()
+    }
+
+    fn held(tx: &Connection, symbol: &Symbol) -> rusqlite::Result<Decimal> {
+        Ok(tx
+            .query_row(
+                "SELECT qty FROM positions WHERE symbol = ?1",
+                params![symbol.as_str()],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|q| num(&q))
+            .unwrap_or(Decimal::ZERO))
+    }
+
+    fn cash(tx: &Connection) -> rusqlite::Result<Decimal> {
+        tx.query_row("SELECT cash FROM account", [], |r| r.get::<_, String>(0))
+            .map(|c| num(&c))
+    }
+
+    /// Units of `symbol` held but not reserved by open sell orders (other than `except`).
+    fn available(
+        tx: &Connection,
+        symbol: &Symbol,
+        except: Option<&ClientOrderId>,
+    ) -> rusqlite::Result<Decimal> {
+        let held = Self::held(tx, symbol)?;
+        let open = Self::orders_where(
+            tx,
+            "symbol = ?1 AND side = 'sell' AND status IN ('accepted', 'partially_filled')",
+            &[&symbol.as_str()],
+        )?;
+        let reserved: Decimal = open
+            .iter()
+            .filter(|o| Some(&o.client_order_id) != except)
+            .map(BrokerOrder::remaining)
+            .sum();
+        Ok(held.max(Decimal::ZERO) - reserved)
+    }
+
+    /// Why the broker would refuse `req` now (`None`: it takes it).
+    fn refusal(
+        &self,
+        tx: &Connection,
+        req: &OrderRequest,
+        except: Option<&ClientOrderId>,
+    ) -> rusqlite::Result<Option<String>> {
+        if req.qty <= Decimal::ZERO {
+            return Ok(Some(format!("qty must be positive, got {}", req.qty)));
+        }
+        if !self.data.contains_key(&req.symbol) {
+            return Ok(Some(format!("unknown symbol {}", req.symbol)));
+        }
+        if let OrderType::Stop { stop } = req.order_type
+            && stop <= Decimal::ZERO
+        {
+            return Ok(Some(format!("stop price must be positive, got {stop}")));
+        }
+        if req.side == Side::Sell {
+            let available = Self::available(tx, &req.symbol, except)?;
+            if req.qty > available {
+                // The venues' wording (Alpaca 403 40310000).
+                return Ok(Some(format!(
+                    "insufficient qty available for order (requested: {}, available: {})",
+                    req.qty.normalize(),
+                    available.normalize()
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    fn insert(
+        tx: &Transaction<'_>,
+        req: &OrderRequest,
+        status: OrderStatus,
+        reason: Option<&str>,
+        partial: Option<Decimal>,
+    ) -> rusqlite::Result<()> {
+        tx.execute(
+            "INSERT INTO orders (client_order_id, symbol, side, qty, stop_price, session, status, \
+             reason, partial) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                req.client_order_id.0,
+                req.symbol.as_str(),
+                side_str(req.side),
+                req.qty.to_string(),
+                req.order_type.stop_price().map(|s| s.to_string()),
+                req.session.to_string(),
+                status.as_str(),
+                reason,
+                partial.map(|p| p.to_string()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn get(tx: &Connection, id: &ClientOrderId) -> rusqlite::Result<Option<BrokerOrder>> {
+        Ok(Self::orders_where(tx, "client_order_id = ?1", &[&id.0])?
+            .into_iter()
+            .next())
+    }
+
+    fn set_status(
+        tx: &Connection,
+        id: &ClientOrderId,
+        status: OrderStatus,
+        reason: Option<&str>,
+    ) -> rusqlite::Result<()> {
+        tx.execute(
+            "UPDATE orders SET status = ?2, reason = COALESCE(?3, reason) WHERE client_order_id = ?1",
+            params![id.0, status.as_str(), reason],
+        )?;
+        Ok(())
+    }
+
+    /// Books one execution: the fill, the order's progress, cash and the position.
+    fn execute(tx: &Transaction<'_>, x: Exec<'_>) -> rusqlite::Result<()> {
+        let o = x.order;
+        let signed = if o.side == Side::Buy { x.qty } else { -x.qty };
+        tx.execute(
+            "INSERT INTO fills (client_order_id, symbol, side, qty, price, fee, date) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                o.client_order_id.0,
+                o.symbol.as_str(),
+                side_str(o.side),
+                x.qty.to_string(),
+                x.price.to_string(),
+                x.fee.to_string(),
+                x.date.to_string()
+            ],
+        )?;
+        let filled = o.filled_qty + x.qty;
+        let avg = match o.avg_price {
+            Some(a) if !o.filled_qty.is_zero() => (a * o.filled_qty + x.price * x.qty) / filled,
+            _ => x.price,
+        };
+        let status = if filled >= o.qty {
+            OrderStatus::Filled
+        } else {
+            OrderStatus::PartiallyFilled
+        };
+        tx.execute(
+            "UPDATE orders SET filled_qty = ?2, avg_price = ?3, status = ?4 WHERE client_order_id = ?1",
+            params![
+                o.client_order_id.0,
+                filled.to_string(),
+                avg.to_string(),
+                status.as_str()
+            ],
+        )?;
+        // The simulated broker's own arithmetic, so the books agree to the last digit.
+        let cash = Self::cash(tx)? - (signed * x.price + x.fee);
+        tx.execute("UPDATE account SET cash = ?1", params![cash.to_string()])?;
+        let held = Self::held(tx, &o.symbol)?;
+        let cost: Decimal = tx
+            .query_row(
+                "SELECT cost FROM positions WHERE symbol = ?1",
+                params![o.symbol.as_str()],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|c| num(&c))
+            .unwrap_or(Decimal::ZERO);
+        let new = held + signed;
+        let new_cost = if new.is_zero() {
+            Decimal::ZERO
+        } else if held.is_zero() || (held > Decimal::ZERO) == (signed > Decimal::ZERO) {
+            cost + signed * x.price
+        } else if (new > Decimal::ZERO) == (held > Decimal::ZERO) {
+            // A reduction keeps the average price of what is left.
+            cost * new / held
+        } else {
+            new * x.price
+        };
+        if new.is_zero() {
+            tx.execute(
+                "DELETE FROM positions WHERE symbol = ?1",
+                params![o.symbol.as_str()],
+            )?;
+        } else {
+            tx.execute(
+                "INSERT INTO positions (symbol, qty, cost) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(symbol) DO UPDATE SET qty = excluded.qty, cost = excluded.cost",
+                params![o.symbol.as_str(), new.to_string(), new_cost.to_string()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A market order's one try at the open of `bar` (dated `date`).
+    fn fill_at_open(
+        &self,
+        tx: &Transaction<'_>,
+        o: &BrokerOrder,
+        bar: &DailyBar,
+        date: NaiveDate,
+    ) -> rusqlite::Result<()> {
+        tx.execute(
+            "UPDATE orders SET tried_on = ?2 WHERE client_order_id = ?1",
+            params![o.client_order_id.0, date.to_string()],
+        )?;
+        let costs = self.cfg.costs;
+        let side: i8 = if o.side == Side::Buy { 1 } else { -1 };
+        let price = costs.fill_price(dec(bar.open), side, 0.0, bar);
+        let mut qty = o.remaining();
+        let mut short_of = None;
+        if o.side == Side::Buy {
+            let can = costs.affordable(qty, price, Self::cash(tx)?);
+            if can < qty {
+                short_of = Some("insufficient buying power for the rest");
+            }
+            qty = can;
+        } else {
+            let held = Self::held(tx, &o.symbol)?.max(Decimal::ZERO);
+            if held < qty {
+                short_of = Some("account is not allowed to short");
+            }
+            qty = qty.min(held);
+        }
+        let partial: Option<String> = tx.query_row(
+            "SELECT partial FROM orders WHERE client_order_id = ?1",
+            params![o.client_order_id.0],
+            |r| r.get(0),
+        )?;
+        if let Some(frac) = partial.map(|p| num(&p)) {
+            qty = (qty * frac).round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero);
+        }
+        if qty <= Decimal::ZERO {
+            return Self::set_status(
+                tx,
+                &o.client_order_id,
+                OrderStatus::Rejected,
+                Some(short_of.unwrap_or("nothing to fill")),
+            );
+        }
+        let fee = costs.fee(qty, price);
+        Self::execute(
+            tx,
+            Exec {
+                order: o,
+                qty,
+                price,
+                fee,
+                date,
+            },
+        )?;
+        if let Some(why) = short_of {
+            tx.execute(
+                "UPDATE orders SET reason = ?2 WHERE client_order_id = ?1",
+                params![o.client_order_id.0, why],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Market orders of `date` fill at its open (sells first: their cash pays the buys, as in
+    /// the backtest); when the bar is complete, stops trigger inside it and day orders that
+    /// had their try expire.
+    fn process(
+        &self,
+        tx: &Transaction<'_>,
+        date: NaiveDate,
+        complete: bool,
+    ) -> rusqlite::Result<()> {
+        let mut due = Self::orders_where(
+            tx,
+            "stop_price IS NULL AND status IN ('accepted', 'partially_filled') \
+             AND tried_on IS NULL AND session <= ?1",
+            &[&date.to_string()],
+        )?;
+        due.sort_by_key(|o| o.side == Side::Buy);
+        for o in &due {
+            if let Some(bar) = self.bar(&o.symbol, date) {
+                self.fill_at_open(tx, o, &bar, date)?;
+            }
+        }
+        if !complete {
+            return Ok(());
+        }
+        let stops = Self::orders_where(
+            tx,
+            "stop_price IS NOT NULL AND status IN ('accepted', 'partially_filled') AND session <= ?1",
+            &[&date.to_string()],
+        )?;
+        for o in &stops {
+            let Some(bar) = self.bar(&o.symbol, date) else {
+                continue;
+            };
+            let Some(level) = o.order_type.stop_price() else {
+                continue;
+            };
+            let held = Self::held(tx, &o.symbol)?;
+            let long = o.side == Side::Sell;
+            let Some(trigger) = stop_trigger(f(level), long, &bar) else {
+                continue;
+            };
+            let qty = o.remaining().min(held.abs());
+            if qty.is_zero() || (long && held <= Decimal::ZERO) {
+                Self::set_status(
+                    tx,
+                    &o.client_order_id,
+                    OrderStatus::Canceled,
+                    Some("triggered with nothing left to protect"),
+                )?;
+                continue;
+            }
+            let side: i8 = if long { -1 } else { 1 };
+            let price = self.cfg.costs.fill_price(dec(trigger), side, 0.0, &bar);
+            let fee = self.cfg.costs.fee(qty, price);
+            Self::execute(
+                tx,
+                Exec {
+                    order: o,
+                    qty,
+                    price,
+                    fee,
+                    date,
+                },
+            )?;
+            if qty < o.remaining() {
+                Self::set_status(
+                    tx,
+                    &o.client_order_id,
+                    OrderStatus::Filled,
+                    Some("triggered; sold the whole position"),
+                )?;
+            }
+        }
+        tx.execute(
+            "UPDATE orders SET status = 'expired', \
+             reason = COALESCE(reason, 'day order: the unfilled rest expired with the session') \
+             WHERE stop_price IS NULL AND status IN ('accepted', 'partially_filled') \
+             AND tried_on IS NOT NULL AND tried_on <= ?1",
+            params![date.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Replays the bars between the last sync and the current session.
+    fn sync(&mut self) -> Result<(), BrokerError> {
+        let through: Option<NaiveDate> = self
+            .conn
+            .query_row("SELECT synced_through FROM account", [], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .map_err(self.err())?
+            .map(|s| day(&s));
+        let open = Self::orders_where(
+            &self.conn,
+            "status IN ('accepted', 'partially_filled')",
+            &[],
+        )
+        .map_err(self.err())?;
+        let mut dates: Vec<NaiveDate> = open
+            .iter()
+            .filter_map(|o| self.data.get(&o.symbol))
+            .flat_map(|bars| bars.iter().map(|b| b.ts))
+            .filter(|d| *d < self.session && through.is_none_or(|t| *d > t))
+            .collect();
+        dates.sort();
+        dates.dedup();
+        let path = self.path.clone();
+        let e = |x: rusqlite::Error| bad_state(&path, x);
+        let tx = self.conn.unchecked_transaction().map_err(e)?;
+        for d in dates {
+            self.process(&tx, d, true).map_err(e)?;
+        }
+        self.process(&tx, self.session, false).map_err(e)?;
+        let new_through = self.session.pred_opt().max(through);
+        tx.execute(
+            "UPDATE account SET synced_through = ?1",
+            params![new_through.map(|d| d.to_string())],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)
+    }
+
+    /// A trade made outside systrade (by hand at the broker): changes the position and cash
+    /// without an order. Reconciliation is there to notice it.
+    pub fn external_trade(
+        &mut self,
+        symbol: &Symbol,
+        side: Side,
+        qty: Decimal,
+        price: Decimal,
+    ) -> Result<(), BrokerError> {
+        let id = ClientOrderId(format!(
+            "external-{}-{}",
+            symbol,
+            self.conn
+                .query_row("SELECT COUNT(*) FROM orders", [], |r| r.get::<_, i64>(0))
+                .map_err(self.err())?
+        ));
+        let req = OrderRequest {
+            client_order_id: id.clone(),
+            symbol: symbol.clone(),
+            side,
+            qty,
+            order_type: OrderType::Market,
+            session: self.session,
+        };
+        let path = self.path.clone();
+        let e = |x: rusqlite::Error| bad_state(&path, x);
+        let tx = self.conn.unchecked_transaction().map_err(e)?;
+        Self::insert(&tx, &req, OrderStatus::Accepted, Some("external"), None).map_err(e)?;
+        let o = Self::get(&tx, &id)
+            .map_err(e)?
+            .ok_or(BrokerError::NotFound(id))?;
+        Self::execute(
+            &tx,
+            Exec {
+                order: &o,
+                qty,
+                price,
+                fee: Decimal::ZERO,
+                date: self.session,
+            },
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)
+    }
+}
+
+impl Broker for PaperBroker<'_> {
+    fn kind(&self) -> &str {
+        "paper"
+    }
+
+    fn is_live(&self) -> bool {
+        false
+    }
+
+    fn account(&mut self) -> Result<Account, BrokerError> {
+        self.inject("account", None)?;
+        let cash = Self::cash(&self.conn).map_err(self.err())?;
+        let mut equity = cash;
+        for p in self.positions_now()? {
+            let close = self
+                .last_close_before(&p.symbol, self.session)
+                .map(dec)
+                .unwrap_or(p.avg_price);
+            equity += p.qty * close;
+        }
+        Ok(Account {
+            id: self.cfg.account_id.clone(),
+            currency: self.cfg.currency.clone(),
+            cash,
+            equity,
+            paper: true,
+            trading_blocked: false,
+        })
+    }
+
+    fn positions(&mut self) -> Result<Vec<Position>, BrokerError> {
+        self.inject("positions", None)?;
+        self.positions_now()
+    }
+
+    fn open_orders(&mut self) -> Result<Vec<BrokerOrder>, BrokerError> {
+        self.inject("open_orders", None)?;
+        Self::orders_where(
+            &self.conn,
+            "status IN ('accepted', 'partially_filled')",
+            &[],
+        )
+        .map_err(self.err())
+    }
+
+    fn order(&mut self, id: &ClientOrderId) -> Result<Option<BrokerOrder>, BrokerError> {
+        self.inject("order", None)?;
+        Self::get(&self.conn, id).map_err(self.err())
+    }
+
+    fn fills(&mut self, since: Option<NaiveDate>) -> Result<Vec<BrokerFill>, BrokerError> {
+        self.inject("fills", None)?;
+        let since = since.unwrap_or(NaiveDate::MIN).to_string();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT seq, client_order_id, symbol, side, qty, price, fee, date FROM fills \
+                 WHERE date >= ?1 ORDER BY seq",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![since], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })
+            .map_err(|e| bad_state(&self.path, e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, id, sym, side, qty, price, fee, date) =
+                row.map_err(|e| bad_state(&self.path, e))?;
+            out.push(BrokerFill {
+                fill_id: format!("paper-fill-{seq}"),
+                client_order_id: ClientOrderId(id),
+                symbol: Symbol::new(sym).map_err(|e| bad_state(&self.path, e))?,
+                side: parse_side(&side),
+                qty: num(&qty),
+                price: num(&price),
+                fee: num(&fee),
+                date: day(&date),
+            });
+        }
+        Ok(out)
+    }
+
+    fn submit(&mut self, req: &OrderRequest) -> Result<BrokerOrder, BrokerError> {
+        let fault = self.inject("submit", Some(&req.symbol))?;
+        let path = self.path.clone();
+        let e = |x: rusqlite::Error| bad_state(&path, x);
+        let tx = self.conn.unchecked_transaction().map_err(e)?;
+        if Self::get(&tx, &req.client_order_id).map_err(e)?.is_some() {
+            return Err(BrokerError::Duplicate(req.client_order_id.clone()));
+        }
+        let refusal = if fault == Some(FaultKind::Reject) {
+            Some("rejected by the broker (injected fault)".to_string())
+        } else {
+            self.refusal(&tx, req, None).map_err(e)?
+        };
+        match refusal {
+            Some(why) => {
+                Self::insert(&tx, req, OrderStatus::Rejected, Some(&why), None).map_err(e)?
+            }
+            None => {
+                let partial = match fault {
+                    Some(FaultKind::Partial(p)) => Some(p),
+                    _ => None,
+                };
+                Self::insert(&tx, req, OrderStatus::Accepted, None, partial).map_err(e)?;
+                if req.order_type == OrderType::Market
+                    && req.session <= self.session
+                    && let Some(bar) = self.bar(&req.symbol, self.session)
+                    && let Some(o) = Self::get(&tx, &req.client_order_id).map_err(e)?
+                {
+                    self.fill_at_open(&tx, &o, &bar, self.session).map_err(e)?;
+                }
+            }
+        }
+        let out = Self::get(&tx, &req.client_order_id)
+            .map_err(e)?
+            .ok_or_else(|| BrokerError::NotFound(req.client_order_id.clone()))?;
+        tx.commit().map_err(e)?;
+        if fault == Some(FaultKind::Timeout) {
+            // The broker took the order; the answer never arrived.
+            return Err(BrokerError::Timeout);
+        }
+        Ok(out)
+    }
+
+    fn cancel(&mut self, id: &ClientOrderId) -> Result<BrokerOrder, BrokerError> {
+        self.inject("cancel", None)?;
+        let path = self.path.clone();
+        let e = |x: rusqlite::Error| bad_state(&path, x);
+        let tx = self.conn.unchecked_transaction().map_err(e)?;
+        let o = Self::get(&tx, id)
+            .map_err(e)?
+            .ok_or_else(|| BrokerError::NotFound(id.clone()))?;
+        if !o.status.is_open() {
+            return Err(BrokerError::Invalid(format!(
+                "order {id} is already in \"{}\" state",
+                o.status
+            )));
+        }
+        Self::set_status(
+            &tx,
+            id,
+            OrderStatus::Canceled,
+            Some("canceled by the client"),
+        )
+        .map_err(e)?;
+        let out = Self::get(&tx, id)
+            .map_err(e)?
+            .ok_or_else(|| BrokerError::NotFound(id.clone()))?;
+        tx.commit().map_err(e)?;
+        Ok(out)
+    }
+
+    fn replace(
+        &mut self,
+        id: &ClientOrderId,
+        new: &OrderRequest,
+    ) -> Result<BrokerOrder, BrokerError> {
+        let fault = self.inject("replace", Some(&new.symbol))?;
+        let path = self.path.clone();
+        let e = |x: rusqlite::Error| bad_state(&path, x);
+        let tx = self.conn.unchecked_transaction().map_err(e)?;
+        let old = Self::get(&tx, id)
+            .map_err(e)?
+            .ok_or_else(|| BrokerError::NotFound(id.clone()))?;
+        if !old.status.is_open() {
+            return Err(BrokerError::Invalid(format!(
+                "order {id} is already in \"{}\" state",
+                old.status
+            )));
+        }
+        if Self::get(&tx, &new.client_order_id).map_err(e)?.is_some() {
+            return Err(BrokerError::Duplicate(new.client_order_id.clone()));
+        }
+        let refusal = if fault == Some(FaultKind::Reject) {
+            Some("rejected by the broker (injected fault)".to_string())
+        } else {
+            self.refusal(&tx, new, Some(id)).map_err(e)?
+        };
+        match refusal {
+            // The old order keeps working: a failed replace never strips protection.
+            Some(why) => {
+                Self::insert(&tx, new, OrderStatus::Rejected, Some(&why), None).map_err(e)?
+            }
+            None => {
+                Self::set_status(
+                    &tx,
+                    id,
+                    OrderStatus::Canceled,
+                    Some(&format!("replaced by {}", new.client_order_id)),
+                )
+                .map_err(e)?;
+                Self::insert(&tx, new, OrderStatus::Accepted, None, None).map_err(e)?;
+            }
+        }
+        let out = Self::get(&tx, &new.client_order_id)
+            .map_err(e)?
+            .ok_or_else(|| BrokerError::NotFound(new.client_order_id.clone()))?;
+        tx.commit().map_err(e)?;
+        if fault == Some(FaultKind::Timeout) {
+            return Err(BrokerError::Timeout);
+        }
+        Ok(out)
+    }
+
+    fn preview(&mut self, req: &OrderRequest) -> Result<Preview, BrokerError> {
+        self.inject("preview", Some(&req.symbol))?;
+        let refusal = self.refusal(&self.conn, req, None).map_err(self.err())?;
+        let est_price = match req.order_type {
+            OrderType::Stop { stop } => Some(stop),
+            OrderType::Market => self
+                .bar(&req.symbol, self.session)
+                .map(|b| b.open)
+                .or_else(|| self.last_close_before(&req.symbol, self.session))
+                .map(dec),
+        };
+        Ok(Preview {
+            client_order_id: req.client_order_id.clone(),
+            accepted: refusal.is_none(),
+            reason: refusal,
+            est_price,
+            est_fee: est_price.map(|p| self.cfg.costs.fee(req.qty, p)),
+        })
+    }
+}
+
+impl PaperBroker<'_> {
+    fn positions_now(&self) -> Result<Vec<Position>, BrokerError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT symbol, qty, cost FROM positions ORDER BY symbol")
+            .map_err(self.err())?;
+        let rows: Vec<(String, String, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for (sym, qty, cost) in rows {
+            let symbol = Symbol::new(sym).map_err(|e| bad_state(&self.path, e))?;
+            let qty = num(&qty);
+            if qty.is_zero() {
+                continue;
+            }
+            let available = Self::available(&self.conn, &symbol, None).map_err(self.err())?;
+            out.push(Position {
+                reserved: qty.abs() - available.max(Decimal::ZERO),
+                avg_price: num(&cost) / qty,
+                symbol,
+                qty,
+            });
+        }
+        Ok(out)
+    }
+}

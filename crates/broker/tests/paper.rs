@@ -1,0 +1,349 @@
+//! The paper broker against hand-made bars: fills, stops, reservations, faults, persistence.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use systrade_backtest::CostModel;
+use systrade_broker::{
+    Broker, BrokerError, Faults, OrderRequest, OrderStatus, OrderType, PaperBroker, PaperConfig,
+};
+use systrade_core::contracts::{ClientOrderId, Side};
+use systrade_core::{Bar, DailyBar, Ohlcv, Symbol};
+
+fn d(day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 3, day).unwrap()
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn sym() -> Symbol {
+    Symbol::new("XYZ").unwrap()
+}
+
+/// Bars on March 1..=10: (open, high, low, close).
+fn data() -> BTreeMap<Symbol, Vec<DailyBar>> {
+    let rows = [
+        (100.0, 101.0, 99.0, 100.0),
+        (100.0, 102.0, 99.0, 101.0),
+        (101.0, 103.0, 100.0, 102.0),
+        (102.0, 104.0, 101.0, 103.0),
+        (103.0, 104.0, 94.0, 95.0), // day 5: trades down through 96
+        (90.0, 92.0, 88.0, 91.0),   // day 6: gaps below 96
+        (91.0, 93.0, 90.0, 92.0),
+        (92.0, 94.0, 91.0, 93.0),
+        (93.0, 95.0, 92.0, 94.0),
+        (94.0, 96.0, 93.0, 95.0),
+    ];
+    let bars = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (o, h, l, c))| {
+            Bar::new(
+                d(i as u32 + 1),
+                Ohlcv {
+                    open: *o,
+                    high: *h,
+                    low: *l,
+                    close: *c,
+                    volume: 1e6,
+                },
+            )
+        })
+        .collect();
+    BTreeMap::from([(sym(), bars)])
+}
+
+fn cfg() -> PaperConfig {
+    PaperConfig {
+        account_id: "paper-test".into(),
+        currency: "USD".into(),
+        initial_cash: dec("10000"),
+        costs: CostModel {
+            fee_bps: 10.0,
+            ..CostModel::default()
+        },
+    }
+}
+
+fn order(id: &str, side: Side, qty: &str, kind: OrderType, session: NaiveDate) -> OrderRequest {
+    OrderRequest {
+        client_order_id: ClientOrderId(id.into()),
+        symbol: sym(),
+        side,
+        qty: dec(qty),
+        order_type: kind,
+        session,
+    }
+}
+
+#[test]
+fn test_market_orders_fill_at_the_sessions_open_with_fees_and_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paper.sqlite");
+    let data = data();
+    {
+        let mut b = PaperBroker::open(&path, cfg(), &data, d(2), Faults::none()).unwrap();
+        let o = b
+            .submit(&order("buy-1", Side::Buy, "10", OrderType::Market, d(2)))
+            .unwrap();
+        assert_eq!(o.status, OrderStatus::Filled);
+        assert_eq!(o.avg_price, Some(dec("100")));
+        let a = b.account().unwrap();
+        // 10 × 100 + 10 bps fee = 1001.
+        assert_eq!(a.cash, dec("8999"));
+        // Marked at the last close before the session (day 1: 100).
+        assert_eq!(a.equity, dec("9999"));
+    }
+    // Reopened a session later: the state is on disk.
+    let mut b = PaperBroker::open(&path, cfg(), &data, d(3), Faults::none()).unwrap();
+    let p = b.positions().unwrap();
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].qty, dec("10"));
+    assert_eq!(b.fills(None).unwrap().len(), 1);
+    // The clock never goes back.
+    drop(b);
+    let err = PaperBroker::open(&path, cfg(), &data, d(2), Faults::none())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("cannot go back"), "{err}");
+    // Another account id in the same file is refused.
+    let mut other = cfg();
+    other.account_id = "someone-else".into();
+    assert!(PaperBroker::open(&path, other, &data, d(3), Faults::none()).is_err());
+}
+
+#[test]
+fn test_an_order_waits_for_its_bar_and_stops_trigger_gap_aware_in_later_bars() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.sqlite");
+    let data = data();
+    let mut short = data.clone();
+    // Data that ends before the session: the order waits for the open it needs.
+    short.get_mut(&sym()).unwrap().truncate(3);
+    {
+        let mut b = PaperBroker::open(&path, cfg(), &short, d(4), Faults::none()).unwrap();
+        let o = b
+            .submit(&order("buy", Side::Buy, "10", OrderType::Market, d(4)))
+            .unwrap();
+        assert_eq!(o.status, OrderStatus::Accepted);
+        assert!(b.positions().unwrap().is_empty());
+    }
+    {
+        // Day 4's bar arrives: the order fills at its open (102).
+        let mut b = PaperBroker::open(&path, cfg(), &data, d(4), Faults::none()).unwrap();
+        let o = b.order(&ClientOrderId("buy".into())).unwrap().unwrap();
+        assert_eq!(
+            (o.status, o.avg_price),
+            (OrderStatus::Filled, Some(dec("102")))
+        );
+        b.submit(&order(
+            "stop",
+            Side::Sell,
+            "10",
+            OrderType::Stop { stop: dec("96") },
+            d(4),
+        ))
+        .unwrap();
+    }
+    // Day 5 trades through 96 from an open above it: the stop fills at 96.
+    let mut b = PaperBroker::open(&path, cfg(), &data, d(7), Faults::none()).unwrap();
+    let stop = b.order(&ClientOrderId("stop".into())).unwrap().unwrap();
+    assert_eq!(stop.status, OrderStatus::Filled);
+    assert_eq!(stop.avg_price, Some(dec("96")));
+    let fills = b.fills(None).unwrap();
+    assert_eq!(fills.last().unwrap().date, d(5));
+    assert!(b.positions().unwrap().is_empty());
+
+    // A stop the market gaps through fills at the open.
+    let path2 = dir.path().join("gap.sqlite");
+    let mut g = PaperBroker::open(&path2, cfg(), &data, d(5), Faults::none()).unwrap();
+    g.submit(&order("b", Side::Buy, "5", OrderType::Market, d(5)))
+        .unwrap();
+    g.submit(&order(
+        "s",
+        Side::Sell,
+        "5",
+        OrderType::Stop { stop: dec("93") },
+        d(5),
+    ))
+    .unwrap();
+    drop(g);
+    let mut g = PaperBroker::open(&path2, cfg(), &data, d(8), Faults::none()).unwrap();
+    let s = g.order(&ClientOrderId("s".into())).unwrap().unwrap();
+    // Day 5's low 94 stays above 93; day 6 opens at 90, below it.
+    assert_eq!(
+        (s.status, s.avg_price),
+        (OrderStatus::Filled, Some(dec("90")))
+    );
+}
+
+#[test]
+fn test_open_stops_reserve_quantity_and_replace_never_strips_protection() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data();
+    let mut b = PaperBroker::open(
+        &dir.path().join("p.sqlite"),
+        cfg(),
+        &data,
+        d(2),
+        Faults::none(),
+    )
+    .unwrap();
+    b.submit(&order("buy", Side::Buy, "10", OrderType::Market, d(2)))
+        .unwrap();
+    b.submit(&order(
+        "stop",
+        Side::Sell,
+        "10",
+        OrderType::Stop { stop: dec("90") },
+        d(2),
+    ))
+    .unwrap();
+    assert_eq!(b.positions().unwrap()[0].reserved, dec("10"));
+    // Selling without cancelling the stop first is refused, as on Coinbase.
+    let sell = b
+        .submit(&order("sell", Side::Sell, "4", OrderType::Market, d(2)))
+        .unwrap();
+    assert_eq!(sell.status, OrderStatus::Rejected);
+    assert!(
+        sell.reason
+            .as_deref()
+            .unwrap()
+            .contains("insufficient qty available"),
+        "{sell:?}"
+    );
+    // A second stop on the same units is refused too.
+    let extra = b
+        .submit(&order(
+            "stop2",
+            Side::Sell,
+            "10",
+            OrderType::Stop { stop: dec("91") },
+            d(2),
+        ))
+        .unwrap();
+    assert_eq!(extra.status, OrderStatus::Rejected);
+    // A replace the broker refuses (too many units) leaves the old stop working.
+    let bad = b
+        .replace(
+            &ClientOrderId("stop".into()),
+            &order(
+                "stop3",
+                Side::Sell,
+                "11",
+                OrderType::Stop { stop: dec("92") },
+                d(2),
+            ),
+        )
+        .unwrap();
+    assert_eq!(bad.status, OrderStatus::Rejected);
+    let open = b.open_orders().unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].client_order_id.0, "stop");
+    // A good replace swaps them in one step.
+    let good = b
+        .replace(
+            &ClientOrderId("stop".into()),
+            &order(
+                "stop4",
+                Side::Sell,
+                "10",
+                OrderType::Stop { stop: dec("92") },
+                d(2),
+            ),
+        )
+        .unwrap();
+    assert_eq!(good.status, OrderStatus::Accepted);
+    let open = b.open_orders().unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].client_order_id.0, "stop4");
+    // Cancel, then the sell goes through.
+    b.cancel(&ClientOrderId("stop4".into())).unwrap();
+    assert!(matches!(
+        b.cancel(&ClientOrderId("stop4".into())),
+        Err(BrokerError::Invalid(_))
+    ));
+    let sell = b
+        .submit(&order("sell2", Side::Sell, "4", OrderType::Market, d(2)))
+        .unwrap();
+    assert_eq!(sell.status, OrderStatus::Filled);
+    assert_eq!(b.positions().unwrap()[0].qty, dec("6"));
+}
+
+#[test]
+fn test_injected_faults_behave_like_the_venues() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data();
+    let faults: Faults = "submit:timeout*1,submit:429*1,cancel:503*1"
+        .parse()
+        .unwrap();
+    let mut b =
+        PaperBroker::open(&dir.path().join("p.sqlite"), cfg(), &data, d(2), faults).unwrap();
+    let req = order("buy", Side::Buy, "10", OrderType::Market, d(2));
+    // The answer is lost but the order was taken: a retry with the same id is a duplicate,
+    // and the order can be looked up.
+    assert!(matches!(b.submit(&req), Err(BrokerError::Timeout)));
+    assert!(matches!(b.submit(&req), Err(BrokerError::RateLimited)));
+    assert!(matches!(b.submit(&req), Err(BrokerError::Duplicate(_))));
+    let o = b.order(&req.client_order_id).unwrap().unwrap();
+    assert_eq!(o.status, OrderStatus::Filled);
+    assert_eq!(b.fills(None).unwrap().len(), 1, "filled once");
+
+    let mut p: Faults = "submit:partial=0.5@XYZ*1,submit:reject*1".parse().unwrap();
+    assert!(p.hit("account", None).is_none());
+    let mut b2 = PaperBroker::open(&dir.path().join("q.sqlite"), cfg(), &data, d(2), p).unwrap();
+    let half = b2
+        .submit(&order("half", Side::Buy, "10", OrderType::Market, d(2)))
+        .unwrap();
+    assert_eq!(
+        (half.status, half.filled_qty),
+        (OrderStatus::PartiallyFilled, dec("5"))
+    );
+    let rej = b2
+        .submit(&order("rej", Side::Buy, "1", OrderType::Market, d(2)))
+        .unwrap();
+    assert_eq!(rej.status, OrderStatus::Rejected);
+    drop(b2);
+    // The rest of a day order expires with its session.
+    let mut b2 = PaperBroker::open(
+        &dir.path().join("q.sqlite"),
+        cfg(),
+        &data,
+        d(3),
+        Faults::none(),
+    )
+    .unwrap();
+    let half = b2.order(&ClientOrderId("half".into())).unwrap().unwrap();
+    assert_eq!(
+        (half.status, half.filled_qty),
+        (OrderStatus::Expired, dec("5"))
+    );
+    assert_eq!(b2.positions().unwrap()[0].qty, dec("5"));
+}
+
+#[test]
+fn test_buys_never_spend_more_cash_than_there_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data();
+    let mut b = PaperBroker::open(
+        &dir.path().join("p.sqlite"),
+        cfg(),
+        &data,
+        d(2),
+        Faults::none(),
+    )
+    .unwrap();
+    let o = b
+        .submit(&order("big", Side::Buy, "1000", OrderType::Market, d(2)))
+        .unwrap();
+    assert!(
+        o.filled_qty < dec("100") && o.filled_qty > dec("99"),
+        "{o:?}"
+    );
+    let a = b.account().unwrap();
+    assert!(a.cash >= Decimal::ZERO && a.cash < dec("0.000001"), "{a:?}");
+}
