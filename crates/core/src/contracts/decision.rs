@@ -30,9 +30,67 @@ pub enum ReasonCode {
     OrderSize,
     NoData,
     DecisionMissing,
+    /// The symbol's last reconciliation found the broker and the ledger disagreeing, and no
+    /// one has acknowledged it yet.
+    ReconcileMismatch,
 }
 
 impl ReasonCode {
+    /// Every code, in order.
+    pub const ALL: [ReasonCode; 16] = [
+        ReasonCode::KillSwitch,
+        ReasonCode::LiveNotConfirmed,
+        ReasonCode::BeforeEnableDate,
+        ReasonCode::NotAllowlisted,
+        ReasonCode::RiskPerTrade,
+        ReasonCode::GrossExposure,
+        ReasonCode::MaxPositions,
+        ReasonCode::MaxNewEntries,
+        ReasonCode::Concentration,
+        ReasonCode::SectorLimit,
+        ReasonCode::DailyLossLimit,
+        ReasonCode::DrawdownThrottle,
+        ReasonCode::OrderSize,
+        ReasonCode::NoData,
+        ReasonCode::DecisionMissing,
+        ReasonCode::ReconcileMismatch,
+    ];
+
+    /// The snake_case code as logs show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::KillSwitch => "kill_switch",
+            ReasonCode::LiveNotConfirmed => "live_not_confirmed",
+            ReasonCode::BeforeEnableDate => "before_enable_date",
+            ReasonCode::NotAllowlisted => "not_allowlisted",
+            ReasonCode::RiskPerTrade => "risk_per_trade",
+            ReasonCode::GrossExposure => "gross_exposure",
+            ReasonCode::MaxPositions => "max_positions",
+            ReasonCode::MaxNewEntries => "max_new_entries",
+            ReasonCode::Concentration => "concentration",
+            ReasonCode::SectorLimit => "sector_limit",
+            ReasonCode::DailyLossLimit => "daily_loss_limit",
+            ReasonCode::DrawdownThrottle => "drawdown_throttle",
+            ReasonCode::OrderSize => "order_size",
+            ReasonCode::NoData => "no_data",
+            ReasonCode::DecisionMissing => "decision_missing",
+            ReasonCode::ReconcileMismatch => "reconcile_mismatch",
+        }
+    }
+
+    /// Gates that hold in shadow mode too: whether the system may trade at all.
+    pub fn is_hard(self) -> bool {
+        matches!(
+            self,
+            ReasonCode::KillSwitch
+                | ReasonCode::LiveNotConfirmed
+                | ReasonCode::BeforeEnableDate
+                | ReasonCode::NoData
+                | ReasonCode::DecisionMissing
+                | ReasonCode::ReconcileMismatch
+        )
+    }
+
     /// A sentence for people.
     pub fn describe(self) -> &'static str {
         match self {
@@ -52,6 +110,9 @@ impl ReasonCode {
             ReasonCode::NoData => "decision inputs are missing or stale",
             ReasonCode::DecisionMissing => {
                 "the decision artifact is missing, invalid or for another date"
+            }
+            ReasonCode::ReconcileMismatch => {
+                "broker and ledger disagree on this symbol: run `systrade reconcile --ack`"
             }
         }
     }
@@ -104,5 +165,11 @@ mod tests {
         );
         assert_eq!(d.action, Action::Block);
         assert_eq!(d.reasons, vec![ReasonCode::KillSwitch, ReasonCode::NoData]);
+        for c in ReasonCode::ALL {
+            assert_eq!(
+                serde_json::to_string(&c).unwrap(),
+                format!("\"{}\"", c.as_str())
+            );
+        }
     }
 }
