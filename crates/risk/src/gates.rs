@@ -230,7 +230,7 @@ pub fn evaluate(
         {
             why.push(ReasonCode::NotAllowlisted);
         }
-        if !c.data_ok || !(c.price.is_finite() && c.price > 0.0) {
+        if !(c.data_ok && c.price.is_finite() && c.price > 0.0) {
             why.push(ReasonCode::NoData);
         }
         if ctx.mismatched.contains(&c.symbol) {
