@@ -1,0 +1,129 @@
+//! The ledger: step transactions, idempotent fills, reconciliation acknowledgements.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use systrade_broker::{BrokerFill, OrderStatus};
+use systrade_core::Symbol;
+use systrade_core::contracts::{ClientOrderId, Side};
+use systrade_store::{Ledger, LedgerOrder, ReconRow, StoreError};
+
+fn d() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 3, 4).unwrap()
+}
+
+fn s(x: &str) -> Symbol {
+    Symbol::new(x).unwrap()
+}
+
+fn order(status: OrderStatus) -> LedgerOrder {
+    LedgerOrder {
+        client_order_id: ClientOrderId("st-1".into()),
+        strategy: "trend".into(),
+        market_day: d(),
+        symbol: s("BTC"),
+        side: Side::Buy,
+        kind: "market".into(),
+        qty: Decimal::new(15, 1),
+        stop_price: None,
+        purpose: "entry".into(),
+        status,
+        broker_order_id: None,
+        filled_qty: Decimal::ZERO,
+        avg_price: None,
+        note: None,
+    }
+}
+
+#[test]
+fn test_a_failed_step_writes_nothing_and_a_good_one_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+    l.start_run("r1", "trend", d(), "paper", "acct", false, "t0")
+        .unwrap();
+    let r: Result<(), StoreError> = l.step("r1", 6, "orders", "t1", |w| {
+        w.upsert_order(&order(OrderStatus::Staged))?;
+        Err(StoreError::Invalid("boom".into()))
+    });
+    assert!(r.is_err());
+    assert!(
+        l.order(&ClientOrderId("st-1".into())).unwrap().is_none(),
+        "rolled back"
+    );
+
+    l.step("r1", 6, "orders", "t1", |w| {
+        w.upsert_order(&order(OrderStatus::Staged))
+    })
+    .unwrap();
+    l.step("r1", 8, "submit", "t2", |w| {
+        let mut o = order(OrderStatus::Filled);
+        o.filled_qty = o.qty;
+        w.upsert_order(&o)?;
+        let f = BrokerFill {
+            fill_id: "f1".into(),
+            client_order_id: o.client_order_id.clone(),
+            symbol: s("BTC"),
+            side: Side::Buy,
+            qty: o.qty,
+            price: Decimal::new(100, 0),
+            fee: Decimal::new(1, 1),
+            date: d(),
+        };
+        assert!(w.book_fill("trend", &f, "entry")?);
+        assert!(!w.book_fill("trend", &f, "entry")?, "a fill is booked once");
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        l.positions("trend").unwrap()[&s("BTC")],
+        Decimal::new(15, 1)
+    );
+    assert_eq!(l.entries_on("trend", d()).unwrap(), 1);
+    let o = l.order(&ClientOrderId("st-1".into())).unwrap().unwrap();
+    assert_eq!(o.status, OrderStatus::Filled);
+    l.finish_run("r1", None, "t3").unwrap();
+    assert_eq!(l.runs_for_day("trend", d()).unwrap(), 1);
+}
+
+#[test]
+fn test_a_mismatch_blocks_until_acknowledged_and_the_ack_adopts_the_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+    l.start_run("r1", "trend", d(), "paper", "acct", false, "t0")
+        .unwrap();
+    let rows = vec![
+        ReconRow {
+            symbol: s("BTC"),
+            status: "match".into(),
+            broker_qty: Decimal::ONE,
+            ledger_qty: Decimal::ONE,
+            stops: 1,
+        },
+        ReconRow {
+            symbol: s("ETH"),
+            status: "missing_in_ledger".into(),
+            broker_qty: Decimal::new(3, 0),
+            ledger_qty: Decimal::ZERO,
+            stops: 0,
+        },
+    ];
+    l.step("r1", 13, "reconcile", "t", |w| {
+        w.record_reconciliation("trend", d(), &rows)
+    })
+    .unwrap();
+    assert_eq!(
+        l.unresolved_mismatches("trend")
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![s("ETH")]
+    );
+    assert!(
+        l.ack("trend", &s("BTC"), "t").is_err(),
+        "nothing to acknowledge"
+    );
+    assert!(l.ack("trend", &s("XRP"), "t").is_err());
+    let row = l.ack("trend", &s("ETH"), "t").unwrap();
+    assert_eq!(row.status, "missing_in_ledger");
+    assert!(l.unresolved_mismatches("trend").unwrap().is_empty());
+    assert_eq!(l.positions("trend").unwrap()[&s("ETH")], Decimal::new(3, 0));
+}
