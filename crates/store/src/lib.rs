@@ -102,6 +102,18 @@ pub struct CarriedState {
     pub last_decided: Option<NaiveDate>,
 }
 
+/// A run as it starts.
+#[derive(Debug, Clone, Copy)]
+pub struct RunStart<'a> {
+    pub run_id: &'a str,
+    pub strategy: &'a str,
+    pub market_day: NaiveDate,
+    pub broker: &'a str,
+    pub account: &'a str,
+    pub dry_run: bool,
+    pub now: &'a str,
+}
+
 /// The ledger file.
 pub struct Ledger {
     conn: Connection,
@@ -173,28 +185,19 @@ impl Ledger {
     }
 
     /// Records a run's start (its own transaction: the run exists even if step 1 fails).
-    pub fn start_run(
-        &mut self,
-        run_id: &str,
-        strategy: &str,
-        market_day: NaiveDate,
-        broker: &str,
-        account: &str,
-        dry_run: bool,
-        now: &str,
-    ) -> Result<(), StoreError> {
+    pub fn start_run(&mut self, r: &RunStart<'_>) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT INTO runs (run_id, strategy, market_day, broker, account, dry_run, status, \
                  started_utc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)",
                 params![
-                    run_id,
-                    strategy,
-                    market_day.to_string(),
-                    broker,
-                    account,
-                    dry_run,
-                    now
+                    r.run_id,
+                    r.strategy,
+                    r.market_day.to_string(),
+                    r.broker,
+                    r.account,
+                    r.dry_run,
+                    r.now
                 ],
             )
             .map_err(self.err())?;

@@ -5,7 +5,19 @@ use rust_decimal::Decimal;
 use systrade_broker::{BrokerFill, OrderStatus};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
-use systrade_store::{Ledger, LedgerOrder, ReconRow, StoreError};
+use systrade_store::{Ledger, LedgerOrder, ReconRow, RunStart, StoreError};
+
+fn run() -> RunStart<'static> {
+    RunStart {
+        run_id: "r1",
+        strategy: "trend",
+        market_day: d(),
+        broker: "paper",
+        account: "acct",
+        dry_run: false,
+        now: "t0",
+    }
+}
 
 fn d() -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 3, 4).unwrap()
