@@ -50,8 +50,7 @@ fn order(status: OrderStatus) -> LedgerOrder {
 fn test_a_failed_step_writes_nothing_and_a_good_one_everything() {
     let dir = tempfile::tempdir().unwrap();
     let mut l = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
-    l.start_run("r1", "trend", d(), "paper", "acct", false, "t0")
-        .unwrap();
+    l.start_run(&run()).unwrap();
     let r: Result<(), StoreError> = l.step("r1", 6, "orders", "t1", |w| {
         w.upsert_order(&order(OrderStatus::Staged))?;
         Err(StoreError::Invalid("boom".into()))
@@ -100,8 +99,7 @@ fn test_a_failed_step_writes_nothing_and_a_good_one_everything() {
 fn test_a_mismatch_blocks_until_acknowledged_and_the_ack_adopts_the_broker() {
     let dir = tempfile::tempdir().unwrap();
     let mut l = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
-    l.start_run("r1", "trend", d(), "paper", "acct", false, "t0")
-        .unwrap();
+    l.start_run(&run()).unwrap();
     let rows = vec![
         ReconRow {
             symbol: s("BTC"),
