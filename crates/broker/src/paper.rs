@@ -31,6 +31,14 @@ mod embedded {
     refinery::embed_migrations!("migrations");
 }
 
+/// Copies a paper account's file into `dest` (a consistent snapshot, for dry runs).
+pub fn snapshot(path: &Path, dest: &Path) -> Result<(), BrokerError> {
+    let conn = Connection::open(path).map_err(|e| bad_state(path, e))?;
+    conn.execute("VACUUM INTO ?1", params![dest.to_string_lossy()])
+        .map_err(|e| bad_state(path, e))?;
+    Ok(())
+}
+
 /// How a new paper account starts and what its fills cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaperConfig {

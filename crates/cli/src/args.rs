@@ -94,6 +94,35 @@ systrade backtest --config configs/trend_crypto.toml --out runs/trend"
 systrade plan --config configs/trend_crypto.toml --as-of 2022-06-01 --positions book.csv --capital 125000 --out runs/plan"
     )]
     Plan(PlanArgs),
+    /// The daily run: one decision cycle of each config's strategy against a broker account,
+    /// in the 14 steps of spec/daily-run.md §2 — connect and validate the account, decide on
+    /// bars through T-1 (exactly the backtest's step), gate new entries (ALLOW/BLOCK with
+    /// reason codes; exits and stops never blocked), build orders with stable client order
+    /// ids, cancel stops before sells, submit, close dust, refresh positions, clean up and
+    /// trail protective stops, reconcile broker vs ledger, write the day's artifacts and the
+    /// done flag, then notify.
+    ///
+    /// Safe to re-run after any crash: the day's book is kept in the ledger, orders are
+    /// found again by their client order id, and nothing is submitted twice. Everything
+    /// lives under --home: ledger.sqlite, paper/<account>.sqlite, locks/, runs/<strategy>/<day>/.
+    /// Exit 0 also for a clean skip (`gate_skip` outside the schedule window, `already_ran`).
+    #[command(
+        after_help = "Examples:\n  systrade run --config configs/trend_crypto.toml --broker paper --as-of 2022-03-01\n  \
+systrade run --config configs/trend_crypto.toml --run-at-utc-hour 0 --gate-minutes 5      # from cron, 00:00-00:05 UTC\n  \
+systrade run --config configs/trend_demo.toml --run-at 16:10 --tz America/New_York --dry-run\n\n\
+Kill switch: create <home>/KILL (run.kill_switch_file) or set SYSTRADE_KILL_SWITCH=1.\n\
+Live brokers need --live and SYSTRADE_LIVE_CONFIRM=<account id>."
+    )]
+    Run(DailyRunArgs),
+    /// Compare broker positions and open stops with the ledger, per symbol: match,
+    /// qty_mismatch, missing_in_broker, missing_in_ledger, stop_missing. A mismatched symbol
+    /// gets no new entries until `--ack SYMBOL` (the ledger then adopts the broker's quantity).
+    #[command(
+        after_help = "Examples:\n  systrade reconcile --config configs/trend_crypto.toml\n  \
+systrade reconcile --config configs/trend_crypto.toml --json\n  \
+systrade reconcile --config configs/trend_crypto.toml --ack ETHUSDT"
+    )]
+    Reconcile(ReconcileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -311,6 +340,78 @@ impl MomentumArgs {
 pub enum BookArg {
     Ls,
     D10,
+}
+
+#[derive(Debug, Args)]
+pub struct DailyRunArgs {
+    /// Strategy config files (TOML); each strategy runs in turn. Repeatable.
+    #[arg(long, required = true)]
+    pub config: Vec<PathBuf>,
+    /// The broker: `paper` (a simulated account persisted under --home).
+    #[arg(long, value_enum, default_value_t = BrokerArg::Paper)]
+    pub broker: BrokerArg,
+    /// The market day to run (YYYY-MM-DD); default: today in the market's time zone (UTC
+    /// for crypto, New York for US equities, São Paulo for B3).
+    #[arg(long)]
+    pub as_of: Option<NaiveDate>,
+    /// Run every step, but send orders to the broker's preview and change no state: only
+    /// the logs and the summary are written (under runs/<strategy>/<day>/dry-run/).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run even outside the schedule window or when the day already ran.
+    #[arg(long)]
+    pub force_run: bool,
+    /// Allow orders on a live broker (also needs SYSTRADE_LIVE_CONFIRM=<account id>).
+    #[arg(long)]
+    pub live: bool,
+    /// Schedule gate: run only during this UTC hour…
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..24), conflicts_with_all = ["run_at", "tz"])]
+    pub run_at_utc_hour: Option<u32>,
+    /// …within this many minutes after the hour (or after --run-at).
+    #[arg(long, default_value_t = 5)]
+    pub gate_minutes: u32,
+    /// Schedule gate in market-local time: HH:MM with --tz.
+    #[arg(long, requires = "tz")]
+    pub run_at: Option<String>,
+    /// The time zone of --run-at (IANA name, e.g. America/New_York).
+    #[arg(long, requires = "run_at")]
+    pub tz: Option<String>,
+    /// A market database or a folder of vendor files; overrides each config's data.source.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The clock (RFC 3339), for tests and replays; default: the system clock.
+    #[arg(long, env = "SYSTRADE_NOW", hide = true)]
+    pub now: Option<String>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// Brokers `run` can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BrokerArg {
+    Paper,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The strategy config (its ledger name and account).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Acknowledge a symbol's mismatch (repeatable): the ledger adopts the broker's quantity
+    /// and the symbol may get new entries again.
+    #[arg(long)]
+    pub ack: Vec<String>,
+    /// A market database or a folder of vendor files; overrides the config's data.source.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The market day (default: the last day the strategy ran).
+    #[arg(long)]
+    pub as_of: Option<NaiveDate>,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]

@@ -276,6 +276,12 @@ impl TrendStrategy {
         }
     }
 
+    /// Restores the latest bar date the previous decision saw: stop-outs after it are new
+    /// (they start a cooldown), earlier ones were counted then.
+    pub fn restore_last_decided(&mut self, date: Option<NaiveDate>) {
+        self.last_decided = date;
+    }
+
     pub fn params(&self) -> &TrendParams {
         &self.p
     }
@@ -792,6 +798,17 @@ pub fn desired_trades_jsonl(records: &[DayRecord]) -> Result<String, systrade_co
     Ok(out)
 }
 
+/// Why a row trades: `entry`, `add`, `reduce`, `exit` or `dust` (part of its order id).
+pub fn order_purpose(row: &TickerRow) -> &'static str {
+    match (row.qty > 0.0, row.qty_after > 0.0, row.order_qty > 0.0) {
+        _ if row.dust == Some("closed") => "dust",
+        (false, _, true) => "entry",
+        (true, _, true) => "add",
+        (_, false, false) => "exit",
+        _ => "reduce",
+    }
+}
+
 /// The header of `orders_D.csv`.
 pub const ORDERS_HEADER: &str =
     "client_order_id,as_of,symbol,side,kind,qty,ref_price,notional,stop_price,purpose,reason";
@@ -808,13 +825,7 @@ pub fn orders_csv(strategy: &str, r: &DayRecord) -> Result<String, systrade_core
         } else {
             Side::Sell
         };
-        let purpose = match (row.qty > 0.0, row.qty_after > 0.0, row.order_qty > 0.0) {
-            (_, _, _) if row.dust == Some("closed") => "dust",
-            (false, _, true) => "entry",
-            (true, _, true) => "add",
-            (_, false, false) => "exit",
-            _ => "reduce",
-        };
+        let purpose = order_purpose(row);
         let id = ClientOrderId::derive(strategy, r.as_of, &row.ticker, side, purpose)?;
         let price = row.signal.last_close.unwrap_or(0.0);
         let _ = writeln!(

@@ -878,6 +878,17 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Forgets the stop in force when it is this order (it fired, expired or was canceled).
+    pub fn clear_stop_order(&self, strategy: &str, id: &ClientOrderId) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "DELETE FROM stops WHERE strategy = ?1 AND client_order_id = ?2",
+                params![strategy, id.0],
+            )
+            .map_err(self.e())?;
+        Ok(())
+    }
+
     /// Replaces the strategy's carried state.
     pub fn save_carried(&self, strategy: &str, s: &CarriedState) -> Result<(), StoreError> {
         self.tx

@@ -1,6 +1,7 @@
 //! Wiring of each command to the library crates.
 
 mod backtest;
+mod daily;
 mod data;
 mod demo;
 mod indicators;
@@ -34,6 +35,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sweep(a) => sweep::run(&a),
         Command::Walkforward(a) => walkforward::run(&a),
         Command::Plan(a) => plan::run(&a),
+        Command::Run(a) => daily::run(&cli.home, &a),
+        Command::Reconcile(a) => daily::reconcile(&cli.home, &a),
     }
 }
 

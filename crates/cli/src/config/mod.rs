@@ -2,6 +2,7 @@
 //! unknown keys are refused with their name.
 
 pub mod momentum;
+pub mod run;
 pub mod trend;
 
 use std::path::{Path, PathBuf};

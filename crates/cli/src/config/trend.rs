@@ -88,6 +88,12 @@ pub struct TrendConfig {
     pub orders: OrdersSection,
     #[serde(default)]
     pub backtest: BacktestSection,
+    #[serde(default)]
+    pub run: super::run::RunSection,
+    #[serde(default)]
+    pub safety: systrade_risk::SafetyLimits,
+    #[serde(default)]
+    pub decisions: super::run::DecisionsSection,
 }
 
 impl TrendConfig {
@@ -109,6 +115,9 @@ impl TrendConfig {
             ));
         }
         self.params()?.validate().map_err(|e| e.to_string())?;
+        self.run.validate()?;
+        self.safety.validate()?;
+        self.decisions.validate()?;
         for (name, v) in [
             ("backtest.cash", self.backtest.cash),
             ("backtest.slippage_bps", self.backtest.slippage_bps),

@@ -1,0 +1,1362 @@
+//! One strategy's market day: the 14 steps of spec/daily-run.md §2.
+//!
+//! Crash safety: the book a day is decided on is stored in the ledger at step 3, so a re-run
+//! decides exactly the same; orders are found again at the broker by their stable client
+//! order ids, so nothing is submitted twice; each step's ledger writes are one transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use systrade_backtest::{dec, f};
+use systrade_broker::{
+    Broker, BrokerError, BrokerOrder, Faults, OrderRequest, OrderStatus, OrderType, PaperBroker,
+    PaperConfig, Position, RetryPolicy, with_retries,
+};
+use systrade_core::contracts::{Action, ClientOrderId, PortfolioDecision, ReasonCode, Side};
+use systrade_core::fsio::{write_atomic, write_json_atomic};
+use systrade_core::{DailyBar, Symbol};
+use systrade_pipeline::trend::{
+    DayRecord, SNAPSHOT_HEADER, TickerRow, desired_trades_jsonl, order_purpose, snapshot_rows,
+    targets_csv,
+};
+use systrade_risk::{Candidate, GateContext, evaluate};
+use systrade_store::{CarriedState, Ledger, LedgerOrder, ReconRow, RunStart, StopRow};
+use systrade_strategy::{MarketView, PortfolioView, Strategy, Target};
+
+use super::logs::Logs;
+use crate::commands::trend::Loaded;
+use crate::exit::BadInput;
+
+/// What a day's run needs besides the config.
+pub struct DayInputs<'a> {
+    pub home: &'a Path,
+    pub config: &'a Path,
+    pub name: &'a str,
+    pub market_day: NaiveDate,
+    pub folder: &'a Path,
+    pub paper_path: &'a Path,
+    pub now: &'a str,
+    pub stamp_artifacts: bool,
+    pub dry_run: bool,
+    pub live: bool,
+}
+
+/// The book a day is decided on (kept in the ledger so a re-run decides the same).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct DayBook {
+    cash: Decimal,
+    positions: BTreeMap<Symbol, Decimal>,
+    stopped_out: BTreeMap<Symbol, NaiveDate>,
+    carried: BTreeMap<Symbol, (Option<f64>, u32)>,
+    last_decided: Option<NaiveDate>,
+}
+
+/// An order the day wants, with the gate's verdict.
+#[derive(Debug, Clone)]
+struct Planned {
+    req: OrderRequest,
+    purpose: &'static str,
+    reason: String,
+    /// Reasons it was blocked (empty: it goes out).
+    blocked: Vec<ReasonCode>,
+}
+
+/// The test hook that kills the run at a step boundary (crash-safety tests).
+fn boundary(step: u8) {
+    if std::env::var("SYSTRADE_CRASH_AFTER_STEP")
+        .ok()
+        .and_then(|v| v.parse::<u8>().ok())
+        == Some(step)
+    {
+        eprintln!("fault hook: killing the run after step {step}");
+        std::process::abort();
+    }
+}
+
+fn retry<T>(
+    policy: RetryPolicy,
+    logs: &mut Logs,
+    what: &str,
+    op: impl FnMut() -> Result<T, BrokerError>,
+) -> anyhow::Result<T> {
+    with_retries(policy, op, |n, e| {
+        logs.write(
+            "errors",
+            None,
+            "broker_retry",
+            json!({"call": what, "attempt": n, "error": e.to_string()}),
+        )
+    })
+    .with_context(|| {
+        format!("broker call `{what}` failed (after retries where retrying made sense)")
+    })
+}
+
+fn qty_text(q: Decimal) -> String {
+    q.normalize().to_string()
+}
+
+/// The last close before `day` of each symbol.
+fn closes_before(data: &BTreeMap<Symbol, Vec<DailyBar>>, day: NaiveDate) -> BTreeMap<Symbol, f64> {
+    data.iter()
+        .filter_map(|(s, bars)| {
+            let i = bars.partition_point(|b| b.ts < day);
+            i.checked_sub(1).map(|k| (s.clone(), bars[k].close))
+        })
+        .collect()
+}
+
+/// Books the broker's new fills of this strategy's orders; returns how many.
+#[allow(clippy::too_many_arguments)]
+fn ingest_fills(
+    broker: &mut PaperBroker<'_>,
+    ledger: &mut Ledger,
+    logs: &mut Logs,
+    policy: RetryPolicy,
+    x: &DayInputs<'_>,
+    run_id: &str,
+    step: u8,
+    step_name: &str,
+) -> anyhow::Result<usize> {
+    let fills = retry(policy, logs, "fills", || broker.fills(None))?;
+    let seen = ledger.fill_ids()?;
+    let mut new = Vec::new();
+    for fl in fills.into_iter().filter(|f| !seen.contains(&f.fill_id)) {
+        if let Some(o) = ledger.order(&fl.client_order_id)?
+            && o.strategy == x.name
+        {
+            new.push((fl, o));
+        }
+    }
+    // Orders still working: their broker status now.
+    let mut updates = Vec::new();
+    for o in ledger.working_orders(x.name)? {
+        if let Some(b) = retry(policy, logs, "order", || broker.order(&o.client_order_id))? {
+            updates.push(merge(&o, &b));
+        }
+    }
+    let n = new.len();
+    ledger.step(run_id, step, step_name, x.now, |w| {
+        for (fl, o) in &new {
+            w.book_fill(x.name, fl, &o.purpose)?;
+        }
+        for u in &updates {
+            w.upsert_order(u)?;
+            if u.kind == "stop" && u.status.is_terminal() {
+                // A stop that fired or went away protects nothing any more.
+                w.clear_stop_order(x.name, &u.client_order_id)?;
+            }
+        }
+        Ok(())
+    })?;
+    for (fl, o) in &new {
+        logs.write(
+            "order_submit",
+            Some(fl.symbol.as_str()),
+            "fill",
+            json!({"client_order_id": fl.client_order_id, "purpose": o.purpose, "qty": qty_text(fl.qty),
+                   "price": qty_text(fl.price), "fee": qty_text(fl.fee), "date": fl.date}),
+        );
+    }
+    Ok(n)
+}
+
+/// The ledger's order updated with what the broker says.
+fn merge(o: &LedgerOrder, b: &BrokerOrder) -> LedgerOrder {
+    LedgerOrder {
+        status: b.status,
+        broker_order_id: Some(b.broker_id.clone()),
+        filled_qty: b.filled_qty,
+        avg_price: b.avg_price,
+        note: b.reason.clone().or_else(|| o.note.clone()),
+        ..o.clone()
+    }
+}
+
+fn ledger_order(x: &DayInputs<'_>, p: &Planned, status: OrderStatus) -> LedgerOrder {
+    LedgerOrder {
+        client_order_id: p.req.client_order_id.clone(),
+        strategy: x.name.to_string(),
+        market_day: x.market_day,
+        symbol: p.req.symbol.clone(),
+        side: p.req.side,
+        kind: if p.req.order_type.is_stop() {
+            "stop".into()
+        } else {
+            "market".into()
+        },
+        qty: p.req.qty,
+        stop_price: p.req.order_type.stop_price(),
+        purpose: p.purpose.to_string(),
+        status,
+        broker_order_id: None,
+        filled_qty: Decimal::ZERO,
+        avg_price: None,
+        note: if p.blocked.is_empty() {
+            None
+        } else {
+            Some(
+                p.blocked
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+        },
+    }
+}
+
+/// Runs the day; returns the daily summary's path.
+pub fn run_day(l: &Loaded, mut ledger: Ledger, x: &DayInputs<'_>) -> anyhow::Result<PathBuf> {
+    let attempt = ledger.runs_for_day(x.name, x.market_day)? + 1;
+    let run_id = format!(
+        "{}-{}-{attempt}{}",
+        x.name,
+        x.market_day,
+        if x.dry_run { "-dry" } else { "" }
+    );
+    let ts = if x.stamp_artifacts {
+        x.now.to_string()
+    } else {
+        format!("{}T00:00:00Z", x.market_day)
+    };
+    let mut logs = Logs::new(&x.folder.join("logs"), &run_id, x.name, &ts);
+    ledger.start_run(&RunStart {
+        run_id: &run_id,
+        strategy: x.name,
+        market_day: x.market_day,
+        broker: "paper",
+        account: &l.cfg.run.account,
+        dry_run: x.dry_run,
+        now: x.now,
+    })?;
+    match steps(l, &mut ledger, &mut logs, x, &run_id) {
+        Ok(p) => {
+            ledger.finish_run(&run_id, None, x.now)?;
+            Ok(p)
+        }
+        Err(e) => {
+            logs.write(
+                "errors",
+                None,
+                "run_failed",
+                json!({"error": format!("{e:#}")}),
+            );
+            let _ = ledger.finish_run(&run_id, Some(&format!("{e:#}")), x.now);
+            Err(e.context(format!(
+                "the daily run of {} for {} stopped; nothing of this step was written — fix the cause and run again (orders already at the broker are found by their ids)",
+                x.name, x.market_day
+            )))
+        }
+    }
+}
+
+#[allow(clippy::too_many_lines)]
+fn steps(
+    l: &Loaded,
+    ledger: &mut Ledger,
+    logs: &mut Logs,
+    x: &DayInputs<'_>,
+    run_id: &str,
+) -> anyhow::Result<PathBuf> {
+    let day = x.market_day;
+    let name = x.name;
+    let rc = &l.cfg.run;
+    let policy = RetryPolicy {
+        max_retries: rc.max_retries,
+        base_delay: Duration::from_millis(rc.retry_base_ms),
+    };
+    let faults: Faults = match std::env::var("SYSTRADE_PAPER_FAULTS") {
+        Ok(t) if !t.trim().is_empty() => t
+            .parse()
+            .map_err(|e: String| BadInput(format!("SYSTRADE_PAPER_FAULTS: {e}")))?,
+        _ => Faults::none(),
+    };
+    let universe: BTreeSet<Symbol> = l.data.keys().cloned().collect();
+    let qty_dp = l.params.qty_decimals;
+
+    // 1. The config is loaded and checked.
+    ledger.step(run_id, 1, "load_config", x.now, |_| Ok(()))?;
+    boundary(1);
+
+    // 2. Connect to the broker and validate the account before any work.
+    let cash0 = dec(rc.paper_cash.unwrap_or(l.cfg.backtest.cash));
+    let mut broker = PaperBroker::open(
+        x.paper_path,
+        PaperConfig {
+            account_id: rc.account.clone(),
+            currency: "USD".into(),
+            initial_cash: cash0,
+            costs: l.engine(1.0, None, None).costs,
+        },
+        &l.data,
+        day,
+        faults,
+    )?;
+    let account = retry(policy, logs, "account", || broker.account())?;
+    if account.trading_blocked {
+        bail!("broker account {} is blocked for trading", account.id);
+    }
+    let live = broker.is_live();
+    let live_confirmed = x.live
+        && std::env::var("SYSTRADE_LIVE_CONFIRM").is_ok_and(|v| !v.is_empty() && v == account.id);
+    ledger.step(run_id, 2, "connect_broker", x.now, |_| Ok(()))?;
+    boundary(2);
+
+    // 3. Data through T-1 (the view cannot reach later bars) and the day's book.
+    ingest_fills(&mut broker, ledger, logs, policy, x, run_id, 3, "pull_data")?;
+    let book: DayBook = match ledger.day_book(name, day)? {
+        Some(text) => serde_json::from_str(&text)
+            .with_context(|| format!("the ledger's book of {day} is unreadable"))?,
+        None => {
+            let positions = retry(policy, logs, "positions", || broker.positions())?;
+            let carried = ledger.carried(name)?;
+            let mut stopped_out = BTreeMap::new();
+            for (s, _, _, _, _, d, purpose) in ledger.fills(name)? {
+                if purpose == "stop" {
+                    stopped_out.insert(s, d);
+                }
+            }
+            DayBook {
+                cash: account.cash,
+                positions: positions
+                    .into_iter()
+                    .filter(|p| universe.contains(&p.symbol))
+                    .map(|p| (p.symbol, p.qty))
+                    .collect(),
+                stopped_out,
+                carried: carried.tickers,
+                last_decided: carried.last_decided,
+            }
+        }
+    };
+    let book_text = systrade_core::json::to_canonical_string(&book)?;
+    ledger.step(run_id, 3, "pull_data", x.now, |w| {
+        w.save_day_book(name, day, &book_text)
+    })?;
+    boundary(3);
+
+    // 4. Signals -> targets: the backtest's step on this book.
+    let mut strategy = l.strategy()?.keep_records(false);
+    for (s, (stop, cd)) in &book.carried {
+        strategy.restore(s, *stop, *cd);
+    }
+    strategy.restore_last_decided(book.last_decided);
+    let closes = closes_before(&l.data, day);
+    let positions_f: BTreeMap<Symbol, f64> = book
+        .positions
+        .iter()
+        .map(|(s, q)| (s.clone(), f(*q)))
+        .collect();
+    let cash_f = f(book.cash);
+    // The engine's marking: cash plus each position at its last close.
+    let held_value: f64 = positions_f
+        .iter()
+        .map(|(s, q)| q * closes.get(s).copied().unwrap_or(0.0))
+        .sum();
+    let equity = cash_f + held_value;
+    let pf = PortfolioView {
+        equity,
+        cash: cash_f,
+        positions: positions_f.clone(),
+        stopped_out: book.stopped_out.clone(),
+    };
+    let decision = strategy.decide(&MarketView::new(day, &l.data), &pf);
+    let record: DayRecord = strategy
+        .take_records()
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("the strategy's step left no record"))?;
+    write_atomic(
+        &x.folder.join(format!("targets_{day}.csv")),
+        targets_csv(&record).as_bytes(),
+    )?;
+    write_atomic(
+        &x.folder.join("snapshots/post_desired_trades.csv"),
+        format!("{SNAPSHOT_HEADER}\n{}", snapshot_rows(&record)).as_bytes(),
+    )?;
+    for line in desired_trades_jsonl(std::slice::from_ref(&record))?.lines() {
+        let v: Value = serde_json::from_str(line)?;
+        let sym = v["ticker"].as_str().map(str::to_string);
+        let reason = v["reason"].as_str().unwrap_or("").to_string();
+        logs.write("desired_trades", sym.as_deref(), &reason, v);
+    }
+    ledger.step(run_id, 4, "signals_targets", x.now, |_| Ok(()))?;
+    boundary(4);
+
+    // 5. Portfolio decisions for the orders that add risk.
+    let rows: BTreeMap<&Symbol, &TickerRow> = record.rows.iter().map(|r| (&r.ticker, r)).collect();
+    let mut planned: Vec<Planned> = Vec::new();
+    for (sym, target) in &decision.targets {
+        let held = book.positions.get(sym).copied().unwrap_or(Decimal::ZERO);
+        let delta = match target {
+            Target::Hold => continue,
+            Target::Flat => -held,
+            Target::Quantity(q) => dec(*q) - held,
+            Target::Weight(_) => bail!("{sym}: the trend step gave a weight target"),
+        };
+        if delta.is_zero() {
+            continue;
+        }
+        let Some(row) = rows.get(sym) else { continue };
+        let side = if delta > Decimal::ZERO {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let purpose = order_purpose(row);
+        planned.push(Planned {
+            req: OrderRequest {
+                client_order_id: ClientOrderId::derive(name, day, sym, side, purpose)?,
+                symbol: sym.clone(),
+                side,
+                qty: delta.abs(),
+                order_type: OrderType::Market,
+                session: day,
+            },
+            purpose,
+            reason: row.reason.as_str().to_string(),
+            blocked: Vec::new(),
+        });
+    }
+    // Sells first: their cash pays the buys (the backtest fills in the same order).
+    planned.sort_by_key(|p| (p.req.side == Side::Buy, p.req.symbol.clone()));
+    let mut after: BTreeMap<Symbol, f64> = BTreeMap::new();
+    for (s, q) in &book.positions {
+        let sold: Decimal = planned
+            .iter()
+            .filter(|p| &p.req.symbol == s && p.req.side == Side::Sell)
+            .map(|p| p.req.qty)
+            .sum();
+        let v = f(*q - sold) * closes.get(s).copied().unwrap_or(0.0);
+        if v != 0.0 {
+            after.insert(s.clone(), v);
+        }
+    }
+    let history = ledger.equity(name)?;
+    let before: Vec<f64> = history
+        .iter()
+        .filter(|(d, _)| *d < day)
+        .map(|(_, e)| f(*e))
+        .collect();
+    let peak = before.iter().copied().fold(equity, f64::max);
+    let own_ids: BTreeSet<&ClientOrderId> =
+        planned.iter().map(|p| &p.req.client_order_id).collect();
+    let entries_today = ledger
+        .orders_for_day(name, day)?
+        .iter()
+        .filter(|o| o.purpose == "entry" && !own_ids.contains(&o.client_order_id))
+        .filter(|o| {
+            !matches!(
+                o.status,
+                OrderStatus::Rejected | OrderStatus::Staged | OrderStatus::Canceled
+            )
+        })
+        .count();
+    let kill_file = x.home.join(&rc.kill_switch_file);
+    let kill_switch = kill_file.exists()
+        || std::env::var("SYSTRADE_KILL_SWITCH")
+            .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"));
+    let gctx = GateContext {
+        as_of: day,
+        equity,
+        kill_switch,
+        live,
+        live_confirmed,
+        positions: after,
+        sectors: l
+            .params
+            .sleeves
+            .iter()
+            .flat_map(|s| s.tickers.iter().map(move |t| (t.clone(), s.name.clone())))
+            .collect(),
+        day_pnl: before.last().map_or(0.0, |prev| equity - prev),
+        drawdown: if peak > 0.0 {
+            (1.0 - equity / peak).max(0.0)
+        } else {
+            0.0
+        },
+        entries_today,
+        mismatched: ledger.unresolved_mismatches(name)?,
+    };
+    let buys: Vec<usize> = (0..planned.len())
+        .filter(|&i| planned[i].req.side == Side::Buy)
+        .collect();
+    let candidates: Vec<Candidate> = buys
+        .iter()
+        .map(|&i| {
+            let p = &planned[i];
+            let row = rows[&p.req.symbol];
+            Candidate {
+                symbol: p.req.symbol.clone(),
+                qty: f(p.req.qty),
+                price: closes.get(&p.req.symbol).copied().unwrap_or(0.0),
+                stop: row.stop,
+                entry: book
+                    .positions
+                    .get(&p.req.symbol)
+                    .is_none_or(|q| q.is_zero()),
+                data_ok: row.data_ok,
+            }
+        })
+        .collect();
+    let verdicts = evaluate(&l.cfg.safety, &gctx, &candidates);
+    let enforced = l.cfg.decisions.enforced();
+    let decisions_path = x.folder.join(format!("decisions_{day}.json"));
+    let batch = json!({
+        "as_of": day,
+        "strategy": name,
+        "mode": l.cfg.decisions.mode,
+        "decisions": verdicts.iter().map(|v| json!({
+            "symbol": v.decision.symbol, "action": v.decision.action,
+            "reasons": v.decision.reasons, "scale": v.scale,
+        })).collect::<Vec<_>>(),
+    });
+    write_json_atomic(&decisions_path, &batch)?;
+    for v in &verdicts {
+        logs.write(
+            "decisions",
+            Some(v.decision.symbol.as_str()),
+            if v.decision.reasons.is_empty() {
+                "allow"
+            } else {
+                v.decision.reasons[0].as_str()
+            },
+            json!({"action": v.decision.action, "reasons": v.decision.reasons, "scale": v.scale,
+                   "enforced": enforced}),
+        );
+    }
+    ledger.step(run_id, 5, "portfolio_decisions", x.now, |w| {
+        for v in &verdicts {
+            w.record_decision(name, day, &v.decision, enforced)?;
+        }
+        Ok(())
+    })?;
+    boundary(5);
+
+    // 6. Orders: enforcement reads the decision artifact back and fails closed.
+    let applied: BTreeMap<Symbol, PortfolioDecision> = if enforced {
+        let path = match &l.cfg.decisions.file {
+            Some(t) => {
+                crate::config::resolve(x.config, Path::new(&t.replace("{date}", &day.to_string())))
+            }
+            None => decisions_path.clone(),
+        };
+        match read_decisions(&path, day) {
+            Ok(m) => m,
+            Err(why) => {
+                logs.write(
+                    "errors",
+                    None,
+                    "decision_missing",
+                    json!({"file": path.display().to_string(), "error": why}),
+                );
+                BTreeMap::new()
+            }
+        }
+    } else {
+        BTreeMap::new()
+    };
+    for (k, &i) in buys.iter().enumerate() {
+        let v = &verdicts[k];
+        let p = &mut planned[i];
+        let mut reasons: Vec<ReasonCode> = if enforced {
+            match applied.get(&p.req.symbol) {
+                Some(d) if d.action == Action::Allow => Vec::new(),
+                Some(d) => d.reasons.clone(),
+                None => vec![ReasonCode::DecisionMissing],
+            }
+        } else {
+            Vec::new()
+        };
+        // The hard gates hold in shadow mode too, and whatever the file says.
+        reasons.extend(v.decision.reasons.iter().copied().filter(|r| r.is_hard()));
+        reasons.sort();
+        reasons.dedup();
+        p.blocked = reasons;
+        if p.blocked.is_empty() && v.scale < 1.0 {
+            let k = Decimal::from(10u64.pow(qty_dp.min(18)));
+            let scaled = (p.req.qty * dec(v.scale) * k).trunc() / k;
+            if scaled.is_zero() {
+                p.blocked = vec![ReasonCode::DrawdownThrottle];
+            } else {
+                p.req.qty = scaled;
+            }
+        }
+    }
+    let staged: Vec<LedgerOrder> = planned
+        .iter()
+        .map(|p| {
+            ledger_order(
+                x,
+                p,
+                if p.blocked.is_empty() {
+                    OrderStatus::Staged
+                } else {
+                    OrderStatus::Rejected
+                },
+            )
+        })
+        .collect();
+    let known: BTreeSet<ClientOrderId> = ledger
+        .orders_for_day(name, day)?
+        .into_iter()
+        .map(|o| o.client_order_id)
+        .collect();
+    ledger.step(run_id, 6, "build_orders", x.now, |w| {
+        for o in staged
+            .iter()
+            .filter(|o| !known.contains(&o.client_order_id))
+        {
+            w.upsert_order(o)?;
+        }
+        Ok(())
+    })?;
+    for p in &planned {
+        logs.write(
+            "order_build",
+            Some(p.req.symbol.as_str()),
+            if p.blocked.is_empty() {
+                p.purpose
+            } else {
+                p.blocked[0].as_str()
+            },
+            json!({"client_order_id": p.req.client_order_id, "side": p.req.side,
+                   "qty": qty_text(p.req.qty), "purpose": p.purpose, "strategy_reason": p.reason,
+                   "blocked": p.blocked}),
+        );
+    }
+    boundary(6);
+
+    let go: Vec<&Planned> = planned.iter().filter(|p| p.blocked.is_empty()).collect();
+    let mut stop_log: Vec<(Symbol, &'static str, Value)> = Vec::new();
+
+    // 7. Cancel the open stops of products about to be sold (they reserve quantity).
+    let mut to_submit: Vec<&Planned> = Vec::new();
+    for p in &go {
+        if retry(policy, logs, "order", || {
+            broker.order(&p.req.client_order_id)
+        })?
+        .is_none()
+        {
+            to_submit.push(p);
+        }
+    }
+    cancel_stops_for(
+        &mut broker,
+        ledger,
+        logs,
+        policy,
+        x,
+        run_id,
+        (7, "cancel_stops_before_sells"),
+        to_submit
+            .iter()
+            .filter(|p| p.req.side == Side::Sell && p.purpose != "dust")
+            .map(|p| &p.req.symbol),
+        &mut stop_log,
+    )?;
+    boundary(7);
+
+    // 8. Submit (preview under --dry-run); 9. dust, after its own stop cancel.
+    let main: Vec<&Planned> = go.iter().copied().filter(|p| p.purpose != "dust").collect();
+    submit_all(
+        &mut broker,
+        ledger,
+        logs,
+        policy,
+        x,
+        run_id,
+        (8, "submit_orders"),
+        &main,
+    )?;
+    boundary(8);
+    let dust: Vec<&Planned> = go.iter().copied().filter(|p| p.purpose == "dust").collect();
+    cancel_stops_for(
+        &mut broker,
+        ledger,
+        logs,
+        policy,
+        x,
+        run_id,
+        (9, "dust_stop_cancel"),
+        to_submit
+            .iter()
+            .filter(|p| p.purpose == "dust")
+            .map(|p| &p.req.symbol),
+        &mut stop_log,
+    )?;
+    submit_all(
+        &mut broker,
+        ledger,
+        logs,
+        policy,
+        x,
+        run_id,
+        (9, "dust"),
+        &dust,
+    )?;
+    boundary(9);
+
+    // 10. Refresh positions from the broker (stops are sized on what is held now).
+    ingest_fills(
+        &mut broker,
+        ledger,
+        logs,
+        policy,
+        x,
+        run_id,
+        10,
+        "refresh_positions",
+    )?;
+    let held: Vec<Position> = retry(policy, logs, "positions", || broker.positions())?;
+    let held_map: BTreeMap<Symbol, Decimal> =
+        held.iter().map(|p| (p.symbol.clone(), p.qty)).collect();
+    write_atomic(
+        &x.folder.join("snapshots/post_refresh_positions.csv"),
+        positions_csv(&held_map, &closes).as_bytes(),
+    )?;
+    boundary(10);
+
+    // 11. Post-exit cleanup: stops of products now flat.
+    let open = retry(policy, logs, "open_orders", || broker.open_orders())?;
+    let flat: Vec<Symbol> = open
+        .iter()
+        .filter(|o| o.order_type.is_stop() && !held_map.contains_key(&o.symbol))
+        .map(|o| o.symbol.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    cancel_stops_for(
+        &mut broker,
+        ledger,
+        logs,
+        policy,
+        x,
+        run_id,
+        (11, "post_exit_cleanup"),
+        flat.iter(),
+        &mut stop_log,
+    )?;
+    boundary(11);
+
+    // 12. Trailing stops: ratchet, cancel/replace; untouched when data_ok = 0.
+    let open = retry(policy, logs, "open_orders", || broker.open_orders())?;
+    let mut stop_rows: BTreeMap<Symbol, Option<StopRow>> = BTreeMap::new();
+    let mut stop_orders: Vec<LedgerOrder> = Vec::new();
+    for (sym, level) in &decision.stops {
+        if !held_map.contains_key(sym) {
+            stop_log.push((sym.clone(), "not_open", json!({"level": level})));
+        }
+    }
+    for (sym, qty) in &held_map {
+        let Some(row) = rows.get(sym) else { continue };
+        let existing: Vec<&BrokerOrder> = open
+            .iter()
+            .filter(|o| &o.symbol == sym && o.order_type.is_stop())
+            .collect();
+        if !row.data_ok {
+            stop_log.push((
+                sym.clone(),
+                "skip",
+                json!({"why": "data_ok = 0: the stop in force is left as it is", "open_stops": existing.len()}),
+            ));
+            continue;
+        }
+        let Some(level) = decision.stops.get(sym).copied().or(row.stop) else {
+            stop_log.push((
+                sym.clone(),
+                "rejected",
+                json!({"why": "no stop level could be computed"}),
+            ));
+            continue;
+        };
+        let level_d = dec(level);
+        let qty = qty.abs();
+        if let [one] = existing.as_slice()
+            && one.order_type.stop_price() == Some(level_d)
+            && one.remaining() == qty
+        {
+            stop_log.push((
+                sym.clone(),
+                "unchanged",
+                json!({"level": qty_text(level_d), "qty": qty_text(qty)}),
+            ));
+            stop_rows.insert(
+                sym.clone(),
+                Some(StopRow {
+                    level: level_d,
+                    qty,
+                    client_order_id: one.client_order_id.clone(),
+                    market_day: one.session,
+                }),
+            );
+            continue;
+        }
+        let purpose = format!("stop {} {}", level_d.normalize(), qty.normalize());
+        let req = OrderRequest {
+            client_order_id: ClientOrderId::derive(name, day, sym, Side::Sell, &purpose)?,
+            symbol: sym.clone(),
+            side: Side::Sell,
+            qty,
+            order_type: OrderType::Stop { stop: level_d },
+            session: day,
+        };
+        let plan = Planned {
+            req: req.clone(),
+            purpose: "stop",
+            reason: "protect".into(),
+            blocked: Vec::new(),
+        };
+        if x.dry_run {
+            let pv = retry(policy, logs, "preview", || broker.preview(&req))?;
+            stop_log.push((sym.clone(), if pv.accepted { "placed" } else { "rejected" },
+                json!({"preview": true, "level": qty_text(level_d), "qty": qty_text(qty), "why": pv.reason})));
+            continue;
+        }
+        // Cancel extras, then replace the first (one step: no moment without a stop).
+        for extra in existing.iter().skip(1) {
+            retry(policy, logs, "cancel", || {
+                broker.cancel(&extra.client_order_id)
+            })?;
+        }
+        let placed = match retry(policy, logs, "order", || broker.order(&req.client_order_id))? {
+            Some(o) => o,
+            None => {
+                let r = match existing.first() {
+                    Some(old) => retry(policy, logs, "replace", || {
+                        broker.replace(&old.client_order_id, &req)
+                    }),
+                    None => retry(policy, logs, "submit", || broker.submit(&req)),
+                };
+                match r {
+                    Ok(o) => o,
+                    Err(e) => match e.downcast_ref::<BrokerError>() {
+                        Some(BrokerError::Duplicate(_)) => {
+                            retry(policy, logs, "order", || broker.order(&req.client_order_id))?
+                                .ok_or_else(|| {
+                                    anyhow::anyhow!(
+                                        "{sym}: the broker lost stop {}",
+                                        req.client_order_id
+                                    )
+                                })?
+                        }
+                        _ => return Err(e),
+                    },
+                }
+            }
+        };
+        let mut lo = ledger_order(x, &plan, placed.status);
+        lo.broker_order_id = Some(placed.broker_id.clone());
+        lo.note = placed.reason.clone();
+        stop_orders.push(lo);
+        for old in &existing {
+            if let Some(o) = ledger.order(&old.client_order_id)? {
+                let mut c = o.clone();
+                if placed.status != OrderStatus::Rejected {
+                    c.status = OrderStatus::Canceled;
+                    c.note = Some(format!("replaced by {}", req.client_order_id));
+                }
+                stop_orders.push(c);
+            }
+        }
+        if placed.status == OrderStatus::Rejected {
+            stop_log.push((
+                sym.clone(),
+                "rejected",
+                json!({"level": qty_text(level_d), "qty": qty_text(qty), "why": placed.reason}),
+            ));
+        } else {
+            stop_log.push((
+                sym.clone(),
+                "placed",
+                json!({"level": qty_text(level_d), "qty": qty_text(qty),
+                "replaced": existing.first().map(|o| o.client_order_id.clone())}),
+            ));
+            stop_rows.insert(
+                sym.clone(),
+                Some(StopRow {
+                    level: level_d,
+                    qty,
+                    client_order_id: req.client_order_id.clone(),
+                    market_day: day,
+                }),
+            );
+        }
+    }
+    let carried = CarriedState {
+        tickers: record
+            .rows
+            .iter()
+            .map(|r| (r.ticker.clone(), (r.stop, r.cooldown_left)))
+            .collect(),
+        last_decided: Some(record.decided),
+    };
+    ledger.step(run_id, 12, "trailing_stops", x.now, |w| {
+        for o in &stop_orders {
+            w.upsert_order(o)?;
+        }
+        for (s, r) in &stop_rows {
+            w.set_stop(name, s, r.as_ref())?;
+        }
+        w.save_carried(name, &carried)
+    })?;
+    for (sym, status, v) in &stop_log {
+        logs.write("stop_updates", Some(sym.as_str()), status, v.clone());
+    }
+    boundary(12);
+
+    // 13. Reconcile broker truth vs the ledger; the invariant of one stop per position.
+    let (recon, cash) = reconcile_rows(&mut broker, ledger, logs, policy, name)?;
+    let open = retry(policy, logs, "open_orders", || broker.open_orders())?;
+    let held: Vec<Position> = retry(policy, logs, "positions", || broker.positions())?;
+    let mut violations = Vec::new();
+    for p in &held {
+        let n = open
+            .iter()
+            .filter(|o| o.symbol == p.symbol && o.order_type.is_stop())
+            .count();
+        if n != 1 {
+            violations.push(json!({"symbol": p.symbol, "open_stops": n}));
+        }
+    }
+    let acked = ledger.unresolved_mismatches(name)?;
+    let recon_json = json!({
+        "as_of": day, "strategy": name, "account": rc.account, "broker_cash": cash.normalize().to_string(),
+        "rows": recon.iter().map(|r| recon_row_json(r, !acked.contains(&r.symbol) && r.status != "match")).collect::<Vec<_>>(),
+        "invariant": {"one_stop_per_position": violations.is_empty(), "violations": violations},
+    });
+    write_json_atomic(
+        &x.folder.join(format!("reconciliation_{day}.json")),
+        &recon_json,
+    )?;
+    ledger.step(run_id, 13, "reconcile", x.now, |w| {
+        w.record_reconciliation(name, day, &recon)
+    })?;
+    for r in recon.iter().filter(|r| r.status != "match") {
+        logs.write(
+            "errors",
+            Some(r.symbol.as_str()),
+            &r.status,
+            recon_row_json(r, false),
+        );
+    }
+    boundary(13);
+
+    // 14. Artifacts and the done flag; then notify (a failure is logged, never fatal).
+    let account = retry(policy, logs, "account", || broker.account())?;
+    let final_stops = ledger.stops(name)?;
+    let mut gross = 0.0;
+    let mut net = 0.0;
+    let mut final_csv = String::from("symbol,qty,last_close,value,stop,stop_qty\n");
+    let mut pos_json = Vec::new();
+    for p in &held {
+        let c = closes.get(&p.symbol).copied().unwrap_or(0.0);
+        let v = f(p.qty) * c;
+        gross += v.abs();
+        net += v;
+        let st = final_stops.get(&p.symbol);
+        final_csv.push_str(&format!(
+            "{},{},{},{:.2},{},{}\n",
+            p.symbol,
+            qty_text(p.qty),
+            systrade_core::json::shortest(c),
+            v,
+            st.map(|s| qty_text(s.level)).unwrap_or_default(),
+            st.map(|s| qty_text(s.qty)).unwrap_or_default()
+        ));
+        pos_json.push(json!({"symbol": p.symbol, "qty": qty_text(p.qty), "avg_price": qty_text(p.avg_price.round_dp(8)),
+            "last_close": c, "value": v, "stop": st.map(|s| qty_text(s.level))}));
+    }
+    write_atomic(&x.folder.join("snapshots/final.csv"), final_csv.as_bytes())?;
+    let eq_f = f(account.equity);
+    let peak_now = before.iter().copied().fold(eq_f, f64::max);
+    let snapshot = json!({
+        "as_of": day, "strategy": name, "capital": eq_f, "cash": f(account.cash),
+        "gross": gross, "net": net, "positions": pos_json,
+        "drawdown": if peak_now > 0.0 { (1.0 - eq_f / peak_now).max(0.0) } else { 0.0 },
+    });
+    write_json_atomic(
+        &x.folder.join(format!("portfolio_snapshot_{day}.json")),
+        &snapshot,
+    )?;
+    let orders_today = ledger.orders_for_day(name, day)?;
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    for o in &orders_today {
+        *by_status.entry(o.status.as_str().to_string()).or_default() += 1;
+    }
+    let mut stop_status: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, s, _) in &stop_log {
+        *stop_status.entry(s).or_default() += 1;
+    }
+    let blocked: Vec<Value> = planned
+        .iter()
+        .filter(|p| !p.blocked.is_empty())
+        .map(|p| {
+            json!({"symbol": p.req.symbol, "qty": qty_text(p.req.qty), "reasons": p.blocked,
+                        "why": p.blocked.iter().map(|r| r.describe()).collect::<Vec<_>>()})
+        })
+        .collect();
+    let summary_path = x.folder.join(format!("daily_summary_{day}.json"));
+    let mut summary = json!({
+        "as_of": day,
+        "strategy": name,
+        "broker": "paper",
+        "account": rc.account,
+        "dry_run": x.dry_run,
+        "decided_on_bars_through": record.decided,
+        "equity": eq_f,
+        "cash": f(account.cash),
+        "gross_exposure": if eq_f != 0.0 { gross / eq_f } else { 0.0 },
+        "positions": held.len(),
+        "targets": {"vol_pre_cap": record.sizing.vol_pre_cap, "vol_post_cap": record.sizing.vol_post_cap,
+                    "target_gross": record.sizing.gross, "n_eff": record.sizing.n_eff},
+        "no_data": record.rows.iter().filter(|r| !r.data_ok).map(|r| &r.ticker).collect::<Vec<_>>(),
+        "decisions": {"mode": l.cfg.decisions.mode, "kill_switch": kill_switch,
+                      "allowed": verdicts.iter().filter(|v| v.decision.action == Action::Allow).count(),
+                      "blocked": blocked},
+        "orders": {"planned": planned.len(), "by_status": by_status},
+        "stops": stop_status,
+        "reconciliation": {
+            "mismatches": recon.iter().filter(|r| r.status != "match").map(|r| recon_row_json(r, false)).collect::<Vec<_>>(),
+            "one_stop_per_position": recon_json["invariant"]["one_stop_per_position"].clone(),
+            "violations": recon_json["invariant"]["violations"].clone(),
+        },
+        "logs": logs.counts,
+        "artifacts": {
+            "targets": format!("targets_{day}.csv"), "decisions": format!("decisions_{day}.json"),
+            "reconciliation": format!("reconciliation_{day}.json"),
+            "portfolio_snapshot": format!("portfolio_snapshot_{day}.json"),
+        },
+    });
+    if x.stamp_artifacts
+        && let Some(m) = summary.as_object_mut()
+    {
+        m.insert(
+            "run".into(),
+            json!({"run_id": run_id, "started_utc": x.now}),
+        );
+    }
+    write_json_atomic(&summary_path, &summary)?;
+    if !x.dry_run {
+        ledger.step(run_id, 14, "persist_artifacts", x.now, |w| {
+            w.record_equity(name, day, account.equity)?;
+            w.mark_done(name, day)
+        })?;
+        write_atomic(&x.folder.join("done"), format!("{run_id}\n").as_bytes())?;
+    }
+    boundary(14);
+    notify(rc, &summary, logs);
+    println!(
+        "{name} {day}{}: equity {:.2}, {} positions, orders {}, {} blocked, stops {}, reconciliation {}",
+        if x.dry_run { " (dry run)" } else { "" },
+        eq_f,
+        held.len(),
+        orders_today.len(),
+        summary["decisions"]["blocked"]
+            .as_array()
+            .map_or(0, Vec::len),
+        stop_status
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if recon.iter().all(|r| r.status == "match") && violations.is_empty() {
+            "clean".to_string()
+        } else {
+            format!(
+                "{} mismatches, {} stop-invariant violations",
+                recon.iter().filter(|r| r.status != "match").count(),
+                violations.len()
+            )
+        }
+    );
+    Ok(summary_path)
+}
+
+fn recon_row_json(r: &ReconRow, unresolved: bool) -> Value {
+    json!({"symbol": r.symbol, "status": r.status, "broker_qty": qty_text(r.broker_qty),
+           "ledger_qty": qty_text(r.ledger_qty), "stops": r.stops, "acked": !unresolved && r.status != "match" })
+}
+
+/// Reads a decisions artifact: the date must be the market day and every entry valid.
+fn read_decisions(
+    path: &Path,
+    day: NaiveDate,
+) -> Result<BTreeMap<Symbol, PortfolioDecision>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("missing: {e}"))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let as_of = v["as_of"].as_str().ok_or("invalid: no as_of")?;
+    if as_of != day.to_string() {
+        return Err(format!("for another date: {as_of}, not {day}"));
+    }
+    let list = v["decisions"]
+        .as_array()
+        .ok_or("invalid: no decisions array")?;
+    let mut out = BTreeMap::new();
+    for d in list {
+        let pd: PortfolioDecision = serde_json::from_value(
+            json!({"symbol": d["symbol"], "action": d["action"], "reasons": d["reasons"]}),
+        )
+        .map_err(|e| format!("invalid decision {d}: {e}"))?;
+        out.insert(pd.symbol.clone(), pd);
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cancel_stops_for<'s>(
+    broker: &mut PaperBroker<'_>,
+    ledger: &mut Ledger,
+    logs: &mut Logs,
+    policy: RetryPolicy,
+    x: &DayInputs<'_>,
+    run_id: &str,
+    (step, step_name): (u8, &str),
+    symbols: impl Iterator<Item = &'s Symbol>,
+    stop_log: &mut Vec<(Symbol, &'static str, Value)>,
+) -> anyhow::Result<()> {
+    let wanted: BTreeSet<&Symbol> = symbols.collect();
+    let mut canceled = Vec::new();
+    if !wanted.is_empty() {
+        let open = retry(policy, logs, "open_orders", || broker.open_orders())?;
+        for o in open
+            .iter()
+            .filter(|o| o.order_type.is_stop() && wanted.contains(&o.symbol))
+        {
+            let c = retry(policy, logs, "cancel", || broker.cancel(&o.client_order_id))?;
+            stop_log.push((
+                o.symbol.clone(),
+                "canceled",
+                json!({"client_order_id": o.client_order_id, "why": step_name}),
+            ));
+            canceled.push(c);
+        }
+    }
+    let mut updates = Vec::new();
+    for c in &canceled {
+        if let Some(o) = ledger.order(&c.client_order_id)? {
+            updates.push(merge(&o, c));
+        }
+    }
+    ledger.step(run_id, step, step_name, x.now, |w| {
+        for u in &updates {
+            w.upsert_order(u)?;
+        }
+        for c in &canceled {
+            w.set_stop(x.name, &c.symbol, None)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn submit_all(
+    broker: &mut PaperBroker<'_>,
+    ledger: &mut Ledger,
+    logs: &mut Logs,
+    policy: RetryPolicy,
+    x: &DayInputs<'_>,
+    run_id: &str,
+    (step, step_name): (u8, &str),
+    orders: &[&Planned],
+) -> anyhow::Result<()> {
+    let mut updates = Vec::new();
+    for p in orders {
+        let id = &p.req.client_order_id;
+        let b = match retry(policy, logs, "order", || broker.order(id))? {
+            Some(o) => {
+                logs.write(
+                    "order_submit",
+                    Some(p.req.symbol.as_str()),
+                    "already_at_broker",
+                    json!({"client_order_id": id, "status": o.status}),
+                );
+                o
+            }
+            None if x.dry_run => {
+                let pv = retry(policy, logs, "preview", || broker.preview(&p.req))?;
+                logs.write(
+                    "order_submit",
+                    Some(p.req.symbol.as_str()),
+                    "preview",
+                    json!({"client_order_id": id, "accepted": pv.accepted, "why": pv.reason,
+                           "est_price": pv.est_price.map(qty_text), "qty": qty_text(p.req.qty)}),
+                );
+                continue;
+            }
+            None => match retry(policy, logs, "submit", || broker.submit(&p.req)) {
+                Ok(o) => o,
+                Err(e) => match e.downcast_ref::<BrokerError>() {
+                    // A lost answer: the broker has it; adopt it.
+                    Some(BrokerError::Duplicate(_)) => {
+                        retry(policy, logs, "order", || broker.order(id))?.ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "the broker refused {id} as a duplicate but does not have it"
+                            )
+                        })?
+                    }
+                    _ => return Err(e),
+                },
+            },
+        };
+        logs.write(
+            "order_submit",
+            Some(p.req.symbol.as_str()),
+            b.status.as_str(),
+            json!({"client_order_id": id, "side": p.req.side, "qty": qty_text(p.req.qty),
+                   "filled_qty": qty_text(b.filled_qty), "avg_price": b.avg_price.map(qty_text),
+                   "purpose": p.purpose, "why": b.reason}),
+        );
+        let base = ledger
+            .order(id)?
+            .unwrap_or_else(|| ledger_order(x, p, OrderStatus::Submitted));
+        updates.push(merge(&base, &b));
+    }
+    ledger.step(run_id, step, step_name, x.now, |w| {
+        for u in &updates {
+            w.upsert_order(u)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn positions_csv(held: &BTreeMap<Symbol, Decimal>, closes: &BTreeMap<Symbol, f64>) -> String {
+    let mut out = String::from("symbol,qty,last_close,value\n");
+    for (s, q) in held {
+        let c = closes.get(s).copied().unwrap_or(0.0);
+        out.push_str(&format!(
+            "{s},{},{},{:.2}\n",
+            qty_text(*q),
+            systrade_core::json::shortest(c),
+            f(*q) * c
+        ));
+    }
+    out
+}
+
+/// Broker vs ledger per symbol, and the broker's cash.
+fn reconcile_rows(
+    broker: &mut PaperBroker<'_>,
+    ledger: &Ledger,
+    logs: &mut Logs,
+    policy: RetryPolicy,
+    name: &str,
+) -> anyhow::Result<(Vec<ReconRow>, Decimal)> {
+    let held = retry(policy, logs, "positions", || broker.positions())?;
+    let open = retry(policy, logs, "open_orders", || broker.open_orders())?;
+    let cash = retry(policy, logs, "account", || broker.account())?.cash;
+    let ours = ledger.positions(name)?;
+    let theirs: BTreeMap<Symbol, Decimal> = held.into_iter().map(|p| (p.symbol, p.qty)).collect();
+    let symbols: BTreeSet<&Symbol> = ours.keys().chain(theirs.keys()).collect();
+    let mut rows = Vec::new();
+    for s in symbols {
+        let b = theirs.get(s).copied().unwrap_or(Decimal::ZERO);
+        let l = ours.get(s).copied().unwrap_or(Decimal::ZERO);
+        let stops = open
+            .iter()
+            .filter(|o| &o.symbol == s && o.order_type.is_stop())
+            .count();
+        let status = if l.is_zero() && !b.is_zero() {
+            "missing_in_ledger"
+        } else if b.is_zero() && !l.is_zero() {
+            "missing_in_broker"
+        } else if b != l {
+            "qty_mismatch"
+        } else if stops == 0 {
+            "stop_missing"
+        } else {
+            "match"
+        };
+        rows.push(ReconRow {
+            symbol: s.clone(),
+            status: status.into(),
+            broker_qty: b,
+            ledger_qty: l,
+            stops,
+        });
+    }
+    Ok((rows, cash))
+}
+
+/// `systrade reconcile`'s report (read-only: the broker is opened at the day the ledger
+/// last ran, so its clock does not move).
+pub fn reconcile_report(
+    l: &Loaded,
+    ledger: &Ledger,
+    name: &str,
+    day: NaiveDate,
+    home: &Path,
+) -> anyhow::Result<Value> {
+    let rc = &l.cfg.run;
+    let path = home.join(format!("paper/{}.sqlite", rc.account));
+    if !path.exists() {
+        return Err(BadInput(format!("no paper account at {}", path.display())).into());
+    }
+    let mut broker = PaperBroker::open(
+        &path,
+        PaperConfig {
+            account_id: rc.account.clone(),
+            currency: "USD".into(),
+            initial_cash: dec(rc.paper_cash.unwrap_or(l.cfg.backtest.cash)),
+            costs: l.engine(1.0, None, None).costs,
+        },
+        &l.data,
+        day,
+        Faults::none(),
+    )?;
+    let scratch = tempfile::tempdir()?;
+    let mut logs = Logs::new(scratch.path(), "reconcile", name, "");
+    let policy = RetryPolicy {
+        max_retries: rc.max_retries,
+        base_delay: Duration::from_millis(rc.retry_base_ms),
+    };
+    let (rows, cash) = reconcile_rows(&mut broker, ledger, &mut logs, policy, name)?;
+    let unresolved = ledger.unresolved_mismatches(name)?;
+    Ok(json!({
+        "as_of": day, "strategy": name, "account": rc.account, "broker_cash": cash.normalize().to_string(),
+        "rows": rows.iter().map(|r| recon_row_json(r, unresolved.contains(&r.symbol))).collect::<Vec<_>>(),
+    }))
+}
+
+/// Posts the day's summary to the webhook named by `run.notify_webhook_env` (when set).
+/// Failures are logged; they never fail the run.
+fn notify(rc: &crate::config::run::RunSection, summary: &Value, logs: &mut Logs) {
+    let Ok(url) = std::env::var(&rc.notify_webhook_env) else {
+        return;
+    };
+    if url.trim().is_empty() {
+        return;
+    }
+    let body = systrade_core::json::to_canonical_string(summary).unwrap_or_default();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    match agent
+        .post(url.trim())
+        .header("content-type", "application/json")
+        .send(body.as_bytes())
+    {
+        Ok(_) => logs.write("notify", None, "sent", json!({"channel": "webhook"})),
+        Err(e) => {
+            // The URL is a secret: say what failed, never where to.
+            logs.write(
+                "errors",
+                None,
+                "notify_failed",
+                json!({"channel": "webhook", "error": e.to_string()}),
+            );
+            eprintln!(
+                "warning: the notification could not be sent ({e}); the run itself completed"
+            );
+        }
+    }
+}

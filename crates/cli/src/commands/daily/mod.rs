@@ -1,0 +1,300 @@
+//! `systrade run` and `systrade reconcile`: the daily run of spec/daily-run.md.
+
+mod day;
+mod lock;
+mod logs;
+mod schedule;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+use systrade_core::Market;
+
+use crate::args::{DailyRunArgs, ReconcileArgs};
+use crate::exit::BadInput;
+use lock::RunLock;
+use schedule::Schedule;
+
+pub use day::reconcile_report;
+
+/// The clock: `--now` (tests, replays) or the system's.
+fn now_of(flag: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
+    match flag {
+        Some(t) => Ok(DateTime::parse_from_rfc3339(t)
+            .map_err(|e| BadInput(format!("--now {t:?}: {e} (expected RFC 3339)")))?
+            .with_timezone(&Utc)),
+        None => Ok(Utc::now()),
+    }
+}
+
+/// "Today" for a market: its own local date (UTC for crypto).
+pub fn market_today(market: Market, now: DateTime<Utc>) -> NaiveDate {
+    match market {
+        Market::Crypto => now.date_naive(),
+        Market::Us => now
+            .with_timezone(&chrono_tz::America::New_York)
+            .date_naive(),
+        Market::B3 => now
+            .with_timezone(&chrono_tz::America::Sao_Paulo)
+            .date_naive(),
+    }
+}
+
+/// Appends an event of the run's entry (gate_skip, already_ran, stale_lock…) to
+/// `<home>/logs/runs.jsonl` and prints it.
+fn entry_event(home: &Path, event: &str, strategy: Option<&str>, detail: &str, now: &str) {
+    println!(
+        "{event}{}: {detail}",
+        strategy.map(|s| format!(" [{s}]")).unwrap_or_default()
+    );
+    let line = systrade_core::json::to_canonical_string(&json!({
+        "ts": now, "event": event, "strategy": strategy, "detail": detail,
+    }))
+    .unwrap_or_default();
+    let path = home.join("logs/runs.jsonl");
+    let res = std::fs::create_dir_all(home.join("logs")).and_then(|_| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        writeln!(f, "{line}")
+    });
+    if let Err(e) = res {
+        eprintln!("warning: could not append to {}: {e}", path.display());
+    }
+}
+
+/// The strategy's name in the ledger: `run.name`, else the config file's stem.
+pub fn strategy_name(config: &Path, configured: Option<&str>) -> String {
+    configured.map(str::to_string).unwrap_or_else(|| {
+        config
+            .file_stem()
+            .map(|s| {
+                s.to_string_lossy()
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| "strategy".into())
+    })
+}
+
+fn check_kind(config: &Path) -> anyhow::Result<()> {
+    let kind = crate::config::momentum::strategy_of(config).map_err(BadInput)?;
+    match kind.as_str() {
+        "trend" => Ok(()),
+        "momentum" => Err(BadInput(format!(
+            "{}: the daily run drives trend configs; momentum trades once a month — use `systrade plan --config {} --as-of D --live-capital C` for its orders",
+            config.display(),
+            config.display()
+        ))
+        .into()),
+        other => Err(BadInput(format!(
+            "{}: strategy: unknown {other:?} (\"trend\" or \"momentum\")",
+            config.display()
+        ))
+        .into()),
+    }
+}
+
+/// `systrade run`.
+pub fn run(home: &Path, a: &DailyRunArgs) -> anyhow::Result<()> {
+    let now = now_of(a.now.as_deref())?;
+    let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let schedule = Schedule::from_flags(
+        a.run_at_utc_hour,
+        a.run_at.as_deref(),
+        a.tz.as_deref(),
+        a.gate_minutes,
+    )
+    .map_err(BadInput)?;
+    if !a.force_run
+        && let Some(why) = schedule.check(now)
+    {
+        entry_event(home, "gate_skip", None, &why, &stamp);
+        return Ok(());
+    }
+    for config in &a.config {
+        check_kind(config)?;
+    }
+    let mut summaries = Vec::new();
+    for config in &a.config {
+        if let Some(path) = run_one(home, a, config, now)? {
+            summaries.push(path);
+        }
+    }
+    for p in summaries {
+        println!("daily summary: {}", p.display());
+    }
+    Ok(())
+}
+
+fn run_one(
+    home: &Path,
+    a: &DailyRunArgs,
+    config: &Path,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<PathBuf>> {
+    let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let l = super::trend::load(config, a.data.as_deref(), &a.read)?;
+    let name = strategy_name(config, l.cfg.run.name.as_deref());
+    let market_day = a.as_of.unwrap_or_else(|| market_today(l.market, now));
+    let cal = l.market.calendar();
+    if !cal.is_trading_day(market_day) {
+        entry_event(
+            home,
+            "market_closed",
+            Some(&name),
+            &format!("{market_day} is not a {} trading day", l.market.as_str()),
+            &stamp,
+        );
+        return Ok(None);
+    }
+    let (_lock, stale) = RunLock::acquire(&home.join(format!("locks/{name}.lock")))?;
+    if let Some(pid) = stale {
+        entry_event(
+            home,
+            "stale_lock",
+            Some(&name),
+            &format!("the lock of pid {pid} (no longer running) was taken over"),
+            &stamp,
+        );
+    }
+    let ledger_path = home.join("ledger.sqlite");
+    let ledger = systrade_store::Ledger::open(&ledger_path)?;
+    if !a.force_run
+        && let Some(run_id) = ledger.done(&name, market_day)?
+    {
+        entry_event(
+            home,
+            "already_ran",
+            Some(&name),
+            &format!("{market_day} was completed by run {run_id}; --force-run runs it again"),
+            &stamp,
+        );
+        return Ok(None);
+    }
+    let paper_path = home.join(format!("paper/{}.sqlite", l.cfg.run.account));
+    // A dry run works on copies: the real ledger and account stay as they are.
+    let scratch = if a.dry_run {
+        Some(tempfile::tempdir().context("creating a scratch folder for the dry run")?)
+    } else {
+        None
+    };
+    let (ledger, paper_path) = match &scratch {
+        Some(dir) => {
+            let l2 = dir.path().join("ledger.sqlite");
+            ledger.snapshot_to(&l2)?;
+            drop(ledger);
+            let p2 = dir.path().join("paper.sqlite");
+            if paper_path.exists() {
+                systrade_broker::paper::snapshot(&paper_path, &p2)?;
+            }
+            (systrade_store::Ledger::open(&l2)?, p2)
+        }
+        None => (ledger, paper_path),
+    };
+    let mut folder = home.join(format!("runs/{name}/{market_day}"));
+    if a.dry_run {
+        folder = folder.join("dry-run");
+    }
+    let ctx = day::DayInputs {
+        home,
+        config,
+        name: &name,
+        market_day,
+        folder: &folder,
+        paper_path: &paper_path,
+        now: &stamp,
+        // With --as-of the artifacts carry no wall clock: reruns are byte-identical.
+        stamp_artifacts: a.as_of.is_none(),
+        dry_run: a.dry_run,
+        live: a.live,
+    };
+    let summary = day::run_day(&l, ledger, &ctx)?;
+    Ok(Some(summary))
+}
+
+/// `systrade reconcile`.
+pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
+    check_kind(&a.config)?;
+    let cfg = crate::config::trend::TrendConfig::load(&a.config).map_err(BadInput)?;
+    let name = strategy_name(&a.config, cfg.run.name.as_deref());
+    let ledger_path = home.join("ledger.sqlite");
+    if !ledger_path.exists() {
+        return Err(BadInput(format!(
+            "no ledger at {} (run `systrade run` first, or pass --home)",
+            ledger_path.display()
+        ))
+        .into());
+    }
+    let mut ledger = systrade_store::Ledger::open(&ledger_path)?;
+    let stamp = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    for s in &a.ack {
+        let sym = systrade_core::Symbol::new(s.as_str()).map_err(|e| BadInput(e.to_string()))?;
+        let row = ledger
+            .ack(&name, &sym, &stamp)
+            .map_err(|e| BadInput(e.to_string()))?;
+        println!(
+            "acknowledged {sym} ({}: broker {}, ledger {}); the ledger now holds {} and new entries are allowed again",
+            row.status,
+            row.broker_qty.normalize(),
+            row.ledger_qty.normalize(),
+            row.broker_qty.normalize()
+        );
+    }
+    if !a.ack.is_empty() {
+        return Ok(());
+    }
+    let l = super::trend::load(&a.config, a.data.as_deref(), &a.read)?;
+    let day = match a.as_of {
+        Some(d) => d,
+        None => ledger.last_done(&name)?.ok_or_else(|| {
+            BadInput(format!(
+                "strategy {name} has not completed a day yet; pass --as-of"
+            ))
+        })?,
+    };
+    let report = reconcile_report(&l, &ledger, &name, day, home)?;
+    if a.json {
+        println!(
+            "{}",
+            systrade_core::json::to_canonical_pretty(&report)?.trim_end()
+        );
+    } else {
+        let rows = report["rows"].as_array().cloned().unwrap_or_default();
+        println!("reconciliation of {name} on {day} (broker vs ledger):");
+        for r in &rows {
+            println!(
+                "  {:<12} {:<18} broker {:>16} ledger {:>16} stops {}{}",
+                r["symbol"].as_str().unwrap_or(""),
+                r["status"].as_str().unwrap_or(""),
+                r["broker_qty"].as_str().unwrap_or(""),
+                r["ledger_qty"].as_str().unwrap_or(""),
+                r["stops"],
+                if r["acked"].as_bool() == Some(true) {
+                    " (acknowledged)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if rows.is_empty() {
+            println!("  no positions on either side");
+        }
+        println!(
+            "cash: broker {}",
+            report["broker_cash"].as_str().unwrap_or("")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! The daily run's settings in a strategy config: `[run]`, `[safety]` and `[decisions]`.
+
+use serde::Deserialize;
+
+/// `[run]`: the account and the run's plumbing.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSection {
+    /// The strategy's name in the ledger, run folders and order ids (default: the config
+    /// file's stem).
+    pub name: Option<String>,
+    /// The broker account id (the paper account's file is `paper/<account>.sqlite`).
+    pub account: String,
+    /// Cash of a new paper account (default: `backtest.cash`).
+    pub paper_cash: Option<f64>,
+    /// Kill switch file, relative to `--home` (its presence blocks new entries and adds).
+    pub kill_switch_file: String,
+    /// Broker calls that fail with 429/5xx/timeouts are retried this many times…
+    pub max_retries: u32,
+    /// …after pauses of this many milliseconds, doubling each time.
+    pub retry_base_ms: u64,
+    /// A notification webhook URL is read from this environment variable (never from a
+    /// file); unset or empty: no notification.
+    pub notify_webhook_env: String,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        RunSection {
+            name: None,
+            account: "paper".into(),
+            paper_cash: None,
+            kill_switch_file: "KILL".into(),
+            max_retries: 3,
+            retry_base_ms: 500,
+            notify_webhook_env: "SYSTRADE_WEBHOOK_URL".into(),
+        }
+    }
+}
+
+/// `[decisions]`: whether the portfolio decisions are enforced or only recorded.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionsSection {
+    /// `enforced` (default): BLOCK stops an entry, and a missing, invalid or other-date
+    /// decisions file blocks every entry. `shadow`: decisions are written and logged; only
+    /// the hard gates (kill switch, live confirmation, enable date, data, reconciliation)
+    /// block.
+    pub mode: String,
+    /// Read the decisions from this file instead of the run's own (`{date}` is replaced by
+    /// the market day); relative to the config file.
+    pub file: Option<String>,
+}
+
+impl Default for DecisionsSection {
+    fn default() -> Self {
+        DecisionsSection {
+            mode: "enforced".into(),
+            file: None,
+        }
+    }
+}
+
+impl DecisionsSection {
+    pub fn enforced(&self) -> bool {
+        self.mode == "enforced"
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !matches!(self.mode.as_str(), "enforced" | "shadow") {
+            return Err(format!(
+                "decisions.mode: expected \"enforced\" or \"shadow\", got {:?}",
+                self.mode
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl RunSection {
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(n) = &self.name
+            && (n.is_empty()
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        {
+            return Err(format!(
+                "run.name: use letters, digits, '_' and '-' only (got {n:?})"
+            ));
+        }
+        if self.account.is_empty()
+            || !self
+                .account
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "run.account: use letters, digits, '_' and '-' only (got {:?})",
+                self.account
+            ));
+        }
+        if let Some(c) = self.paper_cash
+            && !(c.is_finite() && c > 0.0)
+        {
+            return Err(format!("run.paper_cash: must be positive (got {c})"));
+        }
+        if self.max_retries > 10 {
+            return Err(format!(
+                "run.max_retries: at most 10 (got {})",
+                self.max_retries
+            ));
+        }
+        Ok(())
+    }
+}
