@@ -47,6 +47,8 @@ pub struct PaperConfig {
     /// Cash of a new account (an existing file keeps its own).
     pub initial_cash: Decimal,
     pub costs: CostModel,
+    /// Market orders fill in whole multiples of this many units (`None`: any quantity).
+    pub lot: Option<Decimal>,
 }
 
 /// A paper account over `data` at `session`.
@@ -480,6 +482,10 @@ impl<'a> PaperBroker<'a> {
         )?;
         if let Some(frac) = partial.map(|p| num(&p)) {
             qty = (qty * frac).round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero);
+        }
+        // The simulated broker's lot rule: whole lots, rounded toward zero.
+        if let Some(lot) = self.cfg.lot.filter(|l| *l > Decimal::ZERO) {
+            qty = (qty / lot).trunc() * lot;
         }
         if qty <= Decimal::ZERO {
             return Self::set_status(

@@ -66,6 +66,7 @@ fn cfg() -> PaperConfig {
             fee_bps: 10.0,
             ..CostModel::default()
         },
+        lot: None,
     }
 }
 

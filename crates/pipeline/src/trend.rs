@@ -576,7 +576,11 @@ impl Strategy for TrendStrategy {
                 if units == 0.0 {
                     (Target::Hold, 0.0)
                 } else {
-                    (Target::Quantity(qty + units), units)
+                    {
+                        // The target on the lot grid, so brokers and books see clean decimals.
+                        let k = 10f64.powi(self.p.qty_decimals as i32);
+                        (Target::Quantity(((qty + units) * k).round() / k), units)
+                    }
                 }
             };
             let qty_after = if matches!(target, Target::Flat) {

@@ -632,6 +632,29 @@ impl Ledger {
         Ok(row)
     }
 
+    /// Records a reconciliation made outside a daily run (`systrade reconcile`).
+    pub fn record_reconciliation(
+        &mut self,
+        strategy: &str,
+        market_day: NaiveDate,
+        rows: &[ReconRow],
+        source: &str,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let e = |x: rusqlite::Error| StoreError::Db {
+            path: path.clone(),
+            message: x.to_string(),
+        };
+        let tx = self.conn.transaction().map_err(e)?;
+        Writer {
+            tx: &tx,
+            run_id: source,
+            path: &path,
+        }
+        .record_reconciliation(strategy, market_day, rows)?;
+        tx.commit().map_err(e)
+    }
+
     /// Decisions recorded for a market day.
     pub fn decisions(
         &self,

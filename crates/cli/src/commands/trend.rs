@@ -112,6 +112,8 @@ impl Loaded {
             start,
             end,
             periods_per_year: f64::from(self.market.periods_per_year()),
+            // Orders trade whole lots of `orders.qty_decimals` (a cash-clipped buy too).
+            lot_size: Some(10f64.powi(-(self.params.qty_decimals as i32))),
             ..BacktestConfig::default()
         }
     }

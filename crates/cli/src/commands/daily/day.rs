@@ -286,6 +286,10 @@ fn steps(
     boundary(1);
 
     // 2. Connect to the broker and validate the account before any work.
+    let lot = l
+        .engine(1.0, None, None)
+        .lot_size
+        .map_or(Decimal::ZERO, dec);
     let cash0 = dec(rc.paper_cash.unwrap_or(l.cfg.backtest.cash));
     let mut broker = PaperBroker::open(
         x.paper_path,
@@ -294,6 +298,7 @@ fn steps(
             currency: "USD".into(),
             initial_cash: cash0,
             costs: l.engine(1.0, None, None).costs,
+            lot: Some(lot),
         },
         &l.data,
         day,
@@ -399,6 +404,12 @@ fn steps(
             Target::Flat => -held,
             Target::Quantity(q) => dec(*q) - held,
             Target::Weight(_) => bail!("{sym}: the trend step gave a weight target"),
+        };
+        // Whole lots, toward zero, as the simulated broker fills them (an exit sells all).
+        let delta = if lot > Decimal::ZERO && !matches!(target, Target::Flat) {
+            (delta / lot).trunc() * lot
+        } else {
+            delta
         };
         if delta.is_zero() {
             continue;
@@ -1286,15 +1297,15 @@ fn reconcile_rows(
     Ok((rows, cash))
 }
 
-/// `systrade reconcile`'s report (read-only: the broker is opened at the day the ledger
-/// last ran, so its clock does not move).
+/// `systrade reconcile`'s report and rows (the broker is opened at the day the ledger last
+/// ran, so its clock does not move).
 pub fn reconcile_report(
     l: &Loaded,
     ledger: &Ledger,
     name: &str,
     day: NaiveDate,
     home: &Path,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<(Value, Vec<ReconRow>)> {
     let rc = &l.cfg.run;
     let path = home.join(format!("paper/{}.sqlite", rc.account));
     if !path.exists() {
@@ -1307,6 +1318,7 @@ pub fn reconcile_report(
             currency: "USD".into(),
             initial_cash: dec(rc.paper_cash.unwrap_or(l.cfg.backtest.cash)),
             costs: l.engine(1.0, None, None).costs,
+            lot: l.engine(1.0, None, None).lot_size.map(dec),
         },
         &l.data,
         day,
@@ -1320,10 +1332,11 @@ pub fn reconcile_report(
     };
     let (rows, cash) = reconcile_rows(&mut broker, ledger, &mut logs, policy, name)?;
     let unresolved = ledger.unresolved_mismatches(name)?;
-    Ok(json!({
+    let report = json!({
         "as_of": day, "strategy": name, "account": rc.account, "broker_cash": cash.normalize().to_string(),
         "rows": rows.iter().map(|r| recon_row_json(r, unresolved.contains(&r.symbol))).collect::<Vec<_>>(),
-    }))
+    });
+    Ok((report, rows))
 }
 
 /// Posts the day's summary to the webhook named by `run.notify_webhook_env` (when set).

@@ -264,7 +264,22 @@ pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
             ))
         })?,
     };
-    let report = reconcile_report(&l, &ledger, &name, day, home)?;
+    let (report, rows) = reconcile_report(&l, &ledger, &name, day, home)?;
+    // Recorded like the run's own: a new mismatch blocks entries in that symbol from now on.
+    ledger.record_reconciliation(&name, day, &rows, &format!("reconcile {stamp}"))?;
+    let unresolved = ledger.unresolved_mismatches(&name)?;
+    let report = {
+        let mut r = report;
+        if let Some(rows) = r["rows"].as_array_mut() {
+            for row in rows {
+                let sym = row["symbol"].as_str().unwrap_or_default().to_string();
+                let acked =
+                    row["status"] != "match" && !unresolved.iter().any(|s| s.as_str() == sym);
+                row["acked"] = acked.into();
+            }
+        }
+        r
+    };
     if a.json {
         println!(
             "{}",

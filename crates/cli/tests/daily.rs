@@ -1,0 +1,961 @@
+//! `systrade run` as cron would run it: consecutive paper days that equal the backtest, the
+//! one-stop invariant, ledger = broker, crash safety at every step boundary, the failure
+//! modes of spec/daily-run.md §6, and every safety gate blocking new risk but never an exit
+//! or a stop.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+mod common;
+
+use common::{Run, read, s};
+use systrade_testkit::shared;
+
+const ENV: [&str; 8] = [
+    "SYSTRADE_HOME",
+    "SYSTRADE_PAPER_FAULTS",
+    "SYSTRADE_CRASH_AFTER_STEP",
+    "SYSTRADE_WEBHOOK_URL",
+    "SYSTRADE_KILL_SWITCH",
+    "SYSTRADE_LIVE_CONFIRM",
+    "SYSTRADE_NOW",
+    "SYSTRADE_DECISIONS",
+];
+
+/// Runs `systrade --home HOME args…` with `envs` (and none of ours from outside).
+fn sys(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let mut c = Command::cargo_bin("systrade").unwrap();
+    for k in ENV {
+        c.env_remove(k);
+    }
+    c.arg("--home").arg(home).args(args);
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn committed(name: &str) -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../configs")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// `configs/trend_crypto.toml` with absolute data and `extra` TOML appended.
+fn crypto_cfg(dir: &Path, data: &Path, extra: &str) -> PathBuf {
+    let text = committed("trend_crypto.toml").replace(
+        "source = \"../../shared/data/crypto_binance_spot/1d\"",
+        &format!("source = {:?}", data.display().to_string()),
+    );
+    let p = dir.join("trend_crypto.toml");
+    std::fs::write(&p, format!("{text}\n[run]\nretry_base_ms = 1\n{extra}\n")).unwrap();
+    p
+}
+
+fn days(start: &str, n: usize) -> Vec<String> {
+    let d0: NaiveDate = start.parse().unwrap();
+    (0..n)
+        .map(|i| (d0 + chrono::Duration::days(i as i64)).to_string())
+        .collect()
+}
+
+fn norm(x: &str) -> String {
+    x.parse::<Decimal>().unwrap().normalize().to_string()
+}
+
+fn query(db: &Path, sql: &str) -> Vec<Vec<String>> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut st = c.prepare(sql).unwrap();
+    let n = st.column_count();
+    st.query_map([], |r| {
+        (0..n)
+            .map(|i| {
+                r.get::<_, Option<String>>(i)
+                    .or_else(|_| r.get::<_, Option<i64>>(i).map(|v| v.map(|v| v.to_string())))
+                    .map(|v| v.unwrap_or_default())
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+fn paper(home: &Path) -> PathBuf {
+    home.join("paper/paper.sqlite")
+}
+
+fn ledger(home: &Path) -> PathBuf {
+    home.join("ledger.sqlite")
+}
+
+fn broker_positions(home: &Path) -> BTreeMap<String, String> {
+    query(&paper(home), "SELECT symbol, qty FROM positions")
+        .into_iter()
+        .filter(|r| !norm(&r[1]).eq("0"))
+        .map(|r| (r[0].clone(), norm(&r[1])))
+        .collect()
+}
+
+fn ledger_positions(home: &Path) -> BTreeMap<String, String> {
+    query(&ledger(home), "SELECT symbol, qty FROM positions")
+        .into_iter()
+        .filter(|r| !norm(&r[1]).eq("0"))
+        .map(|r| (r[0].clone(), norm(&r[1])))
+        .collect()
+}
+
+/// Open protective stops per symbol at the broker, with their quantity.
+fn open_stops(home: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in query(
+        &paper(home),
+        "SELECT symbol, qty FROM orders WHERE stop_price IS NOT NULL \
+         AND status IN ('accepted', 'partially_filled')",
+    ) {
+        m.entry(r[0].clone()).or_default().push(norm(&r[1]));
+    }
+    m
+}
+
+/// Everything a day leaves behind, without run ids and clocks.
+fn end_state(home: &Path) -> String {
+    let p = query(
+        &paper(home),
+        "SELECT client_order_id, symbol, side, qty, stop_price, status, filled_qty FROM orders ORDER BY client_order_id",
+    );
+    let f = query(
+        &paper(home),
+        "SELECT client_order_id, qty, price, fee, date FROM fills ORDER BY client_order_id, seq",
+    );
+    let cash = query(&paper(home), "SELECT cash FROM account");
+    let lp = query(
+        &ledger(home),
+        "SELECT strategy, symbol, qty FROM positions ORDER BY 1, 2",
+    );
+    let ls = query(
+        &ledger(home),
+        "SELECT strategy, symbol, level, qty, client_order_id FROM stops ORDER BY 1, 2",
+    );
+    let lo = query(
+        &ledger(home),
+        "SELECT client_order_id, status, filled_qty FROM orders ORDER BY 1",
+    );
+    let st = query(&ledger(home), "SELECT * FROM strategy_state ORDER BY 1, 2");
+    let done = query(
+        &ledger(home),
+        "SELECT strategy, market_day FROM done ORDER BY 1, 2",
+    );
+    format!("{p:?}\n{f:?}\n{cash:?}\n{lp:?}\n{ls:?}\n{lo:?}\n{st:?}\n{done:?}")
+}
+
+/// Checks the invariants after a completed day.
+fn check_day(home: &Path, strategy: &str, day: &str) {
+    let folder = home.join(format!("runs/{strategy}/{day}"));
+    let recon: Value =
+        serde_json::from_str(&read(&folder.join(format!("reconciliation_{day}.json")))).unwrap();
+    assert_eq!(
+        recon["invariant"]["one_stop_per_position"], true,
+        "{day}: {recon}"
+    );
+    for r in recon["rows"].as_array().unwrap() {
+        assert_eq!(r["status"], "match", "{day}: {r}");
+    }
+    // Independently of the run's own report: straight from both files.
+    let b = broker_positions(home);
+    assert_eq!(b, ledger_positions(home), "{day}: ledger = broker");
+    let stops = open_stops(home);
+    for (sym, qty) in &b {
+        assert_eq!(
+            stops.get(sym),
+            Some(&vec![qty.clone()]),
+            "{day}: one stop for all of {sym}"
+        );
+    }
+    assert!(
+        stops.keys().all(|k| b.contains_key(k)),
+        "{day}: no stop without a position: {stops:?}"
+    );
+}
+
+/// The backtest's targets rows of `day` (without the as_of column).
+fn backtest_rows(targets_history: &str, day: &str) -> Vec<String> {
+    targets_history
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with(&format!("{day},")))
+        .map(|l| l.split_once(',').unwrap().1.to_string())
+        .collect()
+}
+
+fn day_targets(home: &Path, strategy: &str, day: &str) -> Vec<String> {
+    read(&home.join(format!("runs/{strategy}/{day}/targets_{day}.csv")))
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn test_sixty_paper_days_on_crypto_equal_the_backtest_and_keep_every_position_protected() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crypto_cfg(dir.path(), &data, "");
+    let home = dir.path().join("home");
+    // Spring 2022: LUNA's collapse gives stop-outs, exits and re-entries.
+    let run_days = days("2022-04-01", 60);
+    let bt = dir.path().join("bt");
+    let r = sys(
+        &home,
+        &[
+            "backtest",
+            "--config",
+            s(&cfg),
+            "--start",
+            "2022-03-31",
+            "--end",
+            "2022-05-31",
+            "--out",
+            s(&bt),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let history = read(&bt.join("targets.csv"));
+    let mut sells = 0;
+    let mut stop_fills = 0;
+    for d in &run_days {
+        let r = sys(
+            &home,
+            &[
+                "run",
+                "--config",
+                s(&cfg),
+                "--broker",
+                "paper",
+                "--as-of",
+                d,
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 0, "{d}: {}{}", r.stdout, r.stderr);
+        check_day(&home, "trend_crypto", d);
+        assert_eq!(
+            day_targets(&home, "trend_crypto", d),
+            backtest_rows(&history, d),
+            "{d}: the day's targets are the backtest's"
+        );
+    }
+    for r in query(
+        &paper(&home),
+        "SELECT side, stop_price, status, reason FROM orders",
+    ) {
+        if r[0] == "sell" && r[1].is_empty() && r[2] == "filled" {
+            sells += 1;
+        }
+        if !r[1].is_empty() && r[2] == "filled" {
+            stop_fills += 1;
+        }
+        assert!(
+            !r[3].contains("insufficient qty"),
+            "a sell was refused for reserved quantity: {r:?}"
+        );
+    }
+    assert!(
+        sells + stop_fills >= 3,
+        "exits went through: {sells} sells, {stop_fills} stops"
+    );
+    assert!(stop_fills >= 1, "a protective stop fired: {stop_fills}");
+    // The backtest's fills agree with the paper account's.
+    let bt_summary: Value = serde_json::from_str(&read(&bt.join("summary.json"))).unwrap();
+    let cash: f64 = query(&paper(&home), "SELECT cash FROM account")[0][0]
+        .parse()
+        .unwrap();
+    let last = run_days.last().unwrap();
+    let snap: Value = serde_json::from_str(&read(&home.join(format!(
+        "runs/trend_crypto/{last}/portfolio_snapshot_{last}.json"
+    ))))
+    .unwrap();
+    assert_eq!(snap["cash"].as_f64().unwrap(), cash);
+    assert!(bt_summary["n_stop_exits"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn test_sixty_paper_days_on_synthetic_equities_equal_the_backtest() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let home = dir.path().join("home");
+    let r = sys(
+        &home,
+        &[
+            "data",
+            "synth",
+            "--symbols",
+            "24",
+            "--days",
+            "400",
+            "--seed",
+            "20240501",
+            "--out",
+            s(&data),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cfg = dir.path().join("trend_demo.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}\n[run]\nretry_base_ms = 1\n",
+            committed("trend_demo.toml").replace(
+                "source = \"../systrade-demo/data\"",
+                &format!("source = {:?}", data.display().to_string())
+            )
+        ),
+    )
+    .unwrap();
+    // The market's sessions from the data itself.
+    let sessions: Vec<String> = read(&data.join("TEC01.csv"))
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    let start = sessions.len() - 70;
+    let run_days = &sessions[start..start + 60];
+    let bt = dir.path().join("bt");
+    let r = sys(
+        &home,
+        &[
+            "backtest",
+            "--config",
+            s(&cfg),
+            "--start",
+            &sessions[start - 1],
+            "--out",
+            s(&bt),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let history = read(&bt.join("targets.csv"));
+    let mut traded = 0;
+    for d in run_days {
+        let r = sys(&home, &["run", "--config", s(&cfg), "--as-of", d], &[]);
+        assert_eq!(r.code, 0, "{d}: {}{}", r.stdout, r.stderr);
+        check_day(&home, "trend_demo", d);
+        assert_eq!(
+            day_targets(&home, "trend_demo", d),
+            backtest_rows(&history, d),
+            "{d}"
+        );
+        traded += usize::from(!broker_positions(&home).is_empty());
+    }
+    assert!(traded > 10, "the book held positions on {traded} days");
+    // A weekend is not a session: a clean skip that writes nothing.
+    let sat = "2024-06-01";
+    let r = sys(&home, &["run", "--config", s(&cfg), "--as-of", sat], &[]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("market_closed"), "{}", r.stdout);
+    assert!(!home.join(format!("runs/trend_demo/{sat}")).exists());
+}
+
+/// A home where the crypto config ran 2022-03-01..=2022-03-08 (positions with stops); the
+/// next day sells part of a protected position and moves stops.
+fn warm_home(dir: &Path, data: &Path) -> (PathBuf, PathBuf) {
+    let cfg = crypto_cfg(dir, data, "");
+    let home = dir.join("warm");
+    for d in days("2022-03-01", 8) {
+        let r = sys(&home, &["run", "--config", s(&cfg), "--as-of", &d], &[]);
+        assert_eq!(r.code, 0, "{d}: {}", r.stderr);
+    }
+    (cfg, home)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+#[test]
+fn test_a_run_killed_at_any_step_boundary_completes_on_rerun_without_duplicates() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, warm) = warm_home(dir.path(), &data);
+    let day = "2022-03-09";
+    let reference = dir.path().join("reference");
+    copy_dir(&warm, &reference);
+    let r = sys(
+        &reference,
+        &["run", "--config", s(&cfg), "--as-of", day],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let want = end_state(&reference);
+    assert!(
+        want.contains("reduce") || want.contains("sell"),
+        "the day trades"
+    );
+    for step in 1..=14u8 {
+        let home = dir.path().join(format!("crash-{step}"));
+        copy_dir(&warm, &home);
+        let r = sys(
+            &home,
+            &["run", "--config", s(&cfg), "--as-of", day],
+            &[("SYSTRADE_CRASH_AFTER_STEP", &step.to_string())],
+        );
+        assert_ne!(r.code, 0, "step {step}: the hook kills the run");
+        assert!(
+            r.stderr.contains(&format!("after step {step}")),
+            "{}",
+            r.stderr
+        );
+        if step < 14 {
+            assert!(
+                !home
+                    .join(format!("runs/trend_crypto/{day}/daily_summary_{day}.json"))
+                    .exists()
+                    || step >= 14,
+                "step {step}: no summary before step 14"
+            );
+        }
+        // The killed run left its lock behind: the rerun takes it over.
+        let r = sys(&home, &["run", "--config", s(&cfg), "--as-of", day], &[]);
+        assert_eq!(r.code, 0, "step {step}: {}{}", r.stdout, r.stderr);
+        if step < 14 {
+            assert!(r.stdout.contains("stale_lock"), "step {step}: {}", r.stdout);
+            assert_eq!(end_state(&home), want, "step {step}: same end state");
+        } else {
+            // Killed after the done flag: the day is complete; the rerun only says so.
+            assert!(r.stdout.contains("already_ran"), "{}", r.stdout);
+            assert_eq!(end_state(&home), want);
+        }
+        check_day(&home, "trend_crypto", day);
+    }
+}
+
+#[test]
+fn test_schedule_gate_done_flag_dry_run_lock_and_notify_failure() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crypto_cfg(dir.path(), &data, "");
+    let home = dir.path().join("home");
+    // The runbook's DST-safe cron: 19:01 and 20:01 New York, gated on 00:00-00:05 UTC.
+    // Winter (EST): 19:01 local = 00:01 UTC passes, 20:01 = 01:01 UTC is skipped; summer
+    // (EDT): 19:01 = 23:01 UTC is skipped, 20:01 = 00:01 UTC passes.
+    for (now, as_of, passes) in [
+        ("2022-01-15T00:01:00Z", "2022-03-01", true),
+        ("2022-01-15T01:01:00Z", "2022-03-01", false),
+        ("2022-07-14T23:01:00Z", "2022-03-02", false),
+        ("2022-07-15T00:01:00Z", "2022-03-02", true),
+    ] {
+        let r = sys(
+            &home,
+            &[
+                "run",
+                "--config",
+                s(&cfg),
+                "--as-of",
+                as_of,
+                "--run-at-utc-hour",
+                "0",
+                "--gate-minutes",
+                "5",
+            ],
+            &[("SYSTRADE_NOW", now)],
+        );
+        assert_eq!(r.code, 0, "{now}: {}", r.stderr);
+        assert_eq!(
+            r.stdout.contains("gate_skip"),
+            !passes,
+            "{now}: {}",
+            r.stdout
+        );
+    }
+    let runs = read(&home.join("logs/runs.jsonl"));
+    assert_eq!(runs.matches("gate_skip").count(), 2, "{runs}");
+    // Market-local gate: 16:10 New York passes at the same local time in EST and EDT.
+    for (now, passes) in [
+        ("2022-01-14T21:12:00Z", true),
+        ("2022-07-14T21:12:00Z", false),
+    ] {
+        let r = sys(
+            &home,
+            &[
+                "run",
+                "--config",
+                s(&cfg),
+                "--as-of",
+                "2022-03-02",
+                "--run-at",
+                "16:10",
+                "--tz",
+                "America/New_York",
+                "--dry-run",
+            ],
+            &[("SYSTRADE_NOW", now)],
+        );
+        assert_eq!(r.code, 0);
+        assert_eq!(
+            r.stdout.contains("gate_skip"),
+            !passes,
+            "{now}: {}",
+            r.stdout
+        );
+    }
+
+    // already_ran: the second run of a day changes nothing.
+    let before = end_state(&home);
+    let r = sys(
+        &home,
+        &["run", "--config", s(&cfg), "--as-of", "2022-03-02"],
+        &[],
+    );
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("already_ran"), "{}", r.stdout);
+    assert_eq!(end_state(&home), before);
+
+    // --dry-run changes nothing but its logs and summary.
+    let r = sys(
+        &home,
+        &[
+            "run",
+            "--config",
+            s(&cfg),
+            "--as-of",
+            "2022-03-03",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        end_state(&home),
+        before,
+        "a dry run leaves the ledger and the account alone"
+    );
+    let dry = home.join("runs/trend_crypto/2022-03-03/dry-run");
+    assert!(dry.join("daily_summary_2022-03-03.json").exists());
+    let submits = dry.join("logs/order_submit.jsonl");
+    assert!(!submits.exists() || read(&submits).contains("\"preview\""));
+    assert!(!home.join("runs/trend_crypto/2022-03-03/done").exists());
+
+    // A live lock refuses; a stale one (dead pid) is taken over and reported.
+    std::fs::write(home.join("locks/trend_crypto.lock"), "2147483000\n").unwrap();
+    // The notification endpoint is down: the run still completes, and says why.
+    let r = sys(
+        &home,
+        &["run", "--config", s(&cfg), "--as-of", "2022-03-03"],
+        &[("SYSTRADE_WEBHOOK_URL", "http://127.0.0.1:9/hook")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("stale_lock"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("notification could not be sent"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("127.0.0.1:9"),
+        "the webhook URL is a secret: {}",
+        r.stderr
+    );
+    let errors = read(&home.join("runs/trend_crypto/2022-03-03/logs/errors.jsonl"));
+    assert!(errors.contains("notify_failed"), "{errors}");
+    assert!(home.join("runs/trend_crypto/2022-03-03/done").exists());
+    check_day(&home, "trend_crypto", "2022-03-03");
+}
+
+#[test]
+fn test_broker_faults_retries_timeouts_partial_fills_and_missing_bars() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, warm) = warm_home(dir.path(), &data);
+    let day = "2022-03-09";
+    let reference = dir.path().join("reference");
+    copy_dir(&warm, &reference);
+    assert_eq!(
+        sys(
+            &reference,
+            &["run", "--config", s(&cfg), "--as-of", day],
+            &[]
+        )
+        .code,
+        0
+    );
+    let want = end_state(&reference);
+
+    // 429 on every submit: bounded retries, then a clear failure and no done flag.
+    let home = dir.path().join("rate-limited");
+    copy_dir(&warm, &home);
+    let r = sys(
+        &home,
+        &["run", "--config", s(&cfg), "--as-of", day],
+        &[("SYSTRADE_PAPER_FAULTS", "submit:429")],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("rate limited") && r.stderr.contains("submit"),
+        "{}",
+        r.stderr
+    );
+    let errors = read(&home.join(format!("runs/trend_crypto/{day}/logs/errors.jsonl")));
+    assert_eq!(
+        errors.matches("broker_retry").count(),
+        3,
+        "run.max_retries = 3: {errors}"
+    );
+    assert!(!home.join(format!("runs/trend_crypto/{day}/done")).exists());
+    assert!(
+        !home
+            .join(format!("runs/trend_crypto/{day}/daily_summary_{day}.json"))
+            .exists()
+    );
+    // The rerun completes the day as if nothing happened.
+    assert_eq!(
+        sys(&home, &["run", "--config", s(&cfg), "--as-of", day], &[]).code,
+        0
+    );
+    assert_eq!(end_state(&home), want);
+
+    // 5xx twice, then the broker answers: the run completes unchanged.
+    let home = dir.path().join("server-errors");
+    copy_dir(&warm, &home);
+    let r = sys(
+        &home,
+        &["run", "--config", s(&cfg), "--as-of", day],
+        &[("SYSTRADE_PAPER_FAULTS", "any:503*2")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(end_state(&home), want);
+
+    // A submit whose answer is lost: the retry finds the order, nothing trades twice.
+    let home = dir.path().join("timeout");
+    copy_dir(&warm, &home);
+    let r = sys(
+        &home,
+        &["run", "--config", s(&cfg), "--as-of", day],
+        &[("SYSTRADE_PAPER_FAULTS", "submit:timeout*1")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(end_state(&home), want);
+
+    // A rejected order is recorded as such; the position keeps its stop.
+    let home = dir.path().join("reject");
+    copy_dir(&warm, &home);
+    let r = sys(
+        &home,
+        &["run", "--config", s(&cfg), "--as-of", day],
+        &[("SYSTRADE_PAPER_FAULTS", "submit:reject*1")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lo = query(
+        &ledger(&home),
+        "SELECT status FROM orders WHERE status = 'rejected'",
+    );
+    assert_eq!(lo.len(), 1);
+    check_day(&home, "trend_crypto", day);
+
+    // Missing bars: the held symbols' T-1 bars are gone, so their stops stay untouched.
+    let held = broker_positions(&warm);
+    assert!(!held.is_empty());
+    let stops_before = query(
+        &paper(&warm),
+        "SELECT client_order_id, stop_price, qty FROM orders WHERE stop_price IS NOT NULL AND status = 'accepted' ORDER BY 1",
+    );
+    let cut = dir.path().join("cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    for e in std::fs::read_dir(&data).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        let sym = name.split(['_', '.']).next().unwrap();
+        let kept: String = if held.contains_key(sym) {
+            text.lines()
+                .filter(|l| !l.contains("2022-03-08"))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        } else {
+            text
+        };
+        std::fs::write(cut.join(&name), kept).unwrap();
+    }
+    let home = dir.path().join("missing-bars");
+    copy_dir(&warm, &home);
+    let r = sys(
+        &home,
+        &[
+            "run",
+            "--config",
+            s(&cfg),
+            "--as-of",
+            day,
+            "--data",
+            s(&cut),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let stops_after = query(
+        &paper(&home),
+        "SELECT client_order_id, stop_price, qty FROM orders WHERE stop_price IS NOT NULL AND status = 'accepted' ORDER BY 1",
+    );
+    assert_eq!(
+        stops_after, stops_before,
+        "stops untouched without T-1 data"
+    );
+    let log = read(&home.join(format!("runs/trend_crypto/{day}/logs/stop_updates.jsonl")));
+    assert_eq!(
+        log.matches("\"reason\":\"skip\"").count(),
+        held.len(),
+        "{log}"
+    );
+    let summary: Value = serde_json::from_str(&read(
+        &home.join(format!("runs/trend_crypto/{day}/daily_summary_{day}.json")),
+    ))
+    .unwrap();
+    assert_eq!(summary["no_data"].as_array().unwrap().len(), held.len());
+}
+
+#[test]
+fn test_partial_fill_is_protected_and_a_reconciliation_mismatch_blocks_until_acked() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crypto_cfg(dir.path(), &data, "");
+    let home = dir.path().join("home");
+    // The first day buys LUNA; only half of it fills.
+    let r = sys(
+        &home,
+        &["run", "--config", s(&cfg), "--as-of", "2022-03-01"],
+        &[("SYSTRADE_PAPER_FAULTS", "submit:partial=0.5@LUNAUSDT*1")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let st = query(
+        &ledger(&home),
+        "SELECT status, qty, filled_qty FROM orders WHERE kind = 'market'",
+    );
+    assert_eq!(st[0][0], "partially_filled", "{st:?}");
+    check_day(&home, "trend_crypto", "2022-03-01");
+    // Next day the rest has expired, and the books still agree.
+    assert_eq!(
+        sys(
+            &home,
+            &["run", "--config", s(&cfg), "--as-of", "2022-03-02"],
+            &[]
+        )
+        .code,
+        0
+    );
+    let st = query(
+        &ledger(&home),
+        "SELECT status FROM orders WHERE market_day = '2022-03-01' AND kind = 'market'",
+    );
+    assert_eq!(st[0][0], "expired");
+    check_day(&home, "trend_crypto", "2022-03-02");
+
+    // Someone buys BTC by hand at the broker: the reconciliation flags it, and it stays
+    // flagged (entries in BTC refused) until acknowledged.
+    let c = rusqlite::Connection::open(paper(&home)).unwrap();
+    c.execute(
+        "INSERT INTO positions (symbol, qty, cost) VALUES ('BTCUSDT', '0.5', '20000')",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let r = sys(&home, &["reconcile", "--config", s(&cfg), "--json"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rep: Value = serde_json::from_str(&r.stdout).unwrap();
+    let row = |rep: &Value, sym: &str| {
+        rep["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["symbol"] == sym)
+            .cloned()
+    };
+    let btc = row(&rep, "BTCUSDT").unwrap();
+    assert_eq!(btc["status"], "missing_in_ledger", "{rep}");
+    assert_eq!(btc["acked"], false);
+    let text = sys(&home, &["reconcile", "--config", s(&cfg)], &[]).stdout;
+    assert!(
+        text.contains("BTCUSDT") && text.contains("missing_in_ledger"),
+        "{text}"
+    );
+    let r = sys(
+        &home,
+        &["reconcile", "--config", s(&cfg), "--ack", "BTCUSDT"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("acknowledged BTCUSDT"), "{}", r.stdout);
+    assert_eq!(
+        ledger_positions(&home).get("BTCUSDT").map(String::as_str),
+        Some("0.5")
+    );
+    let rep: Value = serde_json::from_str(
+        &sys(&home, &["reconcile", "--config", s(&cfg), "--json"], &[]).stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        row(&rep, "BTCUSDT").unwrap()["status"],
+        "stop_missing",
+        "{rep}"
+    );
+    let r = sys(
+        &home,
+        &["reconcile", "--config", s(&cfg), "--ack", "XRPUSDT"],
+        &[],
+    );
+    assert_eq!(r.code, 2, "nothing to acknowledge: {}", r.stderr);
+    // The next day adopts BTC as a position to protect: it gets its stop (or is exited).
+    assert_eq!(
+        sys(
+            &home,
+            &["run", "--config", s(&cfg), "--as-of", "2022-03-03"],
+            &[]
+        )
+        .code,
+        0
+    );
+    check_day(&home, "trend_crypto", "2022-03-03");
+}
+
+/// Each gate, set tight, blocks new risk with its reason code while the day's sells and
+/// every protective stop go through.
+#[test]
+fn test_every_gate_blocks_new_risk_but_never_an_exit_or_a_stop() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_, warm) = warm_home(dir.path(), &data);
+    // 2022-03-10 sells nothing but buys; 2022-03-09 sells. Run 03-09 then 03-10 per gate.
+    type Gate<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+    let gates: [Gate; 14] = [
+        ("kill_switch", "", Some(("SYSTRADE_KILL_SWITCH", "1"))),
+        (
+            "not_allowlisted",
+            "[safety]\nallowlist = [\"ETHUSDT\"]",
+            None,
+        ),
+        ("risk_per_trade", "[safety]\nmax_risk_per_trade = 1.0", None),
+        ("gross_exposure", "[safety]\nmax_gross_pct = 0.01", None),
+        ("max_positions", "[safety]\nmax_positions = 1", None),
+        ("max_new_entries", "[safety]\nmax_new_entries = 0", None),
+        ("concentration", "[safety]\nmax_position_pct = 0.01", None),
+        ("sector_limit", "[safety]\nmax_sector_pct = 0.01", None),
+        (
+            "daily_loss_limit",
+            "[safety]\ndaily_loss_limit = 0.01",
+            None,
+        ),
+        (
+            "drawdown_throttle",
+            "[safety]\ndrawdown_block = 0.0001",
+            None,
+        ),
+        ("order_size", "[safety]\nmax_order_notional = 1.0", None),
+        (
+            "decision_missing",
+            "[decisions]\nfile = \"nowhere/decisions_{date}.json\"",
+            None,
+        ),
+        (
+            "decision_missing",
+            "[decisions]\nfile = \"stale.json\"",
+            None,
+        ),
+        (
+            "decision_missing",
+            "[decisions]\nfile = \"garbage.json\"",
+            None,
+        ),
+    ];
+    std::fs::write(
+        dir.path().join("stale.json"),
+        r#"{"as_of": "2021-01-01", "decisions": []}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("garbage.json"), "{not json").unwrap();
+    for (k, (code, extra, env)) in gates.iter().enumerate() {
+        let sub = dir.path().join(format!("gate-{k}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        for f in ["stale.json", "garbage.json"] {
+            std::fs::copy(dir.path().join(f), sub.join(f)).unwrap();
+        }
+        let cfg = crypto_cfg(&sub, &data, extra);
+        let home = sub.join("home");
+        copy_dir(&warm, &home);
+        let envs: Vec<(&str, &str)> = env.iter().copied().collect();
+        let mut blocked_codes = Vec::new();
+        let mut sold = 0;
+        for day in ["2022-03-09", "2022-03-10", "2022-03-11", "2022-03-12"] {
+            let r = sys(&home, &["run", "--config", s(&cfg), "--as-of", day], &envs);
+            assert_eq!(r.code, 0, "{code} {day}: {}{}", r.stdout, r.stderr);
+            check_day(&home, "trend_crypto", day);
+            let sm: Value = serde_json::from_str(&read(
+                &home.join(format!("runs/trend_crypto/{day}/daily_summary_{day}.json")),
+            ))
+            .unwrap();
+            for b in sm["decisions"]["blocked"].as_array().unwrap() {
+                blocked_codes.extend(
+                    b["reasons"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|c| c.as_str().unwrap().to_string()),
+                );
+            }
+            sold += query(
+                &ledger(&home),
+                &format!(
+                    "SELECT 1 FROM orders WHERE market_day = '{day}' AND side = 'sell' AND kind = 'market' AND status = 'filled'"
+                ),
+            )
+            .len();
+        }
+        assert!(
+            blocked_codes.iter().any(|c| c == code),
+            "{code}: blocked with {blocked_codes:?}"
+        );
+        assert!(sold >= 1, "{code}: the sells went through");
+        // Nothing bought while the gate was shut.
+        let buys = query(
+            &ledger(&home),
+            "SELECT 1 FROM orders WHERE market_day >= '2022-03-09' AND side = 'buy' AND status = 'filled'",
+        );
+        if *code != "drawdown_throttle" && *code != "daily_loss_limit" {
+            assert!(buys.is_empty(), "{code}: no new risk: {buys:?}");
+        }
+    }
+}
