@@ -117,9 +117,48 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
     systrade_core::fsio::write_atomic(&mom_config, text.as_bytes())?;
     let mom_dir = out.join("momentum");
     super::momentum::demo(&mom_config, &read, &mom_dir, &out.join("momentum-plan"))?;
+    // A few paper days of the trend strategy through the daily run, in its own home.
+    let home = out.join("home");
+    if home.exists() {
+        std::fs::remove_dir_all(&home)
+            .with_context(|| format!("clearing the demo's home {}", home.display()))?;
+    }
+    let paper_days: Vec<chrono::NaiveDate> = dates.iter().rev().take(5).rev().copied().collect();
     println!(
-        "\nNext: `systrade data inspect --db {}`, `systrade backtest --config {}`, or import real files with `systrade data import`.",
+        "\n8. daily run on the paper broker, {} sessions, home {}",
+        paper_days.len(),
+        home.display()
+    );
+    let mut last_summary = None;
+    for d in &paper_days {
+        let args = crate::args::DailyRunArgs {
+            config: vec![config_path.clone()],
+            broker: crate::args::BrokerArg::Paper,
+            as_of: Some(*d),
+            dry_run: false,
+            force_run: false,
+            live: false,
+            run_at_utc_hour: None,
+            gate_minutes: 5,
+            run_at: None,
+            tz: None,
+            data: None,
+            now: None,
+            read: read.clone(),
+        };
+        print!("   ");
+        last_summary = super::daily::run_quiet(&home, &args)?
+            .pop()
+            .or(last_summary);
+    }
+    if let Some(p) = last_summary {
+        println!("   daily summary: {}", p.display());
+    }
+    println!(
+        "\nNext: `systrade data inspect --db {}`, `systrade backtest --config {}`, `systrade --home {} reconcile --config {}`, or import real files with `systrade data import`.",
         db_path.display(),
+        config_path.display(),
+        home.display(),
         config_path.display()
     );
     Ok(())

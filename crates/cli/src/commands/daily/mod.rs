@@ -108,6 +108,14 @@ fn check_kind(config: &Path) -> anyhow::Result<()> {
 
 /// `systrade run`.
 pub fn run(home: &Path, a: &DailyRunArgs) -> anyhow::Result<()> {
+    for p in run_quiet(home, a)? {
+        println!("daily summary: {}", p.display());
+    }
+    Ok(())
+}
+
+/// The daily run; returns the summaries written (none for a clean skip).
+pub fn run_quiet(home: &Path, a: &DailyRunArgs) -> anyhow::Result<Vec<PathBuf>> {
     let now = now_of(a.now.as_deref())?;
     let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let schedule = Schedule::from_flags(
@@ -121,21 +129,16 @@ pub fn run(home: &Path, a: &DailyRunArgs) -> anyhow::Result<()> {
         && let Some(why) = schedule.check(now)
     {
         entry_event(home, "gate_skip", None, &why, &stamp);
-        return Ok(());
+        return Ok(Vec::new());
     }
     for config in &a.config {
         check_kind(config)?;
     }
-    let mut summaries = Vec::new();
+    let mut written = Vec::new();
     for config in &a.config {
-        if let Some(path) = run_one(home, a, config, now)? {
-            summaries.push(path);
-        }
+        written.extend(run_one(home, a, config, now)?);
     }
-    for p in summaries {
-        println!("daily summary: {}", p.display());
-    }
-    Ok(())
+    Ok(written)
 }
 
 fn run_one(

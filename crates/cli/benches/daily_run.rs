@@ -1,0 +1,127 @@
+//! One `systrade run` with 100 symbols, end to end as cron runs it: the release binary reads
+//! 100 synthetic daily series (1,500 sessions each), decides on the full history, opens the
+//! ledger and the paper account, submits, trails stops, reconciles and writes the day's
+//! artifacts. Each sample starts from a fresh home whose account already ran the day before,
+//! so the day trades, moves stops and reconciles positions.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+
+fn sys(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_systrade"))
+        .args(args)
+        .env_remove("SYSTRADE_HOME")
+        .output()
+        .expect("systrade runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    sys(&[
+        "data",
+        "synth",
+        "--symbols",
+        "100",
+        "--days",
+        "1500",
+        "--seed",
+        "7",
+        "--out",
+        &p(&data),
+    ]);
+    let mut names: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".csv") && n != "sectors.csv")
+        .map(|n| n.trim_end_matches(".csv").to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 100);
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let cfg: PathBuf = dir.path().join("trend100.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "strategy = \"trend\"\n[data]\nsource = {:?}\nadjust = \"none\"\nmarket = \"us\"\n\
+             [sleeves.a]\nbudget = 0.5\ntickers = [{}]\n[sleeves.b]\nbudget = 0.5\ntickers = [{}]\n\
+             [sizing]\ntarget_vol = 0.12\nannualization = 252.0\n[orders]\nqty_decimals = 0\n",
+            p(&data),
+            list(&names[..50]),
+            list(&names[50..])
+        ),
+    )
+    .unwrap();
+    let sessions: Vec<String> = std::fs::read_to_string(data.join(format!("{}.csv", names[0])))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    let (prev, day) = (&sessions[sessions.len() - 3], &sessions[sessions.len() - 2]);
+    let warm = dir.path().join("warm");
+    sys(&[
+        "--home",
+        &p(&warm),
+        "run",
+        "--config",
+        &p(&cfg),
+        "--as-of",
+        prev,
+    ]);
+    let mut g = c.benchmark_group("daily_run");
+    g.sample_size(10);
+    let mut k = 0;
+    g.bench_function("trend_100_symbols_1500_sessions", |b| {
+        b.iter_batched(
+            || {
+                k += 1;
+                let home = dir.path().join(format!("home-{k}"));
+                copy_dir(&warm, &home);
+                home
+            },
+            |home| {
+                sys(&[
+                    "--home",
+                    &p(&home),
+                    "run",
+                    "--config",
+                    &p(&cfg),
+                    "--as-of",
+                    day,
+                ])
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
