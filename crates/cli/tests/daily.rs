@@ -13,7 +13,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{Run, read, s};
+use common::{Run, committed, read, s};
 use systrade_testkit::shared;
 
 const ENV: [&str; 8] = [
@@ -43,15 +43,6 @@ fn sys(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-fn committed(name: &str) -> String {
-    std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../configs")
-            .join(name),
-    )
-    .unwrap()
 }
 
 /// `configs/trend_crypto.toml` with absolute data and `extra` TOML appended.
@@ -399,6 +390,25 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A copy of `warm` named `name` that runs `day` with `faults` injected.
+fn faulty_day(
+    dir: &Path,
+    warm: &Path,
+    cfg: &Path,
+    day: &str,
+    name: &str,
+    faults: &str,
+) -> (Run, PathBuf) {
+    let home = dir.join(name);
+    copy_dir(warm, &home);
+    let r = sys(
+        &home,
+        &["run", "--config", s(cfg), "--as-of", day],
+        &[("SYSTRADE_PAPER_FAULTS", faults)],
+    );
+    (r, home)
+}
+
 #[test]
 fn test_a_run_killed_at_any_step_boundary_completes_on_rerun_without_duplicates() {
     let Some(data) = shared("data/crypto_binance_spot/1d") else {
@@ -436,11 +446,8 @@ fn test_a_run_killed_at_any_step_boundary_completes_on_rerun_without_duplicates(
         );
         if step < 14 {
             assert!(
-                !home
-                    .join(format!("runs/trend_crypto/{day}/daily_summary_{day}.json"))
-                    .exists()
-                    || step >= 14,
-                "step {step}: no summary before step 14"
+                !home.join(format!("runs/trend_crypto/{day}/done")).exists(),
+                "step {step}: no done flag before step 14"
             );
         }
         // The killed run left its lock behind: the rerun takes it over.
@@ -614,13 +621,7 @@ fn test_broker_faults_retries_timeouts_partial_fills_and_missing_bars() {
     let want = end_state(&reference);
 
     // 429 on every submit: bounded retries, then a clear failure and no done flag.
-    let home = dir.path().join("rate-limited");
-    copy_dir(&warm, &home);
-    let r = sys(
-        &home,
-        &["run", "--config", s(&cfg), "--as-of", day],
-        &[("SYSTRADE_PAPER_FAULTS", "submit:429")],
-    );
+    let (r, home) = faulty_day(dir.path(), &warm, &cfg, day, "rate-limited", "submit:429");
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
         r.stderr.contains("rate limited") && r.stderr.contains("submit"),
@@ -647,35 +648,17 @@ fn test_broker_faults_retries_timeouts_partial_fills_and_missing_bars() {
     assert_eq!(end_state(&home), want);
 
     // 5xx twice, then the broker answers: the run completes unchanged.
-    let home = dir.path().join("server-errors");
-    copy_dir(&warm, &home);
-    let r = sys(
-        &home,
-        &["run", "--config", s(&cfg), "--as-of", day],
-        &[("SYSTRADE_PAPER_FAULTS", "any:503*2")],
-    );
+    let (r, home) = faulty_day(dir.path(), &warm, &cfg, day, "server-errors", "any:503*2");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(end_state(&home), want);
 
     // A submit whose answer is lost: the retry finds the order, nothing trades twice.
-    let home = dir.path().join("timeout");
-    copy_dir(&warm, &home);
-    let r = sys(
-        &home,
-        &["run", "--config", s(&cfg), "--as-of", day],
-        &[("SYSTRADE_PAPER_FAULTS", "submit:timeout*1")],
-    );
+    let (r, home) = faulty_day(dir.path(), &warm, &cfg, day, "timeout", "submit:timeout*1");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(end_state(&home), want);
 
     // A rejected order is recorded as such; the position keeps its stop.
-    let home = dir.path().join("reject");
-    copy_dir(&warm, &home);
-    let r = sys(
-        &home,
-        &["run", "--config", s(&cfg), "--as-of", day],
-        &[("SYSTRADE_PAPER_FAULTS", "submit:reject*1")],
-    );
+    let (r, home) = faulty_day(dir.path(), &warm, &cfg, day, "reject", "submit:reject*1");
     assert_eq!(r.code, 0, "{}", r.stderr);
     let lo = query(
         &ledger(&home),

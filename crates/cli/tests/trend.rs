@@ -5,17 +5,8 @@ use std::path::{Path, PathBuf};
 
 mod common;
 
-use common::{read, run, s};
+use common::{committed, read, run, s};
 use systrade_testkit::shared;
-
-fn committed(name: &str) -> String {
-    std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../configs")
-            .join(name),
-    )
-    .unwrap()
-}
 
 /// `configs/trend_crypto.toml` with its data path made absolute and the backtest window set.
 fn crypto_config(dir: &Path, data: &Path, start: &str, end: &str) -> PathBuf {

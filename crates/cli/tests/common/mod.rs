@@ -40,3 +40,13 @@ pub fn s(p: &Path) -> &str {
 pub fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
+
+/// A config file committed under `configs/`.
+pub fn committed(name: &str) -> String {
+    std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../configs")
+            .join(name),
+    )
+    .unwrap()
+}

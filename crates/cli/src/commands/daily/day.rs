@@ -290,20 +290,7 @@ fn steps(
         .engine(1.0, None, None)
         .lot_size
         .map_or(Decimal::ZERO, dec);
-    let cash0 = dec(rc.paper_cash.unwrap_or(l.cfg.backtest.cash));
-    let mut broker = PaperBroker::open(
-        x.paper_path,
-        PaperConfig {
-            account_id: rc.account.clone(),
-            currency: "USD".into(),
-            initial_cash: cash0,
-            costs: l.engine(1.0, None, None).costs,
-            lot: Some(lot),
-        },
-        &l.data,
-        day,
-        faults,
-    )?;
+    let mut broker = open_paper(l, x.paper_path, day, faults)?;
     let account = retry(policy, logs, "account", || broker.account())?;
     if account.trading_blocked {
         bail!("broker account {} is blocked for trading", account.id);
@@ -1297,6 +1284,30 @@ fn reconcile_rows(
     Ok((rows, cash))
 }
 
+/// The strategy's paper account at the session `day`: the backtest's costs and lot rule.
+fn open_paper<'d>(
+    l: &'d Loaded,
+    path: &Path,
+    day: NaiveDate,
+    faults: Faults,
+) -> anyhow::Result<PaperBroker<'d>> {
+    let rc = &l.cfg.run;
+    let engine = l.engine(1.0, None, None);
+    Ok(PaperBroker::open(
+        path,
+        PaperConfig {
+            account_id: rc.account.clone(),
+            currency: "USD".into(),
+            initial_cash: dec(rc.paper_cash.unwrap_or(l.cfg.backtest.cash)),
+            costs: engine.costs,
+            lot: engine.lot_size.map(dec),
+        },
+        &l.data,
+        day,
+        faults,
+    )?)
+}
+
 /// `systrade reconcile`'s report and rows (the broker is opened at the day the ledger last
 /// ran, so its clock does not move).
 pub fn reconcile_report(
@@ -1311,19 +1322,7 @@ pub fn reconcile_report(
     if !path.exists() {
         return Err(BadInput(format!("no paper account at {}", path.display())).into());
     }
-    let mut broker = PaperBroker::open(
-        &path,
-        PaperConfig {
-            account_id: rc.account.clone(),
-            currency: "USD".into(),
-            initial_cash: dec(rc.paper_cash.unwrap_or(l.cfg.backtest.cash)),
-            costs: l.engine(1.0, None, None).costs,
-            lot: l.engine(1.0, None, None).lot_size.map(dec),
-        },
-        &l.data,
-        day,
-        Faults::none(),
-    )?;
+    let mut broker = open_paper(l, &path, day, Faults::none())?;
     let scratch = tempfile::tempdir()?;
     let mut logs = Logs::new(scratch.path(), "reconcile", name, "");
     let policy = RetryPolicy {

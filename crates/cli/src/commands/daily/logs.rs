@@ -72,17 +72,24 @@ impl Logs {
         let line = systrade_core::json::to_canonical_string(&Value::Object(m))
             .unwrap_or_else(|_| "{}".into());
         *self.counts.entry(file.to_string()).or_default() += 1;
-        // A log line that cannot be written must not stop the day's work; say so.
-        let path = self.dir.join(format!("{file}.jsonl"));
-        let res = std::fs::create_dir_all(&self.dir).and_then(|_| {
+        append_line(&self.dir.join(format!("{file}.jsonl")), &line);
+    }
+}
+
+/// Appends one line to a log file (creating it and its folder). A log line that cannot be
+/// written must not stop the day's work, so a failure is only reported.
+pub fn append_line(path: &Path, line: &str) {
+    let res = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|_| {
             let mut f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(&path)?;
+                .open(path)?;
             writeln!(f, "{line}")
         });
-        if let Err(e) = res {
-            eprintln!("warning: could not append to {}: {e}", path.display());
-        }
+    if let Err(e) = res {
+        eprintln!("warning: could not append to {}: {e}", path.display());
     }
 }

@@ -53,18 +53,7 @@ fn entry_event(home: &Path, event: &str, strategy: Option<&str>, detail: &str, n
         "ts": now, "event": event, "strategy": strategy, "detail": detail,
     }))
     .unwrap_or_default();
-    let path = home.join("logs/runs.jsonl");
-    let res = std::fs::create_dir_all(home.join("logs")).and_then(|_| {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        writeln!(f, "{line}")
-    });
-    if let Err(e) = res {
-        eprintln!("warning: could not append to {}: {e}", path.display());
-    }
+    logs::append_line(&home.join("logs/runs.jsonl"), &line);
 }
 
 /// The strategy's name in the ledger: `run.name`, else the config file's stem.
