@@ -115,10 +115,6 @@ impl Faults {
         Faults::default()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-
     /// The fault to inject into this call, if any (using one up).
     pub fn hit(&mut self, op: &str, symbol: Option<&Symbol>) -> Option<FaultKind> {
         let rule = self.rules.iter_mut().find(|r| {

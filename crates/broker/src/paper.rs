@@ -636,51 +636,6 @@ impl<'a> PaperBroker<'a> {
         .map_err(e)?;
         tx.commit().map_err(e)
     }
-
-    /// A trade made outside systrade (by hand at the broker): changes the position and cash
-    /// without an order. Reconciliation is there to notice it.
-    pub fn external_trade(
-        &mut self,
-        symbol: &Symbol,
-        side: Side,
-        qty: Decimal,
-        price: Decimal,
-    ) -> Result<(), BrokerError> {
-        let id = ClientOrderId(format!(
-            "external-{}-{}",
-            symbol,
-            self.conn
-                .query_row("SELECT COUNT(*) FROM orders", [], |r| r.get::<_, i64>(0))
-                .map_err(self.err())?
-        ));
-        let req = OrderRequest {
-            client_order_id: id.clone(),
-            symbol: symbol.clone(),
-            side,
-            qty,
-            order_type: OrderType::Market,
-            session: self.session,
-        };
-        let path = self.path.clone();
-        let e = |x: rusqlite::Error| bad_state(&path, x);
-        let tx = self.conn.unchecked_transaction().map_err(e)?;
-        Self::insert(&tx, &req, OrderStatus::Accepted, Some("external"), None).map_err(e)?;
-        let o = Self::get(&tx, &id)
-            .map_err(e)?
-            .ok_or(BrokerError::NotFound(id))?;
-        Self::execute(
-            &tx,
-            Exec {
-                order: &o,
-                qty,
-                price,
-                fee: Decimal::ZERO,
-                date: self.session,
-            },
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)
-    }
 }
 
 impl Broker for PaperBroker<'_> {

@@ -93,20 +93,21 @@ fn ledger(home: &Path) -> PathBuf {
     home.join("ledger.sqlite")
 }
 
-fn broker_positions(home: &Path) -> BTreeMap<String, String> {
-    query(&paper(home), "SELECT symbol, qty FROM positions")
+/// Non-zero positions in a `positions(symbol, qty)` table.
+fn positions_in(db: &Path) -> BTreeMap<String, String> {
+    query(db, "SELECT symbol, qty FROM positions")
         .into_iter()
         .filter(|r| !norm(&r[1]).eq("0"))
         .map(|r| (r[0].clone(), norm(&r[1])))
         .collect()
 }
 
+fn broker_positions(home: &Path) -> BTreeMap<String, String> {
+    positions_in(&paper(home))
+}
+
 fn ledger_positions(home: &Path) -> BTreeMap<String, String> {
-    query(&ledger(home), "SELECT symbol, qty FROM positions")
-        .into_iter()
-        .filter(|r| !norm(&r[1]).eq("0"))
-        .map(|r| (r[0].clone(), norm(&r[1])))
-        .collect()
+    positions_in(&ledger(home))
 }
 
 /// Open protective stops per symbol at the broker, with their quantity.
@@ -940,5 +941,43 @@ fn test_every_gate_blocks_new_risk_but_never_an_exit_or_a_stop() {
         if *code != "drawdown_throttle" && *code != "daily_loss_limit" {
             assert!(buys.is_empty(), "{code}: no new risk: {buys:?}");
         }
+    }
+}
+
+/// Bad settings of the daily run stop before anything is written, naming the key or flag.
+#[test]
+fn test_bad_run_settings_name_the_key_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for (extra, args, want) in [
+        (
+            "[safety]\nmax_gross_pct = -1.0",
+            vec![],
+            "safety.max_gross_pct",
+        ),
+        ("[safety]\nmax_leverage = 2.0", vec![], "max_leverage"),
+        ("[decisions]\nmode = \"maybe\"", vec![], "decisions.mode"),
+        ("[run]\naccount = \"a b\"", vec![], "run.account"),
+        ("", vec!["--run-at", "25:00", "--tz", "UTC"], "--run-at"),
+        ("", vec!["--run-at", "16:00", "--tz", "Mars/Base"], "--tz"),
+        ("", vec!["--now", "yesterday"], "--now"),
+    ] {
+        let cfg = dir.path().join("t.toml");
+        let text = committed("trend_crypto.toml").replace(
+            "source = \"../../shared/data/crypto_binance_spot/1d\"",
+            &format!("source = {:?}", data.display().to_string()),
+        );
+        std::fs::write(&cfg, format!("{text}\n{extra}\n")).unwrap();
+        let home = dir.path().join("home");
+        let mut a = vec!["run", "--config", s(&cfg), "--as-of", "2022-03-01"];
+        a.extend(args.iter().copied());
+        let r = sys(&home, &a, &[]);
+        assert_eq!(r.code, 2, "{extra} {args:?}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains(want), "{want}: {}", r.stderr);
+        assert!(
+            !home.join("ledger.sqlite").exists(),
+            "{want}: nothing written"
+        );
     }
 }

@@ -382,37 +382,33 @@ impl Ledger {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
-    /// A strategy's fills: (symbol, side, qty, price, fee, date, purpose), oldest first.
-    #[allow(clippy::type_complexity)]
-    pub fn fills(
-        &self,
-        strategy: &str,
-    ) -> Result<Vec<(Symbol, Side, Decimal, Decimal, Decimal, NaiveDate, String)>, StoreError> {
+    /// The date of each symbol's latest protective-stop fill.
+    pub fn stop_outs(&self, strategy: &str) -> Result<BTreeMap<Symbol, NaiveDate>, StoreError> {
         let mut st = self
             .conn
             .prepare(
-                "SELECT symbol, side, qty, price, fee, date, purpose FROM fills \
-                 WHERE strategy = ?1 ORDER BY date, rowid",
+                "SELECT symbol, MAX(date) FROM fills WHERE strategy = ?1 AND purpose = 'stop' \
+                 GROUP BY symbol",
             )
             .map_err(self.err())?;
         let rows = st
             .query_map(params![strategy], |r| {
-                Ok((
-                    sym(r.get(0)?)?,
-                    if r.get::<_, String>(1)? == "buy" {
-                        Side::Buy
-                    } else {
-                        Side::Sell
-                    },
-                    num(&r.get::<_, String>(2)?),
-                    num(&r.get::<_, String>(3)?),
-                    num(&r.get::<_, String>(4)?),
-                    day(&r.get::<_, String>(5)?),
-                    r.get::<_, String>(6)?,
-                ))
+                Ok((sym(r.get(0)?)?, day(&r.get::<_, String>(1)?)))
             })
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// The latest fill date booked for a strategy (later fills are the only new ones).
+    pub fn last_fill_date(&self, strategy: &str) -> Result<Option<NaiveDate>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT MAX(date) FROM fills WHERE strategy = ?1",
+                params![strategy],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .map(|d| d.map(|d| day(&d)))
+            .map_err(self.err())
     }
 
     /// The ledger's positions of a strategy (non-zero).

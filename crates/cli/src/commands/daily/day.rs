@@ -124,7 +124,9 @@ fn ingest_fills(
     step: u8,
     step_name: &str,
 ) -> anyhow::Result<usize> {
-    let fills = retry(policy, logs, "fills", || broker.fills(None))?;
+    // Fills dated before the latest booked one were all booked then.
+    let since = ledger.last_fill_date(x.name)?;
+    let fills = retry(policy, logs, "fills", || broker.fills(since))?;
     let seen = ledger.fill_ids()?;
     let mut new = Vec::new();
     for fl in fills.into_iter().filter(|f| !seen.contains(&f.fill_id)) {
@@ -309,12 +311,7 @@ fn steps(
         None => {
             let positions = retry(policy, logs, "positions", || broker.positions())?;
             let carried = ledger.carried(name)?;
-            let mut stopped_out = BTreeMap::new();
-            for (s, _, _, _, _, d, purpose) in ledger.fills(name)? {
-                if purpose == "stop" {
-                    stopped_out.insert(s, d);
-                }
-            }
+            let stopped_out = ledger.stop_outs(name)?;
             DayBook {
                 cash: account.cash,
                 positions: positions
@@ -910,9 +907,10 @@ fn steps(
     boundary(12);
 
     // 13. Reconcile broker truth vs the ledger; the invariant of one stop per position.
-    let (recon, cash) = reconcile_rows(&mut broker, ledger, logs, policy, name)?;
-    let open = retry(policy, logs, "open_orders", || broker.open_orders())?;
     let held: Vec<Position> = retry(policy, logs, "positions", || broker.positions())?;
+    let open = retry(policy, logs, "open_orders", || broker.open_orders())?;
+    let cash = retry(policy, logs, "account", || broker.account())?.cash;
+    let recon = reconcile_rows(ledger, name, &held, &open)?;
     let mut violations = Vec::new();
     for p in &held {
         let n = open
@@ -923,25 +921,23 @@ fn steps(
             violations.push(json!({"symbol": p.symbol, "open_stops": n}));
         }
     }
-    let acked = ledger.unresolved_mismatches(name)?;
-    let recon_json = json!({
-        "as_of": day, "strategy": name, "account": rc.account, "broker_cash": cash.normalize().to_string(),
-        "rows": recon.iter().map(|r| recon_row_json(r, !acked.contains(&r.symbol) && r.status != "match")).collect::<Vec<_>>(),
-        "invariant": {"one_stop_per_position": violations.is_empty(), "violations": violations},
-    });
+    ledger.step(run_id, 13, "reconcile", x.now, |w| {
+        w.record_reconciliation(name, day, &recon)
+    })?;
+    let unresolved = ledger.unresolved_mismatches(name)?;
+    let mut recon_json = reconciliation_json(day, name, &rc.account, cash, &recon, &unresolved);
+    recon_json["invariant"] =
+        json!({"one_stop_per_position": violations.is_empty(), "violations": violations});
     write_json_atomic(
         &x.folder.join(format!("reconciliation_{day}.json")),
         &recon_json,
     )?;
-    ledger.step(run_id, 13, "reconcile", x.now, |w| {
-        w.record_reconciliation(name, day, &recon)
-    })?;
     for r in recon.iter().filter(|r| r.status != "match") {
         logs.write(
             "errors",
             Some(r.symbol.as_str()),
             &r.status,
-            recon_row_json(r, false),
+            recon_row_json(r, !unresolved.contains(&r.symbol)),
         );
     }
     boundary(13);
@@ -1021,7 +1017,7 @@ fn steps(
         "orders": {"planned": planned.len(), "by_status": by_status},
         "stops": stop_status,
         "reconciliation": {
-            "mismatches": recon.iter().filter(|r| r.status != "match").map(|r| recon_row_json(r, false)).collect::<Vec<_>>(),
+            "mismatches": recon.iter().filter(|r| r.status != "match").map(|r| recon_row_json(r, !unresolved.contains(&r.symbol))).collect::<Vec<_>>(),
             "one_stop_per_position": recon_json["invariant"]["one_stop_per_position"].clone(),
             "violations": recon_json["invariant"]["violations"].clone(),
         },
@@ -1077,9 +1073,25 @@ fn steps(
     Ok(summary_path)
 }
 
-fn recon_row_json(r: &ReconRow, unresolved: bool) -> Value {
+/// One reconciliation row; `acked` marks a mismatch someone acknowledged.
+fn recon_row_json(r: &ReconRow, acked: bool) -> Value {
     json!({"symbol": r.symbol, "status": r.status, "broker_qty": qty_text(r.broker_qty),
-           "ledger_qty": qty_text(r.ledger_qty), "stops": r.stops, "acked": !unresolved && r.status != "match" })
+           "ledger_qty": qty_text(r.ledger_qty), "stops": r.stops, "acked": acked && r.status != "match" })
+}
+
+/// A reconciliation report; `unresolved` are the mismatches no one acknowledged.
+pub fn reconciliation_json(
+    day: NaiveDate,
+    name: &str,
+    account: &str,
+    cash: Decimal,
+    rows: &[ReconRow],
+    unresolved: &BTreeSet<Symbol>,
+) -> Value {
+    json!({
+        "as_of": day, "strategy": name, "account": account, "broker_cash": cash.normalize().to_string(),
+        "rows": rows.iter().map(|r| recon_row_json(r, !unresolved.contains(&r.symbol))).collect::<Vec<_>>(),
+    })
 }
 
 /// Reads a decisions artifact: the date must be the market day and every entry valid.
@@ -1240,20 +1252,16 @@ fn positions_csv(held: &BTreeMap<Symbol, Decimal>, closes: &BTreeMap<Symbol, f64
     out
 }
 
-/// Broker vs ledger per symbol, and the broker's cash.
+/// Broker positions and open stops vs the ledger's positions, per symbol.
 fn reconcile_rows(
-    broker: &mut PaperBroker<'_>,
     ledger: &Ledger,
-    logs: &mut Logs,
-    policy: RetryPolicy,
     name: &str,
-) -> anyhow::Result<(Vec<ReconRow>, Decimal)> {
-    let held = retry(policy, logs, "positions", || broker.positions())?;
-    let open = retry(policy, logs, "open_orders", || broker.open_orders())?;
-    let cash = retry(policy, logs, "account", || broker.account())?.cash;
+    held: &[Position],
+    open: &[BrokerOrder],
+) -> anyhow::Result<Vec<ReconRow>> {
     let ours = ledger.positions(name)?;
-    let theirs: BTreeMap<Symbol, Decimal> = held.into_iter().map(|p| (p.symbol, p.qty)).collect();
-    let symbols: BTreeSet<&Symbol> = ours.keys().chain(theirs.keys()).collect();
+    let theirs: BTreeMap<&Symbol, Decimal> = held.iter().map(|p| (&p.symbol, p.qty)).collect();
+    let symbols: BTreeSet<&Symbol> = ours.keys().chain(theirs.keys().copied()).collect();
     let mut rows = Vec::new();
     for s in symbols {
         let b = theirs.get(s).copied().unwrap_or(Decimal::ZERO);
@@ -1281,7 +1289,7 @@ fn reconcile_rows(
             stops,
         });
     }
-    Ok((rows, cash))
+    Ok(rows)
 }
 
 /// The strategy's paper account at the session `day`: the backtest's costs and lot rule.
@@ -1308,34 +1316,25 @@ fn open_paper<'d>(
     )?)
 }
 
-/// `systrade reconcile`'s report and rows (the broker is opened at the day the ledger last
-/// ran, so its clock does not move).
-pub fn reconcile_report(
+/// `systrade reconcile`: the rows and the broker's cash now (the broker is opened at the day
+/// the ledger last ran, so its clock does not move).
+pub fn reconcile_now(
     l: &Loaded,
     ledger: &Ledger,
     name: &str,
     day: NaiveDate,
     home: &Path,
-) -> anyhow::Result<(Value, Vec<ReconRow>)> {
+) -> anyhow::Result<(Vec<ReconRow>, Decimal)> {
     let rc = &l.cfg.run;
     let path = home.join(format!("paper/{}.sqlite", rc.account));
     if !path.exists() {
         return Err(BadInput(format!("no paper account at {}", path.display())).into());
     }
     let mut broker = open_paper(l, &path, day, Faults::none())?;
-    let scratch = tempfile::tempdir()?;
-    let mut logs = Logs::new(scratch.path(), "reconcile", name, "");
-    let policy = RetryPolicy {
-        max_retries: rc.max_retries,
-        base_delay: Duration::from_millis(rc.retry_base_ms),
-    };
-    let (rows, cash) = reconcile_rows(&mut broker, ledger, &mut logs, policy, name)?;
-    let unresolved = ledger.unresolved_mismatches(name)?;
-    let report = json!({
-        "as_of": day, "strategy": name, "account": rc.account, "broker_cash": cash.normalize().to_string(),
-        "rows": rows.iter().map(|r| recon_row_json(r, unresolved.contains(&r.symbol))).collect::<Vec<_>>(),
-    });
-    Ok((report, rows))
+    let held = broker.positions()?;
+    let open = broker.open_orders()?;
+    let cash = broker.account()?.cash;
+    Ok((reconcile_rows(ledger, name, &held, &open)?, cash))
 }
 
 /// Posts the day's summary to the webhook named by `run.notify_webhook_env` (when set).

@@ -17,7 +17,7 @@ use crate::exit::BadInput;
 use lock::RunLock;
 use schedule::Schedule;
 
-pub use day::reconcile_report;
+use day::{reconcile_now, reconciliation_json};
 
 /// The clock: `--now` (tests, replays) or the system's.
 fn now_of(flag: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
@@ -256,22 +256,11 @@ pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
             ))
         })?,
     };
-    let (report, rows) = reconcile_report(&l, &ledger, &name, day, home)?;
+    let (rows, cash) = reconcile_now(&l, &ledger, &name, day, home)?;
     // Recorded like the run's own: a new mismatch blocks entries in that symbol from now on.
     ledger.record_reconciliation(&name, day, &rows, &format!("reconcile {stamp}"))?;
     let unresolved = ledger.unresolved_mismatches(&name)?;
-    let report = {
-        let mut r = report;
-        if let Some(rows) = r["rows"].as_array_mut() {
-            for row in rows {
-                let sym = row["symbol"].as_str().unwrap_or_default().to_string();
-                let acked =
-                    row["status"] != "match" && !unresolved.iter().any(|s| s.as_str() == sym);
-                row["acked"] = acked.into();
-            }
-        }
-        r
-    };
+    let report = reconciliation_json(day, &name, &cfg.run.account, cash, &rows, &unresolved);
     if a.json {
         println!(
             "{}",
