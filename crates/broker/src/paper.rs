@@ -49,6 +49,11 @@ pub struct PaperConfig {
     pub costs: CostModel,
     /// Market orders fill in whole multiples of this many units (`None`: any quantity).
     pub lot: Option<Decimal>,
+    /// Sells beyond the long quantity open short positions (a margin account).
+    pub shorting: bool,
+    /// Gross exposure the account may carry, as a multiple of its equity (1: a cash account,
+    /// whose buys never spend more than its cash).
+    pub margin: Decimal,
 }
 
 /// A paper account over `data` at `session`.
@@ -274,6 +279,37 @@ impl<'a> PaperBroker<'a> {
             .map(|c| num(&c))
     }
 
+    /// What new exposure may still be bought or shorted on `date`: the cash of a cash account,
+    /// else `margin × equity − gross`, both marked at the last closes before `date`.
+    fn buying_power(&self, tx: &Connection, date: NaiveDate) -> rusqlite::Result<Decimal> {
+        let cash = Self::cash(tx)?;
+        if !self.cfg.shorting && self.cfg.margin == Decimal::ONE {
+            return Ok(cash);
+        }
+        let mut st = tx.prepare("SELECT symbol, qty, cost FROM positions")?;
+        let rows: Vec<(String, String, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let (mut equity, mut gross) = (cash, Decimal::ZERO);
+        for (sym, qty, cost) in rows {
+            let qty = num(&qty);
+            let px = Symbol::new(sym)
+                .ok()
+                .and_then(|s| self.last_close_before(&s, date))
+                .map(dec)
+                .unwrap_or_else(|| {
+                    if qty.is_zero() {
+                        Decimal::ZERO
+                    } else {
+                        num(&cost) / qty
+                    }
+                });
+            equity += qty * px;
+            gross += (qty * px).abs();
+        }
+        Ok((self.cfg.margin * equity - gross).max(Decimal::ZERO))
+    }
+
     /// Units of `symbol` held but not reserved by open sell orders (other than `except`).
     fn available(
         tx: &Connection,
@@ -314,7 +350,14 @@ impl<'a> PaperBroker<'a> {
         }
         if req.side == Side::Sell {
             let available = Self::available(tx, &req.symbol, except)?;
-            if req.qty > available {
+            let long = Self::held(tx, &req.symbol)?.max(Decimal::ZERO);
+            // A margin account may sell short, but never the units a stop reserves.
+            let refused = if self.cfg.shorting {
+                available < long && req.qty > available
+            } else {
+                req.qty > available
+            };
+            if refused {
                 // The venues' wording (Alpaca 403 40310000).
                 return Ok(Some(format!(
                     "insufficient qty available for order (requested: {}, available: {})",
@@ -462,18 +505,31 @@ impl<'a> PaperBroker<'a> {
         let price = costs.fill_price(dec(bar.open), side, 0.0, bar);
         let mut qty = o.remaining();
         let mut short_of = None;
+        let held = Self::held(tx, &o.symbol)?;
         if o.side == Side::Buy {
-            let can = costs.affordable(qty, price, Self::cash(tx)?);
-            if can < qty {
+            // Covering a short frees exposure; only the rest needs buying power.
+            let cover = qty.min((-held).max(Decimal::ZERO));
+            let rest = qty - cover;
+            let can = costs.affordable(rest, price, self.buying_power(tx, date)?);
+            if can < rest {
                 short_of = Some("insufficient buying power for the rest");
             }
-            qty = can;
+            qty = cover + can;
         } else {
-            let held = Self::held(tx, &o.symbol)?.max(Decimal::ZERO);
-            if held < qty {
-                short_of = Some("account is not allowed to short");
+            let long = held.max(Decimal::ZERO);
+            if qty > long {
+                if self.cfg.shorting {
+                    let short = qty - long;
+                    let can = costs.affordable(short, price, self.buying_power(tx, date)?);
+                    if can < short {
+                        short_of = Some("insufficient buying power to sell short");
+                    }
+                    qty = long + can;
+                } else {
+                    short_of = Some("account is not allowed to short");
+                    qty = long;
+                }
             }
-            qty = qty.min(held);
         }
         let partial: Option<String> = tx.query_row(
             "SELECT partial FROM orders WHERE client_order_id = ?1",
@@ -894,7 +950,12 @@ impl PaperBroker<'_> {
             }
             let available = Self::available(&self.conn, &symbol, None).map_err(self.err())?;
             out.push(Position {
-                reserved: qty.abs() - available.max(Decimal::ZERO),
+                // Only sell orders reserve, and only long units.
+                reserved: if qty > Decimal::ZERO {
+                    qty - available.max(Decimal::ZERO)
+                } else {
+                    Decimal::ZERO
+                },
                 avg_price: num(&cost) / qty,
                 symbol,
                 qty,

@@ -67,6 +67,8 @@ fn cfg() -> PaperConfig {
             ..CostModel::default()
         },
         lot: None,
+        shorting: false,
+        margin: Decimal::ONE,
     }
 }
 
@@ -347,4 +349,78 @@ fn test_buys_never_spend_more_cash_than_there_is() {
     );
     let a = b.account().unwrap();
     assert!(a.cash >= Decimal::ZERO && a.cash < dec("0.000001"), "{a:?}");
+}
+
+/// A margin account sells short and buys up to `margin × equity` of gross exposure; a cash
+/// account does neither; a stop's reserved units stay unsellable either way.
+#[test]
+fn test_margin_accounts_short_and_lever_within_their_buying_power() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data();
+    let margin = PaperConfig {
+        shorting: true,
+        margin: dec("2"),
+        ..cfg()
+    };
+    let path = dir.path().join("m.sqlite");
+    let mut b = PaperBroker::open(&path, margin.clone(), &data, d(2), Faults::none()).unwrap();
+    let o = b
+        .submit(&order("short", Side::Sell, "30", OrderType::Market, d(2)))
+        .unwrap();
+    assert_eq!((o.status, o.filled_qty), (OrderStatus::Filled, dec("30")));
+    let p = b.positions().unwrap();
+    assert_eq!((p[0].qty, p[0].reserved), (dec("-30"), Decimal::ZERO));
+    // Proceeds 3000 less the 3 fee; equity marked at day 1's close of 100.
+    let a = b.account().unwrap();
+    assert_eq!((a.cash, a.equity), (dec("12997"), dec("9997")));
+    // Buying power: 2 × 9997 − 3000 of gross. A buy of 200 covers 30 and buys what fits.
+    let o = b
+        .submit(&order("flip", Side::Buy, "200", OrderType::Market, d(2)))
+        .unwrap();
+    assert_eq!(o.status, OrderStatus::PartiallyFilled, "{o:?}");
+    let long = o.filled_qty - dec("30");
+    let power = dec("2") * dec("9997") - dec("3000");
+    assert!(long * dec("100.1") <= power && (long + Decimal::ONE) * dec("100.1") > power);
+    drop(b);
+
+    // A cash account refuses to go short and never borrows.
+    let mut c = PaperBroker::open(
+        &dir.path().join("c.sqlite"),
+        cfg(),
+        &data,
+        d(2),
+        Faults::none(),
+    )
+    .unwrap();
+    let r = c
+        .submit(&order("s", Side::Sell, "5", OrderType::Market, d(2)))
+        .unwrap();
+    assert_eq!(r.status, OrderStatus::Rejected);
+    assert!(c.positions().unwrap().is_empty());
+
+    // On margin, units under a stop stay reserved: selling them is refused, shorting the
+    // rest of the book is not possible through them.
+    let mut m = PaperBroker::open(
+        &dir.path().join("m2.sqlite"),
+        margin,
+        &data,
+        d(2),
+        Faults::none(),
+    )
+    .unwrap();
+    m.submit(&order("b", Side::Buy, "10", OrderType::Market, d(2)))
+        .unwrap();
+    m.submit(&order(
+        "stop",
+        Side::Sell,
+        "10",
+        OrderType::Stop { stop: dec("80") },
+        d(2),
+    ))
+    .unwrap();
+    let r = m
+        .submit(&order("x", Side::Sell, "15", OrderType::Market, d(2)))
+        .unwrap();
+    assert_eq!(r.status, OrderStatus::Rejected);
+    assert!(r.reason.unwrap().contains("insufficient qty available"));
 }

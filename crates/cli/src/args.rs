@@ -306,7 +306,7 @@ pub struct BacktestArgs {
 }
 
 /// Overrides of a momentum config (spec/momentum-cohorts.md).
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct MomentumArgs {
     /// A SQLite database with `prices` (and `sectors`) tables; overrides data.source.
     #[arg(long)]

@@ -23,6 +23,14 @@ fn load() -> Option<BTreeMap<Symbol, Vec<DailyBar>>> {
 }
 
 fn backtest(data: &BTreeMap<Symbol, Vec<DailyBar>>, p: &MomentumParams) -> MomentumResult {
+    backtest_to(data, p, None)
+}
+
+fn backtest_to(
+    data: &BTreeMap<Symbol, Vec<DailyBar>>,
+    p: &MomentumParams,
+    end: Option<NaiveDate>,
+) -> MomentumResult {
     // Sectors by the first letter (a stand-in map), a flat CDI and the equal-weight index.
     let sectors: BTreeMap<Symbol, String> = data
         .keys()
@@ -39,7 +47,7 @@ fn backtest(data: &BTreeMap<Symbol, Vec<DailyBar>>, p: &MomentumParams) -> Momen
             bench_name: "ew".into(),
             calendar: Market::B3.calendar(),
             start: None,
-            end: None,
+            end,
             warnings: Vec::new(),
         },
         p,
@@ -124,5 +132,41 @@ fn test_reruns_are_identical_and_d10_is_long_only() {
         // Each started cohort holds gross 1 and the portfolio is their mean.
         let started = f.cohorts.iter().filter(|c| c.started).count() as f64;
         assert!((gross - started / 3.0).abs() < 1e-9, "{}: {gross}", f.date);
+    }
+}
+
+/// What a run through a close says about the next open is what the longer run did there:
+/// the daily run's targets (weights after a formation, the VT scale every day).
+#[test]
+fn test_next_open_is_the_next_rows_weights_and_scale() {
+    let Some(data) = load() else { return };
+    let p = MomentumParams {
+        book: systrade_pipeline::momentum::BookKind::Ls,
+        ..MomentumParams::default()
+    };
+    let full = backtest(&data, &p);
+    let dates: Vec<NaiveDate> = full.series.iter().map(|r| r.date).collect();
+    // A month-end close (the next open trades), the day after it, and a mid-month day.
+    let f = full
+        .formations
+        .iter()
+        .find(|f| f.date > d("2020-01-01") && f.failed.is_none())
+        .unwrap();
+    let k = dates.iter().position(|x| *x == f.date).unwrap();
+    for (i, formation) in [(k, true), (k + 1, false), (k + 11, false)] {
+        let cut = backtest_to(&data, &p, Some(dates[i]));
+        let n = &cut.next;
+        assert_eq!((n.after, n.formation), (dates[i], formation));
+        let row = &full.series[i + 1];
+        assert_eq!(
+            n.scale.to_bits(),
+            row.scale.to_bits(),
+            "scale after {}",
+            dates[i]
+        );
+        assert_eq!(n.overlay_h.to_bits(), row.overlay_h.to_bits());
+        assert_eq!(n.weights, f.weights, "weights in force after {}", dates[i]);
+        let long: f64 = n.weights.values().filter(|w| **w > 0.0).sum();
+        assert!((long - row.long_gross).abs() < 1e-12);
     }
 }

@@ -452,6 +452,24 @@ impl Ledger {
     }
 
     /// The strategy's carried state.
+    /// The recorded formation of `month` (`YYYY-MM`): its date and state.
+    pub fn formation(
+        &self,
+        strategy: &str,
+        month: &str,
+    ) -> Result<Option<(NaiveDate, String)>, StoreError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT formation_date, state FROM formations WHERE strategy = ?1 AND month = ?2",
+                params![strategy, month],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        Ok(row.map(|(d, s)| (day(&d), s)))
+    }
+
     pub fn carried(&self, strategy: &str) -> Result<CarriedState, StoreError> {
         let mut st = self
             .conn
@@ -903,6 +921,24 @@ impl Writer<'_> {
             .execute(
                 "DELETE FROM stops WHERE strategy = ?1 AND client_order_id = ?2",
                 params![strategy, id.0],
+            )
+            .map_err(self.e())?;
+        Ok(())
+    }
+
+    /// Records the cohort books of a formation (kept: the first record of a month stays).
+    pub fn save_formation(
+        &self,
+        strategy: &str,
+        month: &str,
+        formation_date: NaiveDate,
+        state: &str,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO formations (strategy, month, formation_date, state) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![strategy, month, formation_date.to_string(), state],
             )
             .map_err(self.e())?;
         Ok(())

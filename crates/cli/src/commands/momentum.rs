@@ -31,6 +31,8 @@ pub struct Loaded {
     pub bench_name: String,
     pub warnings: Vec<String>,
     pub source: PathBuf,
+    /// The daily bars behind the panel (the paper broker fills against them).
+    pub bars: BTreeMap<Symbol, Vec<DailyBar>>,
 }
 
 fn bad(m: impl Into<String>) -> anyhow::Error {
@@ -308,6 +310,7 @@ pub fn load(
         bench_name,
         warnings,
         source,
+        bars: series,
     })
 }
 

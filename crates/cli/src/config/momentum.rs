@@ -58,11 +58,18 @@ pub struct Window {
 pub struct OrdersSection {
     /// Shares per lot where the lot map is silent (B3's round lot).
     pub default_lot: u32,
+    /// The daily run: on a session without a formation, a held name is resized to its
+    /// volatility-targeted quantity only when it is off by more than this fraction of that
+    /// quantity (entries and exits always trade; formation sessions trade every name).
+    pub rebalance_band: f64,
 }
 
 impl Default for OrdersSection {
     fn default() -> Self {
-        OrdersSection { default_lot: 100 }
+        OrdersSection {
+            default_lot: 100,
+            rebalance_band: 0.10,
+        }
     }
 }
 
@@ -78,6 +85,12 @@ pub struct MomentumConfig {
     pub backtest: Window,
     #[serde(default)]
     pub orders: OrdersSection,
+    #[serde(default)]
+    pub run: super::run::RunSection,
+    #[serde(default)]
+    pub safety: systrade_risk::SafetyLimits,
+    #[serde(default)]
+    pub decisions: super::run::DecisionsSection,
 }
 
 impl MomentumConfig {
@@ -122,6 +135,17 @@ impl MomentumConfig {
         if self.orders.default_lot == 0 {
             return Err("orders.default_lot: must be at least 1".into());
         }
+        if !(self.orders.rebalance_band.is_finite()
+            && (0.0..1.0).contains(&self.orders.rebalance_band))
+        {
+            return Err(format!(
+                "orders.rebalance_band: must be in [0, 1) (got {})",
+                self.orders.rebalance_band
+            ));
+        }
+        self.run.validate()?;
+        self.safety.validate()?;
+        self.decisions.validate()?;
         if let (Some(a), Some(b)) = (self.backtest.start, self.backtest.end)
             && a > b
         {
@@ -172,6 +196,15 @@ cohorts = 3
             (
                 GOOD.replace("cohorts = 3", "keep_long = 0.95"),
                 "momentum.keep_long",
+            ),
+            (
+                format!("{GOOD}\n[orders]\nrebalance_band = 1.5\n"),
+                "orders.rebalance_band",
+            ),
+            (format!("{GOOD}\n[run]\nacount = \"x\"\n"), "acount"),
+            (
+                format!("{GOOD}\n[safety]\nmax_positions = -1\n"),
+                "safety.max_positions",
             ),
             (
                 GOOD.replace(

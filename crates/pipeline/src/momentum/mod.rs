@@ -11,8 +11,8 @@ mod select;
 pub use beta::composite_beta;
 pub use panel::Panel;
 pub use run::{
-    CohortStats, CostGridRow, Formation, Inputs, MomentumResult, MonthCheck, SeriesRow, Summary,
-    run,
+    CohortStats, CostGridRow, Formation, Inputs, MomentumResult, MonthCheck, NextOpen, SeriesRow,
+    Summary, run,
 };
 pub use select::{
     CohortBook, Holding, Rationale, SideBook, SideKind, SideUpdate, TargetRow, Universe, exit_cap,

@@ -158,6 +158,21 @@ pub struct Summary {
     pub warnings: Vec<String>,
 }
 
+/// What is in force at the open after the last row of the run: the daily run's targets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NextOpen {
+    /// The last row's date (the close the next session is decided on).
+    pub after: NaiveDate,
+    /// True when that close was a formation: the next open trades its new books.
+    pub formation: bool,
+    /// Signed portfolio weights at the next open (mean of the cohort books).
+    pub weights: BTreeMap<Symbol, f64>,
+    pub overlay_h: f64,
+    pub beta_p: f64,
+    /// The volatility-targeting scale of the next session, from returns through `after`.
+    pub scale: f64,
+}
+
 /// Everything a run produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MomentumResult {
@@ -165,6 +180,16 @@ pub struct MomentumResult {
     pub formations: Vec<Formation>,
     pub cost_grid: Vec<CostGridRow>,
     pub summary: Summary,
+    pub next: NextOpen,
+}
+
+/// `s_t = min(max_leverage, target_vol / σ̂_{t−1})`, 1 during the warm-up (§7).
+fn vt_scale(var: f64, n_ret: usize, p: &MomentumParams) -> f64 {
+    if n_ret < p.vt_warmup || var <= 0.0 {
+        1.0
+    } else {
+        (p.target_vol / (var.sqrt() * p.annualization.sqrt())).min(p.max_leverage)
+    }
 }
 
 /// What a run needs besides the parameters.
@@ -278,6 +303,7 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
     let mut cohort_w: Vec<Vec<f64>> = vec![vec![0.0; nt]; k];
     let (mut var, mut n_ret) = (0.0f64, 0usize);
     let mut nav = 1.0;
+    let mut last_row: Option<usize> = None;
     // Sectors never change during a run.
     let sector_map: BTreeMap<Symbol, String> = panel
         .tickers
@@ -291,6 +317,7 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
         if inp.end.is_some_and(|e| date > e) {
             break;
         }
+        last_row = Some(t);
         // 1. The day's return, from the session after the first formation on.
         if first.is_some() {
             let cdi = inp.cdi[t];
@@ -321,11 +348,7 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
             let net_w: f64 = w.iter().sum();
             let r_u = book - cdi * net_w + h * (inp.bench[t] - cdi);
             // EWMA vol of r_u through the previous day scales today's book.
-            let scale = if n_ret < p.vt_warmup || var <= 0.0 {
-                1.0
-            } else {
-                (p.target_vol / (var.sqrt() * p.annualization.sqrt())).min(p.max_leverage)
-            };
+            let scale = vt_scale(var, n_ret, p);
             var = if n_ret == 0 {
                 r_u * r_u
             } else {
@@ -603,6 +626,15 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
                 .unwrap_or_else(|| "the end".into())
         )));
     }
+    let after = last_row.map_or(panel.dates[0], |t| panel.dates[t]);
+    let next = NextOpen {
+        after,
+        formation: pending.is_some(),
+        weights: weights_map(&panel.tickers, pending.as_ref().map_or(&w, |x| &x.0)),
+        overlay_h: pending.as_ref().map_or(h, |x| x.1),
+        beta_p: pending.as_ref().map_or(beta_p, |x| x.2),
+        scale: vt_scale(var, n_ret, p),
+    };
     let summary = summarize(
         &series,
         &formations,
@@ -622,6 +654,7 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
         formations,
         cost_grid,
         summary,
+        next,
     })
 }
 

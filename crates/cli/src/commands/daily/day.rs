@@ -11,26 +11,20 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use systrade_backtest::{dec, f};
 use systrade_broker::{
     Broker, BrokerError, BrokerOrder, Faults, OrderRequest, OrderStatus, OrderType, PaperBroker,
-    PaperConfig, Position, RetryPolicy, with_retries,
+    Position, RetryPolicy, with_retries,
 };
 use systrade_core::contracts::{Action, ClientOrderId, PortfolioDecision, ReasonCode, Side};
 use systrade_core::fsio::{write_atomic, write_json_atomic};
 use systrade_core::{DailyBar, Symbol};
-use systrade_pipeline::trend::{
-    DayRecord, SNAPSHOT_HEADER, TickerRow, desired_trades_jsonl, order_purpose, snapshot_rows,
-    targets_csv,
-};
 use systrade_risk::{Candidate, GateContext, evaluate};
-use systrade_store::{CarriedState, Ledger, LedgerOrder, ReconRow, RunStart, StopRow};
-use systrade_strategy::{MarketView, PortfolioView, Strategy, Target};
+use systrade_store::{Ledger, LedgerOrder, ReconRow, RunStart, StopRow};
 
+use super::desk::{DayBook, DecideCtx, Desk, StopPlan};
 use super::logs::Logs;
-use crate::commands::trend::Loaded;
 use crate::exit::BadInput;
 
 /// What a day's run needs besides the config.
@@ -47,16 +41,6 @@ pub struct DayInputs<'a> {
     pub live: bool,
 }
 
-/// The book a day is decided on (kept in the ledger so a re-run decides the same).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct DayBook {
-    cash: Decimal,
-    positions: BTreeMap<Symbol, Decimal>,
-    stopped_out: BTreeMap<Symbol, NaiveDate>,
-    carried: BTreeMap<Symbol, (Option<f64>, u32)>,
-    last_decided: Option<NaiveDate>,
-}
-
 /// An order the day wants, with the gate's verdict.
 #[derive(Debug, Clone)]
 struct Planned {
@@ -65,6 +49,8 @@ struct Planned {
     reason: String,
     /// Reasons it was blocked (empty: it goes out).
     blocked: Vec<ReasonCode>,
+    /// An entry or add (gated); exits, reductions and stops are not.
+    adds_risk: bool,
 }
 
 /// The test hook that kills the run at a step boundary (crash-safety tests).
@@ -215,7 +201,7 @@ fn ledger_order(x: &DayInputs<'_>, p: &Planned, status: OrderStatus) -> LedgerOr
 }
 
 /// Runs the day; returns the daily summary's path.
-pub fn run_day(l: &Loaded, mut ledger: Ledger, x: &DayInputs<'_>) -> anyhow::Result<PathBuf> {
+pub fn run_day(l: &Desk, mut ledger: Ledger, x: &DayInputs<'_>) -> anyhow::Result<PathBuf> {
     let attempt = ledger.runs_for_day(x.name, x.market_day)? + 1;
     let run_id = format!(
         "{}-{}-{attempt}{}",
@@ -234,7 +220,7 @@ pub fn run_day(l: &Loaded, mut ledger: Ledger, x: &DayInputs<'_>) -> anyhow::Res
         strategy: x.name,
         market_day: x.market_day,
         broker: "paper",
-        account: &l.cfg.run.account,
+        account: &l.run_cfg().account,
         dry_run: x.dry_run,
         now: x.now,
     })?;
@@ -261,7 +247,7 @@ pub fn run_day(l: &Loaded, mut ledger: Ledger, x: &DayInputs<'_>) -> anyhow::Res
 
 #[allow(clippy::too_many_lines)]
 fn steps(
-    l: &Loaded,
+    l: &Desk,
     ledger: &mut Ledger,
     logs: &mut Logs,
     x: &DayInputs<'_>,
@@ -269,7 +255,7 @@ fn steps(
 ) -> anyhow::Result<PathBuf> {
     let day = x.market_day;
     let name = x.name;
-    let rc = &l.cfg.run;
+    let rc = l.run_cfg();
     let policy = RetryPolicy {
         max_retries: rc.max_retries,
         base_delay: Duration::from_millis(rc.retry_base_ms),
@@ -280,18 +266,13 @@ fn steps(
             .map_err(|e: String| BadInput(format!("SYSTRADE_PAPER_FAULTS: {e}")))?,
         _ => Faults::none(),
     };
-    let universe: BTreeSet<Symbol> = l.data.keys().cloned().collect();
-    let qty_dp = l.params.qty_decimals;
+    let universe: BTreeSet<Symbol> = l.bars().keys().cloned().collect();
 
     // 1. The config is loaded and checked.
     ledger.step(run_id, 1, "load_config", x.now, |_| Ok(()))?;
     boundary(1);
 
     // 2. Connect to the broker and validate the account before any work.
-    let lot = l
-        .engine(1.0, None, None)
-        .lot_size
-        .map_or(Decimal::ZERO, dec);
     let mut broker = open_paper(l, x.paper_path, day, faults)?;
     let account = retry(policy, logs, "account", || broker.account())?;
     if account.trading_blocked {
@@ -332,103 +313,69 @@ fn steps(
     boundary(3);
 
     // 4. Signals -> targets: the backtest's step on this book.
-    let mut strategy = l.strategy()?.keep_records(false);
-    for (s, (stop, cd)) in &book.carried {
-        strategy.restore(s, *stop, *cd);
-    }
-    strategy.restore_last_decided(book.last_decided);
-    let closes = closes_before(&l.data, day);
-    let positions_f: BTreeMap<Symbol, f64> = book
+    let closes = closes_before(l.bars(), day);
+    // The engine's marking: cash plus each position at its last close.
+    let held_value: f64 = book
         .positions
         .iter()
-        .map(|(s, q)| (s.clone(), f(*q)))
-        .collect();
-    let cash_f = f(book.cash);
-    // The engine's marking: cash plus each position at its last close.
-    let held_value: f64 = positions_f
-        .iter()
-        .map(|(s, q)| q * closes.get(s).copied().unwrap_or(0.0))
+        .map(|(s, q)| f(*q) * closes.get(s).copied().unwrap_or(0.0))
         .sum();
-    let equity = cash_f + held_value;
-    let pf = PortfolioView {
-        equity,
-        cash: cash_f,
-        positions: positions_f.clone(),
-        stopped_out: book.stopped_out.clone(),
-    };
-    let decision = strategy.decide(&MarketView::new(day, &l.data), &pf);
-    let record: DayRecord = strategy
-        .take_records()
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("the strategy's step left no record"))?;
-    write_atomic(
-        &x.folder.join(format!("targets_{day}.csv")),
-        targets_csv(&record).as_bytes(),
+    let equity = f(book.cash) + held_value;
+    let dd = l.decide(
+        &book,
+        &DecideCtx {
+            name,
+            day,
+            folder: x.folder,
+            equity,
+            closes: &closes,
+        },
+        ledger,
+        logs,
     )?;
-    write_atomic(
-        &x.folder.join("snapshots/post_desired_trades.csv"),
-        format!("{SNAPSHOT_HEADER}\n{}", snapshot_rows(&record)).as_bytes(),
-    )?;
-    for line in desired_trades_jsonl(std::slice::from_ref(&record))?.lines() {
-        let v: Value = serde_json::from_str(line)?;
-        let sym = v["ticker"].as_str().map(str::to_string);
-        let reason = v["reason"].as_str().unwrap_or("").to_string();
-        logs.write("desired_trades", sym.as_deref(), &reason, v);
-    }
-    ledger.step(run_id, 4, "signals_targets", x.now, |_| Ok(()))?;
+    ledger.step(run_id, 4, "signals_targets", x.now, |w| {
+        match &dd.formation {
+            Some((month, date, state)) => w.save_formation(name, month, *date, state),
+            None => Ok(()),
+        }
+    })?;
     boundary(4);
 
     // 5. Portfolio decisions for the orders that add risk.
-    let rows: BTreeMap<&Symbol, &TickerRow> = record.rows.iter().map(|r| (&r.ticker, r)).collect();
+    let mut wants = dd.wants.clone();
+    // Sells first: their cash pays the buys (the backtest fills in the same order).
+    wants.sort_by_key(|w| (w.delta > Decimal::ZERO, w.symbol.clone(), w.adds_risk));
     let mut planned: Vec<Planned> = Vec::new();
-    for (sym, target) in &decision.targets {
-        let held = book.positions.get(sym).copied().unwrap_or(Decimal::ZERO);
-        let delta = match target {
-            Target::Hold => continue,
-            Target::Flat => -held,
-            Target::Quantity(q) => dec(*q) - held,
-            Target::Weight(_) => bail!("{sym}: the trend step gave a weight target"),
-        };
-        // Whole lots, toward zero, as the simulated broker fills them (an exit sells all).
-        let delta = if lot > Decimal::ZERO && !matches!(target, Target::Flat) {
-            (delta / lot).trunc() * lot
-        } else {
-            delta
-        };
-        if delta.is_zero() {
-            continue;
-        }
-        let Some(row) = rows.get(sym) else { continue };
-        let side = if delta > Decimal::ZERO {
+    for w in &wants {
+        let side = if w.delta > Decimal::ZERO {
             Side::Buy
         } else {
             Side::Sell
         };
-        let purpose = order_purpose(row);
         planned.push(Planned {
             req: OrderRequest {
-                client_order_id: ClientOrderId::derive(name, day, sym, side, purpose)?,
-                symbol: sym.clone(),
+                client_order_id: ClientOrderId::derive(name, day, &w.symbol, side, w.purpose)?,
+                symbol: w.symbol.clone(),
                 side,
-                qty: delta.abs(),
+                qty: w.delta.abs(),
                 order_type: OrderType::Market,
                 session: day,
             },
-            purpose,
-            reason: row.reason.as_str().to_string(),
+            purpose: w.purpose,
+            reason: w.reason.clone(),
             blocked: Vec::new(),
+            adds_risk: w.adds_risk,
         });
     }
-    // Sells first: their cash pays the buys (the backtest fills in the same order).
-    planned.sort_by_key(|p| (p.req.side == Side::Buy, p.req.symbol.clone()));
+    // The book after the exits and reductions, which never wait for a gate.
     let mut after: BTreeMap<Symbol, f64> = BTreeMap::new();
     for (s, q) in &book.positions {
-        let sold: Decimal = planned
+        let reduced: Decimal = wants
             .iter()
-            .filter(|p| &p.req.symbol == s && p.req.side == Side::Sell)
-            .map(|p| p.req.qty)
+            .filter(|w| &w.symbol == s && !w.adds_risk)
+            .map(|w| w.delta)
             .sum();
-        let v = f(*q - sold) * closes.get(s).copied().unwrap_or(0.0);
+        let v = f(*q + reduced) * closes.get(s).copied().unwrap_or(0.0);
         if v != 0.0 {
             after.insert(s.clone(), v);
         }
@@ -464,12 +411,7 @@ fn steps(
         live,
         live_confirmed,
         positions: after,
-        sectors: l
-            .params
-            .sleeves
-            .iter()
-            .flat_map(|s| s.tickers.iter().map(move |t| (t.clone(), s.name.clone())))
-            .collect(),
+        sectors: l.sectors(),
         day_pnl: before.last().map_or(0.0, |prev| equity - prev),
         drawdown: if peak > 0.0 {
             (1.0 - equity / peak).max(0.0)
@@ -480,33 +422,29 @@ fn steps(
         mismatched: ledger.unresolved_mismatches(name)?,
     };
     let buys: Vec<usize> = (0..planned.len())
-        .filter(|&i| planned[i].req.side == Side::Buy)
+        .filter(|&i| planned[i].adds_risk)
         .collect();
     let candidates: Vec<Candidate> = buys
         .iter()
         .map(|&i| {
-            let p = &planned[i];
-            let row = rows[&p.req.symbol];
+            let w = &wants[i];
             Candidate {
-                symbol: p.req.symbol.clone(),
-                qty: f(p.req.qty),
-                price: closes.get(&p.req.symbol).copied().unwrap_or(0.0),
-                stop: row.stop,
-                entry: book
-                    .positions
-                    .get(&p.req.symbol)
-                    .is_none_or(|q| q.is_zero()),
-                data_ok: row.data_ok,
+                symbol: w.symbol.clone(),
+                qty: f(w.delta.abs()),
+                price: closes.get(&w.symbol).copied().unwrap_or(0.0),
+                stop: w.stop,
+                entry: w.entry,
+                data_ok: w.data_ok,
             }
         })
         .collect();
-    let verdicts = evaluate(&l.cfg.safety, &gctx, &candidates);
-    let enforced = l.cfg.decisions.enforced();
+    let verdicts = evaluate(l.safety(), &gctx, &candidates);
+    let enforced = l.decisions().enforced();
     let decisions_path = x.folder.join(format!("decisions_{day}.json"));
     let batch = json!({
         "as_of": day,
         "strategy": name,
-        "mode": l.cfg.decisions.mode,
+        "mode": l.decisions().mode,
         "decisions": verdicts.iter().map(|v| json!({
             "symbol": v.decision.symbol, "action": v.decision.action,
             "reasons": v.decision.reasons, "scale": v.scale,
@@ -536,7 +474,7 @@ fn steps(
 
     // 6. Orders: enforcement reads the decision artifact back and fails closed.
     let applied: BTreeMap<Symbol, PortfolioDecision> = if enforced {
-        let path = match &l.cfg.decisions.file {
+        let path = match &l.decisions().file {
             Some(t) => {
                 crate::config::resolve(x.config, Path::new(&t.replace("{date}", &day.to_string())))
             }
@@ -575,8 +513,8 @@ fn steps(
         reasons.dedup();
         p.blocked = reasons;
         if p.blocked.is_empty() && v.scale < 1.0 {
-            let k = Decimal::from(10u64.pow(qty_dp.min(18)));
-            let scaled = (p.req.qty * dec(v.scale) * k).trunc() / k;
+            let step = l.qty_step();
+            let scaled = (p.req.qty * dec(v.scale) / step).trunc() * step;
             if scaled.is_zero() {
                 p.blocked = vec![ReasonCode::DrawdownThrottle];
             } else {
@@ -744,32 +682,37 @@ fn steps(
     let open = retry(policy, logs, "open_orders", || broker.open_orders())?;
     let mut stop_rows: BTreeMap<Symbol, Option<StopRow>> = BTreeMap::new();
     let mut stop_orders: Vec<LedgerOrder> = Vec::new();
-    for (sym, level) in &decision.stops {
+    for (sym, level) in &dd.stop_levels {
         if !held_map.contains_key(sym) {
             stop_log.push((sym.clone(), "not_open", json!({"level": level})));
         }
     }
     for (sym, qty) in &held_map {
-        let Some(row) = rows.get(sym) else { continue };
+        let Some(plan) = dd.stops.get(sym) else {
+            continue;
+        };
         let existing: Vec<&BrokerOrder> = open
             .iter()
             .filter(|o| &o.symbol == sym && o.order_type.is_stop())
             .collect();
-        if !row.data_ok {
-            stop_log.push((
-                sym.clone(),
-                "skip",
-                json!({"why": "data_ok = 0: the stop in force is left as it is", "open_stops": existing.len()}),
-            ));
-            continue;
-        }
-        let Some(level) = decision.stops.get(sym).copied().or(row.stop) else {
-            stop_log.push((
-                sym.clone(),
-                "rejected",
-                json!({"why": "no stop level could be computed"}),
-            ));
-            continue;
+        let level = match *plan {
+            StopPlan::Skip => {
+                stop_log.push((
+                    sym.clone(),
+                    "skip",
+                    json!({"why": "data_ok = 0: the stop in force is left as it is", "open_stops": existing.len()}),
+                ));
+                continue;
+            }
+            StopPlan::NoLevel => {
+                stop_log.push((
+                    sym.clone(),
+                    "rejected",
+                    json!({"why": "no stop level could be computed"}),
+                ));
+                continue;
+            }
+            StopPlan::Level(level) => level,
         };
         let level_d = dec(level);
         let qty = qty.abs();
@@ -807,6 +750,7 @@ fn steps(
             purpose: "stop",
             reason: "protect".into(),
             blocked: Vec::new(),
+            adds_risk: false,
         };
         if x.dry_run {
             let pv = retry(policy, logs, "preview", || broker.preview(&req))?;
@@ -884,14 +828,6 @@ fn steps(
             );
         }
     }
-    let carried = CarriedState {
-        tickers: record
-            .rows
-            .iter()
-            .map(|r| (r.ticker.clone(), (r.stop, r.cooldown_left)))
-            .collect(),
-        last_decided: Some(record.decided),
-    };
     ledger.step(run_id, 12, "trailing_stops", x.now, |w| {
         for o in &stop_orders {
             w.upsert_order(o)?;
@@ -899,7 +835,10 @@ fn steps(
         for (s, r) in &stop_rows {
             w.set_stop(name, s, r.as_ref())?;
         }
-        w.save_carried(name, &carried)
+        match &dd.carried {
+            Some(c) => w.save_carried(name, c),
+            None => Ok(()),
+        }
     })?;
     for (sym, status, v) in &stop_log {
         logs.write("stop_updates", Some(sym.as_str()), status, v.clone());
@@ -910,14 +849,15 @@ fn steps(
     let held: Vec<Position> = retry(policy, logs, "positions", || broker.positions())?;
     let open = retry(policy, logs, "open_orders", || broker.open_orders())?;
     let cash = retry(policy, logs, "account", || broker.account())?.cash;
-    let recon = reconcile_rows(ledger, name, &held, &open)?;
+    let recon = reconcile_rows(ledger, name, &held, &open, l.uses_stops())?;
     let mut violations = Vec::new();
     for p in &held {
         let n = open
             .iter()
             .filter(|o| o.symbol == p.symbol && o.order_type.is_stop())
             .count();
-        if n != 1 {
+        // A strategy without stops must not leave stray ones either.
+        if n != usize::from(l.uses_stops()) {
             violations.push(json!({"symbol": p.symbol, "open_stops": n}));
         }
     }
@@ -926,8 +866,12 @@ fn steps(
     })?;
     let unresolved = ledger.unresolved_mismatches(name)?;
     let mut recon_json = reconciliation_json(day, name, &rc.account, cash, &recon, &unresolved);
-    recon_json["invariant"] =
-        json!({"one_stop_per_position": violations.is_empty(), "violations": violations});
+    recon_json["invariant"] = if l.uses_stops() {
+        json!({"one_stop_per_position": violations.is_empty(), "violations": violations})
+    } else {
+        json!({"one_stop_per_position": null, "no_stray_stops": violations.is_empty(),
+               "why": "the strategy defines no protective stop", "violations": violations})
+    };
     write_json_atomic(
         &x.folder.join(format!("reconciliation_{day}.json")),
         &recon_json,
@@ -1003,15 +947,14 @@ fn steps(
         "broker": "paper",
         "account": rc.account,
         "dry_run": x.dry_run,
-        "decided_on_bars_through": record.decided,
+        "decided_on_bars_through": dd.decided_through,
         "equity": eq_f,
         "cash": f(account.cash),
         "gross_exposure": if eq_f != 0.0 { gross / eq_f } else { 0.0 },
         "positions": held.len(),
-        "targets": {"vol_pre_cap": record.sizing.vol_pre_cap, "vol_post_cap": record.sizing.vol_post_cap,
-                    "target_gross": record.sizing.gross, "n_eff": record.sizing.n_eff},
-        "no_data": record.rows.iter().filter(|r| !r.data_ok).map(|r| &r.ticker).collect::<Vec<_>>(),
-        "decisions": {"mode": l.cfg.decisions.mode, "kill_switch": kill_switch,
+        "targets": dd.targets,
+        "no_data": dd.no_data,
+        "decisions": {"mode": l.decisions().mode, "kill_switch": kill_switch,
                       "allowed": verdicts.iter().filter(|v| v.decision.action == Action::Allow).count(),
                       "blocked": blocked},
         "orders": {"planned": planned.len(), "by_status": by_status},
@@ -1258,6 +1201,7 @@ fn reconcile_rows(
     name: &str,
     held: &[Position],
     open: &[BrokerOrder],
+    uses_stops: bool,
 ) -> anyhow::Result<Vec<ReconRow>> {
     let ours = ledger.positions(name)?;
     let theirs: BTreeMap<&Symbol, Decimal> = held.iter().map(|p| (&p.symbol, p.qty)).collect();
@@ -1276,7 +1220,7 @@ fn reconcile_rows(
             "missing_in_broker"
         } else if b != l {
             "qty_mismatch"
-        } else if stops == 0 {
+        } else if stops == 0 && uses_stops {
             "stop_missing"
         } else {
             "match"
@@ -1294,23 +1238,15 @@ fn reconcile_rows(
 
 /// The strategy's paper account at the session `day`: the backtest's costs and lot rule.
 fn open_paper<'d>(
-    l: &'d Loaded,
+    l: &'d Desk,
     path: &Path,
     day: NaiveDate,
     faults: Faults,
 ) -> anyhow::Result<PaperBroker<'d>> {
-    let rc = &l.cfg.run;
-    let engine = l.engine(1.0, None, None);
     Ok(PaperBroker::open(
         path,
-        PaperConfig {
-            account_id: rc.account.clone(),
-            currency: "USD".into(),
-            initial_cash: dec(rc.paper_cash.unwrap_or(l.cfg.backtest.cash)),
-            costs: engine.costs,
-            lot: engine.lot_size.map(dec),
-        },
-        &l.data,
+        l.paper_config(),
+        l.bars(),
         day,
         faults,
     )?)
@@ -1319,13 +1255,13 @@ fn open_paper<'d>(
 /// `systrade reconcile`: the rows and the broker's cash now (the broker is opened at the day
 /// the ledger last ran, so its clock does not move).
 pub fn reconcile_now(
-    l: &Loaded,
+    l: &Desk,
     ledger: &Ledger,
     name: &str,
     day: NaiveDate,
     home: &Path,
 ) -> anyhow::Result<(Vec<ReconRow>, Decimal)> {
-    let rc = &l.cfg.run;
+    let rc = l.run_cfg();
     let path = home.join(format!("paper/{}.sqlite", rc.account));
     if !path.exists() {
         return Err(BadInput(format!("no paper account at {}", path.display())).into());
@@ -1334,7 +1270,10 @@ pub fn reconcile_now(
     let held = broker.positions()?;
     let open = broker.open_orders()?;
     let cash = broker.account()?.cash;
-    Ok((reconcile_rows(ledger, name, &held, &open)?, cash))
+    Ok((
+        reconcile_rows(ledger, name, &held, &open, l.uses_stops())?,
+        cash,
+    ))
 }
 
 /// Posts the day's summary to the webhook named by `run.notify_webhook_env` (when set).

@@ -1,6 +1,7 @@
 //! `systrade run` and `systrade reconcile`: the daily run of spec/daily-run.md.
 
 mod day;
+mod desk;
 mod lock;
 mod logs;
 mod schedule;
@@ -77,24 +78,6 @@ pub fn strategy_name(config: &Path, configured: Option<&str>) -> String {
     })
 }
 
-fn check_kind(config: &Path) -> anyhow::Result<()> {
-    let kind = crate::config::momentum::strategy_of(config).map_err(BadInput)?;
-    match kind.as_str() {
-        "trend" => Ok(()),
-        "momentum" => Err(BadInput(format!(
-            "{}: the daily run drives trend configs; momentum trades once a month — use `systrade plan --config {} --as-of D --live-capital C` for its orders",
-            config.display(),
-            config.display()
-        ))
-        .into()),
-        other => Err(BadInput(format!(
-            "{}: strategy: unknown {other:?} (\"trend\" or \"momentum\")",
-            config.display()
-        ))
-        .into()),
-    }
-}
-
 /// `systrade run`.
 pub fn run(home: &Path, a: &DailyRunArgs) -> anyhow::Result<()> {
     for p in run_quiet(home, a)? {
@@ -121,7 +104,7 @@ pub fn run_quiet(home: &Path, a: &DailyRunArgs) -> anyhow::Result<Vec<PathBuf>> 
         return Ok(Vec::new());
     }
     for config in &a.config {
-        check_kind(config)?;
+        crate::config::momentum::strategy_of(config).map_err(BadInput)?;
     }
     let mut written = Vec::new();
     for config in &a.config {
@@ -137,16 +120,15 @@ fn run_one(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<PathBuf>> {
     let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let l = super::trend::load(config, a.data.as_deref(), &a.read)?;
-    let name = strategy_name(config, l.cfg.run.name.as_deref());
-    let market_day = a.as_of.unwrap_or_else(|| market_today(l.market, now));
-    let cal = l.market.calendar();
+    let (l, market_day) = desk::Desk::load(config, a.data.as_deref(), &a.read, a.as_of, now)?;
+    let name = strategy_name(config, l.run_cfg().name.as_deref());
+    let cal = l.market().calendar();
     if !cal.is_trading_day(market_day) {
         entry_event(
             home,
             "market_closed",
             Some(&name),
-            &format!("{market_day} is not a {} trading day", l.market.as_str()),
+            &format!("{market_day} is not a {} trading day", l.market().as_str()),
             &stamp,
         );
         return Ok(None);
@@ -175,7 +157,7 @@ fn run_one(
         );
         return Ok(None);
     }
-    let paper_path = home.join(format!("paper/{}.sqlite", l.cfg.run.account));
+    let paper_path = home.join(format!("paper/{}.sqlite", l.run_cfg().account));
     // A dry run works on copies: the real ledger and account stay as they are.
     let scratch = if a.dry_run {
         Some(tempfile::tempdir().context("creating a scratch folder for the dry run")?)
@@ -218,9 +200,22 @@ fn run_one(
 
 /// `systrade reconcile`.
 pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
-    check_kind(&a.config)?;
-    let cfg = crate::config::trend::TrendConfig::load(&a.config).map_err(BadInput)?;
-    let name = strategy_name(&a.config, cfg.run.name.as_deref());
+    let run_cfg = match crate::config::momentum::strategy_of(&a.config)
+        .map_err(BadInput)?
+        .as_str()
+    {
+        "momentum" => {
+            crate::config::momentum::MomentumConfig::load(&a.config)
+                .map_err(BadInput)?
+                .run
+        }
+        _ => {
+            crate::config::trend::TrendConfig::load(&a.config)
+                .map_err(BadInput)?
+                .run
+        }
+    };
+    let name = strategy_name(&a.config, run_cfg.name.as_deref());
     let ledger_path = home.join("ledger.sqlite");
     if !ledger_path.exists() {
         return Err(BadInput(format!(
@@ -247,7 +242,6 @@ pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
     if !a.ack.is_empty() {
         return Ok(());
     }
-    let l = super::trend::load(&a.config, a.data.as_deref(), &a.read)?;
     let day = match a.as_of {
         Some(d) => d,
         None => ledger.last_done(&name)?.ok_or_else(|| {
@@ -256,11 +250,12 @@ pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
             ))
         })?,
     };
+    let (l, _) = desk::Desk::load(&a.config, a.data.as_deref(), &a.read, Some(day), Utc::now())?;
     let (rows, cash) = reconcile_now(&l, &ledger, &name, day, home)?;
     // Recorded like the run's own: a new mismatch blocks entries in that symbol from now on.
     ledger.record_reconciliation(&name, day, &rows, &format!("reconcile {stamp}"))?;
     let unresolved = ledger.unresolved_mismatches(&name)?;
-    let report = reconciliation_json(day, &name, &cfg.run.account, cash, &rows, &unresolved);
+    let report = reconciliation_json(day, &name, &run_cfg.account, cash, &rows, &unresolved);
     if a.json {
         println!(
             "{}",

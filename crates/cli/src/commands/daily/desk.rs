@@ -1,0 +1,614 @@
+//! The strategy side of the daily run: a config of either kind loaded for one market day,
+//! and its step 4 — the backtest's own decision turned into the orders the day wants.
+//!
+//! Trend runs `TrendStrategy::decide` on the day's book. Momentum runs the monthly cohort
+//! backtest through T−1 and trades what it holds at the next open: the new books after a
+//! month-end formation, and the volatility-targeting scale every session.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use systrade_backtest::{dec, f};
+use systrade_broker::PaperConfig;
+use systrade_core::fsio::{write_atomic, write_json_atomic};
+use systrade_core::json::shortest;
+use systrade_core::{DailyBar, Market, Symbol};
+use systrade_pipeline::trend::{
+    DayRecord, SNAPSHOT_HEADER, desired_trades_jsonl, order_purpose, snapshot_rows, targets_csv,
+};
+use systrade_risk::SafetyLimits;
+use systrade_store::{CarriedState, Ledger};
+use systrade_strategy::{MarketView, PortfolioView, Strategy, Target};
+
+use super::logs::Logs;
+use crate::args::{MarketArg, MomentumArgs, ReadArgs};
+use crate::commands::{momentum, trend};
+use crate::config::run::{DecisionsSection, RunSection};
+use crate::exit::BadInput;
+
+/// A strategy config loaded for the daily run.
+pub enum Desk {
+    Trend(Box<trend::Loaded>),
+    Momentum(Box<momentum::Loaded>),
+}
+
+/// The book a day is decided on (kept in the ledger so a re-run decides the same).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayBook {
+    pub cash: Decimal,
+    pub positions: BTreeMap<Symbol, Decimal>,
+    pub stopped_out: BTreeMap<Symbol, NaiveDate>,
+    pub carried: BTreeMap<Symbol, (Option<f64>, u32)>,
+    pub last_decided: Option<NaiveDate>,
+}
+
+/// One order the day wants, before the gates.
+#[derive(Debug, Clone)]
+pub struct Want {
+    pub symbol: Symbol,
+    /// Signed quantity, on the strategy's lot grid.
+    pub delta: Decimal,
+    pub purpose: &'static str,
+    /// The strategy's own reason, for the logs.
+    pub reason: String,
+    /// Entries and adds (long or short) are gated; exits and reductions never are.
+    pub adds_risk: bool,
+    /// Opens a position that was flat.
+    pub entry: bool,
+    pub data_ok: bool,
+    /// The protective stop the position will get (the risk-per-trade gate's input).
+    pub stop: Option<f64>,
+}
+
+/// What step 12 does with a held position's stop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StopPlan {
+    /// `data_ok = 0`: the stop in force is left as it is.
+    Skip,
+    Level(f64),
+    /// The strategy could not compute a level.
+    NoLevel,
+}
+
+/// Step 4's outcome.
+pub struct DayDecision {
+    pub wants: Vec<Want>,
+    /// Per ticker the strategy decided (trend); empty for a strategy without stops.
+    pub stops: BTreeMap<Symbol, StopPlan>,
+    /// Stop levels the strategy computed, for the `not_open` status of unheld names.
+    pub stop_levels: BTreeMap<Symbol, f64>,
+    /// State carried to the next day (trend: stops, cooldowns, the last decided bar).
+    pub carried: Option<CarriedState>,
+    /// A formation traded today: `(month, formation date, cohort state)` for the ledger.
+    pub formation: Option<(String, NaiveDate, String)>,
+    pub decided_through: NaiveDate,
+    /// The summary's `targets` section.
+    pub targets: Value,
+    pub no_data: Vec<Symbol>,
+}
+
+/// Where a decision's inputs and artifacts go.
+pub struct DecideCtx<'a> {
+    pub name: &'a str,
+    pub day: NaiveDate,
+    pub folder: &'a Path,
+    pub equity: f64,
+    pub closes: &'a BTreeMap<Symbol, f64>,
+}
+
+impl Desk {
+    /// Loads `config` (either kind); the market day is `as_of` or the market's today at `now`.
+    pub fn load(
+        config: &Path,
+        data: Option<&Path>,
+        read: &ReadArgs,
+        as_of: Option<NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(Desk, NaiveDate)> {
+        let kind = crate::config::momentum::strategy_of(config).map_err(BadInput)?;
+        match kind.as_str() {
+            "trend" => {
+                let l = trend::load(config, data, read)?;
+                let day = as_of.unwrap_or_else(|| super::market_today(l.market, now));
+                Ok((Desk::Trend(Box::new(l)), day))
+            }
+            "momentum" => {
+                let cfg =
+                    crate::config::momentum::MomentumConfig::load(config).map_err(BadInput)?;
+                let market = match (read.market, cfg.data.market.as_str()) {
+                    (MarketArg::Us, _) | (MarketArg::Auto, "us") => Market::Us,
+                    (MarketArg::Crypto, _) | (MarketArg::Auto, "crypto") => Market::Crypto,
+                    _ => Market::B3,
+                };
+                let day = as_of.unwrap_or_else(|| super::market_today(market, now));
+                // Inputs (the CDI above all) must cover the sessions before the day only.
+                let l = momentum::load(
+                    config,
+                    data,
+                    &MomentumArgs::default(),
+                    read,
+                    (None, day.pred_opt()),
+                )?;
+                Ok((Desk::Momentum(Box::new(l)), day))
+            }
+            other => Err(BadInput(format!(
+                "{}: strategy: unknown {other:?} (\"trend\" or \"momentum\")",
+                config.display()
+            ))
+            .into()),
+        }
+    }
+
+    pub fn run_cfg(&self) -> &RunSection {
+        match self {
+            Desk::Trend(l) => &l.cfg.run,
+            Desk::Momentum(l) => &l.cfg.run,
+        }
+    }
+
+    pub fn safety(&self) -> &SafetyLimits {
+        match self {
+            Desk::Trend(l) => &l.cfg.safety,
+            Desk::Momentum(l) => &l.cfg.safety,
+        }
+    }
+
+    pub fn decisions(&self) -> &DecisionsSection {
+        match self {
+            Desk::Trend(l) => &l.cfg.decisions,
+            Desk::Momentum(l) => &l.cfg.decisions,
+        }
+    }
+
+    pub fn market(&self) -> Market {
+        match self {
+            Desk::Trend(l) => l.market,
+            Desk::Momentum(l) => l.market,
+        }
+    }
+
+    pub fn bars(&self) -> &BTreeMap<Symbol, Vec<DailyBar>> {
+        match self {
+            Desk::Trend(l) => &l.data,
+            Desk::Momentum(l) => &l.bars,
+        }
+    }
+
+    /// Trend positions carry one protective stop each; the momentum spec defines none.
+    pub fn uses_stops(&self) -> bool {
+        matches!(self, Desk::Trend(_))
+    }
+
+    /// The smallest tradable quantity step.
+    pub fn qty_step(&self) -> Decimal {
+        match self {
+            Desk::Trend(l) => Decimal::new(1, l.params.qty_decimals.min(28)),
+            Desk::Momentum(l) => Decimal::from(l.cfg.orders.default_lot),
+        }
+    }
+
+    pub fn sectors(&self) -> BTreeMap<Symbol, String> {
+        match self {
+            Desk::Trend(l) => l
+                .params
+                .sleeves
+                .iter()
+                .flat_map(|s| s.tickers.iter().map(move |t| (t.clone(), s.name.clone())))
+                .collect(),
+            Desk::Momentum(l) => l
+                .panel
+                .tickers
+                .iter()
+                .cloned()
+                .zip(l.panel.sectors.iter().cloned())
+                .collect(),
+        }
+    }
+
+    /// The paper account: the backtest's costs and lot rule; a margin account (shorts,
+    /// leverage up to the volatility target's cap) for momentum.
+    pub fn paper_config(&self) -> PaperConfig {
+        match self {
+            Desk::Trend(l) => {
+                let engine = l.engine(1.0, None, None);
+                PaperConfig {
+                    account_id: l.cfg.run.account.clone(),
+                    currency: "USD".into(),
+                    initial_cash: dec(l.cfg.run.paper_cash.unwrap_or(l.cfg.backtest.cash)),
+                    costs: engine.costs,
+                    lot: engine.lot_size.map(dec),
+                    shorting: false,
+                    margin: Decimal::ONE,
+                }
+            }
+            Desk::Momentum(l) => PaperConfig {
+                account_id: l.cfg.run.account.clone(),
+                currency: match l.market {
+                    Market::B3 => "BRL",
+                    Market::Us => "USD",
+                    Market::Crypto => "USDT",
+                }
+                .into(),
+                initial_cash: dec(l.cfg.run.paper_cash.unwrap_or(1_000_000.0)),
+                costs: systrade_backtest::CostModel {
+                    fee_bps: l.params.cost_bps,
+                    ..Default::default()
+                },
+                lot: Some(Decimal::from(l.cfg.orders.default_lot)),
+                shorting: l.params.book == systrade_pipeline::momentum::BookKind::Ls,
+                margin: dec(l.params.max_leverage.max(1.0)),
+            },
+        }
+    }
+
+    /// Step 4: the strategy's decision on `book`, its artifacts, and the orders it wants.
+    pub fn decide(
+        &self,
+        book: &DayBook,
+        x: &DecideCtx<'_>,
+        ledger: &Ledger,
+        logs: &mut Logs,
+    ) -> anyhow::Result<DayDecision> {
+        match self {
+            Desk::Trend(l) => decide_trend(l, book, x, logs),
+            Desk::Momentum(l) => decide_momentum(l, book, x, ledger, logs),
+        }
+    }
+}
+
+fn decide_trend(
+    l: &trend::Loaded,
+    book: &DayBook,
+    x: &DecideCtx<'_>,
+    logs: &mut Logs,
+) -> anyhow::Result<DayDecision> {
+    let day = x.day;
+    let mut strategy = l.strategy()?.keep_records(false);
+    for (s, (stop, cd)) in &book.carried {
+        strategy.restore(s, *stop, *cd);
+    }
+    strategy.restore_last_decided(book.last_decided);
+    let pf = PortfolioView {
+        equity: x.equity,
+        cash: f(book.cash),
+        positions: book
+            .positions
+            .iter()
+            .map(|(s, q)| (s.clone(), f(*q)))
+            .collect(),
+        stopped_out: book.stopped_out.clone(),
+    };
+    let decision = strategy.decide(&MarketView::new(day, &l.data), &pf);
+    let record: DayRecord = strategy
+        .take_records()
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("the strategy's step left no record"))?;
+    write_atomic(
+        &x.folder.join(format!("targets_{day}.csv")),
+        targets_csv(&record).as_bytes(),
+    )?;
+    write_atomic(
+        &x.folder.join("snapshots/post_desired_trades.csv"),
+        format!("{SNAPSHOT_HEADER}\n{}", snapshot_rows(&record)).as_bytes(),
+    )?;
+    for line in desired_trades_jsonl(std::slice::from_ref(&record))?.lines() {
+        let v: Value = serde_json::from_str(line)?;
+        let sym = v["ticker"].as_str().map(str::to_string);
+        let reason = v["reason"].as_str().unwrap_or("").to_string();
+        logs.write("desired_trades", sym.as_deref(), &reason, v);
+    }
+    let lot = l
+        .engine(1.0, None, None)
+        .lot_size
+        .map_or(Decimal::ZERO, dec);
+    let rows: BTreeMap<&Symbol, _> = record.rows.iter().map(|r| (&r.ticker, r)).collect();
+    let mut wants = Vec::new();
+    for (sym, target) in &decision.targets {
+        let held = book.positions.get(sym).copied().unwrap_or(Decimal::ZERO);
+        let delta = match target {
+            Target::Hold => continue,
+            Target::Flat => -held,
+            Target::Quantity(q) => dec(*q) - held,
+            Target::Weight(_) => bail!("{sym}: the trend step gave a weight target"),
+        };
+        // Whole lots, toward zero, as the simulated broker fills them (an exit sells all).
+        let delta = if lot > Decimal::ZERO && !matches!(target, Target::Flat) {
+            (delta / lot).trunc() * lot
+        } else {
+            delta
+        };
+        if delta.is_zero() {
+            continue;
+        }
+        let Some(row) = rows.get(sym) else { continue };
+        wants.push(Want {
+            symbol: sym.clone(),
+            delta,
+            purpose: order_purpose(row),
+            reason: row.reason.as_str().to_string(),
+            adds_risk: delta > Decimal::ZERO,
+            entry: held.is_zero(),
+            data_ok: row.data_ok,
+            stop: row.stop,
+        });
+    }
+    let stops = record
+        .rows
+        .iter()
+        .map(|r| {
+            let plan = if !r.data_ok {
+                StopPlan::Skip
+            } else {
+                match decision.stops.get(&r.ticker).copied().or(r.stop) {
+                    Some(level) => StopPlan::Level(level),
+                    None => StopPlan::NoLevel,
+                }
+            };
+            (r.ticker.clone(), plan)
+        })
+        .collect();
+    Ok(DayDecision {
+        wants,
+        stops,
+        stop_levels: decision.stops.clone(),
+        carried: Some(CarriedState {
+            tickers: record
+                .rows
+                .iter()
+                .map(|r| (r.ticker.clone(), (r.stop, r.cooldown_left)))
+                .collect(),
+            last_decided: Some(record.decided),
+        }),
+        formation: None,
+        decided_through: record.decided,
+        targets: json!({"vol_pre_cap": record.sizing.vol_pre_cap, "vol_post_cap": record.sizing.vol_post_cap,
+                        "target_gross": record.sizing.gross, "n_eff": record.sizing.n_eff}),
+        no_data: record
+            .rows
+            .iter()
+            .filter(|r| !r.data_ok)
+            .map(|r| r.ticker.clone())
+            .collect(),
+    })
+}
+
+/// The cohort books of a formation as the ledger records them.
+fn formation_state(f: &systrade_pipeline::momentum::Formation) -> anyhow::Result<String> {
+    Ok(systrade_core::json::to_canonical_string(&json!({
+        "date": f.date, "cohorts": f.cohorts, "weights": f.weights,
+    }))?)
+}
+
+fn decide_momentum(
+    l: &momentum::Loaded,
+    book: &DayBook,
+    x: &DecideCtx<'_>,
+    ledger: &Ledger,
+    logs: &mut Logs,
+) -> anyhow::Result<DayDecision> {
+    let day = x.day;
+    let end = day
+        .pred_opt()
+        .ok_or_else(|| BadInput(format!("{day} is out of range")))?;
+    let r = l.run(None, Some(end)).with_context(|| {
+        format!("the momentum backtest through {end} (the daily run trades what it holds next)")
+    })?;
+    let next = &r.next;
+    let p = &l.params;
+    let cal = l.market.calendar();
+    let session_before = cal.previous_trading_day(day);
+    let fresh = next.after == session_before;
+    let mut problems: Vec<(Option<Symbol>, &str, Value)> = Vec::new();
+    if !fresh {
+        problems.push((
+            None,
+            "stale_data",
+            json!({"latest_close": next.after, "expected": session_before}),
+        ));
+    }
+    // Today's formation: the month-end close just before the day.
+    let latest = r.formations.last().filter(|fm| fm.date == next.after);
+    let mut formation = None;
+    let mut blocked_all = !fresh;
+    if let Some(fm) = latest {
+        if let Some(why) = &fm.failed {
+            problems.push((None, "formation_failed", json!({"why": why})));
+        } else {
+            let (failures, cautions) = momentum::check(fm, p);
+            for c in cautions {
+                logs.write(
+                    "desired_trades",
+                    None,
+                    "formation_warning",
+                    json!({"warning": c}),
+                );
+            }
+            if failures.is_empty() {
+                let month = fm.month();
+                write_atomic(
+                    &x.folder.join(format!("targets_{month}.csv")),
+                    momentum::targets_csv(fm)?.as_bytes(),
+                )?;
+                for (j, c) in fm.cohorts.iter().enumerate() {
+                    write_json_atomic(
+                        &x.folder.join(format!("state/cohort_{j}_{month}.json")),
+                        &json!({"cohort": j, "month": month, "formation": fm.date,
+                                "target_count": fm.n_target, "started": c.started,
+                                "long": c.long.names, "short": c.short.names}),
+                    )?;
+                }
+                formation = Some((month, fm.date, formation_state(fm)?));
+            } else {
+                blocked_all = true;
+                problems.push((
+                    None,
+                    "formation_checks_failed",
+                    json!({"failures": failures}),
+                ));
+            }
+        }
+    }
+    // The books in force were formed at the latest good formation: recomputed, they must be
+    // what the ledger recorded when they were traded.
+    if let Some(fm) = r
+        .formations
+        .iter()
+        .rev()
+        .find(|fm| fm.failed.is_none() && fm.date < next.after)
+        && let Some((_, recorded)) = ledger.formation(x.name, &fm.month())?
+        && recorded != formation_state(fm)?
+    {
+        blocked_all = true;
+        problems.push((
+            None,
+            "state_drift",
+            json!({"month": fm.month(), "formation": fm.date,
+                   "why": "the books recomputed from today's data differ from those the ledger recorded; new risk waits until the data is checked"}),
+        ));
+    }
+    let lot = Decimal::from(l.cfg.orders.default_lot);
+    let to_lot = |q: f64| (dec(q) / lot).trunc() * lot;
+    let last_bar = |s: &Symbol| {
+        l.bars
+            .get(s)
+            .and_then(|b| b[..b.partition_point(|x| x.ts < day)].last())
+            .map(|b| b.ts)
+    };
+    let mut names: Vec<&Symbol> = next.weights.keys().chain(book.positions.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut wants = Vec::new();
+    let mut csv = String::from(
+        "symbol,side,weight,scale,equity,ref_price,target_qty,held_qty,delta_qty,action,data_ok\n",
+    );
+    let mut no_data = Vec::new();
+    for s in names {
+        let w = next.weights.get(s).copied().unwrap_or(0.0);
+        let held = book.positions.get(s).copied().unwrap_or(Decimal::ZERO);
+        let px = x.closes.get(s).copied();
+        let data_ok = !blocked_all && last_bar(s) == Some(next.after) && px.is_some();
+        if !data_ok {
+            no_data.push(s.clone());
+        }
+        let target = match px {
+            Some(px) if px > 0.0 => to_lot(next.scale * w * x.equity / px),
+            // Without a price only an exit can be sized.
+            _ if w == 0.0 => Decimal::ZERO,
+            _ => held,
+        };
+        let same_side = held.is_sign_positive() == target.is_sign_positive();
+        let within_band = !next.formation
+            && !held.is_zero()
+            && !target.is_zero()
+            && same_side
+            && f((target - held).abs()) <= l.cfg.orders.rebalance_band * f(target.abs());
+        let action = if target == held {
+            "hold"
+        } else if within_band {
+            "within_band"
+        } else if held.is_zero() {
+            "entry"
+        } else if target.is_zero() {
+            "exit"
+        } else if !same_side {
+            "flip"
+        } else if target.abs() > held.abs() {
+            "add"
+        } else {
+            "reduce"
+        };
+        csv.push_str(&format!(
+            "{s},{},{},{},{:.2},{},{},{},{},{action},{}\n",
+            if w < 0.0 {
+                "short"
+            } else if w > 0.0 {
+                "long"
+            } else {
+                ""
+            },
+            shortest(w),
+            shortest(next.scale),
+            x.equity,
+            px.map(shortest).unwrap_or_default(),
+            target.normalize(),
+            held.normalize(),
+            (target - held).normalize(),
+            u8::from(data_ok)
+        ));
+        let reason = if next.formation {
+            "formation"
+        } else if matches!(action, "entry" | "exit" | "flip") {
+            "catch_up"
+        } else {
+            "vt_rescale"
+        };
+        logs.write(
+            "desired_trades",
+            Some(s.as_str()),
+            action,
+            json!({"weight": w, "scale": next.scale, "target_qty": target.normalize().to_string(),
+                   "held_qty": held.normalize().to_string(), "reason": reason, "data_ok": data_ok}),
+        );
+        let mut push = |delta: Decimal, purpose: &'static str, adds_risk: bool, entry: bool| {
+            wants.push(Want {
+                symbol: s.clone(),
+                delta,
+                purpose,
+                reason: reason.to_string(),
+                adds_risk,
+                entry,
+                data_ok,
+                stop: None,
+            })
+        };
+        match action {
+            "entry" => push(target, "entry", true, true),
+            "exit" => push(-held, "exit", false, false),
+            // Through zero in two orders: the exit is never gated, the new side is.
+            "flip" => {
+                push(-held, "exit", false, false);
+                push(target, "entry", true, true);
+            }
+            "add" => push(target - held, "add", true, false),
+            "reduce" => push(target - held, "reduce", false, false),
+            _ => {}
+        }
+    }
+    write_atomic(&x.folder.join(format!("targets_{day}.csv")), csv.as_bytes())?;
+    write_atomic(
+        &x.folder.join("snapshots/post_desired_trades.csv"),
+        csv.as_bytes(),
+    )?;
+    for (sym, why, v) in problems.iter() {
+        logs.write("errors", sym.as_ref().map(|s| s.as_str()), why, v.clone());
+    }
+    let long: f64 = next.weights.values().filter(|w| **w > 0.0).sum();
+    let short: f64 = -next.weights.values().filter(|w| **w < 0.0).sum::<f64>();
+    Ok(DayDecision {
+        wants,
+        stops: BTreeMap::new(),
+        stop_levels: BTreeMap::new(),
+        carried: None,
+        formation,
+        decided_through: next.after,
+        targets: json!({
+            "formation": next.formation,
+            "formation_date": latest.map(|fm| fm.date),
+            "month": latest.map(|fm| fm.month()),
+            "scale": next.scale,
+            "long_weight": long, "short_weight": short,
+            "long_gross": long * next.scale, "short_gross": short * next.scale,
+            "names": next.weights.len(),
+            // The futures hedge is not traded by this account: it is the desk's instruction.
+            "overlay": {"h": next.overlay_h, "beta_p": next.beta_p,
+                        "notional": next.overlay_h * next.scale * x.equity},
+            "problems": problems.iter().map(|(_, why, v)| json!({"problem": why, "detail": v})).collect::<Vec<_>>(),
+        }),
+        no_data,
+    })
+}
