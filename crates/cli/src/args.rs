@@ -100,7 +100,10 @@ systrade plan --config configs/trend_crypto.toml --as-of 2022-06-01 --positions 
     /// reason codes; exits and stops never blocked), build orders with stable client order
     /// ids, cancel stops before sells, submit, close dust, refresh positions, clean up and
     /// trail protective stops, reconcile broker vs ledger, write the day's artifacts and the
-    /// done flag, then notify.
+    /// done flag, then notify. Trend configs decide with the trend step and protect every
+    /// position with a stop; momentum configs trade the cohort backtest's books after each
+    /// month-end formation and its volatility-targeting scale on other sessions (long and
+    /// short, on a margin paper account).
     ///
     /// Safe to re-run after any crash: the day's book is kept in the ledger, orders are
     /// found again by their client order id, and nothing is submitted twice. Everything
@@ -108,6 +111,7 @@ systrade plan --config configs/trend_crypto.toml --as-of 2022-06-01 --positions 
     /// Exit 0 also for a clean skip (`gate_skip` outside the schedule window, `already_ran`).
     #[command(
         after_help = "Examples:\n  systrade run --config configs/trend_crypto.toml --broker paper --as-of 2022-03-01\n  \
+systrade run --config configs/momentum_br.toml --as-of 2025-07-01\n  \
 systrade run --config configs/trend_crypto.toml --run-at-utc-hour 0 --gate-minutes 5      # from cron, 00:00-00:05 UTC\n  \
 systrade run --config configs/trend_demo.toml --run-at 16:10 --tz America/New_York --dry-run\n\n\
 Kill switch: create <home>/KILL (run.kill_switch_file) or set SYSTRADE_KILL_SWITCH=1.\n\

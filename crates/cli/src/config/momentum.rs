@@ -203,8 +203,8 @@ cohorts = 3
             ),
             (format!("{GOOD}\n[run]\nacount = \"x\"\n"), "acount"),
             (
-                format!("{GOOD}\n[safety]\nmax_positions = -1\n"),
-                "safety.max_positions",
+                format!("{GOOD}\n[safety]\nmax_gross_pct = -1.0\n"),
+                "safety.max_gross_pct",
             ),
             (
                 GOOD.replace(

@@ -1,6 +1,8 @@
 //! What the command-line tests share: running the binary and reading what it wrote.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod daily;
+
 use std::path::Path;
 
 use assert_cmd::Command;

@@ -998,11 +998,15 @@ fn steps(
         summary["decisions"]["blocked"]
             .as_array()
             .map_or(0, Vec::len),
-        stop_status
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        if stop_status.is_empty() {
+            "none".to_string()
+        } else {
+            stop_status
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
         if recon.iter().all(|r| r.status == "match") && violations.is_empty() {
             "clean".to_string()
         } else {
