@@ -2,7 +2,9 @@
 //! 100 synthetic daily series (1,500 sessions each), decides on the full history, opens the
 //! ledger and the paper account, submits, trails stops, reconciles and writes the day's
 //! artifacts. Each sample starts from a fresh home whose account already ran the day before,
-//! so the day trades, moves stops and reconciles positions.
+//! so the day trades, moves stops and reconciles positions. The momentum run does the same
+//! with a long/short cohort book (3 cohorts, beta overlay) on the same 100 series: it replays
+//! the monthly backtest through the previous close and trades a formation day.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -95,6 +97,43 @@ fn bench(c: &mut Criterion) {
         "--as-of",
         prev,
     ]);
+    // Momentum on the same market: a flat CDI and the synthetic sector map.
+    let cdi = dir.path().join("cdi.csv");
+    let daily = (1.04f64.powf(1.0 / 252.0) - 1.0) * 100.0;
+    let mut text = String::from("Date,cdi\n");
+    for d in &sessions {
+        text.push_str(&format!("{d},{daily:.6}\n"));
+    }
+    std::fs::write(&cdi, text).unwrap();
+    let mcfg: PathBuf = dir.path().join("momentum100.toml");
+    std::fs::write(
+        &mcfg,
+        format!(
+            "strategy = \"momentum\"\n[data]\nsource = {:?}\ncdi = {:?}\ncdi_unit = \"pct_per_day\"\n\
+             sectors = {:?}\nadjust = \"none\"\nmarket = \"us\"\n[momentum]\nbook = \"ls\"\n\
+             cohorts = 3\nbeta_overlay = true\n",
+            p(&data),
+            p(&cdi),
+            p(&data.join("sectors.csv"))
+        ),
+    )
+    .unwrap();
+    // The last month-end in the data: the next session trades a formation.
+    let month_end = (1..sessions.len() - 1)
+        .rev()
+        .find(|&i| sessions[i][..7] != sessions[i + 1][..7])
+        .unwrap();
+    let (mprev, mday) = (&sessions[month_end], &sessions[month_end + 1]);
+    let mwarm = dir.path().join("mwarm");
+    sys(&[
+        "--home",
+        &p(&mwarm),
+        "run",
+        "--config",
+        &p(&mcfg),
+        "--as-of",
+        mprev,
+    ]);
     let mut g = c.benchmark_group("daily_run");
     g.sample_size(10);
     let mut k = 0;
@@ -115,6 +154,28 @@ fn bench(c: &mut Criterion) {
                     &p(&cfg),
                     "--as-of",
                     day,
+                ])
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("momentum_ls_100_symbols_1500_sessions_formation_day", |b| {
+        b.iter_batched(
+            || {
+                k += 1;
+                let home = dir.path().join(format!("home-{k}"));
+                copy_dir(&mwarm, &home);
+                home
+            },
+            |home| {
+                sys(&[
+                    "--home",
+                    &p(&home),
+                    "run",
+                    "--config",
+                    &p(&mcfg),
+                    "--as-of",
+                    mday,
                 ])
             },
             BatchSize::PerIteration,
