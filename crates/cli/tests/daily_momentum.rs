@@ -337,3 +337,66 @@ fn test_momentum_gates_stop_new_risk_but_not_exits_and_reruns_are_byte_identical
     );
     assert!(sm["decisions"]["blocked"].to_string().contains("no_data"));
 }
+
+/// Data revised after a formation traded: the books recomputed from it are not the ones the
+/// ledger recorded, so new risk waits (`state_drift`) while exits still go out.
+#[test]
+fn test_books_that_drift_from_the_recorded_formation_block_new_risk() {
+    let Some(b3) = shared("data/br_b3_daily_yahoo/daily") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("daily");
+    copy_dir(&b3, &data);
+    let cfg = momentum_cfg(dir.path(), "").unwrap();
+    let text = read(&cfg).replace(
+        &format!("source = {:?}", b3.display().to_string()),
+        &format!("source = {:?}", data.display().to_string()),
+    );
+    assert!(text.contains(&data.display().to_string()));
+    std::fs::write(&cfg, text).unwrap();
+    let home = dir.path().join("home");
+    for d in ["2025-06-30", "2025-07-01"] {
+        let r = sys(&home, &["run", "--config", s(&cfg), "--as-of", d], &[]);
+        assert_eq!(r.code, 0, "{d}: {}", r.stderr);
+        let sm = summary(&home, d);
+        assert_eq!(sm["targets"]["problems"], serde_json::json!([]), "{d}");
+    }
+    // A vendor revises ABEV3's May and June: its momentum, and so the June books, change.
+    let f = data.join("ABEV3.csv");
+    let revised: Vec<String> = read(&f)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let date = l.split(',').next().unwrap();
+            if i == 0 || !("2025-05-01".."2025-06-28").contains(&date) {
+                return l.to_string();
+            }
+            let mut cells: Vec<String> = l.split(',').map(str::to_string).collect();
+            for c in &mut cells[1..5] {
+                *c = (c.parse::<f64>().unwrap() * 3.0).to_string();
+            }
+            cells.join(",")
+        })
+        .collect();
+    std::fs::write(&f, revised.join("\n") + "\n").unwrap();
+    let day = "2025-07-02";
+    let r = sys(&home, &["run", "--config", s(&cfg), "--as-of", day], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    check_momentum_day(&home, day);
+    let sm = summary(&home, day);
+    let problems = sm["targets"]["problems"].to_string();
+    assert!(
+        problems.contains("state_drift") && problems.contains("2025-06"),
+        "{problems}"
+    );
+    let rows = csv_rows(&read(
+        &home.join(format!("runs/momentum_br/{day}/targets_{day}.csv")),
+    ));
+    assert!(
+        rows.iter().all(|r| r["data_ok"] == "0"),
+        "no new risk on drifted books"
+    );
+    let errors = read(&home.join(format!("runs/momentum_br/{day}/logs/errors.jsonl")));
+    assert!(errors.contains("state_drift"), "{errors}");
+}
