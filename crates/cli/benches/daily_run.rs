@@ -137,50 +137,38 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("daily_run");
     g.sample_size(10);
     let mut k = 0;
-    g.bench_function("trend_100_symbols_1500_sessions", |b| {
-        b.iter_batched(
-            || {
-                k += 1;
-                let home = dir.path().join(format!("home-{k}"));
-                copy_dir(&warm, &home);
-                home
-            },
-            |home| {
-                sys(&[
-                    "--home",
-                    &p(&home),
-                    "run",
-                    "--config",
-                    &p(&cfg),
-                    "--as-of",
-                    day,
-                ])
-            },
-            BatchSize::PerIteration,
-        )
-    });
-    g.bench_function("momentum_ls_100_symbols_1500_sessions_formation_day", |b| {
-        b.iter_batched(
-            || {
-                k += 1;
-                let home = dir.path().join(format!("home-{k}"));
-                copy_dir(&mwarm, &home);
-                home
-            },
-            |home| {
-                sys(&[
-                    "--home",
-                    &p(&home),
-                    "run",
-                    "--config",
-                    &p(&mcfg),
-                    "--as-of",
-                    mday,
-                ])
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    for (name, warm, cfg, day) in [
+        ("trend_100_symbols_1500_sessions", &warm, &cfg, day),
+        (
+            "momentum_ls_100_symbols_1500_sessions_formation_day",
+            &mwarm,
+            &mcfg,
+            mday,
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    k += 1;
+                    let home = dir.path().join(format!("home-{k}"));
+                    copy_dir(warm, &home);
+                    home
+                },
+                |home| {
+                    sys(&[
+                        "--home",
+                        &p(&home),
+                        "run",
+                        "--config",
+                        &p(cfg),
+                        "--as-of",
+                        day,
+                    ])
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
     g.finish();
 }
 

@@ -275,52 +275,13 @@ fn test_a_run_killed_at_any_step_boundary_completes_on_rerun_without_duplicates(
     let dir = tempfile::tempdir().unwrap();
     let (cfg, warm) = warm_home(dir.path(), &data);
     let day = "2022-03-09";
-    let reference = dir.path().join("reference");
-    copy_dir(&warm, &reference);
-    let r = sys(
-        &reference,
-        &["run", "--config", s(&cfg), "--as-of", day],
-        &[],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let want = end_state(&reference);
+    let want = crash_at_every_step(dir.path(), &warm, &cfg, "trend_crypto", day, |home| {
+        check_day(home, "trend_crypto", day)
+    });
     assert!(
         want.contains("reduce") || want.contains("sell"),
         "the day trades"
     );
-    for step in 1..=14u8 {
-        let home = dir.path().join(format!("crash-{step}"));
-        copy_dir(&warm, &home);
-        let r = sys(
-            &home,
-            &["run", "--config", s(&cfg), "--as-of", day],
-            &[("SYSTRADE_CRASH_AFTER_STEP", &step.to_string())],
-        );
-        assert_ne!(r.code, 0, "step {step}: the hook kills the run");
-        assert!(
-            r.stderr.contains(&format!("after step {step}")),
-            "{}",
-            r.stderr
-        );
-        if step < 14 {
-            assert!(
-                !home.join(format!("runs/trend_crypto/{day}/done")).exists(),
-                "step {step}: no done flag before step 14"
-            );
-        }
-        // The killed run left its lock behind: the rerun takes it over.
-        let r = sys(&home, &["run", "--config", s(&cfg), "--as-of", day], &[]);
-        assert_eq!(r.code, 0, "step {step}: {}{}", r.stdout, r.stderr);
-        if step < 14 {
-            assert!(r.stdout.contains("stale_lock"), "step {step}: {}", r.stdout);
-            assert_eq!(end_state(&home), want, "step {step}: same end state");
-        } else {
-            // Killed after the done flag: the day is complete; the rerun only says so.
-            assert!(r.stdout.contains("already_ran"), "{}", r.stdout);
-            assert_eq!(end_state(&home), want);
-        }
-        check_day(&home, "trend_crypto", day);
-    }
 }
 
 #[test]

@@ -215,30 +215,10 @@ fn test_a_momentum_formation_day_killed_at_any_step_reruns_to_the_same_end_state
     };
     let warm = warm(dir.path(), &cfg);
     let day = "2025-07-01";
-    let reference = dir.path().join("reference");
-    copy_dir(&warm, &reference);
-    let r = sys(
-        &reference,
-        &["run", "--config", s(&cfg), "--as-of", day],
-        &[],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let want = end_state(&reference);
+    let want = crash_at_every_step(dir.path(), &warm, &cfg, "momentum_br", day, |home| {
+        check_momentum_day(home, day)
+    });
     assert!(want.contains("2025-06"), "the formation is recorded");
-    for step in 1..=14u8 {
-        let home = dir.path().join(format!("crash-{step}"));
-        copy_dir(&warm, &home);
-        let r = sys(
-            &home,
-            &["run", "--config", s(&cfg), "--as-of", day],
-            &[("SYSTRADE_CRASH_AFTER_STEP", &step.to_string())],
-        );
-        assert_ne!(r.code, 0, "step {step}");
-        let r = sys(&home, &["run", "--config", s(&cfg), "--as-of", day], &[]);
-        assert_eq!(r.code, 0, "step {step}: {}{}", r.stdout, r.stderr);
-        assert_eq!(end_state(&home), want, "step {step}: same end state");
-        check_momentum_day(&home, day);
-    }
 }
 
 /// Every file under the home's run folders, by relative path.

@@ -150,3 +150,55 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Runs `day` from a copy of `warm` uninterrupted, then once killed after each of the 14
+/// steps and rerun; every rerun must reach the uninterrupted end state and pass `check`.
+/// Returns that end state.
+pub fn crash_at_every_step(
+    dir: &Path,
+    warm: &Path,
+    cfg: &Path,
+    strategy: &str,
+    day: &str,
+    check: impl Fn(&Path),
+) -> String {
+    let run = ["run", "--config", super::s(cfg), "--as-of", day];
+    let reference = dir.join("reference");
+    copy_dir(warm, &reference);
+    let r = sys(&reference, &run, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let want = end_state(&reference);
+    for step in 1..=14u8 {
+        let home = dir.join(format!("crash-{step}"));
+        copy_dir(warm, &home);
+        let r = sys(
+            &home,
+            &run,
+            &[("SYSTRADE_CRASH_AFTER_STEP", &step.to_string())],
+        );
+        assert_ne!(r.code, 0, "step {step}: the hook kills the run");
+        assert!(
+            r.stderr.contains(&format!("after step {step}")),
+            "{}",
+            r.stderr
+        );
+        if step < 14 {
+            assert!(
+                !home.join(format!("runs/{strategy}/{day}/done")).exists(),
+                "step {step}: no done flag before step 14"
+            );
+        }
+        // The killed run left its lock behind: the rerun takes it over.
+        let r = sys(&home, &run, &[]);
+        assert_eq!(r.code, 0, "step {step}: {}{}", r.stdout, r.stderr);
+        if step < 14 {
+            assert!(r.stdout.contains("stale_lock"), "step {step}: {}", r.stdout);
+        } else {
+            // Killed after the done flag: the day is complete; the rerun only says so.
+            assert!(r.stdout.contains("already_ran"), "{}", r.stdout);
+        }
+        assert_eq!(end_state(&home), want, "step {step}: same end state");
+        check(&home);
+    }
+    want
+}
