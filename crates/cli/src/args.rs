@@ -127,6 +127,85 @@ systrade reconcile --config configs/trend_crypto.toml --json\n  \
 systrade reconcile --config configs/trend_crypto.toml --ack ETHUSDT"
     )]
     Reconcile(ReconcileArgs),
+    /// The trade sheet from your own signals (the manual execution level): size the names
+    /// with a positive signal on its last date by a method, then list the BUY/SELL lines
+    /// (whole shares, limit = last close ± limit offset) that move your positions there.
+    /// A held name trades only when it enters, leaves, or drifted more than --drift from its
+    /// target; nothing spends more than --capital. Sales at a loss within 30 days of a buy of
+    /// the same symbol, and buys within 30 days of such a sale, are flagged wash_sale_risk.
+    ///
+    /// signals.csv: `date,symbol,signal` (strength in [-1, 1]; the last date on or before
+    /// --as-of is used; zero or negative means not held). positions.csv: `symbol,qty` and
+    /// optionally `avg_price`, `last_buy`, `last_loss_sale` (YYYY-MM-DD) for the wash-sale
+    /// check. Risk estimates use the last --lookback daily simple returns up to the signal
+    /// date on dates all candidates share.
+    #[command(
+        after_help = "Examples:\n  systrade sheet --signals signals.csv --capital 10000 --method inverse-vol --data prices/\n  \
+systrade sheet --signals signals.csv --capital 250000 --method min-variance --max-weight 0.25 \\\n      \
+--positions current.csv --lookback 252 --data prices/ --out sheet.csv"
+    )]
+    Sheet(SheetArgs),
+}
+
+/// Sizing methods of the sheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    Equal,
+    Signal,
+    InverseVol,
+    RiskParity,
+    MinVariance,
+    Kelly,
+}
+
+#[derive(Debug, Args)]
+pub struct SheetArgs {
+    /// Signals CSV: `date,symbol,signal`.
+    #[arg(long)]
+    pub signals: PathBuf,
+    /// Capital to allocate (the value of the whole book after the sheet).
+    #[arg(long)]
+    pub capital: f64,
+    /// `equal` ($ per name), `signal` ($ ∝ strength), `inverse-vol` (∝ 1/σ), `risk-parity`
+    /// (equal risk contribution), `min-variance` (long-only QP, bounds [0, max-weight]),
+    /// `kelly` (kelly-fraction · μ/σ², capped).
+    #[arg(long, value_enum)]
+    pub method: MethodArg,
+    /// Current holdings CSV (`symbol,qty[,avg_price][,last_buy][,last_loss_sale]`).
+    #[arg(long)]
+    pub positions: Option<PathBuf>,
+    /// Hold at most this many names (the strongest signals; ties by symbol).
+    #[arg(long)]
+    pub max_positions: Option<usize>,
+    /// Largest weight of one name; the excess goes to the others, or stays cash.
+    #[arg(long, default_value_t = 1.0)]
+    pub max_weight: f64,
+    /// A held name trades only when |current − target| exceeds this fraction of its target.
+    #[arg(long, default_value_t = 0.05)]
+    pub drift: f64,
+    /// Daily returns used by the risk-based methods.
+    #[arg(long, default_value_t = 60)]
+    pub lookback: usize,
+    /// Use the signals of this date (default: the file's last date); prices up to it.
+    #[arg(long)]
+    pub as_of: Option<NaiveDate>,
+    /// Limit price = last close × (1 ± this).
+    #[arg(long, default_value_t = 0.002)]
+    pub limit_offset: f64,
+    /// Fraction of the full Kelly bet (`kelly` only).
+    #[arg(long, default_value_t = 0.25)]
+    pub kelly_fraction: f64,
+    /// Decimals of share quantities (0: whole shares; e.g. 6 for crypto).
+    #[arg(long, default_value_t = 0)]
+    pub qty_decimals: u32,
+    /// Where to write the sheet as CSV (it is always printed as a table).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Price data: a file, a folder of files, or a SQLite database.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]

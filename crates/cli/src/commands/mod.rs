@@ -8,6 +8,7 @@ mod indicators;
 mod metrics;
 mod momentum;
 mod plan;
+mod sheet;
 mod sweep;
 mod trend;
 mod walkforward;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plan(a) => plan::run(&a),
         Command::Run(a) => daily::run(&cli.home, &a),
         Command::Reconcile(a) => daily::reconcile(&cli.home, &a),
+        Command::Sheet(a) => sheet::run(&a),
     }
 }
 
