@@ -17,6 +17,10 @@ use systrade_broker::{BrokerFill, OrderStatus};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, PortfolioDecision, Side};
 
+mod manual;
+
+pub use manual::{ManualTrade, NewTrade, TradeClose, TradeUpdate};
+
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
