@@ -145,6 +145,116 @@ systrade sheet --signals signals.csv --capital 250000 --method min-variance --ma
 --positions current.csv --lookback 252 --data prices/ --out sheet.csv"
     )]
     Sheet(SheetArgs),
+    /// Trades you manage by hand, kept in the ledger under --home beside the system's own:
+    /// add, list, update, close (partly or fully) and import a broker's CSV export. Every
+    /// call validates first and changes nothing when it refuses.
+    #[command(subcommand)]
+    Trades(TradesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TradesCommand {
+    /// Record a trade: `--side buy` opens a long, `sell` a short. Prints its id.
+    #[command(
+        after_help = "Example:\n  systrade trades add --symbol AAPL --side buy --qty 100 --price 187.20 --date 2024-06-03 \\\n      --fees 1.00 --stop 178 --tags swing,earnings --notes \"breakout\""
+    )]
+    Add(TradeAddArgs),
+    /// List trades (open ones by default) with realised PnL and R-multiples.
+    List(TradeListArgs),
+    /// Change fields of a trade (the quantity cannot go below what was closed).
+    Update(TradeUpdateArgs),
+    /// Close a trade, all of what is open or --qty of it.
+    Close(TradeCloseArgs),
+    /// Import executions from a CSV: `date,symbol,side,qty,price` and optionally
+    /// `fees,stop,tags,notes` (side buy|sell; tags separated by `;`). In date order, a fill
+    /// against open trades of the other side closes them first in, first out; the rest opens a
+    /// new trade. One bad row (named by line and symbol) imports nothing.
+    Import(TradeImportArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TradeSideArg {
+    Buy,
+    Sell,
+}
+
+#[derive(Debug, Args)]
+pub struct TradeAddArgs {
+    #[arg(long)]
+    pub symbol: String,
+    #[arg(long, value_enum)]
+    pub side: TradeSideArg,
+    #[arg(long)]
+    pub qty: rust_decimal::Decimal,
+    #[arg(long)]
+    pub price: rust_decimal::Decimal,
+    /// Trade date (YYYY-MM-DD; not in the future).
+    #[arg(long)]
+    pub date: NaiveDate,
+    #[arg(long, default_value = "0")]
+    pub fees: rust_decimal::Decimal,
+    /// The protective stop (R-multiples measure against it).
+    #[arg(long)]
+    pub stop: Option<rust_decimal::Decimal>,
+    /// Comma-separated tags.
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    #[arg(long, default_value = "")]
+    pub notes: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TradeListArgs {
+    /// Closed trades too.
+    #[arg(long)]
+    pub all: bool,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TradeUpdateArgs {
+    /// The trade's id (from `trades list`).
+    pub id: i64,
+    #[arg(long)]
+    pub qty: Option<rust_decimal::Decimal>,
+    #[arg(long)]
+    pub price: Option<rust_decimal::Decimal>,
+    #[arg(long)]
+    pub date: Option<NaiveDate>,
+    #[arg(long)]
+    pub fees: Option<rust_decimal::Decimal>,
+    #[arg(long, conflicts_with = "no_stop")]
+    pub stop: Option<rust_decimal::Decimal>,
+    /// Remove the stop.
+    #[arg(long)]
+    pub no_stop: bool,
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Option<Vec<String>>,
+    #[arg(long)]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TradeCloseArgs {
+    pub id: i64,
+    /// How much to close (default: all that is open).
+    #[arg(long)]
+    pub qty: Option<rust_decimal::Decimal>,
+    #[arg(long)]
+    pub price: rust_decimal::Decimal,
+    #[arg(long)]
+    pub date: NaiveDate,
+    #[arg(long, default_value = "0")]
+    pub fees: rust_decimal::Decimal,
+}
+
+#[derive(Debug, Args)]
+pub struct TradeImportArgs {
+    /// The CSV export.
+    #[arg(long)]
+    pub file: PathBuf,
 }
 
 /// Sizing methods of the sheet.

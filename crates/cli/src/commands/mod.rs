@@ -10,6 +10,8 @@ mod momentum;
 mod plan;
 mod sheet;
 mod sweep;
+mod table;
+mod trades;
 mod trend;
 mod walkforward;
 
@@ -39,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(a) => daily::run(&cli.home, &a),
         Command::Reconcile(a) => daily::reconcile(&cli.home, &a),
         Command::Sheet(a) => sheet::run(&a),
+        Command::Trades(c) => trades::run(&cli.home, &c),
     }
 }
 

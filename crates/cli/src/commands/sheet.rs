@@ -14,93 +14,12 @@ use systrade_portfolio::SizingLimits;
 use systrade_portfolio::SizingMethod;
 use systrade_portfolio::sheet::{Holding, Sheet, SheetInput, build_sheet, select_candidates};
 
+use super::table::Table;
 use crate::args::{MethodArg, SheetArgs};
 use crate::exit::BadInput;
 
 fn bad(m: impl Into<String>) -> anyhow::Error {
     BadInput(m.into()).into()
-}
-
-/// A CSV with a header, read as rows of named cells; `required` columns must be present and
-/// no column may be unknown.
-struct Table {
-    path: String,
-    head: Vec<String>,
-    rows: Vec<(usize, csv::StringRecord)>,
-}
-
-impl Table {
-    fn read(path: &Path, required: &[&str], optional: &[&str]) -> anyhow::Result<Table> {
-        let p = path.display().to_string();
-        let mut rdr = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| bad(format!("{p}: {e}")))?;
-        let head: Vec<String> = rdr
-            .headers()
-            .map_err(|e| bad(format!("{p}: {e}")))?
-            .iter()
-            .map(str::to_ascii_lowercase)
-            .collect();
-        for r in required {
-            if !head.iter().any(|h| h == r) {
-                return Err(bad(format!(
-                    "{p}: the header needs a `{r}` column (columns: {}{})",
-                    required.join(", "),
-                    if optional.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; optional: {}", optional.join(", "))
-                    }
-                )));
-            }
-        }
-        if let Some(h) = head
-            .iter()
-            .find(|h| !required.contains(&h.as_str()) && !optional.contains(&h.as_str()))
-        {
-            return Err(bad(format!(
-                "{p}: unknown column {h:?} (known: {})",
-                required
-                    .iter()
-                    .chain(optional)
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        let mut rows = Vec::new();
-        for (k, rec) in rdr.records().enumerate() {
-            let line = k + 2;
-            rows.push((line, rec.map_err(|e| bad(format!("{p} line {line}: {e}")))?));
-        }
-        Ok(Table {
-            path: p,
-            head,
-            rows,
-        })
-    }
-
-    fn cell<'r>(&self, rec: &'r csv::StringRecord, col: &str) -> &'r str {
-        self.head
-            .iter()
-            .position(|h| h == col)
-            .and_then(|i| rec.get(i))
-            .unwrap_or("")
-    }
-
-    fn at(&self, line: usize, what: impl std::fmt::Display) -> anyhow::Error {
-        bad(format!("{} line {line}: {what}", self.path))
-    }
-
-    fn date(&self, line: usize, sym: &str, col: &str, t: &str) -> anyhow::Result<NaiveDate> {
-        NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
-            self.at(
-                line,
-                format!("{sym}: {col} {t:?} is not a date (YYYY-MM-DD)"),
-            )
-        })
-    }
 }
 
 /// `date,symbol,signal`, every date's signals by symbol.

@@ -1,0 +1,260 @@
+//! `systrade trades add|list|update|close|import`: manual trades in the ledger.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde_json::json;
+use systrade_core::Symbol;
+use systrade_core::contracts::Side;
+use systrade_store::{Ledger, ManualTrade, NewTrade, StoreError, TradeUpdate};
+
+use super::table::Table;
+use crate::args::{TradeSideArg, TradesCommand};
+use crate::exit::BadInput;
+
+fn bad(m: impl Into<String>) -> anyhow::Error {
+    BadInput(m.into()).into()
+}
+
+/// A refusal of the ledger is the user's input; anything else is a real failure.
+fn refused(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::Invalid(m) => bad(m),
+        other => other.into(),
+    }
+}
+
+/// Today (UTC), or the date of `SYSTRADE_NOW` when set (tests and replays).
+fn today() -> anyhow::Result<NaiveDate> {
+    match std::env::var("SYSTRADE_NOW") {
+        Ok(t) if !t.trim().is_empty() => Ok(chrono::DateTime::parse_from_rfc3339(t.trim())
+            .map_err(|e| bad(format!("SYSTRADE_NOW {t:?}: {e} (expected RFC 3339)")))?
+            .date_naive()),
+        _ => Ok(chrono::Utc::now().date_naive()),
+    }
+}
+
+fn side(s: TradeSideArg) -> Side {
+    match s {
+        TradeSideArg::Buy => Side::Buy,
+        TradeSideArg::Sell => Side::Sell,
+    }
+}
+
+fn open_ledger(home: &Path, create: bool) -> anyhow::Result<Ledger> {
+    let path = home.join("ledger.sqlite");
+    if !create && !path.exists() {
+        return Err(bad(format!(
+            "no ledger at {} (add a trade first, or pass --home)",
+            path.display()
+        )));
+    }
+    Ok(Ledger::open(&path)?)
+}
+
+fn dtext(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+fn trade_json(t: &ManualTrade) -> serde_json::Value {
+    json!({
+        "id": t.id, "symbol": t.trade.symbol, "side": t.trade.side, "qty": dtext(t.trade.qty),
+        "price": dtext(t.trade.price), "date": t.trade.date, "fees": dtext(t.trade.fees),
+        "stop": t.trade.stop.map(dtext), "tags": t.trade.tags, "notes": t.trade.notes,
+        "open_qty": dtext(t.open_qty), "realized_pnl": dtext(t.realized_pnl.round_dp(8)),
+        "avg_exit": t.avg_exit().map(|x| dtext(x.round_dp(8))),
+        "r_multiple": t.r_multiple().map(|x| dtext(x.round_dp(4))),
+        "closed_on": t.closed_on(),
+        "closes": t.closes.iter().map(|c| json!({"qty": dtext(c.qty), "price": dtext(c.price),
+            "date": c.date, "fees": dtext(c.fees)})).collect::<Vec<_>>(),
+    })
+}
+
+fn print_trade(verb: &str, t: &ManualTrade) {
+    println!(
+        "{verb} trade {}: {} {} {} @ {} on {}; open {}, realised {}{}",
+        t.id,
+        if t.trade.side == Side::Buy {
+            "long"
+        } else {
+            "short"
+        },
+        dtext(t.trade.qty),
+        t.trade.symbol,
+        dtext(t.trade.price),
+        t.trade.date,
+        dtext(t.open_qty),
+        dtext(t.realized_pnl.round_dp(2)),
+        t.r_multiple()
+            .map(|r| format!(", {} R", dtext(r.round_dp(2))))
+            .unwrap_or_default()
+    );
+}
+
+pub fn run(home: &Path, c: &TradesCommand) -> anyhow::Result<()> {
+    let today = today()?;
+    match c {
+        TradesCommand::Add(a) => {
+            let t = NewTrade {
+                symbol: Symbol::new(&a.symbol).map_err(|e| bad(e.to_string()))?,
+                side: side(a.side),
+                qty: a.qty,
+                price: a.price,
+                date: a.date,
+                fees: a.fees,
+                stop: a.stop,
+                tags: a.tags.iter().map(|t| t.trim().to_string()).collect(),
+                notes: a.notes.clone(),
+            };
+            let mut l = open_ledger(home, true)?;
+            let id = l.add_trade(&t, today).map_err(refused)?;
+            print_trade("added", &l.trade(id).map_err(refused)?);
+        }
+        TradesCommand::List(a) => {
+            let l = open_ledger(home, false)?;
+            let trades: Vec<ManualTrade> = l
+                .trades()?
+                .into_iter()
+                .filter(|t| a.all || t.is_open())
+                .collect();
+            if a.json {
+                let v: Vec<_> = trades.iter().map(trade_json).collect();
+                println!(
+                    "{}",
+                    systrade_core::json::to_canonical_pretty(&json!(v))?.trim_end()
+                );
+            } else {
+                println!(
+                    "{:>4} {:<10} {:<5} {:>10} {:>10} {:<10} {:>10} {:>12} {:>7}  tags",
+                    "id", "symbol", "side", "qty", "price", "date", "open", "realised", "R"
+                );
+                for t in &trades {
+                    println!(
+                        "{:>4} {:<10} {:<5} {:>10} {:>10} {:<10} {:>10} {:>12} {:>7}  {}",
+                        t.id,
+                        t.trade.symbol.as_str(),
+                        if t.trade.side == Side::Buy {
+                            "long"
+                        } else {
+                            "short"
+                        },
+                        dtext(t.trade.qty),
+                        dtext(t.trade.price),
+                        t.trade.date,
+                        dtext(t.open_qty),
+                        dtext(t.realized_pnl.round_dp(2)),
+                        t.r_multiple()
+                            .map(|r| dtext(r.round_dp(2)))
+                            .unwrap_or_default(),
+                        t.trade.tags.join(",")
+                    );
+                }
+                if trades.is_empty() {
+                    println!("  no {}manual trades", if a.all { "" } else { "open " });
+                }
+            }
+        }
+        TradesCommand::Update(a) => {
+            let u = TradeUpdate {
+                qty: a.qty,
+                price: a.price,
+                date: a.date,
+                fees: a.fees,
+                stop: if a.no_stop {
+                    Some(None)
+                } else {
+                    a.stop.map(Some)
+                },
+                tags: a
+                    .tags
+                    .as_ref()
+                    .map(|v| v.iter().map(|t| t.trim().to_string()).collect()),
+                notes: a.notes.clone(),
+            };
+            if u == TradeUpdate::default() {
+                return Err(bad(
+                    "trades update: nothing to change (pass --qty, --price, --date, --fees, --stop/--no-stop, --tags or --notes)",
+                ));
+            }
+            let mut l = open_ledger(home, false)?;
+            print_trade(
+                "updated",
+                &l.update_trade(a.id, &u, today).map_err(refused)?,
+            );
+        }
+        TradesCommand::Close(a) => {
+            let mut l = open_ledger(home, false)?;
+            let t = l
+                .close_trade(a.id, a.qty, a.price, a.date, a.fees, today)
+                .map_err(refused)?;
+            print_trade("closed", &t);
+        }
+        TradesCommand::Import(a) => {
+            let rows = read_export(&a.file)?;
+            let mut l = open_ledger(home, true)?;
+            let (opened, closed) = l.import_trades(&rows, today).map_err(refused)?;
+            println!(
+                "imported {} rows of {}: {opened} trades opened, {closed} closes",
+                rows.len(),
+                a.file.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The generic export layout: `date,symbol,side,qty,price[,fees][,stop][,tags][,notes]`.
+fn read_export(path: &Path) -> anyhow::Result<Vec<(String, NewTrade)>> {
+    let t = Table::read(
+        path,
+        &["date", "symbol", "side", "qty", "price"],
+        &["fees", "stop", "tags", "notes"],
+    )?;
+    let mut out = Vec::new();
+    for (line, rec) in &t.rows {
+        let raw = t.cell(rec, "symbol");
+        let symbol = Symbol::new(raw).map_err(|e| t.at(*line, e))?;
+        let dec = |col: &str, required: bool| -> anyhow::Result<Option<Decimal>> {
+            match t.cell(rec, col) {
+                "" if !required => Ok(None),
+                x => x
+                    .parse::<Decimal>()
+                    .map(Some)
+                    .map_err(|_| t.at(*line, format!("{symbol}: {col} {x:?} is not a number"))),
+            }
+        };
+        let side = match t.cell(rec, "side").to_ascii_lowercase().as_str() {
+            "buy" | "b" => Side::Buy,
+            "sell" | "s" => Side::Sell,
+            other => {
+                return Err(t.at(
+                    *line,
+                    format!("{symbol}: unknown side {other:?} (buy or sell)"),
+                ));
+            }
+        };
+        let trade = NewTrade {
+            symbol: symbol.clone(),
+            side,
+            qty: dec("qty", true)?.unwrap_or_default(),
+            price: dec("price", true)?.unwrap_or_default(),
+            date: t.date(*line, raw, "date", t.cell(rec, "date"))?,
+            fees: dec("fees", false)?.unwrap_or_default(),
+            stop: dec("stop", false)?,
+            tags: t
+                .cell(rec, "tags")
+                .split(';')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect(),
+            notes: t.cell(rec, "notes").to_string(),
+        };
+        out.push((format!("{} line {line}", t.path), trade));
+    }
+    if out.is_empty() {
+        return Err(bad(format!("{}: no trades", t.path)));
+    }
+    Ok(out)
+}
