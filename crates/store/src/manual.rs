@@ -4,6 +4,7 @@
 
 use chrono::NaiveDate;
 use rusqlite::params;
+use rusqlite::types::Value;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use systrade_core::Symbol;
@@ -204,6 +205,23 @@ fn assemble(id: i64, trade: NewTrade, closes: Vec<TradeClose>) -> ManualTrade {
     }
 }
 
+/// The stored columns of a trade, in table order (symbol … notes).
+fn columns(t: &NewTrade) -> Vec<Value> {
+    let text = |x: String| Value::Text(x);
+    vec![
+        text(t.symbol.to_string()),
+        text(side_str(t.side).to_string()),
+        text(t.qty.normalize().to_string()),
+        text(t.price.normalize().to_string()),
+        text(t.date.to_string()),
+        text(t.fees.normalize().to_string()),
+        t.stop
+            .map_or(Value::Null, |x| text(x.normalize().to_string())),
+        text(t.tags.join(",")),
+        text(t.notes.clone()),
+    ]
+}
+
 type Row = (
     i64,
     String,
@@ -284,17 +302,7 @@ impl Ledger {
         tx.execute(
             "INSERT INTO manual_trades (symbol, side, qty, price, date, fees, stop, tags, notes) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                t.symbol.as_str(),
-                side_str(t.side),
-                t.qty.normalize().to_string(),
-                t.price.normalize().to_string(),
-                t.date.to_string(),
-                t.fees.normalize().to_string(),
-                t.stop.map(|s| s.normalize().to_string()),
-                t.tags.join(","),
-                t.notes
-            ],
+            rusqlite::params_from_iter(columns(t)),
         )?;
         Ok(tx.last_insert_rowid())
     }
@@ -369,20 +377,13 @@ impl Ledger {
                 t.symbol, t.date
             )));
         }
+        let mut values = columns(&t);
+        values.push(Value::Integer(id));
         self.conn
             .execute(
-                "UPDATE manual_trades SET qty = ?2, price = ?3, date = ?4, fees = ?5, stop = ?6, \
-                 tags = ?7, notes = ?8 WHERE id = ?1",
-                params![
-                    id,
-                    t.qty.normalize().to_string(),
-                    t.price.normalize().to_string(),
-                    t.date.to_string(),
-                    t.fees.normalize().to_string(),
-                    t.stop.map(|s| s.normalize().to_string()),
-                    t.tags.join(","),
-                    t.notes
-                ],
+                "UPDATE manual_trades SET symbol = ?1, side = ?2, qty = ?3, price = ?4, date = ?5, \
+                 fees = ?6, stop = ?7, tags = ?8, notes = ?9 WHERE id = ?10",
+                rusqlite::params_from_iter(values),
             )
             .map_err(self.err())?;
         self.trade(id)
