@@ -414,4 +414,42 @@ mod tests {
         assert_eq!(sh.cut_for_cash, vec![sym("BBB"), sym("DDD")]);
         assert_eq!(sh.within_drift, vec![sym("AAA")]);
     }
+
+    proptest::proptest! {
+        /// Whatever the holdings, drift and method, the book after the sheet costs at most the
+        /// capital, quantities are whole and non-negative, and no weight exceeds the cap.
+        #[test]
+        fn prop_the_sheet_never_spends_more_than_the_capital(
+            held in proptest::collection::vec(0u32..200, 4),
+            drift in 0.0f64..0.6,
+            cap in 0.2f64..1.0,
+            capital in 1_000.0f64..100_000.0,
+            m in 0usize..2,
+        ) {
+            let mut inp = input();
+            inp.capital = capital;
+            inp.drift = drift;
+            inp.limits.max_weight = cap;
+            inp.method = [SizingMethod::Equal, SizingMethod::Signal][m];
+            inp.held = ["AAA", "BBB", "CCC", "DDD"]
+                .iter()
+                .zip(&held)
+                .filter(|(_, q)| **q > 0)
+                .map(|(s, q)| (sym(s), Holding { qty: f64::from(*q), ..Holding::default() }))
+                .collect();
+            let sh = build_sheet(&inp).unwrap();
+            // Holdings inside the band may already be worth more than the capital: then the
+            // sheet buys nothing; otherwise the book after it fits the capital.
+            let buys = sh.rows.iter().any(|r| r.action == SheetAction::Buy);
+            proptest::prop_assert!(
+                !buys || sh.invested <= capital + 1e-6,
+                "{} > {capital}",
+                sh.invested
+            );
+            for r in &sh.rows {
+                proptest::prop_assert!(r.shares > 0.0 && r.shares.fract() == 0.0);
+                proptest::prop_assert!(r.target_weight <= cap + 1e-12);
+            }
+        }
+    }
 }
