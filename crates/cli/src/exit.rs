@@ -14,6 +14,11 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// A [`BadInput`] as an `anyhow` error (exit code 2).
+pub fn bad(m: impl Into<String>) -> anyhow::Error {
+    BadInput(m.into()).into()
+}
+
 /// 2 when any cause in the chain is the user's input, else 1.
 pub fn code_for(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {

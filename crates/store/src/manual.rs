@@ -50,11 +50,7 @@ pub struct ManualTrade {
 impl ManualTrade {
     /// +1 for a long, −1 for a short.
     pub fn sign(&self) -> Decimal {
-        if self.trade.side == Side::Buy {
-            Decimal::ONE
-        } else {
-            -Decimal::ONE
-        }
+        sign_of(self.trade.side)
     }
 
     pub fn is_open(&self) -> bool {
@@ -184,14 +180,18 @@ fn check_close(t: &ManualTrade, c: &TradeClose, today: NaiveDate) -> Result<(), 
     Ok(())
 }
 
-/// Derived fields from the rows.
-fn assemble(id: i64, trade: NewTrade, closes: Vec<TradeClose>) -> ManualTrade {
-    let closed: Decimal = closes.iter().map(|c| c.qty).sum();
-    let sign = if trade.side == Side::Buy {
+fn sign_of(side: Side) -> Decimal {
+    if side == Side::Buy {
         Decimal::ONE
     } else {
         -Decimal::ONE
-    };
+    }
+}
+
+/// Derived fields from the rows.
+fn assemble(id: i64, trade: NewTrade, closes: Vec<TradeClose>) -> ManualTrade {
+    let closed: Decimal = closes.iter().map(|c| c.qty).sum();
+    let sign = sign_of(trade.side);
     let realized = closes
         .iter()
         .map(|c| sign * (c.price - trade.price) * c.qty - c.fees - trade.fees * c.qty / trade.qty)

@@ -18,7 +18,7 @@ use systrade_pipeline::momentum::{
 
 use crate::args::{BacktestArgs, BookArg, MarketArg, MomentumArgs, PlanArgs, ReadArgs};
 use crate::config::momentum::MomentumConfig;
-use crate::exit::BadInput;
+use crate::exit::bad;
 
 /// A config with every input loaded and aligned.
 pub struct Loaded {
@@ -35,8 +35,13 @@ pub struct Loaded {
     pub bars: BTreeMap<Symbol, Vec<DailyBar>>,
 }
 
-fn bad(m: impl Into<String>) -> anyhow::Error {
-    BadInput(m.into()).into()
+/// The config's market, unless `--market` says otherwise.
+pub fn market_of(cfg: &MomentumConfig, read: &ReadArgs) -> Market {
+    match (read.market, cfg.data.market.as_str()) {
+        (MarketArg::Us, _) | (MarketArg::Auto, "us") => Market::Us,
+        (MarketArg::Crypto, _) | (MarketArg::Auto, "crypto") => Market::Crypto,
+        _ => Market::B3,
+    }
 }
 
 /// Reads the config and its inputs; flags override the config.
@@ -71,11 +76,7 @@ pub fn load(
         m.db.clone()
             .or_else(|| data.map(Path::to_path_buf))
             .unwrap_or_else(|| resolve(&cfg.data.source));
-    let market = match (read.market, cfg.data.market.as_str()) {
-        (MarketArg::Us, _) | (MarketArg::Auto, "us") => Market::Us,
-        (MarketArg::Crypto, _) | (MarketArg::Auto, "crypto") => Market::Crypto,
-        _ => Market::B3,
-    };
+    let market = market_of(&cfg, read);
     let mut opts = read.parse_options();
     opts.market = Some(market);
     if read.adjust.is_none() {
@@ -777,6 +778,30 @@ pub fn orders_csv(
     )
 }
 
+/// `state/cohort_{j}_{YYYY-MM}.json` of each cohort of a formation, under `out`.
+pub fn write_cohort_states(f: &Formation, out: &Path) -> anyhow::Result<()> {
+    let month = f.month();
+    for (j, c) in f.cohorts.iter().enumerate() {
+        let check = f.checks.iter().find(|x| x.cohort == j);
+        write_json_atomic(
+            &out.join(format!("state/cohort_{j}_{month}.json")),
+            &serde_json::json!({
+                "cohort": j,
+                "month": month,
+                "formation": f.date,
+                "trade_date": f.trade_date,
+                "full_rebalance": check.map(|x| x.full),
+                "started": c.started,
+                "target_count": f.n_target,
+                "counts": {"long": c.long.names.len(), "short": c.short.names.len()},
+                "long": c.long.names,
+                "short": c.short.names,
+            }),
+        )?;
+    }
+    Ok(())
+}
+
 /// `systrade plan --config momentum.toml --as-of D`.
 pub fn plan(config: &Path, a: &PlanArgs) -> anyhow::Result<()> {
     let l = load(
@@ -843,24 +868,7 @@ pub fn plan(config: &Path, a: &PlanArgs) -> anyhow::Result<()> {
         if let Some(o) = &orders {
             write_atomic(&out.join(format!("orders_{month}.csv")), o.as_bytes())?;
         }
-        for (j, c) in f.cohorts.iter().enumerate() {
-            let check = f.checks.iter().find(|x| x.cohort == j);
-            write_json_atomic(
-                &out.join(format!("state/cohort_{j}_{month}.json")),
-                &serde_json::json!({
-                    "cohort": j,
-                    "month": month,
-                    "formation": f.date,
-                    "trade_date": f.trade_date,
-                    "full_rebalance": check.map(|x| x.full),
-                    "started": c.started,
-                    "target_count": f.n_target,
-                    "counts": {"long": c.long.names.len(), "short": c.short.names.len()},
-                    "long": c.long.names,
-                    "short": c.short.names,
-                }),
-            )?;
-        }
+        write_cohort_states(f, out)?;
         Ok(())
     };
     write().with_context(|| format!("writing {}", out.display()))?;

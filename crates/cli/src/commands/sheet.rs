@@ -16,11 +16,7 @@ use systrade_portfolio::sheet::{Holding, Sheet, SheetInput, build_sheet, select_
 
 use super::table::Table;
 use crate::args::{MethodArg, SheetArgs};
-use crate::exit::BadInput;
-
-fn bad(m: impl Into<String>) -> anyhow::Error {
-    BadInput(m.into()).into()
-}
+use crate::exit::bad;
 
 /// `date,symbol,signal`, every date's signals by symbol.
 fn read_signals(path: &Path) -> anyhow::Result<BTreeMap<NaiveDate, BTreeMap<Symbol, f64>>> {

@@ -5,11 +5,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use crate::exit::BadInput;
-
-fn bad(m: impl Into<String>) -> anyhow::Error {
-    BadInput(m.into()).into()
-}
+use crate::exit::bad;
 
 /// A CSV with a header, read as rows of named cells; `required` columns must be present and
 /// no column may be unknown.

@@ -11,11 +11,7 @@ use systrade_store::{Ledger, ManualTrade, NewTrade, StoreError, TradeUpdate};
 
 use super::table::Table;
 use crate::args::{TradeSideArg, TradesCommand};
-use crate::exit::BadInput;
-
-fn bad(m: impl Into<String>) -> anyhow::Error {
-    BadInput(m.into()).into()
-}
+use crate::exit::bad;
 
 /// A refusal of the ledger is the user's input; anything else is a real failure.
 fn refused(e: StoreError) -> anyhow::Error {
@@ -27,12 +23,10 @@ fn refused(e: StoreError) -> anyhow::Error {
 
 /// Today (UTC), or the date of `SYSTRADE_NOW` when set (tests and replays).
 fn today() -> anyhow::Result<NaiveDate> {
-    match std::env::var("SYSTRADE_NOW") {
-        Ok(t) if !t.trim().is_empty() => Ok(chrono::DateTime::parse_from_rfc3339(t.trim())
-            .map_err(|e| bad(format!("SYSTRADE_NOW {t:?}: {e} (expected RFC 3339)")))?
-            .date_naive()),
-        _ => Ok(chrono::Utc::now().date_naive()),
-    }
+    let now = std::env::var("SYSTRADE_NOW")
+        .ok()
+        .filter(|t| !t.trim().is_empty());
+    Ok(super::daily::now_of(now.as_deref().map(str::trim))?.date_naive())
 }
 
 fn side(s: TradeSideArg) -> Side {

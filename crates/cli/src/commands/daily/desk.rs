@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use systrade_backtest::{dec, f};
 use systrade_broker::PaperConfig;
-use systrade_core::fsio::{write_atomic, write_json_atomic};
+use systrade_core::fsio::write_atomic;
 use systrade_core::json::shortest;
 use systrade_core::{DailyBar, Market, Symbol};
 use systrade_pipeline::trend::{
@@ -26,7 +26,7 @@ use systrade_store::{CarriedState, Ledger};
 use systrade_strategy::{MarketView, PortfolioView, Strategy, Target};
 
 use super::logs::Logs;
-use crate::args::{MarketArg, MomentumArgs, ReadArgs};
+use crate::args::{MomentumArgs, ReadArgs};
 use crate::commands::{momentum, trend};
 use crate::config::run::{DecisionsSection, RunSection};
 use crate::exit::BadInput;
@@ -120,11 +120,7 @@ impl Desk {
             "momentum" => {
                 let cfg =
                     crate::config::momentum::MomentumConfig::load(config).map_err(BadInput)?;
-                let market = match (read.market, cfg.data.market.as_str()) {
-                    (MarketArg::Us, _) | (MarketArg::Auto, "us") => Market::Us,
-                    (MarketArg::Crypto, _) | (MarketArg::Auto, "crypto") => Market::Crypto,
-                    _ => Market::B3,
-                };
+                let market = momentum::market_of(&cfg, read);
                 let day = as_of.unwrap_or_else(|| super::market_today(market, now));
                 // Inputs (the CDI above all) must cover the sessions before the day only.
                 let l = momentum::load(
@@ -403,10 +399,10 @@ fn decide_momentum(
     let cal = l.market.calendar();
     let session_before = cal.previous_trading_day(day);
     let fresh = next.after == session_before;
-    let mut problems: Vec<(Option<Symbol>, &str, Value)> = Vec::new();
+    // Day-level problems (none names a symbol): logged as errors and listed in the summary.
+    let mut problems: Vec<(&str, Value)> = Vec::new();
     if !fresh {
         problems.push((
-            None,
             "stale_data",
             json!({"latest_close": next.after, "expected": session_before}),
         ));
@@ -417,7 +413,7 @@ fn decide_momentum(
     let mut blocked_all = !fresh;
     if let Some(fm) = latest {
         if let Some(why) = &fm.failed {
-            problems.push((None, "formation_failed", json!({"why": why})));
+            problems.push(("formation_failed", json!({"why": why})));
         } else {
             let (failures, cautions) = momentum::check(fm, p);
             for c in cautions {
@@ -434,22 +430,11 @@ fn decide_momentum(
                     &x.folder.join(format!("targets_{month}.csv")),
                     momentum::targets_csv(fm)?.as_bytes(),
                 )?;
-                for (j, c) in fm.cohorts.iter().enumerate() {
-                    write_json_atomic(
-                        &x.folder.join(format!("state/cohort_{j}_{month}.json")),
-                        &json!({"cohort": j, "month": month, "formation": fm.date,
-                                "target_count": fm.n_target, "started": c.started,
-                                "long": c.long.names, "short": c.short.names}),
-                    )?;
-                }
+                momentum::write_cohort_states(fm, x.folder)?;
                 formation = Some((month, fm.date, formation_state(fm)?));
             } else {
                 blocked_all = true;
-                problems.push((
-                    None,
-                    "formation_checks_failed",
-                    json!({"failures": failures}),
-                ));
+                problems.push(("formation_checks_failed", json!({"failures": failures})));
             }
         }
     }
@@ -465,7 +450,6 @@ fn decide_momentum(
     {
         blocked_all = true;
         problems.push((
-            None,
             "state_drift",
             json!({"month": fm.month(), "formation": fm.date,
                    "why": "the books recomputed from today's data differ from those the ledger recorded; new risk waits until the data is checked"}),
@@ -584,8 +568,8 @@ fn decide_momentum(
         &x.folder.join("snapshots/post_desired_trades.csv"),
         csv.as_bytes(),
     )?;
-    for (sym, why, v) in problems.iter() {
-        logs.write("errors", sym.as_ref().map(|s| s.as_str()), why, v.clone());
+    for (why, v) in &problems {
+        logs.write("errors", None, why, v.clone());
     }
     let long: f64 = next.weights.values().filter(|w| **w > 0.0).sum();
     let short: f64 = -next.weights.values().filter(|w| **w < 0.0).sum::<f64>();
@@ -607,7 +591,7 @@ fn decide_momentum(
             // The futures hedge is not traded by this account: it is the desk's instruction.
             "overlay": {"h": next.overlay_h, "beta_p": next.beta_p,
                         "notional": next.overlay_h * next.scale * x.equity},
-            "problems": problems.iter().map(|(_, why, v)| json!({"problem": why, "detail": v})).collect::<Vec<_>>(),
+            "problems": problems.iter().map(|(why, v)| json!({"problem": why, "detail": v})).collect::<Vec<_>>(),
         }),
         no_data,
     })

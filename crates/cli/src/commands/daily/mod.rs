@@ -20,8 +20,8 @@ use schedule::Schedule;
 
 use day::{reconcile_now, reconciliation_json};
 
-/// The clock: `--now` (tests, replays) or the system's.
-fn now_of(flag: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
+/// The clock: `--now`/`SYSTRADE_NOW` (tests, replays) or the system's.
+pub(crate) fn now_of(flag: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
     match flag {
         Some(t) => Ok(DateTime::parse_from_rfc3339(t)
             .map_err(|e| BadInput(format!("--now {t:?}: {e} (expected RFC 3339)")))?
