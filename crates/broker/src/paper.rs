@@ -39,6 +39,20 @@ pub fn snapshot(path: &Path, dest: &Path) -> Result<(), BrokerError> {
     Ok(())
 }
 
+/// The session a paper account's clock is at (`None`: no account in `path`).
+pub fn clock(path: &Path) -> Result<Option<NaiveDate>, BrokerError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = Connection::open(path).map_err(|e| bad_state(path, e))?;
+    let s: Option<String> = conn
+        .query_row("SELECT session FROM account", [], |r| r.get(0))
+        .optional()
+        .map_err(|e| bad_state(path, e))?
+        .flatten();
+    Ok(s.map(|s| day(&s)))
+}
+
 /// How a new paper account starts and what its fills cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaperConfig {

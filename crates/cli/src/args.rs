@@ -150,6 +150,118 @@ systrade sheet --signals signals.csv --capital 250000 --method min-variance --ma
     /// call validates first and changes nothing when it refuses.
     #[command(subcommand)]
     Trades(TradesCommand),
+    /// Release orders waiting for approval (the semi-auto execution level) to the broker.
+    /// An order waits when its notional is above `execution.approve_above` of its config;
+    /// it can be approved until its session passes (the next daily run, or the next staged
+    /// sheet, expires it). A sell whose units a protective stop reserves first shrinks the
+    /// stop to what stays held (or cancels it when nothing does). Fills the broker makes at
+    /// once are booked in the ledger.
+    #[command(after_help = "Examples:
+  systrade orders list --config configs/trend_crypto.toml --status staged
+  systrade approve --config configs/trend_crypto.toml --all
+  systrade approve --config book.toml 0a1b2c3d4e5f6a7b 1c2d3e4f5a6b7c8d")]
+    Approve(ApproveArgs),
+    /// Orders in the ledger: list them, cancel them, stage a trade sheet's lines for
+    /// approval, and the execution monitor's slippage report.
+    #[command(subcommand)]
+    Orders(OrdersCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The strategy or sheet-book config whose orders to approve.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Approve every order waiting for approval.
+    #[arg(long, conflicts_with = "ids")]
+    pub all: bool,
+    /// Client order ids to approve (see `systrade orders list --status staged`).
+    pub ids: Vec<String>,
+    /// A market database or a folder of vendor files; overrides the config's data.source.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// List orders (every book's, or one config's), newest session first.
+    List(OrdersListArgs),
+    /// Cancel orders: a staged one never reaches the broker; a working one is canceled at
+    /// the broker (needs --config).
+    Cancel(OrdersCancelArgs),
+    /// Stage a trade sheet's lines (`systrade sheet --out`) as market orders of a sheet
+    /// book (`strategy = "sheet"`) for the session after the sheet's date; they wait for
+    /// `systrade approve` (or go out at once when below `execution.approve_above`).
+    #[command(after_help = "Example:
+  systrade sheet --signals signals.csv --capital 10000 --method inverse-vol --data prices/ --out sheet.csv
+  systrade orders stage --config book.toml --sheet sheet.csv
+  systrade approve --config book.toml --all")]
+    Stage(OrdersStageArgs),
+    /// The execution monitor: each fill's slippage against the price its order was decided
+    /// at (the last close), in basis points (positive = worse), and a summary per day.
+    Slippage(OrdersSlippageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OrdersListArgs {
+    /// Only this config's book (default: every book in the ledger).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Only orders in this status (`staged`, `submitted`, `accepted`, `partially_filled`,
+    /// `filled`, `canceled`, `rejected`, `expired`), or `pending` for those waiting for
+    /// approval, or `open` for those working at the broker.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OrdersCancelArgs {
+    /// The config of the orders' book (needed for orders working at the broker).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Client order ids to cancel.
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+    /// A market database or a folder of vendor files; overrides the config's data.source.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OrdersStageArgs {
+    /// The sheet book's config (`strategy = "sheet"`).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The trade sheet CSV (`action,symbol,shares` and `last_close`/`as_of` as `systrade
+    /// sheet` writes them).
+    #[arg(long)]
+    pub sheet: PathBuf,
+    /// The session the orders are for (default: the market's next trading day after the
+    /// sheet's as_of).
+    #[arg(long)]
+    pub session: Option<NaiveDate>,
+    /// A market database or a folder of vendor files; overrides the config's data.source.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OrdersSlippageArgs {
+    /// Only this config's book (default: every book).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -222,10 +222,17 @@ fn test_held_positions_trade_on_drift_and_losses_are_flagged() {
     assert_eq!(lines.len(), 3, "{text}");
     // XLE: 100 → its target, bought within 30 days of a loss sale.
     assert!(lines[1].starts_with("BUY,XLE,66,60.16,"), "{text}");
-    assert!(lines[1].ends_with(",1"), "{text}");
+    let c1: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(c1[7], "1", "wash_sale_risk: {text}");
     // XLU leaves: all 50 at close × 0.998, below the 70 cost, 21 days after a buy.
     assert!(lines[2].starts_with("SELL,XLU,50,"), "{text}");
-    assert!(lines[2].ends_with(",-1,0,1"), "{text}");
+    let c2: Vec<&str> = lines[2].split(',').collect();
+    assert_eq!(&c2[5..8], ["-1", "0", "1"], "{text}");
+    // The decision price and the date it is of, for `orders stage`.
+    assert_eq!(c2[9], lines[1].split(',').nth(9).unwrap(), "{text}");
+    let close: f64 = c2[8].parse().unwrap();
+    let limit: f64 = c2[3].parse().unwrap();
+    assert!((limit - close * 0.998).abs() < 0.006, "{text}");
 }
 
 #[test]

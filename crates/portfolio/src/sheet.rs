@@ -69,6 +69,8 @@ pub struct SheetRow {
     pub symbol: Symbol,
     pub shares: f64,
     pub limit_price: f64,
+    /// The last close the sheet was built on (the decision price).
+    pub last_close: f64,
     /// Shares × limit price (what a buy costs, what a sale brings).
     pub est_cost: f64,
     pub signal: Option<f64>,
@@ -206,6 +208,7 @@ pub fn build_sheet(inp: &SheetInput) -> Result<Sheet, PortfolioError> {
             symbol: s.clone(),
             shares,
             limit_price: limit,
+            last_close: px,
             est_cost: shares * limit,
             signal: inp.signals.get(s).copied(),
             target_weight: tw,

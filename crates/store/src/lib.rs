@@ -17,8 +17,10 @@ use systrade_broker::{BrokerFill, OrderStatus};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, PortfolioDecision, Side};
 
+mod execution;
 mod manual;
 
+pub use execution::{Book, BookKind, LedgerFill};
 pub use manual::{ManualTrade, NewTrade, TradeClose, TradeUpdate};
 
 mod embedded {
@@ -74,6 +76,14 @@ pub struct LedgerOrder {
     pub filled_qty: Decimal,
     pub avg_price: Option<Decimal>,
     pub note: Option<String>,
+    /// The price the order was decided at (the last close): the execution monitor measures
+    /// each fill's slippage against it.
+    #[serde(default)]
+    pub decision_price: Option<Decimal>,
+    /// `None`: no approval needed; `pending`: staged until `systrade approve`; `approved`;
+    /// `manual`: the manual execution level (traded by hand, never sent).
+    #[serde(default)]
+    pub approval: Option<String>,
 }
 
 /// The stop in force for a held symbol.
@@ -125,7 +135,8 @@ pub struct Ledger {
 }
 
 const ORDER_COLS: &str = "client_order_id, strategy, market_day, symbol, side, kind, qty, \
-     stop_price, purpose, status, broker_order_id, filled_qty, avg_price, note";
+     stop_price, purpose, status, broker_order_id, filled_qty, avg_price, note, decision_price, \
+     approval";
 
 fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerOrder> {
     let stop: Option<String> = r.get(7)?;
@@ -149,6 +160,8 @@ fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerOrder> {
         filled_qty: num(&r.get::<_, String>(11)?),
         avg_price: avg.map(|a| num(&a)),
         note: r.get(13)?,
+        decision_price: r.get::<_, Option<String>>(14)?.map(|p| num(&p)),
+        approval: r.get(15)?,
     })
 }
 
@@ -802,12 +815,15 @@ impl Writer<'_> {
         self.tx
             .execute(
                 "INSERT INTO orders (client_order_id, strategy, market_day, symbol, side, kind, qty, \
-                 stop_price, purpose, status, broker_order_id, filled_qty, avg_price, note, run_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+                 stop_price, purpose, status, broker_order_id, filled_qty, avg_price, note, run_id, \
+                 decision_price, approval) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
                  ON CONFLICT(client_order_id) DO UPDATE SET status = excluded.status, \
                  broker_order_id = COALESCE(excluded.broker_order_id, broker_order_id), \
                  filled_qty = excluded.filled_qty, avg_price = excluded.avg_price, \
-                 note = COALESCE(excluded.note, note)",
+                 note = COALESCE(excluded.note, note), \
+                 decision_price = COALESCE(excluded.decision_price, decision_price), \
+                 approval = excluded.approval",
                 params![
                     o.client_order_id.0,
                     o.strategy,
@@ -823,7 +839,9 @@ impl Writer<'_> {
                     o.filled_qty.to_string(),
                     o.avg_price.map(|a| a.to_string()),
                     o.note,
-                    self.run_id
+                    self.run_id,
+                    o.decision_price.map(|p| p.to_string()),
+                    o.approval
                 ],
             )
             .map_err(self.e())?;

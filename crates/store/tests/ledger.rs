@@ -43,6 +43,8 @@ fn order(status: OrderStatus) -> LedgerOrder {
         filled_qty: Decimal::ZERO,
         avg_price: None,
         note: None,
+        decision_price: None,
+        approval: None,
     }
 }
 

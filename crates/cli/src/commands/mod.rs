@@ -42,6 +42,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reconcile(a) => daily::reconcile(&cli.home, &a),
         Command::Sheet(a) => sheet::run(&a),
         Command::Trades(c) => trades::run(&cli.home, &c),
+        Command::Approve(a) => daily::approve(&cli.home, &a),
+        Command::Orders(c) => daily::orders(&cli.home, &c),
     }
 }
 

@@ -115,13 +115,15 @@ fn method(m: MethodArg) -> SizingMethod {
 }
 
 /// The sheet as CSV.
-pub fn sheet_csv(sh: &Sheet) -> String {
+/// The sheet as CSV: the columns, then what staging it needs (`last_close`, the
+/// decision price, and `as_of`, the date of its prices).
+pub fn sheet_csv(sh: &Sheet, as_of: NaiveDate) -> String {
     let mut out = String::from(
-        "action,symbol,shares,limit_price,est_cost,signal,target_weight,wash_sale_risk\n",
+        "action,symbol,shares,limit_price,est_cost,signal,target_weight,wash_sale_risk,last_close,as_of\n",
     );
     for r in &sh.rows {
         out.push_str(&format!(
-            "{},{},{},{},{:.2},{},{},{}\n",
+            "{},{},{},{},{:.2},{},{},{},{},{as_of}\n",
             r.action.as_str(),
             r.symbol,
             shortest(r.shares),
@@ -129,7 +131,8 @@ pub fn sheet_csv(sh: &Sheet) -> String {
             r.est_cost,
             r.signal.map(shortest).unwrap_or_default(),
             shortest(r.target_weight),
-            u8::from(r.wash_sale_risk)
+            u8::from(r.wash_sale_risk),
+            shortest(r.last_close)
         ));
     }
     out
@@ -241,7 +244,7 @@ pub fn run(a: &SheetArgs) -> anyhow::Result<()> {
         signals: today.clone(),
     })
     .map_err(|e| bad(e.to_string()))?;
-    let csv = sheet_csv(&sheet);
+    let csv = sheet_csv(&sheet, as_of);
     if let Some(out) = &a.out {
         systrade_core::fsio::write_atomic(out, csv.as_bytes())
             .with_context(|| format!("writing {}", out.display()))?;

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use chrono::NaiveDate;
+use systrade_core::Symbol;
 
 use crate::exit::bad;
 
@@ -87,4 +88,30 @@ impl Table {
             )
         })
     }
+}
+
+/// The sectors a data source knows: the `sectors` table of a SQLite source, or the
+/// `sectors.csv` (`symbol,sector`) of a folder; none otherwise.
+pub fn sectors_of(source: &Path) -> anyhow::Result<std::collections::BTreeMap<Symbol, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    if source.is_dir() {
+        let p = source.join("sectors.csv");
+        if p.exists() {
+            let t = Table::read(&p, &["symbol", "sector"], &[])?;
+            for (line, rec) in &t.rows {
+                let s = t.cell(rec, "symbol");
+                let sym = Symbol::new(s).map_err(|e| t.at(*line, e))?;
+                out.insert(sym, t.cell(rec, "sector").to_string());
+            }
+        }
+    } else if source.is_file()
+        && let Ok(db) = systrade_data::db::MarketDb::open_existing(source)
+    {
+        for (t, s) in db.sectors()? {
+            if let Ok(sym) = Symbol::new(t) {
+                out.insert(sym, s);
+            }
+        }
+    }
+    Ok(out)
 }

@@ -91,6 +91,8 @@ pub struct MomentumConfig {
     pub safety: systrade_risk::SafetyLimits,
     #[serde(default)]
     pub decisions: super::run::DecisionsSection,
+    #[serde(default)]
+    pub execution: super::run::ExecutionSection,
 }
 
 impl MomentumConfig {
@@ -146,6 +148,7 @@ impl MomentumConfig {
         self.run.validate()?;
         self.safety.validate()?;
         self.decisions.validate()?;
+        self.execution.validate()?;
         if let (Some(a), Some(b)) = (self.backtest.start, self.backtest.end)
             && a > b
         {

@@ -114,3 +114,70 @@ impl RunSection {
         Ok(())
     }
 }
+
+/// How orders reach the broker (spec/execution-and-buckets.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecLevel {
+    /// Orders are written (`orders_YYYY-MM-DD.csv`) and recorded, never sent.
+    Manual,
+    /// Orders above `approve_above` wait in the ledger until `systrade approve`.
+    SemiAuto,
+    /// The daily run submits within its gates.
+    Auto,
+}
+
+/// `[execution]`: the execution level and its approval threshold.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutionSection {
+    /// `auto` (default for strategies), `semi-auto` or `manual`.
+    pub level: String,
+    /// Semi-auto: an order whose notional (qty × the last close) is above this waits for
+    /// `systrade approve`; smaller ones go out at once. 0 (default): every order waits.
+    /// Protective stops never wait.
+    pub approve_above: f64,
+}
+
+impl Default for ExecutionSection {
+    fn default() -> Self {
+        ExecutionSection {
+            level: "auto".into(),
+            approve_above: 0.0,
+        }
+    }
+}
+
+impl ExecutionSection {
+    pub fn level(&self) -> ExecLevel {
+        match self.level.as_str() {
+            "manual" => ExecLevel::Manual,
+            "semi-auto" => ExecLevel::SemiAuto,
+            _ => ExecLevel::Auto,
+        }
+    }
+
+    /// Why an order of this notional is held back (`None`: it goes to the broker now).
+    pub fn hold(&self, notional: f64) -> Option<&'static str> {
+        match self.level() {
+            ExecLevel::Manual => Some("manual"),
+            ExecLevel::SemiAuto if notional > self.approve_above => Some("pending"),
+            _ => None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !matches!(self.level.as_str(), "manual" | "semi-auto" | "auto") {
+            return Err(format!(
+                "execution.level: expected \"manual\", \"semi-auto\" or \"auto\", got {:?}",
+                self.level
+            ));
+        }
+        if !(self.approve_above.is_finite() && self.approve_above >= 0.0) {
+            return Err(format!(
+                "execution.approve_above: must be a non-negative notional (got {})",
+                self.approve_above
+            ));
+        }
+        Ok(())
+    }
+}

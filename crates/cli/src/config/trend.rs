@@ -29,6 +29,32 @@ pub struct DataConfig {
     pub market: Option<String>,
 }
 
+impl DataConfig {
+    /// The market named by `data.market`, if any.
+    pub fn market(&self) -> Result<Option<systrade_core::Market>, String> {
+        match self.market.as_deref() {
+            None => Ok(None),
+            Some("us") => Ok(Some(systrade_core::Market::Us)),
+            Some("b3") => Ok(Some(systrade_core::Market::B3)),
+            Some("crypto") => Ok(Some(systrade_core::Market::Crypto)),
+            Some(other) => Err(format!(
+                "data.market: expected us, b3 or crypto (got {other:?})"
+            )),
+        }
+    }
+
+    /// `data.adjust` must be one of the three adjustments.
+    pub fn validate(&self) -> Result<(), String> {
+        if !matches!(self.adjust.as_str(), "none" | "split" | "total") {
+            return Err(format!(
+                "data.adjust: expected none, split or total (got {:?})",
+                self.adjust
+            ));
+        }
+        self.market().map(|_| ())
+    }
+}
+
 fn default_adjust() -> String {
     "split".into()
 }
@@ -94,6 +120,8 @@ pub struct TrendConfig {
     pub safety: systrade_risk::SafetyLimits,
     #[serde(default)]
     pub decisions: super::run::DecisionsSection,
+    #[serde(default)]
+    pub execution: super::run::ExecutionSection,
 }
 
 impl TrendConfig {
@@ -118,6 +146,7 @@ impl TrendConfig {
         self.run.validate()?;
         self.safety.validate()?;
         self.decisions.validate()?;
+        self.execution.validate()?;
         for (name, v) in [
             ("backtest.cash", self.backtest.cash),
             ("backtest.slippage_bps", self.backtest.slippage_bps),
@@ -134,27 +163,12 @@ impl TrendConfig {
         {
             return Err(format!("backtest.start: {a} is after backtest.end {b}"));
         }
-        if !matches!(self.data.adjust.as_str(), "none" | "split" | "total") {
-            return Err(format!(
-                "data.adjust: expected none, split or total (got {:?})",
-                self.data.adjust
-            ));
-        }
-        self.market()?;
-        Ok(())
+        self.data.validate()
     }
 
     /// The market named by `data.market`, if any.
     pub fn market(&self) -> Result<Option<systrade_core::Market>, String> {
-        match self.data.market.as_deref() {
-            None => Ok(None),
-            Some("us") => Ok(Some(systrade_core::Market::Us)),
-            Some("b3") => Ok(Some(systrade_core::Market::B3)),
-            Some("crypto") => Ok(Some(systrade_core::Market::Crypto)),
-            Some(other) => Err(format!(
-                "data.market: expected us, b3 or crypto (got {other:?})"
-            )),
-        }
+        self.data.market()
     }
 
     /// The strategy's parameters (sleeves in name order).

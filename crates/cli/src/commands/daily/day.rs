@@ -14,14 +14,16 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use systrade_backtest::{dec, f};
 use systrade_broker::{
-    Broker, BrokerError, BrokerOrder, Faults, OrderRequest, OrderStatus, OrderType, PaperBroker,
-    Position, RetryPolicy, with_retries,
+    Broker, BrokerError, BrokerFill, BrokerOrder, Faults, OrderRequest, OrderStatus, OrderType,
+    PaperBroker, Position, RetryPolicy, with_retries,
 };
 use systrade_core::contracts::{Action, ClientOrderId, PortfolioDecision, ReasonCode, Side};
 use systrade_core::fsio::{write_atomic, write_json_atomic};
 use systrade_core::{DailyBar, Symbol};
 use systrade_risk::{Candidate, GateContext, evaluate};
-use systrade_store::{Ledger, LedgerOrder, ReconRow, RunStart, StopRow};
+use systrade_store::{
+    Book, BookKind, Ledger, LedgerOrder, ReconRow, RunStart, StopRow, StoreError, Writer,
+};
 
 use super::desk::{DayBook, DecideCtx, Desk, StopPlan};
 use super::logs::Logs;
@@ -51,6 +53,11 @@ struct Planned {
     blocked: Vec<ReasonCode>,
     /// An entry or add (gated); exits, reductions and stops are not.
     adds_risk: bool,
+    /// Held back by the execution level: `pending` (waits for `systrade approve`) or
+    /// `manual` (never sent).
+    hold: Option<&'static str>,
+    /// The last close the order was decided on.
+    decision_price: Option<Decimal>,
 }
 
 /// The test hook that kills the run at a step boundary (crash-safety tests).
@@ -65,7 +72,7 @@ fn boundary(step: u8) {
     }
 }
 
-fn retry<T>(
+pub(crate) fn retry<T>(
     policy: RetryPolicy,
     logs: &mut Logs,
     what: &str,
@@ -84,7 +91,7 @@ fn retry<T>(
     })
 }
 
-fn qty_text(q: Decimal) -> String {
+pub(crate) fn qty_text(q: Decimal) -> String {
     q.normalize().to_string()
 }
 
@@ -96,6 +103,69 @@ fn closes_before(data: &BTreeMap<Symbol, Vec<DailyBar>>, day: NaiveDate) -> BTre
             i.checked_sub(1).map(|k| (s.clone(), bars[k].close))
         })
         .collect()
+}
+
+/// The broker's new fills of a book's orders, and its working orders' status now.
+pub(crate) struct FillSync {
+    new: Vec<(BrokerFill, LedgerOrder)>,
+    updates: Vec<LedgerOrder>,
+}
+
+impl FillSync {
+    pub(crate) fn collect(
+        broker: &mut PaperBroker<'_>,
+        ledger: &Ledger,
+        name: &str,
+        logs: &mut Logs,
+        policy: RetryPolicy,
+    ) -> anyhow::Result<FillSync> {
+        // Fills dated before the latest booked one were all booked then.
+        let since = ledger.last_fill_date(name)?;
+        let fills = retry(policy, logs, "fills", || broker.fills(since))?;
+        let seen = ledger.fill_ids()?;
+        let mut new = Vec::new();
+        for fl in fills.into_iter().filter(|f| !seen.contains(&f.fill_id)) {
+            if let Some(o) = ledger.order(&fl.client_order_id)?
+                && o.strategy == name
+            {
+                new.push((fl, o));
+            }
+        }
+        let mut updates = Vec::new();
+        for o in ledger.working_orders(name)? {
+            if let Some(b) = retry(policy, logs, "order", || broker.order(&o.client_order_id))? {
+                updates.push(merge(&o, &b));
+            }
+        }
+        Ok(FillSync { new, updates })
+    }
+
+    /// Books the fills and the status changes (inside the caller's transaction).
+    pub(crate) fn book(&self, w: &Writer<'_>, name: &str) -> Result<(), StoreError> {
+        for (fl, o) in &self.new {
+            w.book_fill(name, fl, &o.purpose)?;
+        }
+        for u in &self.updates {
+            w.upsert_order(u)?;
+            if u.kind == "stop" && u.status.is_terminal() {
+                // A stop that fired or went away protects nothing any more.
+                w.clear_stop_order(name, &u.client_order_id)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn log(&self, logs: &mut Logs) {
+        for (fl, o) in &self.new {
+            logs.write(
+                "order_submit",
+                Some(fl.symbol.as_str()),
+                "fill",
+                json!({"client_order_id": fl.client_order_id, "purpose": o.purpose, "qty": qty_text(fl.qty),
+                       "price": qty_text(fl.price), "fee": qty_text(fl.fee), "date": fl.date}),
+            );
+        }
+    }
 }
 
 /// Books the broker's new fills of this strategy's orders; returns how many.
@@ -110,53 +180,14 @@ fn ingest_fills(
     step: u8,
     step_name: &str,
 ) -> anyhow::Result<usize> {
-    // Fills dated before the latest booked one were all booked then.
-    let since = ledger.last_fill_date(x.name)?;
-    let fills = retry(policy, logs, "fills", || broker.fills(since))?;
-    let seen = ledger.fill_ids()?;
-    let mut new = Vec::new();
-    for fl in fills.into_iter().filter(|f| !seen.contains(&f.fill_id)) {
-        if let Some(o) = ledger.order(&fl.client_order_id)?
-            && o.strategy == x.name
-        {
-            new.push((fl, o));
-        }
-    }
-    // Orders still working: their broker status now.
-    let mut updates = Vec::new();
-    for o in ledger.working_orders(x.name)? {
-        if let Some(b) = retry(policy, logs, "order", || broker.order(&o.client_order_id))? {
-            updates.push(merge(&o, &b));
-        }
-    }
-    let n = new.len();
-    ledger.step(run_id, step, step_name, x.now, |w| {
-        for (fl, o) in &new {
-            w.book_fill(x.name, fl, &o.purpose)?;
-        }
-        for u in &updates {
-            w.upsert_order(u)?;
-            if u.kind == "stop" && u.status.is_terminal() {
-                // A stop that fired or went away protects nothing any more.
-                w.clear_stop_order(x.name, &u.client_order_id)?;
-            }
-        }
-        Ok(())
-    })?;
-    for (fl, o) in &new {
-        logs.write(
-            "order_submit",
-            Some(fl.symbol.as_str()),
-            "fill",
-            json!({"client_order_id": fl.client_order_id, "purpose": o.purpose, "qty": qty_text(fl.qty),
-                   "price": qty_text(fl.price), "fee": qty_text(fl.fee), "date": fl.date}),
-        );
-    }
-    Ok(n)
+    let sync = FillSync::collect(broker, ledger, x.name, logs, policy)?;
+    ledger.step(run_id, step, step_name, x.now, |w| sync.book(w, x.name))?;
+    sync.log(logs);
+    Ok(sync.new.len())
 }
 
 /// The ledger's order updated with what the broker says.
-fn merge(o: &LedgerOrder, b: &BrokerOrder) -> LedgerOrder {
+pub(crate) fn merge(o: &LedgerOrder, b: &BrokerOrder) -> LedgerOrder {
     LedgerOrder {
         status: b.status,
         broker_order_id: Some(b.broker_id.clone()),
@@ -197,7 +228,19 @@ fn ledger_order(x: &DayInputs<'_>, p: &Planned, status: OrderStatus) -> LedgerOr
                     .join(","),
             )
         },
+        decision_price: p.decision_price,
+        approval: p.hold.map(String::from),
     }
+}
+
+/// Broker faults to inject (`SYSTRADE_PAPER_FAULTS`, tests only).
+pub(crate) fn faults_from_env() -> anyhow::Result<Faults> {
+    Ok(match std::env::var("SYSTRADE_PAPER_FAULTS") {
+        Ok(t) if !t.trim().is_empty() => t
+            .parse()
+            .map_err(|e: String| BadInput(format!("SYSTRADE_PAPER_FAULTS: {e}")))?,
+        _ => Faults::none(),
+    })
 }
 
 /// Runs the day; returns the daily summary's path.
@@ -260,16 +303,17 @@ fn steps(
         max_retries: rc.max_retries,
         base_delay: Duration::from_millis(rc.retry_base_ms),
     };
-    let faults: Faults = match std::env::var("SYSTRADE_PAPER_FAULTS") {
-        Ok(t) if !t.trim().is_empty() => t
-            .parse()
-            .map_err(|e: String| BadInput(format!("SYSTRADE_PAPER_FAULTS: {e}")))?,
-        _ => Faults::none(),
-    };
+    let faults = faults_from_env()?;
     let universe: BTreeSet<Symbol> = l.bars().keys().cloned().collect();
 
     // 1. The config is loaded and checked.
-    ledger.step(run_id, 1, "load_config", x.now, |_| Ok(()))?;
+    ledger.step(run_id, 1, "load_config", x.now, |w| {
+        w.set_book(&Book {
+            strategy: name.to_string(),
+            kind: BookKind::System,
+            account: rc.account.clone(),
+        })
+    })?;
     boundary(1);
 
     // 2. Connect to the broker and validate the account before any work.
@@ -365,6 +409,8 @@ fn steps(
             reason: w.reason.clone(),
             blocked: Vec::new(),
             adds_risk: w.adds_risk,
+            hold: None,
+            decision_price: closes.get(&w.symbol).map(|c| dec(*c)),
         });
     }
     // The book after the exits and reductions, which never wait for a gate.
@@ -522,6 +568,22 @@ fn steps(
             }
         }
     }
+    // The execution level holds orders back: semi-auto ones above the threshold wait for
+    // `systrade approve`, manual ones are never sent.
+    for p in planned.iter_mut().filter(|p| p.blocked.is_empty()) {
+        let notional = f(p.req.qty) * closes.get(&p.req.symbol).copied().unwrap_or(0.0);
+        p.hold = l.execution().hold(notional);
+    }
+    // Approvals are for one session: what was not approved before it expires.
+    let mut expired: Vec<LedgerOrder> = ledger
+        .pending(Some(name))?
+        .into_iter()
+        .filter(|o| o.market_day < day)
+        .collect();
+    for o in &mut expired {
+        o.status = OrderStatus::Expired;
+        o.note = Some(format!("not approved before its session {}", o.market_day));
+    }
     let staged: Vec<LedgerOrder> = planned
         .iter()
         .map(|p| {
@@ -548,25 +610,33 @@ fn steps(
         {
             w.upsert_order(o)?;
         }
+        for o in &expired {
+            w.upsert_order(o)?;
+        }
         Ok(())
     })?;
     for p in &planned {
         logs.write(
             "order_build",
             Some(p.req.symbol.as_str()),
-            if p.blocked.is_empty() {
-                p.purpose
-            } else {
-                p.blocked[0].as_str()
+            match (p.blocked.first(), p.hold) {
+                (Some(r), _) => r.as_str(),
+                (None, Some("pending")) => "awaiting_approval",
+                (None, Some(_)) => "manual",
+                (None, None) => p.purpose,
             },
             json!({"client_order_id": p.req.client_order_id, "side": p.req.side,
                    "qty": qty_text(p.req.qty), "purpose": p.purpose, "strategy_reason": p.reason,
-                   "blocked": p.blocked}),
+                   "blocked": p.blocked, "hold": p.hold,
+                   "decision_price": p.decision_price.map(qty_text)}),
         );
     }
     boundary(6);
 
-    let go: Vec<&Planned> = planned.iter().filter(|p| p.blocked.is_empty()).collect();
+    let go: Vec<&Planned> = planned
+        .iter()
+        .filter(|p| p.blocked.is_empty() && p.hold.is_none())
+        .collect();
     let mut stop_log: Vec<(Symbol, &'static str, Value)> = Vec::new();
 
     // 7. Cancel the open stops of products about to be sold (they reserve quantity).
@@ -751,6 +821,8 @@ fn steps(
             reason: "protect".into(),
             blocked: Vec::new(),
             adds_risk: false,
+            hold: None,
+            decision_price: None,
         };
         if x.dry_run {
             let pv = retry(policy, logs, "preview", || broker.preview(&req))?;
@@ -924,6 +996,19 @@ fn steps(
         &snapshot,
     )?;
     let orders_today = ledger.orders_for_day(name, day)?;
+    write_atomic(
+        &x.folder.join(format!("orders_{day}.csv")),
+        super::orders::orders_csv(&orders_today).as_bytes(),
+    )?;
+    let awaiting: Vec<Value> = orders_today
+        .iter()
+        .filter(|o| o.status == OrderStatus::Staged && o.approval.is_some())
+        .map(|o| {
+            json!({"client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side,
+                   "qty": qty_text(o.qty), "purpose": o.purpose, "approval": o.approval,
+                   "notional": o.decision_price.map(|p| f(p * o.qty))})
+        })
+        .collect();
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     for o in &orders_today {
         *by_status.entry(o.status.as_str().to_string()).or_default() += 1;
@@ -957,7 +1042,8 @@ fn steps(
         "decisions": {"mode": l.decisions().mode, "kill_switch": kill_switch,
                       "allowed": verdicts.iter().filter(|v| v.decision.action == Action::Allow).count(),
                       "blocked": blocked},
-        "orders": {"planned": planned.len(), "by_status": by_status},
+        "orders": {"planned": planned.len(), "by_status": by_status,
+                   "execution_level": l.execution().level, "held_back": awaiting},
         "stops": stop_status,
         "reconciliation": {
             "mismatches": recon.iter().filter(|r| r.status != "match").map(|r| recon_row_json(r, !unresolved.contains(&r.symbol))).collect::<Vec<_>>(),
@@ -969,6 +1055,7 @@ fn steps(
             "targets": format!("targets_{day}.csv"), "decisions": format!("decisions_{day}.json"),
             "reconciliation": format!("reconciliation_{day}.json"),
             "portfolio_snapshot": format!("portfolio_snapshot_{day}.json"),
+            "orders": format!("orders_{day}.csv"),
         },
     });
     if x.stamp_artifacts
@@ -1241,7 +1328,7 @@ fn reconcile_rows(
 }
 
 /// The strategy's paper account at the session `day`: the backtest's costs and lot rule.
-fn open_paper<'d>(
+pub(crate) fn open_paper<'d>(
     l: &'d Desk,
     path: &Path,
     day: NaiveDate,

@@ -28,13 +28,81 @@ use systrade_strategy::{MarketView, PortfolioView, Strategy, Target};
 use super::logs::Logs;
 use crate::args::{MomentumArgs, ReadArgs};
 use crate::commands::{momentum, trend};
-use crate::config::run::{DecisionsSection, RunSection};
+use crate::config::book::BookConfig;
+use crate::config::run::{DecisionsSection, ExecutionSection, RunSection};
 use crate::exit::BadInput;
 
 /// A strategy config loaded for the daily run.
 pub enum Desk {
     Trend(Box<trend::Loaded>),
     Momentum(Box<momentum::Loaded>),
+    /// A book traded from trade sheets: no daily run, only staging and approvals.
+    Sheet(Box<SheetBook>),
+}
+
+/// The paper account's currency in a market.
+fn currency(m: Market) -> &'static str {
+    match m {
+        Market::B3 => "BRL",
+        Market::Us => "USD",
+        Market::Crypto => "USDT",
+    }
+}
+
+/// A sheet book loaded with every series of its data source.
+pub struct SheetBook {
+    pub cfg: BookConfig,
+    pub market: Market,
+    pub bars: BTreeMap<Symbol, Vec<DailyBar>>,
+    pub sectors: BTreeMap<Symbol, String>,
+    safety: SafetyLimits,
+    decisions: DecisionsSection,
+}
+
+impl SheetBook {
+    fn load(config: &Path, data: Option<&Path>, read: &ReadArgs) -> anyhow::Result<SheetBook> {
+        let cfg = BookConfig::load(config).map_err(BadInput)?;
+        let source = data
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| cfg.source(config));
+        let mut opts = read.parse_options();
+        if read.adjust.is_none() {
+            opts.adjust = match cfg.data.adjust.as_str() {
+                "none" => systrade_data::Adjust::None,
+                "total" => systrade_data::Adjust::Total,
+                _ => systrade_data::Adjust::Split,
+            };
+        }
+        let configured = cfg.data.market().map_err(BadInput)?;
+        if opts.market.is_none() {
+            opts.market = configured;
+        }
+        let src = systrade_data::DataSource::open(&source)
+            .with_context(|| format!("{}: data.source", config.display()))?;
+        let all = src
+            .all_daily(&opts)
+            .with_context(|| format!("{}: loading {}", config.display(), source.display()))?;
+        let market = match (configured, all.first()) {
+            (Some(m), _) => m,
+            (None, Some(s)) => s.market,
+            (None, None) => {
+                return Err(BadInput(format!(
+                    "{}: data.source {} holds no daily prices",
+                    config.display(),
+                    source.display()
+                ))
+                .into());
+            }
+        };
+        Ok(SheetBook {
+            sectors: crate::commands::table::sectors_of(&source)?,
+            bars: all.into_iter().map(|s| (s.symbol, s.bars)).collect(),
+            market,
+            cfg,
+            safety: SafetyLimits::default(),
+            decisions: DecisionsSection::default(),
+        })
+    }
 }
 
 /// The book a day is decided on (kept in the ledger so a re-run decides the same).
@@ -132,8 +200,13 @@ impl Desk {
                 )?;
                 Ok((Desk::Momentum(Box::new(l)), day))
             }
+            "sheet" => {
+                let l = SheetBook::load(config, data, read)?;
+                let day = as_of.unwrap_or_else(|| super::market_today(l.market, now));
+                Ok((Desk::Sheet(Box::new(l)), day))
+            }
             other => Err(BadInput(format!(
-                "{}: strategy: unknown {other:?} (\"trend\" or \"momentum\")",
+                "{}: strategy: unknown {other:?} (\"trend\", \"momentum\" or \"sheet\")",
                 config.display()
             ))
             .into()),
@@ -144,6 +217,7 @@ impl Desk {
         match self {
             Desk::Trend(l) => &l.cfg.run,
             Desk::Momentum(l) => &l.cfg.run,
+            Desk::Sheet(l) => &l.cfg.run,
         }
     }
 
@@ -151,6 +225,7 @@ impl Desk {
         match self {
             Desk::Trend(l) => &l.cfg.safety,
             Desk::Momentum(l) => &l.cfg.safety,
+            Desk::Sheet(l) => &l.safety,
         }
     }
 
@@ -158,6 +233,15 @@ impl Desk {
         match self {
             Desk::Trend(l) => &l.cfg.decisions,
             Desk::Momentum(l) => &l.cfg.decisions,
+            Desk::Sheet(l) => &l.decisions,
+        }
+    }
+
+    pub fn execution(&self) -> &ExecutionSection {
+        match self {
+            Desk::Trend(l) => &l.cfg.execution,
+            Desk::Momentum(l) => &l.cfg.execution,
+            Desk::Sheet(l) => &l.cfg.execution,
         }
     }
 
@@ -165,6 +249,7 @@ impl Desk {
         match self {
             Desk::Trend(l) => l.market,
             Desk::Momentum(l) => l.market,
+            Desk::Sheet(l) => l.market,
         }
     }
 
@@ -172,6 +257,7 @@ impl Desk {
         match self {
             Desk::Trend(l) => &l.data,
             Desk::Momentum(l) => &l.bars,
+            Desk::Sheet(l) => &l.bars,
         }
     }
 
@@ -185,6 +271,7 @@ impl Desk {
         match self {
             Desk::Trend(l) => Decimal::new(1, l.params.qty_decimals.min(28)),
             Desk::Momentum(l) => Decimal::from(l.cfg.orders.default_lot),
+            Desk::Sheet(l) => Decimal::new(1, l.cfg.orders.qty_decimals),
         }
     }
 
@@ -203,6 +290,7 @@ impl Desk {
                 .cloned()
                 .zip(l.panel.sectors.iter().cloned())
                 .collect(),
+            Desk::Sheet(l) => l.sectors.clone(),
         }
     }
 
@@ -224,12 +312,7 @@ impl Desk {
             }
             Desk::Momentum(l) => PaperConfig {
                 account_id: l.cfg.run.account.clone(),
-                currency: match l.market {
-                    Market::B3 => "BRL",
-                    Market::Us => "USD",
-                    Market::Crypto => "USDT",
-                }
-                .into(),
+                currency: currency(l.market).into(),
                 initial_cash: dec(l.cfg.run.paper_cash.unwrap_or(1_000_000.0)),
                 costs: systrade_backtest::CostModel {
                     fee_bps: l.params.cost_bps,
@@ -238,6 +321,21 @@ impl Desk {
                 lot: Some(Decimal::from(l.cfg.orders.default_lot)),
                 shorting: l.params.book == systrade_pipeline::momentum::BookKind::Ls,
                 margin: dec(l.params.max_leverage.max(1.0)),
+            },
+            Desk::Sheet(l) => PaperConfig {
+                account_id: l.cfg.run.account.clone(),
+                currency: currency(l.market).into(),
+                initial_cash: dec(l.cfg.run.paper_cash.unwrap_or(0.0)),
+                costs: systrade_backtest::CostModel {
+                    fee_bps: l.cfg.costs.fee_bps,
+                    per_share: l.cfg.costs.per_share,
+                    min_fee: l.cfg.costs.min_fee,
+                    slippage_bps: l.cfg.costs.slippage_bps,
+                    ..Default::default()
+                },
+                lot: Some(Decimal::new(1, l.cfg.orders.qty_decimals)),
+                shorting: false,
+                margin: Decimal::ONE,
             },
         }
     }
@@ -253,6 +351,11 @@ impl Desk {
         match self {
             Desk::Trend(l) => decide_trend(l, book, x, logs),
             Desk::Momentum(l) => decide_momentum(l, book, x, ledger, logs),
+            Desk::Sheet(_) => Err(BadInput(format!(
+                "{}: a sheet book has no daily decision; stage its orders with `systrade orders stage`",
+                x.name
+            ))
+            .into()),
         }
     }
 }

@@ -4,6 +4,7 @@ mod day;
 mod desk;
 mod lock;
 mod logs;
+mod orders;
 mod schedule;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use lock::RunLock;
 use schedule::Schedule;
 
 use day::{reconcile_now, reconciliation_json};
+pub use orders::{approve, orders};
 
 /// The clock: `--now`/`SYSTRADE_NOW` (tests, replays) or the system's.
 pub(crate) fn now_of(flag: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
@@ -104,7 +106,13 @@ pub fn run_quiet(home: &Path, a: &DailyRunArgs) -> anyhow::Result<Vec<PathBuf>> 
         return Ok(Vec::new());
     }
     for config in &a.config {
-        crate::config::momentum::strategy_of(config).map_err(BadInput)?;
+        if crate::config::momentum::strategy_of(config).map_err(BadInput)? == "sheet" {
+            return Err(BadInput(format!(
+                "{}: a sheet book has no daily run; stage its orders with `systrade orders stage` and release them with `systrade approve`",
+                config.display()
+            ))
+            .into());
+        }
     }
     let mut written = Vec::new();
     for config in &a.config {
