@@ -6,6 +6,7 @@
 mod erc;
 mod min_variance;
 mod pairwise;
+pub mod positions;
 pub mod sheet;
 mod sizing;
 mod vol_target;
