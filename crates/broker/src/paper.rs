@@ -39,18 +39,20 @@ pub fn snapshot(path: &Path, dest: &Path) -> Result<(), BrokerError> {
     Ok(())
 }
 
-/// The session a paper account's clock is at (`None`: no account in `path`).
-pub fn clock(path: &Path) -> Result<Option<NaiveDate>, BrokerError> {
+/// The session a paper account's clock is at and its cash, as stored (`None`: no account
+/// in `path`).
+pub fn stored(path: &Path) -> Result<Option<(NaiveDate, Decimal)>, BrokerError> {
     if !path.exists() {
         return Ok(None);
     }
     let conn = Connection::open(path).map_err(|e| bad_state(path, e))?;
-    let s: Option<String> = conn
-        .query_row("SELECT session FROM account", [], |r| r.get(0))
+    let s: Option<(Option<String>, String)> = conn
+        .query_row("SELECT session, cash FROM account", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()
-        .map_err(|e| bad_state(path, e))?
-        .flatten();
-    Ok(s.map(|s| day(&s)))
+        .map_err(|e| bad_state(path, e))?;
+    Ok(s.map(|(d, c)| (d.map(|d| day(&d)).unwrap_or(NaiveDate::MIN), num(&c))))
 }
 
 /// How a new paper account starts and what its fills cost.

@@ -165,6 +165,44 @@ systrade sheet --signals signals.csv --capital 250000 --method min-variance --ma
     /// approval, and the execution monitor's slippage report.
     #[command(subcommand)]
     Orders(OrdersCommand),
+    /// One view of everything held: the daily-run strategies' books (source `system`), the
+    /// trade-sheet books executed on paper (`paper`) and the manual trades (`manual`), marked
+    /// at the last close on or before --as-of. Shows capital, cash, gross and net exposure
+    /// (by source, bucket, sector and asset class), realised and unrealised PnL net of fees,
+    /// the merged equity curve's drawdown and rolling volatility, each symbol's contribution,
+    /// open stops, and the closed trades' R-multiples, MAE/MFE and holding days. Writes
+    /// portfolio_snapshot_YYYY-MM-DD.json (deterministic) into --out.
+    ///
+    /// A manual trade tagged `bucket=NAME` counts in that bucket; a book is its own bucket.
+    #[command(
+        after_help = "Examples:\n  systrade portfolio --data prices/ --as-of 2024-06-28\n  \
+systrade portfolio --data prices/ --data crypto.db --manual-cash 5000 --json"
+    )]
+    Portfolio(PortfolioArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PortfolioArgs {
+    /// Price data (repeatable; a symbol's prices come from the first source that has it).
+    #[arg(long, required = true)]
+    pub data: Vec<PathBuf>,
+    /// The day to value the portfolio at (default: today); later fills and trades are left out.
+    #[arg(long)]
+    pub as_of: Option<NaiveDate>,
+    /// Print the snapshot as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Folder for portfolio_snapshot_YYYY-MM-DD.json (default: <home>/portfolio).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Cash in the account the manual trades are made in (paper accounts report their own).
+    #[arg(long, default_value_t = 0.0)]
+    pub manual_cash: f64,
+    /// Daily returns in the rolling volatility.
+    #[arg(long, default_value_t = 20)]
+    pub vol_window: usize,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]

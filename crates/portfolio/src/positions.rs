@@ -172,7 +172,10 @@ mod tests {
         assert!((p.unrealized(130.0) - (250.0 - 1.0)).abs() < 1e-9);
         let t = p.apply(&x(5, -10.0, 90.0, 1.0)).unwrap();
         assert!((t.pnl - (148.0 - 150.0 - 2.0)).abs() < 1e-9, "{t:?}");
-        assert_eq!((t.opened, t.closed, t.sign, t.max_qty), (d(0), d(5), 1.0, 20.0));
+        assert_eq!(
+            (t.opened, t.closed, t.sign, t.max_qty),
+            (d(0), d(5), 1.0, 20.0)
+        );
         assert!((t.avg_entry - 105.0).abs() < 1e-12 && (t.avg_exit - 105.0).abs() < 1e-12);
         assert!(p.qty.abs() < EPS && p.opened.is_none());
     }

@@ -8,6 +8,7 @@ mod indicators;
 mod metrics;
 mod momentum;
 mod plan;
+mod portfolio;
 mod sheet;
 mod sweep;
 mod table;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trades(c) => trades::run(&cli.home, &c),
         Command::Approve(a) => daily::approve(&cli.home, &a),
         Command::Orders(c) => daily::orders(&cli.home, &c),
+        Command::Portfolio(a) => portfolio::run(&cli.home, &a),
     }
 }
 

@@ -642,7 +642,8 @@ fn cancel(home: &Path, a: &OrdersCancelArgs) -> anyhow::Result<()> {
         let l = load(config, a.data.as_deref(), &a.read)?;
         // At the account's own clock: canceling must not move it.
         let path = paper_path(home, &l.desk);
-        let session = systrade_broker::paper::clock(&path)?
+        let session = systrade_broker::paper::stored(&path)?
+            .map(|(d, _)| d)
             .ok_or_else(|| bad(format!("no paper account at {}", path.display())))?;
         let mut broker = open_at(home, &l.desk, session)?;
         let policy = policy(&l.desk);
