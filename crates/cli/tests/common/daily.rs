@@ -202,3 +202,20 @@ pub fn crash_at_every_step(
     }
     want
 }
+
+/// Every row of every table of the ledger (to show a refused command changed nothing).
+pub fn ledger_dump(home: &Path) -> String {
+    let tables = query(
+        &ledger(home),
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    );
+    let mut out = String::new();
+    for t in tables {
+        out.push_str(&format!(
+            "{}: {:?}\n",
+            t[0],
+            query(&ledger(home), &format!("SELECT * FROM \"{}\"", t[0]))
+        ));
+    }
+    out
+}

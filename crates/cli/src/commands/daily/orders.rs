@@ -178,6 +178,16 @@ fn release(
         approved.note = Some(format!("approved {stamp}"));
         out.push(merge(&approved, &b));
     }
+    // New entries filled at once are protected now, not at the next run.
+    protect(
+        &mut broker,
+        l,
+        ledger,
+        orders,
+        (&mut logs, policy),
+        &mut out,
+        &mut stops,
+    )?;
     // The approved orders are in the ledger (staged), so their fills are matched here.
     let fills = FillSync::collect(&mut broker, ledger, &l.name, &mut logs, policy)?;
     fills.log(&mut logs);
@@ -309,7 +319,7 @@ fn make_room(
             filled_qty: Decimal::ZERO,
             avg_price: None,
             note: Some(format!("resized for sell {}", o.client_order_id)),
-            decision_price: Some(level),
+            decision_price: None,
             approval: None,
         });
         stops.push((
@@ -327,6 +337,135 @@ fn make_room(
             "placed",
             json!({"level": qty_text(level), "qty": qty_text(keep), "replaced": stop.client_order_id,
                    "why": format!("sell {} approved", o.client_order_id)}),
+        );
+    }
+    Ok(())
+}
+
+/// Places the protective stop of each symbol an approved buy added to, at the level the
+/// strategy carries for it (strategies with stops only), on everything held.
+fn protect(
+    broker: &mut PaperBroker<'_>,
+    l: &Loaded,
+    ledger: &Ledger,
+    orders: &[LedgerOrder],
+    (logs, policy): (&mut Logs, RetryPolicy),
+    out: &mut Vec<LedgerOrder>,
+    stops: &mut Vec<(Symbol, Option<StopRow>)>,
+) -> anyhow::Result<()> {
+    if !l.desk.uses_stops() {
+        return Ok(());
+    }
+    let carried = ledger.carried(&l.name)?;
+    let held = retry(policy, logs, "positions", || broker.positions())?;
+    let bought: BTreeSet<&Symbol> = orders
+        .iter()
+        .filter(|o| o.side == Side::Buy)
+        .map(|o| &o.symbol)
+        .collect();
+    for sym in bought {
+        let Some(qty) = held.iter().find(|p| &p.symbol == sym).map(|p| p.qty) else {
+            continue;
+        };
+        if qty <= Decimal::ZERO {
+            continue;
+        }
+        let Some(level) = carried.tickers.get(sym).and_then(|t| t.0) else {
+            logs.write(
+                "stop_updates",
+                Some(sym.as_str()),
+                "rejected",
+                json!({"why": "no stop level carried for it; the next run places one"}),
+            );
+            continue;
+        };
+        let level = dec(level);
+        let open = retry(policy, logs, "open_orders", || broker.open_orders())?;
+        let existing: Vec<&BrokerOrder> = open
+            .iter()
+            .filter(|o| &o.symbol == sym && o.order_type.is_stop())
+            .collect();
+        if let [one] = existing.as_slice()
+            && one.order_type.stop_price() == Some(level)
+            && one.remaining() == qty
+        {
+            continue;
+        }
+        let Some(session) = orders.first().map(|o| o.market_day) else {
+            return Ok(());
+        };
+        let purpose = format!("stop {} {}", level.normalize(), qty.normalize());
+        let req = OrderRequest {
+            client_order_id: ClientOrderId::derive(&l.name, session, sym, Side::Sell, &purpose)?,
+            symbol: sym.clone(),
+            side: Side::Sell,
+            qty,
+            order_type: OrderType::Stop { stop: level },
+            session,
+        };
+        for extra in existing.iter().skip(1) {
+            retry(policy, logs, "cancel", || {
+                broker.cancel(&extra.client_order_id)
+            })?;
+        }
+        let placed = match existing.first() {
+            Some(old) => retry(policy, logs, "replace", || {
+                broker.replace(&old.client_order_id, &req)
+            })?,
+            None => submit_once(broker, &req, logs, policy)?,
+        };
+        for old in &existing {
+            if let Some(o) = ledger.order(&old.client_order_id)?
+                && placed.status != OrderStatus::Rejected
+            {
+                out.push(LedgerOrder {
+                    status: OrderStatus::Canceled,
+                    note: Some(format!("replaced by {}", req.client_order_id)),
+                    ..o
+                });
+            }
+        }
+        out.push(LedgerOrder {
+            client_order_id: req.client_order_id.clone(),
+            strategy: l.name.clone(),
+            market_day: session,
+            symbol: sym.clone(),
+            side: Side::Sell,
+            kind: "stop".into(),
+            qty,
+            stop_price: Some(level),
+            purpose: "stop".into(),
+            status: placed.status,
+            broker_order_id: Some(placed.broker_id.clone()),
+            filled_qty: Decimal::ZERO,
+            avg_price: None,
+            note: placed.reason.clone(),
+            decision_price: None,
+            approval: None,
+        });
+        if placed.status == OrderStatus::Rejected {
+            logs.write(
+                "stop_updates",
+                Some(sym.as_str()),
+                "rejected",
+                json!({"level": qty_text(level), "qty": qty_text(qty), "why": placed.reason}),
+            );
+            continue;
+        }
+        stops.push((
+            sym.clone(),
+            Some(StopRow {
+                level,
+                qty,
+                client_order_id: req.client_order_id.clone(),
+                market_day: session,
+            }),
+        ));
+        logs.write(
+            "stop_updates",
+            Some(sym.as_str()),
+            "placed",
+            json!({"level": qty_text(level), "qty": qty_text(qty), "why": "approved entry filled"}),
         );
     }
     Ok(())
