@@ -799,3 +799,128 @@ fn test_bad_run_settings_name_the_key_and_write_nothing() {
         );
     }
 }
+
+#[test]
+fn test_semi_auto_orders_wait_for_approval_and_approving_each_day_trades_as_auto() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let auto_cfg = crypto_cfg(dir.path(), &data, "");
+    let semi_dir = dir.path().join("semi");
+    std::fs::create_dir_all(&semi_dir).unwrap();
+    let semi_cfg = crypto_cfg(
+        &semi_dir,
+        &data,
+        "[execution]\nlevel = \"semi-auto\"\napprove_above = 0\n",
+    );
+    let (auto_home, semi_home) = (dir.path().join("auto"), dir.path().join("semi-home"));
+    let mut approved = 0;
+    let mut first_held: Option<String> = None;
+    for d in days("2022-04-01", 12) {
+        let run = |home: &Path, cfg: &Path| {
+            let r = sys(home, &["run", "--config", s(cfg), "--as-of", &d], &[]);
+            assert_eq!(r.code, 0, "{d}: {}{}", r.stdout, r.stderr);
+        };
+        run(&auto_home, &auto_cfg);
+        run(&semi_home, &semi_cfg);
+        let summary: Value = serde_json::from_str(&read(
+            &semi_home.join(format!("runs/trend_crypto/{d}/daily_summary_{d}.json")),
+        ))
+        .unwrap();
+        assert_eq!(summary["orders"]["execution_level"], "semi-auto");
+        let held = summary["orders"]["held_back"].as_array().unwrap().clone();
+        let orders_csv = read(&semi_home.join(format!("runs/trend_crypto/{d}/orders_{d}.csv")));
+        for h in &held {
+            let id = h["client_order_id"].as_str().unwrap();
+            // Staged in the ledger, listed in the day's orders file, unknown to the broker.
+            assert!(
+                orders_csv.contains(&format!("{id},trend_crypto,{d},")),
+                "{orders_csv}"
+            );
+            assert!(
+                query(
+                    &paper(&semi_home),
+                    &format!("SELECT 1 FROM orders WHERE client_order_id = '{id}'")
+                )
+                .is_empty(),
+                "{d}: {id} reached the broker before approval"
+            );
+        }
+        if !held.is_empty() && first_held.is_none() {
+            first_held = Some(d.clone());
+        }
+        if !held.is_empty() {
+            let r = sys(
+                &semi_home,
+                &["approve", "--config", s(&semi_cfg), "--all"],
+                &[],
+            );
+            assert_eq!(r.code, 0, "{d}: {}{}", r.stdout, r.stderr);
+            approved += held.len();
+        }
+        // Approved the same day, semi-auto holds what auto holds, protected the same way.
+        assert_eq!(
+            broker_positions(&semi_home),
+            broker_positions(&auto_home),
+            "{d}"
+        );
+        assert_eq!(ledger_positions(&semi_home), broker_positions(&semi_home));
+        assert_eq!(open_stops(&semi_home), open_stops(&auto_home), "{d}: stops");
+        assert_eq!(
+            query(&paper(&semi_home), "SELECT cash FROM account"),
+            query(&paper(&auto_home), "SELECT cash FROM account"),
+            "{d}: cash"
+        );
+    }
+    assert!(
+        approved >= 2,
+        "entries and exits went through approval: {approved}"
+    );
+    // An order left unapproved expires with the next run (a fresh account that does not
+    // approve the first day's orders).
+    let d = first_held.expect("a day with orders to approve");
+    let late = dir.path().join("late");
+    let r = sys(
+        &late,
+        &["run", "--config", s(&semi_cfg), "--as-of", &d],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pending = query(
+        &ledger(&late),
+        &format!(
+            "SELECT client_order_id FROM orders WHERE approval = 'pending' AND status = 'staged' AND market_day = '{d}'"
+        ),
+    );
+    assert!(!pending.is_empty(), "{d}: orders wait");
+    let next = days(&d, 2)[1].clone();
+    let r = sys(
+        &late,
+        &["run", "--config", s(&semi_cfg), "--as-of", &next],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for id in &pending {
+        let st = query(
+            &ledger(&late),
+            &format!(
+                "SELECT status, note FROM orders WHERE client_order_id = '{}'",
+                id[0]
+            ),
+        );
+        assert_eq!(st[0][0], "expired", "{id:?}");
+        assert!(
+            st[0][1].starts_with("not approved before its session"),
+            "{st:?}"
+        );
+    }
+    // Approving an expired order is refused.
+    let r = sys(
+        &late,
+        &["approve", "--config", s(&semi_cfg), &pending[0][0]],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("expired"), "{}", r.stderr);
+}
