@@ -10,7 +10,7 @@ use super::run::{ExecutionSection, RunSection};
 use super::trend::DataConfig;
 
 /// What the book's paper fills cost.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CostsSection {
     /// Fee in basis points of the traded notional.
@@ -23,29 +23,12 @@ pub struct CostsSection {
     pub slippage_bps: f64,
 }
 
-impl Default for CostsSection {
-    fn default() -> Self {
-        CostsSection {
-            fee_bps: 0.0,
-            per_share: 0.0,
-            min_fee: 0.0,
-            slippage_bps: 0.0,
-        }
-    }
-}
-
 /// `[orders]` of a sheet book.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BookOrders {
     /// Decimals of share quantities (0: whole shares).
     pub qty_decimals: u32,
-}
-
-impl Default for BookOrders {
-    fn default() -> Self {
-        BookOrders { qty_decimals: 0 }
-    }
 }
 
 fn semi_auto() -> ExecutionSection {

@@ -679,7 +679,7 @@ fn list(home: &Path, a: &OrdersListArgs) -> anyhow::Result<()> {
         Some(s) => o.status.as_str() == s,
     });
     // Newest session first; within a session, as recorded.
-    rows.sort_by(|x, y| y.market_day.cmp(&x.market_day));
+    rows.sort_by_key(|o| std::cmp::Reverse(o.market_day));
     if a.json {
         let v: Vec<Value> = rows.iter().map(order_json).collect();
         println!(
