@@ -924,3 +924,57 @@ fn test_semi_auto_orders_wait_for_approval_and_approving_each_day_trades_as_auto
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stderr.contains("expired"), "{}", r.stderr);
 }
+
+#[test]
+fn test_manual_level_never_sends_and_small_orders_skip_approval() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (mdir, tdir) = (dir.path().join("m"), dir.path().join("t"));
+    std::fs::create_dir_all(&mdir).unwrap();
+    std::fs::create_dir_all(&tdir).unwrap();
+    let manual = crypto_cfg(&mdir, &data, "[execution]\nlevel = \"manual\"\n");
+    let small = crypto_cfg(
+        &tdir,
+        &data,
+        "[execution]\nlevel = \"semi-auto\"\napprove_above = 1e12\n",
+    );
+    let (mh, th) = (dir.path().join("mh"), dir.path().join("th"));
+    let mut seen = 0;
+    for d in days("2022-04-01", 8) {
+        for (home, cfg) in [(&mh, &manual), (&th, &small)] {
+            let r = sys(home, &["run", "--config", s(cfg), "--as-of", &d], &[]);
+            assert_eq!(r.code, 0, "{d}: {}{}", r.stdout, r.stderr);
+        }
+        let held = query(
+            &ledger(&mh),
+            &format!(
+                "SELECT client_order_id, approval, status FROM orders WHERE market_day = '{d}'"
+            ),
+        );
+        for o in &held {
+            assert_eq!(
+                (o[1].as_str(), o[2].as_str()),
+                ("manual", "staged"),
+                "{d}: {o:?}"
+            );
+            let r = sys(&mh, &["approve", "--config", s(&manual), &o[0]], &[]);
+            assert_eq!(r.code, 2, "{}", r.stdout);
+            assert!(r.stderr.contains("manual level"), "{}", r.stderr);
+        }
+        seen += held.len();
+        // Below the threshold nothing waits.
+        let waiting = query(
+            &ledger(&th),
+            "SELECT client_order_id FROM orders WHERE approval IS NOT NULL",
+        );
+        assert!(waiting.is_empty(), "{d}: {waiting:?}");
+    }
+    assert!(seen >= 1, "the manual book had orders to trade by hand");
+    assert!(
+        query(&paper(&mh), "SELECT 1 FROM orders").is_empty(),
+        "the manual level sent nothing"
+    );
+    assert!(!query(&paper(&th), "SELECT 1 FROM orders").is_empty());
+}
