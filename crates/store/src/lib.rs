@@ -267,29 +267,20 @@ impl Ledger {
         now: &str,
         f: impl FnOnce(&Writer<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let path = self.path.clone();
-        let e = |x: rusqlite::Error| StoreError::Db {
-            path: path.clone(),
-            message: x.to_string(),
-        };
-        let tx = self.conn.transaction().map_err(e)?;
-        let out = f(&Writer {
-            tx: &tx,
-            run_id,
-            path: &path,
-        })?;
-        tx.execute(
-            "INSERT OR REPLACE INTO steps (run_id, step, name, done_utc) VALUES (?1, ?2, ?3, ?4)",
-            params![run_id, step, name, now],
-        )
-        .map_err(e)?;
-        tx.execute(
-            "UPDATE runs SET last_step = ?2 WHERE run_id = ?1",
-            params![run_id, step],
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)?;
-        Ok(out)
+        self.write(run_id, |w| {
+            let out = f(w)?;
+            w.tx.execute(
+                "INSERT OR REPLACE INTO steps (run_id, step, name, done_utc) VALUES (?1, ?2, ?3, ?4)",
+                params![run_id, step, name, now],
+            )
+            .map_err(w.e())?;
+            w.tx.execute(
+                "UPDATE runs SET last_step = ?2 WHERE run_id = ?1",
+                params![run_id, step],
+            )
+            .map_err(w.e())?;
+            Ok(out)
+        })
     }
 
     /// The run that completed a strategy's market day, if one did.

@@ -9,7 +9,7 @@ use anyhow::Context;
 use systrade_backtest::{BacktestConfig, BacktestError, BacktestResult, CostModel, write_outputs};
 use systrade_core::fsio::write_atomic;
 use systrade_core::{DailyBar, Market, Symbol};
-use systrade_data::{Adjust, DataSource};
+use systrade_data::DataSource;
 use systrade_pipeline::trend::{
     DayRecord, SNAPSHOT_HEADER, TrendParams, TrendStrategy, desired_trades_jsonl, snapshot_rows,
     targets_history_csv,
@@ -43,18 +43,7 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadArgs) -> anyhow::Resu
     let source = data
         .map(Path::to_path_buf)
         .unwrap_or_else(|| cfg.source(config));
-    let mut opts = read.parse_options();
-    if read.adjust.is_none() {
-        opts.adjust = match cfg.data.adjust.as_str() {
-            "none" => Adjust::None,
-            "total" => Adjust::Total,
-            _ => Adjust::Split,
-        };
-    }
-    let configured_market = cfg.market().map_err(BadInput)?;
-    if opts.market.is_none() {
-        opts.market = configured_market;
-    }
+    let opts = cfg.data.parse_options(read).map_err(BadInput)?;
     let src =
         DataSource::open(&source).with_context(|| format!("{}: data.source", config.display()))?;
     let mut bars = BTreeMap::new();

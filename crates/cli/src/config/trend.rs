@@ -43,6 +43,26 @@ impl DataConfig {
         }
     }
 
+    /// The read flags, with this section's adjustment and market where the flags leave
+    /// them open.
+    pub fn parse_options(
+        &self,
+        read: &crate::args::ReadArgs,
+    ) -> Result<systrade_data::ParseOptions, String> {
+        let mut opts = read.parse_options();
+        if read.adjust.is_none() {
+            opts.adjust = match self.adjust.as_str() {
+                "none" => systrade_data::Adjust::None,
+                "total" => systrade_data::Adjust::Total,
+                _ => systrade_data::Adjust::Split,
+            };
+        }
+        if opts.market.is_none() {
+            opts.market = self.market()?;
+        }
+        Ok(opts)
+    }
+
     /// `data.adjust` must be one of the three adjustments.
     pub fn validate(&self) -> Result<(), String> {
         if !matches!(self.adjust.as_str(), "none" | "split" | "total") {
@@ -164,11 +184,6 @@ impl TrendConfig {
             return Err(format!("backtest.start: {a} is after backtest.end {b}"));
         }
         self.data.validate()
-    }
-
-    /// The market named by `data.market`, if any.
-    pub fn market(&self) -> Result<Option<systrade_core::Market>, String> {
-        self.data.market()
     }
 
     /// The strategy's parameters (sleeves in name order).

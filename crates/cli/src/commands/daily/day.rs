@@ -806,15 +806,7 @@ fn steps(
             );
             continue;
         }
-        let purpose = format!("stop {} {}", level_d.normalize(), qty.normalize());
-        let req = OrderRequest {
-            client_order_id: ClientOrderId::derive(name, day, sym, Side::Sell, &purpose)?,
-            symbol: sym.clone(),
-            side: Side::Sell,
-            qty,
-            order_type: OrderType::Stop { stop: level_d },
-            session: day,
-        };
+        let req = super::orders::stop_request(name, day, sym, qty, level_d)?;
         let plan = Planned {
             req: req.clone(),
             purpose: "stop",

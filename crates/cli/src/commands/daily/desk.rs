@@ -65,18 +65,8 @@ impl SheetBook {
         let source = data
             .map(Path::to_path_buf)
             .unwrap_or_else(|| cfg.source(config));
-        let mut opts = read.parse_options();
-        if read.adjust.is_none() {
-            opts.adjust = match cfg.data.adjust.as_str() {
-                "none" => systrade_data::Adjust::None,
-                "total" => systrade_data::Adjust::Total,
-                _ => systrade_data::Adjust::Split,
-            };
-        }
+        let opts = cfg.data.parse_options(read).map_err(BadInput)?;
         let configured = cfg.data.market().map_err(BadInput)?;
-        if opts.market.is_none() {
-            opts.market = configured;
-        }
         let src = systrade_data::DataSource::open(&source)
             .with_context(|| format!("{}: data.source", config.display()))?;
         let all = src

@@ -222,6 +222,53 @@ fn submit_once(
     }
 }
 
+/// A protective stop's request; its id is the daily run's for the same stop, so a run and an
+/// approval never place it twice.
+pub(super) fn stop_request(
+    book: &str,
+    session: NaiveDate,
+    sym: &Symbol,
+    qty: Decimal,
+    level: Decimal,
+) -> anyhow::Result<OrderRequest> {
+    let purpose = format!("stop {} {}", level.normalize(), qty.normalize());
+    Ok(OrderRequest {
+        client_order_id: ClientOrderId::derive(book, session, sym, Side::Sell, &purpose)?,
+        symbol: sym.clone(),
+        side: Side::Sell,
+        qty,
+        order_type: OrderType::Stop { stop: level },
+        session,
+    })
+}
+
+/// The ledger's record of a stop the broker placed.
+fn stop_order(
+    book: &str,
+    req: &OrderRequest,
+    placed: &BrokerOrder,
+    note: Option<String>,
+) -> LedgerOrder {
+    LedgerOrder {
+        client_order_id: req.client_order_id.clone(),
+        strategy: book.to_string(),
+        market_day: req.session,
+        symbol: req.symbol.clone(),
+        side: Side::Sell,
+        kind: "stop".into(),
+        qty: req.qty,
+        stop_price: req.order_type.stop_price(),
+        purpose: "stop".into(),
+        status: placed.status,
+        broker_order_id: Some(placed.broker_id.clone()),
+        filled_qty: Decimal::ZERO,
+        avg_price: None,
+        note,
+        decision_price: None,
+        approval: None,
+    }
+}
+
 /// Frees the units a protective stop reserves for sell `o`: the stop is replaced by one on
 /// what stays held (one step, so the position is never without protection), or canceled
 /// when nothing does.
@@ -271,21 +318,7 @@ fn make_room(
             );
             continue;
         }
-        let purpose = format!("stop {} {}", level.normalize(), keep.normalize());
-        let req = OrderRequest {
-            client_order_id: ClientOrderId::derive(
-                &l.name,
-                o.market_day,
-                &o.symbol,
-                Side::Sell,
-                &purpose,
-            )?,
-            symbol: o.symbol.clone(),
-            side: Side::Sell,
-            qty: keep,
-            order_type: OrderType::Stop { stop: level },
-            session: o.market_day,
-        };
+        let req = stop_request(&l.name, o.market_day, &o.symbol, keep, level)?;
         let placed = retry(policy, logs, "replace", || {
             broker.replace(&stop.client_order_id, &req)
         })?;
@@ -304,24 +337,12 @@ fn make_room(
             x.note = Some(format!("replaced by {}", req.client_order_id));
             out.push(x);
         }
-        out.push(LedgerOrder {
-            client_order_id: req.client_order_id.clone(),
-            strategy: l.name.clone(),
-            market_day: o.market_day,
-            symbol: o.symbol.clone(),
-            side: Side::Sell,
-            kind: "stop".into(),
-            qty: keep,
-            stop_price: Some(level),
-            purpose: "stop".into(),
-            status: placed.status,
-            broker_order_id: Some(placed.broker_id.clone()),
-            filled_qty: Decimal::ZERO,
-            avg_price: None,
-            note: Some(format!("resized for sell {}", o.client_order_id)),
-            decision_price: None,
-            approval: None,
-        });
+        out.push(stop_order(
+            &l.name,
+            &req,
+            &placed,
+            Some(format!("resized for sell {}", o.client_order_id)),
+        ));
         stops.push((
             o.symbol.clone(),
             Some(StopRow {
@@ -394,15 +415,7 @@ fn protect(
         let Some(session) = orders.first().map(|o| o.market_day) else {
             return Ok(());
         };
-        let purpose = format!("stop {} {}", level.normalize(), qty.normalize());
-        let req = OrderRequest {
-            client_order_id: ClientOrderId::derive(&l.name, session, sym, Side::Sell, &purpose)?,
-            symbol: sym.clone(),
-            side: Side::Sell,
-            qty,
-            order_type: OrderType::Stop { stop: level },
-            session,
-        };
+        let req = stop_request(&l.name, session, sym, qty, level)?;
         for extra in existing.iter().skip(1) {
             retry(policy, logs, "cancel", || {
                 broker.cancel(&extra.client_order_id)
@@ -425,24 +438,7 @@ fn protect(
                 });
             }
         }
-        out.push(LedgerOrder {
-            client_order_id: req.client_order_id.clone(),
-            strategy: l.name.clone(),
-            market_day: session,
-            symbol: sym.clone(),
-            side: Side::Sell,
-            kind: "stop".into(),
-            qty,
-            stop_price: Some(level),
-            purpose: "stop".into(),
-            status: placed.status,
-            broker_order_id: Some(placed.broker_id.clone()),
-            filled_qty: Decimal::ZERO,
-            avg_price: None,
-            note: placed.reason.clone(),
-            decision_price: None,
-            approval: None,
-        });
+        out.push(stop_order(&l.name, &req, &placed, placed.reason.clone()));
         if placed.status == OrderStatus::Rejected {
             logs.write(
                 "stop_updates",
@@ -698,7 +694,7 @@ fn list(home: &Path, a: &OrdersListArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<16}  {:<14} {:<10} {:<10} {:<4} {:>12} {:<6} {:<7} {:<16} {:<9} {:>12}",
+        "{:<35} {:<14} {:<10} {:<10} {:<4} {:>12} {:<6} {:<7} {:<16} {:<9} {:>12}",
         "client_order_id",
         "book",
         "session",
@@ -713,7 +709,7 @@ fn list(home: &Path, a: &OrdersListArgs) -> anyhow::Result<()> {
     );
     for o in &rows {
         println!(
-            "{:<16}  {:<14} {:<10} {:<10} {:<4} {:>12} {:<6} {:<7} {:<16} {:<9} {:>12}",
+            "{:<35} {:<14} {:<10} {:<10} {:<4} {:>12} {:<6} {:<7} {:<16} {:<9} {:>12}",
             o.client_order_id.0,
             o.strategy,
             o.market_day,
