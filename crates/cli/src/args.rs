@@ -213,7 +213,7 @@ pub struct ApproveArgs {
     /// Approve every order waiting for approval.
     #[arg(long, conflicts_with = "ids")]
     pub all: bool,
-    /// Client order ids to approve (see `systrade orders list --status staged`).
+    /// Client order ids to approve (see `systrade orders list --status pending`).
     pub ids: Vec<String>,
     /// A market database or a folder of vendor files; overrides the config's data.source.
     #[arg(long)]
