@@ -157,7 +157,7 @@ systrade sheet --signals signals.csv --capital 250000 --method min-variance --ma
     /// stop to what stays held (or cancels it when nothing does). Fills the broker makes at
     /// once are booked in the ledger.
     #[command(after_help = "Examples:
-  systrade orders list --config configs/trend_crypto.toml --status staged
+  systrade orders list --config configs/trend_crypto.toml --status pending
   systrade approve --config configs/trend_crypto.toml --all
   systrade approve --config book.toml 0a1b2c3d4e5f6a7b 1c2d3e4f5a6b7c8d")]
     Approve(ApproveArgs),
