@@ -155,11 +155,14 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
         println!("   daily summary: {}", p.display());
     }
     println!(
-        "\nNext: `systrade data inspect --db {}`, `systrade backtest --config {}`, `systrade --home {} reconcile --config {}`, or import real files with `systrade data import`.",
+        "\nNext: `systrade data inspect --db {}`, `systrade backtest --config {}`, `systrade --home {} reconcile --config {}`, `systrade --home {} portfolio --data {}`, `systrade --home {} orders slippage`, or import real files with `systrade data import`.",
         db_path.display(),
         config_path.display(),
         home.display(),
-        config_path.display()
+        config_path.display(),
+        home.display(),
+        db_path.display(),
+        home.display()
     );
     Ok(())
 }

@@ -550,7 +550,7 @@ fn print_view(s: &Value) {
             n(&p["last_close"]),
             n(&p["value"]),
             n(&p["unrealized_pnl"]),
-            p["stop"].as_f64().map_or("-".into(), |v| format!("{v}"))
+            p["stop"].as_f64().map_or("-".into(), |v| format!("{v:.4}"))
         );
     }
     for (title, key) in [
