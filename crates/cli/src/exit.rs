@@ -19,6 +19,30 @@ pub fn bad(m: impl Into<String>) -> anyhow::Error {
     BadInput(m.into()).into()
 }
 
+/// A refusal of the ledger (`StoreError::Invalid`) is the user's input; anything else is a
+/// real failure.
+pub fn refused(e: systrade_store::StoreError) -> anyhow::Error {
+    match e {
+        systrade_store::StoreError::Invalid(m) => bad(m),
+        other => other.into(),
+    }
+}
+
+/// The ledger under `home`, which must exist; `first` says what creates one.
+pub fn existing_ledger(
+    home: &std::path::Path,
+    first: &str,
+) -> anyhow::Result<systrade_store::Ledger> {
+    let path = home.join("ledger.sqlite");
+    if !path.exists() {
+        return Err(bad(format!(
+            "no ledger at {} ({first} first, or pass --home)",
+            path.display()
+        )));
+    }
+    Ok(systrade_store::Ledger::open(&path)?)
+}
+
 /// 2 when any cause in the chain is the user's input, else 1.
 pub fn code_for(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {

@@ -16,10 +16,10 @@ use systrade_core::contracts::Side;
 use systrade_core::{DailyBar, Market, Symbol};
 use systrade_data::DataSource;
 use systrade_portfolio::positions::{Execution, Position, Trip};
-use systrade_store::{BookKind, Ledger};
+use systrade_store::{Book, BookKind, Ledger, LedgerFill};
 
 use crate::args::PortfolioArgs;
-use crate::exit::bad;
+use crate::exit::{bad, existing_ledger};
 
 /// Money and ratios are printed rounded: the file must not change with float noise.
 fn r(x: f64, dp: i32) -> f64 {
@@ -84,10 +84,14 @@ fn signed(side: Side, q: Decimal) -> f64 {
 }
 
 /// Everything the ledger holds, up to `as_of`.
-fn holdings(ledger: &Ledger, as_of: NaiveDate) -> anyhow::Result<Vec<Holding>> {
+fn holdings(
+    ledger: &Ledger,
+    books: &[Book],
+    fills: &[LedgerFill],
+    as_of: NaiveDate,
+) -> anyhow::Result<Vec<Holding>> {
     let mut out = Vec::new();
-    let fills = ledger.fills(None)?;
-    for b in ledger.books()? {
+    for b in books {
         let mut by: BTreeMap<Symbol, Vec<Execution>> = BTreeMap::new();
         for fl in fills
             .iter()
@@ -264,24 +268,17 @@ pub fn run(home: &Path, a: &PortfolioArgs) -> anyhow::Result<()> {
     if a.vol_window < 2 {
         return Err(bad("--vol-window must be at least 2 returns"));
     }
-    let path = home.join("ledger.sqlite");
-    if !path.exists() {
-        return Err(bad(format!(
-            "no ledger at {} (run `systrade run`, `systrade orders stage` or `systrade trades add` first, or pass --home)",
-            path.display()
-        )));
-    }
-    let ledger = Ledger::open(&path)?;
+    let ledger = existing_ledger(
+        home,
+        "run `systrade run`, `systrade orders stage` or `systrade trades add`",
+    )?;
     let as_of = match a.as_of {
         Some(d) => d,
-        None => {
-            let flag = std::env::var("SYSTRADE_NOW")
-                .ok()
-                .filter(|t| !t.trim().is_empty());
-            super::daily::now_of(flag.as_deref().map(str::trim))?.date_naive()
-        }
+        None => super::daily::env_now()?.date_naive(),
     };
-    let holdings = holdings(&ledger, as_of)?;
+    let books = ledger.books()?;
+    let all_fills = ledger.fills(None)?;
+    let holdings = holdings(&ledger, &books, &all_fills, as_of)?;
     let symbols: BTreeSet<Symbol> = holdings.iter().map(|h| h.symbol.clone()).collect();
     let prices = load_prices(a, &symbols, as_of)?;
     let mut sectors = BTreeMap::new();
@@ -291,9 +288,7 @@ pub fn run(home: &Path, a: &PortfolioArgs) -> anyhow::Result<()> {
 
     // Cash: each paper account the books trade in, as it stood at the close of as_of, plus
     // the cash of the manual account.
-    let books = ledger.books()?;
     let accounts: BTreeSet<String> = books.iter().map(|b| b.account.clone()).collect();
-    let all_fills = ledger.fills(None)?;
     let mut cash_by: BTreeMap<String, f64> = BTreeMap::new();
     for acct in &accounts {
         let p = home.join(format!("paper/{acct}.sqlite"));

@@ -7,26 +7,15 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use systrade_core::Symbol;
 use systrade_core::contracts::Side;
-use systrade_store::{Ledger, ManualTrade, NewTrade, StoreError, TradeUpdate};
+use systrade_store::{Ledger, ManualTrade, NewTrade, TradeUpdate};
 
 use super::table::Table;
 use crate::args::{TradeSideArg, TradesCommand};
-use crate::exit::bad;
-
-/// A refusal of the ledger is the user's input; anything else is a real failure.
-fn refused(e: StoreError) -> anyhow::Error {
-    match e {
-        StoreError::Invalid(m) => bad(m),
-        other => other.into(),
-    }
-}
+use crate::exit::{bad, existing_ledger, refused};
 
 /// Today (UTC), or the date of `SYSTRADE_NOW` when set (tests and replays).
 fn today() -> anyhow::Result<NaiveDate> {
-    let now = std::env::var("SYSTRADE_NOW")
-        .ok()
-        .filter(|t| !t.trim().is_empty());
-    Ok(super::daily::now_of(now.as_deref().map(str::trim))?.date_naive())
+    Ok(super::daily::env_now()?.date_naive())
 }
 
 fn side(s: TradeSideArg) -> Side {
@@ -37,14 +26,11 @@ fn side(s: TradeSideArg) -> Side {
 }
 
 fn open_ledger(home: &Path, create: bool) -> anyhow::Result<Ledger> {
-    let path = home.join("ledger.sqlite");
-    if !create && !path.exists() {
-        return Err(bad(format!(
-            "no ledger at {} (add a trade first, or pass --home)",
-            path.display()
-        )));
+    if create {
+        Ok(Ledger::open(&home.join("ledger.sqlite"))?)
+    } else {
+        existing_ledger(home, "add a trade")
     }
-    Ok(Ledger::open(&path)?)
 }
 
 fn dtext(d: Decimal) -> String {

@@ -32,6 +32,15 @@ pub(crate) fn now_of(flag: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
     }
 }
 
+/// The clock of commands without a `--now` flag: `SYSTRADE_NOW` when set (tests, replays),
+/// else the system's.
+pub(crate) fn env_now() -> anyhow::Result<DateTime<Utc>> {
+    let flag = std::env::var("SYSTRADE_NOW")
+        .ok()
+        .filter(|t| !t.trim().is_empty());
+    now_of(flag.as_deref().map(str::trim))
+}
+
 /// "Today" for a market: its own local date (UTC for crypto).
 pub fn market_today(market: Market, now: DateTime<Utc>) -> NaiveDate {
     match market {

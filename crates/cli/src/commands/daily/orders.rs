@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use systrade_backtest::{dec, f};
@@ -20,7 +20,7 @@ use systrade_broker::{
 };
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
-use systrade_store::{Book, BookKind, Ledger, LedgerOrder, StopRow, StoreError};
+use systrade_store::{Book, BookKind, Ledger, LedgerOrder, StopRow};
 
 use super::day::{FillSync, faults_from_env, merge, open_paper, qty_text, retry};
 use super::desk::Desk;
@@ -31,32 +31,12 @@ use crate::args::{
     OrdersStageArgs, ReadArgs,
 };
 use crate::commands::table::Table;
-use crate::exit::bad;
+use crate::exit::{bad, existing_ledger, refused};
 
-/// A refusal of the ledger is the user's input; anything else is a real failure.
-fn refused(e: StoreError) -> anyhow::Error {
-    match e {
-        StoreError::Invalid(m) => bad(m),
-        other => other.into(),
-    }
-}
-
-fn now() -> anyhow::Result<DateTime<Utc>> {
-    let flag = std::env::var("SYSTRADE_NOW")
-        .ok()
-        .filter(|t| !t.trim().is_empty());
-    super::now_of(flag.as_deref().map(str::trim))
-}
+use super::env_now as now;
 
 fn open_ledger(home: &Path) -> anyhow::Result<Ledger> {
-    let path = home.join("ledger.sqlite");
-    if !path.exists() {
-        return Err(bad(format!(
-            "no ledger at {} (run `systrade run` or `systrade orders stage` first, or pass --home)",
-            path.display()
-        )));
-    }
-    Ok(Ledger::open(&path)?)
+    existing_ledger(home, "run `systrade run` or `systrade orders stage`")
 }
 
 /// A config loaded for its book: the desk (data, broker settings) and the book's name.
