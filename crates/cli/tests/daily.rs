@@ -817,6 +817,7 @@ fn test_semi_auto_orders_wait_for_approval_and_approving_each_day_trades_as_auto
     let (auto_home, semi_home) = (dir.path().join("auto"), dir.path().join("semi-home"));
     let mut approved = 0;
     let mut first_held: Option<String> = None;
+    let mut cancel_home: Option<PathBuf> = None;
     for d in days("2022-04-01", 12) {
         let run = |home: &Path, cfg: &Path| {
             let r = sys(home, &["run", "--config", s(cfg), "--as-of", &d], &[]);
@@ -867,6 +868,11 @@ fn test_semi_auto_orders_wait_for_approval_and_approving_each_day_trades_as_auto
         );
         assert_eq!(ledger_positions(&semi_home), broker_positions(&semi_home));
         assert_eq!(open_stops(&semi_home), open_stops(&auto_home), "{d}: stops");
+        if cancel_home.is_none() && !open_stops(&semi_home).is_empty() {
+            let copy = dir.path().join("with-stops");
+            copy_dir(&semi_home, &copy);
+            cancel_home = Some(copy);
+        }
         assert_eq!(
             query(&paper(&semi_home), "SELECT cash FROM account"),
             query(&paper(&auto_home), "SELECT cash FROM account"),
@@ -876,6 +882,30 @@ fn test_semi_auto_orders_wait_for_approval_and_approving_each_day_trades_as_auto
     assert!(
         approved >= 2,
         "entries and exits went through approval: {approved}"
+    );
+    // A stop working at the broker is canceled there (only with the book's config), and the
+    // ledger forgets it.
+    let held = cancel_home.expect("a day with a protective stop");
+    let stop = query(&ledger(&held), "SELECT client_order_id FROM stops LIMIT 1");
+    let id = stop[0][0].clone();
+    let r = sys(&held, &["orders", "cancel", &id], &[]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("pass --config"), "{}", r.stderr);
+    let r = sys(
+        &held,
+        &["orders", "cancel", "--config", s(&semi_cfg), &id],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let sql = format!("SELECT status FROM orders WHERE client_order_id = '{id}'");
+    assert_eq!(query(&paper(&held), &sql)[0][0], "canceled");
+    assert_eq!(query(&ledger(&held), &sql)[0][0], "canceled");
+    assert!(
+        query(
+            &ledger(&held),
+            &format!("SELECT 1 FROM stops WHERE client_order_id = '{id}'")
+        )
+        .is_empty()
     );
     // An order left unapproved expires with the next run (a fresh account that does not
     // approve the first day's orders).
