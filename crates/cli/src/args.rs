@@ -179,6 +179,40 @@ systrade sheet --signals signals.csv --capital 250000 --method min-variance --ma
 systrade portfolio --data prices/ --data crypto.db --manual-cash 5000 --json"
     )]
     Portfolio(PortfolioArgs),
+    /// The daily newsletter (HTML with a plain-text alternative) from the ledger and the
+    /// daily runs' artifacts under --home: a section per book with buy / sell / watch (shares
+    /// and money, why in words), what to avoid and why (blocked entries), open positions with
+    /// stops and PnL, recent fills and data warnings. --preview writes it; --send mails it
+    /// through SMTP configured by the environment: SYSTRADE_SMTP_HOST, SYSTRADE_SMTP_PORT
+    /// (default 587; 465 = implicit TLS), SYSTRADE_SMTP_USER, SYSTRADE_SMTP_PASSWORD,
+    /// SYSTRADE_SMTP_FROM, SYSTRADE_SMTP_TO (comma-separated). STARTTLS is used when the
+    /// server offers it. The daily run sends it by itself after its last step when
+    /// SYSTRADE_SMTP_HOST is set.
+    #[command(after_help = "Examples:
+  systrade --home systrade-demo/home newsletter --preview newsletter.html
+  systrade newsletter --preview today.eml        # the whole MIME message
+  SYSTRADE_SMTP_HOST=smtp.example.com SYSTRADE_SMTP_FROM=desk@example.com \
+  SYSTRADE_SMTP_TO=me@example.com SYSTRADE_SMTP_USER=desk SYSTRADE_SMTP_PASSWORD=... \
+      systrade newsletter --send --date 2024-06-28")]
+    Newsletter(NewsletterArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewsletterArgs {
+    /// Write the newsletter here: HTML, with the text part beside it (same name, .txt); a
+    /// name ending in .eml gets the whole MIME message instead.
+    #[arg(long, value_name = "FILE")]
+    pub preview: Option<PathBuf>,
+    /// Send it by SMTP (settings from the environment; see above).
+    #[arg(long)]
+    pub send: bool,
+    /// The market day to report (default: the latest day a daily run completed). Each book
+    /// shows its latest completed run on or before it.
+    #[arg(long)]
+    pub date: Option<NaiveDate>,
+    /// Only these books (repeatable; default: every book in the ledger, and manual trades).
+    #[arg(long)]
+    pub book: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -637,8 +671,10 @@ pub struct BacktestArgs {
     pub data: Option<PathBuf>,
     #[command(flatten)]
     pub momentum: MomentumArgs,
-    /// Momentum configs: also draw the charts (SVG) into --out/charts: NAV vs CDI, drawdown,
-    /// rolling 12-month Sharpe, gross and beta, turnover.
+    /// Also write the tear sheet's charts as SVG and PNG files into --out/charts: equity vs
+    /// benchmark (buy & hold of the data, or the CDI), drawdown, rolling 12-month Sharpe,
+    /// gross/net exposure, monthly turnover (momentum: also gross and beta). Every backtest
+    /// writes --out/report.html, one self-contained tear sheet, with or without this flag.
     #[arg(long)]
     pub plots: bool,
     #[command(flatten)]

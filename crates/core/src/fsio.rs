@@ -28,6 +28,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
         .tempfile_in(dir)
         .map_err(io_err(path))?;
     tmp.write_all(bytes).map_err(io_err(path))?;
+    // A temporary file is private (0600); the artifact it becomes is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(io_err(path))?;
+    }
     tmp.as_file().sync_all().map_err(io_err(path))?;
     tmp.persist(path).map_err(|e| CoreError::Io {
         path: path.to_path_buf(),

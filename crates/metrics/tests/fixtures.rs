@@ -114,3 +114,31 @@ fn test_every_metrics_fixture_key_matches_empyrical() {
     assert!(failures.is_empty(), "{failures:#?}");
     assert_eq!(checked, 9 * 12 + 6 * 2);
 }
+
+/// The rolling Sharpe's last window of 1000 returns is empyrical's `sharpe_last1000`.
+#[test]
+fn test_rolling_sharpe_ends_on_empyricals_last_window() {
+    let Some(dir) = shared("fixtures/metrics") else {
+        return;
+    };
+    for sym in ["SPY", "BTCUSDT"] {
+        let fx: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{sym}.json"))).unwrap(),
+        )
+        .unwrap();
+        let (_, r) = returns(&closes(&systrade_testkit::fixture_source(sym)));
+        let p = fx["periods_per_year"].as_f64().unwrap();
+        let roll = systrade_metrics::rolling_sharpe(&r, 1000, p);
+        assert_eq!(roll.len(), r.len());
+        assert!(
+            roll[998].is_none() && roll[999].is_some(),
+            "{sym}: full from the 1000th"
+        );
+        let want = fx["sharpe_last1000"].as_f64().unwrap();
+        let got = roll.last().copied().flatten().unwrap();
+        assert!(
+            (got - want).abs() < 1e-9 * want.abs().max(1.0),
+            "{sym}: {got} vs {want}"
+        );
+    }
+}

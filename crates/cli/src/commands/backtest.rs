@@ -27,9 +27,9 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         return match strategy.as_str() {
             "momentum" => super::momentum::backtest(config, a),
             "trend" => {
-                if a.momentum.any() || a.plots {
+                if a.momentum.any() {
                     return Err(BadInput(
-                        "--db, --cdi, --cohorts, --beta-overlay, --book and --plots apply to momentum configs".into(),
+                        "--db, --cdi, --cohorts, --beta-overlay and --book apply to momentum configs".into(),
                     )
                     .into());
                 }
@@ -205,6 +205,42 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| "n/a".into()),
         pct(s.metrics.max_drawdown)
     );
-    println!("wrote {}", a.out.display());
+    let mut tables = Vec::new();
+    if let Some(rows) = &grid {
+        tables.push(super::tearsheet::cost_grid_table(rows));
+    }
+    if let Some(rows) = &split_rows {
+        tables.push(super::tearsheet::splits_table(rows));
+    }
+    tables.extend(super::tearsheet::top_trades(&result.trades, 10));
+    let dates: Vec<chrono::NaiveDate> = result.series.iter().map(|x| x.date).collect();
+    let sheet = systrade_report::tearsheet::TearSheet {
+        title: format!(
+            "{} {} — fast {}, slow {}",
+            s.strategy, symbol_text, a.fast, a.slow
+        ),
+        subtitle: format!(
+            "{} · {} to {} · fees {} bps, slippage {} bps",
+            data_path.display(),
+            s.first_date.map(|d| d.to_string()).unwrap_or_default(),
+            s.last_date.map(|d| d.to_string()).unwrap_or_default(),
+            a.fees_bps,
+            a.slippage_bps
+        ),
+        perf: super::tearsheet::engine_performance(
+            &result,
+            &cfg,
+            super::tearsheet::buy_and_hold(&data, &dates),
+        ),
+        metrics: super::tearsheet::engine_metrics(&result),
+        tables,
+        notes: s.warnings.iter().take(10).cloned().collect(),
+    };
+    let report = super::tearsheet::emit(&sheet, &a.out, a.plots)?;
+    println!(
+        "wrote {} (tear sheet: {})",
+        a.out.display(),
+        report.display()
+    );
     Ok(())
 }

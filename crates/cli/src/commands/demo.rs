@@ -81,12 +81,23 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
     let l = load(&config_path, None, &read)?;
     let bt_dir = out.join("trend");
     let b = &l.cfg.backtest;
-    let (result, _) = run_backtest(&l, &l.engine(b.cash, b.start, b.end), &bt_dir)?;
+    let engine = l.engine(b.cash, b.start, b.end);
+    let (result, _) = run_backtest(&l, &engine, &bt_dir)?;
     println!(
         "\n4. trend-following backtest ({}) → {}\n   {}",
         config_path.display(),
         bt_dir.display(),
         headline(&result)
+    );
+    let report = super::tearsheet::emit(
+        &super::trend::tearsheet_of(&l, &engine, &result, &config_path),
+        out,
+        true,
+    )?;
+    println!(
+        "   tear sheet: {} (charts as SVG and PNG in {})",
+        report.display(),
+        out.join("charts").display()
     );
     let last = result
         .summary
@@ -154,14 +165,27 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
     if let Some(p) = last_summary {
         println!("   daily summary: {}", p.display());
     }
+    let ledger = crate::exit::existing_ledger(&home, "run the daily run")?;
+    let letter = super::newsletter::build(&home, &ledger, None, &[])?.render()?;
+    let html = out.join("newsletter.html");
+    let text = out.join("newsletter.txt");
+    systrade_core::fsio::write_atomic(&html, letter.html.as_bytes())?;
+    systrade_core::fsio::write_atomic(&text, letter.text.as_bytes())?;
     println!(
-        "\nNext: `systrade data inspect --db {}`, `systrade backtest --config {}`, `systrade --home {} reconcile --config {}`, `systrade --home {} portfolio --data {}`, `systrade --home {} orders slippage`, or import real files with `systrade data import`.",
+        "\n9. newsletter \"{}\" → {} (plain text: {})",
+        letter.subject,
+        html.display(),
+        text.display()
+    );
+    println!(
+        "\nNext: `systrade data inspect --db {}`, `systrade backtest --config {} --plots --out bt`, `systrade --home {} reconcile --config {}`, `systrade --home {} portfolio --data {}`, `systrade --home {} orders slippage`, `systrade --home {} newsletter --preview newsletter.html` (or --send with SYSTRADE_SMTP_* set), or import real files with `systrade data import`.",
         db_path.display(),
         config_path.display(),
         home.display(),
         config_path.display(),
         home.display(),
         db_path.display(),
+        home.display(),
         home.display()
     );
     Ok(())

@@ -7,11 +7,13 @@ mod demo;
 mod indicators;
 mod metrics;
 mod momentum;
+mod newsletter;
 mod plan;
 mod portfolio;
 mod sheet;
 mod sweep;
 mod table;
+mod tearsheet;
 mod trades;
 mod trend;
 mod walkforward;
@@ -46,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Approve(a) => daily::approve(&cli.home, &a),
         Command::Orders(c) => daily::orders(&cli.home, &c),
         Command::Portfolio(a) => portfolio::run(&cli.home, &a),
+        Command::Newsletter(a) => newsletter::run(&cli.home, &a),
     }
 }
 

@@ -513,6 +513,7 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     let r = l.run(a.start, a.end)?;
     let secs = t0.elapsed().as_secs_f64();
     write_backtest(&r, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    let report = super::tearsheet::emit(&tearsheet_of(&r, &l, config), &a.out, a.plots)?;
     if a.plots {
         charts(&r, &a.out.join("charts"))?;
     }
@@ -552,8 +553,41 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
             s.warnings.len() - 3
         );
     }
-    println!("wrote {}", a.out.display());
+    println!(
+        "wrote {} (tear sheet: {})",
+        a.out.display(),
+        report.display()
+    );
     Ok(())
+}
+
+/// The tear sheet of a momentum backtest.
+fn tearsheet_of(
+    r: &MomentumResult,
+    l: &Loaded,
+    config: &Path,
+) -> systrade_report::tearsheet::TearSheet {
+    let s = &r.summary;
+    super::tearsheet::momentum_tearsheet(
+        r,
+        format!(
+            "Momentum {} — {} cohorts{}",
+            match s.book {
+                BookKind::Ls => "LS",
+                BookKind::D10 => "D10",
+            },
+            s.cohorts,
+            if s.beta_overlay { ", beta overlay" } else { "" }
+        ),
+        format!(
+            "{} · {} names from {} · {} to {}",
+            config.display(),
+            l.panel.tickers.len(),
+            l.source.display(),
+            s.period.0.map(|d| d.to_string()).unwrap_or_default(),
+            s.period.1.map(|d| d.to_string()).unwrap_or_default()
+        ),
+    )
 }
 
 /// §9 pre-export checks of one formation: (failures, warnings). A sector above max_sector
@@ -933,6 +967,7 @@ pub fn demo(
     let l = load(config, None, &none, read, (None, None))?;
     let r = l.run(None, None)?;
     write_backtest(&r, bt).with_context(|| format!("writing {}", bt.display()))?;
+    super::tearsheet::emit(&tearsheet_of(&r, &l, config), bt, false)?;
     let s = &r.summary;
     let headline = format!(
         "{}..{}: CAGR {}, vol {}, Sharpe over CDI {}, max drawdown {}, {} formations",
@@ -975,72 +1010,18 @@ pub fn demo(
     Ok((headline, last.month()))
 }
 
-/// The spec's charts (§8) as SVG files in `dir`.
+/// The spec's charts (§8) beside the tear sheet's own: the book's gross and beta.
 pub fn charts(r: &MomentumResult, dir: &Path) -> anyhow::Result<()> {
-    use systrade_report::{Line, line_chart};
+    use systrade_report::{Chart, Line, chart};
     let dates: Vec<NaiveDate> = r.series.iter().map(|x| x.date).collect();
-    let line = |name: &'static str, v: Vec<f64>| Line {
-        name,
+    let line = |name: &str, v: Vec<f64>| Line {
+        name: name.to_string(),
         points: dates.iter().copied().zip(v).collect(),
     };
-    let mut cdi_nav = 1.0;
-    let cdi: Vec<f64> = r
-        .series
-        .iter()
-        .map(|x| {
-            cdi_nav *= 1.0 + x.cdi;
-            cdi_nav
-        })
-        .collect();
-    let nav: Vec<f64> = r.series.iter().map(|x| x.nav).collect();
-    line_chart(
-        &dir.join("nav_vs_cdi.svg"),
-        "NAV vs CDI",
-        "growth of 1",
-        &[line("strategy", nav.clone()), line("CDI", cdi)],
-    )?;
-    let mut peak = f64::MIN;
-    let dd: Vec<f64> = nav
-        .iter()
-        .map(|v| {
-            peak = peak.max(*v);
-            v / peak - 1.0
-        })
-        .collect();
-    line_chart(
-        &dir.join("drawdown.svg"),
-        "Drawdown",
-        "from the peak",
-        &[line("drawdown", dd)],
-    )?;
-    let w = 252;
-    let excess: Vec<f64> = r.series.iter().map(|x| x.excess).collect();
-    let rolling: Vec<f64> = (0..excess.len())
-        .map(|t| {
-            if t + 1 < w {
-                return f64::NAN;
-            }
-            let win = &excess[t + 1 - w..=t];
-            let m = win.iter().sum::<f64>() / w as f64;
-            let sd = (win.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (w - 1) as f64).sqrt();
-            if sd > 0.0 {
-                m / sd * (252f64).sqrt()
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
-    line_chart(
-        &dir.join("rolling_sharpe_12m.svg"),
-        "Rolling 12-month Sharpe over CDI",
-        "Sharpe",
-        &[line("rolling 252d", rolling)],
-    )?;
-    line_chart(
-        &dir.join("gross_beta.svg"),
+    let c = Chart::new(
         "Gross exposure and beta",
         "fraction of NAV",
-        &[
+        vec![
             line(
                 "long gross × scale",
                 r.series.iter().map(|x| x.long_gross * x.scale).collect(),
@@ -1053,26 +1034,8 @@ pub fn charts(r: &MomentumResult, dir: &Path) -> anyhow::Result<()> {
             line("overlay h", r.series.iter().map(|x| x.overlay_h).collect()),
             line("VT scale", r.series.iter().map(|x| x.scale).collect()),
         ],
-    )?;
-    // Turnover per month (the days between formations carry none).
-    let mut monthly: Vec<(NaiveDate, f64)> = Vec::new();
-    for x in &r.series {
-        use chrono::Datelike;
-        match monthly.last_mut() {
-            Some((d, v)) if d.year() == x.date.year() && d.month() == x.date.month() => {
-                *v += x.turnover
-            }
-            _ => monthly.push((x.date, x.turnover)),
-        }
-    }
-    line_chart(
-        &dir.join("turnover.svg"),
-        "Turnover per month (one-way)",
-        "fraction of NAV",
-        &[Line {
-            name: "turnover",
-            points: monthly,
-        }],
-    )?;
+    );
+    write_atomic(&dir.join("gross_beta.svg"), chart::svg(&c)?.as_bytes())?;
+    write_atomic(&dir.join("gross_beta.png"), &chart::png(&c)?)?;
     Ok(())
 }

@@ -192,6 +192,41 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
         l.source.display(),
         headline(&result)
     );
-    println!("wrote {}", a.out.display());
+    let report = super::tearsheet::emit(&tearsheet_of(&l, &cfg, &result, config), &a.out, a.plots)?;
+    println!(
+        "wrote {} (tear sheet: {})",
+        a.out.display(),
+        report.display()
+    );
     Ok(())
+}
+
+/// The tear sheet of a trend backtest: against the equal-weight buy-and-hold of its tickers.
+pub fn tearsheet_of(
+    l: &Loaded,
+    cfg: &BacktestConfig,
+    result: &BacktestResult,
+    config: &Path,
+) -> systrade_report::tearsheet::TearSheet {
+    use super::tearsheet as ts;
+    let dates: Vec<chrono::NaiveDate> = result.series.iter().map(|x| x.date).collect();
+    let s = &result.summary;
+    let mut tables = Vec::new();
+    tables.extend(ts::top_trades(&result.trades, 10));
+    systrade_report::tearsheet::TearSheet {
+        title: format!("Trend following — {}", config.display()),
+        subtitle: format!(
+            "{} tickers from {} · {} to {} · fees {:.1} bps + slippage {:.1} bps",
+            l.data.len(),
+            l.source.display(),
+            s.first_date.map(|d| d.to_string()).unwrap_or_default(),
+            s.last_date.map(|d| d.to_string()).unwrap_or_default(),
+            cfg.costs.fee_bps,
+            cfg.costs.slippage_bps
+        ),
+        perf: ts::engine_performance(result, cfg, ts::buy_and_hold(&l.data, &dates)),
+        metrics: ts::engine_metrics(result),
+        tables,
+        notes: s.warnings.iter().take(10).cloned().collect(),
+    }
 }

@@ -1,0 +1,392 @@
+//! What every backtest writes for people: `report.html` (the tear sheet) and, with
+//! `--plots`, its charts as SVG and PNG files in `charts/`. Built here from the engine's and
+//! the momentum book's results; drawn by `systrade-report`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use systrade_backtest::research::{CostRow, SplitReport};
+use systrade_backtest::{BacktestConfig, BacktestResult, TradeRecord};
+use systrade_core::{DailyBar, Symbol};
+use systrade_pipeline::momentum::MomentumResult;
+use systrade_report::tearsheet::{self, Performance, Table, TearSheet, pct};
+
+use super::newsletter::money;
+
+pub fn opt_pct(x: Option<f64>) -> String {
+    x.map(pct).unwrap_or_else(|| "n/a".into())
+}
+
+pub fn opt_num(x: Option<f64>) -> String {
+    x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "n/a".into())
+}
+
+fn metric(label: &str, value: String) -> (String, String) {
+    (label.to_string(), value)
+}
+
+/// The equal-weight buy-and-hold of the data (one symbol: the symbol itself): each
+/// name's growth since the first date, averaged, on each date (the last close on or
+/// before it). `None` when no name has a price on the first date.
+pub fn buy_and_hold(
+    data: &BTreeMap<Symbol, Vec<DailyBar>>,
+    dates: &[NaiveDate],
+) -> Option<(String, Vec<f64>)> {
+    let first = *dates.first()?;
+    let close_on = |bars: &[DailyBar], d: NaiveDate| {
+        let i = bars.partition_point(|b| b.ts <= d);
+        i.checked_sub(1).map(|k| bars[k].close)
+    };
+    let names: Vec<(&Symbol, &Vec<DailyBar>, f64)> = data
+        .iter()
+        .filter_map(|(s, b)| close_on(b, first).filter(|c| *c > 0.0).map(|c| (s, b, c)))
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    let values = dates
+        .iter()
+        .map(|d| {
+            names
+                .iter()
+                .map(|(_, b, c0)| close_on(b, *d).unwrap_or(*c0) / c0)
+                .sum::<f64>()
+                / names.len() as f64
+        })
+        .collect();
+    let label = if names.len() == 1 {
+        format!("{} buy & hold", names[0].0)
+    } else {
+        format!("equal-weight buy & hold ({} names)", names.len())
+    };
+    Some((label, values))
+}
+
+/// The daily path of an engine run.
+pub fn engine_performance(
+    r: &BacktestResult,
+    cfg: &BacktestConfig,
+    benchmark: Option<(String, Vec<f64>)>,
+) -> Performance {
+    let dates: Vec<NaiveDate> = r.series.iter().map(|x| x.date).collect();
+    let cash_rate = (!cfg.cash_rate.is_empty()).then(|| {
+        (
+            "cash rate".to_string(),
+            dates
+                .iter()
+                .map(|d| cfg.cash_rate.get(d).copied().unwrap_or(0.0))
+                .collect(),
+        )
+    });
+    Performance {
+        equity: r.series.iter().map(|x| x.equity).collect(),
+        exposure: Some((
+            r.series.iter().map(|x| x.gross).collect(),
+            r.series
+                .iter()
+                .map(|x| {
+                    if x.equity != 0.0 {
+                        (x.equity - x.cash) / x.equity
+                    } else {
+                        0.0
+                    }
+                })
+                .collect(),
+        )),
+        turnover: Some(r.series.iter().map(|x| x.turnover).collect()),
+        dates,
+        benchmark,
+        cash_rate,
+        periods_per_year: cfg.periods_per_year,
+    }
+}
+
+/// The engine summary's headline numbers.
+pub fn engine_metrics(r: &BacktestResult) -> Vec<(String, String)> {
+    let s = &r.summary;
+    let m = &s.metrics;
+    let dd_dates = match (m.max_drawdown_peak, m.max_drawdown_trough) {
+        (Some(p), Some(t)) => format!(" ({p} → {t})"),
+        _ => String::new(),
+    };
+    vec![
+        metric("final equity", money(s.final_equity)),
+        metric("CAGR", opt_pct(m.cagr)),
+        metric("volatility", opt_pct(m.annual_vol)),
+        metric("Sharpe", opt_num(m.sharpe)),
+        metric("Sortino", opt_num(m.sortino)),
+        metric("max drawdown", opt_pct(m.max_drawdown) + &dd_dates),
+        metric("Calmar", opt_num(m.calmar)),
+        metric("hit rate (days)", opt_pct(m.hit_rate)),
+        metric("turnover", format!("{:.2}×/yr", s.annual_turnover)),
+        metric("avg gross exposure", pct(s.avg_gross_exposure)),
+        metric("fees", money(s.total_fees)),
+        metric(
+            "trades",
+            format!("{} closed + {} open", s.n_trades, s.n_open_trades),
+        ),
+        metric("stop exits", s.n_stop_exits.to_string()),
+        metric(
+            "capacity (max % of volume)",
+            pct(s.capacity_max_pct_of_volume),
+        ),
+    ]
+}
+
+pub fn cost_grid_table(rows: &[CostRow]) -> Table {
+    Table {
+        caption: "Cost grid".into(),
+        header: [
+            "cost (bps)",
+            "final equity",
+            "CAGR",
+            "vol",
+            "Sharpe",
+            "Sortino",
+            "max DD",
+            "Calmar",
+            "turnover/yr",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: rows
+            .iter()
+            .map(|g| {
+                vec![
+                    format!("{}", g.cost_bps),
+                    money(g.final_equity),
+                    opt_pct(g.cagr),
+                    opt_pct(g.vol),
+                    opt_num(g.sharpe),
+                    opt_num(g.sortino),
+                    opt_pct(g.max_dd),
+                    opt_num(g.calmar),
+                    format!("{:.2}", g.turnover_annual),
+                ]
+            })
+            .collect(),
+        note: "The same run with every fill charged this many bps instead.".into(),
+    }
+}
+
+pub fn splits_table(rows: &[SplitReport]) -> Table {
+    Table {
+        caption: "Train / validation / holdout".into(),
+        header: [
+            "split", "from", "to", "returns", "CAGR", "vol", "Sharpe", "Sortino", "max DD",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                let m = &r.metrics;
+                vec![
+                    r.split.name.clone(),
+                    m.first_return_date
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                    m.last_return_date
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                    m.n_returns.to_string(),
+                    opt_pct(m.cagr),
+                    opt_pct(m.annual_vol),
+                    opt_num(m.sharpe),
+                    opt_num(m.sortino),
+                    opt_pct(m.max_drawdown),
+                ]
+            })
+            .collect(),
+        note: "Metrics of the one run's daily returns inside each date range.".into(),
+    }
+}
+
+/// The best and the worst closed trades by PnL (ties by entry date, then symbol).
+pub fn top_trades(trades: &[TradeRecord], n: usize) -> Vec<Table> {
+    let mut closed: Vec<&TradeRecord> = trades.iter().filter(|t| !t.open).collect();
+    if closed.is_empty() {
+        return Vec::new();
+    }
+    closed.sort_by(|a, b| {
+        b.pnl
+            .total_cmp(&a.pnl)
+            .then(a.entry_date.cmp(&b.entry_date))
+            .then(a.symbol.cmp(&b.symbol))
+    });
+    let header: Vec<String> = [
+        "symbol", "side", "entry", "exit", "qty", "entry px", "exit px", "PnL", "return",
+    ]
+    .map(String::from)
+    .to_vec();
+    let row = |t: &&TradeRecord| {
+        vec![
+            t.symbol.to_string(),
+            format!("{:?}", t.side).to_lowercase(),
+            t.entry_date.to_string(),
+            t.exit_date.map(|d| d.to_string()).unwrap_or_default(),
+            systrade_core::json::shortest(t.qty),
+            super::newsletter::price(t.entry_price),
+            t.exit_price
+                .map(super::newsletter::price)
+                .unwrap_or_default(),
+            money(t.pnl),
+            pct(t.ret),
+        ]
+    };
+    let best: Vec<Vec<String>> = closed.iter().take(n).map(row).collect();
+    let worst: Vec<Vec<String>> = closed.iter().rev().take(n).map(row).collect();
+    vec![
+        Table {
+            caption: format!("Top {} trades", best.len()),
+            header: header.clone(),
+            rows: best,
+            note: format!("Of {} closed round trips, after fees.", closed.len()),
+        },
+        Table {
+            caption: format!("Worst {} trades", worst.len()),
+            header,
+            rows: worst,
+            note: String::new(),
+        },
+    ]
+}
+
+/// The momentum book's daily path: NAV, the CDI, exposure after the vol-target scale.
+pub fn momentum_performance(r: &MomentumResult) -> Performance {
+    Performance {
+        dates: r.series.iter().map(|x| x.date).collect(),
+        equity: r.series.iter().map(|x| x.nav).collect(),
+        benchmark: None,
+        cash_rate: Some(("CDI".into(), r.series.iter().map(|x| x.cdi).collect())),
+        exposure: Some((
+            r.series
+                .iter()
+                .map(|x| (x.long_gross + x.short_gross) * x.scale)
+                .collect(),
+            r.series
+                .iter()
+                .map(|x| (x.long_gross - x.short_gross) * x.scale)
+                .collect(),
+        )),
+        turnover: Some(r.series.iter().map(|x| x.turnover).collect()),
+        periods_per_year: 252.0,
+    }
+}
+
+pub fn momentum_tearsheet(r: &MomentumResult, title: String, subtitle: String) -> TearSheet {
+    let s = &r.summary;
+    let metrics = vec![
+        metric("CAGR", opt_pct(s.cagr)),
+        metric("volatility", opt_pct(s.vol)),
+        metric("Sharpe over CDI", opt_num(s.sharpe)),
+        metric("Sortino", opt_num(s.sortino)),
+        metric("max drawdown", opt_pct(s.max_dd)),
+        metric("Calmar", opt_num(s.calmar)),
+        metric("hit rate (days)", opt_pct(s.hit_rate)),
+        metric("turnover", format!("{:.2}×/yr", s.avg_turnover)),
+        metric("costs", pct(s.total_cost) + " of NAV"),
+        metric("CDI CAGR", opt_pct(s.cdi_cagr)),
+        metric(
+            &format!("beta to {}", s.benchmark),
+            opt_num(s.beta_to_benchmark),
+        ),
+        metric(
+            "formations",
+            format!(
+                "{} ({} failed, {} in stress)",
+                s.formations,
+                s.failed_formations.len(),
+                s.stress_months
+            ),
+        ),
+    ];
+    let grid = Table {
+        caption: "Cost grid".into(),
+        header: [
+            "cost (bps)",
+            "CAGR",
+            "vol",
+            "Sharpe",
+            "Sortino",
+            "max DD",
+            "Calmar",
+            "turnover/yr",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .cost_grid
+            .iter()
+            .map(|g| {
+                vec![
+                    format!("{}", g.cost_bps),
+                    opt_pct(g.cagr),
+                    opt_pct(g.vol),
+                    opt_num(g.sharpe),
+                    opt_num(g.sortino),
+                    opt_pct(g.max_dd),
+                    opt_num(g.calmar),
+                    format!("{:.2}", g.turnover_annual),
+                ]
+            })
+            .collect(),
+        note: "The same book with trading costs of this many bps per unit traded.".into(),
+    };
+    let cohorts = Table {
+        caption: "Cohorts".into(),
+        header: [
+            "cohort",
+            "full rebalances",
+            "limited updates",
+            "avg long names",
+            "avg short names",
+            "hard exits",
+            "soft exits",
+            "excess return/yr",
+            "excess vol/yr",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: s
+            .per_cohort
+            .iter()
+            .map(|c| {
+                vec![
+                    c.cohort.to_string(),
+                    c.full_rebalances.to_string(),
+                    c.limited_updates.to_string(),
+                    format!("{:.1}", c.avg_names_long),
+                    format!("{:.1}", c.avg_names_short),
+                    c.hard_exits.to_string(),
+                    c.soft_exits.to_string(),
+                    pct(c.excess_return_annual),
+                    pct(c.excess_vol_annual),
+                ]
+            })
+            .collect(),
+        note: String::new(),
+    };
+    TearSheet {
+        title,
+        subtitle,
+        perf: momentum_performance(r),
+        metrics,
+        tables: vec![grid, cohorts],
+        notes: s.warnings.iter().take(10).cloned().collect(),
+    }
+}
+
+/// Writes `report.html` into `out` and, with `plots`, the charts into `out/charts`; returns
+/// the report's path.
+pub fn emit(ts: &TearSheet, out: &Path, plots: bool) -> anyhow::Result<PathBuf> {
+    let path = tearsheet::write(ts, out)
+        .with_context(|| format!("writing the tear sheet into {}", out.display()))?;
+    if plots {
+        tearsheet::write_plots(&ts.perf, &out.join("charts"))
+            .with_context(|| format!("drawing the charts into {}/charts", out.display()))?;
+    }
+    Ok(path)
+}
