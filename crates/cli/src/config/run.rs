@@ -19,9 +19,18 @@ pub struct RunSection {
     pub max_retries: u32,
     /// …after pauses of this many milliseconds, doubling each time.
     pub retry_base_ms: u64,
-    /// A notification webhook URL is read from this environment variable (never from a
-    /// file); unset or empty: no notification.
+    /// A generic JSON webhook's URL is read from this environment variable (never from a
+    /// file); unset or empty: no webhook.
     pub notify_webhook_env: String,
+    /// A Slack incoming webhook's URL is read from this environment variable; unset or
+    /// empty: no Slack alert.
+    pub notify_slack_env: String,
+    /// Seconds to wait for a webhook's answer…
+    pub notify_timeout_secs: f64,
+    /// …and how many more tries a 429, 5xx or timeout gets.
+    pub notify_retries: u32,
+    /// Mail the newsletter after the run when SYSTRADE_SMTP_HOST is set.
+    pub newsletter: bool,
 }
 
 impl Default for RunSection {
@@ -34,6 +43,10 @@ impl Default for RunSection {
             max_retries: 3,
             retry_base_ms: 500,
             notify_webhook_env: "SYSTRADE_WEBHOOK_URL".into(),
+            notify_slack_env: "SYSTRADE_SLACK_WEBHOOK_URL".into(),
+            notify_timeout_secs: 10.0,
+            notify_retries: 1,
+            newsletter: true,
         }
     }
 }
@@ -110,6 +123,32 @@ impl RunSection {
                 "run.max_retries: at most 10 (got {})",
                 self.max_retries
             ));
+        }
+        if !(self.notify_timeout_secs.is_finite()
+            && self.notify_timeout_secs > 0.0
+            && self.notify_timeout_secs <= 120.0)
+        {
+            return Err(format!(
+                "run.notify_timeout_secs: between 0 and 120 seconds (got {})",
+                self.notify_timeout_secs
+            ));
+        }
+        if self.notify_retries > 5 {
+            return Err(format!(
+                "run.notify_retries: at most 5 (got {})",
+                self.notify_retries
+            ));
+        }
+        for (key, v) in [
+            ("run.notify_webhook_env", &self.notify_webhook_env),
+            ("run.notify_slack_env", &self.notify_slack_env),
+        ] {
+            if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "{key}: the name of an environment variable (letters, digits, '_'), not the URL itself (got {} characters)",
+                    v.chars().count()
+                ));
+            }
         }
         Ok(())
     }

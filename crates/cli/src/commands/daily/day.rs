@@ -280,6 +280,15 @@ pub fn run_day(l: &Desk, mut ledger: Ledger, x: &DayInputs<'_>) -> anyhow::Resul
                 json!({"error": format!("{e:#}")}),
             );
             let _ = ledger.finish_run(&run_id, Some(&format!("{e:#}")), x.now);
+            super::notify::deliver(
+                l.run_cfg(),
+                &[super::notify::error_alert(
+                    x.name,
+                    &x.market_day.to_string(),
+                    vec![format!("the run stopped: {e:#}")],
+                )],
+                &mut logs,
+            );
             Err(e.context(format!(
                 "the daily run of {} for {} stopped; nothing of this step was written — fix the cause and run again (orders already at the broker are found by their ids)",
                 x.name, x.market_day
@@ -1067,7 +1076,8 @@ fn steps(
         write_atomic(&x.folder.join("done"), format!("{run_id}\n").as_bytes())?;
     }
     boundary(14);
-    notify(rc, &summary, logs);
+    let alerts = super::notify::alerts_of(&summary, &logs.errors.clone());
+    super::notify::deliver(rc, &alerts, logs);
     println!(
         "{name} {day}{}: equity {:.2}, {} positions, orders {}, {} blocked, stops {}, reconciliation {}",
         if x.dry_run { " (dry run)" } else { "" },
@@ -1357,39 +1367,4 @@ pub fn reconcile_now(
         reconcile_rows(ledger, name, &held, &open, l.uses_stops())?,
         cash,
     ))
-}
-
-/// Posts the day's summary to the webhook named by `run.notify_webhook_env` (when set).
-/// Failures are logged; they never fail the run.
-fn notify(rc: &crate::config::run::RunSection, summary: &Value, logs: &mut Logs) {
-    let Ok(url) = std::env::var(&rc.notify_webhook_env) else {
-        return;
-    };
-    if url.trim().is_empty() {
-        return;
-    }
-    let body = systrade_core::json::to_canonical_string(summary).unwrap_or_default();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    match agent
-        .post(url.trim())
-        .header("content-type", "application/json")
-        .send(body.as_bytes())
-    {
-        Ok(_) => logs.write("notify", None, "sent", json!({"channel": "webhook"})),
-        Err(e) => {
-            // The URL is a secret: say what failed, never where to.
-            logs.write(
-                "errors",
-                None,
-                "notify_failed",
-                json!({"channel": "webhook", "error": e.to_string()}),
-            );
-            eprintln!(
-                "warning: the notification could not be sent ({e}); the run itself completed"
-            );
-        }
-    }
 }

@@ -16,6 +16,8 @@ pub struct Logs {
     ts: String,
     /// Records written per file in this run (for the summary).
     pub counts: BTreeMap<String, usize>,
+    /// This run's error records, as "symbol: reason" (for the alerts).
+    pub errors: Vec<String>,
 }
 
 /// The highest `seq` in the folder's logs (0 when none).
@@ -49,6 +51,7 @@ impl Logs {
             strategy: strategy.into(),
             ts: ts.into(),
             counts: BTreeMap::new(),
+            errors: Vec::new(),
         }
     }
 
@@ -72,6 +75,12 @@ impl Logs {
         let line = systrade_core::json::to_canonical_string(&Value::Object(m))
             .unwrap_or_else(|_| "{}".into());
         *self.counts.entry(file.to_string()).or_default() += 1;
+        if file == "errors" {
+            self.errors.push(match symbol {
+                Some(s) => format!("{s}: {reason}"),
+                None => reason.to_string(),
+            });
+        }
         append_line(&self.dir.join(format!("{file}.jsonl")), &line);
     }
 }

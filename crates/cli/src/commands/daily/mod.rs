@@ -4,6 +4,7 @@ mod day;
 mod desk;
 mod lock;
 mod logs;
+mod notify;
 mod orders;
 mod schedule;
 
@@ -123,11 +124,55 @@ pub fn run_quiet(home: &Path, a: &DailyRunArgs) -> anyhow::Result<Vec<PathBuf>> 
             .into());
         }
     }
-    let mut written = Vec::new();
+    let mut ran = Vec::new();
     for config in &a.config {
-        written.extend(run_one(home, a, config, now)?);
+        ran.extend(run_one(home, a, config, now)?);
     }
-    Ok(written)
+    if !a.dry_run {
+        mail_newsletter(home, &ran, now, &stamp);
+    }
+    Ok(ran.into_iter().map(|r| r.summary).collect())
+}
+
+/// A completed day of one book.
+struct Ran {
+    summary: PathBuf,
+    name: String,
+    day: NaiveDate,
+    newsletter: bool,
+}
+
+/// Step 14's email: the newsletter of the books just run, when SMTP is configured. A failure
+/// is reported in `<home>/logs/runs.jsonl` and on stderr; it never fails the run.
+fn mail_newsletter(home: &Path, ran: &[Ran], now: DateTime<Utc>, stamp: &str) {
+    let books: Vec<String> = ran
+        .iter()
+        .filter(|r| r.newsletter)
+        .map(|r| r.name.clone())
+        .collect();
+    let Some(day) = ran.iter().filter(|r| r.newsletter).map(|r| r.day).max() else {
+        return;
+    };
+    let result = (|| -> anyhow::Result<Option<String>> {
+        if systrade_report::email::SmtpSettings::from_env()?.is_none() {
+            return Ok(None);
+        }
+        let ledger = systrade_store::Ledger::open(&home.join("ledger.sqlite"))?;
+        let r = super::newsletter::build(home, &ledger, Some(day), &books)?.render()?;
+        super::newsletter::send_configured(&r, now.into())?;
+        Ok(Some(r.subject))
+    })();
+    match result {
+        Ok(None) => {}
+        Ok(Some(subject)) => entry_event(home, "newsletter_sent", None, &subject, stamp),
+        Err(e) => {
+            let why = format!("{e:#}");
+            entry_event(home, "newsletter_failed", None, &why, stamp);
+            eprintln!(
+                "warning: the newsletter could not be sent ({why}); the run itself completed"
+            );
+        }
+    }
 }
 
 fn run_one(
@@ -135,7 +180,7 @@ fn run_one(
     a: &DailyRunArgs,
     config: &Path,
     now: DateTime<Utc>,
-) -> anyhow::Result<Option<PathBuf>> {
+) -> anyhow::Result<Option<Ran>> {
     let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let (l, market_day) = desk::Desk::load(config, a.data.as_deref(), &a.read, a.as_of, now)?;
     let name = strategy_name(config, l.run_cfg().name.as_deref());
@@ -212,7 +257,12 @@ fn run_one(
         live: a.live,
     };
     let summary = day::run_day(&l, ledger, &ctx)?;
-    Ok(Some(summary))
+    Ok(Some(Ran {
+        summary,
+        name,
+        day: market_day,
+        newsletter: l.run_cfg().newsletter,
+    }))
 }
 
 /// `systrade reconcile`.

@@ -1,0 +1,220 @@
+//! Step 14's notifications: alerts to Slack and to a JSON webhook (the run summary, blocked
+//! entries, reconciliation mismatches, errors) and, after the run, the newsletter by SMTP.
+//! A failure is logged and printed as a warning; it never fails the run. URLs and passwords
+//! come from the environment and never reach a log or the terminal.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use systrade_report::webhook::{Alert, AlertKind, Poster, json_payload, slack_payload};
+
+use super::logs::Logs;
+use crate::config::run::RunSection;
+
+fn strs(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The alerts of a finished run: always its summary; blocked entries, reconciliation
+/// mismatches (and stop-invariant violations) and the run's error records when any.
+pub fn alerts_of(summary: &Value, errors: &[String]) -> Vec<Alert> {
+    let strategy = summary["strategy"].as_str().unwrap_or("?").to_string();
+    let day = summary["as_of"].as_str().unwrap_or("?").to_string();
+    let by_status = summary["orders"]["by_status"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let equity = summary["equity"].as_f64().unwrap_or(0.0);
+    let mut lines = vec![
+        format!(
+            "equity {} · cash {} · gross {}",
+            super::super::newsletter::money(equity),
+            super::super::newsletter::money(summary["cash"].as_f64().unwrap_or(0.0)),
+            systrade_report::tearsheet::pct(summary["gross_exposure"].as_f64().unwrap_or(0.0))
+        ),
+        format!(
+            "{} positions · orders: {}",
+            summary["positions"].as_u64().unwrap_or(0),
+            if by_status.is_empty() {
+                "none".into()
+            } else {
+                by_status
+            }
+        ),
+    ];
+    let held = summary["orders"]["held_back"]
+        .as_array()
+        .map_or(0, Vec::len);
+    if held > 0 {
+        lines.push(format!(
+            "{held} orders wait for approval (systrade approve)"
+        ));
+    }
+    let no_data = strs(&summary["no_data"]);
+    if !no_data.is_empty() {
+        lines.push(format!("no data: {}", no_data.join(", ")));
+    }
+    let mut out = vec![Alert {
+        kind: AlertKind::RunSummary,
+        strategy: strategy.clone(),
+        day: day.clone(),
+        title: format!(
+            "{strategy} {day}{}: equity {}",
+            if summary["dry_run"] == true {
+                " (dry run)"
+            } else {
+                ""
+            },
+            super::super::newsletter::money(equity)
+        ),
+        lines,
+        data: summary.clone(),
+    }];
+    let blocked = summary["decisions"]["blocked"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !blocked.is_empty() {
+        out.push(Alert {
+            kind: AlertKind::BlockedEntries,
+            strategy: strategy.clone(),
+            day: day.clone(),
+            title: format!("{strategy} {day}: {} entries blocked", blocked.len()),
+            lines: blocked
+                .iter()
+                .map(|b| {
+                    format!(
+                        "{} {}: {}",
+                        b["symbol"].as_str().unwrap_or("?"),
+                        b["qty"].as_str().unwrap_or(""),
+                        strs(&b["why"]).join("; ")
+                    )
+                })
+                .collect(),
+            data: json!({"blocked": blocked}),
+        });
+    }
+    let mismatches = summary["reconciliation"]["mismatches"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let violations = summary["reconciliation"]["violations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !mismatches.is_empty() || !violations.is_empty() {
+        let mut lines: Vec<String> = mismatches
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}: {} (broker {}, ledger {})",
+                    m["symbol"].as_str().unwrap_or("?"),
+                    m["status"].as_str().unwrap_or("?"),
+                    m["broker_qty"].as_str().unwrap_or("?"),
+                    m["ledger_qty"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        lines.extend(violations.iter().map(|v| {
+            format!(
+                "{}: {} protective stops open (one expected)",
+                v["symbol"].as_str().unwrap_or("?"),
+                v["open_stops"]
+            )
+        }));
+        lines.push(
+            "new entries in these symbols wait until `systrade reconcile --ack` or the next clean run"
+                .into(),
+        );
+        out.push(Alert {
+            kind: AlertKind::ReconciliationMismatch,
+            strategy: strategy.clone(),
+            day: day.clone(),
+            title: format!(
+                "{strategy} {day}: {} reconciliation mismatches, {} stop-invariant violations",
+                mismatches.len(),
+                violations.len()
+            ),
+            lines,
+            data: json!({"mismatches": mismatches, "violations": violations}),
+        });
+    }
+    // Mismatches are logged as errors too; they have their own alert above.
+    let other: Vec<String> = errors
+        .iter()
+        .filter(|e| {
+            !mismatches
+                .iter()
+                .any(|m| e.starts_with(m["symbol"].as_str().unwrap_or("\u{0}")))
+        })
+        .cloned()
+        .collect();
+    if !other.is_empty() {
+        out.push(error_alert(&strategy, &day, other));
+    }
+    out
+}
+
+/// An alert for errors: a failed run, or error records of a finished one.
+pub fn error_alert(strategy: &str, day: &str, lines: Vec<String>) -> Alert {
+    Alert {
+        kind: AlertKind::Error,
+        strategy: strategy.to_string(),
+        day: day.to_string(),
+        title: format!("{strategy} {day}: {} errors", lines.len()),
+        data: json!({"errors": lines}),
+        lines,
+    }
+}
+
+fn poster(rc: &RunSection) -> Poster {
+    Poster {
+        timeout: Duration::from_secs_f64(rc.notify_timeout_secs),
+        retries: rc.notify_retries,
+        ..Poster::default()
+    }
+}
+
+/// Posts the alerts to every configured channel; each outcome is logged (`notify` when
+/// sent, `errors`/`notify_failed` when not), the channel named, never its URL.
+pub fn deliver(rc: &RunSection, alerts: &[Alert], logs: &mut Logs) {
+    let kinds: Vec<AlertKind> = alerts.iter().map(|a| a.kind).collect();
+    for (channel, env, body) in [
+        ("slack", &rc.notify_slack_env, slack_payload(alerts)),
+        ("webhook", &rc.notify_webhook_env, json_payload(alerts)),
+    ] {
+        let Some(url) = std::env::var(env).ok().filter(|u| !u.trim().is_empty()) else {
+            continue;
+        };
+        match poster(rc).post(&url, &body) {
+            Ok(attempts) => logs.write(
+                "notify",
+                None,
+                "sent",
+                json!({"channel": channel, "alerts": kinds, "attempts": attempts}),
+            ),
+            Err(e) => {
+                logs.write(
+                    "errors",
+                    None,
+                    "notify_failed",
+                    json!({"channel": channel, "alerts": kinds, "error": e.to_string()}),
+                );
+                eprintln!(
+                    "warning: the {channel} notification could not be sent ({e}); the run itself completed"
+                );
+            }
+        }
+    }
+}
