@@ -355,6 +355,11 @@ fn test_demo_runs_and_reruns_identically() {
         out.join("momentum-plan/targets_2020-11.csv"),
         out.join("momentum-plan/orders_2020-11.csv"),
         out.join("momentum-plan/state/cohort_0_2020-11.json"),
+        out.join("report.html"),
+        out.join("charts/equity.png"),
+        out.join("momentum/report.html"),
+        out.join("newsletter.html"),
+        out.join("newsletter.txt"),
     ];
     let first: Vec<Vec<u8>> = artifacts
         .iter()

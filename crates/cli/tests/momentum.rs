@@ -363,16 +363,27 @@ fn test_reruns_are_byte_identical() {
         "cost_grid.csv",
         "targets.csv",
         "logs/formations.jsonl",
-        "charts/nav_vs_cdi.svg",
+        "charts/equity.svg",
         "charts/drawdown.svg",
         "charts/rolling_sharpe_12m.svg",
+        "charts/exposure.svg",
         "charts/gross_beta.svg",
         "charts/turnover.svg",
+        "report.html",
     ] {
         assert_eq!(read(&a.join(f)), read(&b.join(f)), "{f}");
     }
-    let nav = read(&a.join("charts/nav_vs_cdi.svg"));
-    assert!(nav.starts_with("<svg") && nav.contains("NAV vs CDI") && nav.contains("CDI"));
+    for f in ["equity", "gross_beta", "turnover"] {
+        assert_eq!(
+            std::fs::read(a.join(format!("charts/{f}.png"))).unwrap(),
+            std::fs::read(b.join(format!("charts/{f}.png"))).unwrap(),
+            "{f}.png"
+        );
+    }
+    let nav = read(&a.join("charts/equity.svg"));
+    assert!(nav.starts_with("<svg") && nav.contains("Equity vs CDI") && nav.contains("CDI"));
+    let report = read(&a.join("report.html"));
+    assert!(report.contains("Rolling 12-month Sharpe over CDI") && report.contains("Cohorts"));
 }
 
 #[test]

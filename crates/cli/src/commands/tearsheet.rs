@@ -173,7 +173,7 @@ pub fn cost_grid_table(rows: &[CostRow]) -> Table {
 
 pub fn splits_table(rows: &[SplitReport]) -> Table {
     Table {
-        caption: "Train / validation / holdout".into(),
+        caption: "Splits (train, validation, holdout)".into(),
         header: [
             "split", "from", "to", "returns", "CAGR", "vol", "Sharpe", "Sortino", "max DD",
         ]

@@ -10,7 +10,14 @@ use rust_decimal::Decimal;
 
 use super::Run;
 
-pub const ENV: [&str; 8] = [
+pub const ENV: &[&str] = &[
+    "SYSTRADE_SLACK_WEBHOOK_URL",
+    "SYSTRADE_SMTP_HOST",
+    "SYSTRADE_SMTP_PORT",
+    "SYSTRADE_SMTP_USER",
+    "SYSTRADE_SMTP_PASSWORD",
+    "SYSTRADE_SMTP_FROM",
+    "SYSTRADE_SMTP_TO",
     "SYSTRADE_HOME",
     "SYSTRADE_PAPER_FAULTS",
     "SYSTRADE_CRASH_AFTER_STEP",

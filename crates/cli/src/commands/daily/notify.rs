@@ -218,3 +218,66 @@ pub fn deliver(rc: &RunSection, alerts: &[Alert], logs: &mut Logs) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> Value {
+        json!({
+            "strategy": "trend", "as_of": "2024-06-28", "equity": 100000.0, "cash": 20000.0,
+            "gross_exposure": 0.8, "positions": 3, "dry_run": false, "no_data": ["XLRE"],
+            "orders": {"by_status": {"filled": 2}, "held_back": [{"symbol": "XLK"}]},
+            "decisions": {"blocked": []},
+            "reconciliation": {"mismatches": [], "violations": []},
+        })
+    }
+
+    #[test]
+    fn test_a_clean_run_sends_only_its_summary() {
+        let a = alerts_of(&summary(), &[]);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].kind, AlertKind::RunSummary);
+        assert_eq!(a[0].title, "trend 2024-06-28: equity 100,000.00");
+        assert!(
+            a[0].lines
+                .iter()
+                .any(|l| l.contains("1 orders wait for approval"))
+        );
+        assert!(a[0].lines.iter().any(|l| l == "no data: XLRE"));
+    }
+
+    #[test]
+    fn test_blocked_entries_mismatches_and_errors_get_their_own_alerts() {
+        let mut s = summary();
+        s["decisions"]["blocked"] = json!([{"symbol": "XLB", "qty": "12",
+            "why": ["the kill switch is set: no new entries or adds"]}]);
+        s["reconciliation"]["mismatches"] = json!([{"symbol": "XLE", "status": "qty_mismatch",
+            "broker_qty": "10", "ledger_qty": "12"}]);
+        s["reconciliation"]["violations"] = json!([{"symbol": "SPY", "open_stops": 0}]);
+        let errors = vec![
+            "XLE: qty_mismatch".to_string(),
+            "retry_exhausted".to_string(),
+        ];
+        let a = alerts_of(&s, &errors);
+        let kinds: Vec<AlertKind> = a.iter().map(|x| x.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                AlertKind::RunSummary,
+                AlertKind::BlockedEntries,
+                AlertKind::ReconciliationMismatch,
+                AlertKind::Error
+            ]
+        );
+        assert_eq!(
+            a[1].lines,
+            ["XLB 12: the kill switch is set: no new entries or adds"]
+        );
+        assert!(a[2].lines[0].contains("XLE: qty_mismatch (broker 10, ledger 12)"));
+        assert!(a[2].lines[1].contains("SPY: 0 protective stops open"));
+        // The mismatch is not repeated as an error.
+        assert_eq!(a[3].lines, ["retry_exhausted"]);
+        assert_eq!(a[3].data["errors"], json!(["retry_exhausted"]));
+    }
+}
