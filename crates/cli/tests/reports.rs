@@ -658,3 +658,45 @@ fn test_the_tear_sheet_renders_in_headless_chromium_without_console_errors() {
     assert!(console.is_empty(), "{console:?}");
     assert!(dom.contains("Open positions"));
 }
+
+#[test]
+fn test_walk_forward_writes_a_tear_sheet_of_its_stitched_test_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("wf");
+    let r = run_in(
+        &[
+            "walkforward",
+            "--strategy",
+            "sma-cross",
+            "--symbol",
+            "TEC01",
+            "--grid",
+            "fast=5..15:5,slow=30..60:30",
+            "--train",
+            "2y",
+            "--test",
+            "1y",
+            "--data",
+            s(&demo().join("data")),
+            "--out",
+            s(&o),
+        ],
+        Path::new("."),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = read(&o.join("report.html"));
+    let windows = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("window "))
+        .count();
+    assert!(windows >= 2, "{}", r.stdout);
+    assert!(html.contains("Walk-forward windows"));
+    // One table row per window, each with its chosen parameters.
+    assert_eq!(html.matches("fast=").count(), windows, "{}", r.stdout);
+    assert!(html.contains("TEC01 buy &amp; hold"));
+    assert!(
+        !html.contains("Gross and net exposure"),
+        "a stitched run has no exposure"
+    );
+}
