@@ -700,3 +700,34 @@ fn test_walk_forward_writes_a_tear_sheet_of_its_stitched_test_windows() {
         "a stitched run has no exposure"
     );
 }
+
+#[test]
+fn test_a_momentum_books_newsletter_says_why_in_its_own_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let cfg = demo().join("momentum_demo.toml");
+    for d in ["2020-11-30", "2020-12-01"] {
+        let r = sys(&home, &["run", "--config", s(&cfg), "--as-of", d], &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let p = dir.path().join("n.html");
+    let r = sys(&home, &["newsletter", "--preview", s(&p)], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = read(&dir.path().join("n.txt"));
+    assert!(text.contains("== momentum_demo (momentum cohorts, session 2020-12-01) =="));
+    let orders = read(&home.join("runs/momentum_demo/2020-12-01/orders_2020-12-01.csv"));
+    let n = orders.lines().skip(1).count();
+    assert!(n > 0);
+    // The first trading day after the month-end formation: every order says so.
+    assert_eq!(
+        text.matches("monthly formation of the cohorts").count(),
+        n,
+        "{text}"
+    );
+    // Momentum books carry no protective stops, and shorts show as negative shares.
+    assert!(text.contains(", no stop, PnL"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  ") && l.contains(" -") && l.contains("@ avg"))
+    );
+}

@@ -137,7 +137,8 @@ fn trend_hold_words(r: &Value) -> Option<String> {
 fn momentum_words(r: &Value) -> Vec<String> {
     let w = r.get("weight").and_then(Value::as_f64).unwrap_or(0.0);
     let scale = r.get("scale").and_then(Value::as_f64).unwrap_or(1.0);
-    let why = match r.get("reason").and_then(Value::as_str) {
+    // The record's own `reason` is its action (entry, add…); what set it off is `trigger`.
+    let why = match r.get("trigger").and_then(Value::as_str) {
         Some("formation") => "monthly formation of the cohorts",
         Some("catch_up") => "catching up with the book in force",
         Some("vt_rescale") => "volatility-target rescale",
@@ -145,10 +146,7 @@ fn momentum_words(r: &Value) -> Vec<String> {
     };
     vec![
         why.to_string(),
-        format!(
-            "target weight {} × scale {scale:.2}",
-            pct(w).trim_end_matches('%').to_string() + "%"
-        ),
+        format!("target weight {} × vol-target scale {scale:.2}", pct(w)),
     ]
 }
 

@@ -135,40 +135,72 @@ pub fn engine_metrics(r: &BacktestResult) -> Vec<(String, String)> {
     ]
 }
 
-pub fn cost_grid_table(rows: &[CostRow]) -> Table {
+/// One level of a cost grid, from either engine.
+struct GridRow {
+    bps: f64,
+    final_equity: Option<f64>,
+    metrics: [Option<f64>; 6],
+    turnover: f64,
+}
+
+/// The cost grid as shown: money where the run reports it, then CAGR, vol, Sharpe,
+/// Sortino, max DD, Calmar and turnover.
+fn grid_table(rows: &[GridRow], note: &str) -> Table {
+    let money_col = rows.iter().any(|r| r.final_equity.is_some());
+    let mut header = vec!["cost (bps)"];
+    if money_col {
+        header.push("final equity");
+    }
+    header.extend([
+        "CAGR",
+        "vol",
+        "Sharpe",
+        "Sortino",
+        "max DD",
+        "Calmar",
+        "turnover/yr",
+    ]);
     Table {
         caption: "Cost grid".into(),
-        header: [
-            "cost (bps)",
-            "final equity",
-            "CAGR",
-            "vol",
-            "Sharpe",
-            "Sortino",
-            "max DD",
-            "Calmar",
-            "turnover/yr",
-        ]
-        .map(String::from)
-        .to_vec(),
+        header: header.into_iter().map(String::from).collect(),
         rows: rows
             .iter()
             .map(|g| {
-                vec![
-                    format!("{}", g.cost_bps),
-                    money(g.final_equity),
-                    opt_pct(g.cagr),
-                    opt_pct(g.vol),
-                    opt_num(g.sharpe),
-                    opt_num(g.sortino),
-                    opt_pct(g.max_dd),
-                    opt_num(g.calmar),
-                    format!("{:.2}", g.turnover_annual),
-                ]
+                let [cagr, vol, sharpe, sortino, dd, calmar] = g.metrics;
+                let mut row = vec![format!("{}", g.bps)];
+                if money_col {
+                    row.push(g.final_equity.map(money).unwrap_or_default());
+                }
+                row.extend([
+                    opt_pct(cagr),
+                    opt_pct(vol),
+                    opt_num(sharpe),
+                    opt_num(sortino),
+                    opt_pct(dd),
+                    opt_num(calmar),
+                    format!("{:.2}", g.turnover),
+                ]);
+                row
             })
             .collect(),
-        note: "The same run with every fill charged this many bps instead.".into(),
+        note: note.into(),
     }
+}
+
+pub fn cost_grid_table(rows: &[CostRow]) -> Table {
+    let rows: Vec<GridRow> = rows
+        .iter()
+        .map(|g| GridRow {
+            bps: g.cost_bps,
+            final_equity: Some(g.final_equity),
+            metrics: [g.cagr, g.vol, g.sharpe, g.sortino, g.max_dd, g.calmar],
+            turnover: g.turnover_annual,
+        })
+        .collect();
+    grid_table(
+        &rows,
+        "The same run with every fill charged this many bps instead.",
+    )
 }
 
 pub fn splits_table(rows: &[SplitReport]) -> Table {
@@ -303,38 +335,20 @@ pub fn momentum_tearsheet(r: &MomentumResult, title: String, subtitle: String) -
             ),
         ),
     ];
-    let grid = Table {
-        caption: "Cost grid".into(),
-        header: [
-            "cost (bps)",
-            "CAGR",
-            "vol",
-            "Sharpe",
-            "Sortino",
-            "max DD",
-            "Calmar",
-            "turnover/yr",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: r
-            .cost_grid
-            .iter()
-            .map(|g| {
-                vec![
-                    format!("{}", g.cost_bps),
-                    opt_pct(g.cagr),
-                    opt_pct(g.vol),
-                    opt_num(g.sharpe),
-                    opt_num(g.sortino),
-                    opt_pct(g.max_dd),
-                    opt_num(g.calmar),
-                    format!("{:.2}", g.turnover_annual),
-                ]
-            })
-            .collect(),
-        note: "The same book with trading costs of this many bps per unit traded.".into(),
-    };
+    let rows: Vec<GridRow> = r
+        .cost_grid
+        .iter()
+        .map(|g| GridRow {
+            bps: g.cost_bps,
+            final_equity: None,
+            metrics: [g.cagr, g.vol, g.sharpe, g.sortino, g.max_dd, g.calmar],
+            turnover: g.turnover_annual,
+        })
+        .collect();
+    let grid = grid_table(
+        &rows,
+        "The same book with trading costs of this many bps per unit traded.",
+    );
     let cohorts = Table {
         caption: "Cohorts".into(),
         header: [

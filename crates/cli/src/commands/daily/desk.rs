@@ -629,7 +629,7 @@ fn decide_momentum(
             Some(s.as_str()),
             action,
             json!({"weight": w, "scale": next.scale, "target_qty": target.normalize().to_string(),
-                   "held_qty": held.normalize().to_string(), "reason": reason, "data_ok": data_ok}),
+                   "held_qty": held.normalize().to_string(), "trigger": reason, "data_ok": data_ok}),
         );
         let mut push = |delta: Decimal, purpose: &'static str, adds_risk: bool, entry: bool| {
             wants.push(Want {
