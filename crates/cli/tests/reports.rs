@@ -731,3 +731,80 @@ fn test_a_momentum_books_newsletter_says_why_in_its_own_words() {
             .any(|l| l.starts_with("  ") && l.contains(" -") && l.contains("@ avg"))
     );
 }
+
+#[test]
+fn test_manual_trades_get_their_section_and_an_eml_preview_is_a_whole_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    copy_dir(&demo().join("home"), &home);
+    let now = [("SYSTRADE_NOW", "2020-12-16T07:00:00Z")];
+    for args in [
+        vec![
+            "trades",
+            "add",
+            "--symbol",
+            "SPY",
+            "--side",
+            "buy",
+            "--qty",
+            "10",
+            "--price",
+            "360.50",
+            "--date",
+            "2020-12-10",
+            "--stop",
+            "340",
+        ],
+        vec![
+            "trades",
+            "add",
+            "--symbol",
+            "QQQ",
+            "--side",
+            "sell",
+            "--qty",
+            "5",
+            "--price",
+            "300",
+            "--date",
+            "2020-12-11",
+        ],
+    ] {
+        let r = sys(&home, &args, &now);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let p = dir.path().join("n.html");
+    let r = sys(&home, &["newsletter", "--preview", s(&p)], &now);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = read(&dir.path().join("n.txt"));
+    assert!(
+        text.contains("== manual trades (kept by hand, session 2020-12-15) =="),
+        "{text}"
+    );
+    assert!(text.contains("  SPY 10 @ avg 360.50, last n/a, value 3,605.00, stop 340.00 (5.69% from entry to the stop)"), "{text}");
+    assert!(text.contains("  QQQ -5 @ avg 300.00"), "{text}");
+    assert!(
+        text.contains("manual trade #2 in QQQ has no stop"),
+        "{text}"
+    );
+    assert!(r.stdout.contains("1 warning"), "{}", r.stdout);
+
+    // An .eml preview is the message a server would get: both parts, subject and date.
+    let eml = dir.path().join("n.eml");
+    let r = sys(
+        &home,
+        &["newsletter", "--preview", s(&eml)],
+        &[("SYSTRADE_NOW", "2020-12-16T07:00:00Z")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = read(&eml);
+    for h in [
+        "Subject: systrade 2020-12-15:",
+        "Date: Wed, 16 Dec 2020 07:00:00 +0000",
+        "multipart/alternative",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Type: text/html; charset=utf-8",
+    ] {
+        assert!(m.contains(h), "{h}: {}", &m[..m.len().min(800)]);
+    }
+}

@@ -708,3 +708,73 @@ pub fn run(home: &Path, a: &NewsletterArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn test_money_and_prices_read_like_a_statement() {
+        assert_eq!(money(1_234_567.891), "1,234,567.89");
+        assert_eq!(money(-1234.5), "-1,234.50");
+        assert_eq!(money(-0.001), "0.00");
+        assert_eq!(money(999.999), "1,000.00");
+        assert_eq!(price(64.2), "64.20");
+        assert_eq!(price(0.000123), "0.000123");
+        assert_eq!(price(0.5), "0.5");
+    }
+
+    #[test]
+    fn test_a_trend_record_says_its_strength_drivers_and_why_it_waits() {
+        let r = json!({"final_signal": 0.82, "ma_signal": 1.0, "dc_signal": 0.64, "r2": 0.71,
+                       "sigma": 0.55, "reason": "cost_gate"});
+        assert_eq!(
+            trend_words(&r),
+            [
+                "strong uptrend (signal +0.82: moving averages +1.00, breakout +0.64)",
+                "trend fit R² 0.71",
+                "volatility 55%/yr"
+            ]
+        );
+        assert_eq!(
+            trend_hold_words(&r).unwrap(),
+            "the expected edge does not cover the trading costs yet"
+        );
+        let c = json!({"final_signal": -0.3, "reason": "cooldown", "cooldown_left": 4});
+        assert_eq!(trend_words(&c), ["weak downtrend (signal -0.30)"]);
+        assert_eq!(
+            trend_hold_words(&c).unwrap(),
+            "cooling down after a stop-out (4 sessions left)"
+        );
+        // A trade or a flat name is not waiting for anything.
+        assert_eq!(trend_hold_words(&json!({"reason": "trade"})), None);
+        assert_eq!(trend_hold_words(&json!({"reason": "flat"})), None);
+    }
+
+    #[test]
+    fn test_an_orders_state_is_said_in_words() {
+        let mut o: LedgerOrder = serde_json::from_value(json!({
+            "client_order_id": "st-1", "strategy": "t", "market_day": "2024-06-28",
+            "symbol": "XLK", "side": "buy", "kind": "market", "qty": "31", "stop_price": null,
+            "purpose": "entry", "status": "staged", "broker_order_id": null,
+            "filled_qty": "0", "avg_price": null, "note": null, "decision_price": "221.05",
+            "approval": "pending"
+        }))
+        .unwrap();
+        assert_eq!(
+            status_words(&o),
+            "waits for your approval (systrade approve)"
+        );
+        let t = trade_line(&o, "new position".into());
+        assert_eq!(
+            (t.action.as_str(), t.notional.as_str()),
+            ("BUY", "6,852.55")
+        );
+        o.approval = Some("manual".into());
+        assert_eq!(status_words(&o), "manual: place it yourself");
+        o.status = OrderStatus::Filled;
+        o.avg_price = Some(Decimal::new(22110, 2));
+        assert_eq!(status_words(&o), "filled at 221.10");
+    }
+}
