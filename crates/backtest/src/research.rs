@@ -42,7 +42,7 @@ pub fn turnover_annual(series: &[SeriesRow], periods_per_year: f64) -> f64 {
 /// Re-runs the strategy (made fresh by `make`) at each fee level, in parallel; rows come back
 /// in the order of `levels` whatever the scheduling.
 pub fn cost_grid<S: Strategy>(
-    make: impl Fn() -> S + Sync,
+    make: impl Fn() -> Result<S, BacktestError> + Sync,
     data: &BTreeMap<Symbol, Vec<DailyBar>>,
     cfg: &BacktestConfig,
     levels: &[f64],
@@ -57,7 +57,7 @@ pub fn cost_grid<S: Strategy>(
                 },
                 ..cfg.clone()
             };
-            let r = run(&mut make(), data, &c)?;
+            let r = run(&mut make()?, data, &c)?;
             let m = &r.summary.metrics;
             Ok(CostRow {
                 cost_bps: bps,

@@ -530,11 +530,14 @@ fn test_backtest_plots_are_real_pictures_and_reruns_are_byte_identical() {
         "Equity vs equal-weight buy &amp; hold (24 names)",
         "Top 10 trades",
         "Worst 10 trades",
+        "Cost grid",
         "max drawdown",
     ] {
         assert!(html.contains(part), "{part}");
     }
     assert_eq!(html.matches("<svg").count(), 5);
+    // The default cost grid: the config's run at 6 fee levels, written beside it too.
+    assert_eq!(read(&a.join("cost_grid.csv")).lines().count(), 7);
 
     // The one-symbol backtest's tear sheet carries its cost grid and splits.
     let o = dir.path().join("sma");

@@ -21,6 +21,28 @@ fn bad(e: BacktestError) -> anyhow::Error {
     }
 }
 
+/// The fee levels of `--cost-grid` (`none`: no grid).
+pub fn cost_levels(text: &str) -> anyhow::Result<Vec<f64>> {
+    match text.trim() {
+        "none" | "" => Ok(Vec::new()),
+        text => text
+            .split(',')
+            .map(|x| {
+                x.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+            })
+            .collect::<Option<Vec<f64>>>()
+            .ok_or_else(|| {
+                BadInput(format!(
+                    "--cost-grid must list non-negative bps like 0,5,10 (or none), got {text:?}"
+                ))
+                .into()
+            }),
+    }
+}
+
 pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
     if let Some(config) = &a.config {
         let strategy = crate::config::momentum::strategy_of(config).map_err(BadInput)?;
@@ -114,23 +136,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         min_notional: a.min_notional,
         trade_threshold: a.trade_threshold,
     };
-    let levels: Vec<f64> = match a.cost_grid.trim() {
-        "none" | "" => Vec::new(),
-        text => text
-            .split(',')
-            .map(|x| {
-                x.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite() && *v >= 0.0)
-            })
-            .collect::<Option<Vec<f64>>>()
-            .ok_or_else(|| {
-                BadInput(format!(
-                    "--cost-grid must list non-negative bps like 0,5,10 (or none), got {text:?}"
-                ))
-            })?,
-    };
+    let levels = cost_levels(&a.cost_grid)?;
     let splits = a
         .split
         .as_deref()
@@ -148,8 +154,8 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         })
         .map_err(|e| BadInput(e.to_string()))?,
     };
-    let strategy = || proto.clone();
-    let result = systrade_backtest::run(&mut strategy(), &data, &cfg).map_err(bad)?;
+    let strategy = || Ok(proto.clone());
+    let result = systrade_backtest::run(&mut proto.clone(), &data, &cfg).map_err(bad)?;
     let split_rows = match &splits {
         Some(s) => Some(split_reports(&result, s, cfg.periods_per_year).map_err(bad)?),
         None => None,

@@ -184,6 +184,7 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
         a.start.or(b.start),
         a.end.or(b.end),
     );
+    let levels = super::backtest::cost_levels(&a.cost_grid)?;
     let (result, secs) = run_backtest(&l, &cfg, &a.out)?;
     println!(
         "{} ({} tickers from {}) {}; ran in {secs:.3} s",
@@ -192,7 +193,26 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
         l.source.display(),
         headline(&result)
     );
-    let report = super::tearsheet::emit(&tearsheet_of(&l, &cfg, &result, config), &a.out, a.plots)?;
+    // The same config at each fee level (slippage as configured), in parallel.
+    let grid = if levels.is_empty() {
+        None
+    } else {
+        let make = || {
+            TrendStrategy::new(l.params.clone(), l.market)
+                .map_err(|e| BacktestError::Input(e.to_string()))
+        };
+        let rows =
+            systrade_backtest::research::cost_grid(make, &l.data, &cfg, &levels).map_err(bad)?;
+        systrade_backtest::research::write_cost_grid(&rows, &a.out)?;
+        Some(rows)
+    };
+    let mut sheet = tearsheet_of(&l, &cfg, &result, config);
+    if let Some(rows) = &grid {
+        sheet
+            .tables
+            .insert(0, super::tearsheet::cost_grid_table(rows));
+    }
+    let report = super::tearsheet::emit(&sheet, &a.out, a.plots)?;
     println!(
         "wrote {} (tear sheet: {})",
         a.out.display(),
