@@ -115,6 +115,9 @@ fn trend_words(r: &Value) -> Vec<String> {
     if let Some(sig) = g("sigma") {
         out.push(format!("volatility {:.0}%/yr", sig * 100.0));
     }
+    if let Some(sleeve) = r.get("sleeve").and_then(Value::as_str) {
+        out.push(format!("sleeve {sleeve}"));
+    }
     out
 }
 
