@@ -196,6 +196,34 @@ fn test_signals_to_sheet_to_approval_to_paper_fills_to_the_merged_portfolio() {
     assert!((day_cost - cost).abs() < 1e-6, "{day} vs {cost}");
     assert!((day["slippage_bps"].as_f64().unwrap() - cost / notional * 1e4).abs() < 0.01);
 
+    // The newsletter's section of the sheet book: its fills and positions at their cost.
+    let letter = dir.path().join("letter.html");
+    let r = sys(
+        &home,
+        &[
+            "newsletter",
+            "--preview",
+            s(&letter),
+            "--date",
+            "2020-01-02",
+        ],
+        &[NOW],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = read(&letter.with_extension("txt"));
+    assert!(text.contains("(trade sheet, session 2020-01-02)"), "{text}");
+    for (sym, open) in &fills {
+        let q = shares[sym];
+        assert!(
+            text.contains(&format!("  {sym} {q} @ avg {open:.2}, last n/a, value ")),
+            "{sym}: {text}"
+        );
+        assert!(
+            text.contains(&format!("  2020-01-02 BUY {q} {sym} @ {open:.2}")),
+            "{sym}: {text}"
+        );
+    }
+
     // Two manual trades: SPY still open, XLE closed at a profit.
     for args in [
         vec![

@@ -439,6 +439,22 @@ fn sheet_section(ledger: &Ledger, book: &str, day: NaiveDate) -> anyhow::Result<
     let fills = fill_lines(ledger, book, day, day)?;
     let positions = ledger.positions(book)?;
     let stops = ledger.stops(book)?;
+    // Average cost from the book's fills through the day (no market data: no mark, no PnL).
+    let mut cost: BTreeMap<String, systrade_portfolio::positions::Position> = BTreeMap::new();
+    for x in ledger.fills(Some(book))?.iter().filter(|x| x.date <= day) {
+        let sign = match x.side {
+            Side::Buy => 1.0,
+            Side::Sell => -1.0,
+        };
+        cost.entry(x.symbol.to_string()).or_default().apply(
+            &systrade_portfolio::positions::Execution {
+                date: x.date,
+                qty: sign * f(x.qty),
+                price: f(x.price),
+                fee: f(x.fee),
+            },
+        );
+    }
     if orders.is_empty() && fills.is_empty() && positions.is_empty() {
         return Ok(None);
     }
@@ -473,9 +489,17 @@ fn sheet_section(ledger: &Ledger, book: &str, day: NaiveDate) -> anyhow::Result<
             .map(|(s, q)| PositionLine {
                 symbol: s.to_string(),
                 shares: qty(*q),
-                avg_price: "n/a".into(),
+                avg_price: cost
+                    .get(s.as_str())
+                    .filter(|p| p.qty != 0.0)
+                    .map(|p| price(p.avg))
+                    .unwrap_or_else(|| "n/a".into()),
                 last: "n/a".into(),
-                value: "n/a".into(),
+                value: cost
+                    .get(s.as_str())
+                    .filter(|p| p.qty != 0.0)
+                    .map(|p| money(p.avg * f(*q)) + " at cost")
+                    .unwrap_or_else(|| "n/a".into()),
                 stop: stops
                     .get(s)
                     .map(|x| price(f(x.level)))
