@@ -325,18 +325,25 @@ struct View<'a> {
 
 /// The tear sheet as one HTML document.
 pub fn render(ts: &TearSheet) -> Result<String, ReportError> {
-    let charts = ts
-        .perf
-        .charts()?
+    let charts = drawn(&ts.perf)?;
+    render_with(ts, &charts)
+}
+
+/// Each chart with its SVG, drawn once for the page and the files alike.
+fn drawn(perf: &Performance) -> Result<Vec<(&'static str, Chart, String)>, ReportError> {
+    perf.charts()?
         .into_iter()
         .map(|(id, c)| {
-            Ok(ChartView {
-                id: id.to_string(),
-                title: c.title.clone(),
-                svg: chart::svg(&c)?,
-            })
+            let svg = chart::svg(&c)?;
+            Ok((id, c, svg))
         })
-        .collect::<Result<Vec<_>, ReportError>>()?;
+        .collect()
+}
+
+fn render_with(
+    ts: &TearSheet,
+    charts: &[(&'static str, Chart, String)],
+) -> Result<String, ReportError> {
     templates::render(
         "tearsheet.html",
         &View {
@@ -348,18 +355,32 @@ pub fn render(ts: &TearSheet) -> Result<String, ReportError> {
                 .map(|(l, v)| Metric { label: l, value: v })
                 .collect(),
             monthly: ts.perf.monthly_table(),
-            charts,
+            charts: charts
+                .iter()
+                .map(|(id, c, svg)| ChartView {
+                    id: id.to_string(),
+                    title: c.title.clone(),
+                    svg: svg.clone(),
+                })
+                .collect(),
             tables: &ts.tables,
             notes: &ts.notes,
         },
     )
 }
 
-/// Writes `report.html` into `dir`; returns its path.
-pub fn write(ts: &TearSheet, dir: &Path) -> Result<PathBuf, ReportError> {
-    let html = render(ts)?;
+/// Writes `report.html` into `dir` and, with `plots`, every chart as `charts/<stem>.svg`
+/// and `charts/<stem>.png`; returns the report's path.
+pub fn write(ts: &TearSheet, dir: &Path, plots: bool) -> Result<PathBuf, ReportError> {
+    let charts = drawn(&ts.perf)?;
     let path = dir.join("report.html");
-    write_file(&path, html.as_bytes())?;
+    write_file(&path, render_with(ts, &charts)?.as_bytes())?;
+    if plots {
+        for (stem, c, svg) in &charts {
+            write_file(&dir.join(format!("charts/{stem}.svg")), svg.as_bytes())?;
+            write_file(&dir.join(format!("charts/{stem}.png")), &chart::png(c)?)?;
+        }
+    }
     Ok(path)
 }
 
@@ -368,18 +389,4 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         path: path.display().to_string(),
         message: e.to_string(),
     })
-}
-
-/// Writes every chart as `<stem>.svg` and `<stem>.png` into `dir`; returns the paths.
-pub fn write_plots(perf: &Performance, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let mut out = Vec::new();
-    for (stem, c) in perf.charts()? {
-        let svg = dir.join(format!("{stem}.svg"));
-        write_file(&svg, chart::svg(&c)?.as_bytes())?;
-        let png = dir.join(format!("{stem}.png"));
-        write_file(&png, &chart::png(&c)?)?;
-        out.push(svg);
-        out.push(png);
-    }
-    Ok(out)
 }

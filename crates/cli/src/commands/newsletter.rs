@@ -169,6 +169,17 @@ fn desired(folder: &Path) -> BTreeMap<String, Value> {
     out
 }
 
+/// The strings of a JSON array (none when it is not one).
+pub(crate) fn strs(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn read_json(path: &Path) -> anyhow::Result<Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -273,15 +284,7 @@ fn system_section(
                 .map(|b| AvoidLine {
                     symbol: b["symbol"].as_str().unwrap_or("").into(),
                     shares: b["qty"].as_str().unwrap_or("").into(),
-                    why: b["why"]
-                        .as_array()
-                        .map(|w| {
-                            w.iter()
-                                .filter_map(Value::as_str)
-                                .collect::<Vec<_>>()
-                                .join("; ")
-                        })
-                        .unwrap_or_default(),
+                    why: strs(&b["why"]).join("; "),
                 })
                 .collect()
         })
@@ -348,10 +351,7 @@ fn system_section(
     if summary["decisions"]["kill_switch"] == true {
         warnings.push("the kill switch is set: no new entries or adds".into());
     }
-    let no_data: Vec<&str> = summary["no_data"]
-        .as_array()
-        .map(|v| v.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let no_data = strs(&summary["no_data"]);
     if !no_data.is_empty() {
         warnings.push(format!(
             "data missing or stale for {}: no new risk there today",
@@ -699,15 +699,6 @@ fn preview(path: &Path, r: &Rendered, now: std::time::SystemTime) -> anyhow::Res
     Ok(vec![path.to_path_buf(), txt])
 }
 
-/// Sends the rendered newsletter when SMTP is configured; `Ok(false)` when it is not.
-pub fn send_configured(r: &Rendered, now: std::time::SystemTime) -> anyhow::Result<bool> {
-    let Some(s) = SmtpSettings::from_env()? else {
-        return Ok(false);
-    };
-    email::send(&s, r, now)?;
-    Ok(true)
-}
-
 /// `systrade newsletter`.
 pub fn run(home: &Path, a: &NewsletterArgs) -> anyhow::Result<()> {
     if a.preview.is_none() && !a.send {
@@ -723,12 +714,10 @@ pub fn run(home: &Path, a: &NewsletterArgs) -> anyhow::Result<()> {
         }
     }
     if a.send {
-        if SmtpSettings::from_env()?.is_none() {
-            return Err(bad(
-                "--send needs SYSTRADE_SMTP_HOST, SYSTRADE_SMTP_FROM and SYSTRADE_SMTP_TO in the environment (and SYSTRADE_SMTP_PORT/USER/PASSWORD as your server needs)",
-            ));
-        }
-        send_configured(&r, now).context("sending the newsletter")?;
+        let settings = SmtpSettings::from_env()?.ok_or_else(|| {
+            bad("--send needs SYSTRADE_SMTP_HOST, SYSTRADE_SMTP_FROM and SYSTRADE_SMTP_TO in the environment (and SYSTRADE_SMTP_PORT/USER/PASSWORD as your server needs)")
+        })?;
+        email::send(&settings, &r, now).context("sending the newsletter")?;
         println!("sent: {}", r.subject);
     } else {
         println!("{}", r.subject);

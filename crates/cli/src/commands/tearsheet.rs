@@ -396,11 +396,6 @@ pub fn momentum_tearsheet(r: &MomentumResult, title: String, subtitle: String) -
 /// Writes `report.html` into `out` and, with `plots`, the charts into `out/charts`; returns
 /// the report's path.
 pub fn emit(ts: &TearSheet, out: &Path, plots: bool) -> anyhow::Result<PathBuf> {
-    let path = tearsheet::write(ts, out)
-        .with_context(|| format!("writing the tear sheet into {}", out.display()))?;
-    if plots {
-        tearsheet::write_plots(&ts.perf, &out.join("charts"))
-            .with_context(|| format!("drawing the charts into {}/charts", out.display()))?;
-    }
-    Ok(path)
+    tearsheet::write(ts, out, plots)
+        .with_context(|| format!("writing the tear sheet into {}", out.display()))
 }

@@ -1076,7 +1076,7 @@ fn steps(
         write_atomic(&x.folder.join("done"), format!("{run_id}\n").as_bytes())?;
     }
     boundary(14);
-    let alerts = super::notify::alerts_of(&summary, &logs.errors.clone());
+    let alerts = super::notify::alerts_of(&summary, &logs.errors);
     super::notify::deliver(rc, &alerts, logs);
     println!(
         "{name} {day}{}: equity {:.2}, {} positions, orders {}, {} blocked, stops {}, reconciliation {}",

@@ -154,12 +154,12 @@ fn mail_newsletter(home: &Path, ran: &[Ran], now: DateTime<Utc>, stamp: &str) {
         return;
     };
     let result = (|| -> anyhow::Result<Option<String>> {
-        if systrade_report::email::SmtpSettings::from_env()?.is_none() {
+        let Some(settings) = systrade_report::email::SmtpSettings::from_env()? else {
             return Ok(None);
-        }
+        };
         let ledger = systrade_store::Ledger::open(&home.join("ledger.sqlite"))?;
         let r = super::newsletter::build(home, &ledger, Some(day), &books)?.render()?;
-        super::newsletter::send_configured(&r, now.into())?;
+        systrade_report::email::send(&settings, &r, now.into())?;
         Ok(Some(r.subject))
     })();
     match result {

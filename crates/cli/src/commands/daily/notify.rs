@@ -8,18 +8,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use systrade_report::webhook::{Alert, AlertKind, Poster, json_payload, slack_payload};
 
+use super::super::newsletter::strs;
 use super::logs::Logs;
 use crate::config::run::RunSection;
-
-fn strs(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// The alerts of a finished run: always its summary; blocked entries, reconciliation
 /// mismatches (and stop-invariant violations) and the run's error records when any.
@@ -150,14 +141,20 @@ pub fn alerts_of(summary: &Value, errors: &[String]) -> Vec<Alert> {
             data: json!({"mismatches": mismatches, "violations": violations}),
         });
     }
-    // Mismatches are logged as errors too; they have their own alert above.
+    // Mismatches are logged as errors too (as "SYMBOL: status"); they have their own alert.
+    let logged: Vec<String> = mismatches
+        .iter()
+        .map(|m| {
+            format!(
+                "{}: {}",
+                m["symbol"].as_str().unwrap_or("?"),
+                m["status"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
     let other: Vec<String> = errors
         .iter()
-        .filter(|e| {
-            !mismatches
-                .iter()
-                .any(|m| e.starts_with(m["symbol"].as_str().unwrap_or("\u{0}")))
-        })
+        .filter(|e| !logged.contains(e))
         .cloned()
         .collect();
     if !other.is_empty() {
