@@ -123,6 +123,23 @@ fn test_demo_writes_a_newsletter_preview_that_the_command_reproduces() {
     let r = sys(&home, &["newsletter", "--send"], &[]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("SYSTRADE_SMTP_HOST"), "{}", r.stderr);
+    let r = sys(
+        &home,
+        &["newsletter", "--send"],
+        &[
+            ("SYSTRADE_SMTP_HOST", "127.0.0.1"),
+            ("SYSTRADE_SMTP_FROM", "desk@example.com"),
+            ("SYSTRADE_SMTP_TO", "me@example.com"),
+            ("SYSTRADE_SMTP_PORT", "smtp"),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("SYSTRADE_SMTP_PORT must be a port number"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Python's aiosmtpd on a free port, writing what it receives to a JSON-lines file.

@@ -675,7 +675,7 @@ pub fn build(
 fn preview(path: &Path, r: &Rendered, now: std::time::SystemTime) -> anyhow::Result<Vec<PathBuf>> {
     use systrade_core::fsio::write_atomic;
     if path.extension().is_some_and(|e| e == "eml") {
-        let settings = SmtpSettings::from_env()?.unwrap_or_else(|| SmtpSettings {
+        let settings = smtp_env()?.unwrap_or_else(|| SmtpSettings {
             host: "localhost".into(),
             port: 25,
             user: None,
@@ -699,6 +699,11 @@ fn preview(path: &Path, r: &Rendered, now: std::time::SystemTime) -> anyhow::Res
     Ok(vec![path.to_path_buf(), txt])
 }
 
+/// The SMTP settings of the environment; a malformed one is the user's input (exit 2).
+fn smtp_env() -> anyhow::Result<Option<SmtpSettings>> {
+    SmtpSettings::from_env().map_err(|e| bad(e.to_string()))
+}
+
 /// `systrade newsletter`.
 pub fn run(home: &Path, a: &NewsletterArgs) -> anyhow::Result<()> {
     if a.preview.is_none() && !a.send {
@@ -714,7 +719,7 @@ pub fn run(home: &Path, a: &NewsletterArgs) -> anyhow::Result<()> {
         }
     }
     if a.send {
-        let settings = SmtpSettings::from_env()?.ok_or_else(|| {
+        let settings = smtp_env()?.ok_or_else(|| {
             bad("--send needs SYSTRADE_SMTP_HOST, SYSTRADE_SMTP_FROM and SYSTRADE_SMTP_TO in the environment (and SYSTRADE_SMTP_PORT/USER/PASSWORD as your server needs)")
         })?;
         email::send(&settings, &r, now).context("sending the newsletter")?;
