@@ -39,6 +39,20 @@ pub fn snapshot(path: &Path, dest: &Path) -> Result<(), BrokerError> {
     Ok(())
 }
 
+/// Opens the paper account in `path` at `session` as a venue like any other (see
+/// [`PaperBroker::open`]).
+pub fn connect<'a>(
+    path: &Path,
+    cfg: PaperConfig,
+    data: &'a BTreeMap<Symbol, Vec<DailyBar>>,
+    session: NaiveDate,
+    faults: Faults,
+) -> Result<Box<dyn Broker + 'a>, BrokerError> {
+    Ok(Box::new(PaperBroker::open(
+        path, cfg, data, session, faults,
+    )?))
+}
+
 /// The session a paper account's clock is at and its cash, as stored (`None`: no account
 /// in `path`).
 pub fn stored(path: &Path) -> Result<Option<(NaiveDate, Decimal)>, BrokerError> {

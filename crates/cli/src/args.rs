@@ -726,9 +726,10 @@ pub struct DailyRunArgs {
     /// Strategy config files (TOML); each strategy runs in turn. Repeatable.
     #[arg(long, required = true)]
     pub config: Vec<PathBuf>,
-    /// The broker: `paper` (a simulated account persisted under --home).
-    #[arg(long, value_enum, default_value_t = BrokerArg::Paper)]
-    pub broker: BrokerArg,
+    /// The broker, overriding each config's `[run] broker` (default `paper`: a simulated
+    /// account persisted under --home).
+    #[arg(long, value_enum)]
+    pub broker: Option<BrokerArg>,
     /// The market day to run (YYYY-MM-DD); default: today in the market's time zone (UTC
     /// for crypto, New York for US equities, São Paulo for B3).
     #[arg(long)]

@@ -2,17 +2,7 @@
 
 use systrade_data::DataError;
 
-/// A bad-input error raised by the CLI itself (argument combinations clap cannot express).
-#[derive(Debug)]
-pub struct BadInput(pub String);
-
-impl std::fmt::Display for BadInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadInput {}
+pub use systrade_core::BadInput;
 
 /// A [`BadInput`] as an `anyhow` error (exit code 2).
 pub fn bad(m: impl Into<String>) -> anyhow::Error {

@@ -2,7 +2,6 @@
 
 mod args;
 mod commands;
-mod config;
 mod exit;
 
 use clap::Parser;

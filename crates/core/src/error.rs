@@ -27,3 +27,10 @@ pub enum CoreError {
         source: std::io::Error,
     },
 }
+
+/// The user's input is wrong (a bad flag combination, a bad config key, a malformed file):
+/// the command exits with code 2, naming what to fix. Any crate may raise it; the binary maps
+/// it to the exit code wherever it sits in an error's chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);

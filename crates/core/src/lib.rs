@@ -18,7 +18,7 @@ pub mod view;
 
 pub use bar::{Bar, DailyBar, IntradayBar, Ohlcv};
 pub use calendar::{Calendar, Session};
-pub use error::CoreError;
+pub use error::{BadInput, CoreError};
 pub use market::Market;
 pub use money::{Money, Price, Quantity};
 pub use symbol::Symbol;

@@ -5,6 +5,7 @@
 
 pub mod chart;
 pub mod email;
+pub mod format;
 pub mod newsletter;
 pub mod tearsheet;
 pub mod webhook;

@@ -45,10 +45,9 @@ pub fn cost_levels(text: &str) -> anyhow::Result<Vec<f64>> {
 
 pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
     if let Some(config) = &a.config {
-        let strategy = crate::config::momentum::strategy_of(config).map_err(BadInput)?;
-        return match strategy.as_str() {
-            "momentum" => super::momentum::backtest(config, a),
-            "trend" => {
+        return match systrade_config::StrategyKind::of(config).map_err(BadInput)? {
+            systrade_config::StrategyKind::Momentum => super::momentum::backtest(config, a),
+            systrade_config::StrategyKind::Trend => {
                 if a.momentum.any() {
                     return Err(BadInput(
                         "--db, --cdi, --cohorts, --beta-overlay and --book apply to momentum configs".into(),
@@ -57,8 +56,8 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
                 }
                 super::trend::backtest(config, a)
             }
-            other => Err(BadInput(format!(
-                "{}: strategy: unknown {other:?} (\"trend\" or \"momentum\")",
+            systrade_config::StrategyKind::Sheet => Err(BadInput(format!(
+                "{}: strategy: unknown \"sheet\" (\"trend\" or \"momentum\")",
                 config.display()
             ))
             .into()),
@@ -213,12 +212,12 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
     );
     let mut tables = Vec::new();
     if let Some(rows) = &grid {
-        tables.push(super::tearsheet::cost_grid_table(rows));
+        tables.push(systrade_systems::tearsheet::cost_grid_table(rows));
     }
     if let Some(rows) = &split_rows {
-        tables.push(super::tearsheet::splits_table(rows));
+        tables.push(systrade_systems::tearsheet::splits_table(rows));
     }
-    tables.extend(super::tearsheet::top_trades(&result.trades, 10));
+    tables.extend(systrade_systems::tearsheet::top_trades(&result.trades, 10));
     let dates: Vec<chrono::NaiveDate> = result.series.iter().map(|x| x.date).collect();
     let sheet = systrade_report::tearsheet::TearSheet {
         title: format!(
@@ -233,16 +232,16 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
             a.fees_bps,
             a.slippage_bps
         ),
-        perf: super::tearsheet::engine_performance(
+        perf: systrade_systems::tearsheet::engine_performance(
             &result,
             &cfg,
-            super::tearsheet::buy_and_hold(&data, &dates),
+            systrade_systems::tearsheet::buy_and_hold(&data, &dates),
         ),
-        metrics: super::tearsheet::engine_metrics(&result),
+        metrics: systrade_systems::tearsheet::engine_metrics(&result),
         tables,
         notes: s.warnings.iter().take(10).cloned().collect(),
     };
-    let report = super::tearsheet::emit(&sheet, &a.out, a.plots)?;
+    let report = systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)?;
     println!(
         "wrote {} (tear sheet: {})",
         a.out.display(),

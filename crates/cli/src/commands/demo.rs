@@ -7,8 +7,8 @@ use systrade_data::inspect::{render_table, report_stored};
 use systrade_data::synth::{SynthConfig, generate, write_folder};
 
 use super::data::import_into;
-use super::trend::{headline, load, run_backtest};
 use crate::args::{DemoArgs, FormatArg, MarketArg, PolicyArg, ReadArgs};
+use systrade_systems::trend::{headline, load, run_backtest};
 
 /// The committed demo configs; the demo writes copies beside its data.
 const TREND_DEMO: &str = include_str!("../../../../configs/trend_demo.toml");
@@ -78,7 +78,7 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
         on_bad_row: PolicyArg::Flag,
         trust_last_candle: false,
     };
-    let l = load(&config_path, None, &read)?;
+    let l = load(&config_path, None, &read.options())?;
     let bt_dir = out.join("trend");
     let b = &l.cfg.backtest;
     let engine = l.engine(b.cash, b.start, b.end);
@@ -89,8 +89,8 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
         bt_dir.display(),
         headline(&result)
     );
-    let report = super::tearsheet::emit(
-        &super::trend::tearsheet_of(&l, &engine, &result, &config_path),
+    let report = systrade_systems::tearsheet::emit(
+        &systrade_systems::trend::tearsheet_of(&l, &engine, &result, &config_path),
         out,
         true,
     )?;
@@ -142,31 +142,27 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
     );
     let mut last_summary = None;
     for d in &paper_days {
-        let args = crate::args::DailyRunArgs {
-            config: vec![config_path.clone()],
-            broker: crate::args::BrokerArg::Paper,
+        let req = systrade_live::RunRequest {
+            configs: vec![config_path.clone()],
+            broker: None,
             as_of: Some(*d),
             dry_run: false,
             force_run: false,
             live: false,
-            run_at_utc_hour: None,
-            gate_minutes: 5,
-            run_at: None,
-            tz: None,
+            schedule: systrade_live::schedule::Schedule::from_flags(None, None, None, 5)
+                .map_err(crate::exit::BadInput)?,
             data: None,
-            now: None,
-            read: read.clone(),
+            now: systrade_live::now_of(None)?,
+            read: read.options(),
         };
         print!("   ");
-        last_summary = super::daily::run_quiet(&home, &args)?
-            .pop()
-            .or(last_summary);
+        last_summary = systrade_live::run(&home, &req)?.pop().or(last_summary);
     }
     if let Some(p) = last_summary {
         println!("   daily summary: {}", p.display());
     }
     let ledger = crate::exit::existing_ledger(&home, "run the daily run")?;
-    let letter = super::newsletter::build(&home, &ledger, None, &[])?.render()?;
+    let letter = systrade_desk::newsletter::build(&home, &ledger, None, &[])?.render()?;
     let html = out.join("newsletter.html");
     let text = out.join("newsletter.txt");
     systrade_core::fsio::write_atomic(&html, letter.html.as_bytes())?;

@@ -8,12 +8,11 @@ mod indicators;
 mod metrics;
 mod momentum;
 mod newsletter;
+mod orders;
 mod plan;
 mod portfolio;
 mod sheet;
 mod sweep;
-mod table;
-mod tearsheet;
 mod trades;
 mod trend;
 mod walkforward;
@@ -45,14 +44,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reconcile(a) => daily::reconcile(&cli.home, &a),
         Command::Sheet(a) => sheet::run(&a),
         Command::Trades(c) => trades::run(&cli.home, &c),
-        Command::Approve(a) => daily::approve(&cli.home, &a),
-        Command::Orders(c) => daily::orders(&cli.home, &c),
+        Command::Approve(a) => orders::approve(&cli.home, &a),
+        Command::Orders(c) => orders::orders(&cli.home, &c),
         Command::Portfolio(a) => portfolio::run(&cli.home, &a),
         Command::Newsletter(a) => newsletter::run(&cli.home, &a),
     }
 }
 
 impl ReadArgs {
+    /// The read options for the libraries: these flags, and whether `--adjust` was given.
+    pub fn options(&self) -> systrade_config::ReadOptions {
+        systrade_config::ReadOptions {
+            parse: self.parse_options(),
+            adjust_given: self.adjust.is_some(),
+        }
+    }
+
     /// The library's parse options for these flags.
     pub fn parse_options(&self) -> ParseOptions {
         ParseOptions {
@@ -84,6 +91,22 @@ impl ReadArgs {
             trust_last_candle: self.trust_last_candle,
             name: None,
             rate_unit: None,
+        }
+    }
+}
+
+impl crate::args::MomentumArgs {
+    /// The momentum flags as the library's overrides.
+    pub fn overrides(&self) -> systrade_systems::momentum::MomentumOverrides {
+        systrade_systems::momentum::MomentumOverrides {
+            db: self.db.clone(),
+            cdi: self.cdi.clone(),
+            cohorts: self.cohorts,
+            beta_overlay: self.beta_overlay,
+            book: self.book.map(|b| match b {
+                crate::args::BookArg::Ls => systrade_pipeline::momentum::BookKind::Ls,
+                crate::args::BookArg::D10 => systrade_pipeline::momentum::BookKind::D10,
+            }),
         }
     }
 }

@@ -14,9 +14,9 @@ use systrade_pipeline::trend::{
 };
 use systrade_strategy::{MarketView, PortfolioView, Strategy};
 
-use super::trend::{Loaded, bad, load};
 use crate::args::PlanArgs;
 use crate::exit::BadInput;
+use systrade_systems::trend::{Loaded, bad, load};
 
 /// A holding read from `--positions`.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,9 +233,8 @@ struct PlanSummary<'a> {
 }
 
 pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
-    let strategy = crate::config::momentum::strategy_of(&a.config).map_err(BadInput)?;
-    match strategy.as_str() {
-        "momentum" => {
+    match systrade_config::StrategyKind::of(&a.config).map_err(BadInput)? {
+        systrade_config::StrategyKind::Momentum => {
             if a.positions.is_some() || a.capital.is_some() {
                 return Err(BadInput(
                     "--positions/--capital are for trend configs; momentum takes --live-capital, --holdings and --lots".into(),
@@ -244,7 +243,7 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
             }
             return super::momentum::plan(&a.config, a);
         }
-        "trend" => {
+        systrade_config::StrategyKind::Trend => {
             if a.momentum.any() || a.live_capital.is_some() {
                 return Err(BadInput(
                     "--db, --cdi, --cohorts, --beta-overlay, --book and --live-capital apply to momentum configs".into(),
@@ -252,15 +251,15 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
                 .into());
             }
         }
-        other => {
+        systrade_config::StrategyKind::Sheet => {
             return Err(BadInput(format!(
-                "{}: strategy: unknown {other:?} (\"trend\" or \"momentum\")",
+                "{}: strategy: unknown \"sheet\" (\"trend\" or \"momentum\")",
                 a.config.display()
             ))
             .into());
         }
     }
-    let l = load(&a.config, a.data.as_deref(), &a.read)?;
+    let l = load(&a.config, a.data.as_deref(), &a.read.options())?;
     let holdings = match (&a.positions, a.capital) {
         (Some(p), Some(c)) => Some((p.as_path(), c)),
         (Some(_), None) => return Err(BadInput("--positions needs --capital".into()).into()),

@@ -274,7 +274,7 @@ pub fn run(home: &Path, a: &PortfolioArgs) -> anyhow::Result<()> {
     )?;
     let as_of = match a.as_of {
         Some(d) => d,
-        None => super::daily::env_now()?.date_naive(),
+        None => systrade_live::env_now()?.date_naive(),
     };
     let books = ledger.books()?;
     let all_fills = ledger.fills(None)?;
@@ -283,7 +283,7 @@ pub fn run(home: &Path, a: &PortfolioArgs) -> anyhow::Result<()> {
     let prices = load_prices(a, &symbols, as_of)?;
     let mut sectors = BTreeMap::new();
     for d in &a.data {
-        sectors.extend(super::table::sectors_of(d)?);
+        sectors.extend(systrade_systems::table::sectors_of(d)?);
     }
 
     // Cash: each paper account the books trade in, as it stood at the close of as_of, plus

@@ -14,9 +14,9 @@ use systrade_portfolio::SizingLimits;
 use systrade_portfolio::SizingMethod;
 use systrade_portfolio::sheet::{Holding, Sheet, SheetInput, build_sheet, select_candidates};
 
-use super::table::Table;
 use crate::args::{MethodArg, SheetArgs};
 use crate::exit::bad;
+use systrade_systems::table::Table;
 
 /// `date,symbol,signal`, every date's signals by symbol.
 fn read_signals(path: &Path) -> anyhow::Result<BTreeMap<NaiveDate, BTreeMap<Symbol, f64>>> {

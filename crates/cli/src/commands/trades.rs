@@ -9,13 +9,13 @@ use systrade_core::Symbol;
 use systrade_core::contracts::Side;
 use systrade_store::{Ledger, ManualTrade, NewTrade, TradeUpdate};
 
-use super::table::Table;
 use crate::args::{TradeSideArg, TradesCommand};
 use crate::exit::{bad, existing_ledger, refused};
+use systrade_systems::table::Table;
 
 /// Today (UTC), or the date of `SYSTRADE_NOW` when set (tests and replays).
 fn today() -> anyhow::Result<NaiveDate> {
-    Ok(super::daily::env_now()?.date_naive())
+    Ok(systrade_live::env_now()?.date_naive())
 }
 
 fn side(s: TradeSideArg) -> Side {

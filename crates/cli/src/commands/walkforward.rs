@@ -102,7 +102,7 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
         show(w.oos_metrics.sharpe),
         show(w.oos_metrics.cagr)
     );
-    let report = super::tearsheet::emit(&tearsheet_of(&w, &data, a), &a.run.out, false)?;
+    let report = systrade_systems::tearsheet::emit(&tearsheet_of(&w, &data, a), &a.run.out, false)?;
     println!(
         "wrote {} (tear sheet: {})",
         a.run.out.display(),
@@ -118,7 +118,7 @@ fn tearsheet_of(
     data: &BTreeMap<Symbol, Vec<systrade_core::DailyBar>>,
     a: &WalkforwardArgs,
 ) -> systrade_report::tearsheet::TearSheet {
-    use super::tearsheet::{buy_and_hold, opt_num, opt_pct};
+    use systrade_systems::tearsheet::{buy_and_hold, opt_num, opt_pct};
     let first = w.oos_dates.first().copied();
     let before = first.and_then(|d| {
         data.values()

@@ -7,7 +7,7 @@
 //! again by its client order id, as in the daily run.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -15,25 +15,26 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use systrade_backtest::{dec, f};
 use systrade_broker::{
-    Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus, OrderType, PaperBroker,
-    RetryPolicy,
+    Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus, OrderType, RetryPolicy,
 };
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_store::{Book, BookKind, Ledger, LedgerOrder, StopRow};
 
-use super::day::{FillSync, faults_from_env, merge, open_paper, qty_text, retry};
-use super::desk::Desk;
-use super::logs::Logs;
-use super::strategy_name;
 use crate::args::{
     ApproveArgs, OrdersCancelArgs, OrdersCommand, OrdersListArgs, OrdersSlippageArgs,
     OrdersStageArgs, ReadArgs,
 };
-use crate::commands::table::Table;
 use crate::exit::{bad, existing_ledger, refused};
+use systrade_live::day::{FillSync, merge, qty_text, retry};
+use systrade_live::desk::Desk;
+use systrade_live::logs::Logs;
+use systrade_live::orders::stop_request;
+use systrade_live::strategy_name;
+use systrade_live::venue::Venue;
+use systrade_systems::table::Table;
 
-use super::env_now as now;
+use systrade_live::env_now as now;
 
 fn open_ledger(home: &Path) -> anyhow::Result<Ledger> {
     existing_ledger(home, "run `systrade run` or `systrade orders stage`")
@@ -46,7 +47,7 @@ struct Loaded {
 }
 
 fn load(config: &Path, data: Option<&Path>, read: &ReadArgs) -> anyhow::Result<Loaded> {
-    let (desk, _) = Desk::load(config, data, read, None, now()?)?;
+    let (desk, _) = Desk::load(config, data, &read.options(), None, now()?)?;
     let name = strategy_name(config, desk.run_cfg().name.as_deref());
     Ok(Loaded { desk, name })
 }
@@ -58,22 +59,9 @@ fn policy(d: &Desk) -> RetryPolicy {
     }
 }
 
-fn paper_path(home: &Path, d: &Desk) -> PathBuf {
-    home.join(format!("paper/{}.sqlite", d.run_cfg().account))
-}
-
-/// Opens the book's paper account at `session`; a clock already past it means the session
-/// is over and its orders can no longer go out.
-fn open_at<'d>(home: &Path, d: &'d Desk, session: NaiveDate) -> anyhow::Result<PaperBroker<'d>> {
-    match open_paper(d, &paper_path(home, d), session, faults_from_env()?) {
-        Ok(b) => Ok(b),
-        Err(e) => match e.downcast_ref::<BrokerError>() {
-            Some(BrokerError::Invalid(m)) if m.contains("cannot go back") => Err(bad(format!(
-                "the orders are for session {session}, which is over ({m}); cancel them, or stage them again for a later session"
-            ))),
-            _ => Err(e),
-        },
-    }
+/// The book's venue: its configured broker and account under `home`.
+fn venue(home: &Path, d: &Desk) -> Venue {
+    Venue::new(d.run_cfg().broker, home, &d.run_cfg().account)
 }
 
 fn text(o: &LedgerOrder) -> String {
@@ -108,7 +96,8 @@ fn release(
         return Err(bad("no orders to release"));
     };
     let d = &l.desk;
-    let mut broker = open_at(home, d, session)?;
+    let mut broker = venue(home, d).connect_for_orders(d, session)?;
+    let broker = &mut *broker;
     let policy = policy(d);
     let label = format!("approve {stamp}");
     let mut logs = Logs::new(
@@ -127,7 +116,7 @@ fn release(
             .is_none()
         {
             make_room(
-                &mut broker,
+                broker,
                 l,
                 ledger,
                 o,
@@ -144,7 +133,7 @@ fn release(
             order_type: OrderType::Market,
             session,
         };
-        let b = submit_once(&mut broker, &req, &mut logs, policy)?;
+        let b = submit_once(broker, &req, &mut logs, policy)?;
         logs.write(
             "order_submit",
             Some(o.symbol.as_str()),
@@ -160,7 +149,7 @@ fn release(
     }
     // New entries filled at once are protected now, not at the next run.
     protect(
-        &mut broker,
+        broker,
         l,
         ledger,
         orders,
@@ -169,7 +158,7 @@ fn release(
         &mut stops,
     )?;
     // The approved orders are in the ledger (staged), so their fills are matched here.
-    let fills = FillSync::collect(&mut broker, ledger, &l.name, &mut logs, policy)?;
+    let fills = FillSync::collect(broker, ledger, &l.name, &mut logs, policy)?;
     fills.log(&mut logs);
     Ok(Released {
         orders: out,
@@ -181,7 +170,7 @@ fn release(
 /// Submits `req` unless the broker already has it (a lost answer, a crash before the ledger
 /// recorded it).
 fn submit_once(
-    broker: &mut PaperBroker<'_>,
+    broker: &mut dyn Broker,
     req: &OrderRequest,
     logs: &mut Logs,
     policy: RetryPolicy,
@@ -200,26 +189,6 @@ fn submit_once(
             _ => Err(e),
         },
     }
-}
-
-/// A protective stop's request; its id is the daily run's for the same stop, so a run and an
-/// approval never place it twice.
-pub(super) fn stop_request(
-    book: &str,
-    session: NaiveDate,
-    sym: &Symbol,
-    qty: Decimal,
-    level: Decimal,
-) -> anyhow::Result<OrderRequest> {
-    let purpose = format!("stop {} {}", level.normalize(), qty.normalize());
-    Ok(OrderRequest {
-        client_order_id: ClientOrderId::derive(book, session, sym, Side::Sell, &purpose)?,
-        symbol: sym.clone(),
-        side: Side::Sell,
-        qty,
-        order_type: OrderType::Stop { stop: level },
-        session,
-    })
 }
 
 /// The ledger's record of a stop the broker placed.
@@ -253,7 +222,7 @@ fn stop_order(
 /// what stays held (one step, so the position is never without protection), or canceled
 /// when nothing does.
 fn make_room(
-    broker: &mut PaperBroker<'_>,
+    broker: &mut dyn Broker,
     l: &Loaded,
     ledger: &Ledger,
     o: &LedgerOrder,
@@ -346,7 +315,7 @@ fn make_room(
 /// Places the protective stop of each symbol an approved buy added to, at the level the
 /// strategy carries for it (strategies with stops only), on everything held.
 fn protect(
-    broker: &mut PaperBroker<'_>,
+    broker: &mut dyn Broker,
     l: &Loaded,
     ledger: &Ledger,
     orders: &[LedgerOrder],
@@ -576,7 +545,7 @@ pub fn orders(home: &Path, c: &OrdersCommand) -> anyhow::Result<()> {
 
 /// The book named by a config without loading its data.
 fn book_name(config: &Path) -> anyhow::Result<String> {
-    let text = crate::config::read(config).map_err(bad)?;
+    let text = systrade_config::read(config).map_err(bad)?;
     let v: toml::Table = toml::from_str(&text)
         .map_err(|e| bad(format!("{}: {}", config.display(), e.to_string().trim())))?;
     let configured = v
@@ -595,37 +564,6 @@ fn order_json(o: &LedgerOrder) -> Value {
         "filled_qty": qty_text(o.filled_qty), "avg_price": o.avg_price.map(|p| qty_text(p.round_dp(8))),
         "note": o.note,
     })
-}
-
-/// The orders CSV (`orders_YYYY-MM-DD.csv` of the daily run, `orders list` piped).
-pub fn orders_csv(orders: &[LedgerOrder]) -> String {
-    let mut out = String::from(
-        "client_order_id,book,session,symbol,side,qty,kind,stop_price,decision_price,purpose,status,approval,filled_qty,avg_price,note\n",
-    );
-    for o in orders {
-        let note = o.note.clone().unwrap_or_default().replace([',', '\n'], ";");
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            o.client_order_id,
-            o.strategy,
-            o.market_day,
-            o.symbol,
-            if o.side == Side::Buy { "buy" } else { "sell" },
-            qty_text(o.qty),
-            o.kind,
-            o.stop_price.map(qty_text).unwrap_or_default(),
-            o.decision_price.map(qty_text).unwrap_or_default(),
-            o.purpose,
-            o.status,
-            o.approval.clone().unwrap_or_default(),
-            qty_text(o.filled_qty),
-            o.avg_price
-                .map(|p| qty_text(p.round_dp(8)))
-                .unwrap_or_default(),
-            note
-        ));
-    }
-    out
 }
 
 fn list(home: &Path, a: &OrdersListArgs) -> anyhow::Result<()> {
@@ -756,11 +694,12 @@ fn cancel(home: &Path, a: &OrdersCancelArgs) -> anyhow::Result<()> {
         };
         let l = load(config, a.data.as_deref(), &a.read)?;
         // At the account's own clock: canceling must not move it.
-        let path = paper_path(home, &l.desk);
-        let session = systrade_broker::paper::stored(&path)?
-            .map(|(d, _)| d)
-            .ok_or_else(|| bad(format!("no paper account at {}", path.display())))?;
-        let mut broker = open_at(home, &l.desk, session)?;
+        let venue = venue(home, &l.desk);
+        let session = venue
+            .current_session()?
+            .ok_or_else(|| bad(format!("no paper account at {}", venue.location())))?;
+        let mut broker = venue.connect_for_orders(&l.desk, session)?;
+        let broker = &mut *broker;
         let policy = policy(&l.desk);
         let mut logs = Logs::new(
             &home.join(format!("runs/{}/{session}/logs", l.name)),

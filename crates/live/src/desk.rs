@@ -25,12 +25,14 @@ use systrade_risk::SafetyLimits;
 use systrade_store::{CarriedState, Ledger};
 use systrade_strategy::{MarketView, PortfolioView, Strategy, Target};
 
-use super::logs::Logs;
-use crate::args::{MomentumArgs, ReadArgs};
-use crate::commands::{momentum, trend};
-use crate::config::book::BookConfig;
-use crate::config::run::{DecisionsSection, ExecutionSection, RunSection};
-use crate::exit::BadInput;
+use systrade_config::book::BookConfig;
+use systrade_config::run::{DecisionsSection, ExecutionSection, RunSection};
+use systrade_config::{ReadOptions, StrategyKind};
+use systrade_core::BadInput;
+use systrade_systems::momentum::MomentumOverrides;
+use systrade_systems::{momentum, trend};
+
+use crate::logs::Logs;
 
 /// A strategy config loaded for the daily run.
 pub enum Desk {
@@ -60,7 +62,7 @@ pub struct SheetBook {
 }
 
 impl SheetBook {
-    fn load(config: &Path, data: Option<&Path>, read: &ReadArgs) -> anyhow::Result<SheetBook> {
+    fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::Result<SheetBook> {
         let cfg = BookConfig::load(config).map_err(BadInput)?;
         let source = data
             .map(Path::to_path_buf)
@@ -85,7 +87,7 @@ impl SheetBook {
             }
         };
         Ok(SheetBook {
-            sectors: crate::commands::table::sectors_of(&source)?,
+            sectors: systrade_systems::table::sectors_of(&source)?,
             bars: all.into_iter().map(|s| (s.symbol, s.bars)).collect(),
             market,
             cfg,
@@ -164,42 +166,36 @@ impl Desk {
     pub fn load(
         config: &Path,
         data: Option<&Path>,
-        read: &ReadArgs,
+        read: &ReadOptions,
         as_of: Option<NaiveDate>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(Desk, NaiveDate)> {
-        let kind = crate::config::momentum::strategy_of(config).map_err(BadInput)?;
-        match kind.as_str() {
-            "trend" => {
+        match StrategyKind::of(config).map_err(BadInput)? {
+            StrategyKind::Trend => {
                 let l = trend::load(config, data, read)?;
-                let day = as_of.unwrap_or_else(|| super::market_today(l.market, now));
+                let day = as_of.unwrap_or_else(|| crate::market_today(l.market, now));
                 Ok((Desk::Trend(Box::new(l)), day))
             }
-            "momentum" => {
+            StrategyKind::Momentum => {
                 let cfg =
-                    crate::config::momentum::MomentumConfig::load(config).map_err(BadInput)?;
+                    systrade_config::momentum::MomentumConfig::load(config).map_err(BadInput)?;
                 let market = momentum::market_of(&cfg, read);
-                let day = as_of.unwrap_or_else(|| super::market_today(market, now));
+                let day = as_of.unwrap_or_else(|| crate::market_today(market, now));
                 // Inputs (the CDI above all) must cover the sessions before the day only.
                 let l = momentum::load(
                     config,
                     data,
-                    &MomentumArgs::default(),
+                    &MomentumOverrides::default(),
                     read,
                     (None, day.pred_opt()),
                 )?;
                 Ok((Desk::Momentum(Box::new(l)), day))
             }
-            "sheet" => {
+            StrategyKind::Sheet => {
                 let l = SheetBook::load(config, data, read)?;
-                let day = as_of.unwrap_or_else(|| super::market_today(l.market, now));
+                let day = as_of.unwrap_or_else(|| crate::market_today(l.market, now));
                 Ok((Desk::Sheet(Box::new(l)), day))
             }
-            other => Err(BadInput(format!(
-                "{}: strategy: unknown {other:?} (\"trend\", \"momentum\" or \"sheet\")",
-                config.display()
-            ))
-            .into()),
         }
     }
 

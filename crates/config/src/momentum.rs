@@ -158,18 +158,6 @@ impl MomentumConfig {
     }
 }
 
-/// The `strategy` key of a config file, to pick its schema.
-pub fn strategy_of(path: &Path) -> Result<String, String> {
-    let v: toml::Table = super::parse(path, &super::read(path)?, |_| Ok(()))?;
-    match v.get("strategy").and_then(|s| s.as_str()) {
-        Some(s) => Ok(s.to_string()),
-        None => Err(format!(
-            "{}: strategy: missing (\"trend\" or \"momentum\")",
-            path.display()
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use systrade_core::{DailyBar, Symbol};
 use systrade_pipeline::momentum::MomentumResult;
 use systrade_report::tearsheet::{self, Performance, Table, TearSheet, pct};
 
-use super::newsletter::money;
+use systrade_report::format::money;
 
 pub fn opt_pct(x: Option<f64>) -> String {
     x.map(pct).unwrap_or_else(|| "n/a".into())
@@ -260,9 +260,9 @@ pub fn top_trades(trades: &[TradeRecord], n: usize) -> Vec<Table> {
             t.entry_date.to_string(),
             t.exit_date.map(|d| d.to_string()).unwrap_or_default(),
             systrade_core::json::shortest(t.qty),
-            super::newsletter::price(t.entry_price),
+            systrade_report::format::price(t.entry_price),
             t.exit_price
-                .map(super::newsletter::price)
+                .map(systrade_report::format::price)
                 .unwrap_or_default(),
             money(t.pnl),
             pct(t.ret),

@@ -6,7 +6,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use systrade_core::Symbol;
 
-use crate::exit::bad;
+use crate::bad;
 
 /// A CSV with a header, read as rows of named cells; `required` columns must be present and
 /// no column may be unknown.

@@ -1,12 +1,16 @@
-//! `systrade run` and `systrade reconcile`: the daily run of spec/daily-run.md.
+//! The daily run of spec/daily-run.md as a library: a book's config loaded for its market
+//! day ([`desk`]), the 14 steps over any [`systrade_broker::Broker`] ([`day`]), the venue a
+//! book trades at ([`venue`]), order records ([`orders`]), the run's lock,
+//! schedule gate, JSONL logs and alerts. The CLI, a dashboard and a scheduler all call it.
 
-mod day;
-mod desk;
-mod lock;
-mod logs;
-mod notify;
-mod orders;
-mod schedule;
+pub mod day;
+pub mod desk;
+pub mod lock;
+pub mod logs;
+pub mod notify;
+pub mod orders;
+pub mod schedule;
+pub mod venue;
 
 use std::path::{Path, PathBuf};
 
@@ -15,16 +19,20 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use systrade_core::Market;
 
-use crate::args::{DailyRunArgs, ReconcileArgs};
-use crate::exit::BadInput;
+use systrade_config::ReadOptions;
+use systrade_config::run::BrokerKind;
+use systrade_core::BadInput;
+
 use lock::RunLock;
 use schedule::Schedule;
 
-use day::{reconcile_now, reconciliation_json};
-pub use orders::{approve, orders};
+/// A [`BadInput`] as an `anyhow` error (exit code 2).
+pub fn bad(m: impl Into<String>) -> anyhow::Error {
+    BadInput(m.into()).into()
+}
 
 /// The clock: `--now`/`SYSTRADE_NOW` (tests, replays) or the system's.
-pub(crate) fn now_of(flag: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
+pub fn now_of(flag: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
     match flag {
         Some(t) => Ok(DateTime::parse_from_rfc3339(t)
             .map_err(|e| BadInput(format!("--now {t:?}: {e} (expected RFC 3339)")))?
@@ -35,7 +43,7 @@ pub(crate) fn now_of(flag: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
 
 /// The clock of commands without a `--now` flag: `SYSTRADE_NOW` when set (tests, replays),
 /// else the system's.
-pub(crate) fn env_now() -> anyhow::Result<DateTime<Utc>> {
+pub fn env_now() -> anyhow::Result<DateTime<Utc>> {
     let flag = std::env::var("SYSTRADE_NOW")
         .ok()
         .filter(|t| !t.trim().is_empty());
@@ -90,33 +98,41 @@ pub fn strategy_name(config: &Path, configured: Option<&str>) -> String {
     })
 }
 
-/// `systrade run`.
-pub fn run(home: &Path, a: &DailyRunArgs) -> anyhow::Result<()> {
-    for p in run_quiet(home, a)? {
-        println!("daily summary: {}", p.display());
-    }
-    Ok(())
+/// What `systrade run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// Strategy configs, run in turn.
+    pub configs: Vec<PathBuf>,
+    /// The venue, overriding each config's `[run] broker`.
+    pub broker: Option<BrokerKind>,
+    /// The market day (default: the market's today at `now`).
+    pub as_of: Option<NaiveDate>,
+    pub dry_run: bool,
+    pub force_run: bool,
+    pub live: bool,
+    /// The schedule gate (skipped with `force_run`).
+    pub schedule: Schedule,
+    /// Overrides each config's `data.source`.
+    pub data: Option<PathBuf>,
+    pub now: DateTime<Utc>,
+    pub read: ReadOptions,
 }
 
 /// The daily run; returns the summaries written (none for a clean skip).
-pub fn run_quiet(home: &Path, a: &DailyRunArgs) -> anyhow::Result<Vec<PathBuf>> {
-    let now = now_of(a.now.as_deref())?;
+pub fn run(home: &Path, a: &RunRequest) -> anyhow::Result<Vec<PathBuf>> {
+    let now = a.now;
     let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let schedule = Schedule::from_flags(
-        a.run_at_utc_hour,
-        a.run_at.as_deref(),
-        a.tz.as_deref(),
-        a.gate_minutes,
-    )
-    .map_err(BadInput)?;
+    let schedule = &a.schedule;
     if !a.force_run
         && let Some(why) = schedule.check(now)
     {
         entry_event(home, "gate_skip", None, &why, &stamp);
         return Ok(Vec::new());
     }
-    for config in &a.config {
-        if crate::config::momentum::strategy_of(config).map_err(BadInput)? == "sheet" {
+    for config in &a.configs {
+        if systrade_config::StrategyKind::of(config).map_err(BadInput)?
+            == systrade_config::StrategyKind::Sheet
+        {
             return Err(BadInput(format!(
                 "{}: a sheet book has no daily run; stage its orders with `systrade orders stage` and release them with `systrade approve`",
                 config.display()
@@ -125,7 +141,7 @@ pub fn run_quiet(home: &Path, a: &DailyRunArgs) -> anyhow::Result<Vec<PathBuf>> 
         }
     }
     let mut ran = Vec::new();
-    for config in &a.config {
+    for config in &a.configs {
         ran.extend(run_one(home, a, config, now)?);
     }
     if !a.dry_run {
@@ -158,7 +174,7 @@ fn mail_newsletter(home: &Path, ran: &[Ran], now: DateTime<Utc>, stamp: &str) {
             return Ok(None);
         };
         let ledger = systrade_store::Ledger::open(&home.join("ledger.sqlite"))?;
-        let r = super::newsletter::build(home, &ledger, Some(day), &books)?.render()?;
+        let r = systrade_desk::newsletter::build(home, &ledger, Some(day), &books)?.render()?;
         systrade_report::email::send(&settings, &r, now.into())?;
         Ok(Some(r.subject))
     })();
@@ -177,7 +193,7 @@ fn mail_newsletter(home: &Path, ran: &[Ran], now: DateTime<Utc>, stamp: &str) {
 
 fn run_one(
     home: &Path,
-    a: &DailyRunArgs,
+    a: &RunRequest,
     config: &Path,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Ran>> {
@@ -219,25 +235,28 @@ fn run_one(
         );
         return Ok(None);
     }
-    let paper_path = home.join(format!("paper/{}.sqlite", l.run_cfg().account));
+    let venue = venue::Venue::new(
+        a.broker.unwrap_or(l.run_cfg().broker),
+        home,
+        &l.run_cfg().account,
+    );
     // A dry run works on copies: the real ledger and account stay as they are.
     let scratch = if a.dry_run {
         Some(tempfile::tempdir().context("creating a scratch folder for the dry run")?)
     } else {
         None
     };
-    let (ledger, paper_path) = match &scratch {
+    let (ledger, venue) = match &scratch {
         Some(dir) => {
             let l2 = dir.path().join("ledger.sqlite");
             ledger.snapshot_to(&l2)?;
             drop(ledger);
-            let p2 = dir.path().join("paper.sqlite");
-            if paper_path.exists() {
-                systrade_broker::paper::snapshot(&paper_path, &p2)?;
-            }
-            (systrade_store::Ledger::open(&l2)?, p2)
+            (
+                systrade_store::Ledger::open(&l2)?,
+                venue.scratch_copy(dir.path())?,
+            )
         }
-        None => (ledger, paper_path),
+        None => (ledger, venue),
     };
     let mut folder = home.join(format!("runs/{name}/{market_day}"));
     if a.dry_run {
@@ -249,110 +268,19 @@ fn run_one(
         name: &name,
         market_day,
         folder: &folder,
-        paper_path: &paper_path,
+        broker: venue.kind,
         now: &stamp,
         // With --as-of the artifacts carry no wall clock: reruns are byte-identical.
         stamp_artifacts: a.as_of.is_none(),
         dry_run: a.dry_run,
         live: a.live,
     };
-    let summary = day::run_day(&l, ledger, &ctx)?;
+    let faults = venue::faults_from_env()?;
+    let summary = day::run_day(&l, ledger, &ctx, || venue.connect(&l, market_day, faults))?;
     Ok(Some(Ran {
         summary,
         name,
         day: market_day,
         newsletter: l.run_cfg().newsletter,
     }))
-}
-
-/// `systrade reconcile`.
-pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
-    let run_cfg = match crate::config::momentum::strategy_of(&a.config)
-        .map_err(BadInput)?
-        .as_str()
-    {
-        "momentum" => {
-            crate::config::momentum::MomentumConfig::load(&a.config)
-                .map_err(BadInput)?
-                .run
-        }
-        _ => {
-            crate::config::trend::TrendConfig::load(&a.config)
-                .map_err(BadInput)?
-                .run
-        }
-    };
-    let name = strategy_name(&a.config, run_cfg.name.as_deref());
-    let ledger_path = home.join("ledger.sqlite");
-    if !ledger_path.exists() {
-        return Err(BadInput(format!(
-            "no ledger at {} (run `systrade run` first, or pass --home)",
-            ledger_path.display()
-        ))
-        .into());
-    }
-    let mut ledger = systrade_store::Ledger::open(&ledger_path)?;
-    let stamp = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    for s in &a.ack {
-        let sym = systrade_core::Symbol::new(s.as_str()).map_err(|e| BadInput(e.to_string()))?;
-        let row = ledger
-            .ack(&name, &sym, &stamp)
-            .map_err(|e| BadInput(e.to_string()))?;
-        println!(
-            "acknowledged {sym} ({}: broker {}, ledger {}); the ledger now holds {} and new entries are allowed again",
-            row.status,
-            row.broker_qty.normalize(),
-            row.ledger_qty.normalize(),
-            row.broker_qty.normalize()
-        );
-    }
-    if !a.ack.is_empty() {
-        return Ok(());
-    }
-    let day = match a.as_of {
-        Some(d) => d,
-        None => ledger.last_done(&name)?.ok_or_else(|| {
-            BadInput(format!(
-                "strategy {name} has not completed a day yet; pass --as-of"
-            ))
-        })?,
-    };
-    let (l, _) = desk::Desk::load(&a.config, a.data.as_deref(), &a.read, Some(day), Utc::now())?;
-    let (rows, cash) = reconcile_now(&l, &ledger, &name, day, home)?;
-    // Recorded like the run's own: a new mismatch blocks entries in that symbol from now on.
-    ledger.record_reconciliation(&name, day, &rows, &format!("reconcile {stamp}"))?;
-    let unresolved = ledger.unresolved_mismatches(&name)?;
-    let report = reconciliation_json(day, &name, &run_cfg.account, cash, &rows, &unresolved);
-    if a.json {
-        println!(
-            "{}",
-            systrade_core::json::to_canonical_pretty(&report)?.trim_end()
-        );
-    } else {
-        let rows = report["rows"].as_array().cloned().unwrap_or_default();
-        println!("reconciliation of {name} on {day} (broker vs ledger):");
-        for r in &rows {
-            println!(
-                "  {:<12} {:<18} broker {:>16} ledger {:>16} stops {}{}",
-                r["symbol"].as_str().unwrap_or(""),
-                r["status"].as_str().unwrap_or(""),
-                r["broker_qty"].as_str().unwrap_or(""),
-                r["ledger_qty"].as_str().unwrap_or(""),
-                r["stops"],
-                if r["acked"].as_bool() == Some(true) {
-                    " (acknowledged)"
-                } else {
-                    ""
-                }
-            );
-        }
-        if rows.is_empty() {
-            println!("  no positions on either side");
-        }
-        println!(
-            "cash: broker {}",
-            report["broker_cash"].as_str().unwrap_or("")
-        );
-    }
-    Ok(())
 }

@@ -2,6 +2,23 @@
 
 use serde::Deserialize;
 
+/// The venues a book can trade at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerKind {
+    /// The simulated account persisted under the home (`paper/<account>.sqlite`).
+    #[default]
+    Paper,
+}
+
+impl BrokerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrokerKind::Paper => "paper",
+        }
+    }
+}
+
 /// `[run]`: the account and the run's plumbing.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -9,6 +26,8 @@ pub struct RunSection {
     /// The strategy's name in the ledger, run folders and order ids (default: the config
     /// file's stem).
     pub name: Option<String>,
+    /// The venue the book trades at (`--broker` overrides it).
+    pub broker: BrokerKind,
     /// The broker account id (the paper account's file is `paper/<account>.sqlite`).
     pub account: String,
     /// Cash of a new paper account (default: `backtest.cash`).
@@ -37,6 +56,7 @@ impl Default for RunSection {
     fn default() -> Self {
         RunSection {
             name: None,
+            broker: BrokerKind::Paper,
             account: "paper".into(),
             paper_cash: None,
             kill_switch_file: "KILL".into(),

@@ -14,8 +14,8 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use systrade_backtest::{dec, f};
 use systrade_broker::{
-    Broker, BrokerError, BrokerFill, BrokerOrder, Faults, OrderRequest, OrderStatus, OrderType,
-    PaperBroker, Position, RetryPolicy, with_retries,
+    Broker, BrokerError, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, Position,
+    RetryPolicy, with_retries,
 };
 use systrade_core::contracts::{Action, ClientOrderId, PortfolioDecision, ReasonCode, Side};
 use systrade_core::fsio::{write_atomic, write_json_atomic};
@@ -25,9 +25,10 @@ use systrade_store::{
     Book, BookKind, Ledger, LedgerOrder, ReconRow, RunStart, StopRow, StoreError, Writer,
 };
 
-use super::desk::{DayBook, DecideCtx, Desk, StopPlan};
-use super::logs::Logs;
-use crate::exit::BadInput;
+use systrade_config::run::BrokerKind;
+
+use crate::desk::{DayBook, DecideCtx, Desk, StopPlan};
+use crate::logs::Logs;
 
 /// What a day's run needs besides the config.
 pub struct DayInputs<'a> {
@@ -36,7 +37,8 @@ pub struct DayInputs<'a> {
     pub name: &'a str,
     pub market_day: NaiveDate,
     pub folder: &'a Path,
-    pub paper_path: &'a Path,
+    /// The venue the book trades at.
+    pub broker: BrokerKind,
     pub now: &'a str,
     pub stamp_artifacts: bool,
     pub dry_run: bool,
@@ -72,7 +74,7 @@ fn boundary(step: u8) {
     }
 }
 
-pub(crate) fn retry<T>(
+pub fn retry<T>(
     policy: RetryPolicy,
     logs: &mut Logs,
     what: &str,
@@ -91,7 +93,7 @@ pub(crate) fn retry<T>(
     })
 }
 
-pub(crate) fn qty_text(q: Decimal) -> String {
+pub fn qty_text(q: Decimal) -> String {
     q.normalize().to_string()
 }
 
@@ -106,14 +108,14 @@ fn closes_before(data: &BTreeMap<Symbol, Vec<DailyBar>>, day: NaiveDate) -> BTre
 }
 
 /// The broker's new fills of a book's orders, and its working orders' status now.
-pub(crate) struct FillSync {
+pub struct FillSync {
     new: Vec<(BrokerFill, LedgerOrder)>,
     updates: Vec<LedgerOrder>,
 }
 
 impl FillSync {
-    pub(crate) fn collect(
-        broker: &mut PaperBroker<'_>,
+    pub fn collect<B: Broker + ?Sized>(
+        broker: &mut B,
         ledger: &Ledger,
         name: &str,
         logs: &mut Logs,
@@ -141,7 +143,7 @@ impl FillSync {
     }
 
     /// Books the fills and the status changes (inside the caller's transaction).
-    pub(crate) fn book(&self, w: &Writer<'_>, name: &str) -> Result<(), StoreError> {
+    pub fn book(&self, w: &Writer<'_>, name: &str) -> Result<(), StoreError> {
         for (fl, o) in &self.new {
             w.book_fill(name, fl, &o.purpose)?;
         }
@@ -155,7 +157,7 @@ impl FillSync {
         Ok(())
     }
 
-    pub(crate) fn log(&self, logs: &mut Logs) {
+    pub fn log(&self, logs: &mut Logs) {
         for (fl, o) in &self.new {
             logs.write(
                 "order_submit",
@@ -170,8 +172,8 @@ impl FillSync {
 
 /// Books the broker's new fills of this strategy's orders; returns how many.
 #[allow(clippy::too_many_arguments)]
-fn ingest_fills(
-    broker: &mut PaperBroker<'_>,
+fn ingest_fills<B: Broker + ?Sized>(
+    broker: &mut B,
     ledger: &mut Ledger,
     logs: &mut Logs,
     policy: RetryPolicy,
@@ -187,7 +189,7 @@ fn ingest_fills(
 }
 
 /// The ledger's order updated with what the broker says.
-pub(crate) fn merge(o: &LedgerOrder, b: &BrokerOrder) -> LedgerOrder {
+pub fn merge(o: &LedgerOrder, b: &BrokerOrder) -> LedgerOrder {
     LedgerOrder {
         status: b.status,
         broker_order_id: Some(b.broker_id.clone()),
@@ -233,18 +235,13 @@ fn ledger_order(x: &DayInputs<'_>, p: &Planned, status: OrderStatus) -> LedgerOr
     }
 }
 
-/// Broker faults to inject (`SYSTRADE_PAPER_FAULTS`, tests only).
-pub(crate) fn faults_from_env() -> anyhow::Result<Faults> {
-    Ok(match std::env::var("SYSTRADE_PAPER_FAULTS") {
-        Ok(t) if !t.trim().is_empty() => t
-            .parse()
-            .map_err(|e: String| BadInput(format!("SYSTRADE_PAPER_FAULTS: {e}")))?,
-        _ => Faults::none(),
-    })
-}
-
 /// Runs the day; returns the daily summary's path.
-pub fn run_day(l: &Desk, mut ledger: Ledger, x: &DayInputs<'_>) -> anyhow::Result<PathBuf> {
+pub fn run_day<B: Broker + ?Sized>(
+    l: &Desk,
+    mut ledger: Ledger,
+    x: &DayInputs<'_>,
+    connect: impl FnOnce() -> anyhow::Result<Box<B>>,
+) -> anyhow::Result<PathBuf> {
     let attempt = ledger.runs_for_day(x.name, x.market_day)? + 1;
     let run_id = format!(
         "{}-{}-{attempt}{}",
@@ -262,12 +259,12 @@ pub fn run_day(l: &Desk, mut ledger: Ledger, x: &DayInputs<'_>) -> anyhow::Resul
         run_id: &run_id,
         strategy: x.name,
         market_day: x.market_day,
-        broker: "paper",
+        broker: x.broker.as_str(),
         account: &l.run_cfg().account,
         dry_run: x.dry_run,
         now: x.now,
     })?;
-    match steps(l, &mut ledger, &mut logs, x, &run_id) {
+    match steps(l, &mut ledger, &mut logs, x, &run_id, connect) {
         Ok(p) => {
             ledger.finish_run(&run_id, None, x.now)?;
             Ok(p)
@@ -280,9 +277,9 @@ pub fn run_day(l: &Desk, mut ledger: Ledger, x: &DayInputs<'_>) -> anyhow::Resul
                 json!({"error": format!("{e:#}")}),
             );
             let _ = ledger.finish_run(&run_id, Some(&format!("{e:#}")), x.now);
-            super::notify::deliver(
+            crate::notify::deliver(
                 l.run_cfg(),
-                &[super::notify::error_alert(
+                &[crate::notify::error_alert(
                     x.name,
                     &x.market_day.to_string(),
                     vec![format!("the run stopped: {e:#}")],
@@ -298,12 +295,13 @@ pub fn run_day(l: &Desk, mut ledger: Ledger, x: &DayInputs<'_>) -> anyhow::Resul
 }
 
 #[allow(clippy::too_many_lines)]
-fn steps(
+fn steps<B: Broker + ?Sized>(
     l: &Desk,
     ledger: &mut Ledger,
     logs: &mut Logs,
     x: &DayInputs<'_>,
     run_id: &str,
+    connect: impl FnOnce() -> anyhow::Result<Box<B>>,
 ) -> anyhow::Result<PathBuf> {
     let day = x.market_day;
     let name = x.name;
@@ -312,7 +310,6 @@ fn steps(
         max_retries: rc.max_retries,
         base_delay: Duration::from_millis(rc.retry_base_ms),
     };
-    let faults = faults_from_env()?;
     let universe: BTreeSet<Symbol> = l.bars().keys().cloned().collect();
 
     // 1. The config is loaded and checked.
@@ -326,7 +323,8 @@ fn steps(
     boundary(1);
 
     // 2. Connect to the broker and validate the account before any work.
-    let mut broker = open_paper(l, x.paper_path, day, faults)?;
+    let mut broker = connect()?;
+    let broker = &mut *broker;
     let account = retry(policy, logs, "account", || broker.account())?;
     if account.trading_blocked {
         bail!("broker account {} is blocked for trading", account.id);
@@ -338,7 +336,7 @@ fn steps(
     boundary(2);
 
     // 3. Data through T-1 (the view cannot reach later bars) and the day's book.
-    ingest_fills(&mut broker, ledger, logs, policy, x, run_id, 3, "pull_data")?;
+    ingest_fills(broker, ledger, logs, policy, x, run_id, 3, "pull_data")?;
     let book: DayBook = match ledger.day_book(name, day)? {
         Some(text) => serde_json::from_str(&text)
             .with_context(|| format!("the ledger's book of {day} is unreadable"))?,
@@ -530,9 +528,10 @@ fn steps(
     // 6. Orders: enforcement reads the decision artifact back and fails closed.
     let applied: BTreeMap<Symbol, PortfolioDecision> = if enforced {
         let path = match &l.decisions().file {
-            Some(t) => {
-                crate::config::resolve(x.config, Path::new(&t.replace("{date}", &day.to_string())))
-            }
+            Some(t) => systrade_config::resolve(
+                x.config,
+                Path::new(&t.replace("{date}", &day.to_string())),
+            ),
             None => decisions_path.clone(),
         };
         match read_decisions(&path, day) {
@@ -660,7 +659,7 @@ fn steps(
         }
     }
     cancel_stops_for(
-        &mut broker,
+        broker,
         ledger,
         logs,
         policy,
@@ -678,7 +677,7 @@ fn steps(
     // 8. Submit (preview under --dry-run); 9. dust, after its own stop cancel.
     let main: Vec<&Planned> = go.iter().copied().filter(|p| p.purpose != "dust").collect();
     submit_all(
-        &mut broker,
+        broker,
         ledger,
         logs,
         policy,
@@ -690,7 +689,7 @@ fn steps(
     boundary(8);
     let dust: Vec<&Planned> = go.iter().copied().filter(|p| p.purpose == "dust").collect();
     cancel_stops_for(
-        &mut broker,
+        broker,
         ledger,
         logs,
         policy,
@@ -703,21 +702,12 @@ fn steps(
             .map(|p| &p.req.symbol),
         &mut stop_log,
     )?;
-    submit_all(
-        &mut broker,
-        ledger,
-        logs,
-        policy,
-        x,
-        run_id,
-        (9, "dust"),
-        &dust,
-    )?;
+    submit_all(broker, ledger, logs, policy, x, run_id, (9, "dust"), &dust)?;
     boundary(9);
 
     // 10. Refresh positions from the broker (stops are sized on what is held now).
     ingest_fills(
-        &mut broker,
+        broker,
         ledger,
         logs,
         policy,
@@ -745,7 +735,7 @@ fn steps(
         .into_iter()
         .collect();
     cancel_stops_for(
-        &mut broker,
+        broker,
         ledger,
         logs,
         policy,
@@ -815,7 +805,7 @@ fn steps(
             );
             continue;
         }
-        let req = super::orders::stop_request(name, day, sym, qty, level_d)?;
+        let req = crate::orders::stop_request(name, day, sym, qty, level_d)?;
         let plan = Planned {
             req: req.clone(),
             purpose: "stop",
@@ -999,7 +989,7 @@ fn steps(
     let orders_today = ledger.orders_for_day(name, day)?;
     write_atomic(
         &x.folder.join(format!("orders_{day}.csv")),
-        super::orders::orders_csv(&orders_today).as_bytes(),
+        crate::orders::orders_csv(&orders_today).as_bytes(),
     )?;
     let awaiting: Vec<Value> = orders_today
         .iter()
@@ -1030,7 +1020,7 @@ fn steps(
     let mut summary = json!({
         "as_of": day,
         "strategy": name,
-        "broker": "paper",
+        "broker": x.broker.as_str(),
         "account": rc.account,
         "dry_run": x.dry_run,
         "decided_on_bars_through": dd.decided_through,
@@ -1076,8 +1066,8 @@ fn steps(
         write_atomic(&x.folder.join("done"), format!("{run_id}\n").as_bytes())?;
     }
     boundary(14);
-    let alerts = super::notify::alerts_of(&summary, &logs.errors);
-    super::notify::deliver(rc, &alerts, logs);
+    let alerts = crate::notify::alerts_of(&summary, &logs.errors);
+    crate::notify::deliver(rc, &alerts, logs);
     println!(
         "{name} {day}{}: equity {:.2}, {} positions, orders {}, {} blocked, stops {}, reconciliation {}",
         if x.dry_run { " (dry run)" } else { "" },
@@ -1156,8 +1146,8 @@ fn read_decisions(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn cancel_stops_for<'s>(
-    broker: &mut PaperBroker<'_>,
+fn cancel_stops_for<'s, B: Broker + ?Sized>(
+    broker: &mut B,
     ledger: &mut Ledger,
     logs: &mut Logs,
     policy: RetryPolicy,
@@ -1203,8 +1193,8 @@ fn cancel_stops_for<'s>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn submit_all(
-    broker: &mut PaperBroker<'_>,
+fn submit_all<B: Broker + ?Sized>(
+    broker: &mut B,
     ledger: &mut Ledger,
     logs: &mut Logs,
     policy: RetryPolicy,
@@ -1329,37 +1319,22 @@ fn reconcile_rows(
     Ok(rows)
 }
 
-/// The strategy's paper account at the session `day`: the backtest's costs and lot rule.
-pub(crate) fn open_paper<'d>(
-    l: &'d Desk,
-    path: &Path,
-    day: NaiveDate,
-    faults: Faults,
-) -> anyhow::Result<PaperBroker<'d>> {
-    Ok(PaperBroker::open(
-        path,
-        l.paper_config(),
-        l.bars(),
-        day,
-        faults,
-    )?)
-}
-
-/// `systrade reconcile`: the rows and the broker's cash now (the broker is opened at the day
-/// the ledger last ran, so its clock does not move).
+/// `systrade reconcile`: the rows and the broker's cash now (the broker is opened at `day`,
+/// so a paper clock does not move past it).
 pub fn reconcile_now(
     l: &Desk,
     ledger: &Ledger,
     name: &str,
     day: NaiveDate,
-    home: &Path,
+    venue: &crate::venue::Venue,
 ) -> anyhow::Result<(Vec<ReconRow>, Decimal)> {
-    let rc = l.run_cfg();
-    let path = home.join(format!("paper/{}.sqlite", rc.account));
-    if !path.exists() {
-        return Err(BadInput(format!("no paper account at {}", path.display())).into());
+    if !venue.exists() {
+        return Err(crate::bad(format!(
+            "no paper account at {}",
+            venue.location()
+        )));
     }
-    let mut broker = open_paper(l, &path, day, Faults::none())?;
+    let mut broker = venue.connect(l, day, systrade_broker::Faults::none())?;
     let held = broker.positions()?;
     let open = broker.open_orders()?;
     let cash = broker.account()?.cash;

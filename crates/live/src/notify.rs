@@ -8,9 +8,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use systrade_report::webhook::{Alert, AlertKind, Poster, json_payload, slack_payload};
 
-use super::super::newsletter::strs;
-use super::logs::Logs;
-use crate::config::run::RunSection;
+use systrade_config::run::RunSection;
+use systrade_desk::newsletter::strs;
+use systrade_report::format::money;
+
+use crate::logs::Logs;
 
 /// The alerts of a finished run: always its summary; blocked entries, reconciliation
 /// mismatches (and stop-invariant violations) and the run's error records when any.
@@ -30,8 +32,8 @@ pub fn alerts_of(summary: &Value, errors: &[String]) -> Vec<Alert> {
     let mut lines = vec![
         format!(
             "equity {} · cash {} · gross {}",
-            super::super::newsletter::money(equity),
-            super::super::newsletter::money(summary["cash"].as_f64().unwrap_or(0.0)),
+            money(equity),
+            money(summary["cash"].as_f64().unwrap_or(0.0)),
             systrade_report::tearsheet::pct(summary["gross_exposure"].as_f64().unwrap_or(0.0))
         ),
         format!(
@@ -67,7 +69,7 @@ pub fn alerts_of(summary: &Value, errors: &[String]) -> Vec<Alert> {
             } else {
                 ""
             },
-            super::super::newsletter::money(equity)
+            money(equity)
         ),
         lines,
         data: summary.clone(),

@@ -47,10 +47,10 @@ impl DataConfig {
     /// them open.
     pub fn parse_options(
         &self,
-        read: &crate::args::ReadArgs,
+        read: &crate::ReadOptions,
     ) -> Result<systrade_data::ParseOptions, String> {
-        let mut opts = read.parse_options();
-        if read.adjust.is_none() {
+        let mut opts = read.parse.clone();
+        if !read.adjust_given {
             opts.adjust = match self.adjust.as_str() {
                 "none" => systrade_data::Adjust::None,
                 "total" => systrade_data::Adjust::Total,

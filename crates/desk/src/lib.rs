@@ -1,0 +1,9 @@
+//! What the desk reads, built from the ledger and the daily runs' artifacts: the newsletter's
+//! content (rendered by `systrade-report`).
+
+pub mod newsletter;
+
+/// A [`systrade_core::BadInput`] as an `anyhow` error (exit code 2).
+pub(crate) fn bad(m: impl Into<String>) -> anyhow::Error {
+    systrade_core::BadInput(m.into()).into()
+}

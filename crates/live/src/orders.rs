@@ -1,0 +1,62 @@
+//! Order records shared by the daily run and approvals: the protective stop's request (one
+//! client order id for the same stop, whoever places it) and the orders CSV.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use systrade_broker::{OrderRequest, OrderType};
+use systrade_core::Symbol;
+use systrade_core::contracts::{ClientOrderId, Side};
+use systrade_store::LedgerOrder;
+
+use crate::day::qty_text;
+
+/// A protective stop's request; its id is the daily run's for the same stop, so a run and an
+/// approval never place it twice.
+pub fn stop_request(
+    book: &str,
+    session: NaiveDate,
+    sym: &Symbol,
+    qty: Decimal,
+    level: Decimal,
+) -> anyhow::Result<OrderRequest> {
+    let purpose = format!("stop {} {}", level.normalize(), qty.normalize());
+    Ok(OrderRequest {
+        client_order_id: ClientOrderId::derive(book, session, sym, Side::Sell, &purpose)?,
+        symbol: sym.clone(),
+        side: Side::Sell,
+        qty,
+        order_type: OrderType::Stop { stop: level },
+        session,
+    })
+}
+
+/// The orders CSV (`orders_YYYY-MM-DD.csv` of the daily run, `orders list` piped).
+pub fn orders_csv(orders: &[LedgerOrder]) -> String {
+    let mut out = String::from(
+        "client_order_id,book,session,symbol,side,qty,kind,stop_price,decision_price,purpose,status,approval,filled_qty,avg_price,note\n",
+    );
+    for o in orders {
+        let note = o.note.clone().unwrap_or_default().replace([',', '\n'], ";");
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            o.client_order_id,
+            o.strategy,
+            o.market_day,
+            o.symbol,
+            if o.side == Side::Buy { "buy" } else { "sell" },
+            qty_text(o.qty),
+            o.kind,
+            o.stop_price.map(qty_text).unwrap_or_default(),
+            o.decision_price.map(qty_text).unwrap_or_default(),
+            o.purpose,
+            o.status,
+            o.approval.clone().unwrap_or_default(),
+            qty_text(o.filled_qty),
+            o.avg_price
+                .map(|p| qty_text(p.round_dp(8)))
+                .unwrap_or_default(),
+            note
+        ));
+    }
+    out
+}

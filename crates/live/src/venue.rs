@@ -1,0 +1,116 @@
+//! The venue a book trades at: the one place that turns `[run] broker` (or `--broker`) into
+//! a connected [`Broker`]. Everything else in the daily run, approvals and reconciliation
+//! talks to the trait only.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use systrade_broker::{Broker, BrokerError, Faults};
+use systrade_config::run::BrokerKind;
+
+use crate::bad;
+use crate::desk::Desk;
+
+/// Where a book's account lives and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Venue {
+    pub kind: BrokerKind,
+    /// The paper account's file (`<home>/paper/<account>.sqlite`).
+    paper_file: PathBuf,
+}
+
+impl Venue {
+    /// The venue of a book trading `account` from `home`.
+    pub fn new(kind: BrokerKind, home: &Path, account: &str) -> Venue {
+        Venue {
+            kind,
+            paper_file: home.join(format!("paper/{account}.sqlite")),
+        }
+    }
+
+    /// The same venue on a copy of its state inside `dir` (a dry run changes nothing real).
+    pub fn scratch_copy(&self, dir: &Path) -> anyhow::Result<Venue> {
+        match self.kind {
+            BrokerKind::Paper => {
+                let copy = dir.join("paper.sqlite");
+                if self.paper_file.exists() {
+                    systrade_broker::paper::snapshot(&self.paper_file, &copy)?;
+                }
+                Ok(Venue {
+                    kind: self.kind,
+                    paper_file: copy,
+                })
+            }
+        }
+    }
+
+    /// True when the account already exists (a paper account's file).
+    pub fn exists(&self) -> bool {
+        match self.kind {
+            BrokerKind::Paper => self.paper_file.exists(),
+        }
+    }
+
+    /// The session the account's clock is at (`None`: no such account yet). A paper account
+    /// keeps its own clock; it never goes back.
+    pub fn current_session(&self) -> anyhow::Result<Option<NaiveDate>> {
+        match self.kind {
+            BrokerKind::Paper => {
+                Ok(systrade_broker::paper::stored(&self.paper_file)?.map(|(d, _)| d))
+            }
+        }
+    }
+
+    /// Where the account lives, for messages.
+    pub fn location(&self) -> String {
+        match self.kind {
+            BrokerKind::Paper => self.paper_file.display().to_string(),
+        }
+    }
+
+    /// Connects to the book's account with its clock at `session`.
+    pub fn connect<'d>(
+        &self,
+        desk: &'d Desk,
+        session: NaiveDate,
+        faults: Faults,
+    ) -> anyhow::Result<Box<dyn Broker + 'd>> {
+        match self.kind {
+            BrokerKind::Paper => Ok(systrade_broker::paper::connect(
+                &self.paper_file,
+                desk.paper_config(),
+                desk.bars(),
+                session,
+                faults,
+            )?),
+        }
+    }
+
+    /// Connects for orders of `session`; a paper clock already past it means the session is
+    /// over and its orders can no longer go out (exit 2, saying what to do).
+    pub fn connect_for_orders<'d>(
+        &self,
+        desk: &'d Desk,
+        session: NaiveDate,
+    ) -> anyhow::Result<Box<dyn Broker + 'd>> {
+        match self.connect(desk, session, faults_from_env()?) {
+            Ok(b) => Ok(b),
+            Err(e) => match e.downcast_ref::<BrokerError>() {
+                Some(BrokerError::Invalid(m)) if m.contains("cannot go back") => Err(bad(format!(
+                    "the orders are for session {session}, which is over ({m}); cancel them, or stage them again for a later session"
+                ))),
+                _ => Err(e),
+            },
+        }
+    }
+}
+
+/// Broker faults to inject (`SYSTRADE_PAPER_FAULTS`, tests only).
+pub fn faults_from_env() -> anyhow::Result<Faults> {
+    Ok(match std::env::var("SYSTRADE_PAPER_FAULTS") {
+        Ok(t) if !t.trim().is_empty() => t
+            .parse()
+            .map_err(|e: String| bad(format!("SYSTRADE_PAPER_FAULTS: {e}")))?,
+        _ => Faults::none(),
+    })
+}

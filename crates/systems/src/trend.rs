@@ -1,0 +1,207 @@
+//! Trend-following configs: loading the config and its data, the engine settings, the
+//! backtest with its artifacts, and the tear sheet — what `backtest`, `plan` and the daily run
+//! share.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use systrade_backtest::{BacktestConfig, BacktestError, BacktestResult, CostModel, write_outputs};
+use systrade_core::fsio::write_atomic;
+use systrade_core::{DailyBar, Market, Symbol};
+use systrade_data::DataSource;
+use systrade_pipeline::trend::{
+    DayRecord, SNAPSHOT_HEADER, TrendParams, TrendStrategy, desired_trades_jsonl, snapshot_rows,
+    targets_history_csv,
+};
+
+use systrade_config::ReadOptions;
+use systrade_config::trend::TrendConfig;
+use systrade_core::BadInput;
+
+/// A config with its data, ready to run.
+pub struct Loaded {
+    pub cfg: TrendConfig,
+    pub params: TrendParams,
+    pub market: Market,
+    pub data: BTreeMap<Symbol, Vec<DailyBar>>,
+    pub source: PathBuf,
+}
+
+pub fn bad(e: BacktestError) -> anyhow::Error {
+    match e {
+        BacktestError::Input(m) => BadInput(m).into(),
+        other => other.into(),
+    }
+}
+
+/// Reads and checks the config, then loads every ticker's daily bars (`--data` and the read
+/// flags override the config's `[data]`).
+pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::Result<Loaded> {
+    let cfg = TrendConfig::load(config).map_err(BadInput)?;
+    let params = cfg.params().map_err(BadInput)?;
+    let source = data
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cfg.source(config));
+    let opts = cfg.data.parse_options(read).map_err(BadInput)?;
+    let src =
+        DataSource::open(&source).with_context(|| format!("{}: data.source", config.display()))?;
+    let mut bars = BTreeMap::new();
+    let mut markets = BTreeSet::new();
+    for t in params.sleeves.iter().flat_map(|s| &s.tickers) {
+        let s = src
+            .daily(t, &opts)
+            .with_context(|| format!("{}: loading ticker {t}", config.display()))?;
+        markets.insert(s.market);
+        bars.insert(t.clone(), s.bars);
+    }
+    let market = match (opts.market, markets.len()) {
+        (Some(m), _) => m,
+        (None, 1) => markets.into_iter().next().unwrap_or(Market::Crypto),
+        _ => {
+            return Err(BadInput(format!(
+                "{}: the tickers belong to different markets ({}); set data.market",
+                config.display(),
+                markets
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .into());
+        }
+    };
+    Ok(Loaded {
+        cfg,
+        params,
+        market,
+        data: bars,
+        source,
+    })
+}
+
+impl Loaded {
+    /// The simulated broker for this config: fees from the gates' fee model, so the cost gate
+    /// and the fills charge the same; slippage from `[backtest]`.
+    pub fn engine(
+        &self,
+        cash: f64,
+        start: Option<chrono::NaiveDate>,
+        end: Option<chrono::NaiveDate>,
+    ) -> BacktestConfig {
+        let g = &self.params.gates;
+        let fee = g.fee_taker * (1.0 - g.passive_rate) + g.fee_maker * g.passive_rate;
+        BacktestConfig {
+            cash,
+            costs: CostModel {
+                fee_bps: fee * 10_000.0,
+                slippage_bps: self.cfg.backtest.slippage_bps,
+                ..CostModel::default()
+            },
+            start,
+            end,
+            periods_per_year: f64::from(self.market.periods_per_year()),
+            // Orders trade whole lots of `orders.qty_decimals` (a cash-clipped buy too).
+            lot_size: Some(10f64.powi(-(self.params.qty_decimals as i32))),
+            ..BacktestConfig::default()
+        }
+    }
+
+    pub fn strategy(&self) -> anyhow::Result<TrendStrategy> {
+        TrendStrategy::new(self.params.clone(), self.market)
+            .map_err(|e| BadInput(format!("{}", e)).into())
+    }
+}
+
+/// Writes the strategy's own artifacts beside the engine's: `targets.csv`, `snapshots.csv`
+/// and `logs/desired_trades.jsonl`.
+pub fn write_strategy_outputs(records: &[DayRecord], out: &Path) -> anyhow::Result<()> {
+    let log = desired_trades_jsonl(records)?;
+    let mut snaps = format!("{SNAPSHOT_HEADER}\n");
+    for r in records {
+        snaps.push_str(&snapshot_rows(r));
+    }
+    write_atomic(
+        &out.join("targets.csv"),
+        targets_history_csv(records).as_bytes(),
+    )?;
+    write_atomic(&out.join("snapshots.csv"), snaps.as_bytes())?;
+    write_atomic(&out.join("logs/desired_trades.jsonl"), log.as_bytes())?;
+    Ok(())
+}
+
+pub fn pct(x: Option<f64>) -> String {
+    x.map(|v| format!("{:.2}%", v * 100.0))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// Runs the config's backtest and writes every artifact into `out`; returns the result and
+/// the engine's run time in seconds.
+pub fn run_backtest(
+    l: &Loaded,
+    cfg: &BacktestConfig,
+    out: &Path,
+) -> anyhow::Result<(BacktestResult, f64)> {
+    let mut strategy = l.strategy()?;
+    let t0 = Instant::now();
+    let result: BacktestResult =
+        systrade_backtest::run(&mut strategy, &l.data, cfg).map_err(bad)?;
+    let secs = t0.elapsed().as_secs_f64();
+    write_outputs(&result, out).with_context(|| format!("writing {}", out.display()))?;
+    write_strategy_outputs(strategy.records(), out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok((result, secs))
+}
+
+/// One line of a backtest's headline numbers.
+pub fn headline(result: &BacktestResult) -> String {
+    let s = &result.summary;
+    let m = &s.metrics;
+    format!(
+        "{}..{}: final equity {:.2}; CAGR {}, vol {}, Sharpe {}, max drawdown {}, turnover {:.2}×/yr, fees {:.2} ({} fills, {} stop exits)",
+        s.first_date.map(|d| d.to_string()).unwrap_or_default(),
+        s.last_date.map(|d| d.to_string()).unwrap_or_default(),
+        s.final_equity,
+        pct(m.cagr),
+        pct(m.annual_vol),
+        m.sharpe
+            .map(|v| format!("{v:.2}"))
+            .unwrap_or_else(|| "n/a".into()),
+        pct(m.max_drawdown),
+        s.annual_turnover,
+        s.total_fees,
+        s.n_fills,
+        s.n_stop_exits,
+    )
+}
+
+/// The tear sheet of a trend backtest: against the equal-weight buy-and-hold of its tickers.
+pub fn tearsheet_of(
+    l: &Loaded,
+    cfg: &BacktestConfig,
+    result: &BacktestResult,
+    config: &Path,
+) -> systrade_report::tearsheet::TearSheet {
+    use crate::tearsheet as ts;
+    let dates: Vec<chrono::NaiveDate> = result.series.iter().map(|x| x.date).collect();
+    let s = &result.summary;
+    let mut tables = Vec::new();
+    tables.extend(ts::top_trades(&result.trades, 10));
+    systrade_report::tearsheet::TearSheet {
+        title: format!("Trend following — {}", config.display()),
+        subtitle: format!(
+            "{} tickers from {} · {} to {} · fees {:.1} bps + slippage {:.1} bps",
+            l.data.len(),
+            l.source.display(),
+            s.first_date.map(|d| d.to_string()).unwrap_or_default(),
+            s.last_date.map(|d| d.to_string()).unwrap_or_default(),
+            cfg.costs.fee_bps,
+            cfg.costs.slippage_bps
+        ),
+        perf: ts::engine_performance(result, cfg, ts::buy_and_hold(&l.data, &dates)),
+        metrics: ts::engine_metrics(result),
+        tables,
+        notes: s.warnings.iter().take(10).cloned().collect(),
+    }
+}
