@@ -6,8 +6,9 @@
 //!   `replace`, `preview` or `any`;
 //! - `KIND` is `reject` (the order comes back rejected), `timeout` (for `submit`: the broker
 //!   takes the order but the answer is lost; elsewhere the call fails), `429`, a 5xx status
-//!   such as `503`, or `partial=F` (a market order fills only the fraction F at the open; the
-//!   rest expires with the session);
+//!   such as `503`, `partial=F` (a market order fills only the fraction F at the open; the
+//!   rest expires with the session), or `kill` (the broker carries the call out, then the
+//!   calling process dies before it hears the answer: a `kill -9` at the worst moment);
 //! - `@SYMBOL` limits an order rule to one symbol, `*N` to the first N matching calls.
 //!
 //! Example: `submit:429*2,submit:partial=0.5@ETHUSDT,cancel:503`.
@@ -38,6 +39,8 @@ pub enum FaultKind {
     RateLimited,
     Server(u16),
     Partial(Decimal),
+    /// The call reaches the broker, then the caller's process is killed.
+    Kill,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +87,7 @@ impl FromStr for Faults {
                 "reject" => FaultKind::Reject,
                 "timeout" => FaultKind::Timeout,
                 "429" => FaultKind::RateLimited,
+                "kill" => FaultKind::Kill,
                 k if k.starts_with("partial=") => {
                     let f: Decimal = k["partial=".len()..]
                         .parse()

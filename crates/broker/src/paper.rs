@@ -31,6 +31,14 @@ mod embedded {
     refinery::embed_migrations!("migrations");
 }
 
+/// The `kill` fault: the broker has carried the call out; the caller dies before the answer.
+fn killed_after(fault: Option<&FaultKind>) {
+    if fault == Some(&FaultKind::Kill) {
+        eprintln!("fault hook: the process is killed after the broker carried the call out");
+        std::process::abort();
+    }
+}
+
 /// Copies a paper account's file into `dest` (a consistent snapshot, for dry runs).
 pub fn snapshot(path: &Path, dest: &Path) -> Result<(), BrokerError> {
     let conn = Connection::open(path).map_err(|e| bad_state(path, e))?;
@@ -277,6 +285,11 @@ impl<'a> PaperBroker<'a> {
                 message: "injected server error".into(),
             }),
             Some(FaultKind::Timeout) if op != "submit" => Err(BrokerError::Timeout),
+            // A read killed on its way: the process dies before asking.
+            Some(FaultKind::Kill) if !matches!(op, "submit" | "cancel" | "replace") => {
+                killed_after(Some(&FaultKind::Kill));
+                Ok(None)
+            }
             other => Ok(other),
         }
     }
@@ -852,6 +865,7 @@ impl Broker for PaperBroker<'_> {
             .map_err(e)?
             .ok_or_else(|| BrokerError::NotFound(req.client_order_id.clone()))?;
         tx.commit().map_err(e)?;
+        killed_after(fault.as_ref());
         if fault == Some(FaultKind::Timeout) {
             // The broker took the order; the answer never arrived.
             return Err(BrokerError::Timeout);
@@ -860,7 +874,7 @@ impl Broker for PaperBroker<'_> {
     }
 
     fn cancel(&mut self, id: &ClientOrderId) -> Result<BrokerOrder, BrokerError> {
-        self.inject("cancel", None)?;
+        let fault = self.inject("cancel", None)?;
         let path = self.path.clone();
         let e = |x: rusqlite::Error| bad_state(&path, x);
         let tx = self.conn.unchecked_transaction().map_err(e)?;
@@ -884,6 +898,7 @@ impl Broker for PaperBroker<'_> {
             .map_err(e)?
             .ok_or_else(|| BrokerError::NotFound(id.clone()))?;
         tx.commit().map_err(e)?;
+        killed_after(fault.as_ref());
         Ok(out)
     }
 
@@ -933,6 +948,7 @@ impl Broker for PaperBroker<'_> {
             .map_err(e)?
             .ok_or_else(|| BrokerError::NotFound(new.client_order_id.clone()))?;
         tx.commit().map_err(e)?;
+        killed_after(fault.as_ref());
         if fault == Some(FaultKind::Timeout) {
             return Err(BrokerError::Timeout);
         }

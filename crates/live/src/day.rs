@@ -14,21 +14,20 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use systrade_backtest::{dec, f};
 use systrade_broker::{
-    Broker, BrokerError, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, Position,
-    RetryPolicy, with_retries,
+    Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus, OrderType, Position, RetryPolicy,
+    with_retries,
 };
 use systrade_core::contracts::{Action, ClientOrderId, PortfolioDecision, ReasonCode, Side};
 use systrade_core::fsio::{write_atomic, write_json_atomic};
 use systrade_core::{DailyBar, Symbol};
 use systrade_risk::{Candidate, GateContext, evaluate};
-use systrade_store::{
-    Book, BookKind, Ledger, LedgerOrder, ReconRow, RunStart, StopRow, StoreError, Writer,
-};
+use systrade_store::{Book, BookKind, Ledger, LedgerOrder, ReconRow, RunStart, StopRow};
 
 use systrade_config::run::BrokerKind;
 
 use crate::desk::{DayBook, DecideCtx, Desk, StopPlan};
 use crate::logs::Logs;
+use crate::sync::{FillSync, merge};
 
 /// What a day's run needs besides the config.
 pub struct DayInputs<'a> {
@@ -37,8 +36,9 @@ pub struct DayInputs<'a> {
     pub name: &'a str,
     pub market_day: NaiveDate,
     pub folder: &'a Path,
-    /// The venue the book trades at.
+    /// The venue the book trades at, and the account there.
     pub broker: BrokerKind,
+    pub account: &'a str,
     pub now: &'a str,
     pub stamp_artifacts: bool,
     pub dry_run: bool,
@@ -107,69 +107,6 @@ fn closes_before(data: &BTreeMap<Symbol, Vec<DailyBar>>, day: NaiveDate) -> BTre
         .collect()
 }
 
-/// The broker's new fills of a book's orders, and its working orders' status now.
-pub struct FillSync {
-    new: Vec<(BrokerFill, LedgerOrder)>,
-    updates: Vec<LedgerOrder>,
-}
-
-impl FillSync {
-    pub fn collect<B: Broker + ?Sized>(
-        broker: &mut B,
-        ledger: &Ledger,
-        name: &str,
-        logs: &mut Logs,
-        policy: RetryPolicy,
-    ) -> anyhow::Result<FillSync> {
-        // Fills dated before the latest booked one were all booked then.
-        let since = ledger.last_fill_date(name)?;
-        let fills = retry(policy, logs, "fills", || broker.fills(since))?;
-        let seen = ledger.fill_ids()?;
-        let mut new = Vec::new();
-        for fl in fills.into_iter().filter(|f| !seen.contains(&f.fill_id)) {
-            if let Some(o) = ledger.order(&fl.client_order_id)?
-                && o.strategy == name
-            {
-                new.push((fl, o));
-            }
-        }
-        let mut updates = Vec::new();
-        for o in ledger.working_orders(name)? {
-            if let Some(b) = retry(policy, logs, "order", || broker.order(&o.client_order_id))? {
-                updates.push(merge(&o, &b));
-            }
-        }
-        Ok(FillSync { new, updates })
-    }
-
-    /// Books the fills and the status changes (inside the caller's transaction).
-    pub fn book(&self, w: &Writer<'_>, name: &str) -> Result<(), StoreError> {
-        for (fl, o) in &self.new {
-            w.book_fill(name, fl, &o.purpose)?;
-        }
-        for u in &self.updates {
-            w.upsert_order(u)?;
-            if u.kind == "stop" && u.status.is_terminal() {
-                // A stop that fired or went away protects nothing any more.
-                w.clear_stop_order(name, &u.client_order_id)?;
-            }
-        }
-        Ok(())
-    }
-
-    pub fn log(&self, logs: &mut Logs) {
-        for (fl, o) in &self.new {
-            logs.write(
-                "order_submit",
-                Some(fl.symbol.as_str()),
-                "fill",
-                json!({"client_order_id": fl.client_order_id, "purpose": o.purpose, "qty": qty_text(fl.qty),
-                       "price": qty_text(fl.price), "fee": qty_text(fl.fee), "date": fl.date}),
-            );
-        }
-    }
-}
-
 /// Books the broker's new fills of this strategy's orders; returns how many.
 #[allow(clippy::too_many_arguments)]
 fn ingest_fills<B: Broker + ?Sized>(
@@ -182,22 +119,12 @@ fn ingest_fills<B: Broker + ?Sized>(
     step: u8,
     step_name: &str,
 ) -> anyhow::Result<usize> {
-    let sync = FillSync::collect(broker, ledger, x.name, logs, policy)?;
-    ledger.step(run_id, step, step_name, x.now, |w| sync.book(w, x.name))?;
+    let sync = FillSync::collect(broker, ledger, x.name, x.account, logs, policy)?;
+    ledger.step(run_id, step, step_name, x.now, |w| {
+        sync.book(w, x.name, x.account)
+    })?;
     sync.log(logs);
     Ok(sync.new.len())
-}
-
-/// The ledger's order updated with what the broker says.
-pub fn merge(o: &LedgerOrder, b: &BrokerOrder) -> LedgerOrder {
-    LedgerOrder {
-        status: b.status,
-        broker_order_id: Some(b.broker_id.clone()),
-        filled_qty: b.filled_qty,
-        avg_price: b.avg_price,
-        note: b.reason.clone().or_else(|| o.note.clone()),
-        ..o.clone()
-    }
 }
 
 fn ledger_order(x: &DayInputs<'_>, p: &Planned, status: OrderStatus) -> LedgerOrder {
@@ -405,7 +332,7 @@ fn steps<B: Broker + ?Sized>(
         };
         planned.push(Planned {
             req: OrderRequest {
-                client_order_id: ClientOrderId::derive(name, day, &w.symbol, side, w.purpose)?,
+                client_order_id: ClientOrderId::for_book(name, day, &w.symbol, side, w.purpose)?,
                 symbol: w.symbol.clone(),
                 side,
                 qty: w.delta.abs(),

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod notify;
 pub mod orders;
 pub mod schedule;
+pub mod sync;
 pub mod venue;
 
 use std::path::{Path, PathBuf};
@@ -75,6 +76,26 @@ fn entry_event(home: &Path, event: &str, strategy: Option<&str>, detail: &str, n
     }))
     .unwrap_or_default();
     logs::append_line(&home.join("logs/runs.jsonl"), &line);
+}
+
+/// A market day after the market's today (by `now`) cannot be run: its account would move
+/// its clock into the future for good. Bad input, refused before anything is touched.
+pub fn check_not_future(
+    config: &Path,
+    market: Market,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let today = market_today(market, now);
+    if day > today {
+        return Err(bad(format!(
+            "{}: --as-of {day} is after today in the {} market ({today}, by {}); a day can be run on or after it, never before",
+            config.display(),
+            market.as_str(),
+            now.format("%Y-%m-%dT%H:%M:%SZ")
+        )));
+    }
+    Ok(())
 }
 
 /// The strategy's name in the ledger: `run.name`, else the config file's stem.
@@ -199,6 +220,7 @@ fn run_one(
 ) -> anyhow::Result<Option<Ran>> {
     let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let (l, market_day) = desk::Desk::load(config, a.data.as_deref(), &a.read, a.as_of, now)?;
+    check_not_future(config, l.market(), market_day, now)?;
     let name = strategy_name(config, l.run_cfg().name.as_deref());
     let cal = l.market().calendar();
     if !cal.is_trading_day(market_day) {
@@ -223,6 +245,18 @@ fn run_one(
     }
     let ledger_path = home.join("ledger.sqlite");
     let ledger = systrade_store::Ledger::open(&ledger_path)?;
+    let account = &l.run_cfg().account;
+    if let Some(other) = ledger
+        .books()?
+        .into_iter()
+        .find(|b| &b.account == account && b.strategy != name)
+    {
+        return Err(bad(format!(
+            "{}: account {account:?} is already the account of book {:?}; two books cannot share one account (their positions, stops and fills would mix): set run.account",
+            config.display(),
+            other.strategy
+        )));
+    }
     if !a.force_run
         && let Some(run_id) = ledger.done(&name, market_day)?
     {
@@ -269,6 +303,7 @@ fn run_one(
         market_day,
         folder: &folder,
         broker: venue.kind,
+        account: &l.run_cfg().account,
         now: &stamp,
         // With --as-of the artifacts carry no wall clock: reruns are byte-identical.
         stamp_artifacts: a.as_of.is_none(),

@@ -21,7 +21,7 @@ pub fn stop_request(
 ) -> anyhow::Result<OrderRequest> {
     let purpose = format!("stop {} {}", level.normalize(), qty.normalize());
     Ok(OrderRequest {
-        client_order_id: ClientOrderId::derive(book, session, sym, Side::Sell, &purpose)?,
+        client_order_id: ClientOrderId::for_book(book, session, sym, Side::Sell, &purpose)?,
         symbol: sym.clone(),
         side: Side::Sell,
         qty,

@@ -3,7 +3,7 @@
 //! run (`systrade approve`, `systrade orders …`), each in one transaction.
 
 use chrono::NaiveDate;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use systrade_core::Symbol;
@@ -161,6 +161,22 @@ impl Writer<'_> {
                 e => Err(e),
             })
             .map_err(self.e())?;
+        let sharing: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT strategy FROM books WHERE account = ?1 AND strategy != ?2 \
+                 ORDER BY strategy LIMIT 1",
+                params![b.account, b.strategy],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.e())?;
+        if let Some(other) = sharing {
+            return Err(StoreError::Invalid(format!(
+                "account {:?} is already the account of book {other:?}; two books cannot share one account (their positions, stops and fills would mix): give book {:?} its own run.account",
+                b.account, b.strategy
+            )));
+        }
         match have {
             Some((kind, _)) if kind != b.kind.as_str() => Err(StoreError::Invalid(format!(
                 "book {:?} is a {kind} book; it cannot also be a {} book (choose another run.name)",

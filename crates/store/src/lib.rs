@@ -378,14 +378,14 @@ impl Ledger {
         )
     }
 
-    /// Fill ids already booked.
-    pub fn fill_ids(&self) -> Result<BTreeSet<String>, StoreError> {
+    /// Fill ids already booked of `account` (brokers number fills per account).
+    pub fn fill_ids(&self, account: &str) -> Result<BTreeSet<String>, StoreError> {
         let mut st = self
             .conn
-            .prepare("SELECT fill_id FROM fills")
+            .prepare("SELECT fill_id FROM fills WHERE account = ?1")
             .map_err(self.err())?;
         let rows = st
-            .query_map([], |r| r.get::<_, String>(0))
+            .query_map(params![account], |r| r.get::<_, String>(0))
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
@@ -847,18 +847,21 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Books a broker fill once (a fill id seen before is ignored); returns whether it was new.
+    /// Books a broker fill of `account` once (a fill id the account had before is ignored);
+    /// returns whether it was new.
     pub fn book_fill(
         &self,
         strategy: &str,
+        account: &str,
         f: &BrokerFill,
         purpose: &str,
     ) -> Result<bool, StoreError> {
         let n = self
             .tx
             .execute(
-                "INSERT OR IGNORE INTO fills (fill_id, client_order_id, strategy, symbol, side, qty, \
-                 price, fee, date, purpose) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT OR IGNORE INTO fills (account, fill_id, client_order_id, strategy, symbol, \
+                 side, qty, price, fee, date, purpose) \
+                 VALUES (?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     f.fill_id,
                     f.client_order_id.0,
@@ -869,7 +872,8 @@ impl Writer<'_> {
                     f.price.to_string(),
                     f.fee.to_string(),
                     f.date.to_string(),
-                    purpose
+                    purpose,
+                    account
                 ],
             )
             .map_err(self.e())?;

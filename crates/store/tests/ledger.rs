@@ -81,8 +81,11 @@ fn test_a_failed_step_writes_nothing_and_a_good_one_everything() {
             fee: Decimal::new(1, 1),
             date: d(),
         };
-        assert!(w.book_fill("trend", &f, "entry")?);
-        assert!(!w.book_fill("trend", &f, "entry")?, "a fill is booked once");
+        assert!(w.book_fill("trend", "acct", &f, "entry")?);
+        assert!(
+            !w.book_fill("trend", "acct", &f, "entry")?,
+            "a fill is booked once"
+        );
         Ok(())
     })
     .unwrap();

@@ -83,13 +83,19 @@ pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
     if !a.ack.is_empty() {
         return Ok(());
     }
+    let venue = Venue::new(run_cfg.broker, home, &run_cfg.account);
+    // By default the broker's own session: after a failed run the paper clock is at that day
+    // (it never goes back), which may be later than the last completed one.
     let day = match a.as_of {
         Some(d) => d,
-        None => ledger.last_done(&name)?.ok_or_else(|| {
-            BadInput(format!(
-                "strategy {name} has not completed a day yet; pass --as-of"
-            ))
-        })?,
+        None => match venue.current_session()? {
+            Some(d) => d,
+            None => ledger.last_done(&name)?.ok_or_else(|| {
+                BadInput(format!(
+                    "strategy {name} has not completed a day yet; pass --as-of"
+                ))
+            })?,
+        },
     };
     let (l, _) = Desk::load(
         &a.config,
@@ -98,7 +104,7 @@ pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
         Some(day),
         Utc::now(),
     )?;
-    let venue = Venue::new(run_cfg.broker, home, &run_cfg.account);
+    systrade_live::check_not_future(&a.config, l.market(), day, systrade_live::env_now()?)?;
     let (rows, cash) = reconcile_now(&l, &ledger, &name, day, &venue)?;
     // Recorded like the run's own: a new mismatch blocks entries in that symbol from now on.
     ledger.record_reconciliation(&name, day, &rows, &format!("reconcile {stamp}"))?;

@@ -26,11 +26,12 @@ use crate::args::{
     OrdersStageArgs, ReadArgs,
 };
 use crate::exit::{bad, existing_ledger, refused};
-use systrade_live::day::{FillSync, merge, qty_text, retry};
+use systrade_live::day::{qty_text, retry};
 use systrade_live::desk::Desk;
 use systrade_live::logs::Logs;
 use systrade_live::orders::stop_request;
 use systrade_live::strategy_name;
+use systrade_live::sync::{FillSync, merge};
 use systrade_live::venue::Venue;
 use systrade_systems::table::Table;
 
@@ -158,7 +159,14 @@ fn release(
         &mut stops,
     )?;
     // The approved orders are in the ledger (staged), so their fills are matched here.
-    let fills = FillSync::collect(broker, ledger, &l.name, &mut logs, policy)?;
+    let fills = FillSync::collect(
+        broker,
+        ledger,
+        &l.name,
+        &l.desk.run_cfg().account,
+        &mut logs,
+        policy,
+    )?;
     fills.log(&mut logs);
     Ok(Released {
         orders: out,
@@ -427,7 +435,7 @@ fn record(ledger: &mut Ledger, l: &Loaded, r: &Released, stamp: &str) -> anyhow:
             for (s, row) in &r.stops {
                 w.set_stop(name, s, row.as_ref())?;
             }
-            r.fills.book(w, name)
+            r.fills.book(w, name, &l.desk.run_cfg().account)
         })
         .map_err(refused)?;
     Ok(())
@@ -901,7 +909,9 @@ fn stage(home: &Path, a: &OrdersStageArgs) -> anyhow::Result<()> {
         };
         let purpose = format!("sheet {}", s.qty.normalize());
         orders.push(LedgerOrder {
-            client_order_id: ClientOrderId::derive(&l.name, session, &s.symbol, s.side, &purpose)?,
+            client_order_id: ClientOrderId::for_book(
+                &l.name, session, &s.symbol, s.side, &purpose,
+            )?,
             strategy: l.name.clone(),
             market_day: session,
             symbol: s.symbol.clone(),

@@ -31,6 +31,34 @@ impl ClientOrderId {
         });
         crate::id::stable_id("st", &fields).map(ClientOrderId)
     }
+
+    /// The id of a book's order at a broker: [`ClientOrderId::derive`]'s, carrying the book's
+    /// prefix ([`ClientOrderId::book_prefix`]) so that an order the ledger never recorded (a
+    /// run killed between the broker's answer and the ledger's write) is recognised as the
+    /// book's own and adopted.
+    pub fn for_book(
+        book: &str,
+        decision_date: NaiveDate,
+        symbol: &Symbol,
+        side: Side,
+        purpose: &str,
+    ) -> Result<Self, CoreError> {
+        let base = Self::derive(book, decision_date, symbol, side, purpose)?;
+        let hash = base.0.trim_start_matches("st-");
+        Ok(ClientOrderId(format!("{}{hash}", Self::book_prefix(book))))
+    }
+
+    /// `st-` and 8 hex digits of the book's name, then `-`: what every order id of the book
+    /// starts with (44 characters in all; venues allow 48 and more).
+    pub fn book_prefix(book: &str) -> String {
+        let hex = crate::id::sha256_hex(book.as_bytes());
+        format!("st-{}-", &hex[..8])
+    }
+
+    /// True when this id was made by [`ClientOrderId::for_book`] for `book`.
+    pub fn belongs_to(&self, book: &str) -> bool {
+        self.0.starts_with(&Self::book_prefix(book))
+    }
 }
 
 impl fmt::Display for ClientOrderId {
@@ -80,7 +108,15 @@ mod tests {
     fn test_client_order_id_is_stable_and_sensitive() {
         let d = NaiveDate::from_ymd_opt(2024, 5, 1).unwrap();
         let s = Symbol::new("AAPL").unwrap();
+        let own = ClientOrderId::for_book("trend", d, &s, Side::Buy, "entry").unwrap();
+        assert!(own.belongs_to("trend") && !own.belongs_to("trend2"));
+        assert_eq!(own.0.len(), 44);
+        assert_eq!(
+            own,
+            ClientOrderId::for_book("trend", d, &s, Side::Buy, "entry").unwrap()
+        );
         let a = ClientOrderId::derive("trend", d, &s, Side::Buy, "entry").unwrap();
+        assert!(!a.belongs_to("trend"));
         let b = ClientOrderId::derive("trend", d, &s, Side::Buy, "entry").unwrap();
         let c = ClientOrderId::derive("trend", d, &s, Side::Sell, "entry").unwrap();
         assert_eq!(a, b);

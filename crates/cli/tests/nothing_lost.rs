@@ -1,0 +1,237 @@
+//! Nothing lost, nothing invented: every order and fill the broker has ends up in the ledger
+//! exactly once, whatever instant a run was killed at, and whichever accounts share a home.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+mod common;
+
+use common::daily::*;
+use common::{committed, read, s};
+use systrade_testkit::shared;
+
+/// `configs/trend_crypto.toml` on `data`, with `extra` TOML in its `[run]` section.
+fn crypto_cfg(dir: &Path, data: &Path, file: &str, run: &str) -> PathBuf {
+    let text = committed("trend_crypto.toml").replace(
+        "source = \"../../shared/data/crypto_binance_spot/1d\"",
+        &format!("source = {:?}", data.display().to_string()),
+    );
+    let p = dir.join(file);
+    std::fs::write(&p, format!("{text}\n[run]\nretry_base_ms = 1\n{run}\n")).unwrap();
+    p
+}
+
+/// Client order ids of one paper account's orders.
+fn broker_order_ids(account_file: &Path) -> BTreeSet<String> {
+    query(account_file, "SELECT client_order_id FROM orders")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
+}
+
+fn ledger_order_ids(home: &Path, strategy: &str) -> BTreeSet<String> {
+    query(
+        &ledger(home),
+        &format!("SELECT client_order_id FROM orders WHERE strategy = '{strategy}'"),
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect()
+}
+
+/// Per symbol: (qty, fills) of an account's fills, as the broker has them and as the ledger
+/// booked them for `strategy`.
+fn fill_totals(rows: Vec<Vec<String>>) -> BTreeMap<String, (String, usize)> {
+    let mut m: BTreeMap<String, (rust_decimal::Decimal, usize)> = BTreeMap::new();
+    for r in rows {
+        let q: rust_decimal::Decimal = r[2].parse().unwrap();
+        let e = m.entry(r[0].clone()).or_default();
+        e.0 += if r[1] == "buy" { q } else { -q };
+        e.1 += 1;
+    }
+    m.into_iter()
+        .map(|(k, (q, n))| (k, (q.normalize().to_string(), n)))
+        .collect()
+}
+
+fn assert_books_equal(home: &Path, strategy: &str, account: &str, when: &str) {
+    let account_file = home.join(format!("paper/{account}.sqlite"));
+    let broker = fill_totals(query(
+        &account_file,
+        "SELECT f.symbol, o.side, f.qty FROM fills f JOIN orders o USING (client_order_id)",
+    ));
+    let booked = fill_totals(query(
+        &ledger(home),
+        &format!(
+            "SELECT symbol, side, qty FROM fills WHERE strategy = '{strategy}' AND account = '{account}'"
+        ),
+    ));
+    assert_eq!(
+        broker, booked,
+        "{when}: every fill of {account} booked once"
+    );
+    assert_eq!(
+        positions_in(&account_file),
+        query(
+            &ledger(home),
+            &format!("SELECT symbol, qty FROM positions WHERE strategy = '{strategy}'")
+        )
+        .into_iter()
+        .filter(|r| norm(&r[1]) != "0")
+        .map(|r| (r[0].clone(), norm(&r[1])))
+        .collect::<BTreeMap<_, _>>(),
+        "{when}: {strategy}'s ledger positions = account {account}"
+    );
+    let missing: Vec<String> = broker_order_ids(&account_file)
+        .difference(&ledger_order_ids(home, strategy))
+        .cloned()
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{when}: orders at the broker the ledger does not know: {missing:?}"
+    );
+}
+
+/// Every held position of the account has exactly one working stop for all of it.
+fn assert_one_stop_each(home: &Path, account: &str, when: &str) {
+    let account_file = home.join(format!("paper/{account}.sqlite"));
+    let held = positions_in(&account_file);
+    let mut stops: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in query(
+        &account_file,
+        "SELECT symbol, qty FROM orders WHERE stop_price IS NOT NULL \
+         AND status IN ('accepted', 'partially_filled')",
+    ) {
+        stops.entry(r[0].clone()).or_default().push(norm(&r[1]));
+    }
+    for (sym, qty) in &held {
+        assert_eq!(
+            stops.get(sym),
+            Some(&vec![qty.clone()]),
+            "{when}: one stop for all of {sym} in {account}"
+        );
+    }
+    assert!(
+        stops.keys().all(|k| held.contains_key(k)),
+        "{when}: no stop without a position in {account}: {stops:?}"
+    );
+}
+
+#[test]
+fn test_a_run_killed_after_the_broker_replaced_a_stop_adopts_it_and_books_its_fill() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crypto_cfg(dir.path(), &data, "trend_crypto.toml", "");
+    let home = dir.path().join("home");
+    let run = |d: &str, envs: &[(&str, &str)]| {
+        sys(&home, &["run", "--config", s(&cfg), "--as-of", d], envs)
+    };
+    for d in days("2022-03-01", 8) {
+        let r = run(&d, &[]);
+        assert_eq!(r.code, 0, "{d}: {}", r.stderr);
+    }
+    // 2022-03-09 moves stops: the broker carries out the first replacement, then the run
+    // is killed before the ledger hears of it.
+    let r = run("2022-03-09", &[("SYSTRADE_PAPER_FAULTS", "replace:kill*1")]);
+    assert_ne!(r.code, 0, "the fault kills the run");
+    assert!(r.stderr.contains("fault hook"), "{}", r.stderr);
+    let r = run("2022-03-09", &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        read(&home.join("runs/trend_crypto/2022-03-09/logs/errors.jsonl"))
+            .contains("order_adopted"),
+        "the rerun says it adopted the replacement"
+    );
+    assert_books_equal(&home, "trend_crypto", "paper", "2022-03-09");
+    assert_one_stop_each(&home, "paper", "2022-03-09");
+    // The days after: stops fire and ratchet; each fill lands in the ledger exactly once.
+    for d in days("2022-03-10", 40) {
+        let r = run(&d, &[]);
+        assert_eq!(r.code, 0, "{d}: {}", r.stderr);
+        assert_books_equal(&home, "trend_crypto", "paper", &d);
+        assert_one_stop_each(&home, "paper", &d);
+        let recon: Value = serde_json::from_str(&read(
+            &home.join(format!("runs/trend_crypto/{d}/reconciliation_{d}.json")),
+        ))
+        .unwrap();
+        for row in recon["rows"].as_array().unwrap() {
+            assert_eq!(row["status"], "match", "{d}: {row}");
+        }
+    }
+    let stop_fills = query(
+        &ledger(&home),
+        "SELECT COUNT(*) FROM fills WHERE purpose = 'stop'",
+    );
+    assert_ne!(stop_fills[0][0], "0", "some stop fired in 40 days");
+}
+
+#[test]
+fn test_two_paper_accounts_in_one_home_keep_their_fills_apart_and_cannot_be_shared() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = crypto_cfg(
+        dir.path(),
+        &data,
+        "a.toml",
+        "name = \"trend_a\"\naccount = \"acct_a\"",
+    );
+    let b = crypto_cfg(
+        dir.path(),
+        &data,
+        "b.toml",
+        "name = \"trend_b\"\naccount = \"acct_b\"\npaper_cash = 250000",
+    );
+    let home = dir.path().join("home");
+    for d in days("2022-03-01", 12) {
+        let r = sys(
+            &home,
+            &["run", "--config", s(&a), "--config", s(&b), "--as-of", &d],
+            &[],
+        );
+        assert_eq!(r.code, 0, "{d}: {}{}", r.stdout, r.stderr);
+        for (strategy, account) in [("trend_a", "acct_a"), ("trend_b", "acct_b")] {
+            assert_books_equal(&home, strategy, account, &d);
+            assert_one_stop_each(&home, account, &d);
+            let recon: Value = serde_json::from_str(&read(
+                &home.join(format!("runs/{strategy}/{d}/reconciliation_{d}.json")),
+            ))
+            .unwrap();
+            for row in recon["rows"].as_array().unwrap() {
+                assert_eq!(row["status"], "match", "{strategy} {d}: {row}");
+            }
+        }
+    }
+    // Both accounts number their fills from 1: the same fill ids, both booked.
+    let ids = query(
+        &ledger(&home),
+        "SELECT fill_id FROM fills GROUP BY fill_id HAVING COUNT(*) = 2",
+    );
+    assert!(!ids.is_empty(), "the two accounts share fill ids");
+
+    // A third book on account acct_a is refused before anything is written.
+    let c = crypto_cfg(
+        dir.path(),
+        &data,
+        "c.toml",
+        "name = \"trend_c\"\naccount = \"acct_a\"",
+    );
+    let before = ledger_dump(&home);
+    let r = sys(
+        &home,
+        &["run", "--config", s(&c), "--as-of", "2022-03-13"],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("acct_a") && r.stderr.contains("trend_a"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(ledger_dump(&home), before, "nothing written");
+}
