@@ -295,9 +295,10 @@ fn test_schedule_gate_done_flag_dry_run_lock_and_notify_failure() {
     // The runbook's DST-safe cron: 19:01 and 20:01 New York, gated on 00:00-00:05 UTC.
     // Winter (EST): 19:01 local = 00:01 UTC passes, 20:01 = 01:01 UTC is skipped; summer
     // (EDT): 19:01 = 23:01 UTC is skipped, 20:01 = 00:01 UTC passes.
+    // (The winter clock is that of a later winter: a day is never run before it happened.)
     for (now, as_of, passes) in [
-        ("2022-01-15T00:01:00Z", "2022-03-01", true),
-        ("2022-01-15T01:01:00Z", "2022-03-01", false),
+        ("2023-01-15T00:01:00Z", "2022-03-01", true),
+        ("2023-01-15T01:01:00Z", "2022-03-01", false),
         ("2022-07-14T23:01:00Z", "2022-03-02", false),
         ("2022-07-15T00:01:00Z", "2022-03-02", true),
     ] {
@@ -328,7 +329,7 @@ fn test_schedule_gate_done_flag_dry_run_lock_and_notify_failure() {
     assert_eq!(runs.matches("gate_skip").count(), 2, "{runs}");
     // Market-local gate: 16:10 New York passes at the same local time in EST and EDT.
     for (now, passes) in [
-        ("2022-01-14T21:12:00Z", true),
+        ("2023-01-13T21:12:00Z", true),
         ("2022-07-14T21:12:00Z", false),
     ] {
         let r = sys(
@@ -448,10 +449,18 @@ fn test_broker_faults_retries_timeouts_partial_fills_and_missing_bars() {
         r.stderr
     );
     let errors = read(&home.join(format!("runs/trend_crypto/{day}/logs/errors.jsonl")));
+    // The failed sell, then the attempt to put its canceled stop back: each retried 3 times;
+    // the outage outlasts both, and the run says to protect the position by hand.
     assert_eq!(
         errors.matches("broker_retry").count(),
-        3,
+        6,
         "run.max_retries = 3: {errors}"
+    );
+    assert!(
+        r.stderr
+            .contains("protect the held positions at the broker by hand"),
+        "{}",
+        r.stderr
     );
     assert!(!home.join(format!("runs/trend_crypto/{day}/done")).exists());
     assert!(

@@ -235,3 +235,123 @@ fn test_two_paper_accounts_in_one_home_keep_their_fills_apart_and_cannot_be_shar
     );
     assert_eq!(ledger_dump(&home), before, "nothing written");
 }
+
+#[test]
+fn test_a_run_that_fails_after_canceling_a_stop_puts_it_back_before_exiting() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crypto_cfg(dir.path(), &data, "trend_crypto.toml", "");
+    let warm = dir.path().join("warm");
+    for d in days("2022-03-01", 8) {
+        let r = sys(&warm, &["run", "--config", s(&cfg), "--as-of", &d], &[]);
+        assert_eq!(r.code, 0, "{d}: {}", r.stderr);
+    }
+    // Which protected position 2022-03-09 sells (its stop is canceled first, step 7).
+    let reference = dir.path().join("reference");
+    copy_dir(&warm, &reference);
+    let day = "2022-03-09";
+    let r = sys(
+        &reference,
+        &["run", "--config", s(&cfg), "--as-of", day],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let held_before = positions_in(&warm.join("paper/paper.sqlite"));
+    let sold = query(
+        &ledger(&reference),
+        &format!(
+            "SELECT symbol FROM orders WHERE market_day = '{day}' AND side = 'sell' \
+             AND kind = 'market' ORDER BY symbol"
+        ),
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .find(|s| held_before.contains_key(s))
+    .expect("the day sells part of a held position");
+
+    // The sell meets a broker outage (1 try + 3 retries): the run fails after step 7.
+    let home = dir.path().join("home");
+    copy_dir(&warm, &home);
+    let faults = format!("submit:503@{sold}*4");
+    let r = sys(
+        &home,
+        &["run", "--config", s(&cfg), "--as-of", day],
+        &[("SYSTRADE_PAPER_FAULTS", &faults)],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("put the protective stop back on") && r.stderr.contains(&sold),
+        "{}",
+        r.stderr
+    );
+    assert_one_stop_each(&home, "paper", "after the failed run");
+    assert!(
+        read(&home.join(format!("runs/trend_crypto/{day}/logs/errors.jsonl")))
+            .contains("stop_restored")
+    );
+    assert_books_equal(&home, "trend_crypto", "paper", "after the failed run");
+    // The ledger knows the restored stop as the one in force.
+    let stop = query(
+        &ledger(&home),
+        &format!("SELECT qty FROM stops WHERE strategy = 'trend_crypto' AND symbol = '{sold}'"),
+    );
+    assert_eq!(
+        stop.first().map(|r| norm(&r[0])),
+        held_before.get(&sold).cloned()
+    );
+
+    // The rerun finishes the day as if nothing had happened.
+    let r = sys(&home, &["run", "--config", s(&cfg), "--as-of", day], &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_books_equal(&home, "trend_crypto", "paper", "after the rerun");
+    assert_one_stop_each(&home, "paper", "after the rerun");
+    assert_eq!(
+        positions_in(&home.join("paper/paper.sqlite")),
+        positions_in(&reference.join("paper/paper.sqlite")),
+        "same positions as the uninterrupted day"
+    );
+}
+
+#[test]
+fn test_an_as_of_after_the_markets_today_is_refused_and_touches_nothing() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crypto_cfg(dir.path(), &data, "trend_crypto.toml", "");
+    let home = dir.path().join("home");
+    let r = sys(
+        &home,
+        &["run", "--config", s(&cfg), "--as-of", "2022-03-01"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let before = ledger_dump(&home);
+    let account = std::fs::read(home.join("paper/paper.sqlite")).unwrap();
+    let r = sys(
+        &home,
+        &["run", "--config", s(&cfg), "--as-of", "2099-01-02"],
+        &[("SYSTRADE_NOW", "2022-03-02T01:00:00Z")],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("2099-01-02") && r.stderr.contains("2022-03-02"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(ledger_dump(&home), before);
+    assert_eq!(
+        std::fs::read(home.join("paper/paper.sqlite")).unwrap(),
+        account
+    );
+    assert!(!home.join("runs/trend_crypto/2099-01-02").exists());
+    // reconcile refuses it too.
+    let r = sys(
+        &home,
+        &["reconcile", "--config", s(&cfg), "--as-of", "2099-01-02"],
+        &[("SYSTRADE_NOW", "2022-03-02T01:00:00Z")],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

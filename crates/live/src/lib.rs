@@ -5,11 +5,16 @@
 
 pub mod day;
 pub mod desk;
+pub mod gates;
 pub mod lock;
 pub mod logs;
 pub mod notify;
 pub mod orders;
+pub mod reconcile;
 pub mod schedule;
+pub mod stops;
+pub mod submit;
+pub mod summary;
 pub mod sync;
 pub mod venue;
 

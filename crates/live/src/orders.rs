@@ -30,6 +30,26 @@ pub fn stop_request(
     })
 }
 
+/// The stop a failed run puts back on a held position: its own id (the day's stop id may
+/// already be spent at the broker), the same level and quantity.
+pub fn restore_request(
+    book: &str,
+    session: NaiveDate,
+    sym: &Symbol,
+    qty: Decimal,
+    level: Decimal,
+) -> anyhow::Result<OrderRequest> {
+    let purpose = format!("restore stop {} {}", level.normalize(), qty.normalize());
+    Ok(OrderRequest {
+        client_order_id: ClientOrderId::for_book(book, session, sym, Side::Sell, &purpose)?,
+        symbol: sym.clone(),
+        side: Side::Sell,
+        qty,
+        order_type: OrderType::Stop { stop: level },
+        session,
+    })
+}
+
 /// The orders CSV (`orders_YYYY-MM-DD.csv` of the daily run, `orders list` piped).
 pub fn orders_csv(orders: &[LedgerOrder]) -> String {
     let mut out = String::from(

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use chrono::Utc;
 use systrade_config::StrategyKind;
-use systrade_live::day::{reconcile_now, reconciliation_json};
 use systrade_live::desk::Desk;
+use systrade_live::reconcile::{reconcile_now, reconciliation_json};
 use systrade_live::schedule::Schedule;
 use systrade_live::venue::Venue;
 use systrade_live::{RunRequest, now_of, strategy_name};

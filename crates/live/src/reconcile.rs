@@ -1,0 +1,183 @@
+//! The one reconciler: broker truth against the ledger, per symbol, with the invariant of one
+//! protective stop per held position. Step 13 of the day and `systrade reconcile` use it; a
+//! mismatch no one acknowledged blocks new risk in that symbol, never an exit.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use systrade_broker::{Broker, BrokerOrder, Faults, Position};
+use systrade_core::Symbol;
+use systrade_core::fsio::write_json_atomic;
+use systrade_store::{Ledger, ReconRow};
+
+use crate::day::{DayRun, boundary, qty_text};
+use crate::desk::Desk;
+use crate::venue::Venue;
+
+/// Step 13's outcome.
+pub struct Reconciled {
+    pub held: Vec<Position>,
+    pub rows: Vec<ReconRow>,
+    /// Mismatches no one acknowledged (they block new risk in their symbol).
+    pub unresolved: BTreeSet<Symbol>,
+    /// Held positions whose count of open stops is not what the strategy needs.
+    pub violations: Vec<Value>,
+    /// The `invariant` object of the reconciliation artifact.
+    pub invariant: Value,
+}
+
+impl Reconciled {
+    /// No mismatch and no stop-invariant violation.
+    pub fn clean(&self) -> bool {
+        self.rows.iter().all(|r| r.status == "match") && self.violations.is_empty()
+    }
+
+    pub fn mismatches(&self) -> usize {
+        self.rows.iter().filter(|r| r.status != "match").count()
+    }
+}
+
+/// One reconciliation row; `acked` marks a mismatch someone acknowledged.
+pub fn recon_row_json(r: &ReconRow, acked: bool) -> Value {
+    json!({"symbol": r.symbol, "status": r.status, "broker_qty": qty_text(r.broker_qty),
+           "ledger_qty": qty_text(r.ledger_qty), "stops": r.stops, "acked": acked && r.status != "match" })
+}
+
+/// A reconciliation report; `unresolved` are the mismatches no one acknowledged.
+pub fn reconciliation_json(
+    day: NaiveDate,
+    name: &str,
+    account: &str,
+    cash: Decimal,
+    rows: &[ReconRow],
+    unresolved: &BTreeSet<Symbol>,
+) -> Value {
+    json!({
+        "as_of": day, "strategy": name, "account": account, "broker_cash": cash.normalize().to_string(),
+        "rows": rows.iter().map(|r| recon_row_json(r, !unresolved.contains(&r.symbol))).collect::<Vec<_>>(),
+    })
+}
+
+/// Broker positions and open stops vs the ledger's positions, per symbol.
+pub fn reconcile_rows(
+    ledger: &Ledger,
+    name: &str,
+    held: &[Position],
+    open: &[BrokerOrder],
+    uses_stops: bool,
+) -> anyhow::Result<Vec<ReconRow>> {
+    let ours = ledger.positions(name)?;
+    let theirs: BTreeMap<&Symbol, Decimal> = held.iter().map(|p| (&p.symbol, p.qty)).collect();
+    let symbols: BTreeSet<&Symbol> = ours.keys().chain(theirs.keys().copied()).collect();
+    let mut rows = Vec::new();
+    for s in symbols {
+        let b = theirs.get(s).copied().unwrap_or(Decimal::ZERO);
+        let l = ours.get(s).copied().unwrap_or(Decimal::ZERO);
+        let stops = open
+            .iter()
+            .filter(|o| &o.symbol == s && o.order_type.is_stop())
+            .count();
+        let status = if l.is_zero() && !b.is_zero() {
+            "missing_in_ledger"
+        } else if b.is_zero() && !l.is_zero() {
+            "missing_in_broker"
+        } else if b != l {
+            "qty_mismatch"
+        } else if stops == 0 && uses_stops {
+            "stop_missing"
+        } else {
+            "match"
+        };
+        rows.push(ReconRow {
+            symbol: s.clone(),
+            status: status.into(),
+            broker_qty: b,
+            ledger_qty: l,
+            stops,
+        });
+    }
+    Ok(rows)
+}
+
+/// `systrade reconcile`: the rows and the broker's cash now (the broker is opened at `day`,
+/// so a paper clock does not move past it).
+pub fn reconcile_now(
+    desk: &Desk,
+    ledger: &Ledger,
+    name: &str,
+    day: NaiveDate,
+    venue: &Venue,
+) -> anyhow::Result<(Vec<ReconRow>, Decimal)> {
+    if !venue.exists() {
+        return Err(crate::bad(format!(
+            "no paper account at {}",
+            venue.location()
+        )));
+    }
+    let mut broker = venue.connect(desk, day, Faults::none())?;
+    let held = broker.positions()?;
+    let open = broker.open_orders()?;
+    let cash = broker.account()?.cash;
+    Ok((
+        reconcile_rows(ledger, name, &held, &open, desk.uses_stops())?,
+        cash,
+    ))
+}
+
+impl<B: Broker + ?Sized> DayRun<'_, B> {
+    /// Step 13: broker truth vs the ledger, recorded, written as `reconciliation_D.json`;
+    /// each mismatch is logged as an error.
+    pub(crate) fn reconcile(&mut self) -> anyhow::Result<Reconciled> {
+        let (name, day) = (self.x.name, self.x.market_day);
+        let uses_stops = self.desk.uses_stops();
+        let held = self.call("positions", |b| b.positions())?;
+        let open = self.call("open_orders", |b| b.open_orders())?;
+        let cash = self.call("account", |b| b.account())?.cash;
+        let rows = reconcile_rows(self.ledger, name, &held, &open, uses_stops)?;
+        let mut violations = Vec::new();
+        for p in &held {
+            let n = open
+                .iter()
+                .filter(|o| o.symbol == p.symbol && o.order_type.is_stop())
+                .count();
+            // A strategy without stops must not leave stray ones either.
+            if n != usize::from(uses_stops) {
+                violations.push(json!({"symbol": p.symbol, "open_stops": n}));
+            }
+        }
+        self.step(13, "reconcile", |w| {
+            w.record_reconciliation(name, day, &rows)
+        })?;
+        let unresolved = self.ledger.unresolved_mismatches(name)?;
+        let mut report = reconciliation_json(day, name, self.x.account, cash, &rows, &unresolved);
+        let invariant = if uses_stops {
+            json!({"one_stop_per_position": violations.is_empty(), "violations": violations})
+        } else {
+            json!({"one_stop_per_position": null, "no_stray_stops": violations.is_empty(),
+                   "why": "the strategy defines no protective stop", "violations": violations})
+        };
+        report["invariant"] = invariant.clone();
+        write_json_atomic(
+            &self.x.folder.join(format!("reconciliation_{day}.json")),
+            &report,
+        )?;
+        for r in rows.iter().filter(|r| r.status != "match") {
+            self.logs.write(
+                "errors",
+                Some(r.symbol.as_str()),
+                &r.status,
+                recon_row_json(r, !unresolved.contains(&r.symbol)),
+            );
+        }
+        boundary(13);
+        Ok(Reconciled {
+            held,
+            rows,
+            unresolved,
+            violations,
+            invariant,
+        })
+    }
+}

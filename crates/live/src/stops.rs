@@ -1,0 +1,366 @@
+//! The stop manager of the day: stops canceled to make room for a sell or because the
+//! position is gone (steps 7, 9, 11), the trailing stops ratcheted and replaced in one step
+//! so no moment is without one (step 12), and — when a run fails after reaching the broker —
+//! every held position given its stop back before the run exits.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+use serde_json::json;
+use systrade_backtest::dec;
+use systrade_broker::{Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus, Position};
+use systrade_core::Symbol;
+use systrade_store::{LedgerOrder, StopRow};
+
+use crate::day::{DayRun, boundary, qty_text};
+use crate::desk::{DayDecision, StopPlan};
+use crate::gates::{Planned, ledger_order};
+use crate::orders::{restore_request, stop_request};
+use crate::sync::merge;
+
+impl<B: Broker + ?Sized> DayRun<'_, B> {
+    /// Cancels the open stops of `symbols` and records it as step `step`.
+    pub(crate) fn cancel_stops_for(
+        &mut self,
+        (step, name): (u8, &str),
+        symbols: &BTreeSet<Symbol>,
+    ) -> anyhow::Result<()> {
+        let mut canceled = Vec::new();
+        if !symbols.is_empty() {
+            let open = self.call("open_orders", |b| b.open_orders())?;
+            for o in open
+                .iter()
+                .filter(|o| o.order_type.is_stop() && symbols.contains(&o.symbol))
+            {
+                let c = self.call("cancel", |b| b.cancel(&o.client_order_id))?;
+                self.stop_log.push((
+                    o.symbol.clone(),
+                    "canceled",
+                    json!({"client_order_id": o.client_order_id, "why": name}),
+                ));
+                canceled.push(c);
+            }
+        }
+        let mut updates = Vec::new();
+        for c in &canceled {
+            if let Some(o) = self.ledger.order(&c.client_order_id)? {
+                updates.push(merge(&o, c));
+            }
+        }
+        let book = self.x.name;
+        self.step(step, name, |w| {
+            for u in &updates {
+                w.upsert_order(u)?;
+            }
+            for c in &canceled {
+                w.set_stop(book, &c.symbol, None)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Step 12: one stop per held position at today's level — ratcheted by the strategy,
+    /// replaced in one step, untouched when the data is not good (`data_ok = 0`).
+    pub(crate) fn trailing_stops(
+        &mut self,
+        dd: &DayDecision,
+        held: &[Position],
+    ) -> anyhow::Result<()> {
+        let held_map: BTreeMap<Symbol, Decimal> =
+            held.iter().map(|p| (p.symbol.clone(), p.qty)).collect();
+        let open = self.call("open_orders", |b| b.open_orders())?;
+        let mut rows: BTreeMap<Symbol, Option<StopRow>> = BTreeMap::new();
+        let mut orders: Vec<LedgerOrder> = Vec::new();
+        for (sym, level) in &dd.stop_levels {
+            if !held_map.contains_key(sym) {
+                self.stop_log
+                    .push((sym.clone(), "not_open", json!({"level": level})));
+            }
+        }
+        for (sym, qty) in &held_map {
+            let Some(plan) = dd.stops.get(sym) else {
+                continue;
+            };
+            let existing: Vec<&BrokerOrder> = open
+                .iter()
+                .filter(|o| &o.symbol == sym && o.order_type.is_stop())
+                .collect();
+            let level = match *plan {
+                StopPlan::Skip => {
+                    self.stop_log.push((
+                        sym.clone(),
+                        "skip",
+                        json!({"why": "data_ok = 0: the stop in force is left as it is", "open_stops": existing.len()}),
+                    ));
+                    continue;
+                }
+                StopPlan::NoLevel => {
+                    self.stop_log.push((
+                        sym.clone(),
+                        "rejected",
+                        json!({"why": "no stop level could be computed"}),
+                    ));
+                    continue;
+                }
+                StopPlan::Level(level) => dec(level),
+            };
+            let qty = qty.abs();
+            if let [one] = existing.as_slice()
+                && one.order_type.stop_price() == Some(level)
+                && one.remaining() == qty
+            {
+                self.stop_log.push((
+                    sym.clone(),
+                    "unchanged",
+                    json!({"level": qty_text(level), "qty": qty_text(qty)}),
+                ));
+                rows.insert(
+                    sym.clone(),
+                    Some(StopRow {
+                        level,
+                        qty,
+                        client_order_id: one.client_order_id.clone(),
+                        market_day: one.session,
+                    }),
+                );
+                continue;
+            }
+            self.place_stop(sym, qty, level, &existing, &mut rows, &mut orders)?;
+        }
+        let book = self.x.name;
+        let carried = dd.carried.clone();
+        self.step(12, "trailing_stops", |w| {
+            for o in &orders {
+                w.upsert_order(o)?;
+            }
+            for (s, r) in &rows {
+                w.set_stop(book, s, r.as_ref())?;
+            }
+            match &carried {
+                Some(c) => w.save_carried(book, c),
+                None => Ok(()),
+            }
+        })?;
+        for (sym, status, v) in &self.stop_log {
+            self.logs
+                .write("stop_updates", Some(sym.as_str()), status, v.clone());
+        }
+        boundary(12);
+        Ok(())
+    }
+
+    /// Puts `qty` of `sym` under a stop at `level`: extras canceled, the first existing stop
+    /// replaced (one step at the broker), or a new one submitted; previewed under a dry run.
+    fn place_stop(
+        &mut self,
+        sym: &Symbol,
+        qty: Decimal,
+        level: Decimal,
+        existing: &[&BrokerOrder],
+        rows: &mut BTreeMap<Symbol, Option<StopRow>>,
+        orders: &mut Vec<LedgerOrder>,
+    ) -> anyhow::Result<()> {
+        let day = self.x.market_day;
+        let req = stop_request(self.x.name, day, sym, qty, level)?;
+        if self.x.dry_run {
+            let pv = self.call("preview", |b| b.preview(&req))?;
+            self.stop_log.push((sym.clone(), if pv.accepted { "placed" } else { "rejected" },
+                json!({"preview": true, "level": qty_text(level), "qty": qty_text(qty), "why": pv.reason})));
+            return Ok(());
+        }
+        for extra in existing.iter().skip(1) {
+            self.call("cancel", |b| b.cancel(&extra.client_order_id))?;
+        }
+        let placed = self.replace_or_submit(&req, existing.first().copied())?;
+        let plan = Planned {
+            req: req.clone(),
+            purpose: "stop",
+            reason: "protect".into(),
+            blocked: Vec::new(),
+            adds_risk: false,
+            hold: None,
+            decision_price: None,
+        };
+        let mut lo = ledger_order(self.x, &plan, placed.status);
+        lo.broker_order_id = Some(placed.broker_id.clone());
+        lo.note = placed.reason.clone();
+        orders.push(lo);
+        for old in existing {
+            if let Some(o) = self.ledger.order(&old.client_order_id)? {
+                let mut c = o.clone();
+                if placed.status != OrderStatus::Rejected {
+                    c.status = OrderStatus::Canceled;
+                    c.note = Some(format!("replaced by {}", req.client_order_id));
+                }
+                orders.push(c);
+            }
+        }
+        if placed.status == OrderStatus::Rejected {
+            self.stop_log.push((
+                sym.clone(),
+                "rejected",
+                json!({"level": qty_text(level), "qty": qty_text(qty), "why": placed.reason}),
+            ));
+        } else {
+            self.stop_log.push((
+                sym.clone(),
+                "placed",
+                json!({"level": qty_text(level), "qty": qty_text(qty),
+                "replaced": existing.first().map(|o| o.client_order_id.clone())}),
+            ));
+            rows.insert(
+                sym.clone(),
+                Some(StopRow {
+                    level,
+                    qty,
+                    client_order_id: req.client_order_id.clone(),
+                    market_day: day,
+                }),
+            );
+        }
+        Ok(())
+    }
+
+    /// The stop `req` at the broker: found by its id (a re-run), or replacing `old` (so a
+    /// rejection leaves the old one working), or new; a duplicate refusal adopts it.
+    fn replace_or_submit(
+        &mut self,
+        req: &OrderRequest,
+        old: Option<&BrokerOrder>,
+    ) -> anyhow::Result<BrokerOrder> {
+        let id = &req.client_order_id;
+        if let Some(o) = self.call("order", |b| b.order(id))? {
+            return Ok(o);
+        }
+        let r = match old {
+            Some(old) => self.call("replace", |b| b.replace(&old.client_order_id, req)),
+            None => self.call("submit", |b| b.submit(req)),
+        };
+        match r {
+            Ok(o) => Ok(o),
+            Err(e) => match e.downcast_ref::<BrokerError>() {
+                Some(BrokerError::Duplicate(_)) => self
+                    .call("order", |b| b.order(id))?
+                    .ok_or_else(|| anyhow::anyhow!("{}: the broker lost stop {id}", req.symbol)),
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// After a failure at the broker: every held position of a strategy with stops that has
+    /// none gets one back (today's level, else the last one the ledger knew), recorded in the
+    /// ledger. Returns what to tell the user; never fails itself.
+    pub(crate) fn protect_after_failure(&mut self) -> String {
+        if !self.desk.uses_stops() {
+            return "the strategy defines no protective stops".into();
+        }
+        match self.restore_stops() {
+            Ok(done) if done.is_empty() => {
+                "every held position still has its protective stop at the broker".into()
+            }
+            Ok(done) => {
+                format!(
+                    "before stopping, the run put the protective stop back on {}",
+                    done.join(", ")
+                )
+            }
+            Err(e) => {
+                self.logs.write(
+                    "errors",
+                    None,
+                    "stops_not_restored",
+                    json!({"error": format!("{e:#}")}),
+                );
+                format!(
+                    "WARNING: the run could not check or restore the protective stops ({e:#}); protect the held positions at the broker by hand"
+                )
+            }
+        }
+    }
+
+    fn restore_stops(&mut self) -> anyhow::Result<Vec<String>> {
+        let (name, day) = (self.x.name, self.x.market_day);
+        let held = self.call("positions", |b| b.positions())?;
+        let open = self.call("open_orders", |b| b.open_orders())?;
+        let recorded = self.ledger.stops(name)?;
+        let carried = self.ledger.carried(name)?;
+        let mut done = Vec::new();
+        let mut orders = Vec::new();
+        let mut rows = Vec::new();
+        for p in held.iter().filter(|p| p.qty > Decimal::ZERO) {
+            if open
+                .iter()
+                .any(|o| o.symbol == p.symbol && o.order_type.is_stop())
+            {
+                continue;
+            }
+            let level = self
+                .levels
+                .get(&p.symbol)
+                .copied()
+                .or_else(|| recorded.get(&p.symbol).map(|r| r.level))
+                .or_else(|| carried.tickers.get(&p.symbol).and_then(|(s, _)| s.map(dec)));
+            let Some(level) = level else {
+                done.push(format!("{} (NO LEVEL KNOWN: protect it by hand)", p.symbol));
+                continue;
+            };
+            let req = restore_request(name, day, &p.symbol, p.qty, level)?;
+            let placed = self.replace_or_submit(&req, None)?;
+            let plan = Planned {
+                req: req.clone(),
+                purpose: "stop",
+                reason: "protect after a failed run".into(),
+                blocked: Vec::new(),
+                adds_risk: false,
+                hold: None,
+                decision_price: None,
+            };
+            let mut lo = ledger_order(self.x, &plan, placed.status);
+            lo.broker_order_id = Some(placed.broker_id.clone());
+            lo.note = placed.reason.clone();
+            orders.push(lo);
+            self.logs.write(
+                "errors",
+                Some(p.symbol.as_str()),
+                "stop_restored",
+                json!({"client_order_id": req.client_order_id, "level": qty_text(level),
+                       "qty": qty_text(p.qty), "status": placed.status}),
+            );
+            if placed.status == OrderStatus::Rejected {
+                done.push(format!(
+                    "{} (REJECTED: {}; protect it by hand)",
+                    p.symbol,
+                    placed.reason.unwrap_or_default()
+                ));
+            } else {
+                done.push(format!(
+                    "{} ({} at {})",
+                    p.symbol,
+                    qty_text(p.qty),
+                    qty_text(level)
+                ));
+                rows.push((
+                    p.symbol.clone(),
+                    StopRow {
+                        level,
+                        qty: p.qty,
+                        client_order_id: req.client_order_id.clone(),
+                        market_day: day,
+                    },
+                ));
+            }
+        }
+        if !orders.is_empty() {
+            self.ledger.write(self.run_id, |w| {
+                for o in &orders {
+                    w.upsert_order(o)?;
+                }
+                for (s, r) in &rows {
+                    w.set_stop(name, s, Some(r))?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(done)
+    }
+}

@@ -1,0 +1,137 @@
+//! Steps 7–9 of the day: the one idempotent submit. An order is looked up at the broker by
+//! its client order id before it is sent, so a re-run never sends it twice; a duplicate
+//! refusal (an answer lost on the way) adopts what the broker has. Sells first cancel the
+//! stops that reserve their units; dust goes last, after its own stop cancel.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use systrade_broker::{Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus};
+use systrade_core::Symbol;
+use systrade_core::contracts::Side;
+
+use crate::day::{DayRun, boundary, qty_text};
+use crate::gates::{Gated, Planned, ledger_order};
+use crate::sync::merge;
+
+/// What sending one order did.
+pub enum Sent {
+    /// The broker has it (just sent, or found by its id).
+    Placed(BrokerOrder),
+    /// Only previewed (`--dry-run`).
+    Previewed,
+}
+
+/// Submits `req` unless the broker already has it (a lost answer, a crash before the ledger
+/// recorded it); a duplicate refusal adopts the broker's order. Under `dry_run` a new order is
+/// only previewed.
+pub fn submit_once<B: Broker + ?Sized>(
+    run: &mut DayRun<'_, B>,
+    req: &OrderRequest,
+    purpose: &str,
+) -> anyhow::Result<Sent> {
+    let id = &req.client_order_id;
+    let placed = match run.call("order", |b| b.order(id))? {
+        Some(o) => {
+            run.logs.write(
+                "order_submit",
+                Some(req.symbol.as_str()),
+                "already_at_broker",
+                json!({"client_order_id": id, "status": o.status}),
+            );
+            o
+        }
+        None if run.x.dry_run => {
+            let pv = run.call("preview", |b| b.preview(req))?;
+            run.logs.write(
+                "order_submit",
+                Some(req.symbol.as_str()),
+                "preview",
+                json!({"client_order_id": id, "accepted": pv.accepted, "why": pv.reason,
+                       "est_price": pv.est_price.map(qty_text), "qty": qty_text(req.qty)}),
+            );
+            return Ok(Sent::Previewed);
+        }
+        None => match run.call("submit", |b| b.submit(req)) {
+            Ok(o) => o,
+            Err(e) => match e.downcast_ref::<BrokerError>() {
+                // A lost answer: the broker has it; adopt it.
+                Some(BrokerError::Duplicate(_)) => {
+                    run.call("order", |b| b.order(id))?.ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "the broker refused {id} as a duplicate but does not have it"
+                        )
+                    })?
+                }
+                _ => return Err(e),
+            },
+        },
+    };
+    run.logs.write(
+        "order_submit",
+        Some(req.symbol.as_str()),
+        placed.status.as_str(),
+        json!({"client_order_id": id, "side": req.side, "qty": qty_text(req.qty),
+               "filled_qty": qty_text(placed.filled_qty), "avg_price": placed.avg_price.map(qty_text),
+               "purpose": purpose, "why": placed.reason}),
+    );
+    Ok(Sent::Placed(placed))
+}
+
+impl<B: Broker + ?Sized> DayRun<'_, B> {
+    /// Steps 7–9: stops of what is sold are canceled first (they reserve quantity), the
+    /// orders go out, then dust after its own stop cancel.
+    pub(crate) fn send(&mut self, gated: &Gated) -> anyhow::Result<()> {
+        let go: Vec<&Planned> = gated.planned.iter().filter(|p| p.goes_out()).collect();
+        // Only what the broker does not have yet (a re-run) moves stops.
+        let mut new: Vec<&Planned> = Vec::new();
+        for p in &go {
+            if self
+                .call("order", |b| b.order(&p.req.client_order_id))?
+                .is_none()
+            {
+                new.push(p);
+            }
+        }
+        let sold: BTreeSet<Symbol> = new
+            .iter()
+            .filter(|p| p.req.side == Side::Sell && p.purpose != "dust")
+            .map(|p| p.req.symbol.clone())
+            .collect();
+        self.cancel_stops_for((7, "cancel_stops_before_sells"), &sold)?;
+        boundary(7);
+        let (dust, main): (Vec<&Planned>, Vec<&Planned>) =
+            go.into_iter().partition(|p| p.purpose == "dust");
+        self.submit_all((8, "submit_orders"), &main)?;
+        boundary(8);
+        let dusted: BTreeSet<Symbol> = new
+            .iter()
+            .filter(|p| p.purpose == "dust")
+            .map(|p| p.req.symbol.clone())
+            .collect();
+        self.cancel_stops_for((9, "dust_stop_cancel"), &dusted)?;
+        self.submit_all((9, "dust"), &dust)?;
+        boundary(9);
+        Ok(())
+    }
+
+    /// Sends `orders` once each and records what the broker answered as one step.
+    fn submit_all(&mut self, (step, name): (u8, &str), orders: &[&Planned]) -> anyhow::Result<()> {
+        let mut updates = Vec::new();
+        for p in orders {
+            if let Sent::Placed(b) = submit_once(self, &p.req, p.purpose)? {
+                let base = self
+                    .ledger
+                    .order(&p.req.client_order_id)?
+                    .unwrap_or_else(|| ledger_order(self.x, p, OrderStatus::Submitted));
+                updates.push(merge(&base, &b));
+            }
+        }
+        self.step(step, name, |w| {
+            for u in &updates {
+                w.upsert_order(u)?;
+            }
+            Ok(())
+        })
+    }
+}
