@@ -148,6 +148,15 @@ fn test_a_run_killed_after_the_broker_replaced_a_stop_adopts_it_and_books_its_fi
     );
     assert_books_equal(&home, "trend_crypto", "paper", "2022-03-09");
     assert_one_stop_each(&home, "paper", "2022-03-09");
+    // The killed run does not stay `running`: the rerun marks it aborted at its last step.
+    let runs = query(
+        &ledger(&home),
+        "SELECT status, error FROM runs WHERE market_day = '2022-03-09' ORDER BY run_id",
+    );
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0][0], "aborted", "{runs:?}");
+    assert!(runs[0][1].contains("killed after step 11"), "{runs:?}");
+    assert_eq!(runs[1][0], "completed");
     // The days after: stops fire and ratchet; each fill lands in the ledger exactly once.
     for d in days("2022-03-10", 40) {
         let r = run(&d, &[]);
@@ -270,6 +279,17 @@ fn test_a_run_that_fails_after_canceling_a_stop_puts_it_back_before_exiting() {
     .map(|r| r[0].clone())
     .find(|s| held_before.contains_key(s))
     .expect("the day sells part of a held position");
+    // The logs number things in the order they happened: the stop was canceled (step 7)
+    // before the sell went out (step 8).
+    let seq_of = |file: &str, reason: &str| -> u64 {
+        read(&reference.join(format!("runs/trend_crypto/{day}/logs/{file}.jsonl")))
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|v| v["symbol"] == sold.as_str() && v["reason"] == reason)
+            .and_then(|v| v["seq"].as_u64())
+            .unwrap_or_else(|| panic!("no {reason} of {sold} in {file}"))
+    };
+    assert!(seq_of("stop_updates", "canceled") < seq_of("order_submit", "filled"));
 
     // The sell meets a broker outage (1 try + 3 retries): the run fails after step 7.
     let home = dir.path().join("home");
@@ -354,4 +374,101 @@ fn test_an_as_of_after_the_markets_today_is_refused_and_touches_nothing() {
         &[("SYSTRADE_NOW", "2022-03-02T01:00:00Z")],
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+/// A small deterministic generator for the kill instants (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+#[test]
+fn test_fifty_runs_killed_with_sigkill_at_random_instants_lose_nothing() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = crypto_cfg(
+        dir.path(),
+        &data,
+        "a.toml",
+        "name = \"trend_a\"\naccount = \"acct_a\"",
+    );
+    let b = crypto_cfg(
+        dir.path(),
+        &data,
+        "b.toml",
+        "name = \"trend_b\"\naccount = \"acct_b\"\npaper_cash = 250000",
+    );
+    let bin = assert_cmd::cargo::cargo_bin("systrade");
+    let command = |home: &Path, day: &str| {
+        let mut c = std::process::Command::new(&bin);
+        for k in ENV {
+            c.env_remove(k);
+        }
+        c.arg("--home")
+            .arg(home)
+            .args(["run", "--config", s(&a), "--config", s(&b), "--as-of", day])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    let reference = dir.path().join("reference");
+    let home = dir.path().join("home");
+    let mut rng = Rng(0x5eed_1234_abcd_0042);
+    let mut killed = 0;
+    for day in days("2022-03-01", 50) {
+        let t0 = std::time::Instant::now();
+        let out = command(&reference, &day).output().unwrap();
+        assert!(out.status.success(), "{day}: reference run failed");
+        let span = t0.elapsed().as_millis() as u64;
+        // A real SIGKILL at a random instant of a run as long as the reference's.
+        let mut child = command(&home, &day).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(rng.below(span + 1)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        let _ = child.wait().unwrap();
+        // The rerun finishes the day.
+        let out = command(&home, &day).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{day}: rerun after the kill failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (strategy, account) in [("trend_a", "acct_a"), ("trend_b", "acct_b")] {
+            assert_books_equal(&home, strategy, account, &day);
+            assert_one_stop_each(&home, account, &day);
+            let recon: Value = serde_json::from_str(&read(
+                &home.join(format!("runs/{strategy}/{day}/reconciliation_{day}.json")),
+            ))
+            .unwrap();
+            for row in recon["rows"].as_array().unwrap() {
+                assert_eq!(row["status"], "match", "{strategy} {day}: {row}");
+            }
+            // Nothing duplicated: the same positions and cash as the uninterrupted home.
+            let file = |h: &Path| h.join(format!("paper/{account}.sqlite"));
+            assert_eq!(
+                positions_in(&file(&home)),
+                positions_in(&file(&reference)),
+                "{strategy} {day}: positions"
+            );
+            assert_eq!(
+                query(&file(&home), "SELECT cash FROM account"),
+                query(&file(&reference), "SELECT cash FROM account"),
+                "{strategy} {day}: cash"
+            );
+        }
+    }
+    assert!(
+        killed >= 25,
+        "most runs were really killed ({killed} of 50)"
+    );
 }

@@ -153,6 +153,18 @@ pub fn run_day<B: Broker + ?Sized>(
         format!("{}T00:00:00Z", x.market_day)
     };
     let mut logs = Logs::new(&x.folder.join("logs"), &run_id, x.name, &ts);
+    if !x.dry_run {
+        // We hold the book's lock: a run still `running` was killed.
+        for (id, step) in ledger.abort_running(x.name, x.now)? {
+            logs.write(
+                "errors",
+                None,
+                "run_aborted",
+                json!({"run_id": id, "last_step": step,
+                       "why": "the run was killed; this run finishes its day"}),
+            );
+        }
+    }
     ledger.start_run(&RunStart {
         run_id: &run_id,
         strategy: x.name,
@@ -235,6 +247,14 @@ fn attempt_day<B: Broker + ?Sized>(
 }
 
 impl<B: Broker + ?Sized> DayRun<'_, B> {
+    /// Records what happened to a symbol's stop, in the logs at once (sequence numbers follow
+    /// the order things happened) and for the summary.
+    pub fn note_stop(&mut self, sym: &Symbol, status: &'static str, detail: Value) {
+        self.logs
+            .write("stop_updates", Some(sym.as_str()), status, detail.clone());
+        self.stop_log.push((sym.clone(), status, detail));
+    }
+
     /// A broker call with retries.
     pub fn call<T>(
         &mut self,

@@ -33,11 +33,11 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 .filter(|o| o.order_type.is_stop() && symbols.contains(&o.symbol))
             {
                 let c = self.call("cancel", |b| b.cancel(&o.client_order_id))?;
-                self.stop_log.push((
-                    o.symbol.clone(),
+                self.note_stop(
+                    &o.symbol,
                     "canceled",
                     json!({"client_order_id": o.client_order_id, "why": name}),
-                ));
+                );
                 canceled.push(c);
             }
         }
@@ -73,8 +73,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
         let mut orders: Vec<LedgerOrder> = Vec::new();
         for (sym, level) in &dd.stop_levels {
             if !held_map.contains_key(sym) {
-                self.stop_log
-                    .push((sym.clone(), "not_open", json!({"level": level})));
+                self.note_stop(sym, "not_open", json!({"level": level}));
             }
         }
         for (sym, qty) in &held_map {
@@ -87,19 +86,19 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 .collect();
             let level = match *plan {
                 StopPlan::Skip => {
-                    self.stop_log.push((
-                        sym.clone(),
+                    self.note_stop(
+                        sym,
                         "skip",
                         json!({"why": "data_ok = 0: the stop in force is left as it is", "open_stops": existing.len()}),
-                    ));
+                    );
                     continue;
                 }
                 StopPlan::NoLevel => {
-                    self.stop_log.push((
-                        sym.clone(),
+                    self.note_stop(
+                        sym,
                         "rejected",
                         json!({"why": "no stop level could be computed"}),
-                    ));
+                    );
                     continue;
                 }
                 StopPlan::Level(level) => dec(level),
@@ -109,11 +108,11 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 && one.order_type.stop_price() == Some(level)
                 && one.remaining() == qty
             {
-                self.stop_log.push((
-                    sym.clone(),
+                self.note_stop(
+                    sym,
                     "unchanged",
                     json!({"level": qty_text(level), "qty": qty_text(qty)}),
-                ));
+                );
                 rows.insert(
                     sym.clone(),
                     Some(StopRow {
@@ -141,10 +140,6 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 None => Ok(()),
             }
         })?;
-        for (sym, status, v) in &self.stop_log {
-            self.logs
-                .write("stop_updates", Some(sym.as_str()), status, v.clone());
-        }
         boundary(12);
         Ok(())
     }
@@ -164,8 +159,8 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
         let req = stop_request(self.x.name, day, sym, qty, level)?;
         if self.x.dry_run {
             let pv = self.call("preview", |b| b.preview(&req))?;
-            self.stop_log.push((sym.clone(), if pv.accepted { "placed" } else { "rejected" },
-                json!({"preview": true, "level": qty_text(level), "qty": qty_text(qty), "why": pv.reason})));
+            self.note_stop(sym, if pv.accepted { "placed" } else { "rejected" },
+                json!({"preview": true, "level": qty_text(level), "qty": qty_text(qty), "why": pv.reason}));
             return Ok(());
         }
         for extra in existing.iter().skip(1) {
@@ -196,18 +191,18 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             }
         }
         if placed.status == OrderStatus::Rejected {
-            self.stop_log.push((
-                sym.clone(),
+            self.note_stop(
+                sym,
                 "rejected",
                 json!({"level": qty_text(level), "qty": qty_text(qty), "why": placed.reason}),
-            ));
+            );
         } else {
-            self.stop_log.push((
-                sym.clone(),
+            self.note_stop(
+                sym,
                 "placed",
                 json!({"level": qty_text(level), "qty": qty_text(qty),
                 "replaced": existing.first().map(|o| o.client_order_id.clone())}),
-            ));
+            );
             rows.insert(
                 sym.clone(),
                 Some(StopRow {

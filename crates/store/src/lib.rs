@@ -34,6 +34,9 @@ pub enum StoreError {
     Db { path: PathBuf, message: String },
     #[error("ledger: {0}")]
     Invalid(String),
+    /// A stored row that cannot be what its table says (names table, row and column).
+    #[error("ledger is corrupt: {0}")]
+    Corrupt(String),
 }
 
 fn num(s: &str) -> Decimal {
@@ -244,6 +247,51 @@ impl Ledger {
             )
             .map_err(self.err())?;
         Ok(())
+    }
+
+    /// Marks the strategy's runs still `running` as `aborted` (they were killed: the caller
+    /// holds the strategy's lock, so none of them is alive); returns each run id with the
+    /// last step it completed.
+    pub fn abort_running(
+        &mut self,
+        strategy: &str,
+        now: &str,
+    ) -> Result<Vec<(String, u8)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT run_id, last_step FROM runs WHERE strategy = ?1 AND status = 'running' \
+                 ORDER BY started_utc, run_id",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![strategy], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, step) = row.map_err(self.err())?;
+            let step = u8::try_from(step).map_err(|_| {
+                StoreError::Corrupt(format!("runs row {id}: last_step {step} is not a step"))
+            })?;
+            out.push((id, step));
+        }
+        drop(st);
+        for (id, step) in &out {
+            self.conn
+                .execute(
+                    "UPDATE runs SET status = 'aborted', finished_utc = ?2, error = ?3 \
+                     WHERE run_id = ?1",
+                    params![
+                        id,
+                        now,
+                        format!("killed after step {step}; found by the next run")
+                    ],
+                )
+                .map_err(self.err())?;
+        }
+        Ok(out)
     }
 
     /// Attempts made for a strategy's market day so far.
