@@ -76,6 +76,11 @@ pub trait Broker {
         id: &ClientOrderId,
         new: &OrderRequest,
     ) -> Result<BrokerOrder, BrokerError>;
-    /// What `submit` would do, without doing it (`--dry-run`).
-    fn preview(&mut self, req: &OrderRequest) -> Result<Preview, BrokerError>;
+    /// What `submit` would do, without doing it (`--dry-run`), as if the working orders
+    /// `freeing` were canceled first (a replace, or stops canceled to make room for a sell).
+    fn preview(
+        &mut self,
+        req: &OrderRequest,
+        freeing: &[ClientOrderId],
+    ) -> Result<Preview, BrokerError>;
 }

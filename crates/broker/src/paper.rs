@@ -357,7 +357,7 @@ impl<'a> PaperBroker<'a> {
     fn available(
         tx: &Connection,
         symbol: &Symbol,
-        except: Option<&ClientOrderId>,
+        except: &[ClientOrderId],
     ) -> rusqlite::Result<Decimal> {
         let held = Self::held(tx, symbol)?;
         let open = Self::orders_where(
@@ -367,7 +367,7 @@ impl<'a> PaperBroker<'a> {
         )?;
         let reserved: Decimal = open
             .iter()
-            .filter(|o| Some(&o.client_order_id) != except)
+            .filter(|o| !except.contains(&o.client_order_id))
             .map(BrokerOrder::remaining)
             .sum();
         Ok(held.max(Decimal::ZERO) - reserved)
@@ -378,7 +378,7 @@ impl<'a> PaperBroker<'a> {
         &self,
         tx: &Connection,
         req: &OrderRequest,
-        except: Option<&ClientOrderId>,
+        except: &[ClientOrderId],
     ) -> rusqlite::Result<Option<String>> {
         if req.qty <= Decimal::ZERO {
             return Ok(Some(format!("qty must be positive, got {}", req.qty)));
@@ -840,7 +840,7 @@ impl Broker for PaperBroker<'_> {
         let refusal = if fault == Some(FaultKind::Reject) {
             Some("rejected by the broker (injected fault)".to_string())
         } else {
-            self.refusal(&tx, req, None).map_err(e)?
+            self.refusal(&tx, req, &[]).map_err(e)?
         };
         match refusal {
             Some(why) => {
@@ -926,7 +926,8 @@ impl Broker for PaperBroker<'_> {
         let refusal = if fault == Some(FaultKind::Reject) {
             Some("rejected by the broker (injected fault)".to_string())
         } else {
-            self.refusal(&tx, new, Some(id)).map_err(e)?
+            self.refusal(&tx, new, std::slice::from_ref(id))
+                .map_err(e)?
         };
         match refusal {
             // The old order keeps working: a failed replace never strips protection.
@@ -955,9 +956,13 @@ impl Broker for PaperBroker<'_> {
         Ok(out)
     }
 
-    fn preview(&mut self, req: &OrderRequest) -> Result<Preview, BrokerError> {
+    fn preview(
+        &mut self,
+        req: &OrderRequest,
+        freeing: &[ClientOrderId],
+    ) -> Result<Preview, BrokerError> {
         self.inject("preview", Some(&req.symbol))?;
-        let refusal = self.refusal(&self.conn, req, None).map_err(self.err())?;
+        let refusal = self.refusal(&self.conn, req, freeing).map_err(self.err())?;
         let est_price = match req.order_type {
             OrderType::Stop { stop } => Some(stop),
             OrderType::Market => self
@@ -994,7 +999,7 @@ impl PaperBroker<'_> {
             if qty.is_zero() {
                 continue;
             }
-            let available = Self::available(&self.conn, &symbol, None).map_err(self.err())?;
+            let available = Self::available(&self.conn, &symbol, &[]).map_err(self.err())?;
             out.push(Position {
                 // Only sell orders reserve, and only long units.
                 reserved: if qty > Decimal::ZERO {

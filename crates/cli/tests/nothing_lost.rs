@@ -472,3 +472,58 @@ fn test_fifty_runs_killed_with_sigkill_at_random_instants_lose_nothing() {
         "most runs were really killed ({killed} of 50)"
     );
 }
+
+#[test]
+fn test_a_dry_run_predicts_the_real_run_without_false_alarms() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crypto_cfg(dir.path(), &data, "trend_crypto.toml", "");
+    let home = dir.path().join("home");
+    let run = |d: &str, extra: &[&str]| {
+        let mut args = vec!["run", "--config", s(&cfg), "--as-of", d];
+        args.extend_from_slice(extra);
+        sys(&home, &args, &[])
+    };
+    for d in days("2022-03-01", 8) {
+        let r = run(&d, &[]);
+        assert_eq!(r.code, 0, "{d}: {}", r.stderr);
+    }
+    // 2022-03-09 sells part of a protected position and moves stops.
+    let day = "2022-03-09";
+    let r = run(day, &["--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("reconciliation clean"), "{}", r.stdout);
+    let folder = home.join(format!("runs/trend_crypto/{day}"));
+    let dry: Value = serde_json::from_str(&read(
+        &folder.join(format!("dry-run/daily_summary_{day}.json")),
+    ))
+    .unwrap();
+    assert_eq!(dry["reconciliation"]["mismatches"], serde_json::json!([]));
+    assert_eq!(dry["reconciliation"]["one_stop_per_position"], true);
+    assert!(dry["stops"].get("rejected").is_none(), "{}", dry["stops"]);
+    let dry_errors = folder.join("dry-run/logs/errors.jsonl");
+    assert!(
+        !dry_errors.exists() || !read(&dry_errors).contains("stop_missing"),
+        "{}",
+        read(&dry_errors)
+    );
+    let previews = read(&folder.join("dry-run/logs/order_submit.jsonl"));
+    assert!(previews.contains("\"preview\""), "{previews}");
+    assert!(!previews.contains("\"accepted\":false"), "{previews}");
+
+    // The real run does what the dry run said: the same orders and stop changes.
+    let r = run(day, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let real: Value =
+        serde_json::from_str(&read(&folder.join(format!("daily_summary_{day}.json")))).unwrap();
+    assert_eq!(dry["orders"]["planned"], real["orders"]["planned"]);
+    assert_eq!(dry["decisions"], real["decisions"]);
+    assert_eq!(
+        dry["stops"]["canceled"], real["stops"]["canceled"],
+        "{} vs {}",
+        dry["stops"], real["stops"]
+    );
+    assert_eq!(real["reconciliation"]["mismatches"], serde_json::json!([]));
+}

@@ -5,6 +5,7 @@
 
 pub mod day;
 pub mod desk;
+pub mod dry_run;
 pub mod gates;
 pub mod lock;
 pub mod logs;
@@ -316,7 +317,15 @@ fn run_one(
         live: a.live,
     };
     let faults = venue::faults_from_env()?;
-    let summary = day::run_day(&l, ledger, &ctx, || venue.connect(&l, market_day, faults))?;
+    let summary = if a.dry_run {
+        day::run_day(&l, ledger, &ctx, || {
+            Ok(Box::new(dry_run::DryRun::new(
+                venue.connect(&l, market_day, faults)?,
+            )))
+        })?
+    } else {
+        day::run_day(&l, ledger, &ctx, || venue.connect(&l, market_day, faults))?
+    };
     Ok(Some(Ran {
         summary,
         name,

@@ -162,6 +162,13 @@ pub fn alerts_of(summary: &Value, errors: &[String]) -> Vec<Alert> {
     if !other.is_empty() {
         out.push(error_alert(&strategy, &day, other));
     }
+    if summary["dry_run"] == true {
+        // A dry run's alerts say so, every one.
+        let head = format!("{strategy} {day}");
+        for a in out.iter_mut().skip(1) {
+            a.title = a.title.replacen(&head, &format!("{head} (dry run)"), 1);
+        }
+    }
     out
 }
 

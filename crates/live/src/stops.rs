@@ -157,12 +157,6 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
     ) -> anyhow::Result<()> {
         let day = self.x.market_day;
         let req = stop_request(self.x.name, day, sym, qty, level)?;
-        if self.x.dry_run {
-            let pv = self.call("preview", |b| b.preview(&req))?;
-            self.note_stop(sym, if pv.accepted { "placed" } else { "rejected" },
-                json!({"preview": true, "level": qty_text(level), "qty": qty_text(qty), "why": pv.reason}));
-            return Ok(());
-        }
         for extra in existing.iter().skip(1) {
             self.call("cancel", |b| b.cancel(&extra.client_order_id))?;
         }
@@ -191,17 +185,20 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             }
         }
         if placed.status == OrderStatus::Rejected {
+            let preview = self.x.dry_run;
             self.note_stop(
                 sym,
                 "rejected",
-                json!({"level": qty_text(level), "qty": qty_text(qty), "why": placed.reason}),
+                json!({"level": qty_text(level), "qty": qty_text(qty), "why": placed.reason,
+                       "preview": preview}),
             );
         } else {
+            let preview = self.x.dry_run;
             self.note_stop(
                 sym,
                 "placed",
                 json!({"level": qty_text(level), "qty": qty_text(qty),
-                "replaced": existing.first().map(|o| o.client_order_id.clone())}),
+                "replaced": existing.first().map(|o| o.client_order_id.clone()), "preview": preview}),
             );
             rows.insert(
                 sym.clone(),

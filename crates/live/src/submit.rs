@@ -14,22 +14,14 @@ use crate::day::{DayRun, boundary, qty_text};
 use crate::gates::{Gated, Planned, ledger_order};
 use crate::sync::merge;
 
-/// What sending one order did.
-pub enum Sent {
-    /// The broker has it (just sent, or found by its id).
-    Placed(BrokerOrder),
-    /// Only previewed (`--dry-run`).
-    Previewed,
-}
-
 /// Submits `req` unless the broker already has it (a lost answer, a crash before the ledger
-/// recorded it); a duplicate refusal adopts the broker's order. Under `dry_run` a new order is
-/// only previewed.
+/// recorded it); a duplicate refusal adopts the broker's order. Returns the order as the
+/// broker has it.
 pub fn submit_once<B: Broker + ?Sized>(
     run: &mut DayRun<'_, B>,
     req: &OrderRequest,
     purpose: &str,
-) -> anyhow::Result<Sent> {
+) -> anyhow::Result<BrokerOrder> {
     let id = &req.client_order_id;
     let placed = match run.call("order", |b| b.order(id))? {
         Some(o) => {
@@ -40,17 +32,6 @@ pub fn submit_once<B: Broker + ?Sized>(
                 json!({"client_order_id": id, "status": o.status}),
             );
             o
-        }
-        None if run.x.dry_run => {
-            let pv = run.call("preview", |b| b.preview(req))?;
-            run.logs.write(
-                "order_submit",
-                Some(req.symbol.as_str()),
-                "preview",
-                json!({"client_order_id": id, "accepted": pv.accepted, "why": pv.reason,
-                       "est_price": pv.est_price.map(qty_text), "qty": qty_text(req.qty)}),
-            );
-            return Ok(Sent::Previewed);
         }
         None => match run.call("submit", |b| b.submit(req)) {
             Ok(o) => o,
@@ -67,6 +48,17 @@ pub fn submit_once<B: Broker + ?Sized>(
             },
         },
     };
+    if run.x.dry_run {
+        // The venue was only asked for its preview (see `crate::dry_run`).
+        run.logs.write(
+            "order_submit",
+            Some(req.symbol.as_str()),
+            "preview",
+            json!({"client_order_id": id, "accepted": placed.status != OrderStatus::Rejected,
+                   "why": placed.reason, "qty": qty_text(req.qty), "purpose": purpose}),
+        );
+        return Ok(placed);
+    }
     run.logs.write(
         "order_submit",
         Some(req.symbol.as_str()),
@@ -75,7 +67,7 @@ pub fn submit_once<B: Broker + ?Sized>(
                "filled_qty": qty_text(placed.filled_qty), "avg_price": placed.avg_price.map(qty_text),
                "purpose": purpose, "why": placed.reason}),
     );
-    Ok(Sent::Placed(placed))
+    Ok(placed)
 }
 
 impl<B: Broker + ?Sized> DayRun<'_, B> {
@@ -119,13 +111,12 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
     fn submit_all(&mut self, (step, name): (u8, &str), orders: &[&Planned]) -> anyhow::Result<()> {
         let mut updates = Vec::new();
         for p in orders {
-            if let Sent::Placed(b) = submit_once(self, &p.req, p.purpose)? {
-                let base = self
-                    .ledger
-                    .order(&p.req.client_order_id)?
-                    .unwrap_or_else(|| ledger_order(self.x, p, OrderStatus::Submitted));
-                updates.push(merge(&base, &b));
-            }
+            let b = submit_once(self, &p.req, p.purpose)?;
+            let base = self
+                .ledger
+                .order(&p.req.client_order_id)?
+                .unwrap_or_else(|| ledger_order(self.x, p, OrderStatus::Submitted));
+            updates.push(merge(&base, &b));
         }
         self.step(step, name, |w| {
             for u in &updates {
