@@ -162,7 +162,8 @@ pub struct DecideCtx<'a> {
 }
 
 impl Desk {
-    /// Loads `config` (either kind); the market day is `as_of` or the market's today at `now`.
+    /// Loads `config` (any kind); the market day is `as_of`, else the session a run at `now`
+    /// trades in ([`crate::market_session`]).
     pub fn load(
         config: &Path,
         data: Option<&Path>,
@@ -173,14 +174,14 @@ impl Desk {
         match StrategyKind::of(config).map_err(BadInput)? {
             StrategyKind::Trend => {
                 let l = trend::load(config, data, read)?;
-                let day = as_of.unwrap_or_else(|| crate::market_today(l.market, now));
+                let day = as_of.unwrap_or_else(|| crate::session_or_today(l.market, now));
                 Ok((Desk::Trend(Box::new(l)), day))
             }
             StrategyKind::Momentum => {
                 let cfg =
                     systrade_config::momentum::MomentumConfig::load(config).map_err(BadInput)?;
                 let market = momentum::market_of(&cfg, read);
-                let day = as_of.unwrap_or_else(|| crate::market_today(market, now));
+                let day = as_of.unwrap_or_else(|| crate::session_or_today(market, now));
                 // Inputs (the CDI above all) must cover the sessions before the day only.
                 let l = momentum::load(
                     config,
@@ -193,7 +194,7 @@ impl Desk {
             }
             StrategyKind::Sheet => {
                 let l = SheetBook::load(config, data, read)?;
-                let day = as_of.unwrap_or_else(|| crate::market_today(l.market, now));
+                let day = as_of.unwrap_or_else(|| crate::session_or_today(l.market, now));
                 Ok((Desk::Sheet(Box::new(l)), day))
             }
         }

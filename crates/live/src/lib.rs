@@ -70,6 +70,39 @@ pub fn market_today(market: Market, now: DateTime<Utc>) -> NaiveDate {
     }
 }
 
+/// The session a daily run at `now` trades in, and so decides for (on the bars of the
+/// sessions before it):
+/// - crypto: the UTC date (00:00 UTC decides on the day that just closed, T−1);
+/// - a market with hours (US, B3), in its own time zone: before the open of a trading day,
+///   that day (decided on the previous session); after the close, or on a closed day, the next
+///   trading day (decided on the session that just closed). During a session a daily
+///   strategy does not run: its decision bar is still forming.
+pub fn market_session(market: Market, now: DateTime<Utc>) -> Result<NaiveDate, String> {
+    if market == Market::Crypto {
+        return Ok(now.date_naive());
+    }
+    let local = now.with_timezone(&market.tz());
+    let today = local.date_naive();
+    let cal = market.calendar();
+    match cal.session(today) {
+        Some(s) if local.time() < s.open => Ok(today),
+        Some(s) if local.time() < s.close => Err(format!(
+            "{} is during the {} session of {today} ({}–{} local time): a daily strategy runs before the open (deciding on the previous session) or after the close (deciding on this one), never while its decision bar is forming",
+            now.format("%Y-%m-%dT%H:%M:%SZ"),
+            market.as_str(),
+            s.open.format("%H:%M"),
+            s.close.format("%H:%M"),
+        )),
+        _ => Ok(cal.next_trading_day(today)),
+    }
+}
+
+/// [`market_session`], or the market's today while a session trades (commands that only
+/// need the book, like approvals, work at any hour; `run` refuses that hour itself).
+pub fn session_or_today(market: Market, now: DateTime<Utc>) -> NaiveDate {
+    market_session(market, now).unwrap_or_else(|_| market_today(market, now))
+}
+
 /// Appends an event of the run's entry (gate_skip, already_ran, stale_lock…) to
 /// `<home>/logs/runs.jsonl` and prints it.
 fn entry_event(home: &Path, event: &str, strategy: Option<&str>, detail: &str, now: &str) {
@@ -92,10 +125,11 @@ pub fn check_not_future(
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let today = market_today(market, now);
+    // The latest session a run at `now` may trade: the next one after a close.
+    let today = session_or_today(market, now);
     if day > today {
         return Err(bad(format!(
-            "{}: --as-of {day} is after today in the {} market ({today}, by {}); a day can be run on or after it, never before",
+            "{}: --as-of {day} is after the {} market's next session at this time ({today}, by {}); a day can be run on or after it, never before",
             config.display(),
             market.as_str(),
             now.format("%Y-%m-%dT%H:%M:%SZ")
@@ -226,6 +260,10 @@ fn run_one(
 ) -> anyhow::Result<Option<Ran>> {
     let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let (l, market_day) = desk::Desk::load(config, a.data.as_deref(), &a.read, a.as_of, now)?;
+    if a.as_of.is_none() {
+        market_session(l.market(), now)
+            .map_err(|why| bad(format!("{}: {why}", config.display())))?;
+    }
     check_not_future(config, l.market(), market_day, now)?;
     let name = strategy_name(config, l.run_cfg().name.as_deref());
     let cal = l.market().calendar();
@@ -332,4 +370,68 @@ fn run_one(
         day: market_day,
         newsletter: l.run_cfg().newsletter,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(t: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc)
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn test_market_session_before_the_open_after_the_close_and_during() {
+        // US, Thursday 2024-03-07 (EST, UTC−5): 08:00 local is before the open.
+        assert_eq!(
+            market_session(Market::Us, utc("2024-03-07T13:00:00Z")),
+            Ok(d("2024-03-07"))
+        );
+        // 16:10 local: after the close, the run is for Friday's session.
+        assert_eq!(
+            market_session(Market::Us, utc("2024-03-07T21:10:00Z")),
+            Ok(d("2024-03-08"))
+        );
+        // Friday after the close: Monday.
+        assert_eq!(
+            market_session(Market::Us, utc("2024-03-08T21:10:00Z")),
+            Ok(d("2024-03-11"))
+        );
+        // Summer time (EDT, UTC−4): 16:10 local is 20:10 UTC.
+        assert_eq!(
+            market_session(Market::Us, utc("2024-07-10T20:10:00Z")),
+            Ok(d("2024-07-11"))
+        );
+        // 12:00 local: the session trades; a daily strategy waits.
+        let during = market_session(Market::Us, utc("2024-03-07T17:00:00Z")).unwrap_err();
+        assert!(during.contains("during the us session"), "{during}");
+        // A holiday (Good Friday 2024-03-29) is like a close: the next trading day.
+        assert_eq!(
+            market_session(Market::Us, utc("2024-03-29T15:00:00Z")),
+            Ok(d("2024-04-01"))
+        );
+        // B3 (UTC−3, 10:00–17:00): 09:00 local, 18:00 local, 12:00 local.
+        assert_eq!(
+            market_session(Market::B3, utc("2024-03-07T12:00:00Z")),
+            Ok(d("2024-03-07"))
+        );
+        assert_eq!(
+            market_session(Market::B3, utc("2024-03-07T21:00:00Z")),
+            Ok(d("2024-03-08"))
+        );
+        assert!(market_session(Market::B3, utc("2024-03-07T15:00:00Z")).is_err());
+        // Crypto keeps the UTC date (00:00 UTC decides on yesterday's candle).
+        assert_eq!(
+            market_session(Market::Crypto, utc("2024-03-07T00:05:00Z")),
+            Ok(d("2024-03-07"))
+        );
+        assert_eq!(
+            market_session(Market::Crypto, utc("2024-03-07T15:00:00Z")),
+            Ok(d("2024-03-07"))
+        );
+    }
 }
