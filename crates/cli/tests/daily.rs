@@ -807,6 +807,40 @@ fn test_bad_run_settings_name_the_key_and_write_nothing() {
             "{want}: nothing written"
         );
     }
+    // A window no data can fill is bad input naming its key, not an allocation failure.
+    for (file, from, to, want) in [
+        (
+            "trend_crypto.toml",
+            "vol_window = 20",
+            "vol_window = 4000000000",
+            "signal.vol_window",
+        ),
+        (
+            "momentum_demo.toml",
+            "cohorts = 3",
+            "cohorts = 3\nlookback = 4000000000",
+            "momentum.lookback",
+        ),
+    ] {
+        let cfg = dir.path().join(file);
+        let text = committed(file);
+        assert!(text.contains(from), "{file} has {from}");
+        std::fs::write(&cfg, text.replace(from, to)).unwrap();
+        let home = dir.path().join("home");
+        for args in [
+            vec!["run", "--config", s(&cfg), "--as-of", "2022-03-01"],
+            vec!["backtest", "--config", s(&cfg), "--out", "unused"],
+        ] {
+            let r = sys(&home, &args, &[]);
+            assert_eq!(r.code, 2, "{want} {args:?}: {}{}", r.stdout, r.stderr);
+            assert!(
+                r.stderr.contains(want) && r.stderr.contains("10000"),
+                "{want}: {}",
+                r.stderr
+            );
+            assert!(!home.exists(), "{want}: nothing written");
+        }
+    }
 }
 
 #[test]

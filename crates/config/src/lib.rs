@@ -54,6 +54,24 @@ impl StrategyKind {
     }
 }
 
+/// The longest window or count a config key may ask for: 10,000 sessions (40 years of
+/// daily bars; 27 years of crypto). Longer asks for memory no data can fill, so it is bad
+/// input rather than an allocation failure halfway through a run.
+pub const MAX_WINDOW: u64 = 10_000;
+
+/// Every `(key, value)` window or count must be at most [`MAX_WINDOW`]; the error names the
+/// key.
+pub fn check_windows(keys: &[(&str, u64)]) -> Result<(), String> {
+    for (key, v) in keys {
+        if *v > MAX_WINDOW {
+            return Err(format!(
+                "{key}: {v} is longer than any data can use (at most {MAX_WINDOW} sessions)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parses a config text and validates it; every error starts with the file's path and names
 /// the key.
 pub fn parse<T: serde::de::DeserializeOwned>(

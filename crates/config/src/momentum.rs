@@ -112,6 +112,20 @@ impl MomentumConfig {
                 self.strategy
             ));
         }
+        let m = &self.momentum;
+        crate::check_windows(&[
+            ("momentum.cohorts", m.cohorts as u64),
+            ("momentum.lookback", m.lookback as u64),
+            ("momentum.skip", m.skip as u64),
+            ("momentum.adv_window", m.adv_window as u64),
+            ("momentum.min_eligible", m.min_eligible as u64),
+            ("momentum.n_min", m.n_min as u64),
+            ("momentum.max_strikes", u64::from(m.max_strikes)),
+            ("momentum.stress_vol_window", m.stress_vol_window as u64),
+            ("momentum.stress_history", m.stress_history as u64),
+            ("momentum.beta_window", m.beta_window as u64),
+            ("momentum.vt_warmup", m.vt_warmup as u64),
+        ])?;
         self.momentum
             .validate()
             .map_err(|e| format!("momentum.{e}"))?;

@@ -162,6 +162,25 @@ impl TrendConfig {
                 self.strategy
             ));
         }
+        let g = &self.signal;
+        let mut windows: Vec<(String, u64)> = vec![
+            ("signal.donchian_window".into(), g.donchian_window as u64),
+            ("signal.smooth_span".into(), g.smooth_span as u64),
+            ("signal.r2_window".into(), g.r2_window as u64),
+            ("signal.vov_window".into(), g.vov_window as u64),
+            ("signal.vol_window".into(), g.vol_window as u64),
+            ("signal.atr_window".into(), g.atr_window as u64),
+            ("signal.stop_lookback".into(), g.stop_lookback as u64),
+            ("sizing.cov_window".into(), self.sizing.cov_window as u64),
+            ("sizing.sleeve_rounds".into(), self.sizing.sleeve_rounds as u64),
+            ("sizing.cap_rounds".into(), self.sizing.cap_rounds as u64),
+            ("gates.cooldown_days".into(), u64::from(self.gates.cooldown_days)),
+        ];
+        for (fast, slow) in &g.ma_pairs {
+            windows.push(("signal.ma_pairs".into(), (*fast).max(*slow) as u64));
+        }
+        let keys: Vec<(&str, u64)> = windows.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        crate::check_windows(&keys)?;
         self.params()?.validate().map_err(|e| e.to_string())?;
         self.run.validate()?;
         self.safety.validate()?;

@@ -77,6 +77,8 @@ pub fn load(
     if let Some(b) = m.book {
         params.book = b;
     }
+    systrade_config::check_windows(&[("--cohorts", params.cohorts as u64)])
+        .map_err(|e| bad(format!("{}: {e}", config.display())))?;
     params
         .validate()
         .map_err(|e| bad(format!("{}: {e}", config.display())))?;
