@@ -14,11 +14,16 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Secrets from the environment are masked in everything printed or stored.
+    systrade_core::redact::register_from_env();
     let cli = args::Cli::parse();
     let code = match commands::run(cli) {
         Ok(()) => 0,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!(
+                "error: {}",
+                systrade_core::redact::redact(&format!("{err:#}"))
+            );
             exit::code_for(&err)
         }
     };

@@ -828,3 +828,103 @@ fn test_manual_trades_get_their_section_and_an_eml_preview_is_a_whole_message() 
         assert!(m.contains(h), "{h}: {}", &m[..m.len().min(800)]);
     }
 }
+
+/// Every byte under `dir`, the SQLite files too, as text (for "the secret is nowhere").
+fn all_bytes(dir: &Path) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.push_str(&all_bytes(&p));
+        } else {
+            out.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn test_secrets_a_server_echoes_back_are_never_printed_or_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    copy_dir(&demo().join("home"), &home);
+    let cfg = alert_config(dir.path(), "notify_retries = 0");
+
+    // A webhook whose 500 page quotes the request line, secret path and all.
+    let echo = serve(|_| Answer::Echo(500));
+    let token = "T0ECHO/B0ECHO/zz9SecretToken42";
+    let r = sys(
+        &home,
+        &["run", "--config", s(&cfg), "--as-of", DAY, "--force-run"],
+        &[(
+            "SYSTRADE_WEBHOOK_URL",
+            &echo.url(&format!("/services/{token}")),
+        )],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(echo.requests().len(), 1);
+    assert!(r.stderr.contains("HTTP 500"), "{}", r.stderr);
+    assert!(r.stderr.contains("[redacted]"), "{}", r.stderr);
+    for text in [&r.stdout, &r.stderr, &all_bytes(&home)] {
+        assert!(
+            !text.contains("zz9SecretToken42"),
+            "the webhook token leaked"
+        );
+    }
+
+    // An SMTP server that refuses the login and quotes the AUTH line (base64 of the password).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let auth_log = dir.path().join("auth.log");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_auth_echo.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(&auth_log)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the test's SMTP server");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let password = "Pw-4u9Kx7!";
+    let r = sys(
+        &home,
+        &["newsletter", "--send"],
+        &[
+            ("SYSTRADE_SMTP_HOST", "127.0.0.1"),
+            ("SYSTRADE_SMTP_PORT", &port.to_string()),
+            ("SYSTRADE_SMTP_FROM", "desk@example.com"),
+            ("SYSTRADE_SMTP_TO", "me@example.com"),
+            ("SYSTRADE_SMTP_USER", "desk@example.com"),
+            ("SYSTRADE_SMTP_PASSWORD", password),
+        ],
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let tried = std::fs::read_to_string(&auth_log).unwrap_or_default();
+    assert!(
+        tried.contains("AUTH"),
+        "the login was really tried: {tried:?}"
+    );
+    assert!(r.stderr.contains("535"), "{}", r.stderr);
+    let encoded: Vec<String> = tried
+        .lines()
+        .flat_map(|l| l.split_whitespace().last())
+        .filter(|w| w.len() >= 8)
+        .map(str::to_string)
+        .collect();
+    assert!(!encoded.is_empty(), "{tried}");
+    for text in [&r.stdout, &r.stderr, &all_bytes(&home)] {
+        assert!(!text.contains(password), "the password leaked");
+        for e in &encoded {
+            assert!(!text.contains(e.as_str()), "an encoded login leaked: {e}");
+        }
+    }
+}

@@ -172,9 +172,15 @@ impl TrendConfig {
             ("signal.atr_window".into(), g.atr_window as u64),
             ("signal.stop_lookback".into(), g.stop_lookback as u64),
             ("sizing.cov_window".into(), self.sizing.cov_window as u64),
-            ("sizing.sleeve_rounds".into(), self.sizing.sleeve_rounds as u64),
+            (
+                "sizing.sleeve_rounds".into(),
+                self.sizing.sleeve_rounds as u64,
+            ),
             ("sizing.cap_rounds".into(), self.sizing.cap_rounds as u64),
-            ("gates.cooldown_days".into(), u64::from(self.gates.cooldown_days)),
+            (
+                "gates.cooldown_days".into(),
+                u64::from(self.gates.cooldown_days),
+            ),
         ];
         for (fast, slow) in &g.ma_pairs {
             windows.push(("signal.ma_pairs".into(), (*fast).max(*slow) as u64));

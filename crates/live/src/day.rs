@@ -186,13 +186,14 @@ pub fn run_day<B: Broker + ?Sized>(
                 "run_failed",
                 json!({"error": format!("{e:#}")}),
             );
-            let _ = ledger.finish_run(&run_id, Some(&format!("{e:#}")), x.now);
+            let why = systrade_core::redact::redact(&format!("{e:#}"));
+            let _ = ledger.finish_run(&run_id, Some(&why), x.now);
             crate::notify::deliver(
                 desk.run_cfg(),
                 &[crate::notify::error_alert(
                     x.name,
                     &x.market_day.to_string(),
-                    vec![format!("the run stopped: {e:#}")],
+                    vec![format!("the run stopped: {why}")],
                 )],
                 &mut logs,
             );

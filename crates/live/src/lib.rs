@@ -107,13 +107,16 @@ pub fn session_or_today(market: Market, now: DateTime<Utc>) -> NaiveDate {
 /// `<home>/logs/runs.jsonl` and prints it.
 fn entry_event(home: &Path, event: &str, strategy: Option<&str>, detail: &str, now: &str) {
     println!(
-        "{event}{}: {detail}",
-        strategy.map(|s| format!(" [{s}]")).unwrap_or_default()
+        "{event}{}: {}",
+        strategy.map(|s| format!(" [{s}]")).unwrap_or_default(),
+        systrade_core::redact::redact(detail)
     );
-    let line = systrade_core::json::to_canonical_string(&json!({
-        "ts": now, "event": event, "strategy": strategy, "detail": detail,
-    }))
-    .unwrap_or_default();
+    let line = systrade_core::redact::redact(
+        &systrade_core::json::to_canonical_string(&json!({
+            "ts": now, "event": event, "strategy": strategy, "detail": detail,
+        }))
+        .unwrap_or_default(),
+    );
     logs::append_line(&home.join("logs/runs.jsonl"), &line);
 }
 
@@ -243,7 +246,7 @@ fn mail_newsletter(home: &Path, ran: &[Ran], now: DateTime<Utc>, stamp: &str) {
         Ok(None) => {}
         Ok(Some(subject)) => entry_event(home, "newsletter_sent", None, &subject, stamp),
         Err(e) => {
-            let why = format!("{e:#}");
+            let why = systrade_core::redact::redact(&format!("{e:#}"));
             entry_event(home, "newsletter_failed", None, &why, stamp);
             eprintln!(
                 "warning: the newsletter could not be sent ({why}); the run itself completed"

@@ -72,8 +72,11 @@ impl Logs {
             symbol.map_or(Value::Null, |s| s.to_string().into()),
         );
         m.insert("reason".into(), reason.into());
-        let line = systrade_core::json::to_canonical_string(&Value::Object(m))
-            .unwrap_or_else(|_| "{}".into());
+        // Nothing secret is stored, even in text a server echoed back.
+        let line = systrade_core::redact::redact(
+            &systrade_core::json::to_canonical_string(&Value::Object(m))
+                .unwrap_or_else(|_| "{}".into()),
+        );
         *self.counts.entry(file.to_string()).or_default() += 1;
         if file == "errors" {
             self.errors.push(match symbol {

@@ -218,7 +218,8 @@ pub fn deliver(rc: &RunSection, alerts: &[Alert], logs: &mut Logs) {
                     json!({"channel": channel, "alerts": kinds, "error": e.to_string()}),
                 );
                 eprintln!(
-                    "warning: the {channel} notification could not be sent ({e}); the run itself completed"
+                    "warning: the {channel} notification could not be sent ({}); the run itself completed",
+                    systrade_core::redact::redact(&e.to_string())
                 );
             }
         }

@@ -85,6 +85,10 @@ impl SmtpSettings {
             to,
             timeout: Duration::from_secs(30),
         };
+        // Whatever the server echoes of the login is masked wherever it is printed or stored.
+        if let Some(p) = &s.password {
+            systrade_core::redact::register_login(s.user.as_deref().unwrap_or(""), p);
+        }
         // Addresses are checked now, so a typo fails before any connection.
         s.mailbox(&s.from, "SYSTRADE_SMTP_FROM")?;
         for t in &s.to {
@@ -143,7 +147,10 @@ pub fn send(s: &SmtpSettings, n: &Rendered, date: SystemTime) -> Result<(), Repo
         t = t.credentials(Credentials::new(u.clone(), p.clone()));
     }
     t.build().send(&msg).map(|_| ()).map_err(|e| {
-        ReportError::Email(format!("sending through {}:{} failed: {e}", s.host, s.port))
+        ReportError::Email(systrade_core::redact::redact(&format!(
+            "sending through {}:{} failed: {e}",
+            s.host, s.port
+        )))
     })
 }
 

@@ -19,6 +19,9 @@ pub struct Request {
 #[derive(Debug, Clone, Copy)]
 pub enum Answer {
     Status(u16),
+    /// This status with an error page that quotes the request line (its URL path too), as
+    /// careless servers do.
+    Echo(u16),
     /// Say nothing for this long, then 200.
     Hang(Duration),
 }
@@ -89,23 +92,27 @@ fn handle(
     }
     let mut body = vec![0; len];
     let _ = reader.read_exact(&mut body);
+    let request_line = format!("{method} {path}");
     seen.lock().unwrap().push(Request {
         method,
         path,
         content_type,
         body: String::from_utf8_lossy(&body).into_owned(),
     });
-    let status = match answer(n) {
-        Answer::Status(s) => s,
+    let (status, echo) = match answer(n) {
+        Answer::Status(s) => (s, false),
+        Answer::Echo(s) => (s, true),
         Answer::Hang(d) => {
             std::thread::sleep(d);
-            200
+            (200, false)
         }
     };
-    let text = if status < 300 {
-        "ok"
+    let text = if echo {
+        format!("internal error handling {request_line}")
+    } else if status < 300 {
+        "ok".to_string()
     } else {
-        "invalid_payload"
+        "invalid_payload".to_string()
     };
     let _ = write!(
         stream,
