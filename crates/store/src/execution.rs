@@ -9,7 +9,7 @@ use serde::Serialize;
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
 
-use crate::{Ledger, LedgerOrder, StoreError, Writer, day, num, sym};
+use crate::{Cells, Ledger, LedgerOrder, StoreError, Writer, sym};
 
 /// Who decides a book's orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -92,15 +92,11 @@ impl Ledger {
                     client_order_id: ClientOrderId(r.get(1)?),
                     strategy: r.get(2)?,
                     symbol: sym(r.get(3)?)?,
-                    side: if r.get::<_, String>(4)? == "buy" {
-                        Side::Buy
-                    } else {
-                        Side::Sell
-                    },
-                    qty: num(&r.get::<_, String>(5)?),
-                    price: num(&r.get::<_, String>(6)?),
-                    fee: num(&r.get::<_, String>(7)?),
-                    date: day(&r.get::<_, String>(8)?),
+                    side: r.side("fills", 4)?,
+                    qty: r.dec("fills", 5)?,
+                    price: r.dec("fills", 6)?,
+                    fee: r.dec("fills", 7)?,
+                    date: r.date("fills", 8)?,
                     purpose: r.get(9)?,
                 })
             })

@@ -39,12 +39,103 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-fn num(s: &str) -> Decimal {
-    s.parse().unwrap_or(Decimal::ZERO)
+/// A corrupt stored value as the error rusqlite's row mapping carries.
+fn corrupt(msg: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        Box::new(StoreError::Corrupt(msg)),
+    )
 }
 
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap_or(NaiveDate::MIN)
+/// Typed reads of a stored row: a value that is not what its column holds is an error naming
+/// the table, the row (by its first column) and the column — never a silent 0, sell or
+/// rejected.
+pub(crate) trait Cells {
+    fn at(&self, table: &str, i: usize, got: &str, what: &str) -> rusqlite::Error;
+    fn text(&self, i: usize) -> rusqlite::Result<String>;
+
+    fn dec(&self, table: &str, i: usize) -> rusqlite::Result<Decimal> {
+        let t = self.text(i)?;
+        t.parse().map_err(|_| self.at(table, i, &t, "a decimal"))
+    }
+
+    fn dec_opt(&self, table: &str, i: usize) -> rusqlite::Result<Option<Decimal>>;
+
+    fn date(&self, table: &str, i: usize) -> rusqlite::Result<NaiveDate> {
+        let t = self.text(i)?;
+        t.parse()
+            .map_err(|_| self.at(table, i, &t, "a date (YYYY-MM-DD)"))
+    }
+
+    fn side(&self, table: &str, i: usize) -> rusqlite::Result<Side> {
+        match self.text(i)?.as_str() {
+            "buy" => Ok(Side::Buy),
+            "sell" => Ok(Side::Sell),
+            t => Err(self.at(table, i, t, "a side (buy or sell)")),
+        }
+    }
+
+    fn status(&self, table: &str, i: usize) -> rusqlite::Result<OrderStatus> {
+        let t = self.text(i)?;
+        OrderStatus::parse(&t).ok_or_else(|| self.at(table, i, &t, "an order status"))
+    }
+}
+
+impl Cells for rusqlite::Row<'_> {
+    fn at(&self, table: &str, i: usize, got: &str, what: &str) -> rusqlite::Error {
+        let key = match self.get::<_, rusqlite::types::Value>(0) {
+            Ok(rusqlite::types::Value::Text(t)) => t,
+            Ok(rusqlite::types::Value::Integer(n)) => n.to_string(),
+            _ => "?".into(),
+        };
+        let column = self
+            .as_ref()
+            .column_name(i)
+            .map_or_else(|_| format!("#{i}"), str::to_string);
+        corrupt(format!(
+            "table {table}, row {key}, column {column}: {got:?} is not {what}"
+        ))
+    }
+
+    fn text(&self, i: usize) -> rusqlite::Result<String> {
+        self.get(i)
+    }
+
+    fn dec_opt(&self, table: &str, i: usize) -> rusqlite::Result<Option<Decimal>> {
+        match self.get::<_, Option<String>>(i)? {
+            None => Ok(None),
+            Some(t) => t
+                .parse()
+                .map(Some)
+                .map_err(|_| self.at(table, i, &t, "a decimal")),
+        }
+    }
+}
+
+/// A stored text of row `key` parsed as `what`; corrupt is an error naming table, row and
+/// column.
+pub(crate) fn parsed<T: std::str::FromStr>(
+    table: &str,
+    key: &str,
+    column: &str,
+    t: &str,
+    what: &str,
+) -> rusqlite::Result<T> {
+    t.parse().map_err(|_| {
+        corrupt(format!(
+            "table {table}, row {key}, column {column}: {t:?} is not {what}"
+        ))
+    })
+}
+
+/// A stored date read outside a row mapping (an aggregate): corrupt is an error naming where.
+fn stored_date(table: &str, column: &str, t: &str) -> Result<NaiveDate, StoreError> {
+    t.parse().map_err(|_| {
+        StoreError::Corrupt(format!(
+            "table {table}, column {column}: {t:?} is not a date (YYYY-MM-DD)"
+        ))
+    })
 }
 
 fn side_str(s: Side) -> &'static str {
@@ -142,28 +233,23 @@ const ORDER_COLS: &str = "client_order_id, strategy, market_day, symbol, side, k
      approval";
 
 fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerOrder> {
-    let stop: Option<String> = r.get(7)?;
-    let avg: Option<String> = r.get(12)?;
+    const T: &str = "orders";
     Ok(LedgerOrder {
         client_order_id: ClientOrderId(r.get(0)?),
         strategy: r.get(1)?,
-        market_day: day(&r.get::<_, String>(2)?),
+        market_day: r.date(T, 2)?,
         symbol: sym(r.get(3)?)?,
-        side: if r.get::<_, String>(4)? == "buy" {
-            Side::Buy
-        } else {
-            Side::Sell
-        },
+        side: r.side(T, 4)?,
         kind: r.get(5)?,
-        qty: num(&r.get::<_, String>(6)?),
-        stop_price: stop.map(|s| num(&s)),
+        qty: r.dec(T, 6)?,
+        stop_price: r.dec_opt(T, 7)?,
         purpose: r.get(8)?,
-        status: OrderStatus::parse(&r.get::<_, String>(9)?).unwrap_or(OrderStatus::Rejected),
+        status: r.status(T, 9)?,
         broker_order_id: r.get(10)?,
-        filled_qty: num(&r.get::<_, String>(11)?),
-        avg_price: avg.map(|a| num(&a)),
+        filled_qty: r.dec(T, 11)?,
+        avg_price: r.dec_opt(T, 12)?,
         note: r.get(13)?,
-        decision_price: r.get::<_, Option<String>>(14)?.map(|p| num(&p)),
+        decision_price: r.dec_opt(T, 14)?,
         approval: r.get(15)?,
     })
 }
@@ -355,8 +441,9 @@ impl Ledger {
                 params![strategy],
                 |r| r.get::<_, Option<String>>(0),
             )
-            .map(|d| d.map(|d| day(&d)))
-            .map_err(self.err())
+            .map_err(self.err())?
+            .map(|d| stored_date("done", "market_day", &d))
+            .transpose()
     }
 
     /// The book (canonical JSON) a market day was decided on.
@@ -449,7 +536,7 @@ impl Ledger {
             .map_err(self.err())?;
         let rows = st
             .query_map(params![strategy], |r| {
-                Ok((sym(r.get(0)?)?, day(&r.get::<_, String>(1)?)))
+                Ok((sym(r.get(0)?)?, r.date("fills", 1)?))
             })
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
@@ -463,8 +550,9 @@ impl Ledger {
                 params![strategy],
                 |r| r.get::<_, Option<String>>(0),
             )
-            .map(|d| d.map(|d| day(&d)))
-            .map_err(self.err())
+            .map_err(self.err())?
+            .map(|d| stored_date("fills", "date", &d))
+            .transpose()
     }
 
     /// The ledger's positions of a strategy (non-zero).
@@ -475,7 +563,7 @@ impl Ledger {
             .map_err(self.err())?;
         let rows = st
             .query_map(params![strategy], |r| {
-                Ok((sym(r.get(0)?)?, num(&r.get::<_, String>(1)?)))
+                Ok((sym(r.get(0)?)?, r.dec("positions", 1)?))
             })
             .map_err(self.err())?;
         let all: Vec<(Symbol, Decimal)> = rows.collect::<Result<_, _>>().map_err(self.err())?;
@@ -496,10 +584,10 @@ impl Ledger {
                 Ok((
                     sym(r.get(0)?)?,
                     StopRow {
-                        level: num(&r.get::<_, String>(1)?),
-                        qty: num(&r.get::<_, String>(2)?),
+                        level: r.dec("stops", 1)?,
+                        qty: r.dec("stops", 2)?,
                         client_order_id: ClientOrderId(r.get(3)?),
-                        market_day: day(&r.get::<_, String>(4)?),
+                        market_day: r.date("stops", 4)?,
                     },
                 ))
             })
@@ -523,7 +611,8 @@ impl Ledger {
             )
             .optional()
             .map_err(self.err())?;
-        Ok(row.map(|(d, s)| (day(&d), s)))
+        row.map(|(d, s)| Ok((stored_date("formations", "formation_date", &d)?, s)))
+            .transpose()
     }
 
     pub fn carried(&self, strategy: &str) -> Result<CarriedState, StoreError> {
@@ -554,7 +643,8 @@ impl Ledger {
             .optional()
             .map_err(self.err())?
             .flatten()
-            .map(|d| day(&d));
+            .map(|d| stored_date("strategy_meta", "last_decided", &d))
+            .transpose()?;
         Ok(CarriedState {
             tickers,
             last_decided,
@@ -571,7 +661,7 @@ impl Ledger {
             .map_err(self.err())?;
         let rows = st
             .query_map(params![strategy], |r| {
-                Ok((day(&r.get::<_, String>(0)?), num(&r.get::<_, String>(1)?)))
+                Ok((r.date("equity", 0)?, r.dec("equity", 1)?))
             })
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
@@ -616,14 +706,14 @@ impl Ledger {
                 Ok(ReconRow {
                     symbol: sym(r.get(0)?)?,
                     status: r.get(1)?,
-                    broker_qty: num(&r.get::<_, String>(2)?),
-                    ledger_qty: num(&r.get::<_, String>(3)?),
+                    broker_qty: r.dec("reconciliation", 2)?,
+                    ledger_qty: r.dec("reconciliation", 3)?,
                     stops: r.get::<_, i64>(4)?.max(0) as usize,
                 })
             })
             .map_err(self.err())?;
         Ok(Some((
-            day(&d),
+            stored_date("reconciliation", "market_day", &d)?,
             rows.collect::<Result<_, _>>().map_err(self.err())?,
         )))
     }
@@ -931,13 +1021,12 @@ impl Writer<'_> {
         let held: Decimal = self
             .tx
             .query_row(
-                "SELECT qty FROM positions WHERE strategy = ?1 AND symbol = ?2",
+                "SELECT symbol, qty FROM positions WHERE strategy = ?1 AND symbol = ?2",
                 params![strategy, f.symbol.as_str()],
-                |r| r.get::<_, String>(0),
+                |r| r.dec("positions", 1),
             )
             .optional()
             .map_err(self.e())?
-            .map(|q| num(&q))
             .unwrap_or(Decimal::ZERO);
         let signed = if f.side == Side::Buy { f.qty } else { -f.qty };
         self.tx

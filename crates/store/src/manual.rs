@@ -10,7 +10,7 @@ use serde::Serialize;
 use systrade_core::Symbol;
 use systrade_core::contracts::Side;
 
-use crate::{Ledger, StoreError, day, num, side_str};
+use crate::{Cells, Ledger, StoreError, parsed, side_str};
 
 /// A new manual trade: `side` buy opens a long, sell a short.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -261,31 +261,47 @@ impl Ledger {
             })?
             .collect::<Result<_, _>>()?;
         let mut cs = tx.prepare(
-            "SELECT qty, price, date, fees FROM manual_closes WHERE trade_id = ?1 ORDER BY id",
+            "SELECT id, qty, price, date, fees FROM manual_closes WHERE trade_id = ?1 ORDER BY id",
         )?;
         let mut out = Vec::new();
         for (id, sym, side, qty, price, date, fees, stop, tags, notes) in rows {
             let closes: Vec<TradeClose> = cs
                 .query_map(params![id], |r| {
                     Ok(TradeClose {
-                        qty: num(&r.get::<_, String>(0)?),
-                        price: num(&r.get::<_, String>(1)?),
-                        date: day(&r.get::<_, String>(2)?),
-                        fees: num(&r.get::<_, String>(3)?),
+                        qty: r.dec("manual_closes", 1)?,
+                        price: r.dec("manual_closes", 2)?,
+                        date: r.date("manual_closes", 3)?,
+                        fees: r.dec("manual_closes", 4)?,
                     })
                 })?
                 .collect::<Result<_, _>>()?;
             let symbol = Symbol::new(&sym).map_err(|e| {
                 rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
             })?;
+            let key = id.to_string();
+            let cell = |column: &str, t: &str| -> rusqlite::Result<Decimal> {
+                parsed("manual_trades", &key, column, t, "a decimal")
+            };
             let trade = NewTrade {
                 symbol,
-                side: if side == "buy" { Side::Buy } else { Side::Sell },
-                qty: num(&qty),
-                price: num(&price),
-                date: day(&date),
-                fees: num(&fees),
-                stop: stop.map(|s| num(&s)),
+                side: match side.as_str() {
+                    "buy" => Side::Buy,
+                    "sell" => Side::Sell,
+                    other => {
+                        return Err(rusqlite::Error::FromSqlConversionFailure(
+                            2,
+                            rusqlite::types::Type::Text,
+                            Box::new(crate::StoreError::Corrupt(format!(
+                                "table manual_trades, row {key}, column side: {other:?} is not a side (buy or sell)"
+                            ))),
+                        ));
+                    }
+                },
+                qty: cell("qty", &qty)?,
+                price: cell("price", &price)?,
+                date: parsed("manual_trades", &key, "date", &date, "a date (YYYY-MM-DD)")?,
+                fees: cell("fees", &fees)?,
+                stop: stop.map(|s| cell("stop", &s)).transpose()?,
                 tags: tags
                     .split(',')
                     .filter(|t| !t.is_empty())

@@ -142,3 +142,39 @@ fn test_a_mismatch_blocks_until_acknowledged_and_the_ack_adopts_the_broker() {
     assert!(l.unresolved_mismatches("trend").unwrap().is_empty());
     assert_eq!(l.positions("trend").unwrap()[&s("ETH")], Decimal::new(3, 0));
 }
+
+#[test]
+fn test_a_corrupt_row_is_an_error_naming_table_row_and_column_never_a_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    let mut l = Ledger::open(&path).unwrap();
+    l.start_run(&run()).unwrap();
+    l.step("r1", 6, "orders", "t1", |w| {
+        w.upsert_order(&order(OrderStatus::Accepted))
+    })
+    .unwrap();
+    assert!(l.order(&ClientOrderId("st-1".into())).unwrap().is_some());
+    for (column, value, what) in [
+        ("qty", "1.5x", "a decimal"),
+        ("side", "sideways", "a side"),
+        ("status", "weird", "an order status"),
+        ("market_day", "yesterday", "a date"),
+    ] {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let good: String = c
+            .query_row(&format!("SELECT {column} FROM orders"), [], |r| r.get(0))
+            .unwrap();
+        c.execute(&format!("UPDATE orders SET {column} = ?1"), [value])
+            .unwrap();
+        let e = l
+            .order(&ClientOrderId("st-1".into()))
+            .expect_err("a corrupt row is an error")
+            .to_string();
+        for want in ["orders", "st-1", &format!("column {column}"), value, what] {
+            assert!(e.contains(want), "{want}: {e}");
+        }
+        c.execute(&format!("UPDATE orders SET {column} = ?1"), [good])
+            .unwrap();
+    }
+    assert!(l.order(&ClientOrderId("st-1".into())).unwrap().is_some());
+}
