@@ -119,6 +119,20 @@ fn assert_one_stop_each(home: &Path, account: &str, when: &str) {
     );
 }
 
+/// After a completed day: every fill booked once, positions equal, one stop each, and the
+/// run's own reconciliation all `match`.
+fn assert_day_clean(home: &Path, strategy: &str, account: &str, day: &str) {
+    assert_books_equal(home, strategy, account, day);
+    assert_one_stop_each(home, account, day);
+    let recon: Value = serde_json::from_str(&read(
+        &home.join(format!("runs/{strategy}/{day}/reconciliation_{day}.json")),
+    ))
+    .unwrap();
+    for row in recon["rows"].as_array().unwrap() {
+        assert_eq!(row["status"], "match", "{strategy} {day}: {row}");
+    }
+}
+
 #[test]
 fn test_a_run_killed_after_the_broker_replaced_a_stop_adopts_it_and_books_its_fill() {
     let Some(data) = shared("data/crypto_binance_spot/1d") else {
@@ -161,15 +175,7 @@ fn test_a_run_killed_after_the_broker_replaced_a_stop_adopts_it_and_books_its_fi
     for d in days("2022-03-10", 40) {
         let r = run(&d, &[]);
         assert_eq!(r.code, 0, "{d}: {}", r.stderr);
-        assert_books_equal(&home, "trend_crypto", "paper", &d);
-        assert_one_stop_each(&home, "paper", &d);
-        let recon: Value = serde_json::from_str(&read(
-            &home.join(format!("runs/trend_crypto/{d}/reconciliation_{d}.json")),
-        ))
-        .unwrap();
-        for row in recon["rows"].as_array().unwrap() {
-            assert_eq!(row["status"], "match", "{d}: {row}");
-        }
+        assert_day_clean(&home, "trend_crypto", "paper", &d);
     }
     let stop_fills = query(
         &ledger(&home),
@@ -205,15 +211,7 @@ fn test_two_paper_accounts_in_one_home_keep_their_fills_apart_and_cannot_be_shar
         );
         assert_eq!(r.code, 0, "{d}: {}{}", r.stdout, r.stderr);
         for (strategy, account) in [("trend_a", "acct_a"), ("trend_b", "acct_b")] {
-            assert_books_equal(&home, strategy, account, &d);
-            assert_one_stop_each(&home, account, &d);
-            let recon: Value = serde_json::from_str(&read(
-                &home.join(format!("runs/{strategy}/{d}/reconciliation_{d}.json")),
-            ))
-            .unwrap();
-            for row in recon["rows"].as_array().unwrap() {
-                assert_eq!(row["status"], "match", "{strategy} {d}: {row}");
-            }
+            assert_day_clean(&home, strategy, account, &d);
         }
     }
     // Both accounts number their fills from 1: the same fill ids, both booked.
@@ -444,15 +442,7 @@ fn test_fifty_runs_killed_with_sigkill_at_random_instants_lose_nothing() {
             String::from_utf8_lossy(&out.stderr)
         );
         for (strategy, account) in [("trend_a", "acct_a"), ("trend_b", "acct_b")] {
-            assert_books_equal(&home, strategy, account, &day);
-            assert_one_stop_each(&home, account, &day);
-            let recon: Value = serde_json::from_str(&read(
-                &home.join(format!("runs/{strategy}/{day}/reconciliation_{day}.json")),
-            ))
-            .unwrap();
-            for row in recon["rows"].as_array().unwrap() {
-                assert_eq!(row["status"], "match", "{strategy} {day}: {row}");
-            }
+            assert_day_clean(&home, strategy, account, &day);
             // Nothing duplicated: the same positions and cash as the uninterrupted home.
             let file = |h: &Path| h.join(format!("paper/{account}.sqlite"));
             assert_eq!(

@@ -651,17 +651,6 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn test_money_and_prices_read_like_a_statement() {
-        assert_eq!(money(1_234_567.891), "1,234,567.89");
-        assert_eq!(money(-1234.5), "-1,234.50");
-        assert_eq!(money(-0.001), "0.00");
-        assert_eq!(money(999.999), "1,000.00");
-        assert_eq!(price(64.2), "64.20");
-        assert_eq!(price(0.000123), "0.000123");
-        assert_eq!(price(0.5), "0.5");
-    }
-
-    #[test]
     fn test_a_trend_record_says_its_strength_drivers_and_why_it_waits() {
         let r = json!({"final_signal": 0.82, "ma_signal": 1.0, "dc_signal": 0.64, "r2": 0.71,
                        "sigma": 0.55, "reason": "cost_gate"});

@@ -19,15 +19,7 @@ pub fn stop_request(
     qty: Decimal,
     level: Decimal,
 ) -> anyhow::Result<OrderRequest> {
-    let purpose = format!("stop {} {}", level.normalize(), qty.normalize());
-    Ok(OrderRequest {
-        client_order_id: ClientOrderId::for_book(book, session, sym, Side::Sell, &purpose)?,
-        symbol: sym.clone(),
-        side: Side::Sell,
-        qty,
-        order_type: OrderType::Stop { stop: level },
-        session,
-    })
+    protective(book, session, sym, qty, level, "stop")
 }
 
 /// The stop a failed run puts back on a held position: its own id (the day's stop id may
@@ -39,7 +31,18 @@ pub fn restore_request(
     qty: Decimal,
     level: Decimal,
 ) -> anyhow::Result<OrderRequest> {
-    let purpose = format!("restore stop {} {}", level.normalize(), qty.normalize());
+    protective(book, session, sym, qty, level, "restore stop")
+}
+
+fn protective(
+    book: &str,
+    session: NaiveDate,
+    sym: &Symbol,
+    qty: Decimal,
+    level: Decimal,
+    what: &str,
+) -> anyhow::Result<OrderRequest> {
+    let purpose = format!("{what} {} {}", level.normalize(), qty.normalize());
     Ok(OrderRequest {
         client_order_id: ClientOrderId::for_book(book, session, sym, Side::Sell, &purpose)?,
         symbol: sym.clone(),
@@ -63,7 +66,7 @@ pub fn orders_csv(orders: &[LedgerOrder]) -> String {
             o.strategy,
             o.market_day,
             o.symbol,
-            if o.side == Side::Buy { "buy" } else { "sell" },
+            o.side.as_str(),
             qty_text(o.qty),
             o.kind,
             o.stop_price.map(qty_text).unwrap_or_default(),

@@ -161,19 +161,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             self.call("cancel", |b| b.cancel(&extra.client_order_id))?;
         }
         let placed = self.replace_or_submit(&req, existing.first().copied())?;
-        let plan = Planned {
-            req: req.clone(),
-            purpose: "stop",
-            reason: "protect".into(),
-            blocked: Vec::new(),
-            adds_risk: false,
-            hold: None,
-            decision_price: None,
-        };
-        let mut lo = ledger_order(self.x, &plan, placed.status);
-        lo.broker_order_id = Some(placed.broker_id.clone());
-        lo.note = placed.reason.clone();
-        orders.push(lo);
+        orders.push(self.stop_record(&req, &placed, "protect"));
         for old in existing {
             if let Some(o) = self.ledger.order(&old.client_order_id)? {
                 let mut c = o.clone();
@@ -211,6 +199,23 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             );
         }
         Ok(())
+    }
+
+    /// The ledger's record of the stop `req` as the broker placed it.
+    fn stop_record(&self, req: &OrderRequest, placed: &BrokerOrder, why: &str) -> LedgerOrder {
+        let plan = Planned {
+            req: req.clone(),
+            purpose: "stop",
+            reason: why.into(),
+            blocked: Vec::new(),
+            adds_risk: false,
+            hold: None,
+            decision_price: None,
+        };
+        let mut lo = ledger_order(self.x, &plan, placed.status);
+        lo.broker_order_id = Some(placed.broker_id.clone());
+        lo.note = placed.reason.clone();
+        lo
     }
 
     /// The stop `req` at the broker: found by its id (a re-run), or replacing `old` (so a
@@ -298,19 +303,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             };
             let req = restore_request(name, day, &p.symbol, p.qty, level)?;
             let placed = self.replace_or_submit(&req, None)?;
-            let plan = Planned {
-                req: req.clone(),
-                purpose: "stop",
-                reason: "protect after a failed run".into(),
-                blocked: Vec::new(),
-                adds_risk: false,
-                hold: None,
-                decision_price: None,
-            };
-            let mut lo = ledger_order(self.x, &plan, placed.status);
-            lo.broker_order_id = Some(placed.broker_id.clone());
-            lo.note = placed.reason.clone();
-            orders.push(lo);
+            orders.push(self.stop_record(&req, &placed, "protect after a failed run"));
             self.logs.write(
                 "errors",
                 Some(p.symbol.as_str()),

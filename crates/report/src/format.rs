@@ -36,5 +36,7 @@ mod tests {
         assert_eq!(money(-0.001), "0.00");
         assert_eq!(price(0.000123), "0.000123");
         assert_eq!(price(12.5), "12.50");
+        assert_eq!(money(999.999), "1,000.00");
+        assert_eq!(price(0.5), "0.5");
     }
 }

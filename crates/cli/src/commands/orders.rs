@@ -640,7 +640,7 @@ fn list(home: &Path, a: &OrdersListArgs) -> anyhow::Result<()> {
             o.strategy,
             o.market_day,
             o.symbol,
-            if o.side == Side::Buy { "buy" } else { "sell" },
+            o.side.as_str(),
             qty_text(o.qty),
             o.kind,
             o.purpose,
