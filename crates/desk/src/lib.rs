@@ -1,7 +1,8 @@
-//! What the desk reads, built from the ledger and the daily runs' artifacts: the newsletter's
-//! content (rendered by `systrade-report`).
+//! What the desk reads, built from the ledger and the daily runs' artifacts: the merged
+//! portfolio of every book and the newsletter's content (rendered by `systrade-report`).
 
 pub mod newsletter;
+pub mod portfolio;
 
 /// A [`systrade_core::BadInput`] as an `anyhow` error (exit code 2).
 pub(crate) fn bad(m: impl Into<String>) -> anyhow::Error {
