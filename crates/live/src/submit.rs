@@ -6,16 +6,58 @@
 use std::collections::BTreeSet;
 
 use serde_json::json;
-use systrade_broker::{Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus};
+use systrade_broker::{Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus, RetryPolicy};
 use systrade_core::Symbol;
 use systrade_core::contracts::Side;
 
-use crate::day::{DayRun, boundary, qty_text};
+use crate::day::{DayRun, boundary, qty_text, retry};
 use crate::gates::{Gated, Planned, ledger_order};
+use crate::logs::Logs;
 use crate::sync::merge;
 
-/// Submits `req` unless the broker already has it (a lost answer, a crash before the ledger
-/// recorded it); a duplicate refusal adopts the broker's order. Returns the order as the
+/// What [`place_once`] did.
+pub enum Placed {
+    /// The broker already had the order (a re-run, or an answer lost on the way).
+    Found(BrokerOrder),
+    /// It was sent now.
+    Sent(BrokerOrder),
+}
+
+impl Placed {
+    pub fn order(self) -> BrokerOrder {
+        match self {
+            Placed::Found(o) | Placed::Sent(o) => o,
+        }
+    }
+}
+
+/// The one idempotent submit: `req` is looked up at the broker by its client order id and
+/// sent only when the broker does not have it; a duplicate refusal (the answer to an earlier
+/// send was lost) adopts the broker's order. Used by the daily run and approvals alike.
+pub fn place_once<B: Broker + ?Sized>(
+    broker: &mut B,
+    req: &OrderRequest,
+    logs: &mut Logs,
+    policy: RetryPolicy,
+) -> anyhow::Result<Placed> {
+    let id = &req.client_order_id;
+    if let Some(o) = retry(policy, logs, "order", || broker.order(id))? {
+        return Ok(Placed::Found(o));
+    }
+    match retry(policy, logs, "submit", || broker.submit(req)) {
+        Ok(o) => Ok(Placed::Sent(o)),
+        Err(e) => match e.downcast_ref::<BrokerError>() {
+            Some(BrokerError::Duplicate(_)) => retry(policy, logs, "order", || broker.order(id))?
+                .map(Placed::Found)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("the broker refused {id} as a duplicate but does not have it")
+                }),
+            _ => Err(e),
+        },
+    }
+}
+
+/// The day's submit of `req` ([`place_once`]) with its log line; returns the order as the
 /// broker has it.
 pub fn submit_once<B: Broker + ?Sized>(
     run: &mut DayRun<'_, B>,
@@ -23,8 +65,8 @@ pub fn submit_once<B: Broker + ?Sized>(
     purpose: &str,
 ) -> anyhow::Result<BrokerOrder> {
     let id = &req.client_order_id;
-    let placed = match run.call("order", |b| b.order(id))? {
-        Some(o) => {
+    let placed = match place_once(&mut *run.broker, req, run.logs, run.policy)? {
+        Placed::Found(o) => {
             run.logs.write(
                 "order_submit",
                 Some(req.symbol.as_str()),
@@ -33,20 +75,7 @@ pub fn submit_once<B: Broker + ?Sized>(
             );
             o
         }
-        None => match run.call("submit", |b| b.submit(req)) {
-            Ok(o) => o,
-            Err(e) => match e.downcast_ref::<BrokerError>() {
-                // A lost answer: the broker has it; adopt it.
-                Some(BrokerError::Duplicate(_)) => {
-                    run.call("order", |b| b.order(id))?.ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "the broker refused {id} as a duplicate but does not have it"
-                        )
-                    })?
-                }
-                _ => return Err(e),
-            },
-        },
+        Placed::Sent(o) => o,
     };
     if run.x.dry_run {
         // The venue was only asked for its preview (see `crate::dry_run`).

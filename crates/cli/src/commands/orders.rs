@@ -14,9 +14,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use systrade_backtest::{dec, f};
-use systrade_broker::{
-    Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus, OrderType, RetryPolicy,
-};
+use systrade_broker::{Broker, BrokerOrder, OrderRequest, OrderStatus, OrderType, RetryPolicy};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_store::{Book, BookKind, Ledger, LedgerOrder, StopRow};
@@ -31,6 +29,7 @@ use systrade_live::desk::Desk;
 use systrade_live::logs::Logs;
 use systrade_live::orders::stop_request;
 use systrade_live::strategy_name;
+use systrade_live::submit::place_once;
 use systrade_live::sync::{FillSync, merge};
 use systrade_live::venue::Venue;
 use systrade_systems::table::Table;
@@ -134,7 +133,7 @@ fn release(
             order_type: OrderType::Market,
             session,
         };
-        let b = submit_once(broker, &req, &mut logs, policy)?;
+        let b = place_once(broker, &req, &mut logs, policy)?.order();
         logs.write(
             "order_submit",
             Some(o.symbol.as_str()),
@@ -173,30 +172,6 @@ fn release(
         stops,
         fills,
     })
-}
-
-/// Submits `req` unless the broker already has it (a lost answer, a crash before the ledger
-/// recorded it).
-fn submit_once(
-    broker: &mut dyn Broker,
-    req: &OrderRequest,
-    logs: &mut Logs,
-    policy: RetryPolicy,
-) -> anyhow::Result<BrokerOrder> {
-    let id = &req.client_order_id;
-    if let Some(o) = retry(policy, logs, "order", || broker.order(id))? {
-        return Ok(o);
-    }
-    match retry(policy, logs, "submit", || broker.submit(req)) {
-        Ok(o) => Ok(o),
-        Err(e) => match e.downcast_ref::<BrokerError>() {
-            Some(BrokerError::Duplicate(_)) => retry(policy, logs, "order", || broker.order(id))?
-                .ok_or_else(|| {
-                    anyhow::anyhow!("the broker refused {id} as a duplicate but does not have it")
-                }),
-            _ => Err(e),
-        },
-    }
 }
 
 /// The ledger's record of a stop the broker placed.
@@ -382,7 +357,7 @@ fn protect(
             Some(old) => retry(policy, logs, "replace", || {
                 broker.replace(&old.client_order_id, &req)
             })?,
-            None => submit_once(broker, &req, logs, policy)?,
+            None => place_once(broker, &req, logs, policy)?.order(),
         };
         for old in &existing {
             if let Some(o) = ledger.order(&old.client_order_id)?
