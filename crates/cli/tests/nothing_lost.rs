@@ -23,6 +23,25 @@ fn crypto_cfg(dir: &Path, data: &Path, file: &str, run: &str) -> PathBuf {
     p
 }
 
+/// Two books of the crypto config, each in its own paper account: `trend_a` in `acct_a`,
+/// `trend_b` in `acct_b` (with other cash).
+fn two_books(dir: &Path, data: &Path) -> (PathBuf, PathBuf) {
+    (
+        crypto_cfg(
+            dir,
+            data,
+            "a.toml",
+            "name = \"trend_a\"\naccount = \"acct_a\"",
+        ),
+        crypto_cfg(
+            dir,
+            data,
+            "b.toml",
+            "name = \"trend_b\"\naccount = \"acct_b\"\npaper_cash = 250000",
+        ),
+    )
+}
+
 /// Client order ids of one paper account's orders.
 fn broker_order_ids(account_file: &Path) -> BTreeSet<String> {
     query(account_file, "SELECT client_order_id FROM orders")
@@ -190,18 +209,7 @@ fn test_two_paper_accounts_in_one_home_keep_their_fills_apart_and_cannot_be_shar
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let a = crypto_cfg(
-        dir.path(),
-        &data,
-        "a.toml",
-        "name = \"trend_a\"\naccount = \"acct_a\"",
-    );
-    let b = crypto_cfg(
-        dir.path(),
-        &data,
-        "b.toml",
-        "name = \"trend_b\"\naccount = \"acct_b\"\npaper_cash = 250000",
-    );
+    let (a, b) = two_books(dir.path(), &data);
     let home = dir.path().join("home");
     for d in days("2022-03-01", 12) {
         let r = sys(
@@ -392,18 +400,7 @@ fn test_fifty_runs_killed_with_sigkill_at_random_instants_lose_nothing() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let a = crypto_cfg(
-        dir.path(),
-        &data,
-        "a.toml",
-        "name = \"trend_a\"\naccount = \"acct_a\"",
-    );
-    let b = crypto_cfg(
-        dir.path(),
-        &data,
-        "b.toml",
-        "name = \"trend_b\"\naccount = \"acct_b\"\npaper_cash = 250000",
-    );
+    let (a, b) = two_books(dir.path(), &data);
     let bin = assert_cmd::cargo::cargo_bin("systrade");
     let command = |home: &Path, day: &str| {
         let mut c = std::process::Command::new(&bin);

@@ -161,7 +161,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             self.call("cancel", |b| b.cancel(&extra.client_order_id))?;
         }
         let placed = self.replace_or_submit(&req, existing.first().copied())?;
-        orders.push(self.stop_record(&req, &placed, "protect"));
+        orders.push(self.stop_record(&req, &placed));
         for old in existing {
             if let Some(o) = self.ledger.order(&old.client_order_id)? {
                 let mut c = o.clone();
@@ -202,11 +202,11 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
     }
 
     /// The ledger's record of the stop `req` as the broker placed it.
-    fn stop_record(&self, req: &OrderRequest, placed: &BrokerOrder, why: &str) -> LedgerOrder {
+    fn stop_record(&self, req: &OrderRequest, placed: &BrokerOrder) -> LedgerOrder {
         let plan = Planned {
             req: req.clone(),
             purpose: "stop",
-            reason: why.into(),
+            reason: "protect".into(),
             blocked: Vec::new(),
             adds_risk: false,
             hold: None,
@@ -303,7 +303,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             };
             let req = restore_request(name, day, &p.symbol, p.qty, level)?;
             let placed = self.replace_or_submit(&req, None)?;
-            orders.push(self.stop_record(&req, &placed, "protect after a failed run"));
+            orders.push(self.stop_record(&req, &placed));
             self.logs.write(
                 "errors",
                 Some(p.symbol.as_str()),
