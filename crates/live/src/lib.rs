@@ -3,6 +3,7 @@
 //! book trades at ([`venue`]), order records ([`orders`]), the run's lock,
 //! schedule gate, JSONL logs and alerts. The CLI, a dashboard and a scheduler all call it.
 
+pub mod approvals;
 pub mod day;
 pub mod desk;
 pub mod dry_run;
@@ -13,6 +14,8 @@ pub mod notify;
 pub mod orders;
 pub mod reconcile;
 pub mod schedule;
+pub mod slippage;
+pub mod staging;
 pub mod stops;
 pub mod submit;
 pub mod summary;
@@ -36,6 +39,15 @@ use schedule::Schedule;
 /// A [`BadInput`] as an `anyhow` error (exit code 2).
 pub fn bad(m: impl Into<String>) -> anyhow::Error {
     BadInput(m.into()).into()
+}
+
+/// A refusal of the ledger (`StoreError::Invalid`) is the user's input (exit 2); anything
+/// else is a real failure.
+pub fn refused(e: systrade_store::StoreError) -> anyhow::Error {
+    match e {
+        systrade_store::StoreError::Invalid(m) => bad(m),
+        other => other.into(),
+    }
 }
 
 /// The clock: `--now`/`SYSTRADE_NOW` (tests, replays) or the system's.

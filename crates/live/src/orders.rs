@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use systrade_broker::{OrderRequest, OrderType};
+use systrade_broker::{BrokerOrder, OrderRequest, OrderType};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_store::LedgerOrder;
@@ -51,6 +51,29 @@ fn protective(
         order_type: OrderType::Stop { stop: level },
         session,
     })
+}
+
+/// The ledger's record of the protective stop `req` as the broker placed it (its refusal
+/// reason, if any, as the note).
+pub fn stop_record(book: &str, req: &OrderRequest, placed: &BrokerOrder) -> LedgerOrder {
+    LedgerOrder {
+        client_order_id: req.client_order_id.clone(),
+        strategy: book.to_string(),
+        market_day: req.session,
+        symbol: req.symbol.clone(),
+        side: req.side,
+        kind: "stop".into(),
+        qty: req.qty,
+        stop_price: req.order_type.stop_price(),
+        purpose: "stop".into(),
+        status: placed.status,
+        broker_order_id: Some(placed.broker_id.clone()),
+        filled_qty: Decimal::ZERO,
+        avg_price: None,
+        note: placed.reason.clone(),
+        decision_price: None,
+        approval: None,
+    }
 }
 
 /// The orders CSV (`orders_YYYY-MM-DD.csv` of the daily run, `orders list` piped).

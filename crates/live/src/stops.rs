@@ -8,14 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 use serde_json::json;
 use systrade_backtest::dec;
-use systrade_broker::{Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus, Position};
+use systrade_broker::{Broker, BrokerOrder, OrderRequest, OrderStatus, Position, RetryPolicy};
 use systrade_core::Symbol;
-use systrade_store::{LedgerOrder, StopRow};
+use systrade_store::{Ledger, LedgerOrder, StopRow};
 
-use crate::day::{DayRun, boundary, qty_text};
+use crate::day::{DayRun, boundary, qty_text, retry};
 use crate::desk::{DayDecision, StopPlan};
-use crate::gates::{Planned, ledger_order};
-use crate::orders::{restore_request, stop_request};
+use crate::logs::Logs;
+use crate::orders::{restore_request, stop_record, stop_request};
+use crate::submit::replace_once;
 use crate::sync::merge;
 
 impl<B: Broker + ?Sized> DayRun<'_, B> {
@@ -104,10 +105,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 StopPlan::Level(level) => dec(level),
             };
             let qty = qty.abs();
-            if let [one] = existing.as_slice()
-                && one.order_type.stop_price() == Some(level)
-                && one.remaining() == qty
-            {
+            if let Some(one) = in_force(&existing, level, qty) {
                 self.note_stop(
                     sym,
                     "unchanged",
@@ -144,8 +142,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
         Ok(())
     }
 
-    /// Puts `qty` of `sym` under a stop at `level`: extras canceled, the first existing stop
-    /// replaced (one step at the broker), or a new one submitted; previewed under a dry run.
+    /// Puts `qty` of `sym` under a stop at `level` ([`put_stop`]); previewed under a dry run.
     fn place_stop(
         &mut self,
         sym: &Symbol,
@@ -157,91 +154,33 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
     ) -> anyhow::Result<()> {
         let day = self.x.market_day;
         let req = stop_request(self.x.name, day, sym, qty, level)?;
-        for extra in existing.iter().skip(1) {
-            self.call("cancel", |b| b.cancel(&extra.client_order_id))?;
-        }
-        let placed = self.replace_or_submit(&req, existing.first().copied())?;
-        orders.push(self.stop_record(&req, &placed));
-        for old in existing {
-            if let Some(o) = self.ledger.order(&old.client_order_id)? {
-                let mut c = o.clone();
-                if placed.status != OrderStatus::Rejected {
-                    c.status = OrderStatus::Canceled;
-                    c.note = Some(format!("replaced by {}", req.client_order_id));
-                }
-                orders.push(c);
-            }
-        }
-        if placed.status == OrderStatus::Rejected {
-            let preview = self.x.dry_run;
+        let put = put_stop(
+            &mut *self.broker,
+            (&mut *self.logs, self.policy),
+            self.ledger,
+            self.x.name,
+            &req,
+            existing,
+        )?;
+        let preview = self.x.dry_run;
+        if put.rejected() {
             self.note_stop(
                 sym,
                 "rejected",
-                json!({"level": qty_text(level), "qty": qty_text(qty), "why": placed.reason,
+                json!({"level": qty_text(level), "qty": qty_text(qty), "why": put.placed.reason,
                        "preview": preview}),
             );
         } else {
-            let preview = self.x.dry_run;
             self.note_stop(
                 sym,
                 "placed",
                 json!({"level": qty_text(level), "qty": qty_text(qty),
                 "replaced": existing.first().map(|o| o.client_order_id.clone()), "preview": preview}),
             );
-            rows.insert(
-                sym.clone(),
-                Some(StopRow {
-                    level,
-                    qty,
-                    client_order_id: req.client_order_id.clone(),
-                    market_day: day,
-                }),
-            );
+            rows.insert(sym.clone(), Some(put.row(&req)));
         }
+        orders.extend(put.records);
         Ok(())
-    }
-
-    /// The ledger's record of the stop `req` as the broker placed it.
-    fn stop_record(&self, req: &OrderRequest, placed: &BrokerOrder) -> LedgerOrder {
-        let plan = Planned {
-            req: req.clone(),
-            purpose: "stop",
-            reason: "protect".into(),
-            blocked: Vec::new(),
-            adds_risk: false,
-            hold: None,
-            decision_price: None,
-        };
-        let mut lo = ledger_order(self.x, &plan, placed.status);
-        lo.broker_order_id = Some(placed.broker_id.clone());
-        lo.note = placed.reason.clone();
-        lo
-    }
-
-    /// The stop `req` at the broker: found by its id (a re-run), or replacing `old` (so a
-    /// rejection leaves the old one working), or new; a duplicate refusal adopts it.
-    fn replace_or_submit(
-        &mut self,
-        req: &OrderRequest,
-        old: Option<&BrokerOrder>,
-    ) -> anyhow::Result<BrokerOrder> {
-        let id = &req.client_order_id;
-        if let Some(o) = self.call("order", |b| b.order(id))? {
-            return Ok(o);
-        }
-        let r = match old {
-            Some(old) => self.call("replace", |b| b.replace(&old.client_order_id, req)),
-            None => self.call("submit", |b| b.submit(req)),
-        };
-        match r {
-            Ok(o) => Ok(o),
-            Err(e) => match e.downcast_ref::<BrokerError>() {
-                Some(BrokerError::Duplicate(_)) => self
-                    .call("order", |b| b.order(id))?
-                    .ok_or_else(|| anyhow::anyhow!("{}: the broker lost stop {id}", req.symbol)),
-                _ => Err(e),
-            },
-        }
     }
 
     /// After a failure at the broker: every held position of a strategy with stops that has
@@ -302,8 +241,9 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 continue;
             };
             let req = restore_request(name, day, &p.symbol, p.qty, level)?;
-            let placed = self.replace_or_submit(&req, None)?;
-            orders.push(self.stop_record(&req, &placed));
+            let placed =
+                replace_once(&mut *self.broker, &req, None, &mut *self.logs, self.policy)?.order();
+            orders.push(stop_record(name, &req, &placed));
             self.logs.write(
                 "errors",
                 Some(p.symbol.as_str()),
@@ -324,15 +264,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                     qty_text(p.qty),
                     qty_text(level)
                 ));
-                rows.push((
-                    p.symbol.clone(),
-                    StopRow {
-                        level,
-                        qty: p.qty,
-                        client_order_id: req.client_order_id.clone(),
-                        market_day: day,
-                    },
-                ));
+                rows.push((p.symbol.clone(), stop_row(&req)));
             }
         }
         if !orders.is_empty() {
@@ -348,4 +280,82 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
         }
         Ok(done)
     }
+}
+
+/// The one stop already in force on exactly `qty` at `level`, if that is what the broker has.
+pub fn in_force<'o>(
+    existing: &[&'o BrokerOrder],
+    level: Decimal,
+    qty: Decimal,
+) -> Option<&'o BrokerOrder> {
+    match existing {
+        [one] if one.order_type.stop_price() == Some(level) && one.remaining() == qty => Some(one),
+        _ => None,
+    }
+}
+
+/// The stop row the ledger keeps for the stop `req`.
+pub fn stop_row(req: &OrderRequest) -> StopRow {
+    StopRow {
+        level: req.order_type.stop_price().unwrap_or_default(),
+        qty: req.qty,
+        client_order_id: req.client_order_id.clone(),
+        market_day: req.session,
+    }
+}
+
+/// What [`put_stop`] did.
+pub struct StopPut {
+    /// The stop as the broker has it.
+    pub placed: BrokerOrder,
+    /// The ledger records to write: the new stop first, then the stops it replaced.
+    pub records: Vec<LedgerOrder>,
+}
+
+impl StopPut {
+    pub fn rejected(&self) -> bool {
+        self.placed.status == OrderStatus::Rejected
+    }
+
+    /// The stop row of the new stop (when it was not rejected).
+    pub fn row(&self, req: &OrderRequest) -> StopRow {
+        stop_row(req)
+    }
+}
+
+/// The one stop manager's move, used by the daily run and approvals alike: the position's
+/// stop becomes `req` — extra stops canceled, the first existing one replaced in one step at
+/// the broker (a rejection leaves it working), or a new one placed; found by its id on a
+/// re-run. The records say what the ledger must now hold.
+pub fn put_stop<B: Broker + ?Sized>(
+    broker: &mut B,
+    (logs, policy): (&mut Logs, RetryPolicy),
+    ledger: &Ledger,
+    book: &str,
+    req: &OrderRequest,
+    existing: &[&BrokerOrder],
+) -> anyhow::Result<StopPut> {
+    let mut records = Vec::new();
+    for extra in existing.iter().skip(1) {
+        let c = retry(policy, logs, "cancel", || {
+            broker.cancel(&extra.client_order_id)
+        })?;
+        if let Some(o) = ledger.order(&extra.client_order_id)? {
+            records.push(merge(&o, &c));
+        }
+    }
+    let first = existing.first().map(|o| &o.client_order_id);
+    let placed = replace_once(broker, req, first, logs, policy)?.order();
+    records.insert(0, stop_record(book, req, &placed));
+    if let Some(id) = first
+        && placed.status != OrderStatus::Rejected
+        && let Some(o) = ledger.order(id)?
+    {
+        records.push(LedgerOrder {
+            status: OrderStatus::Canceled,
+            note: Some(format!("replaced by {}", req.client_order_id)),
+            ..o
+        });
+    }
+    Ok(StopPut { placed, records })
 }

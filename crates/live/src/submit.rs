@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use systrade_broker::{Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus, RetryPolicy};
 use systrade_core::Symbol;
-use systrade_core::contracts::Side;
+use systrade_core::contracts::{ClientOrderId, Side};
 
 use crate::day::{DayRun, boundary, qty_text, retry};
 use crate::gates::{Gated, Planned, ledger_order};
@@ -40,11 +40,27 @@ pub fn place_once<B: Broker + ?Sized>(
     logs: &mut Logs,
     policy: RetryPolicy,
 ) -> anyhow::Result<Placed> {
+    replace_once(broker, req, None, logs, policy)
+}
+
+/// [`place_once`] for an order that takes the place of `old` at the broker (one step, so a
+/// rejection leaves `old` working), or a new one when there is no `old`.
+pub fn replace_once<B: Broker + ?Sized>(
+    broker: &mut B,
+    req: &OrderRequest,
+    old: Option<&ClientOrderId>,
+    logs: &mut Logs,
+    policy: RetryPolicy,
+) -> anyhow::Result<Placed> {
     let id = &req.client_order_id;
     if let Some(o) = retry(policy, logs, "order", || broker.order(id))? {
         return Ok(Placed::Found(o));
     }
-    match retry(policy, logs, "submit", || broker.submit(req)) {
+    let sent = match old {
+        Some(old) => retry(policy, logs, "replace", || broker.replace(old, req)),
+        None => retry(policy, logs, "submit", || broker.submit(req)),
+    };
+    match sent {
         Ok(o) => Ok(Placed::Sent(o)),
         Err(e) => match e.downcast_ref::<BrokerError>() {
             Some(BrokerError::Duplicate(_)) => retry(policy, logs, "order", || broker.order(id))?

@@ -18,6 +18,7 @@ use crate::logs::Logs;
 
 /// The broker's new fills of a book's orders, its working orders' status now, and the orders
 /// it adopts.
+#[derive(Default)]
 pub struct FillSync {
     pub new: Vec<(BrokerFill, LedgerOrder)>,
     pub updates: Vec<LedgerOrder>,

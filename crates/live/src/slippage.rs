@@ -1,0 +1,93 @@
+//! The execution monitor (spec/execution-and-buckets.md §2): every fill measured against the
+//! price its order was decided at (a stop's is its level), per fill and per day.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use systrade_backtest::f;
+use systrade_core::Symbol;
+use systrade_core::contracts::Side;
+use systrade_store::Ledger;
+
+/// One fill measured against its order's decision price.
+pub struct Slip {
+    pub date: NaiveDate,
+    pub book: String,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub qty: Decimal,
+    pub price: Decimal,
+    pub reference: Decimal,
+    /// Basis points, positive = worse than the decision price.
+    pub bps: f64,
+    /// In money: what the difference cost (positive) or saved.
+    pub cost: Decimal,
+    /// The order's purpose.
+    pub purpose: String,
+}
+
+/// One day's fills summed: count, traded notional (at the decision prices) and slippage cost.
+#[derive(Default)]
+pub struct SlipDay {
+    pub fills: usize,
+    pub notional: Decimal,
+    pub cost: Decimal,
+}
+
+impl SlipDay {
+    /// The notional-weighted slippage in basis points (0 on no notional).
+    pub fn bps(&self) -> f64 {
+        if self.notional.is_zero() {
+            0.0
+        } else {
+            f(self.cost / self.notional) * 1e4
+        }
+    }
+}
+
+/// The measurements of every fill of `book` (all books when `None`) whose order has a
+/// decision price.
+pub fn slippages(ledger: &Ledger, book: Option<&str>) -> anyhow::Result<Vec<Slip>> {
+    let mut out = Vec::new();
+    for fl in ledger.fills(book)? {
+        // A fill booked without an order (a manual trade) has no decision price.
+        let Some(o) = ledger.order(&fl.client_order_id)? else {
+            continue;
+        };
+        let Some(reference) = o.decision_price.or(o.stop_price).filter(|p| !p.is_zero()) else {
+            continue;
+        };
+        let sign = if fl.side == Side::Buy {
+            Decimal::ONE
+        } else {
+            -Decimal::ONE
+        };
+        let diff = sign * (fl.price - reference);
+        out.push(Slip {
+            date: fl.date,
+            book: fl.strategy.clone(),
+            symbol: fl.symbol.clone(),
+            side: fl.side,
+            qty: fl.qty,
+            price: fl.price,
+            reference,
+            bps: f(diff / reference) * 1e4,
+            cost: diff * fl.qty,
+            purpose: o.purpose,
+        });
+    }
+    Ok(out)
+}
+
+/// The fills summed per day.
+pub fn by_day(slips: &[Slip]) -> BTreeMap<NaiveDate, SlipDay> {
+    let mut days: BTreeMap<NaiveDate, SlipDay> = BTreeMap::new();
+    for s in slips {
+        let e = days.entry(s.date).or_default();
+        e.fills += 1;
+        e.notional += s.qty * s.reference;
+        e.cost += s.cost;
+    }
+    days
+}
