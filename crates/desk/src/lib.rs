@@ -3,6 +3,7 @@
 
 pub mod newsletter;
 pub mod portfolio;
+pub mod trades;
 
 /// A [`systrade_core::BadInput`] as an `anyhow` error (exit code 2).
 pub(crate) fn bad(m: impl Into<String>) -> anyhow::Error {

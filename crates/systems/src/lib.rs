@@ -11,6 +11,8 @@
 //!   line and symbol.
 
 pub mod momentum;
+pub mod plan;
+pub mod sheet;
 pub mod table;
 pub mod tearsheet;
 pub mod trend;

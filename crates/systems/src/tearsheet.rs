@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::NaiveDate;
 use systrade_backtest::research::{CostRow, SplitReport};
+use systrade_backtest::walkforward::WalkForward;
 use systrade_backtest::{BacktestConfig, BacktestResult, TradeRecord};
 use systrade_core::{DailyBar, Symbol};
 use systrade_pipeline::momentum::MomentumResult;
@@ -398,4 +399,121 @@ pub fn momentum_tearsheet(r: &MomentumResult, title: String, subtitle: String) -
 pub fn emit(ts: &TearSheet, out: &Path, plots: bool) -> anyhow::Result<PathBuf> {
     tearsheet::write(ts, out, plots)
         .with_context(|| format!("writing the tear sheet into {}", out.display()))
+}
+
+/// What a walk-forward's tear sheet says about how it was run.
+pub struct WalkForwardRun<'a> {
+    pub symbol: &'a str,
+    pub data: &'a Path,
+    pub train: &'a str,
+    pub test: &'a str,
+    pub metric: &'a str,
+    pub cash: f64,
+    pub fees_bps: f64,
+}
+
+/// The tear sheet of a walk-forward: the stitched out-of-sample equity (from --cash, one
+/// session before the first test window) against buy & hold, and the windows' table.
+pub fn walk_forward_sheet(
+    w: &WalkForward,
+    data: &BTreeMap<Symbol, Vec<DailyBar>>,
+    a: &WalkForwardRun<'_>,
+) -> TearSheet {
+    let first = w.oos_dates.first().copied();
+    let before = first.and_then(|d| {
+        data.values()
+            .flat_map(|b| b.iter().map(|x| x.ts))
+            .filter(|t| *t < d)
+            .max()
+    });
+    // The equity starts at --cash one session before the first test day; without such a
+    // session it starts on that day and its return is dropped.
+    let (mut dates, skip) = match before {
+        Some(b) => (vec![b], 0),
+        None => (Vec::new(), 1),
+    };
+    dates.extend(&w.oos_dates);
+    let mut equity = vec![a.cash];
+    for r in w.oos_returns.iter().skip(skip) {
+        equity.push(equity.last().copied().unwrap_or(a.cash) * (1.0 + r));
+    }
+    let m = &w.oos_metrics;
+    let windows = Table {
+        caption: "Walk-forward windows".into(),
+        header: [
+            "train from",
+            "train to",
+            "test from",
+            "test to",
+            "best parameters",
+            "in sample",
+            "out of sample",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: w
+            .windows
+            .iter()
+            .map(|x| {
+                vec![
+                    x.train_from.to_string(),
+                    x.train_to.to_string(),
+                    x.test_from.to_string(),
+                    x.test_to.to_string(),
+                    x.best
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    opt_num(x.in_sample),
+                    opt_num(x.out_of_sample),
+                ]
+            })
+            .collect(),
+        note: format!(
+            "{} of the best combination on each train window, and of the same combination on the test window after it ({}).",
+            w.metric,
+            if w.anchored { "anchored" } else { "rolling" }
+        ),
+    };
+    TearSheet {
+        title: format!("Walk-forward — sma-cross {}", a.symbol),
+        subtitle: format!(
+            "{} · train {}, test {} · chosen by {} · fees {} bps · equity stitched from the test windows",
+            a.data.display(),
+            a.train,
+            a.test,
+            a.metric,
+            a.fees_bps
+        ),
+        perf: Performance {
+            benchmark: buy_and_hold(data, &dates),
+            cash_rate: None,
+            exposure: None,
+            turnover: None,
+            periods_per_year: w.oos_metrics.periods_per_year,
+            dates,
+            equity,
+        },
+        metrics: vec![
+            ("out-of-sample CAGR".into(), opt_pct(m.cagr)),
+            ("volatility".into(), opt_pct(m.annual_vol)),
+            ("Sharpe".into(), opt_num(m.sharpe)),
+            ("Sortino".into(), opt_num(m.sortino)),
+            ("max drawdown".into(), opt_pct(m.max_drawdown)),
+            ("Calmar".into(), opt_num(m.calmar)),
+            (
+                format!("mean {} in sample", w.metric),
+                opt_num(w.in_sample_mean),
+            ),
+            (
+                format!("mean {} out of sample", w.metric),
+                opt_num(w.out_of_sample_mean),
+            ),
+            ("degradation ratio".into(), opt_num(w.degradation_ratio)),
+            ("windows".into(), w.windows.len().to_string()),
+        ],
+        tables: vec![windows],
+        notes: Vec::new(),
+    }
 }

@@ -11,6 +11,7 @@ use systrade_data::DataSource;
 use systrade_strategy::{SmaCross, SmaCrossParams};
 
 use crate::args::{StrategyArg, WalkforwardArgs};
+use systrade_systems::tearsheet::{WalkForwardRun, walk_forward_sheet};
 
 use crate::exit::BadInput;
 
@@ -102,118 +103,24 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
         show(w.oos_metrics.sharpe),
         show(w.oos_metrics.cagr)
     );
-    let report = systrade_systems::tearsheet::emit(&tearsheet_of(&w, &data, a), &a.run.out, false)?;
+    let sheet = walk_forward_sheet(
+        &w,
+        &data,
+        &WalkForwardRun {
+            symbol: &a.symbol,
+            data: &a.run.data,
+            train: &a.train,
+            test: &a.test,
+            metric: &a.metric,
+            cash: a.run.cash,
+            fees_bps: a.run.fees_bps,
+        },
+    );
+    let report = systrade_systems::tearsheet::emit(&sheet, &a.run.out, false)?;
     println!(
         "wrote {} (tear sheet: {})",
         a.run.out.display(),
         report.display()
     );
     Ok(())
-}
-
-/// The tear sheet of a walk-forward: the stitched out-of-sample equity (from --cash, one
-/// session before the first test window) against buy & hold, and the windows' table.
-fn tearsheet_of(
-    w: &systrade_backtest::walkforward::WalkForward,
-    data: &BTreeMap<Symbol, Vec<systrade_core::DailyBar>>,
-    a: &WalkforwardArgs,
-) -> systrade_report::tearsheet::TearSheet {
-    use systrade_systems::tearsheet::{buy_and_hold, opt_num, opt_pct};
-    let first = w.oos_dates.first().copied();
-    let before = first.and_then(|d| {
-        data.values()
-            .flat_map(|b| b.iter().map(|x| x.ts))
-            .filter(|t| *t < d)
-            .max()
-    });
-    // The equity starts at --cash one session before the first test day; without such a
-    // session it starts on that day and its return is dropped.
-    let (mut dates, skip) = match before {
-        Some(b) => (vec![b], 0),
-        None => (Vec::new(), 1),
-    };
-    dates.extend(&w.oos_dates);
-    let mut equity = vec![a.run.cash];
-    for r in w.oos_returns.iter().skip(skip) {
-        equity.push(equity.last().copied().unwrap_or(a.run.cash) * (1.0 + r));
-    }
-    let m = &w.oos_metrics;
-    let windows = systrade_report::tearsheet::Table {
-        caption: "Walk-forward windows".into(),
-        header: [
-            "train from",
-            "train to",
-            "test from",
-            "test to",
-            "best parameters",
-            "in sample",
-            "out of sample",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: w
-            .windows
-            .iter()
-            .map(|x| {
-                vec![
-                    x.train_from.to_string(),
-                    x.train_to.to_string(),
-                    x.test_from.to_string(),
-                    x.test_to.to_string(),
-                    x.best
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    opt_num(x.in_sample),
-                    opt_num(x.out_of_sample),
-                ]
-            })
-            .collect(),
-        note: format!(
-            "{} of the best combination on each train window, and of the same combination on the test window after it ({}).",
-            w.metric,
-            if w.anchored { "anchored" } else { "rolling" }
-        ),
-    };
-    systrade_report::tearsheet::TearSheet {
-        title: format!("Walk-forward — sma-cross {}", a.symbol),
-        subtitle: format!(
-            "{} · train {}, test {} · chosen by {} · fees {} bps · equity stitched from the test windows",
-            a.run.data.display(),
-            a.train,
-            a.test,
-            a.metric,
-            a.run.fees_bps
-        ),
-        perf: systrade_report::tearsheet::Performance {
-            benchmark: buy_and_hold(data, &dates),
-            cash_rate: None,
-            exposure: None,
-            turnover: None,
-            periods_per_year: w.oos_metrics.periods_per_year,
-            dates,
-            equity,
-        },
-        metrics: vec![
-            ("out-of-sample CAGR".into(), opt_pct(m.cagr)),
-            ("volatility".into(), opt_pct(m.annual_vol)),
-            ("Sharpe".into(), opt_num(m.sharpe)),
-            ("Sortino".into(), opt_num(m.sortino)),
-            ("max drawdown".into(), opt_pct(m.max_drawdown)),
-            ("Calmar".into(), opt_num(m.calmar)),
-            (
-                format!("mean {} in sample", w.metric),
-                opt_num(w.in_sample_mean),
-            ),
-            (
-                format!("mean {} out of sample", w.metric),
-                opt_num(w.out_of_sample_mean),
-            ),
-            ("degradation ratio".into(), opt_num(w.degradation_ratio)),
-            ("windows".into(), w.windows.len().to_string()),
-        ],
-        tables: vec![windows],
-        notes: Vec::new(),
-    }
 }

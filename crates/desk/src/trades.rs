@@ -1,0 +1,86 @@
+//! Manual trades: as the desk shows them (`systrade trades list --json`, the dashboard), and
+//! read from a broker's export (`systrade trades import`) in the generic layout
+//! `date,symbol,side,qty,price[,fees][,stop][,tags][,notes]`, every row checked.
+
+use std::path::Path;
+
+use rust_decimal::Decimal;
+use serde_json::json;
+use systrade_core::Symbol;
+use systrade_core::contracts::Side;
+use systrade_store::{ManualTrade, NewTrade};
+use systrade_systems::table::Table;
+
+fn dtext(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+/// The trade with its closes, open quantity, realised PnL and R multiple; decimals as text.
+pub fn trade_json(t: &ManualTrade) -> serde_json::Value {
+    json!({
+        "id": t.id, "symbol": t.trade.symbol, "side": t.trade.side, "qty": dtext(t.trade.qty),
+        "price": dtext(t.trade.price), "date": t.trade.date, "fees": dtext(t.trade.fees),
+        "stop": t.trade.stop.map(dtext), "tags": t.trade.tags, "notes": t.trade.notes,
+        "open_qty": dtext(t.open_qty), "realized_pnl": dtext(t.realized_pnl.round_dp(8)),
+        "avg_exit": t.avg_exit().map(|x| dtext(x.round_dp(8))),
+        "r_multiple": t.r_multiple().map(|x| dtext(x.round_dp(4))),
+        "closed_on": t.closed_on(),
+        "closes": t.closes.iter().map(|c| json!({"qty": dtext(c.qty), "price": dtext(c.price),
+            "date": c.date, "fees": dtext(c.fees)})).collect::<Vec<_>>(),
+    })
+}
+
+/// The generic export layout: `date,symbol,side,qty,price[,fees][,stop][,tags][,notes]`.
+pub fn read_export(path: &Path) -> anyhow::Result<Vec<(String, NewTrade)>> {
+    let t = Table::read(
+        path,
+        &["date", "symbol", "side", "qty", "price"],
+        &["fees", "stop", "tags", "notes"],
+    )?;
+    let mut out = Vec::new();
+    for (line, rec) in &t.rows {
+        let raw = t.cell(rec, "symbol");
+        let symbol = Symbol::new(raw).map_err(|e| t.at(*line, e))?;
+        let dec = |col: &str, required: bool| -> anyhow::Result<Option<Decimal>> {
+            match t.cell(rec, col) {
+                "" if !required => Ok(None),
+                x => x
+                    .parse::<Decimal>()
+                    .map(Some)
+                    .map_err(|_| t.at(*line, format!("{symbol}: {col} {x:?} is not a number"))),
+            }
+        };
+        let side = match t.cell(rec, "side").to_ascii_lowercase().as_str() {
+            "buy" | "b" => Side::Buy,
+            "sell" | "s" => Side::Sell,
+            other => {
+                return Err(t.at(
+                    *line,
+                    format!("{symbol}: unknown side {other:?} (buy or sell)"),
+                ));
+            }
+        };
+        let trade = NewTrade {
+            symbol: symbol.clone(),
+            side,
+            qty: dec("qty", true)?.unwrap_or_default(),
+            price: dec("price", true)?.unwrap_or_default(),
+            date: t.date(*line, raw, "date", t.cell(rec, "date"))?,
+            fees: dec("fees", false)?.unwrap_or_default(),
+            stop: dec("stop", false)?,
+            tags: t
+                .cell(rec, "tags")
+                .split(';')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect(),
+            notes: t.cell(rec, "notes").to_string(),
+        };
+        out.push((format!("{} line {line}", t.path), trade));
+    }
+    if out.is_empty() {
+        return Err(crate::bad(format!("{}: no trades", t.path)));
+    }
+    Ok(out)
+}

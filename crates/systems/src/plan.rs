@@ -1,0 +1,319 @@
+//! A trend config's decision for one session (`systrade plan`): on the book its backtest
+//! replays up to the session, or on holdings from a positions file — written as trade-ready
+//! files (targets, orders, snapshot, desired trades, the plan's summary).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use serde::Serialize;
+use systrade_core::BadInput;
+use systrade_core::Symbol;
+use systrade_core::fsio::{write_atomic, write_json_atomic};
+use systrade_pipeline::trend::{
+    DayRecord, SNAPSHOT_HEADER, TrendStrategy, desired_trades_jsonl, orders_csv, snapshot_rows,
+    targets_csv,
+};
+use systrade_strategy::{MarketView, PortfolioView, Strategy};
+
+use crate::trend::{Loaded, bad};
+
+/// A holding read from `--positions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holding {
+    pub qty: f64,
+    pub stop: Option<f64>,
+    pub cooldown_left: u32,
+    pub stopped_out: Option<NaiveDate>,
+}
+
+/// Reads `symbol,qty[,stop][,cooldown_left][,stopped_out]`; every problem names the file, the
+/// line and the symbol.
+pub fn read_positions(
+    path: &Path,
+    universe: &[Symbol],
+) -> anyhow::Result<BTreeMap<Symbol, Holding>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    let headers = rdr
+        .headers()
+        .map_err(|e| BadInput(format!("{}: {e}", path.display())))?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(sym_i), Some(qty_i)) = (col("symbol"), col("qty")) else {
+        return Err(BadInput(format!(
+            "{}: the header needs `symbol` and `qty` columns (optional: stop, cooldown_left, stopped_out)",
+            path.display()
+        ))
+        .into());
+    };
+    let known = ["symbol", "qty", "stop", "cooldown_left", "stopped_out"];
+    if let Some(h) = headers
+        .iter()
+        .find(|h| !known.iter().any(|k| h.eq_ignore_ascii_case(k)))
+    {
+        return Err(BadInput(format!(
+            "{}: unknown column {h:?} (known: {})",
+            path.display(),
+            known.join(", ")
+        ))
+        .into());
+    }
+    let (stop_i, cd_i, so_i) = (col("stop"), col("cooldown_left"), col("stopped_out"));
+    let mut out = BTreeMap::new();
+    for (k, rec) in rdr.records().enumerate() {
+        let line = k + 2;
+        let rec = rec.map_err(|e| BadInput(format!("{} line {line}: {e}", path.display())))?;
+        let at = |what: String| BadInput(format!("{} line {line}: {what}", path.display()));
+        let cell = |i: Option<usize>| i.and_then(|i| rec.get(i)).unwrap_or("");
+        let sym = Symbol::new(cell(Some(sym_i))).map_err(|e| at(e.to_string()))?;
+        if !universe.contains(&sym) {
+            return Err(at(format!(
+                "{sym}: unknown symbol (not in the config's sleeves)"
+            ))
+            .into());
+        }
+        let qty: f64 = cell(Some(qty_i))
+            .parse()
+            .ok()
+            .filter(|q: &f64| q.is_finite())
+            .ok_or_else(|| {
+                at(format!(
+                    "{sym}: qty {:?} is not a number",
+                    cell(Some(qty_i))
+                ))
+            })?;
+        if qty < 0.0 {
+            return Err(at(format!(
+                "{sym}: qty {qty} is negative; the strategy is long-only"
+            ))
+            .into());
+        }
+        let stop = match cell(stop_i) {
+            "" => None,
+            t => Some(
+                t.parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x > 0.0)
+                    .ok_or_else(|| at(format!("{sym}: stop {t:?} is not a positive price")))?,
+            ),
+        };
+        let cooldown_left = match cell(cd_i) {
+            "" => 0,
+            t => t
+                .parse::<u32>()
+                .map_err(|_| at(format!("{sym}: cooldown_left {t:?} is not a day count")))?,
+        };
+        let stopped_out = match cell(so_i) {
+            "" => None,
+            t => Some(
+                NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                    .map_err(|_| at(format!("{sym}: stopped_out {t:?} is not YYYY-MM-DD")))?,
+            ),
+        };
+        let h = Holding {
+            qty,
+            stop,
+            cooldown_left,
+            stopped_out,
+        };
+        if out.insert(sym.clone(), h).is_some() {
+            return Err(at(format!("{sym}: listed twice")).into());
+        }
+    }
+    Ok(out)
+}
+
+/// The decision for `as_of` on the simulated book: the config's backtest replayed up to the
+/// last bar before it. When the data stops short of the session before `as_of`, one more step
+/// is taken on the final book (every ticker then has `data_ok = 0`).
+fn simulated(l: &Loaded, as_of: NaiveDate) -> anyhow::Result<DayRecord> {
+    let b = &l.cfg.backtest;
+    let end = as_of
+        .pred_opt()
+        .ok_or_else(|| BadInput(format!("--as-of {as_of} is out of range")))?;
+    if b.start.is_some_and(|s| s > end) {
+        return Err(BadInput(format!(
+            "--as-of {as_of}: the simulated book starts at backtest.start {}; plan a later session or pass --positions",
+            b.start.map(|d| d.to_string()).unwrap_or_default()
+        ))
+        .into());
+    }
+    let mut cfg = l.engine(b.cash, b.start, Some(end));
+    cfg.record_decisions = false;
+    let mut strategy = l.strategy()?.keep_records(false);
+    let result = systrade_backtest::run(&mut strategy, &l.data, &cfg).map_err(bad)?;
+    let last = strategy
+        .take_records()
+        .pop()
+        .ok_or_else(|| BadInput(format!("no decision before {as_of}")))?;
+    if last.as_of == as_of {
+        return Ok(last);
+    }
+    let s = &result.summary;
+    let mut stopped_out = BTreeMap::new();
+    for f in result.fills.iter().filter(|f| f.reason == "stop") {
+        stopped_out.insert(f.symbol.clone(), f.date);
+    }
+    let pf = PortfolioView {
+        equity: s.final_equity,
+        cash: s.final_cash,
+        positions: s.final_positions.clone(),
+        stopped_out,
+    };
+    strategy.decide(&MarketView::new(as_of, &l.data), &pf);
+    strategy
+        .take_records()
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("the step left no record"))
+}
+
+/// The decision for `as_of` on holdings from a file.
+fn from_positions(
+    l: &Loaded,
+    as_of: NaiveDate,
+    path: &Path,
+    capital: f64,
+) -> anyhow::Result<DayRecord> {
+    if !(capital.is_finite() && capital > 0.0) {
+        return Err(BadInput(format!("--capital must be positive, got {capital}")).into());
+    }
+    let mut strategy: TrendStrategy = l.strategy()?.keep_records(false);
+    let book = read_positions(path, &strategy.universe())?;
+    let view = MarketView::new(as_of, &l.data);
+    let mut held_value = 0.0;
+    let mut pf = PortfolioView {
+        equity: capital,
+        ..PortfolioView::default()
+    };
+    for (sym, h) in &book {
+        strategy.restore(sym, h.stop, h.cooldown_left);
+        if let Some(d) = h.stopped_out {
+            pf.stopped_out.insert(sym.clone(), d);
+        }
+        if h.qty > 0.0 {
+            let close = view.history(sym).last().map(|b| b.close).ok_or_else(|| {
+                BadInput(format!(
+                    "{}: {sym} is held but has no bar before {as_of} to value it",
+                    path.display()
+                ))
+            })?;
+            held_value += h.qty * close;
+            pf.positions.insert(sym.clone(), h.qty);
+        }
+    }
+    pf.cash = capital - held_value;
+    strategy.decide(&view, &pf);
+    strategy
+        .take_records()
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("the step left no record"))
+}
+
+#[derive(Serialize)]
+pub struct PlanSummary<'a> {
+    pub as_of: NaiveDate,
+    pub decided: NaiveDate,
+    pub strategy: &'a str,
+    pub book: &'a str,
+    pub equity: f64,
+    pub cash: f64,
+    pub vol_pre_cap: f64,
+    pub vol_post_cap: f64,
+    pub n_eff: f64,
+    pub cap_used: f64,
+    pub target_gross: f64,
+    pub sleeve_risk_shares: &'a BTreeMap<String, f64>,
+    pub sleeve_residual: f64,
+    pub reasons: BTreeMap<&'static str, usize>,
+    pub n_orders: usize,
+    pub no_data: Vec<&'a Symbol>,
+}
+
+/// Which book a plan decided on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanBook {
+    /// The config's backtest replayed up to the session.
+    Simulated,
+    /// Holdings from a positions file and the capital.
+    Positions,
+}
+
+impl PlanBook {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanBook::Simulated => "simulated",
+            PlanBook::Positions => "positions",
+        }
+    }
+}
+
+/// The decision for `as_of` on the simulated book, or on `holdings` (a positions file and
+/// the capital).
+pub fn decide(
+    l: &Loaded,
+    as_of: NaiveDate,
+    holdings: Option<(&Path, f64)>,
+) -> anyhow::Result<(DayRecord, PlanBook)> {
+    Ok(match holdings {
+        Some((p, c)) => (from_positions(l, as_of, p, c)?, PlanBook::Positions),
+        None => (simulated(l, as_of)?, PlanBook::Simulated),
+    })
+}
+
+/// The plan's summary (`plan_D.json`).
+pub fn summary(record: &DayRecord, book: PlanBook) -> PlanSummary<'_> {
+    let mut reasons = BTreeMap::new();
+    for r in &record.rows {
+        *reasons.entry(r.reason.as_str()).or_insert(0) += 1;
+    }
+    PlanSummary {
+        as_of: record.as_of,
+        decided: record.decided,
+        strategy: "trend",
+        book: book.as_str(),
+        equity: record.equity,
+        cash: record.cash,
+        vol_pre_cap: record.sizing.vol_pre_cap,
+        vol_post_cap: record.sizing.vol_post_cap,
+        n_eff: record.sizing.n_eff,
+        cap_used: record.sizing.cap_used,
+        target_gross: record.sizing.gross,
+        sleeve_risk_shares: &record.sizing.sleeve_shares,
+        sleeve_residual: record.sizing.sleeve_residual,
+        reasons,
+        n_orders: record.rows.iter().filter(|r| r.order_qty != 0.0).count(),
+        no_data: record
+            .rows
+            .iter()
+            .filter(|r| !r.data_ok)
+            .map(|r| &r.ticker)
+            .collect(),
+    }
+}
+
+/// Writes the plan's files into `out`: `targets_D.csv`, `orders_D.csv`, `snapshot_D.csv`,
+/// `logs/desired_trades.jsonl` and `plan_D.json`, each atomically.
+pub fn write(out: &Path, record: &DayRecord, summary: &PlanSummary<'_>) -> anyhow::Result<()> {
+    let d = record.as_of;
+    let orders = orders_csv("trend", record)?;
+    let log = desired_trades_jsonl(std::slice::from_ref(record))?;
+    let write = || -> anyhow::Result<()> {
+        write_atomic(
+            &out.join(format!("targets_{d}.csv")),
+            targets_csv(record).as_bytes(),
+        )?;
+        write_atomic(&out.join(format!("orders_{d}.csv")), orders.as_bytes())?;
+        write_atomic(
+            &out.join(format!("snapshot_{d}.csv")),
+            format!("{SNAPSHOT_HEADER}\n{}", snapshot_rows(record)).as_bytes(),
+        )?;
+        write_atomic(&out.join("logs/desired_trades.jsonl"), log.as_bytes())?;
+        write_json_atomic(&out.join(format!("plan_{d}.json")), summary)?;
+        Ok(())
+    };
+    write().with_context(|| format!("writing {}", out.display()))
+}
