@@ -194,8 +194,18 @@ pub struct RunRequest {
     pub read: ReadOptions,
 }
 
-/// The daily run; returns the summaries written (none for a clean skip).
+/// The daily run at the venues systrade ships ([`venue::Venues`]); returns the summaries
+/// written (none for a clean skip).
 pub fn run(home: &Path, a: &RunRequest) -> anyhow::Result<Vec<PathBuf>> {
+    run_with(home, a, &venue::Venues)
+}
+
+/// The daily run, reaching each book's broker through `connector`.
+pub fn run_with(
+    home: &Path,
+    a: &RunRequest,
+    connector: &dyn venue::Connector,
+) -> anyhow::Result<Vec<PathBuf>> {
     let now = a.now;
     let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let schedule = &a.schedule;
@@ -218,7 +228,7 @@ pub fn run(home: &Path, a: &RunRequest) -> anyhow::Result<Vec<PathBuf>> {
     }
     let mut ran = Vec::new();
     for config in &a.configs {
-        ran.extend(run_one(home, a, config, now)?);
+        ran.extend(run_one(home, a, config, connector)?);
     }
     if !a.dry_run {
         mail_newsletter(home, &ran, now, &stamp);
@@ -271,8 +281,9 @@ fn run_one(
     home: &Path,
     a: &RunRequest,
     config: &Path,
-    now: DateTime<Utc>,
+    connector: &dyn venue::Connector,
 ) -> anyhow::Result<Option<Ran>> {
+    let now = a.now;
     let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let (l, market_day) = desk::Desk::load(config, a.data.as_deref(), &a.read, a.as_of, now)?;
     if a.as_of.is_none() {
@@ -369,15 +380,16 @@ fn run_one(
         dry_run: a.dry_run,
         live: a.live,
     };
-    let faults = venue::faults_from_env()?;
     let summary = if a.dry_run {
         day::run_day(&l, ledger, &ctx, || {
             Ok(Box::new(dry_run::DryRun::new(
-                venue.connect(&l, market_day, faults)?,
+                connector.connect(&venue, &l, market_day)?,
             )))
         })?
     } else {
-        day::run_day(&l, ledger, &ctx, || venue.connect(&l, market_day, faults))?
+        day::run_day(&l, ledger, &ctx, || {
+            connector.connect(&venue, &l, market_day)
+        })?
     };
     Ok(Some(Ran {
         summary,

@@ -105,6 +105,34 @@ impl Venue {
     }
 }
 
+/// How the daily run reaches a book's broker: the one seam between the engine and the
+/// venues. [`Venues`] is the real one (the paper adapter today); a test or a program
+/// embedding the engine may bring its own venue behind the same [`Broker`] trait.
+pub trait Connector {
+    /// The book's account at `venue` with its clock at `session`.
+    fn connect<'d>(
+        &self,
+        venue: &Venue,
+        desk: &'d Desk,
+        session: NaiveDate,
+    ) -> anyhow::Result<Box<dyn Broker + 'd>>;
+}
+
+/// The venues systrade ships: `[run] broker` / `--broker`, with the test faults of
+/// `SYSTRADE_PAPER_FAULTS`.
+pub struct Venues;
+
+impl Connector for Venues {
+    fn connect<'d>(
+        &self,
+        venue: &Venue,
+        desk: &'d Desk,
+        session: NaiveDate,
+    ) -> anyhow::Result<Box<dyn Broker + 'd>> {
+        venue.connect(desk, session, faults_from_env()?)
+    }
+}
+
 /// Broker faults to inject (`SYSTRADE_PAPER_FAULTS`, tests only).
 pub fn faults_from_env() -> anyhow::Result<Faults> {
     Ok(match std::env::var("SYSTRADE_PAPER_FAULTS") {
