@@ -61,6 +61,24 @@ impl OrderStatus {
     }
 
     /// Final: nothing more will happen to the order.
+    /// The one order lifecycle: staged → sent (submitted, accepted or at once a final
+    /// state), canceled or expired; a working order → partly filled, filled, canceled,
+    /// rejected or expired; a partly filled one → more fills, canceled or expired. A final
+    /// state stays as it is; no order goes back to staged or forward from a final state.
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
+        if self == next {
+            return true;
+        }
+        match self {
+            Staged => next != Staged,
+            Submitted => next != Staged,
+            Accepted => !matches!(next, Staged | Submitted),
+            PartiallyFilled => matches!(next, Filled | Canceled | Expired),
+            Filled | Canceled | Rejected | Expired => false,
+        }
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,

@@ -116,7 +116,10 @@ paper_cash = 10000
     fn a_sheet_book_defaults_to_semi_auto_with_every_order_waiting() {
         let c = BookConfig::parse_text(GOOD).unwrap();
         assert_eq!(c.execution.level, "semi-auto");
-        assert_eq!(c.execution.hold(1.0), Some("pending"));
+        assert_eq!(
+            c.execution.hold(1.0),
+            Some(systrade_core::vocab::Approval::Pending)
+        );
         assert_eq!(c.orders.qty_decimals, 0);
     }
 

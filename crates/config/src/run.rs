@@ -1,6 +1,7 @@
 //! The daily run's settings in a strategy config: `[run]`, `[safety]` and `[decisions]`.
 
 use serde::Deserialize;
+use systrade_core::vocab::Approval;
 
 /// The venues a book can trade at.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -216,10 +217,10 @@ impl ExecutionSection {
     }
 
     /// Why an order of this notional is held back (`None`: it goes to the broker now).
-    pub fn hold(&self, notional: f64) -> Option<&'static str> {
+    pub fn hold(&self, notional: f64) -> Option<Approval> {
         match self.level() {
-            ExecLevel::Manual => Some("manual"),
-            ExecLevel::SemiAuto if notional > self.approve_above => Some("pending"),
+            ExecLevel::Manual => Some(Approval::Manual),
+            ExecLevel::SemiAuto if notional > self.approve_above => Some(Approval::Pending),
             _ => None,
         }
     }

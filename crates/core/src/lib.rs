@@ -16,6 +16,7 @@ pub mod money;
 pub mod redact;
 pub mod symbol;
 pub mod view;
+pub mod vocab;
 
 pub use bar::{Bar, DailyBar, IntradayBar, Ohlcv};
 pub use calendar::{Calendar, Session};

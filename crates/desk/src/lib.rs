@@ -1,6 +1,7 @@
 //! What the desk reads, built from the ledger and the daily runs' artifacts: the merged
 //! portfolio of every book and the newsletter's content (rendered by `systrade-report`).
 
+pub mod artifacts;
 pub mod newsletter;
 pub mod portfolio;
 pub mod trades;

@@ -15,10 +15,12 @@ use systrade_core::contracts::Side;
 use systrade_report::newsletter::{
     AvoidLine, Fact, FillLine, Newsletter, PositionLine, Section, TradeLine, WatchLine,
 };
+use systrade_store::{Approval, Purpose};
 use systrade_store::{BookKind, Ledger, LedgerOrder};
 
 use systrade_report::format::{money, price};
 
+use crate::artifacts::{DailySummary, PortfolioSnapshot, SnapshotPosition, read};
 use crate::bad;
 
 fn pct(x: f64) -> String {
@@ -30,26 +32,26 @@ fn qty(q: Decimal) -> String {
 }
 
 /// What an order's purpose means to a reader.
-fn purpose_words(p: &str) -> &'static str {
+fn purpose_words(p: Purpose) -> &'static str {
     match p {
-        "entry" => "new position",
-        "add" => "add to the position",
-        "reduce" => "trim the position",
-        "exit" => "close the position",
-        "dust" => "clear a residual below the dust threshold",
-        "stop" => "protective stop",
-        "sheet" => "from the trade sheet",
-        _ => "rebalance",
+        Purpose::Entry => "new position",
+        Purpose::Add => "add to the position",
+        Purpose::Reduce => "trim the position",
+        Purpose::Exit => "close the position",
+        Purpose::Dust => "clear a residual below the dust threshold",
+        Purpose::Stop => "protective stop",
+        Purpose::Sheet => "from the trade sheet",
+        Purpose::Adopted => "placed by a run that was killed, adopted from the broker",
     }
 }
 
 /// Where an order stands, in words.
 fn status_words(o: &LedgerOrder) -> String {
-    match (o.status, o.approval.as_deref()) {
-        (OrderStatus::Staged, Some("pending")) => {
+    match (o.status, o.approval) {
+        (OrderStatus::Staged, Some(Approval::Pending)) => {
             "waits for your approval (systrade approve)".into()
         }
-        (OrderStatus::Staged, Some("manual")) => "manual: place it yourself".into(),
+        (OrderStatus::Staged, Some(Approval::Manual)) => "manual: place it yourself".into(),
         (OrderStatus::Filled, _) => match o.avg_price {
             Some(p) => format!("filled at {}", price(f(p))),
             None => "filled".into(),
@@ -144,23 +146,6 @@ fn desired(folder: &Path) -> BTreeMap<String, Value> {
     out
 }
 
-/// The strings of a JSON array (none when it is not one).
-pub fn strs(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn read_json(path: &Path) -> anyhow::Result<Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))
-}
-
 fn fact(label: &str, value: String) -> Fact {
     Fact {
         label: label.into(),
@@ -188,7 +173,7 @@ fn fill_lines(
             shares: qty(x.qty),
             price: price(f(x.price)),
             fee: money(f(x.fee)),
-            purpose: purpose_words(&x.purpose).into(),
+            purpose: purpose_words(x.purpose).into(),
         })
         .collect())
 }
@@ -211,6 +196,44 @@ fn trade_line(o: &LedgerOrder, why: String) -> TradeLine {
     }
 }
 
+/// A held position as the newsletter shows it; a quantity or price that is not a number is
+/// an error naming the snapshot, never a silent 0.
+fn position_line(p: &SnapshotPosition, folder: &Path) -> anyhow::Result<PositionLine> {
+    let num = |what: &str, t: &str| -> anyhow::Result<f64> {
+        t.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "{}: portfolio snapshot: {} {what} {t:?} is not a number",
+                folder.display(),
+                p.symbol
+            )
+        })
+    };
+    let q = num("qty", &p.qty)?;
+    let avg = num("avg_price", &p.avg_price)?;
+    let last = p.last_close;
+    let stop = p.stop.as_deref().map(|s| num("stop", s)).transpose()?;
+    let pnl = (last - avg) * q;
+    Ok(PositionLine {
+        symbol: p.symbol.to_string(),
+        shares: p.qty.clone(),
+        avg_price: price(avg),
+        last: price(last),
+        value: money(q * last),
+        stop: stop.map(price).unwrap_or_else(|| "none".into()),
+        stop_distance: stop
+            .filter(|_| last > 0.0)
+            .map(|s| pct((last - s).abs() / last))
+            .unwrap_or_else(|| "n/a".into()),
+        pnl: money(pnl),
+        pnl_pct: if avg * q != 0.0 {
+            pct(pnl / (avg * q).abs())
+        } else {
+            "n/a".into()
+        },
+        losing: pnl < 0.0,
+    })
+}
+
 /// A daily-run book's section for `day` from its run folder and the ledger.
 fn system_section(
     home: &Path,
@@ -220,8 +243,8 @@ fn system_section(
     previous: Option<NaiveDate>,
 ) -> anyhow::Result<Section> {
     let folder = home.join(format!("runs/{book}/{day}"));
-    let summary = read_json(&folder.join(format!("daily_summary_{day}.json")))?;
-    let snapshot = read_json(&folder.join(format!("portfolio_snapshot_{day}.json")))?;
+    let summary: DailySummary = read(&folder.join(format!("daily_summary_{day}.json")))?;
+    let snapshot: PortfolioSnapshot = read(&folder.join(format!("portfolio_snapshot_{day}.json")))?;
     let records = desired(&folder);
     let is_momentum = records.values().any(|r| r.get("weight").is_some());
     let words = |sym: &str| -> Vec<String> {
@@ -239,31 +262,26 @@ fn system_section(
     let orders = ledger.orders_for_day(book, day)?;
     let trades: Vec<TradeLine> = orders
         .iter()
-        .filter(|o| o.purpose != "stop")
+        .filter(|o| o.purpose != Purpose::Stop)
         .map(|o| {
-            let mut why = vec![purpose_words(&o.purpose).to_string()];
+            let mut why = vec![purpose_words(o.purpose).to_string()];
             why.extend(words(o.symbol.as_str()));
             trade_line(o, why.join("; "))
         })
         .collect();
-    let held: Vec<&Value> = snapshot["positions"]
-        .as_array()
-        .map(|v| v.iter().collect())
-        .unwrap_or_default();
-    let is_held = |s: &str| held.iter().any(|p| p["symbol"] == s);
+    let held = &snapshot.positions;
+    let is_held = |s: &str| held.iter().any(|p| p.symbol.as_str() == s);
     let traded = |s: &str| orders.iter().any(|o| o.symbol.as_str() == s);
-    let avoid: Vec<AvoidLine> = summary["decisions"]["blocked"]
-        .as_array()
-        .map(|v| {
-            v.iter()
-                .map(|b| AvoidLine {
-                    symbol: b["symbol"].as_str().unwrap_or("").into(),
-                    shares: b["qty"].as_str().unwrap_or("").into(),
-                    why: strs(&b["why"]).join("; "),
-                })
-                .collect()
+    let avoid: Vec<AvoidLine> = summary
+        .decisions
+        .blocked
+        .iter()
+        .map(|b| AvoidLine {
+            symbol: b.symbol.to_string(),
+            shares: b.qty.clone(),
+            why: b.why.join("; "),
         })
-        .unwrap_or_default();
+        .collect();
     let blocked = |s: &str| avoid.iter().any(|a| a.symbol == s);
     // Watch: a live signal in a name not held and not traded today, with why it waits.
     let watch: Vec<WatchLine> = records
@@ -284,77 +302,46 @@ fn system_section(
         .collect();
     let positions = held
         .iter()
-        .map(|p| {
-            let q: f64 = p["qty"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0.0);
-            let avg: f64 = p["avg_price"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0.0);
-            let last = p["last_close"].as_f64().unwrap_or(0.0);
-            let stop: Option<f64> = p["stop"].as_str().and_then(|s| s.parse().ok());
-            let pnl = (last - avg) * q;
-            PositionLine {
-                symbol: p["symbol"].as_str().unwrap_or("").into(),
-                shares: p["qty"].as_str().unwrap_or("").into(),
-                avg_price: price(avg),
-                last: price(last),
-                value: money(q * last),
-                stop: stop.map(price).unwrap_or_else(|| "none".into()),
-                stop_distance: stop
-                    .filter(|_| last > 0.0)
-                    .map(|s| pct((last - s).abs() / last))
-                    .unwrap_or_else(|| "n/a".into()),
-                pnl: money(pnl),
-                pnl_pct: if avg * q != 0.0 {
-                    pct(pnl / (avg * q).abs())
-                } else {
-                    "n/a".into()
-                },
-                losing: pnl < 0.0,
-            }
-        })
-        .collect();
+        .map(|p| position_line(p, &folder))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let from = previous.unwrap_or(day);
     let fills = fill_lines(ledger, book, from, day)?;
     let mut warnings = Vec::new();
-    if summary["dry_run"] == true {
+    if summary.dry_run {
         warnings.push("this was a dry run: nothing was sent to the broker".into());
     }
-    if summary["decisions"]["kill_switch"] == true {
+    if summary.decisions.kill_switch {
         warnings.push("the kill switch is set: no new entries or adds".into());
     }
-    let no_data = strs(&summary["no_data"]);
-    if !no_data.is_empty() {
+    if !summary.no_data.is_empty() {
         warnings.push(format!(
             "data missing or stale for {}: no new risk there today",
-            no_data.join(", ")
+            summary
+                .no_data
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
-    for m in summary["reconciliation"]["mismatches"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
+    for m in &summary.reconciliation.mismatches {
         warnings.push(format!(
             "reconciliation: {} is {} (broker {}, ledger {})",
-            m["symbol"].as_str().unwrap_or("?"),
-            m["status"].as_str().unwrap_or("?").replace('_', " "),
-            m["broker_qty"].as_str().unwrap_or("?"),
-            m["ledger_qty"].as_str().unwrap_or("?"),
+            m.symbol,
+            m.status.as_str().replace('_', " "),
+            m.broker_qty,
+            m.ledger_qty,
         ));
     }
-    if summary["reconciliation"]["one_stop_per_position"] == false {
+    if summary.reconciliation.one_stop_per_position == Some(false) {
         warnings.push("a position is not protected by exactly one stop: check the stops".into());
     }
-    if let Some(n) = summary["logs"]["errors"].as_u64().filter(|n| *n > 0) {
+    if let Some(n) = summary.logs.get("errors").filter(|n| **n > 0) {
         warnings.push(format!(
             "{n} error records in runs/{book}/{day}/logs/errors.jsonl"
         ));
     }
-    let eq = summary["equity"].as_f64().unwrap_or(0.0);
+    let eq = summary.equity;
     Ok(Section {
         name: book.to_string(),
         kind: if is_momentum {
@@ -365,29 +352,14 @@ fn system_section(
         as_of: day.to_string(),
         facts: vec![
             fact("equity", money(eq)),
-            fact("cash", money(summary["cash"].as_f64().unwrap_or(0.0))),
-            fact(
-                "gross exposure",
-                pct(summary["gross_exposure"].as_f64().unwrap_or(0.0)),
-            ),
-            fact(
-                "positions",
-                summary["positions"].as_u64().unwrap_or(0).to_string(),
-            ),
+            fact("cash", money(summary.cash)),
+            fact("gross exposure", pct(summary.gross_exposure)),
+            fact("positions", summary.positions.to_string()),
             fact(
                 "decided on closes through",
-                summary["decided_on_bars_through"]
-                    .as_str()
-                    .unwrap_or("n/a")
-                    .into(),
+                summary.decided_on_bars_through.to_string(),
             ),
-            fact(
-                "execution",
-                summary["orders"]["execution_level"]
-                    .as_str()
-                    .unwrap_or("auto")
-                    .into(),
-            ),
+            fact("execution", summary.orders.execution_level.clone()),
         ],
         trades,
         watch,
@@ -408,8 +380,8 @@ fn sheet_section(ledger: &Ledger, book: &str, day: NaiveDate) -> anyhow::Result<
     let orders: Vec<LedgerOrder> = ledger
         .orders(book)?
         .into_iter()
-        .filter(|o| o.market_day >= day || o.approval.as_deref() == Some("pending"))
-        .filter(|o| o.purpose != "stop")
+        .filter(|o| o.market_day >= day || o.approval == Some(Approval::Pending))
+        .filter(|o| o.purpose != Purpose::Stop)
         .collect();
     let fills = fill_lines(ledger, book, day, day)?;
     let positions = ledger.positions(book)?;
@@ -435,7 +407,7 @@ fn sheet_section(ledger: &Ledger, book: &str, day: NaiveDate) -> anyhow::Result<
     }
     let pending = orders
         .iter()
-        .filter(|o| o.approval.as_deref() == Some("pending"))
+        .filter(|o| o.approval == Some(Approval::Pending))
         .count();
     let mut warnings = Vec::new();
     if pending > 0 {
@@ -696,7 +668,7 @@ mod tests {
             (t.action.as_str(), t.notional.as_str()),
             ("BUY", "6,852.55")
         );
-        o.approval = Some("manual".into());
+        o.approval = Some(Approval::Manual);
         assert_eq!(status_words(&o), "manual: place it yourself");
         o.status = OrderStatus::Filled;
         o.avg_price = Some(Decimal::new(22110, 2));

@@ -19,7 +19,7 @@ use systrade_broker::{Broker, BrokerOrder, OrderRequest, OrderStatus, OrderType,
 use systrade_config::ReadOptions;
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
-use systrade_store::{Ledger, LedgerOrder, StopRow};
+use systrade_store::{Approval, Ledger, LedgerOrder, OrderKind, StopRow};
 
 use crate::day::{qty_text, retry};
 use crate::desk::Desk;
@@ -121,14 +121,15 @@ pub fn choose(
                     book.config.display()
                 )));
             }
-            if o.status != OrderStatus::Staged || o.approval.as_deref() != Some("pending") {
+            if o.status != OrderStatus::Staged || o.approval != Some(Approval::Pending) {
                 return Err(bad(format!(
                     "order {id} ({} {}) does not wait for approval: it is {}{}",
                     o.symbol,
                     o.purpose,
                     o.status,
-                    match o.approval.as_deref() {
-                        Some("manual") => " at the manual level (trade it by hand)".to_string(),
+                    match o.approval {
+                        Some(Approval::Manual) =>
+                            " at the manual level (trade it by hand)".to_string(),
                         Some(x) => format!(", approval {x}"),
                         None => String::new(),
                     }
@@ -203,7 +204,7 @@ pub fn release(
                    "purpose": o.purpose, "approved": stamp, "why": b.reason}),
         );
         let mut approved = o.clone();
-        approved.approval = Some("approved".into());
+        approved.approval = Some(Approval::Approved);
         approved.note = Some(format!("approved {stamp}"));
         r.orders.push(merge(&approved, &b));
     }
@@ -462,7 +463,7 @@ pub fn cancel(
                 c.status.as_str(),
                 json!({"client_order_id": o.client_order_id, "why": "canceled by hand"}),
             );
-            if o.kind == "stop" && c.status.is_terminal() {
+            if o.kind == OrderKind::Stop && c.status.is_terminal() {
                 cleared.push((o.strategy.clone(), o.client_order_id.clone()));
             }
             updates.push(merge(o, &c));

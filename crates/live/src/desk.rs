@@ -22,6 +22,7 @@ use systrade_pipeline::trend::{
     DayRecord, SNAPSHOT_HEADER, desired_trades_jsonl, order_purpose, snapshot_rows, targets_csv,
 };
 use systrade_risk::SafetyLimits;
+use systrade_store::Purpose;
 use systrade_store::{CarriedState, Ledger};
 use systrade_strategy::{MarketView, PortfolioView, Strategy, Target};
 
@@ -113,7 +114,7 @@ pub struct Want {
     pub symbol: Symbol,
     /// Signed quantity, on the strategy's lot grid.
     pub delta: Decimal,
-    pub purpose: &'static str,
+    pub purpose: Purpose,
     /// The strategy's own reason, for the logs.
     pub reason: String,
     /// Entries and adds (long or short) are gated; exits and reductions never are.
@@ -628,7 +629,7 @@ fn decide_momentum(
             json!({"weight": w, "scale": next.scale, "target_qty": target.normalize().to_string(),
                    "held_qty": held.normalize().to_string(), "trigger": reason, "data_ok": data_ok}),
         );
-        let mut push = |delta: Decimal, purpose: &'static str, adds_risk: bool, entry: bool| {
+        let mut push = |delta: Decimal, purpose: Purpose, adds_risk: bool, entry: bool| {
             wants.push(Want {
                 symbol: s.clone(),
                 delta,
@@ -641,15 +642,15 @@ fn decide_momentum(
             })
         };
         match action {
-            "entry" => push(target, "entry", true, true),
-            "exit" => push(-held, "exit", false, false),
+            "entry" => push(target, Purpose::Entry, true, true),
+            "exit" => push(-held, Purpose::Exit, false, false),
             // Through zero in two orders: the exit is never gated, the new side is.
             "flip" => {
-                push(-held, "exit", false, false);
-                push(target, "entry", true, true);
+                push(-held, Purpose::Exit, false, false);
+                push(target, Purpose::Entry, true, true);
             }
-            "add" => push(target - held, "add", true, false),
-            "reduce" => push(target - held, "reduce", false, false),
+            "add" => push(target - held, Purpose::Add, true, false),
+            "reduce" => push(target - held, Purpose::Reduce, false, false),
             _ => {}
         }
     }

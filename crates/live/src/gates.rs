@@ -16,6 +16,7 @@ use systrade_core::contracts::{Action, ClientOrderId, PortfolioDecision, ReasonC
 use systrade_core::fsio::write_json_atomic;
 use systrade_risk::{Candidate, GateContext, Verdict, evaluate};
 use systrade_store::LedgerOrder;
+use systrade_store::{Approval, OrderKind, Purpose};
 
 use crate::day::{Connected, DayInputs, DayRun, Decided, boundary, qty_text};
 use crate::desk::{DayBook, Want};
@@ -24,7 +25,7 @@ use crate::desk::{DayBook, Want};
 #[derive(Debug, Clone)]
 pub struct Planned {
     pub req: OrderRequest,
-    pub purpose: &'static str,
+    pub purpose: Purpose,
     pub reason: String,
     /// Reasons it was blocked (empty: it goes out).
     pub blocked: Vec<ReasonCode>,
@@ -32,7 +33,7 @@ pub struct Planned {
     pub adds_risk: bool,
     /// Held back by the execution level: `pending` (waits for `systrade approve`) or
     /// `manual` (never sent).
-    pub hold: Option<&'static str>,
+    pub hold: Option<Approval>,
     /// The last close the order was decided on.
     pub decision_price: Option<Decimal>,
 }
@@ -62,13 +63,13 @@ pub fn ledger_order(x: &DayInputs<'_>, p: &Planned, status: OrderStatus) -> Ledg
         symbol: p.req.symbol.clone(),
         side: p.req.side,
         kind: if p.req.order_type.is_stop() {
-            "stop".into()
+            OrderKind::Stop
         } else {
-            "market".into()
+            OrderKind::Market
         },
         qty: p.req.qty,
         stop_price: p.req.order_type.stop_price(),
-        purpose: p.purpose.to_string(),
+        purpose: p.purpose,
         status,
         broker_order_id: None,
         filled_qty: Decimal::ZERO,
@@ -85,7 +86,7 @@ pub fn ledger_order(x: &DayInputs<'_>, p: &Planned, status: OrderStatus) -> Ledg
             )
         },
         decision_price: p.decision_price,
-        approval: p.hold.map(String::from),
+        approval: p.hold,
     }
 }
 
@@ -107,7 +108,13 @@ fn plan(
         };
         planned.push(Planned {
             req: OrderRequest {
-                client_order_id: ClientOrderId::for_book(name, day, &w.symbol, side, w.purpose)?,
+                client_order_id: ClientOrderId::for_book(
+                    name,
+                    day,
+                    &w.symbol,
+                    side,
+                    w.purpose.as_str(),
+                )?,
                 symbol: w.symbol.clone(),
                 side,
                 qty: w.delta.abs(),
@@ -199,7 +206,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             .ledger
             .orders_for_day(name, day)?
             .iter()
-            .filter(|o| o.purpose == "entry" && !own_ids.contains(&o.client_order_id))
+            .filter(|o| o.purpose == Purpose::Entry && !own_ids.contains(&o.client_order_id))
             .filter(|o| {
                 !matches!(
                     o.status,
@@ -421,9 +428,9 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 Some(p.req.symbol.as_str()),
                 match (p.blocked.first(), p.hold) {
                     (Some(r), _) => r.as_str(),
-                    (None, Some("pending")) => "awaiting_approval",
+                    (None, Some(Approval::Pending)) => "awaiting_approval",
                     (None, Some(_)) => "manual",
-                    (None, None) => p.purpose,
+                    (None, None) => p.purpose.as_str(),
                 },
                 json!({"client_order_id": p.req.client_order_id, "side": p.req.side,
                        "qty": qty_text(p.req.qty), "purpose": p.purpose, "strategy_reason": p.reason,

@@ -5,40 +5,37 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use systrade_report::webhook::{Alert, AlertKind, Poster, json_payload, slack_payload};
-
+use serde_json::json;
 use systrade_config::run::RunSection;
-use systrade_desk::newsletter::strs;
+use systrade_core::Symbol;
+use systrade_desk::artifacts::DailySummary;
 use systrade_report::format::money;
+use systrade_report::webhook::{Alert, AlertKind, Poster, json_payload, slack_payload};
 
 use crate::logs::Logs;
 
 /// The alerts of a finished run: always its summary; blocked entries, reconciliation
 /// mismatches (and stop-invariant violations) and the run's error records when any.
-pub fn alerts_of(summary: &Value, errors: &[String]) -> Vec<Alert> {
-    let strategy = summary["strategy"].as_str().unwrap_or("?").to_string();
-    let day = summary["as_of"].as_str().unwrap_or("?").to_string();
-    let by_status = summary["orders"]["by_status"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    let equity = summary["equity"].as_f64().unwrap_or(0.0);
+pub fn alerts_of(summary: &DailySummary, errors: &[String]) -> Vec<Alert> {
+    let strategy = summary.strategy.clone();
+    let day = summary.as_of.to_string();
+    let by_status = summary
+        .orders
+        .by_status
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut lines = vec![
         format!(
             "equity {} · cash {} · gross {}",
-            money(equity),
-            money(summary["cash"].as_f64().unwrap_or(0.0)),
-            systrade_report::tearsheet::pct(summary["gross_exposure"].as_f64().unwrap_or(0.0))
+            money(summary.equity),
+            money(summary.cash),
+            systrade_report::tearsheet::pct(summary.gross_exposure)
         ),
         format!(
             "{} positions · orders: {}",
-            summary["positions"].as_u64().unwrap_or(0),
+            summary.positions,
             if by_status.is_empty() {
                 "none".into()
             } else {
@@ -46,17 +43,14 @@ pub fn alerts_of(summary: &Value, errors: &[String]) -> Vec<Alert> {
             }
         ),
     ];
-    let held = summary["orders"]["held_back"]
-        .as_array()
-        .map_or(0, Vec::len);
+    let held = summary.orders.held_back.len();
     if held > 0 {
         lines.push(format!(
             "{held} orders wait for approval (systrade approve)"
         ));
     }
-    let no_data = strs(&summary["no_data"]);
-    if !no_data.is_empty() {
-        lines.push(format!("no data: {}", no_data.join(", ")));
+    if !summary.no_data.is_empty() {
+        lines.push(format!("no data: {}", words(&summary.no_data)));
     }
     let mut out = vec![Alert {
         kind: AlertKind::RunSummary,
@@ -64,20 +58,13 @@ pub fn alerts_of(summary: &Value, errors: &[String]) -> Vec<Alert> {
         day: day.clone(),
         title: format!(
             "{strategy} {day}{}: equity {}",
-            if summary["dry_run"] == true {
-                " (dry run)"
-            } else {
-                ""
-            },
-            money(equity)
+            if summary.dry_run { " (dry run)" } else { "" },
+            money(summary.equity)
         ),
         lines,
-        data: summary.clone(),
+        data: json!(summary),
     }];
-    let blocked = summary["decisions"]["blocked"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let blocked = &summary.decisions.blocked;
     if !blocked.is_empty() {
         out.push(Alert {
             kind: AlertKind::BlockedEntries,
@@ -86,44 +73,27 @@ pub fn alerts_of(summary: &Value, errors: &[String]) -> Vec<Alert> {
             title: format!("{strategy} {day}: {} entries blocked", blocked.len()),
             lines: blocked
                 .iter()
-                .map(|b| {
-                    format!(
-                        "{} {}: {}",
-                        b["symbol"].as_str().unwrap_or("?"),
-                        b["qty"].as_str().unwrap_or(""),
-                        strs(&b["why"]).join("; ")
-                    )
-                })
+                .map(|b| format!("{} {}: {}", b.symbol, b.qty, b.why.join("; ")))
                 .collect(),
             data: json!({"blocked": blocked}),
         });
     }
-    let mismatches = summary["reconciliation"]["mismatches"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let violations = summary["reconciliation"]["violations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let mismatches = &summary.reconciliation.mismatches;
+    let violations = &summary.reconciliation.violations;
     if !mismatches.is_empty() || !violations.is_empty() {
         let mut lines: Vec<String> = mismatches
             .iter()
             .map(|m| {
                 format!(
                     "{}: {} (broker {}, ledger {})",
-                    m["symbol"].as_str().unwrap_or("?"),
-                    m["status"].as_str().unwrap_or("?"),
-                    m["broker_qty"].as_str().unwrap_or("?"),
-                    m["ledger_qty"].as_str().unwrap_or("?")
+                    m.symbol, m.status, m.broker_qty, m.ledger_qty
                 )
             })
             .collect();
         lines.extend(violations.iter().map(|v| {
             format!(
                 "{}: {} protective stops open (one expected)",
-                v["symbol"].as_str().unwrap_or("?"),
-                v["open_stops"]
+                v.symbol, v.open_stops
             )
         }));
         lines.push(
@@ -146,13 +116,7 @@ pub fn alerts_of(summary: &Value, errors: &[String]) -> Vec<Alert> {
     // Mismatches are logged as errors too (as "SYMBOL: status"); they have their own alert.
     let logged: Vec<String> = mismatches
         .iter()
-        .map(|m| {
-            format!(
-                "{}: {}",
-                m["symbol"].as_str().unwrap_or("?"),
-                m["status"].as_str().unwrap_or("?")
-            )
-        })
+        .map(|m| format!("{}: {}", m.symbol, m.status))
         .collect();
     let other: Vec<String> = errors
         .iter()
@@ -162,7 +126,7 @@ pub fn alerts_of(summary: &Value, errors: &[String]) -> Vec<Alert> {
     if !other.is_empty() {
         out.push(error_alert(&strategy, &day, other));
     }
-    if summary["dry_run"] == true {
+    if summary.dry_run {
         // A dry run's alerts say so, every one.
         let head = format!("{strategy} {day}");
         for a in out.iter_mut().skip(1) {
@@ -170,6 +134,14 @@ pub fn alerts_of(summary: &Value, errors: &[String]) -> Vec<Alert> {
         }
     }
     out
+}
+
+fn words(symbols: &[Symbol]) -> String {
+    symbols
+        .iter()
+        .map(Symbol::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An alert for errors: a failed run, or error records of a finished one.
@@ -229,15 +201,23 @@ pub fn deliver(rc: &RunSection, alerts: &[Alert], logs: &mut Logs) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use systrade_desk::artifacts::ArtifactNames;
 
-    fn summary() -> Value {
-        json!({
-            "strategy": "trend", "as_of": "2024-06-28", "equity": 100000.0, "cash": 20000.0,
+    fn summary() -> DailySummary {
+        serde_json::from_value(json!({
+            "strategy": "trend", "as_of": "2024-06-28", "broker": "paper", "account": "paper",
+            "equity": 100000.0, "cash": 20000.0, "decided_on_bars_through": "2024-06-27",
             "gross_exposure": 0.8, "positions": 3, "dry_run": false, "no_data": ["XLRE"],
-            "orders": {"by_status": {"filled": 2}, "held_back": [{"symbol": "XLK"}]},
-            "decisions": {"blocked": []},
-            "reconciliation": {"mismatches": [], "violations": []},
-        })
+            "targets": {}, "stops": {}, "logs": {},
+            "orders": {"planned": 3, "by_status": {"filled": 2}, "execution_level": "semi-auto",
+                       "held_back": [{"client_order_id": "st-1", "symbol": "XLK", "side": "buy",
+                                      "qty": "3", "purpose": "entry", "approval": "pending",
+                                      "notional": 600.0}]},
+            "decisions": {"mode": "enforce", "kill_switch": false, "allowed": 3, "blocked": []},
+            "reconciliation": {"mismatches": [], "one_stop_per_position": true, "violations": []},
+            "artifacts": ArtifactNames::of_day("2024-06-28".parse().unwrap()),
+        }))
+        .unwrap()
     }
 
     #[test]
@@ -257,11 +237,17 @@ mod tests {
     #[test]
     fn test_blocked_entries_mismatches_and_errors_get_their_own_alerts() {
         let mut s = summary();
-        s["decisions"]["blocked"] = json!([{"symbol": "XLB", "qty": "12",
-            "why": ["the kill switch is set: no new entries or adds"]}]);
-        s["reconciliation"]["mismatches"] = json!([{"symbol": "XLE", "status": "qty_mismatch",
-            "broker_qty": "10", "ledger_qty": "12"}]);
-        s["reconciliation"]["violations"] = json!([{"symbol": "SPY", "open_stops": 0}]);
+        s.decisions.blocked = serde_json::from_value(json!([{"symbol": "XLB", "qty": "12",
+            "reasons": ["kill_switch"],
+            "why": ["the kill switch is set: no new entries or adds"]}]))
+        .unwrap();
+        s.reconciliation.mismatches = serde_json::from_value(json!([{"symbol": "XLE",
+            "status": "qty_mismatch", "broker_qty": "10", "ledger_qty": "12", "stops": 1,
+            "acked": false}]))
+        .unwrap();
+        s.reconciliation.violations = serde_json::from_value(json!([{"symbol": "SPY",
+            "open_stops": 0}]))
+        .unwrap();
         let errors = vec![
             "XLE: qty_mismatch".to_string(),
             "retry_exhausted".to_string(),

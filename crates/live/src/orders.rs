@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use systrade_broker::{BrokerOrder, OrderRequest, OrderType};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
-use systrade_store::LedgerOrder;
+use systrade_store::{LedgerOrder, OrderKind, Purpose};
 
 use crate::day::qty_text;
 
@@ -62,10 +62,10 @@ pub fn stop_record(book: &str, req: &OrderRequest, placed: &BrokerOrder) -> Ledg
         market_day: req.session,
         symbol: req.symbol.clone(),
         side: req.side,
-        kind: "stop".into(),
+        kind: OrderKind::Stop,
         qty: req.qty,
         stop_price: req.order_type.stop_price(),
-        purpose: "stop".into(),
+        purpose: Purpose::Stop,
         status: placed.status,
         broker_order_id: Some(placed.broker_id.clone()),
         filled_qty: Decimal::ZERO,
@@ -96,7 +96,7 @@ pub fn orders_csv(orders: &[LedgerOrder]) -> String {
             o.decision_price.map(qty_text).unwrap_or_default(),
             o.purpose,
             o.status,
-            o.approval.clone().unwrap_or_default(),
+            o.approval.map(|a| a.as_str()).unwrap_or_default(),
             qty_text(o.filled_qty),
             o.avg_price
                 .map(|p| qty_text(p.round_dp(8)))

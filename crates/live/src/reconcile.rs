@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use systrade_broker::{Broker, BrokerOrder, Faults, Position};
 use systrade_core::Symbol;
 use systrade_core::fsio::write_json_atomic;
-use systrade_store::{Ledger, ReconRow};
+use systrade_desk::artifacts::{ReconLine, StopViolation};
+use systrade_store::{Ledger, ReconRow, ReconStatus};
 
 use crate::day::{DayRun, boundary, qty_text};
 use crate::desk::Desk;
@@ -23,26 +24,45 @@ pub struct Reconciled {
     /// Mismatches no one acknowledged (they block new risk in their symbol).
     pub unresolved: BTreeSet<Symbol>,
     /// Held positions whose count of open stops is not what the strategy needs.
-    pub violations: Vec<Value>,
-    /// The `invariant` object of the reconciliation artifact.
-    pub invariant: Value,
+    pub violations: Vec<StopViolation>,
+    /// Exactly one stop per held position (`None`: the strategy defines no stops).
+    pub one_stop_per_position: Option<bool>,
 }
 
 impl Reconciled {
     /// No mismatch and no stop-invariant violation.
     pub fn clean(&self) -> bool {
-        self.rows.iter().all(|r| r.status == "match") && self.violations.is_empty()
+        self.rows.iter().all(|r| r.status == ReconStatus::Match) && self.violations.is_empty()
     }
 
     pub fn mismatches(&self) -> usize {
-        self.rows.iter().filter(|r| r.status != "match").count()
+        self.rows
+            .iter()
+            .filter(|r| r.status != ReconStatus::Match)
+            .count()
+    }
+
+    /// The rows that do not match, each marked when someone acknowledged it.
+    pub fn mismatch_lines(&self) -> Vec<ReconLine> {
+        self.rows
+            .iter()
+            .filter(|r| r.status != ReconStatus::Match)
+            .map(|r| recon_line(r, !self.unresolved.contains(&r.symbol)))
+            .collect()
     }
 }
 
-/// One reconciliation row; `acked` marks a mismatch someone acknowledged.
-pub fn recon_row_json(r: &ReconRow, acked: bool) -> Value {
-    json!({"symbol": r.symbol, "status": r.status, "broker_qty": qty_text(r.broker_qty),
-           "ledger_qty": qty_text(r.ledger_qty), "stops": r.stops, "acked": acked && r.status != "match" })
+/// One reconciliation row as the artifacts show it; `acked` marks a mismatch someone
+/// acknowledged.
+pub fn recon_line(r: &ReconRow, acked: bool) -> ReconLine {
+    ReconLine {
+        symbol: r.symbol.clone(),
+        status: r.status,
+        broker_qty: qty_text(r.broker_qty),
+        ledger_qty: qty_text(r.ledger_qty),
+        stops: r.stops,
+        acked: acked && r.status != ReconStatus::Match,
+    }
 }
 
 /// A reconciliation report; `unresolved` are the mismatches no one acknowledged.
@@ -56,7 +76,7 @@ pub fn reconciliation_json(
 ) -> Value {
     json!({
         "as_of": day, "strategy": name, "account": account, "broker_cash": cash.normalize().to_string(),
-        "rows": rows.iter().map(|r| recon_row_json(r, !unresolved.contains(&r.symbol))).collect::<Vec<_>>(),
+        "rows": rows.iter().map(|r| recon_line(r, !unresolved.contains(&r.symbol))).collect::<Vec<_>>(),
     })
 }
 
@@ -80,19 +100,19 @@ pub fn reconcile_rows(
             .filter(|o| &o.symbol == s && o.order_type.is_stop())
             .count();
         let status = if l.is_zero() && !b.is_zero() {
-            "missing_in_ledger"
+            ReconStatus::MissingInLedger
         } else if b.is_zero() && !l.is_zero() {
-            "missing_in_broker"
+            ReconStatus::MissingInBroker
         } else if b != l {
-            "qty_mismatch"
+            ReconStatus::QtyMismatch
         } else if stops == 0 && uses_stops {
-            "stop_missing"
+            ReconStatus::StopMissing
         } else {
-            "match"
+            ReconStatus::Match
         };
         rows.push(ReconRow {
             symbol: s.clone(),
-            status: status.into(),
+            status,
             broker_qty: b,
             ledger_qty: l,
             stops,
@@ -144,7 +164,10 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 .count();
             // A strategy without stops must not leave stray ones either.
             if n != usize::from(uses_stops) {
-                violations.push(json!({"symbol": p.symbol, "open_stops": n}));
+                violations.push(StopViolation {
+                    symbol: p.symbol.clone(),
+                    open_stops: n,
+                });
             }
         }
         self.step(13, "reconcile", |w| {
@@ -158,17 +181,17 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             json!({"one_stop_per_position": null, "no_stray_stops": violations.is_empty(),
                    "why": "the strategy defines no protective stop", "violations": violations})
         };
-        report["invariant"] = invariant.clone();
+        report["invariant"] = invariant;
         write_json_atomic(
             &self.x.folder.join(format!("reconciliation_{day}.json")),
             &report,
         )?;
-        for r in rows.iter().filter(|r| r.status != "match") {
+        for r in rows.iter().filter(|r| r.status != ReconStatus::Match) {
             self.logs.write(
                 "errors",
                 Some(r.symbol.as_str()),
-                &r.status,
-                recon_row_json(r, !unresolved.contains(&r.symbol)),
+                r.status.as_str(),
+                json!(recon_line(r, !unresolved.contains(&r.symbol))),
             );
         }
         boundary(13);
@@ -176,8 +199,8 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             held,
             rows,
             unresolved,
+            one_stop_per_position: uses_stops.then_some(violations.is_empty()),
             violations,
-            invariant,
         })
     }
 }

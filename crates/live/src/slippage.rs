@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use systrade_backtest::f;
 use systrade_core::Symbol;
 use systrade_core::contracts::Side;
-use systrade_store::Ledger;
+use systrade_store::{Ledger, Purpose};
 
 /// One fill measured against its order's decision price.
 pub struct Slip {
@@ -24,7 +24,7 @@ pub struct Slip {
     /// In money: what the difference cost (positive) or saved.
     pub cost: Decimal,
     /// The order's purpose.
-    pub purpose: String,
+    pub purpose: Purpose,
 }
 
 /// One day's fills summed: count, traded notional (at the decision prices) and slippage cost.

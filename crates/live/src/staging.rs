@@ -11,7 +11,7 @@ use systrade_backtest::{dec, f};
 use systrade_broker::OrderStatus;
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
-use systrade_store::{Book, BookKind, Ledger, LedgerOrder};
+use systrade_store::{Book, BookKind, Ledger, LedgerOrder, OrderKind, Purpose};
 use systrade_systems::table::Table;
 
 use crate::approvals::ApprovalBook;
@@ -289,20 +289,16 @@ fn staged_order(
         market_day: session,
         symbol: s.symbol.clone(),
         side: s.side,
-        kind: "market".into(),
+        kind: OrderKind::Market,
         qty: s.qty,
         stop_price: None,
-        purpose: "sheet".into(),
+        purpose: Purpose::Sheet,
         status: OrderStatus::Staged,
         broker_order_id: None,
         filled_qty: Decimal::ZERO,
         avg_price: None,
         note: Some(format!("from {}", sheet.display())),
         decision_price: Some(price),
-        approval: book
-            .desk
-            .execution()
-            .hold(f(s.qty * price))
-            .map(String::from),
+        approval: book.desk.execution().hold(f(s.qty * price)),
     })
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use systrade_broker::{Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus, RetryPolicy};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
+use systrade_store::Purpose;
 
 use crate::day::{DayRun, boundary, qty_text, retry};
 use crate::gates::{Gated, Planned, ledger_order};
@@ -78,7 +79,7 @@ pub fn replace_once<B: Broker + ?Sized>(
 pub fn submit_once<B: Broker + ?Sized>(
     run: &mut DayRun<'_, B>,
     req: &OrderRequest,
-    purpose: &str,
+    purpose: Purpose,
 ) -> anyhow::Result<BrokerOrder> {
     let id = &req.client_order_id;
     let placed = match place_once(&mut *run.broker, req, run.logs, run.policy)? {
@@ -132,18 +133,18 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
         }
         let sold: BTreeSet<Symbol> = new
             .iter()
-            .filter(|p| p.req.side == Side::Sell && p.purpose != "dust")
+            .filter(|p| p.req.side == Side::Sell && p.purpose != Purpose::Dust)
             .map(|p| p.req.symbol.clone())
             .collect();
         self.cancel_stops_for((7, "cancel_stops_before_sells"), &sold)?;
         boundary(7);
         let (dust, main): (Vec<&Planned>, Vec<&Planned>) =
-            go.into_iter().partition(|p| p.purpose == "dust");
+            go.into_iter().partition(|p| p.purpose == Purpose::Dust);
         self.submit_all((8, "submit_orders"), &main)?;
         boundary(8);
         let dusted: BTreeSet<Symbol> = new
             .iter()
-            .filter(|p| p.purpose == "dust")
+            .filter(|p| p.purpose == Purpose::Dust)
             .map(|p| p.req.symbol.clone())
             .collect();
         self.cancel_stops_for((9, "dust_stop_cancel"), &dusted)?;

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
 use systrade_backtest::f;
 use systrade_broker::{Broker, OrderStatus};
 use systrade_core::contracts::Action;
@@ -13,7 +12,11 @@ use systrade_core::fsio::{write_atomic, write_json_atomic};
 
 use crate::day::{DayRun, Decided, boundary, qty_text};
 use crate::gates::Gated;
-use crate::reconcile::{Reconciled, recon_row_json};
+use crate::reconcile::Reconciled;
+use systrade_desk::artifacts::{
+    ArtifactNames, BlockedOrder, DailySummary, DecisionSummary, HeldBack, OrderSummary,
+    PortfolioSnapshot, ReconSummary, RunStamp, SnapshotPosition,
+};
 
 impl<B: Broker + ?Sized> DayRun<'_, B> {
     /// Step 14: artifacts and the done flag; then notify and print the day's line.
@@ -28,11 +31,20 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
         let (gross, net, positions) = self.write_positions(decided, recon)?;
         let eq_f = f(account.equity);
         let peak_now = gated.before.iter().copied().fold(eq_f, f64::max);
-        let snapshot = json!({
-            "as_of": day, "strategy": name, "capital": eq_f, "cash": f(account.cash),
-            "gross": gross, "net": net, "positions": positions,
-            "drawdown": if peak_now > 0.0 { (1.0 - eq_f / peak_now).max(0.0) } else { 0.0 },
-        });
+        let snapshot = PortfolioSnapshot {
+            as_of: day,
+            strategy: name.to_string(),
+            capital: eq_f,
+            cash: f(account.cash),
+            gross,
+            net,
+            positions,
+            drawdown: if peak_now > 0.0 {
+                (1.0 - eq_f / peak_now).max(0.0)
+            } else {
+                0.0
+            },
+        };
         write_json_atomic(
             &self.x.folder.join(format!("portfolio_snapshot_{day}.json")),
             &snapshot,
@@ -42,75 +54,83 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             &self.x.folder.join(format!("orders_{day}.csv")),
             crate::orders::orders_csv(&orders_today).as_bytes(),
         )?;
-        let awaiting: Vec<Value> = orders_today
+        let awaiting: Vec<HeldBack> = orders_today
             .iter()
             .filter(|o| o.status == OrderStatus::Staged && o.approval.is_some())
-            .map(|o| {
-                json!({"client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side,
-                       "qty": qty_text(o.qty), "purpose": o.purpose, "approval": o.approval,
-                       "notional": o.decision_price.map(|p| f(p * o.qty))})
+            .map(|o| HeldBack {
+                client_order_id: o.client_order_id.0.clone(),
+                symbol: o.symbol.clone(),
+                side: o.side,
+                qty: qty_text(o.qty),
+                purpose: o.purpose,
+                approval: o.approval,
+                notional: o.decision_price.map(|p| f(p * o.qty)),
             })
             .collect();
         let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
         for o in &orders_today {
             *by_status.entry(o.status.as_str().to_string()).or_default() += 1;
         }
-        let mut stop_status: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut stop_status: BTreeMap<String, usize> = BTreeMap::new();
         for (_, s, _) in &self.stop_log {
-            *stop_status.entry(s).or_default() += 1;
+            *stop_status.entry((*s).to_string()).or_default() += 1;
         }
-        let blocked: Vec<Value> = gated
+        let blocked: Vec<BlockedOrder> = gated
             .planned
             .iter()
             .filter(|p| !p.blocked.is_empty())
-            .map(|p| {
-                json!({"symbol": p.req.symbol, "qty": qty_text(p.req.qty), "reasons": p.blocked,
-                       "why": p.blocked.iter().map(|r| r.describe()).collect::<Vec<_>>()})
+            .map(|p| BlockedOrder {
+                symbol: p.req.symbol.clone(),
+                qty: qty_text(p.req.qty),
+                reasons: p.blocked.clone(),
+                why: p.blocked.iter().map(|r| r.describe().to_string()).collect(),
             })
             .collect();
         let n_blocked = blocked.len();
         let dd = &decided.dd;
         let summary_path = self.x.folder.join(format!("daily_summary_{day}.json"));
-        let mut summary = json!({
-            "as_of": day,
-            "strategy": name,
-            "broker": self.x.broker.as_str(),
-            "account": self.x.account,
-            "dry_run": self.x.dry_run,
-            "decided_on_bars_through": dd.decided_through,
-            "equity": eq_f,
-            "cash": f(account.cash),
-            "gross_exposure": if eq_f != 0.0 { gross / eq_f } else { 0.0 },
-            "positions": recon.held.len(),
-            "targets": dd.targets,
-            "no_data": dd.no_data,
-            "decisions": {"mode": self.desk.decisions().mode, "kill_switch": gated.kill_switch,
-                          "allowed": gated.verdicts.iter().filter(|v| v.decision.action == Action::Allow).count(),
-                          "blocked": blocked},
-            "orders": {"planned": gated.planned.len(), "by_status": by_status,
-                       "execution_level": self.desk.execution().level, "held_back": awaiting},
-            "stops": stop_status,
-            "reconciliation": {
-                "mismatches": recon.rows.iter().filter(|r| r.status != "match").map(|r| recon_row_json(r, !recon.unresolved.contains(&r.symbol))).collect::<Vec<_>>(),
-                "one_stop_per_position": recon.invariant["one_stop_per_position"].clone(),
-                "violations": recon.invariant["violations"].clone(),
+        let summary = DailySummary {
+            as_of: day,
+            strategy: name.to_string(),
+            broker: self.x.broker.as_str().to_string(),
+            account: self.x.account.to_string(),
+            dry_run: self.x.dry_run,
+            decided_on_bars_through: dd.decided_through,
+            equity: eq_f,
+            cash: f(account.cash),
+            gross_exposure: if eq_f != 0.0 { gross / eq_f } else { 0.0 },
+            positions: recon.held.len(),
+            targets: dd.targets.clone(),
+            no_data: dd.no_data.clone(),
+            decisions: DecisionSummary {
+                mode: self.desk.decisions().mode.clone(),
+                kill_switch: gated.kill_switch,
+                allowed: gated
+                    .verdicts
+                    .iter()
+                    .filter(|v| v.decision.action == Action::Allow)
+                    .count(),
+                blocked,
             },
-            "logs": self.logs.counts,
-            "artifacts": {
-                "targets": format!("targets_{day}.csv"), "decisions": format!("decisions_{day}.json"),
-                "reconciliation": format!("reconciliation_{day}.json"),
-                "portfolio_snapshot": format!("portfolio_snapshot_{day}.json"),
-                "orders": format!("orders_{day}.csv"),
+            orders: OrderSummary {
+                planned: gated.planned.len(),
+                by_status,
+                execution_level: self.desk.execution().level.clone(),
+                held_back: awaiting,
             },
-        });
-        if self.x.stamp_artifacts
-            && let Some(m) = summary.as_object_mut()
-        {
-            m.insert(
-                "run".into(),
-                json!({"run_id": self.run_id, "started_utc": self.x.now}),
-            );
-        }
+            stops: stop_status,
+            reconciliation: ReconSummary {
+                mismatches: recon.mismatch_lines(),
+                one_stop_per_position: recon.one_stop_per_position,
+                violations: recon.violations.clone(),
+            },
+            logs: self.logs.counts.clone(),
+            artifacts: ArtifactNames::of_day(day),
+            run: self.x.stamp_artifacts.then(|| RunStamp {
+                run_id: self.run_id.to_string(),
+                started_utc: self.x.now.to_string(),
+            }),
+        };
         write_json_atomic(&summary_path, &summary)?;
         if !self.x.dry_run {
             let equity = account.equity;
@@ -131,10 +151,11 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             if self.x.dry_run { " (dry run)" } else { "" },
             recon.held.len(),
             orders_today.len(),
-            if stop_status.is_empty() {
+            if summary.stops.is_empty() {
                 "none".to_string()
             } else {
-                stop_status
+                summary
+                    .stops
                     .iter()
                     .map(|(k, v)| format!("{k} {v}"))
                     .collect::<Vec<_>>()
@@ -159,7 +180,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
         &mut self,
         decided: &Decided,
         recon: &Reconciled,
-    ) -> anyhow::Result<(f64, f64, Vec<Value>)> {
+    ) -> anyhow::Result<(f64, f64, Vec<SnapshotPosition>)> {
         let final_stops = self.ledger.stops(self.x.name)?;
         let mut gross = 0.0;
         let mut net = 0.0;
@@ -180,8 +201,14 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 st.map(|s| qty_text(s.level)).unwrap_or_default(),
                 st.map(|s| qty_text(s.qty)).unwrap_or_default()
             ));
-            positions.push(json!({"symbol": p.symbol, "qty": qty_text(p.qty), "avg_price": qty_text(p.avg_price.round_dp(8)),
-                "last_close": c, "value": v, "stop": st.map(|s| qty_text(s.level))}));
+            positions.push(SnapshotPosition {
+                symbol: p.symbol.clone(),
+                qty: qty_text(p.qty),
+                avg_price: qty_text(p.avg_price.round_dp(8)),
+                last_close: c,
+                value: v,
+                stop: st.map(|s| qty_text(s.level)),
+            });
         }
         write_atomic(&self.x.folder.join("snapshots/final.csv"), csv.as_bytes())?;
         Ok((gross, net, positions))

@@ -9,7 +9,7 @@
 
 use systrade_broker::{Broker, BrokerFill, BrokerOrder, RetryPolicy};
 use systrade_core::contracts::ClientOrderId;
-use systrade_store::{Ledger, LedgerOrder, StoreError, Writer};
+use systrade_store::{Ledger, LedgerOrder, OrderKind, Purpose, StoreError, Writer};
 
 use serde_json::json;
 
@@ -96,11 +96,11 @@ impl FillSync {
             w.upsert_order(o)?;
         }
         for (fl, o) in &self.new {
-            w.book_fill(name, account, fl, &o.purpose)?;
+            w.book_fill(name, account, fl, o.purpose)?;
         }
         for u in &self.updates {
             w.upsert_order(u)?;
-            if u.kind == "stop" && u.status.is_terminal() {
+            if u.kind == OrderKind::Stop && u.status.is_terminal() {
                 // A stop that fired or went away protects nothing any more.
                 w.clear_stop_order(name, &u.client_order_id)?;
             }
@@ -164,10 +164,18 @@ fn adopt(name: &str, account: &str, b: &BrokerOrder) -> anyhow::Result<LedgerOrd
         market_day: b.session,
         symbol: b.symbol.clone(),
         side: b.side,
-        kind: if stop.is_some() { "stop" } else { "market" }.into(),
+        kind: if stop.is_some() {
+            OrderKind::Stop
+        } else {
+            OrderKind::Market
+        },
         qty: b.qty,
         stop_price: stop,
-        purpose: if stop.is_some() { "stop" } else { "adopted" }.into(),
+        purpose: if stop.is_some() {
+            Purpose::Stop
+        } else {
+            Purpose::Adopted
+        },
         status: b.status,
         broker_order_id: Some(b.broker_id.clone()),
         filled_qty: b.filled_qty,

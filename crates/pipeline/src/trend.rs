@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use nalgebra::DMatrix;
 use serde::Serialize;
 use systrade_core::contracts::{ClientOrderId, Side};
+use systrade_core::vocab::Purpose;
 use systrade_core::{Market, Symbol};
 use systrade_portfolio::{
     VolTargetParams, VolTargetResult, pairwise_covariance, target_vol_weights,
@@ -803,13 +804,13 @@ pub fn desired_trades_jsonl(records: &[DayRecord]) -> Result<String, systrade_co
 }
 
 /// Why a row trades: `entry`, `add`, `reduce`, `exit` or `dust` (part of its order id).
-pub fn order_purpose(row: &TickerRow) -> &'static str {
+pub fn order_purpose(row: &TickerRow) -> Purpose {
     match (row.qty > 0.0, row.qty_after > 0.0, row.order_qty > 0.0) {
-        _ if row.dust == Some("closed") => "dust",
-        (false, _, true) => "entry",
-        (true, _, true) => "add",
-        (_, false, false) => "exit",
-        _ => "reduce",
+        _ if row.dust == Some("closed") => Purpose::Dust,
+        (false, _, true) => Purpose::Entry,
+        (true, _, true) => Purpose::Add,
+        (_, false, false) => Purpose::Exit,
+        _ => Purpose::Reduce,
     }
 }
 
@@ -830,7 +831,7 @@ pub fn orders_csv(strategy: &str, r: &DayRecord) -> Result<String, systrade_core
             Side::Sell
         };
         let purpose = order_purpose(row);
-        let id = ClientOrderId::derive(strategy, r.as_of, &row.ticker, side, purpose)?;
+        let id = ClientOrderId::derive(strategy, r.as_of, &row.ticker, side, purpose.as_str())?;
         let price = row.signal.last_close.unwrap_or(0.0);
         let _ = writeln!(
             out,

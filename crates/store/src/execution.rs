@@ -9,7 +9,7 @@ use serde::Serialize;
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
 
-use crate::{Cells, Ledger, LedgerOrder, StoreError, Writer, sym};
+use crate::{Cells, Ledger, LedgerOrder, Purpose, StoreError, Writer, sym};
 
 /// Who decides a book's orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -26,6 +26,14 @@ impl BookKind {
         match self {
             BookKind::System => "system",
             BookKind::Sheet => "sheet",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<BookKind> {
+        match s {
+            "system" => Some(BookKind::System),
+            "sheet" => Some(BookKind::Sheet),
+            _ => None,
         }
     }
 }
@@ -50,7 +58,7 @@ pub struct LedgerFill {
     pub price: Decimal,
     pub fee: Decimal,
     pub date: NaiveDate,
-    pub purpose: String,
+    pub purpose: Purpose,
 }
 
 impl Ledger {
@@ -64,11 +72,7 @@ impl Ledger {
             .query_map([], |r| {
                 Ok(Book {
                     strategy: r.get(0)?,
-                    kind: if r.get::<_, String>(1)? == "sheet" {
-                        BookKind::Sheet
-                    } else {
-                        BookKind::System
-                    },
+                    kind: r.word("books", 1, BookKind::parse, "a book kind (system or sheet)")?,
                     account: r.get(2)?,
                 })
             })
@@ -97,7 +101,7 @@ impl Ledger {
                     price: r.dec("fills", 6)?,
                     fee: r.dec("fills", 7)?,
                     date: r.date("fills", 8)?,
-                    purpose: r.get(9)?,
+                    purpose: r.word("fills", 9, Purpose::parse, "an order purpose")?,
                 })
             })
             .map_err(self.err())?;

@@ -22,6 +22,7 @@ mod manual;
 
 pub use execution::{Book, BookKind, LedgerFill};
 pub use manual::{ManualTrade, NewTrade, TradeClose, TradeUpdate};
+pub use systrade_core::vocab::{Approval, OrderKind, Purpose, ReconStatus};
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -37,6 +38,13 @@ pub enum StoreError {
     /// A stored row that cannot be what its table says (names table, row and column).
     #[error("ledger is corrupt: {0}")]
     Corrupt(String),
+    /// An order status change the lifecycle does not allow ([`OrderStatus::can_become`]).
+    #[error("order {id}: the ledger has it {from}; it cannot become {to}")]
+    Transition {
+        id: String,
+        from: OrderStatus,
+        to: OrderStatus,
+    },
 }
 
 /// A corrupt stored value as the error rusqlite's row mapping carries.
@@ -76,6 +84,26 @@ pub(crate) trait Cells {
         }
     }
 
+    /// A ledger enum stored as its word.
+    fn word<T>(
+        &self,
+        table: &str,
+        i: usize,
+        parse: fn(&str) -> Option<T>,
+        what: &str,
+    ) -> rusqlite::Result<T> {
+        let t = self.text(i)?;
+        parse(&t).ok_or_else(|| self.at(table, i, &t, what))
+    }
+
+    fn word_opt<T>(
+        &self,
+        table: &str,
+        i: usize,
+        parse: fn(&str) -> Option<T>,
+        what: &str,
+    ) -> rusqlite::Result<Option<T>>;
+
     fn status(&self, table: &str, i: usize) -> rusqlite::Result<OrderStatus> {
         let t = self.text(i)?;
         OrderStatus::parse(&t).ok_or_else(|| self.at(table, i, &t, "an order status"))
@@ -100,6 +128,21 @@ impl Cells for rusqlite::Row<'_> {
 
     fn text(&self, i: usize) -> rusqlite::Result<String> {
         self.get(i)
+    }
+
+    fn word_opt<T>(
+        &self,
+        table: &str,
+        i: usize,
+        parse: fn(&str) -> Option<T>,
+        what: &str,
+    ) -> rusqlite::Result<Option<T>> {
+        match self.get::<_, Option<String>>(i)? {
+            None => Ok(None),
+            Some(t) => parse(&t)
+                .map(Some)
+                .ok_or_else(|| self.at(table, i, &t, what)),
+        }
     }
 
     fn dec_opt(&self, table: &str, i: usize) -> rusqlite::Result<Option<Decimal>> {
@@ -159,12 +202,10 @@ pub struct LedgerOrder {
     pub market_day: NaiveDate,
     pub symbol: Symbol,
     pub side: Side,
-    /// `market` or `stop`.
-    pub kind: String,
+    pub kind: OrderKind,
     pub qty: Decimal,
     pub stop_price: Option<Decimal>,
-    /// `entry`, `add`, `reduce`, `exit`, `dust`, `stop`.
-    pub purpose: String,
+    pub purpose: Purpose,
     pub status: OrderStatus,
     pub broker_order_id: Option<String>,
     pub filled_qty: Decimal,
@@ -174,10 +215,9 @@ pub struct LedgerOrder {
     /// each fill's slippage against it.
     #[serde(default)]
     pub decision_price: Option<Decimal>,
-    /// `None`: no approval needed; `pending`: staged until `systrade approve`; `approved`;
-    /// `manual`: the manual execution level (traded by hand, never sent).
+    /// `None`: no approval needed.
     #[serde(default)]
-    pub approval: Option<String>,
+    pub approval: Option<Approval>,
 }
 
 /// The stop in force for a held symbol.
@@ -193,8 +233,7 @@ pub struct StopRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReconRow {
     pub symbol: Symbol,
-    /// `match | qty_mismatch | missing_in_broker | missing_in_ledger | stop_missing`.
-    pub status: String,
+    pub status: ReconStatus,
     pub broker_qty: Decimal,
     pub ledger_qty: Decimal,
     /// Open protective stops at the broker.
@@ -240,17 +279,17 @@ fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerOrder> {
         market_day: r.date(T, 2)?,
         symbol: sym(r.get(3)?)?,
         side: r.side(T, 4)?,
-        kind: r.get(5)?,
+        kind: r.word(T, 5, OrderKind::parse, "an order kind")?,
         qty: r.dec(T, 6)?,
         stop_price: r.dec_opt(T, 7)?,
-        purpose: r.get(8)?,
+        purpose: r.word(T, 8, Purpose::parse, "an order purpose")?,
         status: r.status(T, 9)?,
         broker_order_id: r.get(10)?,
         filled_qty: r.dec(T, 11)?,
         avg_price: r.dec_opt(T, 12)?,
         note: r.get(13)?,
         decision_price: r.dec_opt(T, 14)?,
-        approval: r.get(15)?,
+        approval: r.word_opt(T, 15, Approval::parse, "an approval")?,
     })
 }
 
@@ -705,7 +744,12 @@ impl Ledger {
             .query_map(params![strategy, d], |r| {
                 Ok(ReconRow {
                     symbol: sym(r.get(0)?)?,
-                    status: r.get(1)?,
+                    status: r.word(
+                        "reconciliation",
+                        1,
+                        ReconStatus::parse,
+                        "a reconciliation status",
+                    )?,
                     broker_qty: r.dec("reconciliation", 2)?,
                     ledger_qty: r.dec("reconciliation", 3)?,
                     stops: r.get::<_, i64>(4)?.max(0) as usize,
@@ -725,7 +769,7 @@ impl Ledger {
             return Ok(BTreeSet::new());
         };
         let mut out = BTreeSet::new();
-        for r in rows.into_iter().filter(|r| is_mismatch(&r.status)) {
+        for r in rows.into_iter().filter(|r| r.status != ReconStatus::Match) {
             let acked: Option<i64> = self
                 .conn
                 .query_row(
@@ -761,7 +805,7 @@ impl Ledger {
                 "{symbol} is not in strategy {strategy}'s reconciliation of {d}"
             )));
         };
-        if !is_mismatch(&row.status) {
+        if row.status == ReconStatus::Match {
             return Err(StoreError::Invalid(format!(
                 "{symbol} matched in the reconciliation of {d}; nothing to acknowledge"
             )));
@@ -777,10 +821,10 @@ impl Ledger {
             params![strategy, symbol.as_str(), d.to_string(), now],
         )
         .map_err(e)?;
-        if row.status == "qty_mismatch"
-            || row.status == "missing_in_ledger"
-            || row.status == "missing_in_broker"
-        {
+        if matches!(
+            row.status,
+            ReconStatus::QtyMismatch | ReconStatus::MissingInLedger | ReconStatus::MissingInBroker
+        ) {
             tx.execute(
                 "INSERT INTO positions (strategy, symbol, qty) VALUES (?1, ?2, ?3) \
                  ON CONFLICT(strategy, symbol) DO UPDATE SET qty = excluded.qty",
@@ -862,11 +906,6 @@ impl Ledger {
     }
 }
 
-/// True for the statuses that block new entries until acknowledged.
-pub fn is_mismatch(status: &str) -> bool {
-    status != "match"
-}
-
 /// The writes of one step (inside its transaction).
 pub struct Writer<'t> {
     tx: &'t Transaction<'t>,
@@ -941,6 +980,21 @@ impl Writer<'_> {
             )
             .optional()
             .map_err(self.e())?;
+        if let Some(b) = &before {
+            let from = OrderStatus::parse(b).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "table orders, row {}, column status: {b:?} is not an order status",
+                    o.client_order_id
+                ))
+            })?;
+            if !from.can_become(o.status) {
+                return Err(StoreError::Transition {
+                    id: o.client_order_id.0.clone(),
+                    from,
+                    to: o.status,
+                });
+            }
+        }
         self.tx
             .execute(
                 "INSERT INTO orders (client_order_id, strategy, market_day, symbol, side, kind, qty, \
@@ -959,10 +1013,10 @@ impl Writer<'_> {
                     o.market_day.to_string(),
                     o.symbol.as_str(),
                     side_str(o.side),
-                    o.kind,
+                    o.kind.as_str(),
                     o.qty.to_string(),
                     o.stop_price.map(|s| s.to_string()),
-                    o.purpose,
+                    o.purpose.as_str(),
                     o.status.as_str(),
                     o.broker_order_id,
                     o.filled_qty.to_string(),
@@ -970,7 +1024,7 @@ impl Writer<'_> {
                     o.note,
                     self.run_id,
                     o.decision_price.map(|p| p.to_string()),
-                    o.approval
+                    o.approval.map(Approval::as_str)
                 ],
             )
             .map_err(self.e())?;
@@ -992,7 +1046,7 @@ impl Writer<'_> {
         strategy: &str,
         account: &str,
         f: &BrokerFill,
-        purpose: &str,
+        purpose: Purpose,
     ) -> Result<bool, StoreError> {
         let n = self
             .tx
@@ -1010,7 +1064,7 @@ impl Writer<'_> {
                     f.price.to_string(),
                     f.fee.to_string(),
                     f.date.to_string(),
-                    purpose,
+                    purpose.as_str(),
                     account
                 ],
             )
@@ -1168,7 +1222,7 @@ impl Writer<'_> {
                         strategy,
                         market_day.to_string(),
                         r.symbol.as_str(),
-                        r.status,
+                        r.status.as_str(),
                         r.broker_qty.to_string(),
                         r.ledger_qty.to_string(),
                         r.stops as i64,

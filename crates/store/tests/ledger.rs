@@ -5,7 +5,9 @@ use rust_decimal::Decimal;
 use systrade_broker::{BrokerFill, OrderStatus};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
-use systrade_store::{Ledger, LedgerOrder, ReconRow, RunStart, StoreError};
+use systrade_store::{
+    Approval, Ledger, LedgerOrder, OrderKind, Purpose, ReconRow, ReconStatus, RunStart, StoreError,
+};
 
 fn run() -> RunStart<'static> {
     RunStart {
@@ -34,10 +36,10 @@ fn order(status: OrderStatus) -> LedgerOrder {
         market_day: d(),
         symbol: s("BTC"),
         side: Side::Buy,
-        kind: "market".into(),
+        kind: OrderKind::Market,
         qty: Decimal::new(15, 1),
         stop_price: None,
-        purpose: "entry".into(),
+        purpose: Purpose::Entry,
         status,
         broker_order_id: None,
         filled_qty: Decimal::ZERO,
@@ -81,9 +83,9 @@ fn test_a_failed_step_writes_nothing_and_a_good_one_everything() {
             fee: Decimal::new(1, 1),
             date: d(),
         };
-        assert!(w.book_fill("trend", "acct", &f, "entry")?);
+        assert!(w.book_fill("trend", "acct", &f, Purpose::Entry)?);
         assert!(
-            !w.book_fill("trend", "acct", &f, "entry")?,
+            !w.book_fill("trend", "acct", &f, Purpose::Entry)?,
             "a fill is booked once"
         );
         Ok(())
@@ -108,14 +110,14 @@ fn test_a_mismatch_blocks_until_acknowledged_and_the_ack_adopts_the_broker() {
     let rows = vec![
         ReconRow {
             symbol: s("BTC"),
-            status: "match".into(),
+            status: ReconStatus::Match,
             broker_qty: Decimal::ONE,
             ledger_qty: Decimal::ONE,
             stops: 1,
         },
         ReconRow {
             symbol: s("ETH"),
-            status: "missing_in_ledger".into(),
+            status: ReconStatus::MissingInLedger,
             broker_qty: Decimal::new(3, 0),
             ledger_qty: Decimal::ZERO,
             stops: 0,
@@ -138,7 +140,7 @@ fn test_a_mismatch_blocks_until_acknowledged_and_the_ack_adopts_the_broker() {
     );
     assert!(l.ack("trend", &s("XRP"), "t").is_err());
     let row = l.ack("trend", &s("ETH"), "t").unwrap();
-    assert_eq!(row.status, "missing_in_ledger");
+    assert_eq!(row.status, ReconStatus::MissingInLedger);
     assert!(l.unresolved_mismatches("trend").unwrap().is_empty());
     assert_eq!(l.positions("trend").unwrap()[&s("ETH")], Decimal::new(3, 0));
 }
@@ -159,9 +161,12 @@ fn test_a_corrupt_row_is_an_error_naming_table_row_and_column_never_a_default() 
         ("side", "sideways", "a side"),
         ("status", "weird", "an order status"),
         ("market_day", "yesterday", "a date"),
+        ("kind", "limit", "an order kind"),
+        ("purpose", "flip", "an order purpose"),
+        ("approval", "maybe", "an approval"),
     ] {
         let c = rusqlite::Connection::open(&path).unwrap();
-        let good: String = c
+        let good: Option<String> = c
             .query_row(&format!("SELECT {column} FROM orders"), [], |r| r.get(0))
             .unwrap();
         c.execute(&format!("UPDATE orders SET {column} = ?1"), [value])
@@ -177,4 +182,63 @@ fn test_a_corrupt_row_is_an_error_naming_table_row_and_column_never_a_default() 
             .unwrap();
     }
     assert!(l.order(&ClientOrderId("st-1".into())).unwrap().is_some());
+}
+
+#[test]
+fn test_an_order_status_moves_only_along_the_lifecycle_never_back() {
+    use OrderStatus::*;
+    // Every pair: the ledger takes exactly the changes the lifecycle allows, and a refused
+    // one leaves the stored order as it was.
+    for from in OrderStatus::ALL {
+        for to in OrderStatus::ALL {
+            let dir = tempfile::tempdir().unwrap();
+            let mut l = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+            l.start_run(&run()).unwrap();
+            l.step("r1", 6, "orders", "t1", |w| w.upsert_order(&order(from)))
+                .unwrap();
+            let r = l.step("r1", 8, "submit", "t2", |w| w.upsert_order(&order(to)));
+            let stored = l.order(&ClientOrderId("st-1".into())).unwrap().unwrap();
+            let allowed = from == to
+                || match from {
+                    Staged | Submitted => to != Staged,
+                    Accepted => !matches!(to, Staged | Submitted),
+                    PartiallyFilled => matches!(to, Filled | Canceled | Expired),
+                    Filled | Canceled | Rejected | Expired => false,
+                };
+            assert_eq!(from.can_become(to), allowed, "{from} → {to}");
+            match r {
+                Ok(()) => {
+                    assert!(allowed, "{from} → {to} was taken");
+                    assert_eq!(stored.status, to);
+                }
+                Err(StoreError::Transition { from: f, to: t, .. }) => {
+                    assert!(!allowed, "{from} → {to} was refused");
+                    assert_eq!((f, t), (from, to));
+                    assert_eq!(stored.status, from, "a refused change writes nothing");
+                }
+                Err(e) => panic!("{from} → {to}: {e}"),
+            }
+        }
+    }
+    // A filled order never becomes canceled: the error says which order and both states.
+    let e = StoreError::Transition {
+        id: "st-1".into(),
+        from: Filled,
+        to: Canceled,
+    }
+    .to_string();
+    assert_eq!(
+        e,
+        "order st-1: the ledger has it filled; it cannot become canceled"
+    );
+    // The approval is stored and read back as its word.
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+    l.start_run(&run()).unwrap();
+    let mut o = order(Staged);
+    o.approval = Some(Approval::Pending);
+    l.step("r1", 6, "orders", "t1", |w| w.upsert_order(&o))
+        .unwrap();
+    let back = l.order(&ClientOrderId("st-1".into())).unwrap().unwrap();
+    assert_eq!(back.approval, Some(Approval::Pending));
 }

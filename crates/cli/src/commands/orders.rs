@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use systrade_backtest::f;
 use systrade_broker::OrderStatus;
 use systrade_core::contracts::Side;
-use systrade_store::{Ledger, LedgerOrder};
+use systrade_store::{Approval, Ledger, LedgerOrder, OrderKind};
 
 use crate::args::{
     ApproveArgs, OrdersCancelArgs, OrdersCommand, OrdersListArgs, OrdersSlippageArgs,
@@ -36,7 +36,7 @@ fn stamp() -> anyhow::Result<String> {
 }
 
 fn print_released(r: &Released, ledger: &Ledger) -> anyhow::Result<()> {
-    for o in r.orders.iter().filter(|o| o.kind == "market") {
+    for o in r.orders.iter().filter(|o| o.kind == OrderKind::Market) {
         let now = current(ledger, o)?;
         println!(
             "  sent {}: {}{}",
@@ -52,7 +52,7 @@ fn print_released(r: &Released, ledger: &Ledger) -> anyhow::Result<()> {
             }
         );
     }
-    for o in r.orders.iter().filter(|o| o.kind == "stop") {
+    for o in r.orders.iter().filter(|o| o.kind == OrderKind::Stop) {
         println!("  stop {} {}: {}", o.symbol, o.client_order_id, o.status);
     }
     Ok(())
@@ -130,9 +130,7 @@ fn list(home: &Path, a: &OrdersListArgs) -> anyhow::Result<()> {
     };
     rows.retain(|o| match status {
         None => true,
-        Some("pending") => {
-            o.status == OrderStatus::Staged && o.approval.as_deref() == Some("pending")
-        }
+        Some("pending") => o.status == OrderStatus::Staged && o.approval == Some(Approval::Pending),
         Some("open") => o.status.is_open(),
         Some(s) => o.status.as_str() == s,
     });
@@ -181,7 +179,7 @@ fn list(home: &Path, a: &OrdersListArgs) -> anyhow::Result<()> {
             o.kind,
             o.purpose,
             o.status,
-            o.approval.as_deref().unwrap_or("-"),
+            o.approval.map_or("-", Approval::as_str),
             o.decision_price.map(qty_text).unwrap_or_else(|| "-".into())
         );
     }
@@ -230,8 +228,8 @@ fn stage(home: &Path, a: &OrdersStageArgs) -> anyhow::Result<()> {
             "  {}  notional {:.2}  {}",
             text(o),
             f(o.qty * o.decision_price.unwrap_or_default()),
-            match o.approval.as_deref() {
-                Some("pending") => "waits for `systrade approve`",
+            match o.approval {
+                Some(Approval::Pending) => "waits for `systrade approve`",
                 Some(_) => "manual: trade it by hand",
                 None => "below execution.approve_above: sent now",
             }
