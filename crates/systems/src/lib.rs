@@ -11,7 +11,9 @@
 //!   line and symbol.
 
 pub mod momentum;
+pub mod momentum_plan;
 pub mod plan;
+pub mod research;
 pub mod sheet;
 pub mod table;
 pub mod tearsheet;

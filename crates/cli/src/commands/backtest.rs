@@ -2,46 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
-use systrade_backtest::research::{
-    cost_grid, parse_splits, split_reports, write_cost_grid, write_splits,
-};
-use systrade_backtest::{BacktestConfig, BacktestError, CostModel, Remainder, write_outputs};
+use systrade_backtest::research::parse_splits;
+use systrade_backtest::{BacktestConfig, CostModel, Remainder};
 use systrade_core::Symbol;
 use systrade_data::DataSource;
 use systrade_strategy::{SmaCross, SmaCrossParams};
+use systrade_systems::research::{
+    cash_rate_per_period, cost_levels, research, research_sheet, write_research,
+};
 
 use crate::args::{BacktestArgs, RemainderArg, StrategyArg};
 use crate::exit::BadInput;
-
-fn bad(e: BacktestError) -> anyhow::Error {
-    match e {
-        BacktestError::Input(m) => BadInput(m).into(),
-        other => other.into(),
-    }
-}
-
-/// The fee levels of `--cost-grid` (`none`: no grid).
-pub fn cost_levels(text: &str) -> anyhow::Result<Vec<f64>> {
-    match text.trim() {
-        "none" | "" => Ok(Vec::new()),
-        text => text
-            .split(',')
-            .map(|x| {
-                x.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite() && *v >= 0.0)
-            })
-            .collect::<Option<Vec<f64>>>()
-            .ok_or_else(|| {
-                BadInput(format!(
-                    "--cost-grid must list non-negative bps like 0,5,10 (or none), got {text:?}"
-                ))
-                .into()
-            }),
-    }
-}
 
 pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
     if let Some(config) = &a.config {
@@ -92,22 +63,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
     let series = DataSource::open(data_path)?.daily(&symbol, &a.read.parse_options())?;
     let periods = f64::from(series.market.periods_per_year());
     let cash_rate = match &a.cash_rate {
-        Some(path) => {
-            let r =
-                systrade_data::values::read_value_series(path, None, &["rate", "cdi", "selic"])?;
-            // Forward-fill the annual rate onto the bar dates, as a per-period simple rate.
-            let mut out = BTreeMap::new();
-            let mut j = 0;
-            for b in &series.bars {
-                while j + 1 < r.dates.len() && r.dates[j + 1] <= b.ts {
-                    j += 1;
-                }
-                if r.dates[j] <= b.ts {
-                    out.insert(b.ts, (1.0 + r.values[j] / 100.0).powf(1.0 / periods) - 1.0);
-                }
-            }
-            out
-        }
+        Some(path) => cash_rate_per_period(path, &series.bars, periods)?,
         None => BTreeMap::new(),
     };
     let cfg = BacktestConfig {
@@ -153,94 +109,57 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         })
         .map_err(|e| BadInput(e.to_string()))?,
     };
-    let strategy = || Ok(proto.clone());
-    let result = systrade_backtest::run(&mut proto.clone(), &data, &cfg).map_err(bad)?;
-    let split_rows = match &splits {
-        Some(s) => Some(split_reports(&result, s, cfg.periods_per_year).map_err(bad)?),
-        None => None,
-    };
-    let grid = if levels.is_empty() {
-        None
-    } else {
-        Some(cost_grid(strategy, &data, &cfg, &levels).map_err(bad)?)
-    };
-    write_outputs(&result, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
-    if let Some(rows) = &grid {
-        write_cost_grid(rows, &a.out)?;
-    }
-    if let Some(rows) = &split_rows {
-        write_splits(rows, &a.out)?;
-        for r in rows {
-            let m = &r.metrics;
-            println!(
-                "split {}: {} returns, CAGR {}, Sharpe {}, max drawdown {}",
-                r.split.name,
-                m.n_returns,
-                m.cagr
-                    .map(|v| format!("{:.2}%", v * 100.0))
-                    .unwrap_or_else(|| "n/a".into()),
-                m.sharpe
-                    .map(|v| format!("{v:.2}"))
-                    .unwrap_or_else(|| "n/a".into()),
-                m.max_drawdown
-                    .map(|v| format!("{:.2}%", v * 100.0))
-                    .unwrap_or_else(|| "n/a".into())
-            );
-        }
-    }
-    let s = &result.summary;
+    let r = research(&proto, &data, &cfg, &levels, splits.as_deref())?;
+    write_research(&r, &a.out)?;
     let pct = |x: Option<f64>| {
         x.map(|v| format!("{:.2}%", v * 100.0))
             .unwrap_or_else(|| "n/a".into())
     };
-    println!(
-        "{} {} {}..{}: final equity {:.2} ({} trades + {} open, fees {:.2}); CAGR {}, Sharpe {}, max drawdown {}",
-        s.strategy,
-        symbol_text,
+    let num = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "n/a".into());
+    for s in r.splits.iter().flatten() {
+        let m = &s.metrics;
+        println!(
+            "split {}: {} returns, CAGR {}, Sharpe {}, max drawdown {}",
+            s.split.name,
+            m.n_returns,
+            pct(m.cagr),
+            num(m.sharpe),
+            pct(m.max_drawdown)
+        );
+    }
+    let s = &r.result.summary;
+    let (first, last) = (
         s.first_date.map(|d| d.to_string()).unwrap_or_default(),
         s.last_date.map(|d| d.to_string()).unwrap_or_default(),
+    );
+    println!(
+        "{} {symbol_text} {first}..{last}: final equity {:.2} ({} trades + {} open, fees {:.2}); CAGR {}, Sharpe {}, max drawdown {}",
+        s.strategy,
         s.final_equity,
         s.n_trades,
         s.n_open_trades,
         s.total_fees,
         pct(s.metrics.cagr),
-        s.metrics
-            .sharpe
-            .map(|v| format!("{v:.2}"))
-            .unwrap_or_else(|| "n/a".into()),
+        num(s.metrics.sharpe),
         pct(s.metrics.max_drawdown)
     );
-    let mut tables = Vec::new();
-    if let Some(rows) = &grid {
-        tables.push(systrade_systems::tearsheet::cost_grid_table(rows));
-    }
-    if let Some(rows) = &split_rows {
-        tables.push(systrade_systems::tearsheet::splits_table(rows));
-    }
-    tables.extend(systrade_systems::tearsheet::top_trades(&result.trades, 10));
-    let dates: Vec<chrono::NaiveDate> = result.series.iter().map(|x| x.date).collect();
-    let sheet = systrade_report::tearsheet::TearSheet {
-        title: format!(
-            "{} {} — fast {}, slow {}",
-            s.strategy, symbol_text, a.fast, a.slow
+    let sheet = research_sheet(
+        &r,
+        &cfg,
+        &data,
+        (
+            format!(
+                "{} {symbol_text} — fast {}, slow {}",
+                s.strategy, a.fast, a.slow
+            ),
+            format!(
+                "{} · {first} to {last} · fees {} bps, slippage {} bps",
+                data_path.display(),
+                a.fees_bps,
+                a.slippage_bps
+            ),
         ),
-        subtitle: format!(
-            "{} · {} to {} · fees {} bps, slippage {} bps",
-            data_path.display(),
-            s.first_date.map(|d| d.to_string()).unwrap_or_default(),
-            s.last_date.map(|d| d.to_string()).unwrap_or_default(),
-            a.fees_bps,
-            a.slippage_bps
-        ),
-        perf: systrade_systems::tearsheet::engine_performance(
-            &result,
-            &cfg,
-            systrade_systems::tearsheet::buy_and_hold(&data, &dates),
-        ),
-        metrics: systrade_systems::tearsheet::engine_metrics(&result),
-        tables,
-        notes: s.warnings.iter().take(10).cloned().collect(),
-    };
+    );
     let report = systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)?;
     println!(
         "wrote {} (tear sheet: {})",

@@ -1,18 +1,13 @@
 //! `systrade backtest --config` and `systrade plan` for momentum-cohort configs: the flags
 //! wired to `systrade_systems::momentum`, and what the commands print.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use systrade_core::fsio::write_atomic;
 use systrade_pipeline::momentum::BookKind;
-use systrade_systems::bad;
-use systrade_systems::momentum::{
-    charts, check, load, orders_csv, read_map, targets_csv, tearsheet_of, write_backtest,
-    write_cohort_states,
-};
+use systrade_systems::momentum::{charts, load, tearsheet_of, write_backtest};
+use systrade_systems::momentum_plan::{LiveBook, plan_month, write_month_plan};
 use systrade_systems::trend::pct;
 
 use crate::args::{BacktestArgs, PlanArgs, ReadArgs};
@@ -87,69 +82,17 @@ pub fn plan(config: &Path, a: &PlanArgs) -> anyhow::Result<()> {
         &a.read.options(),
         (None, Some(a.as_of)),
     )?;
-    let r = l.run(None, Some(a.as_of))?;
-    let Some(idx) = r.formations.iter().rposition(|f| f.date <= a.as_of) else {
-        return Err(bad(format!("no formation on or before {}", a.as_of)));
-    };
-    let f = &r.formations[idx];
-    let (failures, cautions) = check(f, &l.params);
-    if !failures.is_empty() {
-        return Err(bad(format!(
-            "pre-export checks failed for the {} formation ({}); nothing exported:\n  {}",
-            f.month(),
-            f.date,
-            failures.join("\n  ")
-        )));
-    }
-    let month = f.month();
-    let targets = targets_csv(f)?;
-    let orders = match a.live_capital {
-        Some(c) => {
-            if !(c.is_finite() && c > 0.0) {
-                return Err(bad(format!("--live-capital must be positive, got {c}")));
-            }
-            let prev = r.formations[..idx]
-                .iter()
-                .rev()
-                .find(|x| x.failed.is_none())
-                .map(|x| x.weights.clone())
-                .unwrap_or_default();
-            let tickers = &l.panel.tickers;
-            let holdings = a
-                .holdings
-                .as_deref()
-                .map(|p| read_map(p, "shares", tickers, false))
-                .transpose()?;
-            let lots = match &a.lots {
-                Some(p) => read_map(p, "lot", tickers, true)?,
-                None => BTreeMap::new(),
-            };
-            Some(orders_csv(
-                f,
-                &prev,
-                c,
-                holdings.as_ref(),
-                &lots,
-                f64::from(l.cfg.orders.default_lot),
-            )?)
-        }
-        None => None,
-    };
-    let out = &a.out;
-    let write = || -> anyhow::Result<()> {
-        write_atomic(
-            &out.join(format!("targets_{month}.csv")),
-            targets.as_bytes(),
-        )?;
-        if let Some(o) = &orders {
-            write_atomic(&out.join(format!("orders_{month}.csv")), o.as_bytes())?;
-        }
-        write_cohort_states(f, out)?;
-        Ok(())
-    };
-    write().with_context(|| format!("writing {}", out.display()))?;
+    let live = a.live_capital.map(|capital| LiveBook {
+        capital,
+        holdings: a.holdings.as_deref(),
+        lots: a.lots.as_deref(),
+    });
+    let p = plan_month(&l, a.as_of, live.as_ref())?;
+    write_month_plan(&p, &a.out)?;
+    let f = &p.formation;
     println!(
-        "plan {month} (formation {}, trade at the open of {}): {} eligible, N = {}{}",
+        "plan {} (formation {}, trade at the open of {}): {} eligible, N = {}{}",
+        p.month(),
         f.date,
         f.trade_date
             .map(|d| d.to_string())
@@ -184,10 +127,10 @@ pub fn plan(config: &Path, a: &PlanArgs) -> anyhow::Result<()> {
             c.update.turnover
         );
     }
-    for c in &cautions {
+    for c in &p.cautions {
         println!("  warning: {c}");
     }
-    println!("wrote {}", out.display());
+    println!("wrote {}", a.out.display());
     Ok(())
 }
 

@@ -18,7 +18,7 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
         a.start.or(b.start),
         a.end.or(b.end),
     );
-    let levels = super::backtest::cost_levels(&a.cost_grid)?;
+    let levels = systrade_systems::research::cost_levels(&a.cost_grid)?;
     let (result, secs) = run_backtest(&l, &cfg, &a.out)?;
     println!(
         "{} ({} tickers from {}) {}; ran in {secs:.3} s",
