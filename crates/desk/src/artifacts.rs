@@ -108,6 +108,31 @@ pub struct ReconLine {
     pub acked: bool,
 }
 
+/// `reconciliation_D.json` (and `systrade reconcile --json`): every symbol either side holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    pub as_of: NaiveDate,
+    pub strategy: String,
+    pub account: String,
+    pub broker_cash: String,
+    pub rows: Vec<ReconLine>,
+    /// The stop invariant (the daily run's report only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invariant: Option<StopInvariant>,
+}
+
+/// Exactly one protective stop per held position — or, for a strategy without stops, none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StopInvariant {
+    /// `None` for a strategy without protective stops.
+    pub one_stop_per_position: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_stray_stops: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    pub violations: Vec<StopViolation>,
+}
+
 /// A held position whose count of open stops is not what the strategy needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StopViolation {

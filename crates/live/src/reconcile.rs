@@ -3,19 +3,25 @@
 //! mismatch no one acknowledged blocks new risk in that symbol, never an exit.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
+use serde_json::json;
 use systrade_broker::{Broker, BrokerOrder, Faults, Position};
+use systrade_config::momentum::MomentumConfig;
+use systrade_config::run::RunSection;
+use systrade_config::trend::TrendConfig;
+use systrade_config::{ReadOptions, StrategyKind};
 use systrade_core::Symbol;
 use systrade_core::fsio::write_json_atomic;
-use systrade_desk::artifacts::{ReconLine, StopViolation};
+use systrade_desk::artifacts::{ReconLine, Reconciliation, StopInvariant, StopViolation};
 use systrade_store::{Ledger, ReconRow, ReconStatus};
 
 use crate::day::{DayRun, boundary, qty_text};
 use crate::desk::Desk;
 use crate::venue::Venue;
+use crate::{bad, strategy_name};
 
 /// Step 13's outcome.
 pub struct Reconciled {
@@ -66,18 +72,24 @@ pub fn recon_line(r: &ReconRow, acked: bool) -> ReconLine {
 }
 
 /// A reconciliation report; `unresolved` are the mismatches no one acknowledged.
-pub fn reconciliation_json(
+pub fn reconciliation(
     day: NaiveDate,
-    name: &str,
-    account: &str,
+    (name, account): (&str, &str),
     cash: Decimal,
     rows: &[ReconRow],
     unresolved: &BTreeSet<Symbol>,
-) -> Value {
-    json!({
-        "as_of": day, "strategy": name, "account": account, "broker_cash": cash.normalize().to_string(),
-        "rows": rows.iter().map(|r| recon_line(r, !unresolved.contains(&r.symbol))).collect::<Vec<_>>(),
-    })
+) -> Reconciliation {
+    Reconciliation {
+        as_of: day,
+        strategy: name.to_string(),
+        account: account.to_string(),
+        broker_cash: cash.normalize().to_string(),
+        rows: rows
+            .iter()
+            .map(|r| recon_line(r, !unresolved.contains(&r.symbol)))
+            .collect(),
+        invariant: None,
+    }
 }
 
 /// Broker positions and open stops vs the ledger's positions, per symbol.
@@ -146,6 +158,82 @@ pub fn reconcile_now(
     ))
 }
 
+/// What `systrade reconcile` reconciles: a book's config, its data, the day.
+pub struct ReconcileRequest<'a> {
+    pub config: &'a Path,
+    pub data: Option<&'a Path>,
+    pub read: &'a ReadOptions,
+    /// Default: the broker's own session (after a failed run the paper clock is at that
+    /// day — it never goes back — which may be later than the last completed one).
+    pub as_of: Option<NaiveDate>,
+    pub now: DateTime<Utc>,
+}
+
+/// The book's `[run]` section and name, without loading its data.
+pub fn book_of(config: &Path) -> anyhow::Result<(RunSection, String)> {
+    let run = match StrategyKind::of(config).map_err(bad)? {
+        StrategyKind::Momentum => MomentumConfig::load(config).map_err(bad)?.run,
+        StrategyKind::Trend | StrategyKind::Sheet => TrendConfig::load(config).map_err(bad)?.run,
+    };
+    let name = strategy_name(config, run.name.as_deref());
+    Ok((run, name))
+}
+
+/// `systrade reconcile`: the book against its broker now, recorded like the run's own (a new
+/// mismatch blocks entries in that symbol from now on).
+pub fn reconcile_book(
+    home: &Path,
+    ledger: &mut Ledger,
+    r: &ReconcileRequest<'_>,
+) -> anyhow::Result<Reconciliation> {
+    let (run, name) = book_of(r.config)?;
+    let venue = Venue::new(run.broker, home, &run.account);
+    let day = match r.as_of {
+        Some(d) => d,
+        None => match venue.current_session()? {
+            Some(d) => d,
+            None => ledger.last_done(&name)?.ok_or_else(|| {
+                bad(format!(
+                    "strategy {name} has not completed a day yet; pass --as-of"
+                ))
+            })?,
+        },
+    };
+    let (desk, _) = Desk::load(r.config, r.data, r.read, Some(day), r.now)?;
+    crate::check_not_future(r.config, desk.market(), day, r.now)?;
+    let (rows, cash) = reconcile_now(&desk, ledger, &name, day, &venue)?;
+    let stamp = r.now.format("%Y-%m-%dT%H:%M:%SZ");
+    ledger.record_reconciliation(&name, day, &rows, &format!("reconcile {stamp}"))?;
+    let unresolved = ledger.unresolved_mismatches(&name)?;
+    Ok(reconciliation(
+        day,
+        (&name, &run.account),
+        cash,
+        &rows,
+        &unresolved,
+    ))
+}
+
+/// `systrade reconcile --ack SYMBOL…`: each mismatch is acknowledged and the ledger takes
+/// the broker's quantity, so new entries are allowed again.
+pub fn acknowledge(
+    ledger: &mut Ledger,
+    config: &Path,
+    symbols: &[String],
+    stamp: &str,
+) -> anyhow::Result<Vec<(Symbol, ReconRow)>> {
+    let (_, name) = book_of(config)?;
+    let mut out = Vec::new();
+    for s in symbols {
+        let sym = Symbol::new(s.as_str()).map_err(|e| bad(e.to_string()))?;
+        let row = ledger
+            .ack(&name, &sym, stamp)
+            .map_err(|e| bad(e.to_string()))?;
+        out.push((sym, row));
+    }
+    Ok(out)
+}
+
 impl<B: Broker + ?Sized> DayRun<'_, B> {
     /// Step 13: broker truth vs the ledger, recorded, written as `reconciliation_D.json`;
     /// each mismatch is logged as an error.
@@ -174,14 +262,13 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             w.record_reconciliation(name, day, &rows)
         })?;
         let unresolved = self.ledger.unresolved_mismatches(name)?;
-        let mut report = reconciliation_json(day, name, self.x.account, cash, &rows, &unresolved);
-        let invariant = if uses_stops {
-            json!({"one_stop_per_position": violations.is_empty(), "violations": violations})
-        } else {
-            json!({"one_stop_per_position": null, "no_stray_stops": violations.is_empty(),
-                   "why": "the strategy defines no protective stop", "violations": violations})
-        };
-        report["invariant"] = invariant;
+        let mut report = reconciliation(day, (name, self.x.account), cash, &rows, &unresolved);
+        report.invariant = Some(StopInvariant {
+            one_stop_per_position: uses_stops.then_some(violations.is_empty()),
+            no_stray_stops: (!uses_stops).then_some(violations.is_empty()),
+            why: (!uses_stops).then(|| "the strategy defines no protective stop".to_string()),
+            violations: violations.clone(),
+        });
         write_json_atomic(
             &self.x.folder.join(format!("reconciliation_{day}.json")),
             &report,
