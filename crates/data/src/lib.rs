@@ -15,6 +15,7 @@ pub mod error;
 #[cfg(feature = "excel")]
 mod excel;
 pub mod folder;
+pub mod import;
 pub mod inspect;
 pub mod layout;
 pub mod market_fit;

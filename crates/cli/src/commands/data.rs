@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use systrade_data::db::{ImportLine, ImportStatus, MarketDb};
-use systrade_data::folder::{Dataset, data_files, parse_all};
+use systrade_data::import::{import_folder, read_folder};
 use systrade_data::inspect::{
     SeriesReport, render_flags, render_table, report_series, report_stored,
 };
@@ -17,38 +17,29 @@ use super::progress;
 use crate::args::{ImportArgs, InspectArgs, SynthArgs};
 use crate::exit::BadInput;
 
-/// Parses every file under `from` (nothing is written yet).
+fn tick(pb: &indicatif::ProgressBar, files: usize) {
+    pb.set_length(files as u64);
+    pb.inc(1);
+}
+
+/// Parses every file under `from` (nothing is written yet), with a progress bar.
 pub fn read_files(from: &Path, opts: &ParseOptions) -> anyhow::Result<Vec<ParsedFile>> {
-    let files = data_files(from)?;
-    if opts.name.is_some() && files.len() > 1 {
-        return Err(BadInput(format!(
-            "--name applies to one file, but {} holds {} files",
-            from.display(),
-            files.len()
-        ))
-        .into());
-    }
-    let pb = progress(files.len() as u64, "reading");
-    let parsed = parse_all(&files, opts, &|_| pb.inc(1));
+    let pb = progress(0, "reading");
+    let parsed = read_folder(from, opts, &|_, n| tick(&pb, n));
     pb.finish_and_clear();
     Ok(parsed?)
 }
 
-/// Parses and stores; returns the report. Bad input leaves the database untouched.
+/// Parses and stores, with a progress bar; bad input leaves the database untouched.
 pub fn import_into(
     from: &Path,
     db_path: &Path,
     opts: &ParseOptions,
 ) -> anyhow::Result<Vec<ImportLine>> {
-    let parsed = read_files(from, opts)?;
-    // Two files for one dataset in one import would silently overwrite each other.
-    Dataset::from_files(parsed.clone())?;
-    let mut db =
-        MarketDb::open(db_path).with_context(|| format!("opening {}", db_path.display()))?;
-    let report = db
-        .import(&parsed, opts)
-        .with_context(|| format!("importing into {}", db_path.display()))?;
-    Ok(report)
+    let pb = progress(0, "reading");
+    let report = import_folder(from, db_path, opts, &|_, n| tick(&pb, n));
+    pb.finish_and_clear();
+    report.with_context(|| format!("importing into {}", db_path.display()))
 }
 
 pub fn import(a: &ImportArgs) -> anyhow::Result<()> {
