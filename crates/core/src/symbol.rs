@@ -28,6 +28,15 @@ impl Symbol {
     }
 
     /// The symbol as text.
+    /// `symbols` as one line, `", "` between them (for messages and reports).
+    pub fn join<'a>(symbols: impl IntoIterator<Item = &'a Symbol>) -> String {
+        symbols
+            .into_iter()
+            .map(Symbol::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use systrade_backtest::f;
 use systrade_broker::OrderStatus;
+use systrade_core::Symbol;
 use systrade_core::contracts::Side;
 use systrade_report::newsletter::{
     AvoidLine, Fact, FillLine, Newsletter, PositionLine, Section, TradeLine, WatchLine,
@@ -316,12 +317,7 @@ fn system_section(
     if !summary.no_data.is_empty() {
         warnings.push(format!(
             "data missing or stale for {}: no new risk there today",
-            summary
-                .no_data
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            Symbol::join(&summary.no_data)
         ));
     }
     for m in &summary.reconciliation.mismatches {

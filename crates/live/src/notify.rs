@@ -50,7 +50,7 @@ pub fn alerts_of(summary: &DailySummary, errors: &[String]) -> Vec<Alert> {
         ));
     }
     if !summary.no_data.is_empty() {
-        lines.push(format!("no data: {}", words(&summary.no_data)));
+        lines.push(format!("no data: {}", Symbol::join(&summary.no_data)));
     }
     let mut out = vec![Alert {
         kind: AlertKind::RunSummary,
@@ -134,14 +134,6 @@ pub fn alerts_of(summary: &DailySummary, errors: &[String]) -> Vec<Alert> {
         }
     }
     out
-}
-
-fn words(symbols: &[Symbol]) -> String {
-    symbols
-        .iter()
-        .map(Symbol::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// An alert for errors: a failed run, or error records of a finished one.

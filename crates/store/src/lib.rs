@@ -62,13 +62,16 @@ fn corrupt(msg: String) -> rusqlite::Error {
 pub(crate) trait Cells {
     fn at(&self, table: &str, i: usize, got: &str, what: &str) -> rusqlite::Error;
     fn text(&self, i: usize) -> rusqlite::Result<String>;
+    fn text_opt(&self, i: usize) -> rusqlite::Result<Option<String>>;
 
     fn dec(&self, table: &str, i: usize) -> rusqlite::Result<Decimal> {
         let t = self.text(i)?;
         t.parse().map_err(|_| self.at(table, i, &t, "a decimal"))
     }
 
-    fn dec_opt(&self, table: &str, i: usize) -> rusqlite::Result<Option<Decimal>>;
+    fn dec_opt(&self, table: &str, i: usize) -> rusqlite::Result<Option<Decimal>> {
+        self.word_opt(table, i, |t| t.parse().ok(), "a decimal")
+    }
 
     fn date(&self, table: &str, i: usize) -> rusqlite::Result<NaiveDate> {
         let t = self.text(i)?;
@@ -102,11 +105,17 @@ pub(crate) trait Cells {
         i: usize,
         parse: fn(&str) -> Option<T>,
         what: &str,
-    ) -> rusqlite::Result<Option<T>>;
+    ) -> rusqlite::Result<Option<T>> {
+        match self.text_opt(i)? {
+            None => Ok(None),
+            Some(t) => parse(&t)
+                .map(Some)
+                .ok_or_else(|| self.at(table, i, &t, what)),
+        }
+    }
 
     fn status(&self, table: &str, i: usize) -> rusqlite::Result<OrderStatus> {
-        let t = self.text(i)?;
-        OrderStatus::parse(&t).ok_or_else(|| self.at(table, i, &t, "an order status"))
+        self.word(table, i, OrderStatus::parse, "an order status")
     }
 }
 
@@ -130,29 +139,8 @@ impl Cells for rusqlite::Row<'_> {
         self.get(i)
     }
 
-    fn word_opt<T>(
-        &self,
-        table: &str,
-        i: usize,
-        parse: fn(&str) -> Option<T>,
-        what: &str,
-    ) -> rusqlite::Result<Option<T>> {
-        match self.get::<_, Option<String>>(i)? {
-            None => Ok(None),
-            Some(t) => parse(&t)
-                .map(Some)
-                .ok_or_else(|| self.at(table, i, &t, what)),
-        }
-    }
-
-    fn dec_opt(&self, table: &str, i: usize) -> rusqlite::Result<Option<Decimal>> {
-        match self.get::<_, Option<String>>(i)? {
-            None => Ok(None),
-            Some(t) => t
-                .parse()
-                .map(Some)
-                .map_err(|_| self.at(table, i, &t, "a decimal")),
-        }
+    fn text_opt(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.get(i)
     }
 }
 

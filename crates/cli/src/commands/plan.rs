@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use chrono::NaiveDate;
+use systrade_core::Symbol;
 use systrade_pipeline::trend::DayRecord;
 
 use crate::args::PlanArgs;
@@ -79,12 +80,7 @@ pub fn plan(
     if !summary.no_data.is_empty() {
         println!(
             "warning: no trustworthy T-1 bar for {} (no new risk; stops left as they are)",
-            summary
-                .no_data
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            Symbol::join(summary.no_data.iter().copied())
         );
     }
     println!("wrote {}", out.display());
