@@ -3,7 +3,9 @@
 
 pub mod artifacts;
 pub mod newsletter;
+pub mod orders;
 pub mod portfolio;
+pub mod slippage;
 pub mod trades;
 
 /// A [`systrade_core::BadInput`] as an `anyhow` error (exit code 2).

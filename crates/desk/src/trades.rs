@@ -30,6 +30,58 @@ pub fn trade_json(t: &ManualTrade) -> serde_json::Value {
     })
 }
 
+fn side_word(t: &ManualTrade) -> &'static str {
+    if t.trade.side == Side::Buy {
+        "long"
+    } else {
+        "short"
+    }
+}
+
+/// The trade in one line: `trade ID: long QTY SYM @ PRICE on DATE; open …, realised …[, R]`.
+pub fn trade_text(t: &ManualTrade) -> String {
+    format!(
+        "trade {}: {} {} {} @ {} on {}; open {}, realised {}{}",
+        t.id,
+        side_word(t),
+        dtext(t.trade.qty),
+        t.trade.symbol,
+        dtext(t.trade.price),
+        t.trade.date,
+        dtext(t.open_qty),
+        dtext(t.realized_pnl.round_dp(2)),
+        t.r_multiple()
+            .map(|r| format!(", {} R", dtext(r.round_dp(2))))
+            .unwrap_or_default()
+    )
+}
+
+/// The trades as a fixed-width table, a header line first.
+pub fn trades_table(trades: &[ManualTrade]) -> String {
+    let mut out = format!(
+        "{:>4} {:<10} {:<5} {:>10} {:>10} {:<10} {:>10} {:>12} {:>7}  tags\n",
+        "id", "symbol", "side", "qty", "price", "date", "open", "realised", "R"
+    );
+    for t in trades {
+        out.push_str(&format!(
+            "{:>4} {:<10} {:<5} {:>10} {:>10} {:<10} {:>10} {:>12} {:>7}  {}\n",
+            t.id,
+            t.trade.symbol.as_str(),
+            side_word(t),
+            dtext(t.trade.qty),
+            dtext(t.trade.price),
+            t.trade.date,
+            dtext(t.open_qty),
+            dtext(t.realized_pnl.round_dp(2)),
+            t.r_multiple()
+                .map(|r| dtext(r.round_dp(2)))
+                .unwrap_or_default(),
+            t.trade.tags.join(",")
+        ));
+    }
+    out
+}
+
 /// The generic export layout: `date,symbol,side,qty,price[,fees][,stop][,tags][,notes]`.
 pub fn read_export(path: &Path) -> anyhow::Result<Vec<(String, NewTrade)>> {
     let t = Table::read(

@@ -14,7 +14,6 @@ pub mod notify;
 pub mod orders;
 pub mod reconcile;
 pub mod schedule;
-pub mod slippage;
 pub mod staging;
 pub mod stops;
 pub mod submit;

@@ -19,6 +19,7 @@ use systrade_config::ReadOptions;
 use systrade_config::momentum::MomentumConfig;
 
 use crate::bad;
+use crate::trend::pct;
 
 /// A config with every input loaded and aligned.
 pub struct Loaded {
@@ -396,6 +397,38 @@ fn target_fields(j: usize, r: &systrade_pipeline::momentum::TargetRow) -> Vec<St
 }
 
 /// `targets_YYYY-MM.csv` of one formation.
+/// The backtest in one line: book, cohorts, universe, period, the headline metrics, costs,
+/// benchmark and formations.
+pub fn headline(r: &MomentumResult, l: &Loaded) -> String {
+    let s = &r.summary;
+    format!(
+        "momentum {} ({} cohorts{}, {} names from {}) {}..{}: CAGR {}, vol {}, Sharpe over CDI {}, max drawdown {}, turnover {:.2}×/yr, costs {:.2}% of NAV; CDI CAGR {}; benchmark: {}; {} formations ({} failed, {} in stress)",
+        match s.book {
+            BookKind::Ls => "LS",
+            BookKind::D10 => "D10",
+        },
+        s.cohorts,
+        if s.beta_overlay { ", beta overlay" } else { "" },
+        l.panel.tickers.len(),
+        l.source.display(),
+        s.period.0.map(|d| d.to_string()).unwrap_or_default(),
+        s.period.1.map(|d| d.to_string()).unwrap_or_default(),
+        pct(s.cagr),
+        pct(s.vol),
+        s.sharpe
+            .map(|v| format!("{v:.2}"))
+            .unwrap_or_else(|| "n/a".into()),
+        pct(s.max_dd),
+        s.avg_turnover,
+        s.total_cost * 100.0,
+        pct(s.cdi_cagr),
+        s.benchmark,
+        s.formations,
+        s.failed_formations.len(),
+        s.stress_months
+    )
+}
+
 pub fn targets_csv(f: &Formation) -> anyhow::Result<String> {
     csv_text(
         &TARGETS_HEADER,

@@ -5,8 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use systrade_pipeline::momentum::BookKind;
-use systrade_systems::momentum::{charts, load, tearsheet_of, write_backtest};
+use systrade_systems::momentum::{charts, headline, load, tearsheet_of, write_backtest};
 use systrade_systems::momentum_plan::{LiveBook, plan_month, write_month_plan};
 use systrade_systems::trend::pct;
 
@@ -30,32 +29,7 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
         charts(&r, &a.out.join("charts"))?;
     }
     let s = &r.summary;
-    println!(
-        "momentum {} ({} cohorts{}, {} names from {}) {}..{}: CAGR {}, vol {}, Sharpe over CDI {}, max drawdown {}, turnover {:.2}×/yr, costs {:.2}% of NAV; CDI CAGR {}; benchmark: {}; {} formations ({} failed, {} in stress); ran in {secs:.3} s",
-        match s.book {
-            BookKind::Ls => "LS",
-            BookKind::D10 => "D10",
-        },
-        s.cohorts,
-        if s.beta_overlay { ", beta overlay" } else { "" },
-        l.panel.tickers.len(),
-        l.source.display(),
-        s.period.0.map(|d| d.to_string()).unwrap_or_default(),
-        s.period.1.map(|d| d.to_string()).unwrap_or_default(),
-        pct(s.cagr),
-        pct(s.vol),
-        s.sharpe
-            .map(|v| format!("{v:.2}"))
-            .unwrap_or_else(|| "n/a".into()),
-        pct(s.max_dd),
-        s.avg_turnover,
-        s.total_cost * 100.0,
-        pct(s.cdi_cagr),
-        s.benchmark,
-        s.formations,
-        s.failed_formations.len(),
-        s.stress_months
-    );
+    println!("{}; ran in {secs:.3} s", headline(&r, &l));
     for w in s.warnings.iter().take(3) {
         println!("warning: {w}");
     }

@@ -6,18 +6,17 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use systrade_backtest::f;
-use systrade_broker::OrderStatus;
-use systrade_core::contracts::Side;
-use systrade_store::{Approval, Ledger, LedgerOrder, OrderKind};
+use systrade_store::{Approval, Ledger, OrderKind};
 
 use crate::args::{
     ApproveArgs, OrdersCancelArgs, OrdersCommand, OrdersListArgs, OrdersSlippageArgs,
     OrdersStageArgs, ReadArgs,
 };
 use crate::exit::{bad, existing_ledger};
+use systrade_desk::orders::{self, OrderFilter, order_json, orders_table};
+use systrade_desk::slippage::{by_day, slippage_json, slippage_table, slippages};
 use systrade_live::approvals::{self, ApprovalBook, Released, current, order_text as text};
 use systrade_live::day::qty_text;
-use systrade_live::slippage::{by_day, slippages};
 use systrade_live::staging;
 use systrade_live::strategy_name;
 
@@ -99,89 +98,27 @@ fn book_name(config: &Path) -> anyhow::Result<String> {
     Ok(strategy_name(config, configured))
 }
 
-fn order_json(o: &LedgerOrder) -> Value {
-    json!({
-        "client_order_id": o.client_order_id, "book": o.strategy, "session": o.market_day,
-        "symbol": o.symbol, "side": o.side, "qty": qty_text(o.qty), "kind": o.kind,
-        "stop_price": o.stop_price.map(qty_text), "purpose": o.purpose, "status": o.status,
-        "approval": o.approval, "decision_price": o.decision_price.map(qty_text),
-        "filled_qty": qty_text(o.filled_qty), "avg_price": o.avg_price.map(|p| qty_text(p.round_dp(8))),
-        "note": o.note,
-    })
-}
-
 fn list(home: &Path, a: &OrdersListArgs) -> anyhow::Result<()> {
-    let status = a.status.as_deref();
-    if let Some(s) = status
-        && s != "pending"
-        && s != "open"
-        && OrderStatus::parse(s).is_none()
-    {
-        return Err(bad(format!(
-            "--status {s:?}: expected pending, open or one of {}",
-            OrderStatus::ALL.map(|x| x.as_str()).join(", ")
-        )));
-    }
+    let filter = a.status.as_deref().map(OrderFilter::parse).transpose()?;
     let ledger = open_ledger(home)?;
     let book = a.config.as_deref().map(book_name).transpose()?;
-    let mut rows: Vec<LedgerOrder> = match &book {
-        Some(b) => ledger.orders(b)?,
-        None => ledger.all_orders()?,
-    };
-    rows.retain(|o| match status {
-        None => true,
-        Some("pending") => o.status == OrderStatus::Staged && o.approval == Some(Approval::Pending),
-        Some("open") => o.status.is_open(),
-        Some(s) => o.status.as_str() == s,
-    });
-    // Newest session first; within a session, as recorded.
-    rows.sort_by_key(|o| std::cmp::Reverse(o.market_day));
+    let rows = orders::orders(&ledger, book.as_deref(), filter)?;
     if a.json {
         let v: Vec<Value> = rows.iter().map(order_json).collect();
         println!(
             "{}",
             systrade_core::json::to_canonical_pretty(&json!(v))?.trim_end()
         );
-        return Ok(());
-    }
-    if rows.is_empty() {
+    } else if rows.is_empty() {
         println!(
             "no orders{}",
-            status
+            a.status
+                .as_deref()
                 .map(|s| format!(" with status {s}"))
                 .unwrap_or_default()
         );
-        return Ok(());
-    }
-    println!(
-        "{:<35} {:<14} {:<10} {:<10} {:<4} {:>12} {:<6} {:<7} {:<16} {:<9} {:>12}",
-        "client_order_id",
-        "book",
-        "session",
-        "symbol",
-        "side",
-        "qty",
-        "kind",
-        "purpose",
-        "status",
-        "approval",
-        "decision_px"
-    );
-    for o in &rows {
-        println!(
-            "{:<35} {:<14} {:<10} {:<10} {:<4} {:>12} {:<6} {:<7} {:<16} {:<9} {:>12}",
-            o.client_order_id.0,
-            o.strategy,
-            o.market_day,
-            o.symbol,
-            o.side.as_str(),
-            qty_text(o.qty),
-            o.kind,
-            o.purpose,
-            o.status,
-            o.approval.map_or("-", Approval::as_str),
-            o.decision_price.map(qty_text).unwrap_or_else(|| "-".into())
-        );
+    } else {
+        print!("{}", orders_table(&rows));
     }
     Ok(())
 }
@@ -249,58 +186,15 @@ fn slippage(home: &Path, a: &OrdersSlippageArgs) -> anyhow::Result<()> {
     let rows = slippages(&ledger, book.as_deref())?;
     let days = by_day(&rows);
     if a.json {
-        let v = json!({
-            "fills": rows.iter().map(|s| json!({
-                "date": s.date, "book": s.book, "symbol": s.symbol, "side": s.side,
-                "qty": qty_text(s.qty), "price": qty_text(s.price.round_dp(8)),
-                "decision_price": qty_text(s.reference), "purpose": s.purpose,
-                "slippage_bps": (s.bps * 100.0).round() / 100.0,
-                "slippage_cost": qty_text(s.cost.round_dp(6)),
-            })).collect::<Vec<_>>(),
-            "by_day": days.iter().map(|(d, day)| json!({
-                "date": d, "fills": day.fills, "notional": qty_text(day.notional.round_dp(2)),
-                "slippage_cost": qty_text(day.cost.round_dp(6)),
-                "slippage_bps": (day.bps() * 100.0).round() / 100.0,
-            })).collect::<Vec<_>>(),
-        });
+        let v = slippage_json(&rows, &days);
         println!(
             "{}",
             systrade_core::json::to_canonical_pretty(&v)?.trim_end()
         );
-        return Ok(());
-    }
-    if rows.is_empty() {
+    } else if rows.is_empty() {
         println!("no fills with a decision price yet");
-        return Ok(());
-    }
-    println!(
-        "{:<10} {:<14} {:<10} {:<4} {:>12} {:>14} {:>14} {:>9} {:>12}  purpose",
-        "date", "book", "symbol", "side", "qty", "price", "decision", "bps", "cost"
-    );
-    for s in &rows {
-        println!(
-            "{:<10} {:<14} {:<10} {:<4} {:>12} {:>14} {:>14} {:>9.2} {:>12.2}  {}",
-            s.date,
-            s.book,
-            s.symbol,
-            if s.side == Side::Buy { "buy" } else { "sell" },
-            qty_text(s.qty),
-            qty_text(s.price.round_dp(6)),
-            qty_text(s.reference),
-            s.bps,
-            f(s.cost),
-            s.purpose
-        );
-    }
-    println!("\nper day (positive = worse than the decision price):");
-    for (d, day) in &days {
-        println!(
-            "  {d}: {} fills, notional {:.2}, slippage {:.2} ({:.2} bps)",
-            day.fills,
-            f(day.notional),
-            f(day.cost),
-            day.bps()
-        );
+    } else {
+        print!("{}", slippage_table(&rows, &days));
     }
     Ok(())
 }

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use serde_json::json;
 use systrade_core::Symbol;
 use systrade_core::contracts::Side;
@@ -11,7 +10,7 @@ use systrade_store::{Ledger, ManualTrade, NewTrade, TradeUpdate};
 
 use crate::args::{TradeSideArg, TradesCommand};
 use crate::exit::{bad, existing_ledger, refused};
-use systrade_desk::trades::{read_export, trade_json};
+use systrade_desk::trades::{read_export, trade_json, trade_text, trades_table};
 
 /// Today (UTC), or the date of `SYSTRADE_NOW` when set (tests and replays).
 fn today() -> anyhow::Result<NaiveDate> {
@@ -33,29 +32,8 @@ fn open_ledger(home: &Path, create: bool) -> anyhow::Result<Ledger> {
     }
 }
 
-fn dtext(d: Decimal) -> String {
-    d.normalize().to_string()
-}
-
 fn print_trade(verb: &str, t: &ManualTrade) {
-    println!(
-        "{verb} trade {}: {} {} {} @ {} on {}; open {}, realised {}{}",
-        t.id,
-        if t.trade.side == Side::Buy {
-            "long"
-        } else {
-            "short"
-        },
-        dtext(t.trade.qty),
-        t.trade.symbol,
-        dtext(t.trade.price),
-        t.trade.date,
-        dtext(t.open_qty),
-        dtext(t.realized_pnl.round_dp(2)),
-        t.r_multiple()
-            .map(|r| format!(", {} R", dtext(r.round_dp(2))))
-            .unwrap_or_default()
-    );
+    println!("{verb} {}", trade_text(t));
 }
 
 pub fn run(home: &Path, c: &TradesCommand) -> anyhow::Result<()> {
@@ -91,31 +69,7 @@ pub fn run(home: &Path, c: &TradesCommand) -> anyhow::Result<()> {
                     systrade_core::json::to_canonical_pretty(&json!(v))?.trim_end()
                 );
             } else {
-                println!(
-                    "{:>4} {:<10} {:<5} {:>10} {:>10} {:<10} {:>10} {:>12} {:>7}  tags",
-                    "id", "symbol", "side", "qty", "price", "date", "open", "realised", "R"
-                );
-                for t in &trades {
-                    println!(
-                        "{:>4} {:<10} {:<5} {:>10} {:>10} {:<10} {:>10} {:>12} {:>7}  {}",
-                        t.id,
-                        t.trade.symbol.as_str(),
-                        if t.trade.side == Side::Buy {
-                            "long"
-                        } else {
-                            "short"
-                        },
-                        dtext(t.trade.qty),
-                        dtext(t.trade.price),
-                        t.trade.date,
-                        dtext(t.open_qty),
-                        dtext(t.realized_pnl.round_dp(2)),
-                        t.r_multiple()
-                            .map(|r| dtext(r.round_dp(2)))
-                            .unwrap_or_default(),
-                        t.trade.tags.join(",")
-                    );
-                }
+                print!("{}", trades_table(&trades));
                 if trades.is_empty() {
                     println!("  no {}manual trades", if a.all { "" } else { "open " });
                 }

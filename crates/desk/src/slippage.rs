@@ -91,3 +91,62 @@ pub fn by_day(slips: &[Slip]) -> BTreeMap<NaiveDate, SlipDay> {
     }
     days
 }
+
+fn qty(q: Decimal) -> String {
+    q.normalize().to_string()
+}
+
+/// Basis points rounded to 2 decimals, for JSON.
+fn bps2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The fills and their days as JSON; decimals as text.
+pub fn slippage_json(slips: &[Slip], days: &BTreeMap<NaiveDate, SlipDay>) -> serde_json::Value {
+    serde_json::json!({
+        "fills": slips.iter().map(|s| serde_json::json!({
+            "date": s.date, "book": s.book, "symbol": s.symbol, "side": s.side,
+            "qty": qty(s.qty), "price": qty(s.price.round_dp(8)),
+            "decision_price": qty(s.reference), "purpose": s.purpose,
+            "slippage_bps": bps2(s.bps), "slippage_cost": qty(s.cost.round_dp(6)),
+        })).collect::<Vec<_>>(),
+        "by_day": days.iter().map(|(d, day)| serde_json::json!({
+            "date": d, "fills": day.fills, "notional": qty(day.notional.round_dp(2)),
+            "slippage_cost": qty(day.cost.round_dp(6)), "slippage_bps": bps2(day.bps()),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The fills as a fixed-width table, then the days.
+pub fn slippage_table(slips: &[Slip], days: &BTreeMap<NaiveDate, SlipDay>) -> String {
+    let mut out = format!(
+        "{:<10} {:<14} {:<10} {:<4} {:>12} {:>14} {:>14} {:>9} {:>12}  purpose\n",
+        "date", "book", "symbol", "side", "qty", "price", "decision", "bps", "cost"
+    );
+    for s in slips {
+        out.push_str(&format!(
+            "{:<10} {:<14} {:<10} {:<4} {:>12} {:>14} {:>14} {:>9.2} {:>12.2}  {}\n",
+            s.date,
+            s.book,
+            s.symbol,
+            s.side.as_str(),
+            qty(s.qty),
+            qty(s.price.round_dp(6)),
+            qty(s.reference),
+            s.bps,
+            f(s.cost),
+            s.purpose
+        ));
+    }
+    out.push_str("\nper day (positive = worse than the decision price):\n");
+    for (d, day) in days {
+        out.push_str(&format!(
+            "  {d}: {} fills, notional {:.2}, slippage {:.2} ({:.2} bps)\n",
+            day.fills,
+            f(day.notional),
+            f(day.cost),
+            day.bps()
+        ));
+    }
+    out
+}
