@@ -13,6 +13,7 @@ pub use paper::{PaperBroker, PaperConfig};
 pub use retry::{RetryPolicy, with_retries};
 pub use types::{
     Account, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, Position, Preview,
+    TimeInForce,
 };
 
 use systrade_core::contracts::ClientOrderId;

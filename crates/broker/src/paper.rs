@@ -24,6 +24,7 @@ use systrade_core::{DailyBar, Symbol};
 use crate::faults::{FaultKind, Faults};
 use crate::types::{
     Account, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, Position, Preview,
+    TimeInForce,
 };
 use crate::{Broker, BrokerError};
 
@@ -131,10 +132,12 @@ fn day(s: &str) -> NaiveDate {
 }
 
 const ORDER_COLS: &str = "client_order_id, seq, symbol, side, qty, stop_price, session, status, \
-     filled_qty, avg_price, reason";
+     filled_qty, avg_price, reason, limit_price, tif";
 
 fn order_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BrokerOrder> {
     let stop: Option<String> = r.get(5)?;
+    let limit: Option<String> = r.get(11)?;
+    let tif: String = r.get(12)?;
     let status: String = r.get(7)?;
     let avg: Option<String> = r.get(9)?;
     Ok(BrokerOrder {
@@ -145,10 +148,8 @@ fn order_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BrokerOrder> {
         })?,
         side: parse_side(&r.get::<_, String>(3)?),
         qty: num(&r.get::<_, String>(4)?),
-        order_type: match stop {
-            Some(s) => OrderType::Stop { stop: num(&s) },
-            None => OrderType::Market,
-        },
+        order_type: OrderType::of(stop.map(|s| num(&s)), limit.map(|l| num(&l))),
+        tif: TimeInForce::parse(&tif).unwrap_or_default(),
         session: day(&r.get::<_, String>(6)?),
         status: OrderStatus::parse(&status).unwrap_or(OrderStatus::Rejected),
         filled_qty: num(&r.get::<_, String>(8)?),
@@ -386,10 +387,15 @@ impl<'a> PaperBroker<'a> {
         if !self.data.contains_key(&req.symbol) {
             return Ok(Some(format!("unknown symbol {}", req.symbol)));
         }
-        if let OrderType::Stop { stop } = req.order_type
+        if let Some(stop) = req.order_type.stop_price()
             && stop <= Decimal::ZERO
         {
             return Ok(Some(format!("stop price must be positive, got {stop}")));
+        }
+        if let Some(limit) = req.order_type.limit_price()
+            && limit <= Decimal::ZERO
+        {
+            return Ok(Some(format!("limit price must be positive, got {limit}")));
         }
         if req.side == Side::Sell {
             let available = Self::available(tx, &req.symbol, except)?;
@@ -421,7 +427,7 @@ impl<'a> PaperBroker<'a> {
     ) -> rusqlite::Result<()> {
         tx.execute(
             "INSERT INTO orders (client_order_id, symbol, side, qty, stop_price, session, status, \
-             reason, partial) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             reason, partial, limit_price, tif) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 req.client_order_id.0,
                 req.symbol.as_str(),
@@ -432,6 +438,8 @@ impl<'a> PaperBroker<'a> {
                 status.as_str(),
                 reason,
                 partial.map(|p| p.to_string()),
+                req.order_type.limit_price().map(|l| l.to_string()),
+                req.tif.as_str(),
             ],
         )?;
         Ok(())
@@ -539,13 +547,40 @@ impl<'a> PaperBroker<'a> {
         bar: &DailyBar,
         date: NaiveDate,
     ) -> rusqlite::Result<()> {
+        Self::tried(tx, o, date)?;
+        self.fill_at(tx, o, dec(bar.open), bar, date)
+    }
+
+    /// Records the session of an order's first try (day and IOC orders expire after it).
+    fn tried(tx: &Transaction<'_>, o: &BrokerOrder, date: NaiveDate) -> rusqlite::Result<()> {
         tx.execute(
-            "UPDATE orders SET tried_on = ?2 WHERE client_order_id = ?1",
+            "UPDATE orders SET tried_on = COALESCE(tried_on, ?2) WHERE client_order_id = ?1",
             params![o.client_order_id.0, date.to_string()],
         )?;
+        Ok(())
+    }
+
+    /// Fills what it can of `o` at `raw` (before slippage; a limit order never fills worse
+    /// than its limit) inside `bar`: buying power, the long quantity, lots and injected
+    /// partial fills bound the quantity.
+    fn fill_at(
+        &self,
+        tx: &Transaction<'_>,
+        o: &BrokerOrder,
+        raw: Decimal,
+        bar: &DailyBar,
+        date: NaiveDate,
+    ) -> rusqlite::Result<()> {
         let costs = self.cfg.costs;
         let side: i8 = if o.side == Side::Buy { 1 } else { -1 };
-        let price = costs.fill_price(dec(bar.open), side, 0.0, bar);
+        let mut price = costs.fill_price(raw, side, 0.0, bar);
+        if let Some(limit) = o.order_type.limit_price() {
+            price = if o.side == Side::Buy {
+                price.min(limit)
+            } else {
+                price.max(limit)
+            };
+        }
         let mut qty = o.remaining();
         let mut short_of = None;
         let held = Self::held(tx, &o.symbol)?;
@@ -625,8 +660,8 @@ impl<'a> PaperBroker<'a> {
     ) -> rusqlite::Result<()> {
         let mut due = Self::orders_where(
             tx,
-            "stop_price IS NULL AND status IN ('accepted', 'partially_filled') \
-             AND tried_on IS NULL AND session <= ?1",
+            "stop_price IS NULL AND limit_price IS NULL \
+             AND status IN ('accepted', 'partially_filled') AND tried_on IS NULL AND session <= ?1",
             &[&date.to_string()],
         )?;
         due.sort_by_key(|o| o.side == Side::Buy);
@@ -635,12 +670,14 @@ impl<'a> PaperBroker<'a> {
                 self.fill_at_open(tx, o, &bar, date)?;
             }
         }
+        self.work_limits(tx, date, complete)?;
         if !complete {
-            return Ok(());
+            return Self::expire_ioc(tx);
         }
         let stops = Self::orders_where(
             tx,
-            "stop_price IS NOT NULL AND status IN ('accepted', 'partially_filled') AND session <= ?1",
+            "stop_price IS NOT NULL AND limit_price IS NULL \
+             AND status IN ('accepted', 'partially_filled') AND session <= ?1",
             &[&date.to_string()],
         )?;
         for o in &stops {
@@ -687,13 +724,120 @@ impl<'a> PaperBroker<'a> {
                 )?;
             }
         }
+        self.trigger_stop_limits(tx, date)?;
         tx.execute(
             "UPDATE orders SET status = 'expired', \
              reason = COALESCE(reason, 'day order: the unfilled rest expired with the session') \
-             WHERE stop_price IS NULL AND status IN ('accepted', 'partially_filled') \
+             WHERE tif != 'gtc' AND status IN ('accepted', 'partially_filled') \
              AND tried_on IS NOT NULL AND tried_on <= ?1",
             params![date.to_string()],
         )?;
+        Self::expire_ioc(tx)
+    }
+
+    /// An immediate-or-cancel order keeps nothing after its try.
+    fn expire_ioc(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        tx.execute(
+            "UPDATE orders SET status = 'expired', \
+             reason = COALESCE(reason, 'immediate or cancel: the unfilled rest was canceled') \
+             WHERE tif = 'ioc' AND status IN ('accepted', 'partially_filled') \
+             AND tried_on IS NOT NULL",
+            [],
+        )?;
+        Ok(())
+    }
+
+    /// Working limit orders (and stop-limits already triggered) at `date`: with only the
+    /// open known (`complete = false`), those the open reaches fill at it; in a complete bar,
+    /// those the bar trades through fill at the open or their limit, whichever is better.
+    fn work_limits(
+        &self,
+        tx: &Transaction<'_>,
+        date: NaiveDate,
+        complete: bool,
+    ) -> rusqlite::Result<()> {
+        let mut working = Self::orders_where(
+            tx,
+            "limit_price IS NOT NULL AND (stop_price IS NULL OR triggered = 1) \
+             AND status IN ('accepted', 'partially_filled') AND session <= ?1 \
+             AND (tried_on IS NULL OR tried_on = ?1 OR tif = 'gtc')",
+            &[&date.to_string()],
+        )?;
+        working.sort_by_key(|o| o.side == Side::Buy);
+        for o in &working {
+            let (Some(bar), Some(limit)) = (self.bar(&o.symbol, date), o.order_type.limit_price())
+            else {
+                continue;
+            };
+            Self::tried(tx, o, date)?;
+            let open = dec(bar.open);
+            let reach = if complete {
+                if o.side == Side::Buy {
+                    dec(bar.low)
+                } else {
+                    dec(bar.high)
+                }
+            } else {
+                open
+            };
+            let crosses = if o.side == Side::Buy {
+                reach <= limit
+            } else {
+                reach >= limit
+            };
+            if crosses {
+                let raw = if o.side == Side::Buy {
+                    open.min(limit)
+                } else {
+                    open.max(limit)
+                };
+                self.fill_at(tx, o, raw, &bar, date)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stop-limits whose stop `date`'s bar trades through: triggered, then filled at the
+    /// trigger price when it is within the limit; past it (a gap), they wait as limit
+    /// orders for the next bars.
+    fn trigger_stop_limits(&self, tx: &Transaction<'_>, date: NaiveDate) -> rusqlite::Result<()> {
+        let armed = Self::orders_where(
+            tx,
+            "stop_price IS NOT NULL AND limit_price IS NOT NULL AND triggered = 0 \
+             AND status IN ('accepted', 'partially_filled') AND session <= ?1",
+            &[&date.to_string()],
+        )?;
+        for o in &armed {
+            let (Some(bar), Some(stop), Some(limit)) = (
+                self.bar(&o.symbol, date),
+                o.order_type.stop_price(),
+                o.order_type.limit_price(),
+            ) else {
+                continue;
+            };
+            let sell = o.side == Side::Sell;
+            let Some(trigger) = stop_trigger(f(stop), sell, &bar) else {
+                continue;
+            };
+            tx.execute(
+                "UPDATE orders SET triggered = 1 WHERE client_order_id = ?1",
+                params![o.client_order_id.0],
+            )?;
+            let held = Self::held(tx, &o.symbol)?;
+            if sell && held <= Decimal::ZERO {
+                Self::set_status(
+                    tx,
+                    &o.client_order_id,
+                    OrderStatus::Canceled,
+                    Some("triggered with nothing left to protect"),
+                )?;
+                continue;
+            }
+            let t = dec(trigger);
+            if (sell && t >= limit) || (!sell && t <= limit) {
+                self.fill_at(tx, o, t, &bar, date)?;
+            }
+        }
         Ok(())
     }
 
@@ -852,12 +996,20 @@ impl Broker for PaperBroker<'_> {
                     _ => None,
                 };
                 Self::insert(&tx, req, OrderStatus::Accepted, None, partial).map_err(e)?;
-                if req.order_type == OrderType::Market
-                    && req.session <= self.session
+                if req.session <= self.session
                     && let Some(bar) = self.bar(&req.symbol, self.session)
                     && let Some(o) = Self::get(&tx, &req.client_order_id).map_err(e)?
                 {
-                    self.fill_at_open(&tx, &o, &bar, self.session).map_err(e)?;
+                    match req.order_type {
+                        OrderType::Market => {
+                            self.fill_at_open(&tx, &o, &bar, self.session).map_err(e)?
+                        }
+                        OrderType::Limit { .. } => {
+                            self.work_limits(&tx, self.session, false).map_err(e)?;
+                            Self::expire_ioc(&tx).map_err(e)?;
+                        }
+                        OrderType::Stop { .. } | OrderType::StopLimit { .. } => {}
+                    }
                 }
             }
         }
@@ -965,6 +1117,7 @@ impl Broker for PaperBroker<'_> {
         let refusal = self.refusal(&self.conn, req, freeing).map_err(self.err())?;
         let est_price = match req.order_type {
             OrderType::Stop { stop } => Some(stop),
+            OrderType::Limit { limit } | OrderType::StopLimit { limit, .. } => Some(limit),
             OrderType::Market => self
                 .bar(&req.symbol, self.session)
                 .map(|b| b.open)

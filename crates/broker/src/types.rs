@@ -96,30 +96,100 @@ impl std::fmt::Display for OrderStatus {
     }
 }
 
-/// Market or stop (the two kinds the daily run sends).
+/// How an order executes. Protective stops are `Stop` (a market order once triggered) or,
+/// where the venue has no stop-market (Coinbase spot), `StopLimit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OrderType {
-    /// Fills at the next available open.
     Market,
-    /// A protective stop: becomes a market order when the price reaches `stop`.
-    Stop { stop: Decimal },
+    /// Fills at `limit` or better.
+    Limit {
+        limit: Decimal,
+    },
+    /// Becomes a market order when the price trades through `stop`.
+    Stop {
+        stop: Decimal,
+    },
+    /// Becomes a limit order at `limit` when the price trades through `stop`.
+    StopLimit {
+        stop: Decimal,
+        limit: Decimal,
+    },
 }
 
 impl OrderType {
     pub fn stop_price(&self) -> Option<Decimal> {
         match self {
-            OrderType::Market => None,
-            OrderType::Stop { stop } => Some(*stop),
+            OrderType::Market | OrderType::Limit { .. } => None,
+            OrderType::Stop { stop } | OrderType::StopLimit { stop, .. } => Some(*stop),
         }
     }
 
+    pub fn limit_price(&self) -> Option<Decimal> {
+        match self {
+            OrderType::Market | OrderType::Stop { .. } => None,
+            OrderType::Limit { limit } | OrderType::StopLimit { limit, .. } => Some(*limit),
+        }
+    }
+
+    /// The order type of a stop price and a limit price, either optional.
+    pub fn of(stop: Option<Decimal>, limit: Option<Decimal>) -> OrderType {
+        match (stop, limit) {
+            (None, None) => OrderType::Market,
+            (None, Some(limit)) => OrderType::Limit { limit },
+            (Some(stop), None) => OrderType::Stop { stop },
+            (Some(stop), Some(limit)) => OrderType::StopLimit { stop, limit },
+        }
+    }
+
+    /// A stop order of either kind (what protects a position).
     pub fn is_stop(&self) -> bool {
-        matches!(self, OrderType::Stop { .. })
+        matches!(self, OrderType::Stop { .. } | OrderType::StopLimit { .. })
+    }
+
+    /// How long the order works when the request does not say: market orders for the
+    /// session, protective stops until canceled.
+    pub fn default_tif(&self) -> TimeInForce {
+        if self.is_stop() {
+            TimeInForce::Gtc
+        } else {
+            TimeInForce::Day
+        }
     }
 }
 
-/// What systrade asks a broker to do.
+/// How long an order works.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeInForce {
+    /// Until the end of its session.
+    #[default]
+    Day,
+    /// Until canceled.
+    Gtc,
+    /// Immediately, what can fill now; the rest is canceled.
+    Ioc,
+}
+
+impl TimeInForce {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeInForce::Day => "day",
+            TimeInForce::Gtc => "gtc",
+            TimeInForce::Ioc => "ioc",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TimeInForce> {
+        match s {
+            "day" => Some(TimeInForce::Day),
+            "gtc" => Some(TimeInForce::Gtc),
+            "ioc" => Some(TimeInForce::Ioc),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRequest {
     pub client_order_id: ClientOrderId,
@@ -128,6 +198,8 @@ pub struct OrderRequest {
     /// Units, positive.
     pub qty: Decimal,
     pub order_type: OrderType,
+    /// How long it works ([`OrderType::default_tif`] unless the caller says otherwise).
+    pub tif: TimeInForce,
     /// The market session the order is for: a market order fills at this session's open
     /// (or the next one the symbol trades); a stop protects from this session on.
     pub session: NaiveDate,
@@ -142,6 +214,7 @@ pub struct BrokerOrder {
     pub side: Side,
     pub qty: Decimal,
     pub order_type: OrderType,
+    pub tif: TimeInForce,
     pub session: NaiveDate,
     pub status: OrderStatus,
     pub filled_qty: Decimal,

@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use systrade_backtest::CostModel;
 use systrade_broker::{
     Broker, BrokerError, Faults, OrderRequest, OrderStatus, OrderType, PaperBroker, PaperConfig,
+    TimeInForce,
 };
 use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_core::{Bar, DailyBar, Ohlcv, Symbol};
@@ -79,6 +80,7 @@ fn order(id: &str, side: Side, qty: &str, kind: OrderType, session: NaiveDate) -
         side,
         qty: dec(qty),
         order_type: kind,
+        tif: kind.default_tif(),
         session,
     }
 }
@@ -423,4 +425,136 @@ fn test_margin_accounts_short_and_lever_within_their_buying_power() {
         .unwrap();
     assert_eq!(r.status, OrderStatus::Rejected);
     assert!(r.reason.unwrap().contains("insufficient qty available"));
+}
+
+fn limit(id: &str, side: Side, qty: &str, at: &str, tif: TimeInForce) -> OrderRequest {
+    OrderRequest {
+        tif,
+        ..order(id, side, qty, OrderType::Limit { limit: dec(at) }, d(2))
+    }
+}
+
+#[test]
+fn test_limit_orders_fill_when_a_bar_trades_through_them_at_the_open_or_their_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.sqlite");
+    let data = data();
+    {
+        let mut b = PaperBroker::open(&path, cfg(), &data, d(2), Faults::none()).unwrap();
+        // Day 2 opens at 100: a buy limit at 101 is marketable and fills at the open.
+        let o = b
+            .submit(&limit("at-open", Side::Buy, "1", "101", TimeInForce::Day))
+            .unwrap();
+        assert_eq!(
+            (o.status, o.avg_price),
+            (OrderStatus::Filled, Some(dec("100")))
+        );
+        // Below the open: they wait for the bar.
+        for (id, at, tif) in [
+            ("day-995", "99.5", TimeInForce::Day),
+            ("day-98", "98", TimeInForce::Day),
+            ("gtc-98", "98", TimeInForce::Gtc),
+        ] {
+            let o = b.submit(&limit(id, Side::Buy, "1", at, tif)).unwrap();
+            assert_eq!(o.status, OrderStatus::Accepted, "{id}");
+        }
+        // Immediate or cancel: what the open cannot fill is canceled at once.
+        let o = b
+            .submit(&limit("ioc", Side::Buy, "1", "99.5", TimeInForce::Ioc))
+            .unwrap();
+        assert_eq!(o.status, OrderStatus::Expired);
+        let p = b.preview(&limit("pv", Side::Buy, "1", "99.5", TimeInForce::Day), &[]);
+        assert_eq!(p.unwrap().est_price, Some(dec("99.5")));
+    }
+    // Day 2 traded down to 99: the 99.5 limit filled at its limit; the day's 98 expired.
+    let mut b = PaperBroker::open(&path, cfg(), &data, d(3), Faults::none()).unwrap();
+    let get = |b: &mut PaperBroker, id: &str| b.order(&ClientOrderId(id.into())).unwrap().unwrap();
+    let o = get(&mut b, "day-995");
+    assert_eq!(
+        (o.status, o.avg_price),
+        (OrderStatus::Filled, Some(dec("99.5")))
+    );
+    assert_eq!(get(&mut b, "day-98").status, OrderStatus::Expired);
+    assert_eq!(get(&mut b, "gtc-98").status, OrderStatus::Accepted);
+    drop(b);
+    // Good until canceled: day 5 trades down to 94 from an open of 103 → filled at 98.
+    let mut b = PaperBroker::open(&path, cfg(), &data, d(6), Faults::none()).unwrap();
+    let o = get(&mut b, "gtc-98");
+    assert_eq!(
+        (o.status, o.avg_price),
+        (OrderStatus::Filled, Some(dec("98")))
+    );
+    let fills = b.fills(None).unwrap();
+    assert_eq!(fills.len(), 3);
+    assert_eq!(
+        fills.iter().map(|f| f.date).collect::<Vec<_>>(),
+        [d(2), d(2), d(5)]
+    );
+    // A non-positive limit is refused as the venues do.
+    let o = b
+        .submit(&OrderRequest {
+            session: d(6),
+            ..limit("zero", Side::Buy, "1", "0", TimeInForce::Day)
+        })
+        .unwrap();
+    assert_eq!(o.status, OrderStatus::Rejected);
+    assert!(o.reason.unwrap().contains("limit price must be positive"));
+}
+
+#[test]
+fn test_a_stop_limit_triggers_then_needs_its_limit_and_waits_out_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.sqlite");
+    let data = data();
+    let stop_limit = |id: &str, stop: &str, lim: &str, session| OrderRequest {
+        session,
+        ..order(
+            id,
+            Side::Sell,
+            "10",
+            OrderType::StopLimit {
+                stop: dec(stop),
+                limit: dec(lim),
+            },
+            session,
+        )
+    };
+    {
+        let mut b = PaperBroker::open(&path, cfg(), &data, d(2), Faults::none()).unwrap();
+        b.submit(&order("buy", Side::Buy, "20", OrderType::Market, d(2)))
+            .unwrap();
+        // Protects 10 from day 2; good until canceled by default, and it reserves its units.
+        let o = b.submit(&stop_limit("sl-a", "96", "95", d(2))).unwrap();
+        assert_eq!((o.status, o.tif), (OrderStatus::Accepted, TimeInForce::Gtc));
+        assert_eq!(b.positions().unwrap()[0].reserved, dec("10"));
+    }
+    // Day 5 opens at 103 and trades down to 94: triggered at 96, within the 95 limit → 96.
+    let mut b = PaperBroker::open(&path, cfg(), &data, d(6), Faults::none()).unwrap();
+    let get = |b: &mut PaperBroker, id: &str| b.order(&ClientOrderId(id.into())).unwrap().unwrap();
+    let o = get(&mut b, "sl-a");
+    assert_eq!(
+        (o.status, o.avg_price),
+        (OrderStatus::Filled, Some(dec("96")))
+    );
+    // The other 10 get a stop-limit for day 6, which gaps to 90: triggered, but its 95.5
+    // limit is out of reach — it waits, still reserving, until day 10 trades up to 96.
+    b.submit(&stop_limit("sl-b", "96", "95.5", d(6))).unwrap();
+    drop(b);
+    let mut b = PaperBroker::open(&path, cfg(), &data, d(9), Faults::none()).unwrap();
+    let o = get(&mut b, "sl-b");
+    assert_eq!(
+        (o.status, o.filled_qty),
+        (OrderStatus::Accepted, Decimal::ZERO)
+    );
+    assert_eq!(b.positions().unwrap()[0].reserved, dec("10"));
+    drop(b);
+    let mut b = PaperBroker::open(&path, cfg(), &data, d(11), Faults::none()).unwrap();
+    let o = get(&mut b, "sl-b");
+    assert_eq!(
+        (o.status, o.avg_price),
+        (OrderStatus::Filled, Some(dec("95.5")))
+    );
+    assert!(b.positions().unwrap().is_empty());
+    let dates: Vec<NaiveDate> = b.fills(None).unwrap().iter().map(|f| f.date).collect();
+    assert_eq!(dates, [d(2), d(5), d(10)]);
 }

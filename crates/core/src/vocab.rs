@@ -52,10 +52,21 @@ macro_rules! words {
 #[serde(rename_all = "snake_case")]
 pub enum OrderKind {
     Market,
+    Limit,
     Stop,
+    StopLimit,
 }
 
-words!(OrderKind, "an order kind", { Market => "market", Stop => "stop" });
+words!(OrderKind, "an order kind", {
+    Market => "market", Limit => "limit", Stop => "stop", StopLimit => "stop_limit",
+});
+
+impl OrderKind {
+    /// A protective stop of either kind.
+    pub fn is_stop(self) -> bool {
+        matches!(self, OrderKind::Stop | OrderKind::StopLimit)
+    }
+}
 
 /// Why an order was placed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

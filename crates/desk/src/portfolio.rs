@@ -16,7 +16,6 @@ use systrade_core::contracts::Side;
 use systrade_core::{DailyBar, Market, Symbol};
 use systrade_data::DataSource;
 use systrade_portfolio::positions::{Execution, Position, Trip};
-use systrade_store::OrderKind;
 use systrade_store::{Book, BookKind, Ledger, LedgerFill};
 
 use crate::bad;
@@ -322,7 +321,7 @@ pub fn snapshot(home: &Path, ledger: &Ledger, a: &PortfolioRequest) -> anyhow::R
     for o in ledger
         .all_orders()?
         .into_iter()
-        .filter(|o| o.kind == OrderKind::Stop)
+        .filter(|o| o.kind.is_stop())
     {
         if let Some(l) = o.stop_price {
             book_stops

@@ -15,11 +15,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::json;
 use systrade_backtest::dec;
-use systrade_broker::{Broker, BrokerOrder, OrderRequest, OrderStatus, OrderType, RetryPolicy};
+use systrade_broker::{
+    Broker, BrokerOrder, OrderRequest, OrderStatus, OrderType, RetryPolicy, TimeInForce,
+};
 use systrade_config::ReadOptions;
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
-use systrade_store::{Approval, Ledger, LedgerOrder, OrderKind, StopRow};
+use systrade_store::{Approval, Ledger, LedgerOrder, StopRow};
 
 use crate::day::{qty_text, retry};
 use crate::desk::Desk;
@@ -192,6 +194,7 @@ pub fn release(
             side: o.side,
             qty: o.qty,
             order_type: OrderType::Market,
+            tif: TimeInForce::Day,
             session,
         };
         let b = place_once(broker, &req, &mut logs, policy)?.order();
@@ -463,7 +466,7 @@ pub fn cancel(
                 c.status.as_str(),
                 json!({"client_order_id": o.client_order_id, "why": "canceled by hand"}),
             );
-            if o.kind == OrderKind::Stop && c.status.is_terminal() {
+            if o.kind.is_stop() && c.status.is_terminal() {
                 cleared.push((o.strategy.clone(), o.client_order_id.clone()));
             }
             updates.push(merge(o, &c));

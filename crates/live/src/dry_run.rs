@@ -55,6 +55,7 @@ impl<B: Broker + ?Sized> DryRun<B> {
             side: req.side,
             qty: req.qty,
             order_type: req.order_type,
+            tif: req.tif,
             session: req.session,
             status: if pv.accepted {
                 OrderStatus::Accepted

@@ -10,13 +10,13 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use systrade_backtest::{dec, f};
-use systrade_broker::{Broker, OrderRequest, OrderStatus, OrderType};
+use systrade_broker::{Broker, OrderRequest, OrderStatus, OrderType, TimeInForce};
 use systrade_core::Symbol;
 use systrade_core::contracts::{Action, ClientOrderId, PortfolioDecision, ReasonCode, Side};
 use systrade_core::fsio::write_json_atomic;
 use systrade_risk::{Candidate, GateContext, Verdict, evaluate};
 use systrade_store::LedgerOrder;
-use systrade_store::{Approval, OrderKind, Purpose};
+use systrade_store::{Approval, Purpose};
 
 use crate::day::{Connected, DayInputs, DayRun, Decided, boundary, qty_text};
 use crate::desk::{DayBook, Want};
@@ -62,11 +62,7 @@ pub fn ledger_order(x: &DayInputs<'_>, p: &Planned, status: OrderStatus) -> Ledg
         market_day: x.market_day,
         symbol: p.req.symbol.clone(),
         side: p.req.side,
-        kind: if p.req.order_type.is_stop() {
-            OrderKind::Stop
-        } else {
-            OrderKind::Market
-        },
+        kind: crate::orders::kind_of(&p.req.order_type),
         qty: p.req.qty,
         stop_price: p.req.order_type.stop_price(),
         purpose: p.purpose,
@@ -119,6 +115,7 @@ fn plan(
                 side,
                 qty: w.delta.abs(),
                 order_type: OrderType::Market,
+                tif: TimeInForce::Day,
                 session: day,
             },
             purpose: w.purpose,

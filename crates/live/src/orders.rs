@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use systrade_broker::{BrokerOrder, OrderRequest, OrderType};
+use systrade_broker::{BrokerOrder, OrderRequest, OrderType, TimeInForce};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_store::{LedgerOrder, OrderKind, Purpose};
@@ -49,8 +49,19 @@ fn protective(
         side: Side::Sell,
         qty,
         order_type: OrderType::Stop { stop: level },
+        tif: TimeInForce::Gtc,
         session,
     })
+}
+
+/// The ledger's word for how an order executes.
+pub fn kind_of(t: &OrderType) -> OrderKind {
+    match t {
+        OrderType::Market => OrderKind::Market,
+        OrderType::Limit { .. } => OrderKind::Limit,
+        OrderType::Stop { .. } => OrderKind::Stop,
+        OrderType::StopLimit { .. } => OrderKind::StopLimit,
+    }
 }
 
 /// The ledger's record of the protective stop `req` as the broker placed it (its refusal
@@ -62,7 +73,7 @@ pub fn stop_record(book: &str, req: &OrderRequest, placed: &BrokerOrder) -> Ledg
         market_day: req.session,
         symbol: req.symbol.clone(),
         side: req.side,
-        kind: OrderKind::Stop,
+        kind: kind_of(&req.order_type),
         qty: req.qty,
         stop_price: req.order_type.stop_price(),
         purpose: Purpose::Stop,

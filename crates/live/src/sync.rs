@@ -9,7 +9,7 @@
 
 use systrade_broker::{Broker, BrokerFill, BrokerOrder, RetryPolicy};
 use systrade_core::contracts::ClientOrderId;
-use systrade_store::{Ledger, LedgerOrder, OrderKind, Purpose, StoreError, Writer};
+use systrade_store::{Ledger, LedgerOrder, Purpose, StoreError, Writer};
 
 use serde_json::json;
 
@@ -100,7 +100,7 @@ impl FillSync {
         }
         for u in &self.updates {
             w.upsert_order(u)?;
-            if u.kind == OrderKind::Stop && u.status.is_terminal() {
+            if u.kind.is_stop() && u.status.is_terminal() {
                 // A stop that fired or went away protects nothing any more.
                 w.clear_stop_order(name, &u.client_order_id)?;
             }
@@ -164,11 +164,7 @@ fn adopt(name: &str, account: &str, b: &BrokerOrder) -> anyhow::Result<LedgerOrd
         market_day: b.session,
         symbol: b.symbol.clone(),
         side: b.side,
-        kind: if stop.is_some() {
-            OrderKind::Stop
-        } else {
-            OrderKind::Market
-        },
+        kind: crate::orders::kind_of(&b.order_type),
         qty: b.qty,
         stop_price: stop,
         purpose: if stop.is_some() {

@@ -126,6 +126,9 @@ impl MemoryBroker<'_> {
         if !self.data.contains_key(&req.symbol) {
             return Some(format!("unknown symbol {}", req.symbol));
         }
+        if req.order_type.limit_price().is_some() {
+            return Some("the in-memory venue takes market and stop orders only".into());
+        }
         let available = Self::available(s, &req.symbol, except);
         (req.side == Side::Sell && req.qty > available).then(|| {
             format!(
@@ -150,6 +153,7 @@ impl MemoryBroker<'_> {
                 side: req.side,
                 qty: req.qty,
                 order_type: req.order_type,
+                tif: req.tif,
                 session: req.session,
                 status,
                 filled_qty: Decimal::ZERO,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use systrade_backtest::f;
-use systrade_store::{Approval, Ledger, OrderKind};
+use systrade_store::{Approval, Ledger};
 
 use crate::args::{
     ApproveArgs, OrdersCancelArgs, OrdersCommand, OrdersListArgs, OrdersSlippageArgs,
@@ -35,7 +35,7 @@ fn stamp() -> anyhow::Result<String> {
 }
 
 fn print_released(r: &Released, ledger: &Ledger) -> anyhow::Result<()> {
-    for o in r.orders.iter().filter(|o| o.kind == OrderKind::Market) {
+    for o in r.orders.iter().filter(|o| !o.kind.is_stop()) {
         let now = current(ledger, o)?;
         println!(
             "  sent {}: {}{}",
@@ -51,7 +51,7 @@ fn print_released(r: &Released, ledger: &Ledger) -> anyhow::Result<()> {
             }
         );
     }
-    for o in r.orders.iter().filter(|o| o.kind == OrderKind::Stop) {
+    for o in r.orders.iter().filter(|o| o.kind.is_stop()) {
         println!("  stop {} {}: {}", o.symbol, o.client_order_id, o.status);
     }
     Ok(())
