@@ -161,7 +161,7 @@ fn test_a_corrupt_row_is_an_error_naming_table_row_and_column_never_a_default() 
         ("side", "sideways", "a side"),
         ("status", "weird", "an order status"),
         ("market_day", "yesterday", "a date"),
-        ("kind", "limit", "an order kind"),
+        ("kind", "trailing_stop", "an order kind"),
         ("purpose", "flip", "an order purpose"),
         ("approval", "maybe", "an approval"),
     ] {
