@@ -5,8 +5,10 @@
 
 pub mod faults;
 pub mod paper;
+pub mod rate;
 mod retry;
 mod types;
+pub mod venue;
 
 pub use faults::{FaultKind, Faults};
 pub use paper::{PaperBroker, PaperConfig};

@@ -4,9 +4,11 @@
 //! being booked as something it is not.
 
 use chrono::{DateTime, NaiveDate};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
+use systrade_broker::venue::{Refusal, about, owner_rounding, split_pair};
 use systrade_broker::{
-    Account, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, Position, TimeInForce,
+    Account, BrokerError, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, Position,
+    TimeInForce,
 };
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
@@ -59,15 +61,10 @@ pub fn symbol(what: &'static str, id: &str, venue: &str) -> Result<Symbol, Parse
 /// The venue's symbol for an order: a crypto pair gets its slash back (`BTCUSD` →
 /// `BTC/USD`); an equity is as it is.
 pub fn venue_symbol(s: &Symbol, crypto: bool) -> String {
-    let t = s.as_str();
-    if crypto && !t.contains('/') {
-        for q in QUOTES {
-            if let Some(base) = t.strip_suffix(q).filter(|b| !b.is_empty()) {
-                return format!("{base}/{q}");
-            }
-        }
+    match split_pair(s, &QUOTES) {
+        Some((base, quote)) if crypto => format!("{base}/{quote}"),
+        _ => s.as_str().to_string(),
     }
-    t.to_string()
 }
 
 /// The venue's order status as systrade's. Every status that still works at the venue is
@@ -222,11 +219,8 @@ pub fn fill(
 /// protects no less), a buy stop down, a buy limit down (it pays no more), a sell limit up.
 pub fn round_price(p: Decimal, side: Side) -> Decimal {
     let dp = if p >= Decimal::ONE { 2 } else { 4 };
-    let way = match side {
-        Side::Sell => RoundingStrategy::ToPositiveInfinity,
-        Side::Buy => RoundingStrategy::ToNegativeInfinity,
-    };
-    p.round_dp_with_strategy(dp, way).normalize()
+    p.round_dp_with_strategy(dp, owner_rounding(side))
+        .normalize()
 }
 
 /// `POST /v2/orders` for `req`. Crypto pairs trade `gtc` or `ioc` only: a day order there
@@ -255,5 +249,28 @@ pub fn new_order(req: &OrderRequest, crypto: bool) -> models::NewOrder {
         limit_price: limit.map(price),
         stop_price: stop.map(price),
         client_order_id: req.client_order_id.0.clone(),
+    }
+}
+
+/// The meaning of `status` with `body` for a call about `order` (`broker-apis.md` §1.1).
+/// Credentials are never echoed: a 401 names the variables.
+pub fn refusal(status: u16, body: &str, order: Option<&ClientOrderId>) -> Refusal {
+    let message = serde_json::from_str::<models::ApiError>(body)
+        .map(|e| e.message)
+        .unwrap_or_else(|_| format!("HTTP {status}"));
+    let id = || about(order);
+    match status {
+        401 => Refusal::Error(BrokerError::Invalid(
+            "alpaca refused the credentials (401): check APCA_API_KEY_ID and APCA_API_SECRET_KEY"
+                .into(),
+        )),
+        403 => Refusal::Rejected(message),
+        404 => Refusal::Error(BrokerError::NotFound(id())),
+        422 if message.contains("client_order_id must be unique") => {
+            Refusal::Error(BrokerError::Duplicate(id()))
+        }
+        400 | 422 => Refusal::Rejected(message),
+        429 => Refusal::Error(BrokerError::RateLimited),
+        s => Refusal::Error(BrokerError::Server { status: s, message }),
     }
 }

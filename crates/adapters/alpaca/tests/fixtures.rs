@@ -211,3 +211,68 @@ fn test_requests_are_sent_on_the_venues_grid_and_symbols() {
     assert_eq!(body["time_in_force"], "gtc");
     assert!(body.get("stop_price").is_none());
 }
+
+#[test]
+fn test_the_venues_refusals_map_to_rejections_and_broker_errors() {
+    use systrade_alpaca::parse::refusal;
+    use systrade_broker::BrokerError;
+    use systrade_broker::venue::Refusal;
+    let id = ClientOrderId("st-1a2b3c4d-00".into());
+    // Bodies as broker-apis.md §1.1 quotes them.
+    let r = refusal(
+        403,
+        r#"{"available":"0","code":40310000,"existing_qty":"1000","held_for_orders":"1000","message":"insufficient qty available for order (requested: 1000, available: 0)","symbol":"SQQQ"}"#,
+        Some(&id),
+    );
+    assert!(
+        matches!(&r, Refusal::Rejected(m) if m.starts_with("insufficient qty available")),
+        "{r:?}"
+    );
+    let r = refusal(
+        422,
+        r#"{"code":40010001,"message":"client_order_id must be unique"}"#,
+        Some(&id),
+    );
+    assert!(
+        matches!(&r, Refusal::Error(BrokerError::Duplicate(x)) if *x == id),
+        "{r:?}"
+    );
+    let r = refusal(
+        422,
+        r#"{"code":42210000,"message":"invalid limit_price 290.123. sub-penny increment does not fulfill minimum pricing criteria"}"#,
+        Some(&id),
+    );
+    assert!(
+        matches!(&r, Refusal::Rejected(m) if m.contains("sub-penny")),
+        "{r:?}"
+    );
+    let r = refusal(
+        404,
+        r#"{"code":40410000,"message":"order not found"}"#,
+        Some(&id),
+    );
+    assert!(
+        matches!(&r, Refusal::Error(BrokerError::NotFound(x)) if *x == id),
+        "{r:?}"
+    );
+    let r = refusal(429, "", None);
+    assert!(matches!(&r, Refusal::Error(e) if e.retryable()), "{r:?}");
+    let r = refusal(503, r#"{"message":"Internal Server Error"}"#, None);
+    assert!(
+        matches!(&r, Refusal::Error(e @ BrokerError::Server { status: 503, .. }) if e.retryable())
+    );
+    // A 401 never repeats what the server said (it may echo the key); it names the variables.
+    let r = refusal(
+        401,
+        r#"{"code":40110000,"message":"request is not authorized PKSECRET"}"#,
+        None,
+    );
+    let Refusal::Error(e) = r else {
+        panic!("401 is an error")
+    };
+    let text = e.to_string();
+    assert!(
+        text.contains("APCA_API_KEY_ID") && !text.contains("PKSECRET"),
+        "{text}"
+    );
+}

@@ -155,3 +155,34 @@ pub struct ErrorBody {
     #[serde(default)]
     pub error_details: String,
 }
+
+/// `POST /orders` answer (HTTP 200 also when the order failed).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CreateResponse {
+    pub success: bool,
+    #[serde(default)]
+    pub success_response: Option<CreateSuccess>,
+    #[serde(default)]
+    pub error_response: Option<CreateFailure>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CreateSuccess {
+    pub order_id: String,
+    pub product_id: String,
+    pub side: String,
+    pub client_order_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CreateFailure {
+    pub error: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub error_details: String,
+    #[serde(default)]
+    pub new_order_failure_reason: Option<String>,
+}

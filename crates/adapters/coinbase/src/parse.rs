@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
-use systrade_broker::{BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, TimeInForce};
+use systrade_broker::venue::{Refusal, about, owner_rounding, split_pair};
+use systrade_broker::{
+    BrokerError, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, TimeInForce,
+};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
 
@@ -58,15 +61,10 @@ pub fn symbol(what: &'static str, id: &str, product: &str) -> Result<Symbol, Par
 
 /// The product id of a symbol: `BTCUSD` → `BTC-USD` (a symbol with its dash stays).
 pub fn product_id(s: &Symbol) -> String {
-    let t = s.as_str();
-    if !t.contains('-') {
-        for q in QUOTES {
-            if let Some(base) = t.strip_suffix(q).filter(|b| !b.is_empty()) {
-                return format!("{base}-{q}");
-            }
-        }
+    match split_pair(s, &QUOTES) {
+        Some((base, quote)) => format!("{base}-{quote}"),
+        None => s.as_str().to_string(),
     }
-    t.to_string()
 }
 
 fn side(what: &'static str, id: &str, s: &str) -> Result<Side, ParseError> {
@@ -241,10 +239,7 @@ pub fn create_order(
     inc: Increments,
 ) -> Result<models::CreateOrder, ParseError> {
     let base_size = Some(on_increment(req.qty, inc.base, RoundingStrategy::ToZero));
-    let way = match req.side {
-        Side::Sell => RoundingStrategy::ToPositiveInfinity,
-        Side::Buy => RoundingStrategy::ToNegativeInfinity,
-    };
+    let way = owner_rounding(req.side);
     let price = |p: Decimal| Some(on_increment(p, inc.quote, way));
     let (key, config) = match (req.order_type, req.tif) {
         (OrderType::Market, _) => (
@@ -300,4 +295,58 @@ pub fn create_order(
         },
         order_configuration: BTreeMap::from([(key, config)]),
     })
+}
+
+/// The meaning of an HTTP `status` with `body` for a call about `order` (`broker-apis.md`
+/// §2.1). Credentials are never echoed: a 401 names the variables.
+pub fn refusal(status: u16, body: &str, order: Option<&ClientOrderId>) -> Refusal {
+    let e = serde_json::from_str::<models::ErrorBody>(body).ok();
+    let message = e
+        .as_ref()
+        .map(|e| {
+            if e.message.is_empty() {
+                e.error.clone()
+            } else {
+                e.message.clone()
+            }
+        })
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    let id = || about(order);
+    match status {
+        401 => Refusal::Error(BrokerError::Invalid(
+            "coinbase refused the credentials (401): check COINBASE_API_KEY and COINBASE_API_SECRET"
+                .into(),
+        )),
+        403 => Refusal::Error(BrokerError::Invalid(format!(
+            "coinbase: permission denied ({message}): the key needs the trade and view scopes"
+        ))),
+        404 => Refusal::Error(BrokerError::NotFound(id())),
+        400 => Refusal::Rejected(message),
+        429 => Refusal::Error(BrokerError::RateLimited),
+        s => Refusal::Error(BrokerError::Server { status: s, message }),
+    }
+}
+
+/// The venue's order id of a create, or the refusal it answered with (HTTP 200 and
+/// `"success": false`).
+pub fn created(r: &models::CreateResponse) -> Result<String, Refusal> {
+    match (&r.success_response, &r.error_response) {
+        (Some(ok), _) if r.success => Ok(ok.order_id.clone()),
+        (_, Some(f)) => Err(Refusal::Rejected(
+            [
+                f.new_order_failure_reason.as_deref(),
+                Some(f.message.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(": "),
+        )),
+        _ => Err(Refusal::Rejected(
+            r.failure_reason
+                .clone()
+                .unwrap_or_else(|| "refused without a reason".into()),
+        )),
+    }
 }

@@ -174,3 +174,53 @@ fn test_orders_are_created_on_the_products_increments() {
         "ETH-USDC"
     );
 }
+
+#[test]
+fn test_the_venues_refusals_map_to_rejections_and_broker_errors() {
+    use systrade_broker::BrokerError;
+    use systrade_broker::venue::Refusal;
+    use systrade_coinbase::models::CreateResponse;
+    use systrade_coinbase::parse::{created, refusal};
+    // Bodies as broker-apis.md §2 quotes them.
+    let ok: CreateResponse = serde_json::from_str(
+        r#"{"success":true,"success_response":{"order_id":"11111-00000-000000","product_id":"BTC-USD","side":"BUY","client_order_id":"0c1b2a9e"},"order_configuration":{"limit_limit_gtc":{"base_size":"0.001","limit_price":"10000.00","post_only":false}}}"#,
+    )
+    .unwrap();
+    assert_eq!(created(&ok).unwrap(), "11111-00000-000000");
+    let failed: CreateResponse = serde_json::from_str(
+        r#"{"success":false,"failure_reason":"UNKNOWN_FAILURE_REASON","order_id":"","error_response":{"error":"INSUFFICIENT_FUND","message":"Insufficient balance in source account","error_details":"","preview_failure_reason":"PREVIEW_INSUFFICIENT_FUND","new_order_failure_reason":"INSUFFICIENT_FUND"},"order_configuration":{}}"#,
+    )
+    .unwrap();
+    let r = created(&failed).unwrap_err();
+    assert!(
+        matches!(&r, Refusal::Rejected(m) if m == "INSUFFICIENT_FUND: Insufficient balance in source account"),
+        "{r:?}"
+    );
+    let r = refusal(
+        400,
+        r#"{"error":"INVALID_ARGUMENT","error_details":"ProductID is invalid","message":"ProductID is invalid"}"#,
+        None,
+    );
+    assert!(
+        matches!(&r, Refusal::Rejected(m) if m == "ProductID is invalid"),
+        "{r:?}"
+    );
+    let r = refusal(
+        403,
+        r#"{"error":"PERMISSION_DENIED","error_details":"Missing required scopes","message":"Missing required scopes"}"#,
+        None,
+    );
+    assert!(matches!(&r, Refusal::Error(BrokerError::Invalid(m)) if m.contains("scopes")));
+    let r = refusal(429, "", None);
+    assert!(matches!(&r, Refusal::Error(e) if e.retryable()));
+    let r = refusal(401, "Unauthorized: bad jwt eyJhbGciOi.SECRET", None);
+    let Refusal::Error(e) = r else {
+        panic!("401 is an error")
+    };
+    let text = e.to_string();
+    assert!(
+        text.contains("COINBASE_API_KEY") && !text.contains("SECRET\""),
+        "{text}"
+    );
+    assert!(!text.contains("eyJ"), "{text}");
+}
