@@ -7,6 +7,44 @@ use systrade_core::contracts::{ClientOrderId, Side};
 
 use crate::BrokerError;
 
+/// What in a venue's payload (or a request for it) systrade cannot take as it is. Nothing is
+/// guessed: the error names the venue, the object, its id and the value.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ParseError {
+    #[error("{venue} {what} {id}: {field} {value:?} is not one systrade knows ({known})")]
+    Unknown {
+        venue: &'static str,
+        what: &'static str,
+        id: String,
+        field: &'static str,
+        value: String,
+        known: &'static str,
+    },
+    #[error("{venue} {what} {id}: symbol {value:?}: {problem}")]
+    Symbol {
+        venue: &'static str,
+        what: &'static str,
+        id: String,
+        value: String,
+        problem: String,
+    },
+    #[error("{venue} {what} {id}: {field} {value:?} is not an RFC 3339 time")]
+    Time {
+        venue: &'static str,
+        what: &'static str,
+        id: String,
+        field: &'static str,
+        value: String,
+    },
+    /// An order or request systrade does not place at this venue, and why.
+    #[error("{venue} order {id}: {why}")]
+    Unsupported {
+        venue: &'static str,
+        id: String,
+        why: &'static str,
+    },
+}
+
 /// What an answer that is not a success means: a business refusal becomes a rejected order
 /// with the venue's reason, as the [`crate::Broker`] trait has it; anything else is an error.
 #[derive(Debug)]

@@ -7,5 +7,3 @@
 
 pub mod models;
 pub mod parse;
-
-pub use parse::ParseError;

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDate};
 use rust_decimal::Decimal;
-use systrade_broker::venue::{Refusal, about, owner_rounding, split_pair};
+use systrade_broker::venue::{ParseError, Refusal, about, owner_rounding, split_pair};
 use systrade_broker::{
     Account, BrokerError, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, Position,
     TimeInForce,
@@ -15,34 +15,7 @@ use systrade_core::contracts::{ClientOrderId, Side};
 
 use crate::models;
 
-/// What in a venue payload systrade cannot take as it is.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ParseError {
-    #[error("alpaca {what} {id}: {field} {value:?} is not one systrade knows ({known})")]
-    Unknown {
-        what: &'static str,
-        id: String,
-        field: &'static str,
-        value: String,
-        known: &'static str,
-    },
-    #[error("alpaca order {0}: a notional order (no quantity) is not one systrade places")]
-    Notional(String),
-    #[error("alpaca {what} {id}: symbol {value:?}: {problem}")]
-    Symbol {
-        what: &'static str,
-        id: String,
-        value: String,
-        problem: String,
-    },
-    #[error("alpaca {what} {id}: {field} {value:?} is not an RFC 3339 time")]
-    Time {
-        what: &'static str,
-        id: String,
-        field: &'static str,
-        value: String,
-    },
-}
+const VENUE: &str = "alpaca";
 
 /// The quote currencies of the crypto pairs Alpaca lists (`BTC/USD`, `ETH/USDT`, …).
 const QUOTES: [&str; 4] = ["USDT", "USDC", "USD", "BTC"];
@@ -51,6 +24,7 @@ const QUOTES: [&str; 4] = ["USDT", "USDC", "USD", "BTC"];
 /// (positions) are both `BTCUSD`.
 pub fn symbol(what: &'static str, id: &str, venue: &str) -> Result<Symbol, ParseError> {
     Symbol::new(venue.replace('/', "")).map_err(|e| ParseError::Symbol {
+        venue: VENUE,
         what,
         id: id.to_string(),
         value: venue.to_string(),
@@ -90,6 +64,7 @@ pub fn status(id: &str, s: &str) -> Result<OrderStatus, ParseError> {
         "rejected" => OrderStatus::Rejected,
         other => {
             return Err(ParseError::Unknown {
+                venue: VENUE,
                 what: "order",
                 id: id.to_string(),
                 field: "status",
@@ -105,6 +80,7 @@ fn side(what: &'static str, id: &str, s: &str) -> Result<Side, ParseError> {
         "buy" => Ok(Side::Buy),
         "sell" => Ok(Side::Sell),
         other => Err(ParseError::Unknown {
+            venue: VENUE,
             what,
             id: id.to_string(),
             field: "side",
@@ -116,6 +92,7 @@ fn side(what: &'static str, id: &str, s: &str) -> Result<Side, ParseError> {
 
 fn tif(id: &str, s: &str) -> Result<TimeInForce, ParseError> {
     TimeInForce::parse(s).ok_or_else(|| ParseError::Unknown {
+        venue: VENUE,
         what: "order",
         id: id.to_string(),
         field: "time_in_force",
@@ -126,6 +103,7 @@ fn tif(id: &str, s: &str) -> Result<TimeInForce, ParseError> {
 
 fn order_type(o: &models::Order) -> Result<OrderType, ParseError> {
     let unknown = |field: &'static str, value: &str| ParseError::Unknown {
+        venue: VENUE,
         what: "order",
         id: o.id.clone(),
         field,
@@ -145,7 +123,11 @@ fn order_type(o: &models::Order) -> Result<OrderType, ParseError> {
 /// The venue's order as systrade's, for `session` (the venue does not say which session an
 /// order was for; the caller knows the one it trades in).
 pub fn order(o: &models::Order, session: NaiveDate) -> Result<BrokerOrder, ParseError> {
-    let qty = o.qty.ok_or_else(|| ParseError::Notional(o.id.clone()))?;
+    let qty = o.qty.ok_or_else(|| ParseError::Unsupported {
+        venue: VENUE,
+        id: o.id.clone(),
+        why: "a notional order (no quantity) is not one systrade places",
+    })?;
     Ok(BrokerOrder {
         client_order_id: ClientOrderId(o.client_order_id.clone()),
         broker_id: o.id.clone(),
@@ -197,6 +179,7 @@ pub fn fill(
     client_order_id: ClientOrderId,
 ) -> Result<BrokerFill, ParseError> {
     let at = DateTime::parse_from_rfc3339(&a.transaction_time).map_err(|_| ParseError::Time {
+        venue: VENUE,
         what: "fill",
         id: a.id.clone(),
         field: "transaction_time",

@@ -8,5 +8,3 @@
 
 pub mod models;
 pub mod parse;
-
-pub use parse::ParseError;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
-use systrade_broker::venue::{Refusal, about, owner_rounding, split_pair};
+use systrade_broker::venue::{ParseError, Refusal, about, owner_rounding, split_pair};
 use systrade_broker::{
     BrokerError, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, TimeInForce,
 };
@@ -15,43 +15,15 @@ use systrade_core::contracts::{ClientOrderId, Side};
 
 use crate::models;
 
-/// What in a venue payload (or a request) systrade cannot take as it is.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ParseError {
-    #[error("coinbase {what} {id}: {field} {value:?} is not one systrade knows ({known})")]
-    Unknown {
-        what: &'static str,
-        id: String,
-        field: &'static str,
-        value: String,
-        known: &'static str,
-    },
-    #[error("coinbase {what} {id}: product {value:?}: {problem}")]
-    Product {
-        what: &'static str,
-        id: String,
-        value: String,
-        problem: String,
-    },
-    #[error("coinbase {what} {id}: {field} {value:?} is not an RFC 3339 time")]
-    Time {
-        what: &'static str,
-        id: String,
-        field: &'static str,
-        value: String,
-    },
-    #[error(
-        "coinbase order {0}: spot has no stop-market order; protect with a stop-limit (the limit a configured offset below the stop)"
-    )]
-    NoStopMarket(String),
-}
+const VENUE: &str = "coinbase";
 
 /// The quote currencies of the products systrade trades (`BTC-USD`, `ETH-USDC`, …).
 const QUOTES: [&str; 6] = ["USDT", "USDC", "USD", "EUR", "GBP", "BTC"];
 
 /// systrade's symbol of a product: `BTC-USD` is `BTCUSD`.
 pub fn symbol(what: &'static str, id: &str, product: &str) -> Result<Symbol, ParseError> {
-    Symbol::new(product.replace('-', "")).map_err(|e| ParseError::Product {
+    Symbol::new(product.replace('-', "")).map_err(|e| ParseError::Symbol {
+        venue: VENUE,
         what,
         id: id.to_string(),
         value: product.to_string(),
@@ -72,6 +44,7 @@ fn side(what: &'static str, id: &str, s: &str) -> Result<Side, ParseError> {
         "BUY" => Ok(Side::Buy),
         "SELL" => Ok(Side::Sell),
         other => Err(ParseError::Unknown {
+            venue: VENUE,
             what,
             id: id.to_string(),
             field: "side",
@@ -98,6 +71,7 @@ pub fn status(o: &models::Order) -> Result<OrderStatus, ParseError> {
         "FAILED" => OrderStatus::Rejected,
         other => {
             return Err(ParseError::Unknown {
+                venue: VENUE,
                 what: "order",
                 id: o.order_id.clone(),
                 field: "status",
@@ -111,6 +85,7 @@ pub fn status(o: &models::Order) -> Result<OrderStatus, ParseError> {
 /// The order's type, time in force and base size from its one `order_configuration` entry.
 fn configuration(o: &models::Order) -> Result<(OrderType, TimeInForce, Decimal), ParseError> {
     let unknown = |value: String| ParseError::Unknown {
+        venue: VENUE,
         what: "order",
         id: o.order_id.clone(),
         field: "order_configuration",
@@ -190,6 +165,7 @@ pub fn order(o: &models::Order, session: NaiveDate) -> Result<BrokerOrder, Parse
 pub fn fill(f: &models::Fill, client_order_id: ClientOrderId) -> Result<BrokerFill, ParseError> {
     if f.size_in_quote {
         return Err(ParseError::Unknown {
+            venue: VENUE,
             what: "fill",
             id: f.trade_id.clone(),
             field: "size_in_quote",
@@ -198,6 +174,7 @@ pub fn fill(f: &models::Fill, client_order_id: ClientOrderId) -> Result<BrokerFi
         });
     }
     let at = DateTime::parse_from_rfc3339(&f.trade_time).map_err(|_| ParseError::Time {
+        venue: VENUE,
         what: "fill",
         id: f.trade_id.clone(),
         field: "trade_time",
@@ -283,7 +260,11 @@ pub fn create_order(
             },
         ),
         (OrderType::Stop { .. }, _) => {
-            return Err(ParseError::NoStopMarket(req.client_order_id.0.clone()));
+            return Err(ParseError::Unsupported {
+                venue: VENUE,
+                id: req.client_order_id.0.clone(),
+                why: "spot has no stop-market order; protect with a stop-limit (the limit a configured offset below the stop)",
+            });
         }
     };
     Ok(models::CreateOrder {

@@ -6,9 +6,10 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use systrade_broker::venue::ParseError;
 use systrade_broker::{OrderRequest, OrderStatus, OrderType, TimeInForce};
 use systrade_coinbase::models::{AccountsPage, Candles, FillsPage, OrderEnvelope, OrdersPage};
-use systrade_coinbase::parse::{self, Increments, ParseError};
+use systrade_coinbase::parse::{self, Increments};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
 
@@ -165,10 +166,12 @@ fn test_orders_are_created_on_the_products_increments() {
         order_type: OrderType::Stop { stop: dec("41000") },
         ..req
     };
-    assert_eq!(
-        parse::create_order(&stop, inc),
-        Err(ParseError::NoStopMarket("st-1a2b3c4d-00".into()))
+    let e = parse::create_order(&stop, inc).unwrap_err();
+    assert!(
+        matches!(&e, ParseError::Unsupported { id, .. } if id == "st-1a2b3c4d-00"),
+        "{e}"
     );
+    assert!(e.to_string().contains("no stop-market"), "{e}");
     assert_eq!(
         parse::product_id(&Symbol::new("ETHUSDC").unwrap()),
         "ETH-USDC"
