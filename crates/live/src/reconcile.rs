@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::json;
 use systrade_broker::{Broker, BrokerOrder, Faults, Position};
+use systrade_config::book::BookConfig;
 use systrade_config::momentum::MomentumConfig;
 use systrade_config::run::RunSection;
 use systrade_config::trend::TrendConfig;
@@ -169,11 +170,13 @@ pub struct ReconcileRequest<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// The book's `[run]` section and name, without loading its data.
+/// The book's `[run]` section and name, from its config (checked) without loading its data:
+/// the one way every command names a book.
 pub fn book_of(config: &Path) -> anyhow::Result<(RunSection, String)> {
     let run = match StrategyKind::of(config).map_err(bad)? {
         StrategyKind::Momentum => MomentumConfig::load(config).map_err(bad)?.run,
-        StrategyKind::Trend | StrategyKind::Sheet => TrendConfig::load(config).map_err(bad)?.run,
+        StrategyKind::Trend => TrendConfig::load(config).map_err(bad)?.run,
+        StrategyKind::Sheet => BookConfig::load(config).map_err(bad)?.run,
     };
     let name = strategy_name(config, run.name.as_deref());
     Ok((run, name))

@@ -17,8 +17,8 @@ use systrade_desk::orders::{self, OrderFilter, order_json, orders_table};
 use systrade_desk::slippage::{by_day, slippage_json, slippage_table, slippages};
 use systrade_live::approvals::{self, ApprovalBook, Released, current, order_text as text};
 use systrade_live::day::qty_text;
+use systrade_live::reconcile::book_of;
 use systrade_live::staging;
-use systrade_live::strategy_name;
 
 use systrade_live::env_now as now;
 
@@ -86,16 +86,9 @@ pub fn orders(home: &Path, c: &OrdersCommand) -> anyhow::Result<()> {
     }
 }
 
-/// The book named by a config without loading its data.
+/// The book a config names (the config is checked; its data is not loaded).
 fn book_name(config: &Path) -> anyhow::Result<String> {
-    let text = systrade_config::read(config).map_err(bad)?;
-    let v: toml::Table = toml::from_str(&text)
-        .map_err(|e| bad(format!("{}: {}", config.display(), e.to_string().trim())))?;
-    let configured = v
-        .get("run")
-        .and_then(|r| r.get("name"))
-        .and_then(|n| n.as_str());
-    Ok(strategy_name(config, configured))
+    Ok(book_of(config)?.1)
 }
 
 fn list(home: &Path, a: &OrdersListArgs) -> anyhow::Result<()> {
