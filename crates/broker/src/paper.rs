@@ -765,34 +765,38 @@ impl<'a> PaperBroker<'a> {
         )?;
         working.sort_by_key(|o| o.side == Side::Buy);
         for o in &working {
-            let (Some(bar), Some(limit)) = (self.bar(&o.symbol, date), o.order_type.limit_price())
-            else {
-                continue;
-            };
-            Self::tried(tx, o, date)?;
-            let open = dec(bar.open);
-            let reach = if complete {
-                if o.side == Side::Buy {
-                    dec(bar.low)
-                } else {
-                    dec(bar.high)
-                }
+            self.try_limit(tx, o, date, complete)?;
+        }
+        Ok(())
+    }
+
+    /// One limit order's try at `date`'s bar (only its open when `complete = false`).
+    fn try_limit(
+        &self,
+        tx: &Transaction<'_>,
+        o: &BrokerOrder,
+        date: NaiveDate,
+        complete: bool,
+    ) -> rusqlite::Result<()> {
+        let (Some(bar), Some(limit)) = (self.bar(&o.symbol, date), o.order_type.limit_price())
+        else {
+            return Ok(());
+        };
+        Self::tried(tx, o, date)?;
+        let buy = o.side == Side::Buy;
+        let open = dec(bar.open);
+        let reach = match (complete, buy) {
+            (false, _) => open,
+            (true, true) => dec(bar.low),
+            (true, false) => dec(bar.high),
+        };
+        if (buy && reach <= limit) || (!buy && reach >= limit) {
+            let raw = if buy {
+                open.min(limit)
             } else {
-                open
+                open.max(limit)
             };
-            let crosses = if o.side == Side::Buy {
-                reach <= limit
-            } else {
-                reach >= limit
-            };
-            if crosses {
-                let raw = if o.side == Side::Buy {
-                    open.min(limit)
-                } else {
-                    open.max(limit)
-                };
-                self.fill_at(tx, o, raw, &bar, date)?;
-            }
+            self.fill_at(tx, o, raw, &bar, date)?;
         }
         Ok(())
     }
@@ -1005,7 +1009,7 @@ impl Broker for PaperBroker<'_> {
                             self.fill_at_open(&tx, &o, &bar, self.session).map_err(e)?
                         }
                         OrderType::Limit { .. } => {
-                            self.work_limits(&tx, self.session, false).map_err(e)?;
+                            self.try_limit(&tx, &o, self.session, false).map_err(e)?;
                             Self::expire_ioc(&tx).map_err(e)?;
                         }
                         OrderType::Stop { .. } | OrderType::StopLimit { .. } => {}

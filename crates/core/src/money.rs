@@ -93,6 +93,12 @@ impl Mul<Price> for Quantity {
     }
 }
 
+/// A decimal as the ledger, logs and reports write it: its shortest exact text
+/// (`10.50` → `"10.5"`, `3.000` → `"3"`).
+pub fn decimal_text(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

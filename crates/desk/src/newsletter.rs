@@ -7,12 +7,12 @@ use std::path::Path;
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use serde_json::Value;
 use systrade_backtest::f;
 use systrade_broker::OrderStatus;
 use systrade_core::Symbol;
 use systrade_core::contracts::Side;
+use systrade_core::money::decimal_text as qty;
 use systrade_report::newsletter::{
     AvoidLine, Fact, FillLine, Newsletter, PositionLine, Section, TradeLine, WatchLine,
 };
@@ -26,10 +26,6 @@ use crate::bad;
 
 fn pct(x: f64) -> String {
     systrade_report::tearsheet::pct(x)
-}
-
-fn qty(q: Decimal) -> String {
-    q.normalize().to_string()
 }
 
 /// What an order's purpose means to a reader.
@@ -667,7 +663,7 @@ mod tests {
         o.approval = Some(Approval::Manual);
         assert_eq!(status_words(&o), "manual: place it yourself");
         o.status = OrderStatus::Filled;
-        o.avg_price = Some(Decimal::new(22110, 2));
+        o.avg_price = Some(rust_decimal::Decimal::new(22110, 2));
         assert_eq!(status_words(&o), "filled at 221.10");
     }
 }

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 use systrade_broker::OrderStatus;
+use systrade_core::money::decimal_text as qty;
 use systrade_store::{Approval, Ledger, LedgerOrder};
 
 use crate::bad;
@@ -59,10 +60,6 @@ pub fn orders(
     rows.retain(|o| filter.is_none_or(|f| f.keeps(o)));
     rows.sort_by_key(|o| std::cmp::Reverse(o.market_day));
     Ok(rows)
-}
-
-fn qty(q: rust_decimal::Decimal) -> String {
-    q.normalize().to_string()
 }
 
 /// One order as JSON; decimals as text.

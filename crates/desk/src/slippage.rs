@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use systrade_backtest::f;
 use systrade_core::Symbol;
 use systrade_core::contracts::Side;
+use systrade_core::money::decimal_text as qty;
 use systrade_store::{Ledger, Purpose};
 
 /// One fill measured against its order's decision price.
@@ -90,10 +91,6 @@ pub fn by_day(slips: &[Slip]) -> BTreeMap<NaiveDate, SlipDay> {
         e.cost += s.cost;
     }
     days
-}
-
-fn qty(q: Decimal) -> String {
-    q.normalize().to_string()
 }
 
 /// Basis points rounded to 2 decimals, for JSON.

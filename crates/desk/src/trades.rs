@@ -8,12 +8,9 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use systrade_core::Symbol;
 use systrade_core::contracts::Side;
+use systrade_core::money::decimal_text as dtext;
 use systrade_store::{ManualTrade, NewTrade};
 use systrade_systems::table::Table;
-
-fn dtext(d: Decimal) -> String {
-    d.normalize().to_string()
-}
 
 /// The trade with its closes, open quantity, realised PnL and R multiple; decimals as text.
 pub fn trade_json(t: &ManualTrade) -> serde_json::Value {

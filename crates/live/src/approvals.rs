@@ -282,7 +282,7 @@ fn make_room(
         ));
     }
     put.records[0].note = Some(format!("resized for sell {}", o.client_order_id));
-    r.stops.push((o.symbol.clone(), Some(put.row(&req))));
+    r.stops.push((o.symbol.clone(), Some(stop_row(&req))));
     logs.write(
         "stop_updates",
         Some(o.symbol.as_str()),

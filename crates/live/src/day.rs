@@ -109,9 +109,7 @@ pub fn retry<T>(
     })
 }
 
-pub fn qty_text(q: Decimal) -> String {
-    q.normalize().to_string()
-}
+pub use systrade_core::money::decimal_text as qty_text;
 
 /// The last close before `day` of each symbol.
 fn closes_before(data: &BTreeMap<Symbol, Vec<DailyBar>>, day: NaiveDate) -> BTreeMap<Symbol, f64> {

@@ -177,7 +177,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 json!({"level": qty_text(level), "qty": qty_text(qty),
                 "replaced": existing.first().map(|o| o.client_order_id.clone()), "preview": preview}),
             );
-            rows.insert(sym.clone(), Some(put.row(&req)));
+            rows.insert(sym.clone(), Some(stop_row(&req)));
         }
         orders.extend(put.records);
         Ok(())
@@ -315,11 +315,6 @@ pub struct StopPut {
 impl StopPut {
     pub fn rejected(&self) -> bool {
         self.placed.status == OrderStatus::Rejected
-    }
-
-    /// The stop row of the new stop (when it was not rejected).
-    pub fn row(&self, req: &OrderRequest) -> StopRow {
-        stop_row(req)
     }
 }
 
