@@ -31,12 +31,19 @@ pub enum BrokerError {
     Server { status: u16, message: String },
     #[error("timed out waiting for the broker's answer")]
     Timeout,
+    /// No answer at all: the connection failed (the venue down, DNS, TLS).
+    #[error("cannot reach the broker: {0}")]
+    Unreachable(String),
     #[error("client_order_id {0} must be unique: the broker already has it")]
     Duplicate(ClientOrderId),
     #[error("order {0} not found at the broker")]
     NotFound(ClientOrderId),
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The venue refused who we are (401): the message names the variables to check,
+    /// never their values.
+    #[error("{0}")]
+    Credentials(String),
     #[error("broker state {path}: {message}")]
     Storage { path: String, message: String },
 }
@@ -45,7 +52,7 @@ impl BrokerError {
     /// Worth trying again after a pause (rate limits, 5xx, timeouts).
     pub fn retryable(&self) -> bool {
         match self {
-            BrokerError::RateLimited | BrokerError::Timeout => true,
+            BrokerError::RateLimited | BrokerError::Timeout | BrokerError::Unreachable(_) => true,
             BrokerError::Server { status, .. } => *status >= 500,
             _ => false,
         }

@@ -1139,6 +1139,12 @@ impl Broker for PaperBroker<'_> {
 }
 
 impl PaperBroker<'_> {
+    /// Every order the account has had, in any state, oldest first (a venue's "all
+    /// orders" list; the trait needs only the open ones).
+    pub fn all_orders(&self) -> Result<Vec<BrokerOrder>, BrokerError> {
+        Self::orders_where(&self.conn, "1 = 1", &[]).map_err(self.err())
+    }
+
     fn positions_now(&self) -> Result<Vec<Position>, BrokerError> {
         let mut st = self
             .conn

@@ -127,6 +127,24 @@ systrade reconcile --config configs/trend_crypto.toml --json\n  \
 systrade reconcile --config configs/trend_crypto.toml --ack ETHUSDT"
     )]
     Reconcile(ReconcileArgs),
+    /// Run a faithful local venue on 127.0.0.1 (Alpaca trading v2 today): try the whole
+    /// flow without an account, and what the tests run against.
+    ///
+    /// It speaks the venue's API — paths, JSON, statuses, errors, rate limit — over the
+    /// paper engine and the price files you give it: a market order fills at the open of the
+    /// next session the clock plays, a stop triggers inside a bar, day orders expire. The
+    /// clock starts before the open of the session after the data's last bar (or
+    /// --session) and moves only when told: `curl -X POST localhost:PORT/fake/clock -d
+    /// '{"session":"2025-01-08"}'`. Requests must carry the APCA_API_KEY_ID and
+    /// APCA_API_SECRET_KEY the venue was started with (any values).
+    #[command(
+        name = "fake-venue",
+        after_help = "Example (two terminals, the same environment):\n  \
+export APCA_API_KEY_ID=local APCA_API_SECRET_KEY=local-secret APCA_API_BASE_URL=http://127.0.0.1:8788\n  \
+systrade fake-venue alpaca --data ../shared/data/us_etf_daily_yahoo --port 8788 --session 2024-06-03\n  \
+systrade run --config configs/trend_us_alpaca.toml --broker alpaca --as-of 2024-06-03"
+    )]
+    FakeVenue(FakeVenueArgs),
     /// The trade sheet from your own signals (the manual execution level): size the names
     /// with a positive signal on its last date by a method, then list the BUY/SELL lines
     /// (whole shares, limit = last close ± limit offset) that move your positions there.
@@ -769,7 +787,51 @@ pub struct DailyRunArgs {
 /// Brokers `run` can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BrokerArg {
+    /// The simulated account under --home.
     Paper,
+    /// Alpaca trading v2: APCA_API_KEY_ID, APCA_API_SECRET_KEY, APCA_API_BASE_URL (default
+    /// the paper host).
+    Alpaca,
+}
+
+/// Venues `fake-venue` can imitate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FakeVenueKind {
+    Alpaca,
+}
+
+#[derive(Debug, Args)]
+pub struct FakeVenueArgs {
+    /// The venue to imitate.
+    #[arg(value_enum)]
+    pub venue: FakeVenueKind,
+    /// Price files the venue fills from (a folder of daily CSVs or a market database).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Port on 127.0.0.1 (0: any free one; the banner says which).
+    #[arg(long, default_value_t = 8788)]
+    pub port: u16,
+    /// The account's state file (kept across restarts; default: a fresh one under the
+    /// system's temp folder).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// The session the clock starts before the open of (default: the session after the
+    /// data's last bar, or where a --state file left it).
+    #[arg(long)]
+    pub session: Option<NaiveDate>,
+    /// Cash of a new account.
+    #[arg(long, default_value_t = 100_000.0)]
+    pub cash: f64,
+    /// Answer as a live account (its number does not start with PA): runs then need --live
+    /// and SYSTRADE_LIVE_CONFIRM.
+    #[arg(long)]
+    pub live: bool,
+    /// Requests a minute before the venue answers 429.
+    #[arg(long, default_value_t = 200)]
+    pub rate_limit: u32,
+    /// Price adjustment of the files (as `data import --adjust`).
+    #[arg(long, value_enum, default_value_t = AdjustArg::Split)]
+    pub adjust: AdjustArg,
 }
 
 #[derive(Debug, Args)]

@@ -10,12 +10,16 @@ pub enum BrokerKind {
     /// The simulated account persisted under the home (`paper/<account>.sqlite`).
     #[default]
     Paper,
+    /// Alpaca trading v2 (paper or live host: `APCA_API_BASE_URL`), credentials from
+    /// `APCA_API_KEY_ID` and `APCA_API_SECRET_KEY`.
+    Alpaca,
 }
 
 impl BrokerKind {
     pub fn as_str(self) -> &'static str {
         match self {
             BrokerKind::Paper => "paper",
+            BrokerKind::Alpaca => "alpaca",
         }
     }
 }

@@ -203,6 +203,11 @@ pub fn run_day<B: Broker + ?Sized>(
     }
 }
 
+/// `--live` was given and SYSTRADE_LIVE_CONFIRM names the account `id`.
+fn live_confirmed(live: bool, id: &str) -> bool {
+    live && std::env::var("SYSTRADE_LIVE_CONFIRM").is_ok_and(|v| !v.is_empty() && v == id)
+}
+
 /// Steps 1 and 2, then the day at the broker; a failure after the broker was reached puts
 /// the held positions' stops back first.
 fn attempt_day<B: Broker + ?Sized>(
@@ -222,8 +227,18 @@ fn attempt_day<B: Broker + ?Sized>(
         })
     })?;
     boundary(1);
-    // 2. Connect to the broker (the account is validated below, before any work).
+    // 2. Connect to the broker (the account is validated below, before any work). A live
+    //    account without its confirmation stops here: nothing is sent, not even a stop.
     let mut broker = connect()?;
+    if broker.is_live() && !x.dry_run {
+        let id = retry(policy_of(desk), logs, "account", || broker.account())?.id;
+        if !live_confirmed(x.live, &id) {
+            return Err(crate::bad(format!(
+                "account {id} at {} is a live account: a run there needs --live and SYSTRADE_LIVE_CONFIRM={id}; nothing was sent",
+                broker.kind()
+            )));
+        }
+    }
     let mut run = DayRun {
         desk,
         broker: &mut *broker,
@@ -295,9 +310,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             bail!("broker account {} is blocked for trading", account.id);
         }
         let live = self.broker.is_live();
-        let live_confirmed = self.x.live
-            && std::env::var("SYSTRADE_LIVE_CONFIRM")
-                .is_ok_and(|v| !v.is_empty() && v == account.id);
+        let live_confirmed = live_confirmed(self.x.live, &account.id);
         self.step(2, "connect_broker", |_| Ok(()))?;
         boundary(2);
         Ok(Connected {

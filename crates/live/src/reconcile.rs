@@ -21,6 +21,7 @@ use systrade_store::{Ledger, ReconRow, ReconStatus};
 
 use crate::day::{DayRun, boundary, qty_text};
 use crate::desk::Desk;
+use crate::stops::protected_qty;
 use crate::venue::Venue;
 use crate::{bad, strategy_name};
 
@@ -118,7 +119,7 @@ pub fn reconcile_rows(
             ReconStatus::MissingInBroker
         } else if b != l {
             ReconStatus::QtyMismatch
-        } else if stops == 0 && uses_stops {
+        } else if stops == 0 && uses_stops && protected_qty(b, open, s) > Decimal::ZERO {
             ReconStatus::StopMissing
         } else {
             ReconStatus::Match
@@ -253,8 +254,10 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 .iter()
                 .filter(|o| o.symbol == p.symbol && o.order_type.is_stop())
                 .count();
-            // A strategy without stops must not leave stray ones either.
-            if n != usize::from(uses_stops) {
+            // A strategy without stops must not leave stray ones either; a position a
+            // working sell takes whole needs none (its stop was canceled for the sell).
+            let needs = uses_stops && protected_qty(p.qty, &open, &p.symbol) > Decimal::ZERO;
+            if n != usize::from(needs) {
                 violations.push(StopViolation {
                     symbol: p.symbol.clone(),
                     open_stops: n,

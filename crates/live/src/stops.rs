@@ -10,6 +10,7 @@ use serde_json::json;
 use systrade_backtest::dec;
 use systrade_broker::{Broker, BrokerOrder, OrderRequest, OrderStatus, Position, RetryPolicy};
 use systrade_core::Symbol;
+use systrade_core::contracts::Side;
 use systrade_store::{Ledger, LedgerOrder, StopRow};
 
 use crate::day::{DayRun, boundary, qty_text, retry};
@@ -104,7 +105,17 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 }
                 StopPlan::Level(level) => dec(level),
             };
-            let qty = qty.abs();
+            // Units a working sell (an exit or trim not filled yet: a venue that queues
+            // market orders for the open) will take are not the stop's to protect.
+            let qty = protected_qty(*qty, &open, sym);
+            if qty <= Decimal::ZERO {
+                self.note_stop(
+                    sym,
+                    "not_open",
+                    json!({"why": "a working sell takes the whole position", "level": qty_text(level)}),
+                );
+                continue;
+            }
             if let Some(one) = in_force(&existing, level, qty) {
                 self.note_stop(
                     sym,
@@ -240,7 +251,11 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 done.push(format!("{} (NO LEVEL KNOWN: protect it by hand)", p.symbol));
                 continue;
             };
-            let req = restore_request(name, day, &p.symbol, p.qty, level)?;
+            let qty = protected_qty(p.qty, &open, &p.symbol);
+            if qty <= Decimal::ZERO {
+                continue;
+            }
+            let req = restore_request(name, day, &p.symbol, qty, level)?;
             let placed =
                 replace_once(&mut *self.broker, &req, None, &mut *self.logs, self.policy)?.order();
             orders.push(stop_record(name, &req, &placed));
@@ -249,7 +264,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 Some(p.symbol.as_str()),
                 "stop_restored",
                 json!({"client_order_id": req.client_order_id, "level": qty_text(level),
-                       "qty": qty_text(p.qty), "status": placed.status}),
+                       "qty": qty_text(qty), "status": placed.status}),
             );
             if placed.status == OrderStatus::Rejected {
                 done.push(format!(
@@ -280,6 +295,18 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
         }
         Ok(done)
     }
+}
+
+/// What a stop on `sym` must cover: the long units held less those working sells that are
+/// not stops will take when they fill (a venue that queues market orders for the open
+/// reserves them now; a stop on them would be refused).
+pub fn protected_qty(held: Decimal, open: &[BrokerOrder], sym: &Symbol) -> Decimal {
+    let selling: Decimal = open
+        .iter()
+        .filter(|o| &o.symbol == sym && o.side == Side::Sell && !o.order_type.is_stop())
+        .map(BrokerOrder::remaining)
+        .sum();
+    (held.abs() - selling).max(Decimal::ZERO)
 }
 
 /// The one stop already in force on exactly `qty` at `level`, if that is what the broker has.

@@ -8,6 +8,9 @@ use chrono::NaiveDate;
 use systrade_broker::{Broker, BrokerError, Faults};
 use systrade_config::run::BrokerKind;
 
+use systrade_alpaca::{AlpacaBroker, ConnectError};
+use systrade_core::Market;
+
 use crate::bad;
 use crate::desk::Desk;
 
@@ -28,9 +31,11 @@ impl Venue {
         }
     }
 
-    /// The same venue on a copy of its state inside `dir` (a dry run changes nothing real).
+    /// The same venue on a copy of its state inside `dir` (a dry run changes nothing real;
+    /// a real venue is left as it is — the dry run only previews there).
     pub fn scratch_copy(&self, dir: &Path) -> anyhow::Result<Venue> {
         match self.kind {
+            BrokerKind::Alpaca => Ok(self.clone()),
             BrokerKind::Paper => {
                 let copy = dir.join("paper.sqlite");
                 if self.paper_file.exists() {
@@ -44,10 +49,12 @@ impl Venue {
         }
     }
 
-    /// True when the account already exists (a paper account's file).
+    /// True when the account already exists (a paper account's file; a real venue's
+    /// account always does — connecting says whether it may trade).
     pub fn exists(&self) -> bool {
         match self.kind {
             BrokerKind::Paper => self.paper_file.exists(),
+            BrokerKind::Alpaca => true,
         }
     }
 
@@ -58,6 +65,10 @@ impl Venue {
             BrokerKind::Paper => {
                 Ok(systrade_broker::paper::stored(&self.paper_file)?.map(|(d, _)| d))
             }
+            BrokerKind::Alpaca => {
+                let session = AlpacaBroker::session_at(alpaca_endpoint()?).map_err(venue_error)?;
+                Ok(Some(session))
+            }
         }
     }
 
@@ -65,6 +76,10 @@ impl Venue {
     pub fn location(&self) -> String {
         match self.kind {
             BrokerKind::Paper => self.paper_file.display().to_string(),
+            BrokerKind::Alpaca => match alpaca_endpoint() {
+                Ok(e) => format!("alpaca at {}", e.base_url),
+                Err(_) => "alpaca".into(),
+            },
         }
     }
 
@@ -83,6 +98,18 @@ impl Venue {
                 session,
                 faults,
             )?),
+            BrokerKind::Alpaca => {
+                let c = systrade_alpaca::Connect {
+                    endpoint: alpaca_endpoint()?,
+                    session,
+                    crypto: desk.market() == Market::Crypto,
+                };
+                match AlpacaBroker::connect(c) {
+                    Ok(b) => Ok(Box::new(b)),
+                    Err(ConnectError::Broker(e)) => Err(venue_error(e)),
+                    Err(e @ ConnectError::OtherSession { .. }) => Err(bad(e.to_string())),
+                }
+            }
         }
     }
 
@@ -130,6 +157,20 @@ impl Connector for Venues {
         session: NaiveDate,
     ) -> anyhow::Result<Box<dyn Broker + 'd>> {
         venue.connect(desk, session, faults_from_env()?)
+    }
+}
+
+/// Alpaca's endpoint from the environment; a missing variable is bad input (exit 2, named).
+fn alpaca_endpoint() -> anyhow::Result<systrade_alpaca::Endpoint> {
+    systrade_alpaca::Endpoint::from_env().map_err(|e| bad(e.to_string()))
+}
+
+/// A venue's refusal of the credentials is bad input (exit 2, naming the variables); the
+/// rest stays a broker error.
+fn venue_error(e: BrokerError) -> anyhow::Error {
+    match e {
+        BrokerError::Credentials(m) => bad(m),
+        e => e.into(),
     }
 }
 

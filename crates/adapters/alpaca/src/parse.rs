@@ -243,7 +243,7 @@ pub fn refusal(status: u16, body: &str, order: Option<&ClientOrderId>) -> Refusa
         .unwrap_or_else(|_| format!("HTTP {status}"));
     let id = || about(order);
     match status {
-        401 => Refusal::Error(BrokerError::Invalid(
+        401 => Refusal::Error(BrokerError::Credentials(
             "alpaca refused the credentials (401): check APCA_API_KEY_ID and APCA_API_SECRET_KEY"
                 .into(),
         )),

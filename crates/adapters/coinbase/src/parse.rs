@@ -294,7 +294,7 @@ pub fn refusal(status: u16, body: &str, order: Option<&ClientOrderId>) -> Refusa
         .unwrap_or_else(|| format!("HTTP {status}"));
     let id = || about(order);
     match status {
-        401 => Refusal::Error(BrokerError::Invalid(
+        401 => Refusal::Error(BrokerError::Credentials(
             "coinbase refused the credentials (401): check COINBASE_API_KEY and COINBASE_API_SECRET"
                 .into(),
         )),

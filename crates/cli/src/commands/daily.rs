@@ -17,6 +17,7 @@ pub fn run(home: &Path, a: &DailyRunArgs) -> anyhow::Result<()> {
         configs: a.config.clone(),
         broker: a.broker.map(|b| match b {
             BrokerArg::Paper => systrade_config::run::BrokerKind::Paper,
+            BrokerArg::Alpaca => systrade_config::run::BrokerKind::Alpaca,
         }),
         as_of: a.as_of,
         dry_run: a.dry_run,

@@ -15,6 +15,7 @@ mod sheet;
 mod sweep;
 mod trades;
 mod trend;
+mod venue;
 mod walkforward;
 
 use std::io::IsTerminal;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Orders(c) => orders::orders(&cli.home, &c),
         Command::Portfolio(a) => portfolio::run(&cli.home, &a),
         Command::Newsletter(a) => newsletter::run(&cli.home, &a),
+        Command::FakeVenue(a) => venue::run(&a),
     }
 }
 
