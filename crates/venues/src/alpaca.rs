@@ -316,6 +316,13 @@ impl Venue {
                 return Reply::error(422, 40010001, "body must be {\"faults\": [\"op:what\", …]}");
             }
         };
+        if serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("clear").and_then(Value::as_bool))
+            == Some(true)
+        {
+            self.faults = Faults::default();
+        }
         for f in list {
             match f.parse() {
                 Ok(f) => self.faults.push(f),

@@ -8,7 +8,7 @@
 //! The venue's clock is a session, advanced by `POST /fake/clock {"session": "YYYY-MM-DD"}`:
 //! at session S the venue is before S's open; advancing to a later session plays the bars in
 //! between (market orders fill at their session's open, stops trigger inside bars, day
-//! orders expire). `POST /fake/faults` queues the venue's failures for the next calls
+//! orders expire). `POST /fake/faults` queues the venue's failures for the next calls (`"clear": true` drops those left)
 //! (tests); `GET /fake/stats` counts the requests served.
 
 pub mod alpaca;

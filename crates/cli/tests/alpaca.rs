@@ -1,0 +1,603 @@
+//! `systrade run --broker alpaca` against the local Alpaca (`systrade fake-venue alpaca`):
+//! consecutive sessions with the venue's clock advanced between them, the failure modes of
+//! real venues, and real SIGKILLs.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::daily::{ENV, query};
+use common::{read, s};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+const KEY: &str = "PKLOCALTESTKEY01";
+const SECRET: &str = "local-secret-9f3a1c77e2";
+
+fn data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/us_etf_daily_yahoo")
+}
+
+fn config() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs/trend_us_alpaca.toml")
+}
+
+/// A local Alpaca in its own process, killed when dropped.
+struct Venue {
+    child: Child,
+    url: String,
+}
+
+impl Venue {
+    fn start(state: &Path, session: &str, extra: &[&str]) -> Venue {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("systrade"))
+            .args(["fake-venue", "alpaca", "--port", "0", "--data"])
+            .arg(data())
+            .arg("--state")
+            .arg(state)
+            .args(["--session", session])
+            .args(extra)
+            .env("APCA_API_KEY_ID", KEY)
+            .env("APCA_API_SECRET_KEY", SECRET)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in the banner {line:?}"))
+            .to_string();
+        Venue { child, url }
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into()
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let mut r = Self::agent()
+            .get(format!("{}{path}", self.url))
+            .header("APCA-API-KEY-ID", KEY)
+            .header("APCA-API-SECRET-KEY", SECRET)
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap();
+        assert_eq!(status, 200, "GET {path}: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let mut r = Self::agent()
+            .post(format!("{}{path}", self.url))
+            .header("APCA-API-KEY-ID", KEY)
+            .header("APCA-API-SECRET-KEY", SECRET)
+            .header("content-type", "application/json")
+            .send(body.to_string().as_bytes())
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn clock(&self, session: &str) {
+        let (code, body) = self.post("/fake/clock", &json!({"session": session}));
+        assert_eq!(code, 200, "{body}");
+    }
+
+    fn faults(&self, list: &[&str]) {
+        let (code, body) = self.post("/fake/faults", &json!({"faults": list}));
+        assert_eq!(code, 200, "{body}");
+    }
+
+    fn calls(&self) -> u64 {
+        self.get("/fake/stats")["calls"].as_u64().unwrap()
+    }
+
+    fn all_orders(&self) -> Vec<Value> {
+        self.get("/v2/orders?status=all&limit=500&direction=asc")
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn open_orders(&self) -> Vec<Value> {
+        self.get("/v2/orders?status=open&limit=500")
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn fills(&self) -> Vec<Value> {
+        self.get("/v2/account/activities/FILL?direction=asc&page_size=100")
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Symbol → units held.
+    fn positions(&self) -> BTreeMap<String, Decimal> {
+        self.get("/v2/positions")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["symbol"].as_str().unwrap().to_string(),
+                    p["qty"].as_str().unwrap().parse().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for Venue {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+/// The sessions of the data from `start` on (the venue's calendar).
+fn sessions(start: &str, n: usize) -> Vec<String> {
+    read(&data().join("SPY.csv"))
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .filter(|d| *d >= start)
+        .take(n)
+        .map(str::to_string)
+        .collect()
+}
+
+fn run_cmd(home: &Path, venue: &Venue, day: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("systrade"));
+    for k in ENV {
+        c.env_remove(k);
+    }
+    c.arg("--home")
+        .arg(home)
+        .args(["run", "--config", s(&config()), "--data", s(&data())])
+        .args(["--broker", "alpaca", "--as-of", day])
+        .args(extra)
+        .env("APCA_API_KEY_ID", KEY)
+        .env("APCA_API_SECRET_KEY", SECRET)
+        .env("APCA_API_BASE_URL", &venue.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+struct Out {
+    code: i32,
+    text: String,
+}
+
+fn run(home: &Path, venue: &Venue, day: &str, extra: &[&str]) -> Out {
+    let o = run_cmd(home, venue, day, extra).output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        text: format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    }
+}
+
+/// After a session: every held position has exactly one working stop at the venue, sized
+/// to what working sells leave (none when a sell takes it all), no stop without a position,
+/// every stop price on the venue's grid, and the ledger holds what the venue holds.
+fn check_venue(home: &Path, venue: &Venue, day: &str) {
+    let held = venue.positions();
+    let open = venue.open_orders();
+    for (sym, qty) in &held {
+        let selling: Decimal = open
+            .iter()
+            .filter(|o| o["symbol"] == *sym && o["side"] == "sell" && o["type"] == "market")
+            .map(|o| dec(&o["qty"]) - dec(&o["filled_qty"]))
+            .sum();
+        let stops: Vec<&Value> = open
+            .iter()
+            .filter(|o| o["symbol"] == *sym && o["type"] == "stop")
+            .collect();
+        let want = *qty - selling;
+        if want.is_zero() {
+            assert!(
+                stops.is_empty(),
+                "{day} {sym}: sold whole, yet stops {stops:?}"
+            );
+            continue;
+        }
+        assert_eq!(stops.len(), 1, "{day} {sym}: exactly one stop: {stops:?}");
+        assert_eq!(
+            dec(&stops[0]["qty"]),
+            want,
+            "{day} {sym}: the stop covers the position"
+        );
+        assert_eq!(stops[0]["time_in_force"], "gtc", "{day} {sym}");
+        let p = dec(&stops[0]["stop_price"]);
+        assert!(
+            p.scale() <= 2,
+            "{day} {sym}: stop {p} is on the venue's grid"
+        );
+    }
+    for o in open.iter().filter(|o| o["type"] == "stop") {
+        assert!(
+            held.contains_key(o["symbol"].as_str().unwrap()),
+            "{day}: a stop without a position: {o}"
+        );
+    }
+    let ledger: BTreeMap<String, Decimal> = query(
+        &home.join("ledger.sqlite"),
+        "SELECT symbol, qty FROM positions WHERE strategy = 'trend_us_alpaca'",
+    )
+    .into_iter()
+    .map(|r| (r[0].clone(), r[1].parse::<Decimal>().unwrap()))
+    .filter(|(_, q)| !q.is_zero())
+    .collect();
+    assert_eq!(ledger, held, "{day}: ledger = venue");
+    let recon: Value = serde_json::from_str(&read(&home.join(format!(
+        "runs/trend_us_alpaca/{day}/reconciliation_{day}.json"
+    ))))
+    .unwrap();
+    assert_eq!(
+        recon["invariant"]["one_stop_per_position"], true,
+        "{day}: {recon}"
+    );
+}
+
+fn ledger_fill_ids(home: &Path) -> Vec<String> {
+    query(
+        &home.join("ledger.sqlite"),
+        "SELECT fill_id FROM fills ORDER BY fill_id",
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect()
+}
+
+/// The backtest's targets rows of `day` (without the date column).
+fn backtest_rows(history: &str, day: &str) -> Vec<String> {
+    history
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with(&format!("{day},")))
+        .map(|l| l.split_once(',').unwrap().1.to_string())
+        .collect()
+}
+
+#[test]
+fn test_twenty_alpaca_sessions_equal_the_backtest_keep_every_position_protected_and_rerun_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let days = sessions("2024-06-03", 20);
+    // The test's own inspection calls must not spend the runs' request budget.
+    let venue = Venue::start(
+        &dir.path().join("venue.sqlite"),
+        &days[0],
+        &["--rate-limit", "100000"],
+    );
+    let home = dir.path().join("home");
+    let bt = dir.path().join("bt");
+    let r = common::run(&[
+        "backtest",
+        "--config",
+        s(&config()),
+        "--data",
+        s(&data()),
+        "--start",
+        "2024-05-31",
+        "--end",
+        days.last().unwrap(),
+        "--out",
+        s(&bt),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let history = read(&bt.join("targets.csv"));
+    let mut traded = 0;
+    for day in &days {
+        venue.clock(day);
+        let r = run(&home, &venue, day, &[]);
+        assert_eq!(r.code, 0, "{day}: {}", r.text);
+        check_venue(&home, &venue, day);
+        let targets: Vec<String> =
+            read(&home.join(format!("runs/trend_us_alpaca/{day}/targets_{day}.csv")))
+                .lines()
+                .skip(1)
+                .map(str::to_string)
+                .collect();
+        // The decision (symbol, sleeve, signal, weight) is the backtest's. The sizes and
+        // gates that follow differ by design on the first days: the backtest protects an
+        // entry from its own bar, while a venue that queues market orders for the open gets
+        // the entry's stop on the next run (see the issue note: OTO orders would close it).
+        let decision = |rows: Vec<String>| -> Vec<String> {
+            rows.iter()
+                .map(|r| r.split(',').take(4).collect::<Vec<_>>().join(","))
+                .collect()
+        };
+        assert_eq!(
+            decision(targets),
+            decision(backtest_rows(&history, day)),
+            "{day}: targets"
+        );
+        // A rerun of the finished day (forced) sends nothing new and books nothing twice.
+        let (orders, fills) = (venue.all_orders().len(), ledger_fill_ids(&home));
+        let again = run(&home, &venue, day, &["--force-run"]);
+        assert_eq!(again.code, 0, "{day} rerun: {}", again.text);
+        assert_eq!(
+            venue.all_orders().len(),
+            orders,
+            "{day}: the rerun sent orders"
+        );
+        assert_eq!(
+            ledger_fill_ids(&home),
+            fills,
+            "{day}: the rerun booked fills"
+        );
+        check_venue(&home, &venue, day);
+        traded = venue.fills().len();
+    }
+    // Every fill the venue made is in the ledger exactly once.
+    let venue_fills: Vec<String> = venue
+        .fills()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = venue_fills.clone();
+    sorted.sort();
+    assert_eq!(ledger_fill_ids(&home), sorted);
+    assert!(traded >= 10, "the book traded: {traded} fills");
+}
+
+/// A small deterministic generator for the kill instants (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+#[test]
+fn test_fifty_sigkills_against_alpaca_duplicate_nothing_lose_nothing_and_leave_no_position_unprotected()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let days = sessions("2024-07-01", 25);
+    let fast = ["--rate-limit", "100000"];
+    let reference = Venue::start(&dir.path().join("ref.sqlite"), &days[0], &fast);
+    let venue = Venue::start(&dir.path().join("venue.sqlite"), &days[0], &fast);
+    let (ref_home, home) = (dir.path().join("ref"), dir.path().join("home"));
+    let mut rng = Rng(0x5eed_a1a0_ca00_0018);
+    let mut killed = 0;
+    for day in &days {
+        reference.clock(day);
+        venue.clock(day);
+        let t0 = std::time::Instant::now();
+        let r = run(&ref_home, &reference, day, &[]);
+        assert_eq!(r.code, 0, "{day} reference: {}", r.text);
+        let span = t0.elapsed().as_millis() as u64;
+        // Real SIGKILLs at random instants of a run as long as the reference's (three
+        // tries a day: a run may finish before its instant comes).
+        for _ in 0..3 {
+            let mut child = run_cmd(&home, &venue, day, &[]).spawn().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(rng.below(span + 1)));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap();
+                killed += 1;
+            }
+            let _ = child.wait();
+        }
+        let r = run(&home, &venue, day, &[]);
+        assert_eq!(r.code, 0, "{day}: the rerun after the kills: {}", r.text);
+        check_venue(&home, &venue, day);
+        // Nothing duplicated: every client order id once, the reference's positions.
+        let ids: Vec<String> = venue
+            .all_orders()
+            .iter()
+            .map(|o| o["client_order_id"].as_str().unwrap().to_string())
+            .collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "{day}: a client order id twice");
+        let entries = |v: &Venue| {
+            v.all_orders()
+                .iter()
+                .filter(|o| o["type"] == "market")
+                .count()
+        };
+        assert_eq!(entries(&venue), entries(&reference), "{day}: market orders");
+        assert_eq!(venue.positions(), reference.positions(), "{day}: positions");
+        assert_eq!(
+            venue.get("/v2/account")["cash"],
+            reference.get("/v2/account")["cash"],
+            "{day}: cash"
+        );
+        assert_eq!(
+            ledger_fill_ids(&home).len(),
+            venue.fills().len(),
+            "{day}: fills"
+        );
+    }
+    assert!(killed >= 50, "at least 50 runs really killed ({killed})");
+}
+
+#[test]
+fn test_the_venues_failures_are_survived_lost_answers_429_a_replace_that_happened_anyway_and_5xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let days = sessions("2024-06-03", 4);
+    let venue = Venue::start(&dir.path().join("venue.sqlite"), &days[0], &[]);
+    let home = dir.path().join("home");
+    // Day 1: the answer to the first order is lost (the venue took it), then a 429.
+    venue.clock(&days[0]);
+    venue.faults(&["submit:lost", "any:429"]);
+    let r = run(&home, &venue, &days[0], &[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    let ids: Vec<String> = venue
+        .all_orders()
+        .iter()
+        .map(|o| o["client_order_id"].as_str().unwrap().to_string())
+        .collect();
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(
+        ids.len(),
+        unique.len(),
+        "the lost order was found, not re-sent"
+    );
+    assert!(!ids.is_empty());
+    // Day 2: stops go out (the entries filled at the open).
+    venue.clock(&days[1]);
+    let r = run(&home, &venue, &days[1], &[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    check_venue(&home, &venue, &days[1]);
+    // Day 3: the stops are at the exchange now (`new`): a PATCH that the venue carries out
+    // but answers 422 is found by the replacement's id; no stop is doubled.
+    venue.clock(&days[2]);
+    assert!(venue.open_orders().iter().any(|o| o["status"] == "new"));
+    venue.faults(&["replace:quirk"]);
+    let r = run(&home, &venue, &days[2], &[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    check_venue(&home, &venue, &days[2]);
+    assert!(
+        venue.all_orders().iter().any(|o| o["status"] == "replaced"),
+        "stops were replaced by PATCH"
+    );
+    // Day 4: the venue fails every order call with 503: the run fails loudly, and every
+    // held position still has its stop.
+    venue.clock(&days[3]);
+    venue.faults(&["submit:503"; 40]);
+    venue.faults(&["replace:503"; 40]);
+    venue.faults(&["cancel:503"; 40]);
+    let r = run(&home, &venue, &days[3], &[]);
+    assert_ne!(r.code, 0, "{}", r.text);
+    assert!(r.text.contains("503"), "{}", r.text);
+    for (sym, _) in venue.positions() {
+        let stops = venue
+            .open_orders()
+            .iter()
+            .filter(|o| o["symbol"] == sym && o["type"] == "stop")
+            .count();
+        assert_eq!(stops, 1, "{sym} keeps one stop through the outage");
+    }
+    // The outage is over: the rerun finishes the day.
+    let (code, _) = venue.post("/fake/faults", &json!({"faults": [], "clear": true}));
+    assert_eq!(code, 200);
+    let r = run(&home, &venue, &days[3], &[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    check_venue(&home, &venue, &days[3]);
+}
+
+#[test]
+fn test_bad_credentials_a_live_account_without_confirmation_and_a_foreign_order_stop_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = sessions("2024-06-03", 1).remove(0);
+    let venue = Venue::start(&dir.path().join("venue.sqlite"), &day, &[]);
+    let home = dir.path().join("home");
+    // A wrong secret: 401, exit 2, the variables named, neither value printed.
+    let o = run_cmd(&home, &venue, &day, &[])
+        .env("APCA_API_SECRET_KEY", "wrong-secret-5d1e")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    assert!(text.contains("APCA_API_SECRET_KEY"), "{text}");
+    assert!(
+        !text.contains("wrong-secret-5d1e") && !text.contains(KEY),
+        "{text}"
+    );
+    // A missing key: exit 2 naming it.
+    let o = run_cmd(&home, &venue, &day, &[])
+        .env_remove("APCA_API_KEY_ID")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("APCA_API_KEY_ID is not set"));
+    // A run for another session than the venue's clock is refused.
+    let r = run(&home, &venue, "2024-06-10", &[]);
+    assert_eq!(r.code, 2, "{}", r.text);
+    assert!(r.text.contains("clock is at session"), "{}", r.text);
+    // A foreign order working in the account fails the run loudly, naming it.
+    let (code, body) = venue.post(
+        "/v2/orders",
+        &json!({"symbol": "SPY", "qty": "1", "side": "buy", "type": "limit",
+                "limit_price": "100", "time_in_force": "gtc", "client_order_id": "manual-1"}),
+    );
+    assert_eq!(code, 200, "{body}");
+    let r = run(&home, &venue, &day, &[]);
+    assert_ne!(r.code, 0);
+    assert!(r.text.contains("manual-1"), "{}", r.text);
+    // Nothing was sent by these runs.
+    assert_eq!(venue.all_orders().len(), 1);
+
+    // A live account: refused without --live and the confirmation, nothing sent.
+    let live = Venue::start(&dir.path().join("live.sqlite"), &day, &["--live"]);
+    let home = dir.path().join("live-home");
+    let r = run(&home, &live, &day, &[]);
+    assert_eq!(r.code, 2, "{}", r.text);
+    assert!(r.text.contains("SYSTRADE_LIVE_CONFIRM"), "{}", r.text);
+    assert!(live.all_orders().is_empty(), "nothing sent");
+    let id = live.get("/v2/account")["id"].as_str().unwrap().to_string();
+    let o = run_cmd(&home, &live, &day, &["--live"])
+        .env("SYSTRADE_LIVE_CONFIRM", &id)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!live.all_orders().is_empty(), "confirmed: orders went out");
+    // The secrets are in no file under the home, nor in any output above.
+    for entry in walk(&home)
+        .into_iter()
+        .chain(walk(&dir.path().join("home")))
+    {
+        let bytes = std::fs::read(&entry).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(SECRET) && !text.contains(KEY),
+            "{}: holds a credential",
+            entry.display()
+        );
+    }
+    assert!(venue.calls() > 0);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
