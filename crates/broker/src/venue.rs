@@ -83,3 +83,71 @@ pub fn owner_rounding(side: Side) -> RoundingStrategy {
         Side::Buy => RoundingStrategy::ToNegativeInfinity,
     }
 }
+
+/// A replace done as cancel + new, for venues that cannot replace an order in one step
+/// (Coinbase stop-limits; Alpaca before the order reaches the exchange). `old` is canceled
+/// and confirmed gone, then `new` is placed. If `new` is refused, the old terms go back
+/// under a derived id (`<old>-rb`), so a protective stop is never simply lost; the refusal
+/// is returned. An old order that filled before the cancel leaves nothing to replace.
+pub fn cancel_then_new<B: crate::Broker + ?Sized>(
+    broker: &mut B,
+    old: &crate::BrokerOrder,
+    new: &crate::OrderRequest,
+) -> Result<crate::BrokerOrder, BrokerError> {
+    use crate::{OrderRequest, OrderStatus};
+    let gone = match broker.cancel(&old.client_order_id) {
+        Ok(o) => o,
+        // It ended on its own meanwhile (filled, expired): read how.
+        Err(BrokerError::Invalid(_)) => broker
+            .order(&old.client_order_id)?
+            .ok_or_else(|| BrokerError::NotFound(old.client_order_id.clone()))?,
+        Err(e) => return Err(e),
+    };
+    if gone.status.is_open() {
+        return Err(BrokerError::Invalid(format!(
+            "replace {}: the venue did not cancel it (still {})",
+            old.client_order_id, gone.status
+        )));
+    }
+    if gone.status == OrderStatus::Filled {
+        return Ok(refused(
+            new,
+            format!("{} filled before it could be replaced", gone.client_order_id),
+        ));
+    }
+    let placed = broker.submit(new)?;
+    if placed.status != OrderStatus::Rejected {
+        return Ok(placed);
+    }
+    let back = OrderRequest {
+        client_order_id: ClientOrderId(format!("{}-rb", old.client_order_id.0)),
+        symbol: old.symbol.clone(),
+        side: old.side,
+        qty: gone.remaining(),
+        order_type: old.order_type,
+        tif: old.tif,
+        session: new.session,
+    };
+    if broker.order(&back.client_order_id)?.is_none() {
+        broker.submit(&back)?;
+    }
+    Ok(placed)
+}
+
+/// The order a business refusal leaves: rejected, with the venue's reason.
+pub fn refused(req: &crate::OrderRequest, why: String) -> crate::BrokerOrder {
+    crate::BrokerOrder {
+        client_order_id: req.client_order_id.clone(),
+        broker_id: String::new(),
+        symbol: req.symbol.clone(),
+        side: req.side,
+        qty: req.qty,
+        order_type: req.order_type,
+        tif: req.tif,
+        session: req.session,
+        status: crate::OrderStatus::Rejected,
+        filled_qty: rust_decimal::Decimal::ZERO,
+        avg_price: None,
+        reason: Some(why),
+    }
+}

@@ -18,9 +18,9 @@ use chrono_tz::America::New_York;
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use systrade_broker::venue::{ParseError, Refusal};
+use systrade_broker::venue::{self, ParseError, Refusal, cancel_then_new};
 use systrade_broker::{
-    Account, Broker, BrokerError, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, Position,
+    Account, Broker, BrokerError, BrokerFill, BrokerOrder, OrderRequest, Position,
     Preview,
 };
 use systrade_core::contracts::{ClientOrderId, Side};
@@ -215,7 +215,7 @@ impl AlpacaBroker {
                 let o: models::Order = json("a new order", &a.body)?;
                 self.parse_order(&o)
             }
-            Err(Refusal::Rejected(why)) => Ok(rejected(req, why)),
+            Err(Refusal::Rejected(why)) => Ok(venue::refused(req, why)),
             Err(Refusal::Error(e)) => Err(e),
         }
     }
@@ -275,71 +275,6 @@ impl AlpacaBroker {
             body["limit_price"] = json!(l);
         }
         Some(body)
-    }
-
-    /// Cancel + new when a PATCH cannot do it; the old order comes back if the new one is
-    /// refused, so a protective stop is never simply lost.
-    fn cancel_then_new(
-        &mut self,
-        old: &models::Order,
-        old_parsed: &BrokerOrder,
-        new: &OrderRequest,
-    ) -> Result<BrokerOrder, BrokerError> {
-        self.cancel_raw(old, &old_parsed.client_order_id)?;
-        let gone = self.settled(&old_parsed.client_order_id)?;
-        if gone.status.is_open() {
-            return Err(BrokerError::Invalid(format!(
-                "replace {}: the venue did not cancel it (still {})",
-                old_parsed.client_order_id, gone.status
-            )));
-        }
-        if gone.status == OrderStatus::Filled {
-            // It filled before the cancel: nothing is left to replace.
-            return Ok(rejected(
-                new,
-                format!(
-                    "{} filled before it could be replaced",
-                    gone.client_order_id
-                ),
-            ));
-        }
-        let placed = self.post_order(new)?;
-        if placed.status != OrderStatus::Rejected {
-            return Ok(placed);
-        }
-        // The new terms were refused: the old ones go back, under a fresh id derived from
-        // the old (the venue never reuses one), so the position keeps its stop.
-        let back = OrderRequest {
-            client_order_id: ClientOrderId(format!("{}-rb", old_parsed.client_order_id.0)),
-            symbol: old_parsed.symbol.clone(),
-            side: old_parsed.side,
-            qty: old_parsed.remaining(),
-            order_type: old_parsed.order_type,
-            tif: old_parsed.tif,
-            session: self.session,
-        };
-        if self.raw_order(&back.client_order_id)?.is_none() {
-            self.post_order(&back)?;
-        }
-        Ok(placed)
-    }
-}
-
-/// The order a business refusal leaves: rejected, with the venue's reason.
-fn rejected(req: &OrderRequest, why: String) -> BrokerOrder {
-    BrokerOrder {
-        client_order_id: req.client_order_id.clone(),
-        broker_id: String::new(),
-        symbol: req.symbol.clone(),
-        side: req.side,
-        qty: req.qty,
-        order_type: req.order_type,
-        tif: req.tif,
-        session: req.session,
-        status: OrderStatus::Rejected,
-        filled_qty: Decimal::ZERO,
-        avg_price: None,
-        reason: Some(why),
     }
 }
 
@@ -458,7 +393,7 @@ impl Broker for AlpacaBroker {
             )));
         }
         let Some(body) = self.patch_body(&old_parsed, new) else {
-            return self.cancel_then_new(&old, &old_parsed, new);
+            return cancel_then_new(self, &old_parsed, new);
         };
         match self.http.call(
             Method::Patch,
@@ -476,7 +411,7 @@ impl Broker for AlpacaBroker {
                 if let Some(o) = self.raw_order(&new.client_order_id)? {
                     return self.parse_order(&o);
                 }
-                self.cancel_then_new(&old, &old_parsed, new)
+                cancel_then_new(self, &old_parsed, new)
             }
             Err(Refusal::Error(e)) => Err(e),
         }

@@ -6,5 +6,6 @@
 //! Reference: `../shared/spec/broker-apis.md` §2; recorded payloads in
 //! `../shared/data/broker-fixtures/coinbase`.
 
+pub mod jwt;
 pub mod models;
 pub mod parse;
