@@ -4,6 +4,7 @@
 //! for tests.
 
 pub mod faults;
+pub mod http;
 pub mod paper;
 pub mod rate;
 mod retry;

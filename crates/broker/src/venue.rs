@@ -112,7 +112,10 @@ pub fn cancel_then_new<B: crate::Broker + ?Sized>(
     if gone.status == OrderStatus::Filled {
         return Ok(refused(
             new,
-            format!("{} filled before it could be replaced", gone.client_order_id),
+            format!(
+                "{} filled before it could be replaced",
+                gone.client_order_id
+            ),
         ));
     }
     let placed = broker.submit(new)?;

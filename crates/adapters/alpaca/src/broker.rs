@@ -20,12 +20,13 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use systrade_broker::venue::{self, ParseError, Refusal, cancel_then_new};
 use systrade_broker::{
-    Account, Broker, BrokerError, BrokerFill, BrokerOrder, OrderRequest, Position,
-    Preview,
+    Account, Broker, BrokerError, BrokerFill, BrokerOrder, OrderRequest, Position, Preview,
 };
 use systrade_core::contracts::{ClientOrderId, Side};
 
-use crate::http::{Endpoint, Http, Method};
+use systrade_broker::http::Method;
+
+use crate::http::{Endpoint, Http};
 use crate::{models, parse};
 
 /// Activities per page (the venue's maximum).
@@ -130,8 +131,7 @@ impl AlpacaBroker {
         let mut http = Http::new(endpoint);
         let body = http
             .call(Method::Get, "/v2/clock", &[], None, None)
-            .map_err(refused)?
-            .body;
+            .map_err(refused)?;
         clock_session(&json("the clock", &body)?)
     }
 
@@ -158,7 +158,6 @@ impl AlpacaBroker {
     ) -> Result<String, BrokerError> {
         self.http
             .call(Method::Get, path, query, None, order)
-            .map(|a| a.body)
             .map_err(refused)
     }
 
@@ -183,7 +182,7 @@ impl AlpacaBroker {
             None,
             Some(id),
         ) {
-            Ok(a) => Ok(Some(json("an order", &a.body)?)),
+            Ok(a) => Ok(Some(json("an order", &a)?)),
             Err(Refusal::Error(BrokerError::NotFound(_))) => Ok(None),
             Err(r) => Err(refused(r)),
         }
@@ -212,7 +211,7 @@ impl AlpacaBroker {
             Some(&req.client_order_id),
         ) {
             Ok(a) => {
-                let o: models::Order = json("a new order", &a.body)?;
+                let o: models::Order = json("a new order", &a)?;
                 self.parse_order(&o)
             }
             Err(Refusal::Rejected(why)) => Ok(venue::refused(req, why)),
@@ -403,7 +402,7 @@ impl Broker for AlpacaBroker {
             Some(&new.client_order_id),
         ) {
             Ok(a) => {
-                let o: models::Order = json("a replacing order", &a.body)?;
+                let o: models::Order = json("a replacing order", &a)?;
                 self.parse_order(&o)
             }
             Err(Refusal::Rejected(_)) => {

@@ -1,14 +1,14 @@
-//! The HTTP side: where the venue is, the credentials from the environment, one request at
-//! a time under a token bucket, and what a non-success answer means.
+//! The HTTP side: where the venue is, the credentials from the environment, and the shared
+//! transport ([`systrade_broker::http`]) with Alpaca's rules — 200 requests a minute per
+//! key, `X-RateLimit-Reset` on a 429, its refusals ([`crate::parse::refusal`]).
 //!
 //! Credentials come from the environment only (`APCA_API_KEY_ID`, `APCA_API_SECRET_KEY`)
 //! and are registered with [`systrade_core::redact`] the moment they are read, so no log,
 //! error or echoed server text can carry them.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use systrade_broker::BrokerError;
-use systrade_broker::rate::TokenBucket;
+use systrade_broker::http::{Client, Method, Request, VenueRules};
 use systrade_broker::venue::Refusal;
 use systrade_core::contracts::ClientOrderId;
 
@@ -21,8 +21,6 @@ pub const LIVE_HOST: &str = "https://api.alpaca.markets";
 
 /// Alpaca allows 200 requests a minute per key; the bucket stays a little under it.
 const REQUESTS_PER_MINUTE: u32 = 190;
-/// The longest a 429's `X-RateLimit-Reset` is waited for before giving up on the call.
-const MAX_RESET_WAIT: Duration = Duration::from_secs(60);
 
 /// A variable the adapter needs is missing (exit 2 in the CLI: the user must set it).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -84,43 +82,27 @@ impl Endpoint {
     }
 }
 
-/// An HTTP method the adapter uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-    Patch,
-    Delete,
-}
-
-/// A successful answer: its status and body.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub body: String,
-}
-
-/// The blocking client: one agent, the bucket, and a count of requests made.
+/// The client: the shared transport with Alpaca's key headers on every request.
 pub struct Http {
     endpoint: Endpoint,
-    agent: ureq::Agent,
-    bucket: TokenBucket,
-    calls: u64,
+    client: Client,
 }
 
 impl Http {
     pub fn new(endpoint: Endpoint) -> Http {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(30)))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Http {
-            endpoint,
-            agent,
-            bucket: TokenBucket::new(REQUESTS_PER_MINUTE, Duration::from_secs(60)),
-            calls: 0,
-        }
+        let rules = VenueRules {
+            name: "alpaca",
+            base_var: "APCA_API_BASE_URL",
+            reset_header: "x-ratelimit-reset",
+            refusal: parse::refusal,
+        };
+        let client = Client::new(
+            &endpoint.base_url,
+            rules,
+            REQUESTS_PER_MINUTE,
+            Duration::from_secs(60),
+        );
+        Http { endpoint, client }
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -129,12 +111,11 @@ impl Http {
 
     /// Requests sent so far (benchmarks report it).
     pub fn calls(&self) -> u64 {
-        self.calls
+        self.client.calls()
     }
 
-    /// `method path?query` with a JSON `body`; an answer that is not 2xx becomes the
-    /// venue's [`Refusal`] for the call about `order`. A 429 waits for the venue's
-    /// `X-RateLimit-Reset` (at most a minute) and tries once more.
+    /// `method path?query` with a JSON `body`; the body of a 2xx answer, else the venue's
+    /// refusal of the call about `order`.
     pub fn call(
         &mut self,
         method: Method,
@@ -142,114 +123,24 @@ impl Http {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
         order: Option<&ClientOrderId>,
-    ) -> Result<Answer, Refusal> {
-        let mut waited = false;
-        loop {
-            let (status, text, reset) = self.send(method, path, query, body)?;
-            if (200..300).contains(&status) {
-                return Ok(Answer { status, body: text });
-            }
-            if status == 429
-                && !waited
-                && let Some(pause) = reset.filter(|p| *p <= MAX_RESET_WAIT)
-            {
-                waited = true;
-                std::thread::sleep(pause);
-                continue;
-            }
-            let clean = systrade_core::redact::redact(&text);
-            return Err(parse::refusal(status, &clean, order));
-        }
-    }
-
-    fn send(
-        &mut self,
-        method: Method,
-        path: &str,
-        query: &[(&str, String)],
-        body: Option<&serde_json::Value>,
-    ) -> Result<(u16, String, Option<Duration>), Refusal> {
-        self.bucket.take();
-        self.calls += 1;
-        let url = format!("{}{path}", self.endpoint.base_url);
-        let key = self.endpoint.key_id.as_str();
-        let secret = self.endpoint.secret.as_str();
-        let result = match method {
-            Method::Get | Method::Delete => {
-                let mut r = match method {
-                    Method::Get => self.agent.get(&url),
-                    _ => self.agent.delete(&url),
-                };
-                for (k, v) in query {
-                    r = r.query(*k, v);
-                }
-                r.header("APCA-API-KEY-ID", key)
-                    .header("APCA-API-SECRET-KEY", secret)
-                    .call()
-            }
-            Method::Post | Method::Patch => {
-                let mut r = match method {
-                    Method::Post => self.agent.post(&url),
-                    _ => self.agent.patch(&url),
-                };
-                for (k, v) in query {
-                    r = r.query(*k, v);
-                }
-                let payload = body.map(|b| b.to_string()).unwrap_or_default();
-                r.header("APCA-API-KEY-ID", key)
-                    .header("APCA-API-SECRET-KEY", secret)
-                    .header("content-type", "application/json")
-                    .send(payload.as_bytes())
-            }
+    ) -> Result<String, Refusal> {
+        let (key, secret) = (self.endpoint.key_id.clone(), self.endpoint.secret.clone());
+        let auth = move |_: Method, _: &str| {
+            Ok(vec![
+                ("APCA-API-KEY-ID", key.clone()),
+                ("APCA-API-SECRET-KEY", secret.clone()),
+            ])
         };
-        match result {
-            Ok(mut resp) => {
-                let status = resp.status().as_u16();
-                let reset = resp
-                    .headers()
-                    .get("x-ratelimit-reset")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(until_epoch);
-                let text = resp
-                    .body_mut()
-                    .with_config()
-                    .limit(32 * 1024 * 1024)
-                    .read_to_string()
-                    .map_err(|e| Refusal::Error(transport(e)))?;
-                Ok((status, text, reset))
-            }
-            Err(e) => Err(Refusal::Error(transport(e))),
-        }
-    }
-}
-
-/// How long until the UNIX second `epoch` (zero when it has passed).
-fn until_epoch(epoch: u64) -> Duration {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Duration::from_secs(epoch).saturating_sub(now)
-}
-
-/// A failure below HTTP, without the URL (ureq keeps URLs in some errors).
-fn transport(e: ureq::Error) -> BrokerError {
-    match e {
-        ureq::Error::Timeout(_) => BrokerError::Timeout,
-        ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => BrokerError::Timeout,
-        ureq::Error::Io(e) => BrokerError::Unreachable(format!("alpaca: {}", e.kind())),
-        ureq::Error::HostNotFound => BrokerError::Unreachable("alpaca: host not found".into()),
-        ureq::Error::ConnectionFailed => {
-            BrokerError::Unreachable("alpaca: connection failed".into())
-        }
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) => BrokerError::Invalid(
-            "APCA_API_BASE_URL is not a usable URL (e.g. https://paper-api.alpaca.markets)".into(),
-        ),
-        ureq::Error::Tls(m) => BrokerError::Unreachable(format!("alpaca: TLS: {m}")),
-        other => BrokerError::Unreachable(format!(
-            "alpaca: {}",
-            systrade_core::redact::redact(&other.to_string())
-        )),
+        self.client.call(
+            &Request {
+                method,
+                path,
+                query,
+                body,
+                order,
+            },
+            &auth,
+        )
     }
 }
 
@@ -259,25 +150,18 @@ mod tests {
 
     #[test]
     fn test_base_url_loses_its_trailing_slash_and_v2_and_the_paper_host_is_known() {
-        let e = Endpoint::new("https://paper-api.alpaca.markets/v2/", "k", "s");
+        let e = Endpoint::new(
+            "https://paper-api.alpaca.markets/v2/",
+            "test-key-id-7",
+            "test-secret-7",
+        );
         assert_eq!(e.base_url, PAPER_HOST);
         assert!(e.is_paper_host());
-        assert!(!Endpoint::new(LIVE_HOST, "k", "s").is_paper_host());
+        assert!(!Endpoint::new(LIVE_HOST, "test-key-id-7", "test-secret-7").is_paper_host());
         let shown = format!("{e:?}");
         assert!(
-            !shown.contains("\"s\"") && !shown.contains("\"k\""),
+            !shown.contains("test-secret-7") && !shown.contains("test-key-id-7"),
             "{shown}"
         );
-    }
-
-    #[test]
-    fn test_a_reset_in_the_past_waits_nothing() {
-        assert_eq!(until_epoch(1), Duration::ZERO);
-        let soon = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + 5;
-        assert!(until_epoch(soon) <= Duration::from_secs(5));
     }
 }

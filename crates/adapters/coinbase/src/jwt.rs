@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 /// Why a key or a token is not usable. Never carries the key itself.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JwtError {
-    #[error("COINBASE_API_SECRET is not a PEM EC private key (expected BEGIN EC PRIVATE KEY or BEGIN PRIVATE KEY, P-256): {0}")]
+    #[error(
+        "COINBASE_API_SECRET is not a PEM EC private key (expected BEGIN EC PRIVATE KEY or BEGIN PRIVATE KEY, P-256): {0}"
+    )]
     Key(&'static str),
     #[error("the token is malformed: {0}")]
     Malformed(&'static str),
@@ -148,7 +150,8 @@ pub fn verify(
     now: u64,
 ) -> Result<(), JwtError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed("not three parts"));
     };
@@ -165,9 +168,10 @@ pub fn verify(
         serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed("a part is not JSON"))
     };
     let (header, claims) = (read(h)?, read(c)?);
-    if header["alg"] != "ES256" || header["kid"] != key_name || header["nonce"].as_str().is_none()
-    {
-        return Err(JwtError::Claims("header is not ES256 for this key with a nonce".into()));
+    if header["alg"] != "ES256" || header["kid"] != key_name || header["nonce"].as_str().is_none() {
+        return Err(JwtError::Claims(
+            "header is not ES256 for this key with a nonce".into(),
+        ));
     }
     if claims["sub"] != key_name || claims["iss"] != "cdp" {
         return Err(JwtError::Claims("is not issued by cdp for this key".into()));
@@ -184,7 +188,9 @@ pub fn verify(
         return Err(JwtError::Claims("has expired".into()));
     }
     if nbf > now + 5 || exp > nbf + 120 {
-        return Err(JwtError::Claims("is not valid yet or lives too long".into()));
+        return Err(JwtError::Claims(
+            "is not valid yet or lives too long".into(),
+        ));
     }
     Ok(())
 }
@@ -226,17 +232,36 @@ AwEHoUQDQgAEFmRFRfkvmtApUMVCQ5xMNmbh0CRWygMFJAMKe4rwG8yU++3al4sw
             .token("GET", "api.coinbase.com/api/v3/brokerage/accounts", 1_000)
             .unwrap();
         let pk = s.public_key();
-        assert_eq!(verify(&t, &pk, "organizations/o/apiKeys/k", uri, 1_000), Ok(()));
+        assert_eq!(
+            verify(&t, &pk, "organizations/o/apiKeys/k", uri, 1_000),
+            Ok(())
+        );
         assert!(matches!(
             verify(&t, &pk, "organizations/o/apiKeys/k", uri, 1_120),
             Err(JwtError::Claims(m)) if m.contains("expired")
         ));
-        assert!(verify(&t, &pk, "organizations/o/apiKeys/k", "POST api.coinbase.com/x", 1_000).is_err());
+        assert!(
+            verify(
+                &t,
+                &pk,
+                "organizations/o/apiKeys/k",
+                "POST api.coinbase.com/x",
+                1_000
+            )
+            .is_err()
+        );
         assert!(verify(&t, &pk, "other", uri, 1_000).is_err());
         // Another key's signature does not verify.
-        let other = Signer::new("organizations/o/apiKeys/k", &generate_pkcs8_pem().unwrap()).unwrap();
+        let other =
+            Signer::new("organizations/o/apiKeys/k", &generate_pkcs8_pem().unwrap()).unwrap();
         assert_eq!(
-            verify(&t, &other.public_key(), "organizations/o/apiKeys/k", uri, 1_000),
+            verify(
+                &t,
+                &other.public_key(),
+                "organizations/o/apiKeys/k",
+                uri,
+                1_000
+            ),
             Err(JwtError::Signature)
         );
         // A tampered claim does not verify.
@@ -246,7 +271,13 @@ AwEHoUQDQgAEFmRFRfkvmtApUMVCQ5xMNmbh0CRWygMFJAMKe4rwG8yU++3al4sw
         );
         parts[1] = &forged;
         assert_eq!(
-            verify(&parts.join("."), &pk, "organizations/o/apiKeys/k", uri, 1_000),
+            verify(
+                &parts.join("."),
+                &pk,
+                "organizations/o/apiKeys/k",
+                uri,
+                1_000
+            ),
             Err(JwtError::Signature)
         );
     }
@@ -259,7 +290,11 @@ AwEHoUQDQgAEFmRFRfkvmtApUMVCQ5xMNmbh0CRWygMFJAMKe4rwG8yU++3al4sw
         assert_eq!(s.public_key(), t.public_key());
         let tok = s.token("GET", "h/p", 10).unwrap();
         assert_eq!(verify(&tok, &t.public_key(), "k", "GET h/p", 10), Ok(()));
-        let e = Signer::new("k", "-----BEGIN EC PRIVATE KEY-----\nnot-base64-SECRETSTUFF\n-----END EC PRIVATE KEY-----").unwrap_err();
+        let e = Signer::new(
+            "k",
+            "-----BEGIN EC PRIVATE KEY-----\nnot-base64-SECRETSTUFF\n-----END EC PRIVATE KEY-----",
+        )
+        .unwrap_err();
         assert!(!e.to_string().contains("SECRETSTUFF"), "{e}");
         assert!(Signer::new("k", "plain text").is_err());
     }

@@ -186,3 +186,97 @@ pub struct CreateFailure {
     #[serde(default)]
     pub new_order_failure_reason: Option<String>,
 }
+
+/// One portfolio of `GET /portfolios`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Portfolio {
+    pub name: String,
+    pub uuid: String,
+    #[serde(rename = "type")]
+    pub portfolio_type: String,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// `GET /portfolios`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Portfolios {
+    pub portfolios: Vec<Portfolio>,
+}
+
+/// `GET /portfolios/{uuid}`: the totals and spot positions (their numbers are JSON
+/// numbers, not strings — only the cost basis is exact).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BreakdownEnvelope {
+    pub breakdown: Breakdown,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Breakdown {
+    pub portfolio: Portfolio,
+    pub portfolio_balances: PortfolioBalances,
+    #[serde(default)]
+    pub spot_positions: Vec<SpotPosition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PortfolioBalances {
+    pub total_balance: Balance,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SpotPosition {
+    pub asset: String,
+    pub cost_basis: Balance,
+    #[serde(default)]
+    pub is_cash: bool,
+}
+
+/// `GET /products/{product_id}`: what sizes and prices the product takes.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Product {
+    pub product_id: String,
+    #[serde(default)]
+    pub price: Option<Decimal>,
+    pub base_increment: Decimal,
+    pub quote_increment: Decimal,
+    #[serde(default)]
+    pub base_min_size: Option<Decimal>,
+    #[serde(default)]
+    pub trading_disabled: bool,
+}
+
+/// `POST /orders/preview` body (a create without its client order id).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreviewOrder {
+    pub product_id: String,
+    pub side: &'static str,
+    pub order_configuration: BTreeMap<&'static str, OrderConfig>,
+}
+
+/// `POST /orders/preview` answer.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PreviewResponse {
+    #[serde(default)]
+    pub commission_total: Option<Decimal>,
+    #[serde(default)]
+    pub errs: Vec<String>,
+    #[serde(default)]
+    pub best_bid: Option<Decimal>,
+    #[serde(default)]
+    pub best_ask: Option<Decimal>,
+}
+
+/// `POST /orders/batch_cancel` answer: one result per id.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CancelResults {
+    pub results: Vec<CancelResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CancelResult {
+    pub success: bool,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    pub order_id: String,
+}
