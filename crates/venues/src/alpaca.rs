@@ -18,133 +18,91 @@ mod wire;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, Uri};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
+use systrade_broker::BrokerError;
 use systrade_broker::paper::PaperBroker;
-use systrade_broker::rate::TokenBucket;
-use systrade_broker::{BrokerError, PaperConfig};
-use systrade_core::{DailyBar, Symbol};
+use systrade_core::Symbol;
 
 use crate::VenueError;
-use crate::faults::{FaultKind, Faults};
+use crate::engine::{Engine, EngineOptions};
+use crate::faults::FaultKind;
+use crate::reply::{Reply, url_pairs};
 
 /// How a local Alpaca starts.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Price files (a folder of daily CSVs, or a market database).
-    pub data: PathBuf,
-    /// The account's state (a paper-broker SQLite file; kept across restarts).
-    pub state: PathBuf,
-    /// The session the clock starts at (default: the session after the data's last bar).
-    pub session: Option<NaiveDate>,
-    pub cash: Decimal,
+    pub engine: EngineOptions,
     /// The key pair requests must carry.
     pub key_id: String,
     pub secret: String,
     /// Answer as a live account (its number does not start with `PA`).
     pub live: bool,
-    /// Requests a minute before 429.
-    pub rate_per_minute: u32,
-    pub adjust: systrade_data::Adjust,
 }
 
-/// An answer: status, JSON body (none for 204) and extra headers.
-pub(crate) struct Reply {
-    status: u16,
-    body: Option<Value>,
-    headers: Vec<(&'static str, String)>,
-}
-
-impl Reply {
-    pub(crate) fn ok(body: Value) -> Reply {
-        Reply {
-            status: 200,
-            body: Some(body),
-            headers: Vec::new(),
+impl Options {
+    /// A local Alpaca on `data` with its state in `state`: $100k, 200 requests a minute,
+    /// equities before the open of `session`.
+    pub fn new(data: PathBuf, state: PathBuf, key_id: &str, secret: &str) -> Options {
+        Options {
+            engine: EngineOptions {
+                data,
+                state,
+                session: None,
+                cash: Decimal::from(100_000),
+                currency: "USD".into(),
+                adjust: systrade_data::Adjust::Split,
+                costs: Default::default(),
+                rate: 200,
+                window: Duration::from_secs(60),
+                round_the_clock: false,
+            },
+            key_id: key_id.to_string(),
+            secret: secret.to_string(),
+            live: false,
         }
-    }
-
-    pub(crate) fn status(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            body: Some(body),
-            headers: Vec::new(),
-        }
-    }
-
-    /// The venue's error body: `{"code": <status>…, "message": …}`.
-    pub(crate) fn error(status: u16, code: u64, message: impl Into<String>) -> Reply {
-        Reply::status(status, json!({"code": code, "message": message.into()}))
-    }
-
-    pub(crate) fn empty(status: u16) -> Reply {
-        Reply {
-            status,
-            body: None,
-            headers: Vec::new(),
-        }
-    }
-}
-
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = match self.body {
-            Some(b) => (status, axum::Json(b)).into_response(),
-            None => status.into_response(),
-        };
-        for (k, v) in self.headers {
-            if let Ok(v) = HeaderValue::from_str(&v) {
-                resp.headers_mut().insert(k, v);
-            }
-        }
-        resp
     }
 }
 
 /// The venue's state behind one lock: every request is served in order.
 pub(crate) struct Venue {
-    file: PathBuf,
-    all: BTreeMap<Symbol, Vec<DailyBar>>,
-    /// The bars before the clock's session: what the account has seen.
-    visible: BTreeMap<Symbol, Vec<DailyBar>>,
-    session: NaiveDate,
-    cfg: PaperConfig,
+    engine: Engine,
     key_id: String,
     secret: String,
     live: bool,
     account_uuid: String,
-    rate_per_minute: u32,
-    bucket: TokenBucket,
-    faults: Faults,
     /// Pairs ordered as `BTC/USD`: answered with the slash in orders.
     crypto: BTreeSet<Symbol>,
     /// Replaced order (venue id) → the order replacing it.
     replaced: HashMap<String, String>,
-    calls: u64,
 }
 
-fn before(all: &BTreeMap<Symbol, Vec<DailyBar>>, d: NaiveDate) -> BTreeMap<Symbol, Vec<DailyBar>> {
-    all.iter()
-        .map(|(s, b)| (s.clone(), b.iter().filter(|x| x.ts < d).cloned().collect()))
-        .collect()
+fn epoch_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
-fn next_weekday(d: NaiveDate) -> NaiveDate {
-    use chrono::Datelike;
-    let mut n = d.succ_opt().unwrap_or(d);
-    while n.weekday().number_from_monday() > 5 {
-        n = n.succ_opt().unwrap_or(n);
-    }
-    n
+/// Alpaca's 429: its error body and the rate-limit headers, reset in `wait`.
+fn too_many(limit: u32, wait: Duration) -> Reply {
+    let mut r = Reply::error(429, 42910000, "rate limit exceeded");
+    r.headers = vec![
+        ("x-ratelimit-limit", limit.to_string()),
+        ("x-ratelimit-remaining", "0".into()),
+        (
+            "x-ratelimit-reset",
+            (epoch_now() + wait.as_secs() + 1).to_string(),
+        ),
+    ];
+    r
 }
 
 impl Venue {
@@ -154,80 +112,31 @@ impl Venue {
                 "set APCA_API_KEY_ID and APCA_API_SECRET_KEY (any values) in the venue's environment: requests must carry the same pair".into(),
             ));
         }
-        let opts = systrade_data::ParseOptions {
-            adjust: o.adjust,
-            ..Default::default()
-        };
-        let data_err = |e: systrade_data::DataError| VenueError::Data {
-            path: o.data.display().to_string(),
-            message: e.to_string(),
-        };
-        let src = systrade_data::source::DataSource::open(&o.data).map_err(data_err)?;
-        let series = src.all_daily(&opts).map_err(data_err)?;
-        // Equities fill in whole shares unless the order asked for a fraction; a venue of
-        // crypto pairs fills any quantity.
-        let crypto_data = series
-            .iter()
-            .any(|s| s.market == systrade_core::Market::Crypto);
-        let all: BTreeMap<Symbol, Vec<DailyBar>> =
-            series.into_iter().map(|s| (s.symbol, s.bars)).collect();
-        let last = all
-            .values()
-            .filter_map(|b| b.last().map(|x| x.ts))
-            .max()
-            .ok_or_else(|| VenueError::Data {
-                path: o.data.display().to_string(),
-                message: "no daily bars".into(),
-            })?;
-        let stored = systrade_broker::paper::stored(&o.state)?.map(|(d, _)| d);
-        let session = o.session.or(stored).unwrap_or_else(|| next_weekday(last));
-        let cfg = PaperConfig {
-            account_id: "alpaca-local".into(),
-            currency: "USD".into(),
-            initial_cash: o.cash,
-            costs: Default::default(),
-            lot: (!crypto_data).then_some(Decimal::ONE),
-            shorting: false,
-            margin: Decimal::ONE,
-        };
-        let v = Venue {
-            file: o.state.clone(),
-            visible: before(&all, session),
-            all,
-            session,
-            cfg,
+        Ok(Venue {
+            engine: Engine::new(&o.engine)?,
             key_id: o.key_id.clone(),
             secret: o.secret.clone(),
             live: o.live,
             account_uuid: "e6fe16f3-64a4-4921-8928-cadf02f92f98".into(),
-            rate_per_minute: o.rate_per_minute.max(1),
-            bucket: TokenBucket::new(o.rate_per_minute.max(1), std::time::Duration::from_secs(60)),
-            faults: Faults::default(),
             crypto: BTreeSet::new(),
             replaced: HashMap::new(),
-            calls: 0,
-        };
-        v.broker()?;
-        Ok(v)
+        })
     }
 
     pub(crate) fn broker(&self) -> Result<PaperBroker<'_>, BrokerError> {
-        PaperBroker::open(
-            &self.file,
-            self.cfg.clone(),
-            &self.visible,
-            self.session,
-            systrade_broker::Faults::none(),
-        )
+        self.engine.broker()
     }
 
-    /// The last close the account has seen of `s`.
-    pub(crate) fn last_close(&self, s: &Symbol) -> Option<f64> {
-        self.visible.get(s).and_then(|b| b.last()).map(|b| b.close)
+    pub(crate) fn session(&self) -> NaiveDate {
+        self.engine.session
+    }
+
+    pub(crate) fn calls(&self) -> u64 {
+        self.engine.calls
     }
 
     pub(crate) fn knows(&self, s: &Symbol) -> bool {
-        self.all.contains_key(s)
+        self.engine.knows(s)
     }
 
     fn authorized(&self, h: &HeaderMap) -> bool {
@@ -235,101 +144,13 @@ impl Venue {
         get("apca-api-key-id") == self.key_id && get("apca-api-secret-key") == self.secret
     }
 
-    /// A 429 when the minute's requests are spent, else the request is counted.
-    fn throttle(&mut self) -> Option<Reply> {
-        let now = Instant::now();
-        let wait = self.bucket.wait(now);
-        let epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        if !wait.is_zero() {
-            let mut r = Reply::error(429, 42910000, "rate limit exceeded");
-            r.headers = vec![
-                ("x-ratelimit-limit", self.rate_per_minute.to_string()),
-                ("x-ratelimit-remaining", "0".into()),
-                (
-                    "x-ratelimit-reset",
-                    (epoch + wait.as_secs() + 1).to_string(),
-                ),
-            ];
-            return Some(r);
-        }
-        self.bucket.record(now);
-        None
-    }
-
     fn status_fault(status: u16) -> Reply {
         match status {
             401 => Reply::error(401, 40110000, "request is not authorized"),
-            429 => {
-                let epoch = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs();
-                let mut r = Reply::error(429, 42910000, "rate limit exceeded");
-                r.headers = vec![
-                    ("x-ratelimit-limit", "200".into()),
-                    ("x-ratelimit-remaining", "0".into()),
-                    ("x-ratelimit-reset", (epoch + 1).to_string()),
-                ];
-                r
-            }
+            429 => too_many(200, Duration::ZERO),
             500 => Reply::status(500, json!({"message": "Internal Server Error"})),
             s => Reply::status(s, json!({"message": format!("HTTP {s}")})),
         }
-    }
-
-    /// `POST /fake/clock {"session": D}`: the clock moves to D's pre-open, playing the bars
-    /// in between.
-    fn set_clock(&mut self, body: &[u8]) -> Reply {
-        let Some(d) = serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|v| v.get("session").and_then(Value::as_str).map(str::to_string))
-            .and_then(|s| s.parse::<NaiveDate>().ok())
-        else {
-            return Reply::error(422, 40010001, "body must be {\"session\": \"YYYY-MM-DD\"}");
-        };
-        if d < self.session {
-            return Reply::error(
-                422,
-                40010001,
-                format!("the clock is at {} and never goes back", self.session),
-            );
-        }
-        self.session = d;
-        self.visible = before(&self.all, d);
-        match self.broker() {
-            Ok(_) => Reply::ok(json!({"session": d.to_string()})),
-            Err(e) => Reply::status(500, json!({"message": e.to_string()})),
-        }
-    }
-
-    fn queue_faults(&mut self, body: &[u8]) -> Reply {
-        let list: Vec<String> = match serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|v| v.get("faults").cloned())
-            .and_then(|f| serde_json::from_value(f).ok())
-        {
-            Some(l) => l,
-            None => {
-                return Reply::error(422, 40010001, "body must be {\"faults\": [\"op:what\", …]}");
-            }
-        };
-        if serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|v| v.get("clear").and_then(Value::as_bool))
-            == Some(true)
-        {
-            self.faults = Faults::default();
-        }
-        for f in list {
-            match f.parse() {
-                Ok(f) => self.faults.push(f),
-                Err(e) => return Reply::error(422, 40010001, e.to_string()),
-            }
-        }
-        Reply::ok(json!({"queued": true}))
     }
 
     fn route(&mut self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Reply {
@@ -342,27 +163,20 @@ impl Venue {
                     .collect::<BTreeMap<String, String>>()
             })
             .unwrap_or_default();
-        match (method.as_str(), path) {
-            ("POST", "/fake/clock") => return self.set_clock(body),
-            ("POST", "/fake/faults") => return self.queue_faults(body),
-            ("GET", "/fake/stats") => {
-                return Reply::ok(
-                    json!({"calls": self.calls, "session": self.session.to_string()}),
-                );
-            }
-            _ => {}
+        if let Some(r) = self.engine.admin(method.as_str(), path, body) {
+            return r;
         }
         if !self.authorized(headers) {
             return Reply::error(401, 40110000, "request is not authorized");
         }
-        if let Some(r) = self.throttle() {
-            return r;
+        let wait = self.engine.over_limit();
+        if !wait.is_zero() {
+            return too_many(self.engine.rate, wait);
         }
-        self.calls += 1;
         let Some(op) = operation(method.as_str(), path) else {
             return Reply::error(404, 40410000, "endpoint not found");
         };
-        let fault = self.faults.take(op.name());
+        let fault = self.engine.take_fault(op.name());
         if let Some(FaultKind::Status(s)) = fault {
             return Self::status_fault(s);
         }
@@ -382,7 +196,7 @@ impl Venue {
     ) -> Reply {
         let r = match op {
             Operation::Account => self.account(),
-            Operation::Clock => Ok(Reply::ok(wire::clock(self.session))),
+            Operation::Clock => Ok(Reply::ok(wire::clock(self.engine.session))),
             Operation::Calendar => Ok(self.calendar(query)),
             Operation::Positions => self.positions(),
             Operation::Orders => self.list_orders(query),
@@ -411,9 +225,9 @@ impl Venue {
             .get("end")
             .and_then(|s| s.get(..10)?.parse::<NaiveDate>().ok());
         let days: BTreeSet<NaiveDate> = self
-            .all
-            .values()
-            .flat_map(|b| b.iter().map(|x| x.ts))
+            .engine
+            .sessions()
+            .into_iter()
             .filter(|d| start.is_none_or(|s| *d >= s) && end.is_none_or(|e| *d <= e))
             .collect();
         Reply::ok(Value::Array(
@@ -429,7 +243,7 @@ impl Venue {
                 .map(|p| {
                     wire::position(
                         p,
-                        self.last_close(&p.symbol),
+                        self.engine.last_price(&p.symbol),
                         self.crypto.contains(&p.symbol),
                     )
                 })
@@ -500,40 +314,6 @@ fn operation<'p>(method: &str, path: &'p str) -> Option<Operation<'p>> {
     })
 }
 
-/// `a=1&b=x%2Fy` → pairs, percent-decoded.
-fn url_pairs(q: &str) -> Vec<(String, String)> {
-    fn decode(s: &str) -> String {
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            match b[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < b.len() => {
-                    let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
-                    match u8::from_str_radix(hex, 16) {
-                        Ok(v) => {
-                            out.push(v);
-                            i += 2;
-                        }
-                        Err(_) => out.push(b'%'),
-                    }
-                }
-                c => out.push(c),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
-        .collect()
-}
-
 type Shared = Arc<Mutex<Venue>>;
 
 async fn handle(
@@ -557,24 +337,12 @@ pub fn app(o: &Options) -> Result<Router, VenueError> {
 
 /// The session the venue's clock starts at, for its banner.
 pub fn starting_session(o: &Options) -> Result<NaiveDate, VenueError> {
-    Ok(Venue::new(o)?.session)
+    Ok(Venue::new(o)?.engine.session)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn test_query_pairs_are_decoded() {
-        assert_eq!(
-            url_pairs("client_order_id=a%2Fb&x=1+2&flag"),
-            vec![
-                ("client_order_id".into(), "a/b".into()),
-                ("x".into(), "1 2".into()),
-                ("flag".into(), String::new())
-            ]
-        );
-    }
 
     #[test]
     fn test_paths_name_their_operation() {

@@ -12,7 +12,9 @@
 //! (tests); `GET /fake/stats` counts the requests served.
 
 pub mod alpaca;
+pub mod engine;
 mod faults;
+pub mod reply;
 mod serve;
 
 pub use faults::{Fault, FaultError};

@@ -23,20 +23,20 @@ pub fn run(a: &FakeVenueArgs) -> anyhow::Result<()> {
         .ok()
         .filter(|c| *c >= rust_decimal::Decimal::ZERO)
         .ok_or_else(|| BadInput(format!("--cash {}: not a non-negative amount", a.cash)))?;
-    let opts = alpaca::Options {
-        data: a.data.clone(),
+    let mut opts = alpaca::Options::new(
+        a.data.clone(),
         state,
-        session: a.session,
-        cash,
-        key_id: var("APCA_API_KEY_ID"),
-        secret: var("APCA_API_SECRET_KEY"),
-        live: a.live,
-        rate_per_minute: a.rate_limit,
-        adjust: match a.adjust {
-            AdjustArg::None => systrade_data::Adjust::None,
-            AdjustArg::Split => systrade_data::Adjust::Split,
-            AdjustArg::Total => systrade_data::Adjust::Total,
-        },
+        &var("APCA_API_KEY_ID"),
+        &var("APCA_API_SECRET_KEY"),
+    );
+    opts.live = a.live;
+    opts.engine.session = a.session;
+    opts.engine.cash = cash;
+    opts.engine.rate = a.rate_limit;
+    opts.engine.adjust = match a.adjust {
+        AdjustArg::None => systrade_data::Adjust::None,
+        AdjustArg::Split => systrade_data::Adjust::Split,
+        AdjustArg::Total => systrade_data::Adjust::Total,
     };
     let session = alpaca::starting_session(&opts).map_err(|e| BadInput(e.to_string()))?;
     let app = alpaca::app(&opts).map_err(|e| BadInput(e.to_string()))?;

@@ -77,7 +77,7 @@ impl Venue {
         }
         match o.status {
             OrderStatus::Staged | OrderStatus::Submitted => "pending_new",
-            OrderStatus::Accepted if o.session >= self.session => "accepted",
+            OrderStatus::Accepted if o.session >= self.session() => "accepted",
             OrderStatus::Accepted => "new",
             OrderStatus::PartiallyFilled => "partially_filled",
             OrderStatus::Filled => "filled",
@@ -215,7 +215,7 @@ impl Venue {
                 ));
             }
             Some(c) if !c.is_empty() => c.to_string(),
-            _ => new_id(self.calls),
+            _ => new_id(self.calls()),
         };
         if crypto {
             self.crypto.insert(symbol.clone());
@@ -227,7 +227,7 @@ impl Venue {
             qty,
             order_type,
             tif,
-            session: self.session,
+            session: self.session(),
         })
     }
 
@@ -372,7 +372,7 @@ impl Venue {
         );
         let id = match text(body, "client_order_id") {
             Some(c) if !c.is_empty() => c.to_string(),
-            _ => new_id(self.calls),
+            _ => new_id(self.calls()),
         };
         Ok(OrderRequest {
             client_order_id: ClientOrderId(id),
@@ -381,7 +381,7 @@ impl Venue {
             qty,
             order_type,
             tif,
-            session: self.session,
+            session: self.session(),
         })
     }
 
