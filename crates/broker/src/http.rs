@@ -101,8 +101,8 @@ impl Client {
     }
 
     /// Sends `r` with the headers `auth` gives for it; the body of a 2xx answer, else the
-    /// venue's refusal. A 429 waits for the reset header (at most a minute) and tries once
-    /// more.
+    /// venue's refusal. A 429 waits for the reset header (at most a minute; a second without
+    /// one) and tries once more.
     pub fn call(
         &mut self,
         r: &Request<'_>,
@@ -115,9 +115,13 @@ impl Client {
             if (200..300).contains(&status) {
                 return Ok(text);
             }
+            // A 429 waits for the venue's reset (a second when it names none: the
+            // budget of another process just spent) and tries once more.
             if status == 429
                 && !waited
-                && let Some(pause) = reset.filter(|p| *p <= MAX_RESET_WAIT)
+                && let Some(pause) = reset
+                    .or(Some(Duration::from_secs(1)))
+                    .filter(|p| *p <= MAX_RESET_WAIT)
             {
                 waited = true;
                 std::thread::sleep(pause);

@@ -136,13 +136,19 @@ systrade reconcile --config configs/trend_crypto.toml --ack ETHUSDT"
     /// clock starts before the open of the session after the data's last bar (or
     /// --session) and moves only when told: `curl -X POST localhost:PORT/fake/clock -d
     /// '{"session":"2025-01-08"}'`. Requests must carry the APCA_API_KEY_ID and
-    /// APCA_API_SECRET_KEY the venue was started with (any values).
+    /// APCA_API_SECRET_KEY the venue was started with (any values); Coinbase requests a JWT
+    /// signed with the COINBASE_API_SECRET (a P-256 PEM key) it was started with.
     #[command(
         name = "fake-venue",
         after_help = "Example (two terminals, the same environment):\n  \
 export APCA_API_KEY_ID=local APCA_API_SECRET_KEY=local-secret APCA_API_BASE_URL=http://127.0.0.1:8788\n  \
 systrade fake-venue alpaca --data ../shared/data/us_etf_daily_yahoo --port 8788 --session 2024-06-03\n  \
-systrade run --config configs/trend_us_alpaca.toml --broker alpaca --as-of 2024-06-03"
+systrade run --config configs/trend_us_alpaca.toml --broker alpaca --as-of 2024-06-03\n\n\
+Coinbase (every Coinbase account is live: the banner names the portfolio to confirm):\n  \
+export COINBASE_API_KEY=organizations/local/apiKeys/1 COINBASE_API_SECRET=\"$(openssl ecparam -name prime256v1 -genkey -noout)\"\n  \
+export SYSTRADE_COINBASE_BASE_URL=http://127.0.0.1:8789\n  \
+systrade fake-venue coinbase --data ../shared/data/crypto_binance_spot/1d --port 8789 --session 2022-03-01\n  \
+SYSTRADE_LIVE_CONFIRM=<portfolio> systrade run --config configs/trend_crypto_coinbase.toml --live --as-of 2022-03-01"
     )]
     FakeVenue(FakeVenueArgs),
     /// The trade sheet from your own signals (the manual execution level): size the names
@@ -792,12 +798,18 @@ pub enum BrokerArg {
     /// Alpaca trading v2: APCA_API_KEY_ID, APCA_API_SECRET_KEY, APCA_API_BASE_URL (default
     /// the paper host).
     Alpaca,
+    /// Coinbase Advanced Trade (always live): COINBASE_API_KEY, COINBASE_API_SECRET,
+    /// SYSTRADE_COINBASE_BASE_URL, SYSTRADE_COINBASE_PORTFOLIO.
+    Coinbase,
 }
 
 /// Venues `fake-venue` can imitate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FakeVenueKind {
+    /// Alpaca trading v2 (equities before the open; orders fill at the next open).
     Alpaca,
+    /// Coinbase Advanced Trade (crypto around the clock; market orders fill at once).
+    Coinbase,
 }
 
 #[derive(Debug, Args)]
@@ -826,12 +838,17 @@ pub struct FakeVenueArgs {
     /// and SYSTRADE_LIVE_CONFIRM.
     #[arg(long)]
     pub live: bool,
-    /// Requests a minute before the venue answers 429.
-    #[arg(long, default_value_t = 200)]
-    pub rate_limit: u32,
-    /// Price adjustment of the files (as `data import --adjust`).
-    #[arg(long, value_enum, default_value_t = AdjustArg::Split)]
-    pub adjust: AdjustArg,
+    /// Requests in the venue's window before it answers 429 (Alpaca: a minute, default
+    /// 200; Coinbase: a second, default 30).
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Price adjustment of the files (as `data import --adjust`; default split for
+    /// Alpaca, none for Coinbase).
+    #[arg(long, value_enum)]
+    pub adjust: Option<AdjustArg>,
+    /// Coinbase: the quote currency of every product (BTCUSDT trades as BTC-USDT).
+    #[arg(long, default_value = "USDT")]
+    pub quote: String,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,9 @@ pub enum BrokerKind {
     /// Alpaca trading v2 (paper or live host: `APCA_API_BASE_URL`), credentials from
     /// `APCA_API_KEY_ID` and `APCA_API_SECRET_KEY`.
     Alpaca,
+    /// Coinbase Advanced Trade (spot; always live): `COINBASE_API_KEY`,
+    /// `COINBASE_API_SECRET`, `SYSTRADE_COINBASE_BASE_URL`, `SYSTRADE_COINBASE_PORTFOLIO`.
+    Coinbase,
 }
 
 impl BrokerKind {
@@ -20,6 +23,7 @@ impl BrokerKind {
         match self {
             BrokerKind::Paper => "paper",
             BrokerKind::Alpaca => "alpaca",
+            BrokerKind::Coinbase => "coinbase",
         }
     }
 }
@@ -55,6 +59,10 @@ pub struct RunSection {
     pub notify_retries: u32,
     /// Mail the newsletter after the run when SYSTRADE_SMTP_HOST is set.
     pub newsletter: bool,
+    /// Where a venue has no stop-market order (Coinbase spot), a protective stop is a
+    /// stop-limit whose limit sits this fraction beyond the stop (0.02: 2% below a sell
+    /// stop). Wider fills more surely in a fast fall; narrower gives up less.
+    pub stop_limit_offset: f64,
 }
 
 impl Default for RunSection {
@@ -72,6 +80,7 @@ impl Default for RunSection {
             notify_timeout_secs: 10.0,
             notify_retries: 1,
             newsletter: true,
+            stop_limit_offset: 0.02,
         }
     }
 }
@@ -142,6 +151,15 @@ impl RunSection {
             && !(c.is_finite() && c > 0.0)
         {
             return Err(format!("run.paper_cash: must be positive (got {c})"));
+        }
+        if !(self.stop_limit_offset.is_finite()
+            && self.stop_limit_offset > 0.0
+            && self.stop_limit_offset < 0.5)
+        {
+            return Err(format!(
+                "run.stop_limit_offset: a fraction above 0 and below 0.5 (got {})",
+                self.stop_limit_offset
+            ));
         }
         if self.max_retries > 10 {
             return Err(format!(

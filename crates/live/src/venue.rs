@@ -35,7 +35,7 @@ impl Venue {
     /// a real venue is left as it is — the dry run only previews there).
     pub fn scratch_copy(&self, dir: &Path) -> anyhow::Result<Venue> {
         match self.kind {
-            BrokerKind::Alpaca => Ok(self.clone()),
+            BrokerKind::Alpaca | BrokerKind::Coinbase => Ok(self.clone()),
             BrokerKind::Paper => {
                 let copy = dir.join("paper.sqlite");
                 if self.paper_file.exists() {
@@ -54,7 +54,7 @@ impl Venue {
     pub fn exists(&self) -> bool {
         match self.kind {
             BrokerKind::Paper => self.paper_file.exists(),
-            BrokerKind::Alpaca => true,
+            BrokerKind::Alpaca | BrokerKind::Coinbase => true,
         }
     }
 
@@ -69,6 +69,8 @@ impl Venue {
                 let session = AlpacaBroker::session_at(alpaca_endpoint()?).map_err(venue_error)?;
                 Ok(Some(session))
             }
+            // Crypto trades around the clock: the session is the UTC date.
+            BrokerKind::Coinbase => Ok(Some(chrono::Utc::now().date_naive())),
         }
     }
 
@@ -80,6 +82,7 @@ impl Venue {
                 Ok(e) => format!("alpaca at {}", e.base_url),
                 Err(_) => "alpaca".into(),
             },
+            BrokerKind::Coinbase => "coinbase".into(),
         }
     }
 
@@ -109,6 +112,21 @@ impl Venue {
                     Err(ConnectError::Broker(e)) => Err(venue_error(e)),
                     Err(e @ ConnectError::OtherSession { .. }) => Err(bad(e.to_string())),
                 }
+            }
+            BrokerKind::Coinbase => {
+                let endpoint = systrade_coinbase::Endpoint::from_env().map_err(|e| bad(e.to_string()))?;
+                let c = systrade_coinbase::Connect {
+                    endpoint,
+                    session,
+                    quote: quote_of(desk)?,
+                    portfolio: std::env::var("SYSTRADE_COINBASE_PORTFOLIO")
+                        .ok()
+                        .filter(|p| !p.trim().is_empty()),
+                    stop_limit_offset: systrade_backtest::dec(desk.run_cfg().stop_limit_offset),
+                };
+                Ok(Box::new(
+                    systrade_coinbase::CoinbaseBroker::connect(c).map_err(venue_error)?,
+                ))
             }
         }
     }
@@ -158,6 +176,24 @@ impl Connector for Venues {
     ) -> anyhow::Result<Box<dyn Broker + 'd>> {
         venue.connect(desk, session, faults_from_env()?)
     }
+}
+
+/// The quote currency every symbol of the book trades against (`BTCUSDT` → `USDT`).
+fn quote_of(desk: &Desk) -> anyhow::Result<String> {
+    const QUOTES: [&str; 6] = ["USDT", "USDC", "USD", "EUR", "GBP", "BTC"];
+    let symbols: Vec<&systrade_core::Symbol> = desk.bars().keys().collect();
+    QUOTES
+        .iter()
+        .find(|q| {
+            !symbols.is_empty()
+                && symbols
+                    .iter()
+                    .all(|s| s.as_str().len() > q.len() && s.as_str().ends_with(*q))
+        })
+        .map(|q| q.to_string())
+        .ok_or_else(|| {
+            bad("coinbase: the book's symbols do not share one quote currency (USD, USDT, USDC, EUR, GBP or BTC): give each quote its own book")
+        })
 }
 
 /// Alpaca's endpoint from the environment; a missing variable is bad input (exit 2, named).

@@ -4,6 +4,7 @@
 //! price file, at the times the venue would fill it.
 //!
 //! - [`alpaca`]: trading API v2 (`broker-apis.md` §1).
+//! - [`coinbase`]: Advanced Trade v3 brokerage, spot (`broker-apis.md` §2).
 //!
 //! The venue's clock is a session, advanced by `POST /fake/clock {"session": "YYYY-MM-DD"}`:
 //! at session S the venue is before S's open; advancing to a later session plays the bars in
@@ -12,6 +13,7 @@
 //! (tests); `GET /fake/stats` counts the requests served.
 
 pub mod alpaca;
+pub mod coinbase;
 pub mod engine;
 mod faults;
 pub mod reply;

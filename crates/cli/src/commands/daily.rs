@@ -18,6 +18,7 @@ pub fn run(home: &Path, a: &DailyRunArgs) -> anyhow::Result<()> {
         broker: a.broker.map(|b| match b {
             BrokerArg::Paper => systrade_config::run::BrokerKind::Paper,
             BrokerArg::Alpaca => systrade_config::run::BrokerKind::Alpaca,
+            BrokerArg::Coinbase => systrade_config::run::BrokerKind::Coinbase,
         }),
         as_of: a.as_of,
         dry_run: a.dry_run,

@@ -1,50 +1,82 @@
 //! `systrade fake-venue`: a local venue on 127.0.0.1 until Ctrl-C.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Context;
-use systrade_venues::alpaca;
+use rust_decimal::Decimal;
+use systrade_venues::{alpaca, coinbase};
 
 use crate::args::{AdjustArg, FakeVenueArgs, FakeVenueKind};
 use crate::exit::BadInput;
 
+fn adjust(a: Option<AdjustArg>, default: systrade_data::Adjust) -> systrade_data::Adjust {
+    match a {
+        None => default,
+        Some(AdjustArg::None) => systrade_data::Adjust::None,
+        Some(AdjustArg::Split) => systrade_data::Adjust::Split,
+        Some(AdjustArg::Total) => systrade_data::Adjust::Total,
+    }
+}
+
 pub fn run(a: &FakeVenueArgs) -> anyhow::Result<()> {
-    let FakeVenueKind::Alpaca = a.venue;
     let var = |n: &str| std::env::var(n).unwrap_or_default();
     let scratch;
-    let state = match &a.state {
+    let state: PathBuf = match &a.state {
         Some(p) => p.clone(),
         None => {
             scratch = tempfile::tempdir().context("creating the venue's state folder")?;
-            scratch.path().join("alpaca.sqlite")
+            scratch.path().join("venue.sqlite")
         }
     };
-    let cash = rust_decimal::Decimal::try_from(a.cash)
+    let cash = Decimal::try_from(a.cash)
         .ok()
-        .filter(|c| *c >= rust_decimal::Decimal::ZERO)
+        .filter(|c| *c >= Decimal::ZERO)
         .ok_or_else(|| BadInput(format!("--cash {}: not a non-negative amount", a.cash)))?;
-    let mut opts = alpaca::Options::new(
-        a.data.clone(),
-        state,
-        &var("APCA_API_KEY_ID"),
-        &var("APCA_API_SECRET_KEY"),
-    );
-    opts.live = a.live;
-    opts.engine.session = a.session;
-    opts.engine.cash = cash;
-    opts.engine.rate = a.rate_limit;
-    opts.engine.adjust = match a.adjust {
-        AdjustArg::None => systrade_data::Adjust::None,
-        AdjustArg::Split => systrade_data::Adjust::Split,
-        AdjustArg::Total => systrade_data::Adjust::Total,
+    let bad = |e: systrade_venues::VenueError| BadInput(e.to_string());
+    let (app, banner) = match a.venue {
+        FakeVenueKind::Alpaca => {
+            let mut o = alpaca::Options::new(
+                a.data.clone(),
+                state,
+                &var("APCA_API_KEY_ID"),
+                &var("APCA_API_SECRET_KEY"),
+            );
+            o.live = a.live;
+            o.engine.session = a.session;
+            o.engine.cash = cash;
+            o.engine.rate = a.rate_limit.unwrap_or(o.engine.rate);
+            o.engine.adjust = adjust(a.adjust, o.engine.adjust);
+            let session = alpaca::starting_session(&o).map_err(bad)?;
+            let kind = if a.live { "live" } else { "paper" };
+            (
+                alpaca::app(&o).map_err(bad)?,
+                format!("alpaca venue listening on http://{{addr}} (clock before the open of {session}; {kind} account)"),
+            )
+        }
+        FakeVenueKind::Coinbase => {
+            let mut o = coinbase::Options::new(
+                a.data.clone(),
+                state,
+                &var("COINBASE_API_KEY"),
+                &var("COINBASE_API_SECRET"),
+                &a.quote,
+            );
+            o.engine.session = a.session;
+            o.engine.cash = cash;
+            o.engine.rate = a.rate_limit.unwrap_or(o.engine.rate);
+            o.engine.adjust = adjust(a.adjust, o.engine.adjust);
+            let (session, portfolio) = coinbase::starting(&o).map_err(bad)?;
+            (
+                coinbase::app(&o).map_err(bad)?,
+                format!("coinbase venue listening on http://{{addr}} (session {session}; portfolio {portfolio})"),
+            )
+        }
     };
-    let session = alpaca::starting_session(&opts).map_err(|e| BadInput(e.to_string()))?;
-    let app = alpaca::app(&opts).map_err(|e| BadInput(e.to_string()))?;
     systrade_venues::serve_blocking(app, a.port, |addr| {
-        println!("alpaca venue listening on http://{addr} (clock before the open of {session}; {} account)",
-            if a.live { "live" } else { "paper" });
+        println!("{}", banner.replace("{addr}", &addr.to_string()));
         let _ = std::io::stdout().flush();
     })
-    .map_err(|e| BadInput(e.to_string()))?;
+    .map_err(bad)?;
     Ok(())
 }

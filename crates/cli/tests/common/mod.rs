@@ -3,6 +3,7 @@
 
 pub mod daily;
 pub mod http;
+pub mod venue;
 
 use std::path::Path;
 
