@@ -250,9 +250,9 @@ fn test_twenty_alpaca_sessions_equal_the_backtest_keep_every_position_protected_
         // entry from its own bar, while a venue that queues market orders for the open gets
         // the entry's stop on the next run (see the issue note: OTO orders would close it).
         assert_eq!(
-            day_decisions(&read(&home.join(format!(
-                "runs/trend_us_alpaca/{day}/targets_{day}.csv"
-            )))),
+            day_decisions(&read(
+                &home.join(format!("runs/trend_us_alpaca/{day}/targets_{day}.csv"))
+            )),
             decisions(&history, day),
             "{day}: targets"
         );

@@ -114,7 +114,8 @@ impl Venue {
                 }
             }
             BrokerKind::Coinbase => {
-                let endpoint = systrade_coinbase::Endpoint::from_env().map_err(|e| bad(e.to_string()))?;
+                let endpoint =
+                    systrade_coinbase::Endpoint::from_env().map_err(|e| bad(e.to_string()))?;
                 let c = systrade_coinbase::Connect {
                     endpoint,
                     session,

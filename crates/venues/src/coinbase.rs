@@ -29,7 +29,9 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use systrade_broker::http::unix_now;
 use systrade_broker::paper::PaperBroker;
-use systrade_broker::{Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus, OrderType, TimeInForce};
+use systrade_broker::{
+    Broker, BrokerError, BrokerOrder, OrderRequest, OrderStatus, OrderType, TimeInForce,
+};
 use systrade_coinbase::jwt;
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
@@ -53,7 +55,13 @@ pub struct Options {
 
 impl Options {
     /// A local Coinbase on `data`: 100,000 of `quote`, 30 requests a second, taker fee 0.6%.
-    pub fn new(data: PathBuf, state: PathBuf, key_name: &str, key_pem: &str, quote: &str) -> Options {
+    pub fn new(
+        data: PathBuf,
+        state: PathBuf,
+        key_name: &str,
+        key_pem: &str,
+        quote: &str,
+    ) -> Options {
         Options {
             engine: EngineOptions {
                 data,
@@ -213,7 +221,9 @@ impl Venue {
                     error(404, "NOT_FOUND", "portfolio not found")
                 }
             }
-            ("GET", p) if p.starts_with("/products/") => self.product_info(&p["/products/".len()..]),
+            ("GET", p) if p.starts_with("/products/") => {
+                self.product_info(&p["/products/".len()..])
+            }
             _ => error(404, "NOT_FOUND", "Not Found"),
         })
     }
@@ -247,18 +257,23 @@ impl Venue {
         let mut b = self.broker()?;
         let cash = b.account()?.cash;
         let held = b.positions()?;
-        let mut accounts = vec![wire::account(&self.quote, cash, Decimal::ZERO, &self.portfolio_uuid)];
+        let mut accounts = vec![wire::account(
+            &self.quote,
+            cash,
+            Decimal::ZERO,
+            &self.portfolio_uuid,
+        )];
         for p in &held {
             let base = self.product(&p.symbol);
             let currency = base.split('-').next().unwrap_or_default().to_string();
-            accounts.push(wire::account(&currency, p.qty - p.reserved, p.reserved, &self.portfolio_uuid));
+            accounts.push(wire::account(
+                &currency,
+                p.qty - p.reserved,
+                p.reserved,
+                &self.portfolio_uuid,
+            ));
         }
-        Ok(Reply::ok(wire::page(
-            "accounts",
-            accounts,
-            q,
-            250,
-        )))
+        Ok(Reply::ok(wire::page("accounts", accounts, q, 250)))
     }
 
     fn breakdown(&self) -> Result<Reply, BrokerError> {
@@ -274,7 +289,12 @@ impl Venue {
                 .and_then(|x| Decimal::try_from(x).ok())
                 .unwrap_or(p.avg_price);
             total += px * p.qty;
-            let asset = self.product(&p.symbol).split('-').next().unwrap_or_default().to_string();
+            let asset = self
+                .product(&p.symbol)
+                .split('-')
+                .next()
+                .unwrap_or_default()
+                .to_string();
             spot.push(wire::spot_position(&asset, p, px, &self.quote));
         }
         Ok(Reply::ok(json!({"breakdown": {
@@ -294,15 +314,19 @@ impl Venue {
     /// The request a create (or preview) body asks for, or the failure reason.
     fn request(&self, body: &Value, id: &str) -> Result<OrderRequest, (&'static str, String)> {
         let product = body["product_id"].as_str().unwrap_or_default();
-        let symbol = self
-            .symbol_of(product)
-            .ok_or(("INVALID_PRODUCT_ID", format!("ProductID {product:?} is invalid")))?;
+        let symbol = self.symbol_of(product).ok_or((
+            "INVALID_PRODUCT_ID",
+            format!("ProductID {product:?} is invalid"),
+        ))?;
         let side = match body["side"].as_str() {
             Some("BUY") => Side::Buy,
             Some("SELL") => Side::Sell,
             _ => return Err(("INVALID_SIDE", "side must be BUY or SELL".into())),
         };
-        let configs = body["order_configuration"].as_object().cloned().unwrap_or_default();
+        let configs = body["order_configuration"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let [(key, c)] = configs.iter().collect::<Vec<_>>()[..] else {
             return Err((
                 "UNSUPPORTED_ORDER_CONFIGURATION",
@@ -325,29 +349,51 @@ impl Venue {
             "the local venue takes orders sized in base_size only".into(),
         ))?;
         if qty <= Decimal::ZERO || (qty % base_inc) != Decimal::ZERO {
-            return Err(("INVALID_SIZE_PRECISION", format!("base_size {qty} is not a positive multiple of {base_inc}")));
+            return Err((
+                "INVALID_SIZE_PRECISION",
+                format!("base_size {qty} is not a positive multiple of {base_inc}"),
+            ));
         }
         let price = |k: &str| -> Result<Decimal, (&'static str, String)> {
             let p = num(k)?.ok_or(("INVALID_REQUEST", format!("{k} is required")))?;
             if p <= Decimal::ZERO || (p % quote_inc) != Decimal::ZERO {
-                return Err(("INVALID_PRICE_PRECISION", format!("{k} {p} is not a positive multiple of {quote_inc}")));
+                return Err((
+                    "INVALID_PRICE_PRECISION",
+                    format!("{k} {p} is not a positive multiple of {quote_inc}"),
+                ));
             }
             Ok(p)
         };
         let (order_type, tif) = match key.as_str() {
             "market_market_ioc" => (OrderType::Market, TimeInForce::Ioc),
-            "limit_limit_gtc" => (OrderType::Limit { limit: price("limit_price")? }, TimeInForce::Gtc),
-            "sor_limit_ioc" => (OrderType::Limit { limit: price("limit_price")? }, TimeInForce::Ioc),
+            "limit_limit_gtc" => (
+                OrderType::Limit {
+                    limit: price("limit_price")?,
+                },
+                TimeInForce::Gtc,
+            ),
+            "sor_limit_ioc" => (
+                OrderType::Limit {
+                    limit: price("limit_price")?,
+                },
+                TimeInForce::Ioc,
+            ),
             "stop_limit_stop_limit_gtc" => {
                 let want = match side {
                     Side::Sell => "STOP_DIRECTION_STOP_DOWN",
                     Side::Buy => "STOP_DIRECTION_STOP_UP",
                 };
                 if c.get("stop_direction").and_then(Value::as_str) != Some(want) {
-                    return Err(("INVALID_REQUEST", format!("stop_direction must be {want} for a {side} stop")));
+                    return Err((
+                        "INVALID_REQUEST",
+                        format!("stop_direction must be {want} for a {side} stop"),
+                    ));
                 }
                 (
-                    OrderType::StopLimit { stop: price("stop_price")?, limit: price("limit_price")? },
+                    OrderType::StopLimit {
+                        stop: price("stop_price")?,
+                        limit: price("limit_price")?,
+                    },
                     TimeInForce::Gtc,
                 )
             }
@@ -376,23 +422,37 @@ impl Venue {
             return Ok(error(400, "INVALID_ARGUMENT", "request body is not JSON"));
         };
         let Some(id) = body["client_order_id"].as_str().filter(|s| !s.is_empty()) else {
-            return Ok(error(400, "INVALID_ARGUMENT", "client_order_id is required"));
+            return Ok(error(
+                400,
+                "INVALID_ARGUMENT",
+                "client_order_id is required",
+            ));
         };
         let config = body["order_configuration"].clone();
         let mut b = self.broker()?;
         if let Some(o) = b.order(&ClientOrderId(id.to_string()))? {
-            return Ok(Reply::ok(wire::created(&o, &self.product(&o.symbol), &config)));
+            return Ok(Reply::ok(wire::created(
+                &o,
+                &self.product(&o.symbol),
+                &config,
+            )));
         }
         let req = match self.request(&body, id) {
             Ok(r) => r,
-            Err((reason, message)) => return Ok(Reply::ok(wire::failed(reason, &message, &config))),
+            Err((reason, message)) => {
+                return Ok(Reply::ok(wire::failed(reason, &message, &config)));
+            }
         };
         let o = b.submit(&req)?;
         if o.status == OrderStatus::Rejected {
             let why = o.reason.clone().unwrap_or_default();
             return Ok(Reply::ok(wire::failed("INSUFFICIENT_FUND", &why, &config)));
         }
-        Ok(Reply::ok(wire::created(&o, &self.product(&o.symbol), &config)))
+        Ok(Reply::ok(wire::created(
+            &o,
+            &self.product(&o.symbol),
+            &config,
+        )))
     }
 
     fn preview(&mut self, body: &[u8]) -> Result<Reply, BrokerError> {
@@ -402,12 +462,18 @@ impl Venue {
         let req = match self.request(&body, "preview") {
             Ok(r) => r,
             Err((reason, _)) => {
-                return Ok(Reply::ok(json!({"errs": [format!("PREVIEW_{reason}")], "warning": []})));
+                return Ok(Reply::ok(
+                    json!({"errs": [format!("PREVIEW_{reason}")], "warning": []}),
+                ));
             }
         };
         let p = self.broker()?.preview(&req, &[])?;
         let px = self.engine.last_price(&req.symbol).map(wire::price);
-        let errs: Vec<&str> = if p.accepted { vec![] } else { vec!["PREVIEW_INSUFFICIENT_FUND"] };
+        let errs: Vec<&str> = if p.accepted {
+            vec![]
+        } else {
+            vec!["PREVIEW_INSUFFICIENT_FUND"]
+        };
         Ok(Reply::ok(json!({
             "order_total": p.est_price.map(|x| wire::dec(x * req.qty)),
             "commission_total": wire::dec(p.est_fee.unwrap_or_default()),
@@ -428,7 +494,9 @@ impl Venue {
         let mut results = Vec::new();
         for id in ids {
             let result = match all.iter().find(|o| o.broker_id == id) {
-                None => json!({"success": false, "failure_reason": "UNKNOWN_CANCEL_ORDER", "order_id": id}),
+                None => {
+                    json!({"success": false, "failure_reason": "UNKNOWN_CANCEL_ORDER", "order_id": id})
+                }
                 Some(o) if o.status == OrderStatus::Filled => {
                     json!({"success": false, "failure_reason": "ORDER_IS_FULLY_FILLED", "order_id": id})
                 }
@@ -464,10 +532,18 @@ impl Venue {
     /// `GET /orders/historical/batch`: `order_status` (repeatable), `start_date`,
     /// `product_ids`, `limit`, `cursor`.
     fn list(&self, q: &[(String, String)]) -> Result<Reply, BrokerError> {
-        let get = |k: &str| q.iter().filter(|(x, _)| x == k || *x == format!("{k}[]")).map(|(_, v)| v.to_uppercase()).collect::<Vec<_>>();
+        let get = |k: &str| {
+            q.iter()
+                .filter(|(x, _)| x == k || *x == format!("{k}[]"))
+                .map(|(_, v)| v.to_uppercase())
+                .collect::<Vec<_>>()
+        };
         let statuses = get("order_status");
         let products = get("product_ids");
-        let start = q.iter().find(|(k, _)| k == "start_date").map(|(_, v)| v.clone());
+        let start = q
+            .iter()
+            .find(|(k, _)| k == "start_date")
+            .map(|(_, v)| v.clone());
         let mut b = self.broker()?;
         let fees = Self::fees(&mut b)?;
         let orders: Vec<Value> = b
@@ -476,8 +552,14 @@ impl Venue {
             .rev()
             .map(|o| self.order_json(o, &fees))
             .filter(|o| statuses.is_empty() || statuses.iter().any(|s| o["status"] == s.as_str()))
-            .filter(|o| products.is_empty() || products.iter().any(|p| o["product_id"] == p.as_str()))
-            .filter(|o| start.as_ref().is_none_or(|s| o["created_time"].as_str().unwrap_or("") >= s.as_str()))
+            .filter(|o| {
+                products.is_empty() || products.iter().any(|p| o["product_id"] == p.as_str())
+            })
+            .filter(|o| {
+                start
+                    .as_ref()
+                    .is_none_or(|s| o["created_time"].as_str().unwrap_or("") >= s.as_str())
+            })
             .collect();
         let mut page = wire::page("orders", orders, q, 1000);
         page["sequence"] = json!("0");
@@ -514,7 +596,11 @@ impl Venue {
                 let o = orders.get(&f.client_order_id)?;
                 Some(wire::fill(f, o, &self.product(&f.symbol), i))
             })
-            .filter(|f| start.as_ref().is_none_or(|s| f["trade_time"].as_str().unwrap_or("") >= s.as_str()))
+            .filter(|f| {
+                start
+                    .as_ref()
+                    .is_none_or(|s| f["trade_time"].as_str().unwrap_or("") >= s.as_str())
+            })
             .collect();
         Ok(Reply::ok(wire::page("fills", fills, q, 1000)))
     }

@@ -51,7 +51,9 @@ pub fn run(a: &FakeVenueArgs) -> anyhow::Result<()> {
             let kind = if a.live { "live" } else { "paper" };
             (
                 alpaca::app(&o).map_err(bad)?,
-                format!("alpaca venue listening on http://{{addr}} (clock before the open of {session}; {kind} account)"),
+                format!(
+                    "alpaca venue listening on http://{{addr}} (clock before the open of {session}; {kind} account)"
+                ),
             )
         }
         FakeVenueKind::Coinbase => {
@@ -69,7 +71,9 @@ pub fn run(a: &FakeVenueArgs) -> anyhow::Result<()> {
             let (session, portfolio) = coinbase::starting(&o).map_err(bad)?;
             (
                 coinbase::app(&o).map_err(bad)?,
-                format!("coinbase venue listening on http://{{addr}} (session {session}; portfolio {portfolio})"),
+                format!(
+                    "coinbase venue listening on http://{{addr}} (session {session}; portfolio {portfolio})"
+                ),
             )
         }
     };

@@ -70,7 +70,11 @@ pub fn page(key: &str, items: Vec<Value>, q: &[(String, String)], max: usize) ->
         .unwrap_or(0);
     let n = items.len();
     let to = (from + limit).min(n);
-    let slice: Vec<Value> = items.into_iter().skip(from).take(to.saturating_sub(from)).collect();
+    let slice: Vec<Value> = items
+        .into_iter()
+        .skip(from)
+        .take(to.saturating_sub(from))
+        .collect();
     let has_next = to < n;
     json!({
         key: slice,
