@@ -277,6 +277,8 @@ pub struct ApproveArgs {
     #[arg(long)]
     pub data: Option<PathBuf>,
     #[command(flatten)]
+    pub venue: VenueArgs,
+    #[command(flatten)]
     pub read: ReadArgs,
 }
 
@@ -327,6 +329,8 @@ pub struct OrdersCancelArgs {
     #[arg(long)]
     pub data: Option<PathBuf>,
     #[command(flatten)]
+    pub venue: VenueArgs,
+    #[command(flatten)]
     pub read: ReadArgs,
 }
 
@@ -346,6 +350,8 @@ pub struct OrdersStageArgs {
     /// A market database or a folder of vendor files; overrides the config's data.source.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub venue: VenueArgs,
     #[command(flatten)]
     pub read: ReadArgs,
 }
@@ -803,6 +809,18 @@ pub enum BrokerArg {
     Coinbase,
 }
 
+/// Where orders go: the config's venue unless `--broker` says otherwise; a live account
+/// needs `--live` and SYSTRADE_LIVE_CONFIRM=<account id>.
+#[derive(Debug, Args)]
+pub struct VenueArgs {
+    /// The broker, overriding the config's `[run] broker`.
+    #[arg(long, value_enum)]
+    pub broker: Option<BrokerArg>,
+    /// Allow orders on a live account (also needs SYSTRADE_LIVE_CONFIRM=<account id>).
+    #[arg(long)]
+    pub live: bool,
+}
+
 /// Venues `fake-venue` can imitate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FakeVenueKind {
@@ -869,6 +887,9 @@ pub struct ReconcileArgs {
     /// The market day (default: the last day the strategy ran).
     #[arg(long)]
     pub as_of: Option<NaiveDate>,
+    /// The broker, overriding the config's `[run] broker` (reconciling sends nothing).
+    #[arg(long, value_enum)]
+    pub broker: Option<BrokerArg>,
     #[command(flatten)]
     pub read: ReadArgs,
 }

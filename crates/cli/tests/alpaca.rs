@@ -283,6 +283,25 @@ fn test_twenty_alpaca_sessions_equal_the_backtest_keep_every_position_protected_
     sorted.sort();
     assert_eq!(ledger_fill_ids(&home), sorted);
     assert!(traded >= 10, "the book traded: {traded} fills");
+    // `reconcile --broker alpaca` reads the venue at its clock: clean, nothing sent.
+    let before = venue.all_orders().len();
+    let o = Command::new(assert_cmd::cargo::cargo_bin("systrade"))
+        .arg("--home")
+        .arg(&home)
+        .args(["reconcile", "--config", s(&config()), "--data", s(&data())])
+        .args(["--broker", "alpaca", "--json"])
+        .env("APCA_API_KEY_ID", KEY)
+        .env("APCA_API_SECRET_KEY", SECRET)
+        .env("APCA_API_BASE_URL", &venue.url)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["as_of"], days.last().unwrap().as_str(), "{report}");
+    let rows = report["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r["status"] == "match"), "{report}");
+    assert_eq!(venue.all_orders().len(), before);
 }
 
 #[test]

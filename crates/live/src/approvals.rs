@@ -32,12 +32,17 @@ use crate::submit::place_once;
 use crate::sync::{FillSync, merge};
 use crate::venue::Venue;
 use crate::{bad, refused, strategy_name};
+use systrade_config::run::BrokerKind;
 
 /// A config loaded for its book: the desk (data, broker settings) and the book's name.
 pub struct ApprovalBook {
     pub config: PathBuf,
     pub desk: Desk,
     pub name: String,
+    /// `--broker`: the venue instead of the config's `[run] broker`.
+    pub broker: Option<BrokerKind>,
+    /// `--live`: orders may go to a live account (with SYSTRADE_LIVE_CONFIRM).
+    pub live: bool,
 }
 
 impl ApprovalBook {
@@ -53,6 +58,8 @@ impl ApprovalBook {
             config: config.to_path_buf(),
             desk,
             name,
+            broker: None,
+            live: false,
         })
     }
 
@@ -66,7 +73,7 @@ impl ApprovalBook {
     /// The book's venue: its configured broker and account under `home`.
     pub fn venue(&self, home: &Path) -> Venue {
         Venue::new(
-            self.desk.run_cfg().broker,
+            self.broker.unwrap_or(self.desk.run_cfg().broker),
             home,
             &self.desk.run_cfg().account,
         )
@@ -170,7 +177,7 @@ pub fn release(
         return Err(bad("no orders to release"));
     };
     let d = &book.desk;
-    let mut broker = book.venue(home).connect_for_orders(d, session)?;
+    let mut broker = book.venue(home).connect_for_orders(d, session, book.live)?;
     let broker = &mut *broker;
     let policy = book.policy();
     let mut logs = book.logs(home, session, &format!("approve {stamp}"), stamp);
@@ -452,7 +459,7 @@ pub fn cancel(
         let session = venue
             .current_session()?
             .ok_or_else(|| bad(format!("no paper account at {}", venue.location())))?;
-        let mut broker = venue.connect_for_orders(&book.desk, session)?;
+        let mut broker = venue.connect_for_orders(&book.desk, session, book.live)?;
         let broker = &mut *broker;
         let policy = book.policy();
         let mut logs = book.logs(home, session, &format!("cancel {stamp}"), stamp);

@@ -232,12 +232,7 @@ fn attempt_day<B: Broker + ?Sized>(
     let mut broker = connect()?;
     if broker.is_live() && !x.dry_run {
         let id = retry(policy_of(desk), logs, "account", || broker.account())?.id;
-        if !live_confirmed(x.live, &id) {
-            return Err(crate::bad(format!(
-                "account {id} at {} is a live account: a run there needs --live and SYSTRADE_LIVE_CONFIRM={id}; nothing was sent",
-                broker.kind()
-            )));
-        }
+        crate::venue::confirm_live(x.live, &id, broker.kind())?;
     }
     let mut run = DayRun {
         desk,

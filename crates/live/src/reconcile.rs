@@ -169,6 +169,8 @@ pub struct ReconcileRequest<'a> {
     /// day — it never goes back — which may be later than the last completed one).
     pub as_of: Option<NaiveDate>,
     pub now: DateTime<Utc>,
+    /// `--broker`: the venue instead of the config's `[run] broker`.
+    pub broker: Option<systrade_config::run::BrokerKind>,
 }
 
 /// The book's `[run]` section and name, from its config (checked) without loading its data:
@@ -191,7 +193,7 @@ pub fn reconcile_book(
     r: &ReconcileRequest<'_>,
 ) -> anyhow::Result<Reconciliation> {
     let (run, name) = book_of(r.config)?;
-    let venue = Venue::new(run.broker, home, &run.account);
+    let venue = Venue::new(r.broker.unwrap_or(run.broker), home, &run.account);
     let day = match r.as_of {
         Some(d) => d,
         None => match venue.current_session()? {

@@ -133,22 +133,44 @@ impl Venue {
     }
 
     /// Connects for orders of `session`; a paper clock already past it means the session is
-    /// over and its orders can no longer go out (exit 2, saying what to do).
+    /// over and its orders can no longer go out (exit 2, saying what to do). A live account
+    /// takes orders only with `live` (`--live`) and SYSTRADE_LIVE_CONFIRM naming it.
     pub fn connect_for_orders<'d>(
         &self,
         desk: &'d Desk,
         session: NaiveDate,
+        live: bool,
     ) -> anyhow::Result<Box<dyn Broker + 'd>> {
-        match self.connect(desk, session, faults_from_env()?) {
-            Ok(b) => Ok(b),
-            Err(e) => match e.downcast_ref::<BrokerError>() {
-                Some(BrokerError::Invalid(m)) if m.contains("cannot go back") => Err(bad(format!(
-                    "the orders are for session {session}, which is over ({m}); cancel them, or stage them again for a later session"
-                ))),
-                _ => Err(e),
-            },
+        let mut broker = match self.connect(desk, session, faults_from_env()?) {
+            Ok(b) => b,
+            Err(e) => {
+                return match e.downcast_ref::<BrokerError>() {
+                    Some(BrokerError::Invalid(m)) if m.contains("cannot go back") => {
+                        Err(bad(format!(
+                            "the orders are for session {session}, which is over ({m}); cancel them, or stage them again for a later session"
+                        )))
+                    }
+                    _ => Err(e),
+                };
+            }
+        };
+        if broker.is_live() {
+            let id = broker.account()?.id;
+            confirm_live(live, &id, broker.kind())?;
         }
+        Ok(broker)
     }
+}
+
+/// A live account takes orders only with `--live` and SYSTRADE_LIVE_CONFIRM naming it
+/// (exit 2 otherwise: nothing was sent).
+pub fn confirm_live(live: bool, id: &str, venue: &str) -> anyhow::Result<()> {
+    if live && std::env::var("SYSTRADE_LIVE_CONFIRM").is_ok_and(|v| !v.is_empty() && v == id) {
+        return Ok(());
+    }
+    Err(bad(format!(
+        "account {id} at {venue} is a live account: orders there need --live and SYSTRADE_LIVE_CONFIRM={id}; nothing was sent"
+    )))
 }
 
 /// How the daily run reaches a book's broker: the one seam between the engine and the

@@ -8,18 +8,25 @@ use systrade_live::reconcile::{ReconcileRequest, acknowledge, book_of, reconcile
 use systrade_live::schedule::Schedule;
 use systrade_live::{RunRequest, now_of};
 
+use systrade_config::run::BrokerKind;
+
 use crate::args::{BrokerArg, DailyRunArgs, ReconcileArgs};
 use crate::exit::{BadInput, existing_ledger};
+
+/// The venue a `--broker` names.
+pub fn broker_kind(b: BrokerArg) -> BrokerKind {
+    match b {
+        BrokerArg::Paper => BrokerKind::Paper,
+        BrokerArg::Alpaca => BrokerKind::Alpaca,
+        BrokerArg::Coinbase => BrokerKind::Coinbase,
+    }
+}
 
 /// `systrade run`.
 pub fn run(home: &Path, a: &DailyRunArgs) -> anyhow::Result<()> {
     let req = RunRequest {
         configs: a.config.clone(),
-        broker: a.broker.map(|b| match b {
-            BrokerArg::Paper => systrade_config::run::BrokerKind::Paper,
-            BrokerArg::Alpaca => systrade_config::run::BrokerKind::Alpaca,
-            BrokerArg::Coinbase => systrade_config::run::BrokerKind::Coinbase,
-        }),
+        broker: a.broker.map(broker_kind),
         as_of: a.as_of,
         dry_run: a.dry_run,
         force_run: a.force_run,
@@ -70,6 +77,7 @@ pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
             read: &read,
             as_of: a.as_of,
             now,
+            broker: a.broker.map(broker_kind),
         },
     )?;
     if a.json {

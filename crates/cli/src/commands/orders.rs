@@ -10,7 +10,7 @@ use systrade_store::{Approval, Ledger};
 
 use crate::args::{
     ApproveArgs, OrdersCancelArgs, OrdersCommand, OrdersListArgs, OrdersSlippageArgs,
-    OrdersStageArgs, ReadArgs,
+    OrdersStageArgs, ReadArgs, VenueArgs,
 };
 use crate::exit::{bad, existing_ledger};
 use systrade_desk::orders::{self, OrderFilter, order_json, orders_table};
@@ -26,8 +26,16 @@ fn open_ledger(home: &Path) -> anyhow::Result<Ledger> {
     existing_ledger(home, "run `systrade run` or `systrade orders stage`")
 }
 
-fn load(config: &Path, data: Option<&Path>, read: &ReadArgs) -> anyhow::Result<ApprovalBook> {
-    ApprovalBook::load(config, data, &read.options(), now()?)
+fn load(
+    config: &Path,
+    data: Option<&Path>,
+    read: &ReadArgs,
+    venue: &VenueArgs,
+) -> anyhow::Result<ApprovalBook> {
+    let mut book = ApprovalBook::load(config, data, &read.options(), now()?)?;
+    book.broker = venue.broker.map(super::daily::broker_kind);
+    book.live = venue.live;
+    Ok(book)
 }
 
 fn stamp() -> anyhow::Result<String> {
@@ -65,7 +73,7 @@ pub fn approve(home: &Path, a: &ApproveArgs) -> anyhow::Result<()> {
         ));
     }
     let mut ledger = open_ledger(home)?;
-    let book = load(&a.config, a.data.as_deref(), &a.read)?;
+    let book = load(&a.config, a.data.as_deref(), &a.read, &a.venue)?;
     let chosen = approvals::choose(&ledger, &book, &a.ids, a.all)?;
     if chosen.is_empty() {
         println!("{}: no orders wait for approval", book.name);
@@ -121,7 +129,7 @@ fn cancel(home: &Path, a: &OrdersCancelArgs) -> anyhow::Result<()> {
     let name = a.config.as_deref().map(book_name).transpose()?;
     let (staged, working) = approvals::cancelable(&ledger, &a.ids, name.as_deref())?;
     let book = match (&a.config, working.is_empty()) {
-        (Some(config), false) => Some(load(config, a.data.as_deref(), &a.read)?),
+        (Some(config), false) => Some(load(config, a.data.as_deref(), &a.read, &a.venue)?),
         _ => None,
     };
     let done = approvals::cancel(
@@ -138,7 +146,7 @@ fn cancel(home: &Path, a: &OrdersCancelArgs) -> anyhow::Result<()> {
 }
 
 fn stage(home: &Path, a: &OrdersStageArgs) -> anyhow::Result<()> {
-    let book = load(&a.config, a.data.as_deref(), &a.read)?;
+    let book = load(&a.config, a.data.as_deref(), &a.read, &a.venue)?;
     let planned = staging::sheet_orders(&book, &a.sheet, a.session)?;
     let mut ledger = Ledger::open(&home.join("ledger.sqlite"))?;
     let stamp = stamp()?;
