@@ -43,6 +43,10 @@ pub struct Request<'a> {
     pub order: Option<&'a ClientOrderId>,
 }
 
+/// The headers that authenticate one request (`method`, full path), e.g. a fresh JWT.
+pub type Authenticate<'a> =
+    dyn Fn(Method, &str) -> Result<Vec<(&'static str, String)>, BrokerError> + 'a;
+
 /// A venue's rules for the transport.
 pub struct VenueRules {
     /// For messages: `alpaca`, `coinbase`.
@@ -103,11 +107,7 @@ impl Client {
     /// Sends `r` with the headers `auth` gives for it; the body of a 2xx answer, else the
     /// venue's refusal. A 429 waits for the reset header (at most a minute; a second without
     /// one) and tries once more.
-    pub fn call(
-        &mut self,
-        r: &Request<'_>,
-        auth: &dyn Fn(Method, &str) -> Result<Vec<(&'static str, String)>, BrokerError>,
-    ) -> Result<String, Refusal> {
+    pub fn call(&mut self, r: &Request<'_>, auth: &Authenticate<'_>) -> Result<String, Refusal> {
         let mut waited = false;
         loop {
             let headers = auth(r.method, r.path).map_err(Refusal::Error)?;

@@ -127,14 +127,14 @@ systrade reconcile --config configs/trend_crypto.toml --json\n  \
 systrade reconcile --config configs/trend_crypto.toml --ack ETHUSDT"
     )]
     Reconcile(ReconcileArgs),
-    /// Run a faithful local venue on 127.0.0.1 (Alpaca trading v2 today): try the whole
-    /// flow without an account, and what the tests run against.
+    /// Run a faithful local venue on 127.0.0.1 (Alpaca trading v2 or Coinbase Advanced
+    /// Trade): try the whole flow without an account, and what the tests run against.
     ///
     /// It speaks the venue's API — paths, JSON, statuses, errors, rate limit — over the
-    /// paper engine and the price files you give it: a market order fills at the open of the
-    /// next session the clock plays, a stop triggers inside a bar, day orders expire. The
-    /// clock starts before the open of the session after the data's last bar (or
-    /// --session) and moves only when told: `curl -X POST localhost:PORT/fake/clock -d
+    /// paper engine and the price files you give it: at Alpaca a market order fills at the
+    /// open of the next session the clock plays, at Coinbase at once at the session's open;
+    /// stops trigger inside a bar, day orders expire. The clock starts at the session after
+    /// the data's last bar (or --session) and moves only when told: `curl -X POST localhost:PORT/fake/clock -d
     /// '{"session":"2025-01-08"}'`. Requests must carry the APCA_API_KEY_ID and
     /// APCA_API_SECRET_KEY the venue was started with (any values); Coinbase requests a JWT
     /// signed with the COINBASE_API_SECRET (a P-256 PEM key) it was started with.

@@ -215,7 +215,7 @@ impl Venue {
                 self.one(&p["/orders/historical/".len()..])?
             }
             ("GET", p) if p.starts_with("/portfolios/") => {
-                if &p["/portfolios/".len()..] == self.portfolio_uuid {
+                if p["/portfolios/".len()..] == self.portfolio_uuid {
                     self.breakdown()?
                 } else {
                     error(404, "NOT_FOUND", "portfolio not found")
