@@ -54,6 +54,63 @@ pub enum Refusal {
     Error(BrokerError),
 }
 
+impl Refusal {
+    /// The refusal as an error, for calls that place no order (a lookup, a cancel): a
+    /// business refusal is then an invalid request with the venue's reason.
+    pub fn into_error(self) -> BrokerError {
+        match self {
+            Refusal::Rejected(m) => BrokerError::Invalid(m),
+            Refusal::Error(e) => e,
+        }
+    }
+}
+
+impl From<ParseError> for BrokerError {
+    fn from(e: ParseError) -> BrokerError {
+        BrokerError::Invalid(e.to_string())
+    }
+}
+
+/// A venue's answer read as `T`; JSON that does not fit names the venue and what it was.
+pub fn from_json<T: serde::de::DeserializeOwned>(
+    venue: &str,
+    what: &str,
+    body: &str,
+) -> Result<T, BrokerError> {
+    serde_json::from_str(body).map_err(|e| {
+        BrokerError::Invalid(format!(
+            "{venue} answered {what} with JSON systrade cannot read: {e}"
+        ))
+    })
+}
+
+/// `req` for a venue without stop-market orders (Coinbase spot, Alpaca crypto): a `Stop`
+/// becomes a stop-limit whose limit sits `offset` (a fraction) beyond the stop — below a
+/// sell's, above a buy's. Other orders are as they are.
+pub fn as_stop_limit(
+    req: &crate::OrderRequest,
+    offset: rust_decimal::Decimal,
+) -> crate::OrderRequest {
+    let mut r = req.clone();
+    if let crate::OrderType::Stop { stop } = req.order_type {
+        let one = rust_decimal::Decimal::ONE;
+        let limit = match req.side {
+            Side::Sell => stop * (one - offset),
+            Side::Buy => stop * (one + offset),
+        };
+        r.order_type = crate::OrderType::StopLimit { stop, limit };
+    }
+    r
+}
+
+/// A variable of the environment, trimmed; `None` when unset or blank.
+pub fn env_value(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// The order a call was about, for errors that name it (an empty id when none).
 pub fn about(order: Option<&ClientOrderId>) -> ClientOrderId {
     order

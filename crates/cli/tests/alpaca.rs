@@ -513,3 +513,65 @@ fn test_bad_credentials_a_live_account_without_confirmation_and_a_foreign_order_
     }
     assert!(venue.calls() > 0);
 }
+
+#[test]
+fn test_crypto_at_alpaca_trades_pairs_with_a_slash_and_protects_them_with_stop_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let crypto = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/crypto_binance_spot/1d");
+    let cfg = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs/trend_crypto.toml");
+    let auth: Auth = Box::new(|_, _| {
+        vec![
+            ("APCA-API-KEY-ID".to_string(), KEY.to_string()),
+            ("APCA-API-SECRET-KEY".to_string(), SECRET.to_string()),
+        ]
+    });
+    let venue = Venue::start(
+        "alpaca",
+        &crypto,
+        &dir.path().join("venue.sqlite"),
+        "2022-03-24",
+        &["--adjust", "none", "--rate-limit", "100000"],
+        &[("APCA_API_KEY_ID", KEY), ("APCA_API_SECRET_KEY", SECRET)],
+        auth,
+    );
+    let home = dir.path().join("home");
+    for day in ["2022-03-24", "2022-03-25", "2022-03-26", "2022-03-27"] {
+        venue.clock(day);
+        let o = Command::new(assert_cmd::cargo::cargo_bin("systrade"))
+            .arg("--home")
+            .arg(&home)
+            .args(["run", "--config", s(&cfg), "--data", s(&crypto)])
+            .args(["--broker", "alpaca", "--as-of", day])
+            .env("APCA_API_KEY_ID", KEY)
+            .env("APCA_API_SECRET_KEY", SECRET)
+            .env("APCA_API_BASE_URL", &venue.url)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{day}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let held = venue.positions();
+        let open = venue.open_orders();
+        for sym in held.keys() {
+            let pair = format!("{}/USDT", sym.trim_end_matches("USDT"));
+            let stops: Vec<&Value> = open
+                .iter()
+                .filter(|o| o["symbol"] == pair.as_str() && o["type"] == "stop_limit")
+                .collect();
+            assert_eq!(stops.len(), 1, "{day} {pair}: one stop-limit: {open:?}");
+            assert_eq!(stops[0]["time_in_force"], "gtc");
+            assert!(dec(&stops[0]["limit_price"]) < dec(&stops[0]["stop_price"]));
+        }
+    }
+    assert!(!venue.positions().is_empty(), "the book bought pairs");
+    assert!(
+        venue
+            .all_orders()
+            .iter()
+            .all(|o| o["symbol"].as_str().unwrap().contains('/')),
+        "crypto orders name their pair with a slash"
+    );
+}

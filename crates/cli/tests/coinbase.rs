@@ -286,6 +286,18 @@ fn test_coinbase_kills_a_refused_jwt_and_an_unconfirmed_live_run() {
     for day in &days {
         reference.clock(day);
         venue.clock(day);
+        if day == &days[1] {
+            // A dry run sends nothing and asks the venue's preview of each order (with the
+            // confirmation, or a live account's entries are blocked as in the real run).
+            let before = venue.orders(None).len();
+            let (code, text) = outcome(live(&home, &venue, day, &["--dry-run"]));
+            assert_eq!(code, 0, "{text}");
+            assert_eq!(venue.orders(None).len(), before, "a dry run sent orders");
+            let submits = read(&home.join(format!(
+                "runs/trend_crypto_coinbase/{day}/dry-run/logs/order_submit.jsonl"
+            )));
+            assert!(submits.contains("\"preview\""), "{submits}");
+        }
         let t0 = std::time::Instant::now();
         let (code, text) = outcome(live(&ref_home, &reference, day, &[]));
         assert_eq!(code, 0, "{day} reference: {text}");

@@ -347,10 +347,10 @@ fn protect(
             .iter()
             .filter(|o| &o.symbol == sym && o.order_type.is_stop())
             .collect();
-        if in_force(&existing, level, qty).is_some() {
+        let req = stop_request(&book.name, session, sym, qty, level)?;
+        if in_force(&existing, &req).is_some() {
             continue;
         }
-        let req = stop_request(&book.name, session, sym, qty, level)?;
         let put = put_stop(broker, (logs, policy), ledger, &book.name, &req, &existing)?;
         let detail = json!({"level": qty_text(level), "qty": qty_text(qty),
                             "why": put.placed.reason.as_deref().unwrap_or("approved entry filled")});

@@ -116,7 +116,8 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 );
                 continue;
             }
-            if let Some(one) = in_force(&existing, level, qty) {
+            let req = stop_request(self.x.name, self.x.market_day, sym, qty, level)?;
+            if let Some(one) = in_force(&existing, &req) {
                 self.note_stop(
                     sym,
                     "unchanged",
@@ -133,7 +134,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 );
                 continue;
             }
-            self.place_stop(sym, qty, level, &existing, &mut rows, &mut orders)?;
+            self.place_stop(sym, &req, &existing, &mut rows, &mut orders)?;
         }
         let book = self.x.name;
         let carried = dd.carried.clone();
@@ -157,20 +158,18 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
     fn place_stop(
         &mut self,
         sym: &Symbol,
-        qty: Decimal,
-        level: Decimal,
+        req: &OrderRequest,
         existing: &[&BrokerOrder],
         rows: &mut BTreeMap<Symbol, Option<StopRow>>,
         orders: &mut Vec<LedgerOrder>,
     ) -> anyhow::Result<()> {
-        let day = self.x.market_day;
-        let req = stop_request(self.x.name, day, sym, qty, level)?;
+        let (qty, level) = (req.qty, req.order_type.stop_price().unwrap_or_default());
         let put = put_stop(
             &mut *self.broker,
             (&mut *self.logs, self.policy),
             self.ledger,
             self.x.name,
-            &req,
+            req,
             existing,
         )?;
         let preview = self.x.dry_run;
@@ -309,14 +308,18 @@ pub fn protected_qty(held: Decimal, open: &[BrokerOrder], sym: &Symbol) -> Decim
     (held.abs() - selling).max(Decimal::ZERO)
 }
 
-/// The one stop already in force on exactly `qty` at `level`, if that is what the broker has.
-pub fn in_force<'o>(
-    existing: &[&'o BrokerOrder],
-    level: Decimal,
-    qty: Decimal,
-) -> Option<&'o BrokerOrder> {
+/// The one stop already in force as `req` asks — the same order (its id names the day, the
+/// level and the quantity; the venue may have rounded the price onto its grid), or one on
+/// exactly its quantity at exactly its level — if that is what the broker has.
+pub fn in_force<'o>(existing: &[&'o BrokerOrder], req: &OrderRequest) -> Option<&'o BrokerOrder> {
     match existing {
-        [one] if one.order_type.stop_price() == Some(level) && one.remaining() == qty => Some(one),
+        [one]
+            if one.remaining() == req.qty
+                && (one.client_order_id == req.client_order_id
+                    || one.order_type.stop_price() == req.order_type.stop_price()) =>
+        {
+            Some(one)
+        }
         _ => None,
     }
 }
@@ -366,18 +369,77 @@ pub fn put_stop<B: Broker + ?Sized>(
             records.push(merge(&o, &c));
         }
     }
-    let first = existing.first().map(|o| &o.client_order_id);
+    let first = existing
+        .first()
+        .map(|o| &o.client_order_id)
+        .filter(|id| **id != req.client_order_id);
     let placed = replace_once(broker, req, first, logs, policy)?.order();
     records.insert(0, stop_record(book, req, &placed));
     if let Some(id) = first
         && placed.status != OrderStatus::Rejected
         && let Some(o) = ledger.order(id)?
     {
-        records.push(LedgerOrder {
-            status: OrderStatus::Canceled,
-            note: Some(format!("replaced by {}", req.client_order_id)),
-            ..o
+        // The old stop as the broker has it now: replaced (canceled), or — when the new
+        // one was found already placed by an earlier run — whatever became of it.
+        let now = retry(policy, logs, "order", || broker.order(id))?;
+        records.push(match now {
+            Some(b) if !b.status.is_open() => LedgerOrder {
+                note: Some(format!("replaced by {}", req.client_order_id)),
+                ..merge(&o, &b)
+            },
+            Some(b) => merge(&o, &b),
+            None => LedgerOrder {
+                status: OrderStatus::Canceled,
+                note: Some(format!("replaced by {}", req.client_order_id)),
+                ..o
+            },
         });
     }
     Ok(StopPut { placed, records })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use systrade_broker::{OrderType, TimeInForce};
+    use systrade_core::contracts::ClientOrderId;
+
+    fn stop(id: &ClientOrderId, level: &str, qty: &str) -> BrokerOrder {
+        BrokerOrder {
+            client_order_id: id.clone(),
+            broker_id: "v-1".into(),
+            symbol: Symbol::new("ATOMUSDT").unwrap(),
+            side: Side::Sell,
+            qty: qty.parse().unwrap(),
+            order_type: OrderType::Stop {
+                stop: level.parse().unwrap(),
+            },
+            tif: TimeInForce::Gtc,
+            session: "2022-03-31".parse().unwrap(),
+            status: OrderStatus::Accepted,
+            filled_qty: Decimal::ZERO,
+            avg_price: None,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn test_a_stop_the_venue_rounded_is_still_the_one_in_force_and_another_level_is_not() {
+        let sym = Symbol::new("ATOMUSDT").unwrap();
+        let day = "2022-03-31".parse().unwrap();
+        let level: Decimal = "26.54912558".parse().unwrap();
+        let qty: Decimal = "82.1".parse().unwrap();
+        let req = stop_request("trend", day, &sym, qty, level).unwrap();
+        // The same order, its price on the venue's cent grid: a rerun must not replace it
+        // with itself (the ledger would call it canceled while the venue works it).
+        let rounded = stop(&req.client_order_id, "26.55", "82.1");
+        assert!(in_force(&[&rounded], &req).is_some());
+        // Another day's stop at exactly this level and quantity is in force too.
+        let other = ClientOrderId("st-other".into());
+        assert!(in_force(&[&stop(&other, "26.54912558", "82.1")], &req).is_some());
+        // Another level, or another quantity, or two stops: not in force.
+        assert!(in_force(&[&stop(&other, "26.55", "82.1")], &req).is_none());
+        assert!(in_force(&[&stop(&req.client_order_id, "26.55", "80")], &req).is_none());
+        assert!(in_force(&[&rounded, &rounded], &req).is_none());
+    }
 }

@@ -106,6 +106,7 @@ impl Venue {
                     endpoint: alpaca_endpoint()?,
                     session,
                     crypto: desk.market() == Market::Crypto,
+                    stop_limit_offset: systrade_backtest::dec(desk.run_cfg().stop_limit_offset),
                 };
                 match AlpacaBroker::connect(c) {
                     Ok(b) => Ok(Box::new(b)),
@@ -120,9 +121,7 @@ impl Venue {
                     endpoint,
                     session,
                     quote: quote_of(desk)?,
-                    portfolio: std::env::var("SYSTRADE_COINBASE_PORTFOLIO")
-                        .ok()
-                        .filter(|p| !p.trim().is_empty()),
+                    portfolio: systrade_broker::venue::env_value("SYSTRADE_COINBASE_PORTFOLIO"),
                     stop_limit_offset: systrade_backtest::dec(desk.run_cfg().stop_limit_offset),
                 };
                 Ok(Box::new(

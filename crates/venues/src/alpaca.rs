@@ -112,8 +112,15 @@ impl Venue {
                 "set APCA_API_KEY_ID and APCA_API_SECRET_KEY (any values) in the venue's environment: requests must carry the same pair".into(),
             ));
         }
+        let mut engine = Engine::new(&o.engine)?;
+        if engine.crypto_data && !o.engine.round_the_clock {
+            // Crypto pairs trade around the clock at Alpaca too.
+            let mut around = o.engine.clone();
+            around.round_the_clock = true;
+            engine = Engine::new(&around)?;
+        }
         Ok(Venue {
-            engine: Engine::new(&o.engine)?,
+            engine,
             key_id: o.key_id.clone(),
             secret: o.secret.clone(),
             live: o.live,

@@ -18,7 +18,7 @@ use chrono_tz::America::New_York;
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use systrade_broker::venue::{self, ParseError, Refusal, cancel_then_new};
+use systrade_broker::venue::{self, Refusal, cancel_then_new};
 use systrade_broker::{
     Account, Broker, BrokerError, BrokerFill, BrokerOrder, OrderRequest, Position, Preview,
 };
@@ -38,8 +38,11 @@ pub struct Connect {
     pub endpoint: Endpoint,
     /// The session the caller trades in.
     pub session: NaiveDate,
-    /// The book trades crypto pairs (`BTC/USD`): 24/7, `gtc`/`ioc` only, no clock check.
+    /// The book trades crypto pairs (`BTC/USD`): 24/7, `gtc`/`ioc` only, no clock check,
+    /// and no stop-market orders…
     pub crypto: bool,
+    /// …so a crypto stop is a stop-limit this fraction beyond its stop.
+    pub stop_limit_offset: Decimal,
 }
 
 /// A connected Alpaca account.
@@ -47,6 +50,7 @@ pub struct AlpacaBroker {
     http: Http,
     session: NaiveDate,
     crypto: bool,
+    offset: Decimal,
     paper: bool,
     account_id: String,
     /// The venue's order ids → our client order ids (fills name the former).
@@ -64,23 +68,8 @@ pub enum ConnectError {
     OtherSession { venue: NaiveDate, run: NaiveDate },
 }
 
-fn parsed(e: ParseError) -> BrokerError {
-    BrokerError::Invalid(e.to_string())
-}
-
-fn refused(r: Refusal) -> BrokerError {
-    match r {
-        Refusal::Rejected(m) => BrokerError::Invalid(m),
-        Refusal::Error(e) => e,
-    }
-}
-
 fn json<T: DeserializeOwned>(what: &str, body: &str) -> Result<T, BrokerError> {
-    serde_json::from_str(body).map_err(|e| {
-        BrokerError::Invalid(format!(
-            "alpaca answered {what} with JSON systrade cannot read: {e}"
-        ))
-    })
+    venue::from_json("alpaca", what, body)
 }
 
 /// The session the venue's clock is at: today's while it trades, else the next open's.
@@ -105,6 +94,7 @@ impl AlpacaBroker {
             http: Http::new(c.endpoint),
             session: c.session,
             crypto: c.crypto,
+            offset: c.stop_limit_offset,
             paper: false,
             account_id: String::new(),
             ids: HashMap::new(),
@@ -131,7 +121,7 @@ impl AlpacaBroker {
         let mut http = Http::new(endpoint);
         let body = http
             .call(Method::Get, "/v2/clock", &[], None, None)
-            .map_err(refused)?;
+            .map_err(Refusal::into_error)?;
         clock_session(&json("the clock", &body)?)
     }
 
@@ -158,7 +148,7 @@ impl AlpacaBroker {
     ) -> Result<String, BrokerError> {
         self.http
             .call(Method::Get, path, query, None, order)
-            .map_err(refused)
+            .map_err(Refusal::into_error)
     }
 
     fn raw_account(&mut self) -> Result<models::Account, BrokerError> {
@@ -169,7 +159,7 @@ impl AlpacaBroker {
     fn parse_order(&mut self, o: &models::Order) -> Result<BrokerOrder, BrokerError> {
         self.ids
             .insert(o.id.clone(), ClientOrderId(o.client_order_id.clone()));
-        parse::order(o, self.session).map_err(parsed)
+        parse::order(o, self.session).map_err(BrokerError::from)
     }
 
     /// The venue's order with our client order id (`None`: the venue has none).
@@ -184,7 +174,7 @@ impl AlpacaBroker {
         ) {
             Ok(a) => Ok(Some(json("an order", &a)?)),
             Err(Refusal::Error(BrokerError::NotFound(_))) => Ok(None),
-            Err(r) => Err(refused(r)),
+            Err(r) => Err(r.into_error()),
         }
     }
 
@@ -201,7 +191,7 @@ impl AlpacaBroker {
     }
 
     fn post_order(&mut self, req: &OrderRequest) -> Result<BrokerOrder, BrokerError> {
-        let body = serde_json::to_value(parse::new_order(req, self.crypto))
+        let body = serde_json::to_value(parse::new_order(&self.at_venue(req), self.crypto))
             .map_err(|e| BrokerError::Invalid(e.to_string()))?;
         match self.http.call(
             Method::Post,
@@ -248,6 +238,15 @@ impl AlpacaBroker {
         Err(BrokerError::NotFound(id.clone()))
     }
 
+    /// The request as the venue takes it: crypto has no stop-market order.
+    fn at_venue(&self, req: &OrderRequest) -> OrderRequest {
+        if self.crypto {
+            venue::as_stop_limit(req, self.offset)
+        } else {
+            req.clone()
+        }
+    }
+
     /// The PATCH body that turns `old` into `new`, when only what a PATCH may change
     /// differs (symbol, side and type must stay; the quantity must be whole).
     fn patch_body(&self, old: &BrokerOrder, new: &OrderRequest) -> Option<serde_json::Value> {
@@ -261,7 +260,7 @@ impl AlpacaBroker {
         {
             return None;
         }
-        let wire = parse::new_order(new, self.crypto);
+        let wire = parse::new_order(&self.at_venue(new), self.crypto);
         let mut body = json!({
             "qty": wire.qty,
             "time_in_force": wire.time_in_force,
@@ -298,7 +297,7 @@ impl Broker for AlpacaBroker {
             .iter()
             .map(parse::position)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(parsed)?;
+            .map_err(BrokerError::from)?;
         out.retain(|p| p.qty != Decimal::ZERO);
         out.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         Ok(out)
@@ -349,7 +348,7 @@ impl Broker for AlpacaBroker {
         let mut out = Vec::with_capacity(raw.len());
         for a in raw.iter().filter(|a| a.activity_type == "FILL") {
             let cid = self.client_id_of(&a.order_id)?;
-            let f = parse::fill(a, cid).map_err(parsed)?;
+            let f = parse::fill(a, cid).map_err(BrokerError::from)?;
             if since.is_none_or(|d| f.date >= d) {
                 out.push(f);
             }

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use systrade_broker::http::{Client, Method, Request, VenueRules};
-use systrade_broker::venue::Refusal;
+use systrade_broker::venue::{Refusal, env_value};
 use systrade_core::contracts::ClientOrderId;
 
 use crate::parse;
@@ -49,16 +49,10 @@ impl std::fmt::Debug for Endpoint {
 impl Endpoint {
     /// From `APCA_API_KEY_ID`, `APCA_API_SECRET_KEY` and `APCA_API_BASE_URL`.
     pub fn from_env() -> Result<Endpoint, MissingVariable> {
-        let var = |name: &'static str| match std::env::var(name) {
-            Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
-            _ => Err(MissingVariable(name)),
-        };
+        let var = |name: &'static str| env_value(name).ok_or(MissingVariable(name));
         let key_id = var("APCA_API_KEY_ID")?;
         let secret = var("APCA_API_SECRET_KEY")?;
-        let base = std::env::var("APCA_API_BASE_URL")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| PAPER_HOST.to_string());
+        let base = env_value("APCA_API_BASE_URL").unwrap_or_else(|| PAPER_HOST.to_string());
         Ok(Endpoint::new(&base, &key_id, &secret))
     }
 

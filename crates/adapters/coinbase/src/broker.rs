@@ -19,10 +19,9 @@ use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use systrade_broker::http::Method;
-use systrade_broker::venue::{self, ParseError, Refusal, cancel_then_new};
+use systrade_broker::venue::{self, Refusal, cancel_then_new};
 use systrade_broker::{
-    Account, Broker, BrokerError, BrokerFill, BrokerOrder, OrderRequest, OrderType, Position,
-    Preview,
+    Account, Broker, BrokerError, BrokerFill, BrokerOrder, OrderRequest, Position, Preview,
 };
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
@@ -61,23 +60,8 @@ pub struct CoinbaseBroker {
     indexed: bool,
 }
 
-fn parsed(e: ParseError) -> BrokerError {
-    BrokerError::Invalid(e.to_string())
-}
-
-fn refused(r: Refusal) -> BrokerError {
-    match r {
-        Refusal::Rejected(m) => BrokerError::Invalid(m),
-        Refusal::Error(e) => e,
-    }
-}
-
 fn json<T: DeserializeOwned>(what: &str, body: &str) -> Result<T, BrokerError> {
-    serde_json::from_str(body).map_err(|e| {
-        BrokerError::Invalid(format!(
-            "coinbase answered {what} with JSON systrade cannot read: {e}"
-        ))
-    })
+    venue::from_json("coinbase", what, body)
 }
 
 impl CoinbaseBroker {
@@ -87,7 +71,7 @@ impl CoinbaseBroker {
         let mut http = Http::new(c.endpoint);
         let body = http
             .call(Method::Get, "/portfolios", &[], None, None)
-            .map_err(refused)?;
+            .map_err(Refusal::into_error)?;
         let all: models::Portfolios = json("the portfolios", &body)?;
         let wanted = |p: &models::Portfolio| match &c.portfolio {
             Some(w) => &p.uuid == w || &p.name == w,
@@ -131,7 +115,7 @@ impl CoinbaseBroker {
     fn get(&mut self, path: &str, query: &[(&str, String)]) -> Result<String, BrokerError> {
         self.http
             .call(Method::Get, path, query, None, None)
-            .map_err(refused)
+            .map_err(Refusal::into_error)
     }
 
     /// Every wallet of the portfolio, all pages.
@@ -163,7 +147,7 @@ impl CoinbaseBroker {
     }
 
     fn remember(&mut self, o: models::Order) -> Result<BrokerOrder, BrokerError> {
-        let parsed = parse::order(&o, self.session).map_err(parsed)?;
+        let parsed = parse::order(&o, self.session).map_err(BrokerError::from)?;
         let id = ClientOrderId(o.client_order_id.clone());
         self.ids.insert(o.order_id.clone(), id.clone());
         self.orders.insert(id, o);
@@ -232,22 +216,9 @@ impl CoinbaseBroker {
         Ok(inc)
     }
 
-    /// The request as the venue takes it: a stop becomes a stop-limit `offset` beyond.
-    fn at_venue(&self, req: &OrderRequest) -> OrderRequest {
-        let mut r = req.clone();
-        if let OrderType::Stop { stop } = req.order_type {
-            let limit = match req.side {
-                Side::Sell => stop * (Decimal::ONE - self.offset),
-                Side::Buy => stop * (Decimal::ONE + self.offset),
-            };
-            r.order_type = OrderType::StopLimit { stop, limit };
-        }
-        r
-    }
-
     fn create(&mut self, req: &OrderRequest) -> Result<models::CreateOrder, BrokerError> {
         let inc = self.increments(&req.symbol)?;
-        parse::create_order(&self.at_venue(req), inc).map_err(parsed)
+        parse::create_order(&venue::as_stop_limit(req, self.offset), inc).map_err(BrokerError::from)
     }
 }
 
@@ -302,7 +273,7 @@ impl Broker for CoinbaseBroker {
                 &a.uuid,
                 &format!("{}-{}", a.currency, self.quote),
             )
-            .map_err(parsed)?;
+            .map_err(BrokerError::from)?;
             let cost = costs.get(&a.currency).copied().unwrap_or(Decimal::ZERO);
             out.push(Position {
                 symbol,
@@ -367,7 +338,7 @@ impl Broker for CoinbaseBroker {
                 Some(c) => c.clone(),
                 None => self.fetch(&f.order_id)?.client_order_id,
             };
-            let fill = parse::fill(f, cid).map_err(parsed)?;
+            let fill = parse::fill(f, cid).map_err(BrokerError::from)?;
             if since.is_none_or(|d| fill.date >= d) {
                 out.push(fill);
             }
@@ -432,7 +403,7 @@ impl Broker for CoinbaseBroker {
                 Some(&body),
                 Some(id),
             )
-            .map_err(refused)?;
+            .map_err(Refusal::into_error)?;
         let r: models::CancelResults = json("a cancel", &text)?;
         if let Some(fail) = r.results.iter().find(|x| !x.success) {
             let why = fail.failure_reason.clone().unwrap_or_default();
@@ -502,7 +473,7 @@ impl Broker for CoinbaseBroker {
                 Some(&body),
                 Some(&req.client_order_id),
             )
-            .map_err(refused)?;
+            .map_err(Refusal::into_error)?;
         let p: models::PreviewResponse = json("a preview", &text)?;
         // The venue previews against what is available now; units the freed orders hold
         // will be available once they are canceled first.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use systrade_broker::BrokerError;
 use systrade_broker::http::{Client, Method, Request, VenueRules, unix_now};
-use systrade_broker::venue::Refusal;
+use systrade_broker::venue::{Refusal, env_value};
 use systrade_core::contracts::ClientOrderId;
 
 use crate::jwt::Signer;
@@ -53,16 +53,10 @@ impl Endpoint {
     /// From `COINBASE_API_KEY`, `COINBASE_API_SECRET` and `SYSTRADE_COINBASE_BASE_URL`
     /// (default the real host).
     pub fn from_env() -> Result<Endpoint, SetupError> {
-        let var = |name: &'static str| match std::env::var(name) {
-            Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
-            _ => Err(SetupError::Missing(name)),
-        };
+        let var = |name: &'static str| env_value(name).ok_or(SetupError::Missing(name));
         let key = var("COINBASE_API_KEY")?;
         let secret = var("COINBASE_API_SECRET")?;
-        let base = std::env::var("SYSTRADE_COINBASE_BASE_URL")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| HOST.to_string());
+        let base = env_value("SYSTRADE_COINBASE_BASE_URL").unwrap_or_else(|| HOST.to_string());
         Endpoint::new(&base, &key, &secret)
     }
 
