@@ -187,7 +187,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 json!({"level": qty_text(level), "qty": qty_text(qty),
                 "replaced": existing.first().map(|o| o.client_order_id.clone()), "preview": preview}),
             );
-            rows.insert(sym.clone(), Some(stop_row(&req)));
+            rows.insert(sym.clone(), Some(stop_row(req)));
         }
         orders.extend(put.records);
         Ok(())
