@@ -575,3 +575,150 @@ fn test_crypto_at_alpaca_trades_pairs_with_a_slash_and_protects_them_with_stop_l
         "crypto orders name their pair with a slash"
     );
 }
+
+#[test]
+fn test_approved_sheet_orders_go_to_alpaca_once_and_a_live_account_needs_its_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let now = ("SYSTRADE_NOW", "2020-01-02T13:00:00Z");
+    let signals = dir.path().join("signals.csv");
+    std::fs::write(
+        &signals,
+        "date,symbol,signal\n2019-12-31,XLK,0.9\n2019-12-31,XLV,0.6\n2019-12-31,XLU,0.4\n",
+    )
+    .unwrap();
+    let sheet = dir.path().join("sheet.csv");
+    let cfg = dir.path().join("book.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "strategy = \"sheet\"\n[data]\nsource = {:?}\n[run]\nname = \"my-signals\"\nbroker = \"alpaca\"\naccount = \"alpaca-sheet\"\nretry_base_ms = 1\n",
+            data().display().to_string()
+        ),
+    )
+    .unwrap();
+    let sys = |args: &[&str], url: &str, extra: &[(&str, &str)]| {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("systrade"));
+        for k in ENV {
+            c.env_remove(k);
+        }
+        c.arg("--home").arg(&home).args(args).env(now.0, now.1);
+        c.env("APCA_API_KEY_ID", KEY)
+            .env("APCA_API_SECRET_KEY", SECRET)
+            .env("APCA_API_BASE_URL", url);
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        )
+    };
+    let paper = start(&dir.path().join("paper.sqlite"), "2020-01-02", &[]);
+    let (code, text) = sys(
+        &[
+            "sheet",
+            "--signals",
+            s(&signals),
+            "--capital",
+            "10000",
+            "--method",
+            "inverse-vol",
+            "--data",
+            s(&data()),
+            "--out",
+            s(&sheet),
+        ],
+        &paper.url,
+        &[],
+    );
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = sys(
+        &["orders", "stage", "--config", s(&cfg), "--sheet", s(&sheet)],
+        &paper.url,
+        &[],
+    );
+    assert_eq!(code, 0, "{text}");
+    // A live account: approving is refused before anything reaches it.
+    let live = start(&dir.path().join("live.sqlite"), "2020-01-02", &["--live"]);
+    let (code, text) = sys(
+        &[
+            "approve",
+            "--config",
+            s(&cfg),
+            "--all",
+            "--broker",
+            "alpaca",
+        ],
+        &live.url,
+        &[],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("SYSTRADE_LIVE_CONFIRM"), "{text}");
+    assert!(
+        live.all_orders().is_empty(),
+        "nothing reached the live account"
+    );
+    // The paper account at Alpaca: the three orders go out, with the sheet book's ids.
+    let (code, text) = sys(
+        &[
+            "approve",
+            "--config",
+            s(&cfg),
+            "--all",
+            "--broker",
+            "alpaca",
+        ],
+        &paper.url,
+        &[],
+    );
+    assert_eq!(code, 0, "{text}");
+    let sent = paper.all_orders();
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(
+        sent.iter()
+            .all(|o| o["status"] == "accepted" && o["type"] == "market")
+    );
+    // Approving again sends nothing more.
+    let (code, _) = sys(
+        &[
+            "approve",
+            "--config",
+            s(&cfg),
+            "--all",
+            "--broker",
+            "alpaca",
+        ],
+        &paper.url,
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(paper.all_orders().len(), 3);
+    // A working order is canceled at the venue.
+    let id = sent[0]["client_order_id"].as_str().unwrap().to_string();
+    let (code, text) = sys(
+        &[
+            "orders",
+            "cancel",
+            "--config",
+            s(&cfg),
+            "--broker",
+            "alpaca",
+            &id,
+        ],
+        &paper.url,
+        &[],
+    );
+    assert_eq!(code, 0, "{text}");
+    let after = paper.all_orders();
+    let canceled = after
+        .iter()
+        .find(|o| o["client_order_id"] == id.as_str())
+        .unwrap();
+    assert_eq!(canceled["status"], "canceled", "{canceled}");
+}

@@ -86,8 +86,11 @@ impl BookConfig {
                 self.orders.qty_decimals
             ));
         }
-        if self.run.paper_cash.is_none() {
-            return Err("run.paper_cash: a sheet book needs the cash of its paper account".into());
+        if self.run.paper_cash.is_none() && self.run.broker == crate::run::BrokerKind::Paper {
+            return Err(
+                "run.paper_cash: a sheet book on the paper broker needs the cash of its paper account"
+                    .into(),
+            );
         }
         Ok(())
     }
