@@ -185,6 +185,15 @@ systrade sheet --signals signals.csv --capital 250000 --method min-variance --ma
   systrade approve --config configs/trend_crypto.toml --all
   systrade approve --config book.toml 0a1b2c3d4e5f6a7b 1c2d3e4f5a6b7c8d")]
     Approve(ApproveArgs),
+    /// After the open: put the protective stop on every held position of a book that has
+    /// none — the entries a venue filled at the open (Alpaca queues orders sent before the
+    /// open), at the level the day's run decided — so they are protected in their own
+    /// session, as the backtest protects them. Books the venue's fills first; sends nothing
+    /// else. Run it from cron a few minutes after the open (e.g. 09:45 New York).
+    #[command(after_help = "Example:
+  systrade run --config configs/trend_us_alpaca.toml        # before the open (cron 08:00 New York)
+  systrade protect --config configs/trend_us_alpaca.toml    # after the open (cron 09:45 New York)")]
+    Protect(ProtectArgs),
     /// Orders in the ledger: list them, cancel them, stage a trade sheet's lines for
     /// approval, and the execution monitor's slippage report.
     #[command(subcommand)]
@@ -315,6 +324,23 @@ pub struct OrdersListArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProtectArgs {
+    /// The book's config (its stops, account and venue).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The session (default: the one the venue's clock is at).
+    #[arg(long)]
+    pub as_of: Option<NaiveDate>,
+    /// A market database or a folder of vendor files; overrides the config's data.source.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub venue: VenueArgs,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]

@@ -27,7 +27,7 @@ use crate::day::{qty_text, retry};
 use crate::desk::Desk;
 use crate::logs::Logs;
 use crate::orders::stop_request;
-use crate::stops::{in_force, put_stop, stop_row};
+use crate::stops::{in_force, protected_qty, put_stop, stop_row};
 use crate::submit::place_once;
 use crate::sync::{FillSync, merge};
 use crate::venue::Venue;
@@ -314,21 +314,35 @@ fn protect(
     let Some(session) = orders.first().map(|o| o.market_day) else {
         return Ok(());
     };
+    let bought: BTreeSet<Symbol> = orders
+        .iter()
+        .filter(|o| o.side == Side::Buy)
+        .map(|o| o.symbol.clone())
+        .collect();
+    protect_symbols(broker, (logs, policy), (book, ledger), session, &bought, r)
+}
+
+/// Places the protective stop of each of `symbols` that is held, at the level the strategy
+/// carries for it, on what working sells leave of it (strategies with stops only).
+fn protect_symbols(
+    broker: &mut dyn Broker,
+    (logs, policy): (&mut Logs, RetryPolicy),
+    (book, ledger): (&ApprovalBook, &Ledger),
+    session: NaiveDate,
+    symbols: &BTreeSet<Symbol>,
+    r: &mut Released,
+) -> anyhow::Result<()> {
     if !book.desk.uses_stops() {
         return Ok(());
     }
     let carried = ledger.carried(&book.name)?;
     let held = retry(policy, logs, "positions", || broker.positions())?;
-    let bought: BTreeSet<&Symbol> = orders
-        .iter()
-        .filter(|o| o.side == Side::Buy)
-        .map(|o| &o.symbol)
-        .collect();
-    for sym in bought {
+    let working = retry(policy, logs, "open_orders", || broker.open_orders())?;
+    for sym in symbols {
         let Some(qty) = held
             .iter()
             .find(|p| &p.symbol == sym)
-            .map(|p| p.qty)
+            .map(|p| protected_qty(p.qty, &working, sym))
             .filter(|q| *q > Decimal::ZERO)
         else {
             continue;
@@ -353,7 +367,7 @@ fn protect(
         }
         let put = put_stop(broker, (logs, policy), ledger, &book.name, &req, &existing)?;
         let detail = json!({"level": qty_text(level), "qty": qty_text(qty),
-                            "why": put.placed.reason.as_deref().unwrap_or("approved entry filled")});
+                            "why": put.placed.reason.as_deref().unwrap_or("the entry filled")});
         if put.rejected() {
             logs.write("stop_updates", Some(sym.as_str()), "rejected", detail);
         } else {
@@ -363,6 +377,66 @@ fn protect(
         r.orders.extend(put.records);
     }
     Ok(())
+}
+
+/// `systrade protect`: after the open, every held position of the book without a working
+/// stop on all of it gets the one the strategy carries for it — the entries a venue filled at the open
+/// (orders it queued before the open) are protected in their own session, as the backtest
+/// protects them, instead of at the next run. The venue's fills are booked with it.
+pub fn protect_held(
+    home: &Path,
+    book: &ApprovalBook,
+    ledger: &mut Ledger,
+    session: NaiveDate,
+    stamp: &str,
+) -> anyhow::Result<Released> {
+    if !book.desk.uses_stops() {
+        return Err(bad(format!(
+            "{}: the strategy defines no protective stops",
+            book.config.display()
+        )));
+    }
+    let mut broker = book
+        .venue(home)
+        .connect_for_orders(&book.desk, session, book.live)?;
+    let broker = &mut *broker;
+    let policy = book.policy();
+    let mut logs = book.logs(home, session, &format!("protect {stamp}"), stamp);
+    let account = &book.desk.run_cfg().account;
+    let mut r = Released {
+        orders: Vec::new(),
+        stops: Vec::new(),
+        fills: FillSync::default(),
+    };
+    let open = retry(policy, &mut logs, "open_orders", || broker.open_orders())?;
+    // Positions without exactly one stop on what working sells leave of them: new entries,
+    // and adds the open filled on top of a stop sized for yesterday's quantity.
+    let uncovered: BTreeSet<Symbol> = retry(policy, &mut logs, "positions", || broker.positions())?
+        .into_iter()
+        .filter(|p| p.qty > Decimal::ZERO)
+        .filter(|p| {
+            let stops: Vec<&BrokerOrder> = open
+                .iter()
+                .filter(|o| o.symbol == p.symbol && o.order_type.is_stop())
+                .collect();
+            let want = protected_qty(p.qty, &open, &p.symbol);
+            !matches!(stops[..], [one] if one.remaining() == want)
+        })
+        .map(|p| p.symbol)
+        .collect();
+    protect_symbols(
+        broker,
+        (&mut logs, policy),
+        (book, ledger),
+        session,
+        &uncovered,
+        &mut r,
+    )?;
+    // The fills and order statuses last, so they are the venue's after the stops moved.
+    r.fills = FillSync::collect(broker, ledger, &book.name, account, &mut logs, policy)?;
+    r.fills.log(&mut logs);
+    record(ledger, book, &r, stamp)?;
+    Ok(r)
 }
 
 /// Records what `release` did, in one transaction.

@@ -138,6 +138,11 @@ impl Venue {
         self.engine.session
     }
 
+    /// The session has opened: orders sent now are at the exchange.
+    pub(crate) fn is_open(&self) -> bool {
+        self.engine.open
+    }
+
     pub(crate) fn calls(&self) -> u64 {
         self.engine.calls
     }
@@ -203,7 +208,10 @@ impl Venue {
     ) -> Reply {
         let r = match op {
             Operation::Account => self.account(),
-            Operation::Clock => Ok(Reply::ok(wire::clock(self.engine.session))),
+            Operation::Clock => Ok(Reply::ok(wire::clock(
+                self.engine.session,
+                self.engine.open,
+            ))),
             Operation::Calendar => Ok(self.calendar(query)),
             Operation::Positions => self.positions(),
             Operation::Orders => self.list_orders(query),

@@ -53,6 +53,9 @@ pub struct Engine {
     faults: Faults,
     pub calls: u64,
     round_the_clock: bool,
+    /// The session has opened (its open is seen: queued market orders fill at it); its
+    /// bar plays when the clock moves on.
+    pub open: bool,
     /// Every series is a crypto pair.
     pub crypto_data: bool,
 }
@@ -118,6 +121,7 @@ impl Engine {
             faults: Faults::default(),
             calls: 0,
             round_the_clock: o.round_the_clock,
+            open: false,
             crypto_data,
         };
         e.visible = e.seen(session);
@@ -133,7 +137,7 @@ impl Engine {
             .map(|(s, b)| {
                 let bars = b
                     .iter()
-                    .filter(|x| x.ts < d || (self.round_the_clock && x.ts == d))
+                    .filter(|x| x.ts < d || ((self.round_the_clock || self.open) && x.ts == d))
                     .cloned()
                     .collect();
                 (s.clone(), bars)
@@ -206,28 +210,44 @@ impl Engine {
         })
     }
 
-    /// `POST /fake/clock {"session": D}`: the clock moves to D, playing the bars between.
+    /// `POST /fake/clock {"session": D, "phase": "pre_open" | "open"}`: the clock moves to
+    /// D (before its open by default; `open`: the open has happened, queued market orders
+    /// fill at it), playing the bars between. It never goes back.
     fn set_clock(&mut self, body: &[u8]) -> Reply {
-        let Some(d) = serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|v| v.get("session").and_then(Value::as_str).map(str::to_string))
-            .and_then(|s| s.parse::<NaiveDate>().ok())
-        else {
+        let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let day = v
+            .get("session")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<NaiveDate>().ok());
+        let open = match v.get("phase").and_then(Value::as_str) {
+            None | Some("pre_open") => false,
+            Some("open") => true,
+            Some(other) => {
+                return Reply::status(
+                    422,
+                    json!({"message": format!("phase {other:?}: pre_open or open")}),
+                );
+            }
+        };
+        let Some(d) = day else {
             return Reply::status(
                 422,
-                json!({"message": "body must be {\"session\": \"YYYY-MM-DD\"}"}),
+                json!({"message": "body must be {\"session\": \"YYYY-MM-DD\"} (and \"phase\": \"open\" for after the open)"}),
             );
         };
-        if d < self.session {
+        if (d, open) < (self.session, self.open) {
             return Reply::status(
                 422,
                 json!({"message": format!("the clock is at {} and never goes back", self.session)}),
             );
         }
         self.session = d;
+        self.open = open;
         self.visible = self.seen(d);
         match self.broker() {
-            Ok(_) => Reply::ok(json!({"session": d.to_string()})),
+            Ok(_) => Reply::ok(
+                json!({"session": d.to_string(), "phase": if open { "open" } else { "pre_open" }}),
+            ),
             Err(e) => Reply::status(500, json!({"message": e.to_string()})),
         }
     }

@@ -46,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sheet(a) => sheet::run(&a),
         Command::Trades(c) => trades::run(&cli.home, &c),
         Command::Approve(a) => orders::approve(&cli.home, &a),
+        Command::Protect(a) => orders::protect(&cli.home, &a),
         Command::Orders(c) => orders::orders(&cli.home, &c),
         Command::Portfolio(a) => portfolio::run(&cli.home, &a),
         Command::Newsletter(a) => newsletter::run(&cli.home, &a),

@@ -1,4 +1,4 @@
-//! `systrade approve`, `systrade orders list|cancel|stage|slippage`: the semi-auto execution
+//! `systrade approve`, `systrade protect`, `systrade orders list|cancel|stage|slippage`: the semi-auto execution
 //! level and the execution monitor (spec/execution-and-buckets.md §2). The work is
 //! `systrade_live::{approvals, staging, slippage}`; this module parses, wires and prints.
 
@@ -10,7 +10,7 @@ use systrade_store::{Approval, Ledger};
 
 use crate::args::{
     ApproveArgs, OrdersCancelArgs, OrdersCommand, OrdersListArgs, OrdersSlippageArgs,
-    OrdersStageArgs, ReadArgs, VenueArgs,
+    OrdersStageArgs, ProtectArgs, ReadArgs, VenueArgs,
 };
 use crate::exit::{bad, existing_ledger};
 use systrade_desk::orders::{self, OrderFilter, order_json, orders_table};
@@ -82,6 +82,38 @@ pub fn approve(home: &Path, a: &ApproveArgs) -> anyhow::Result<()> {
     let r = approvals::release(home, &book, &mut ledger, &chosen, &stamp()?)?;
     println!("{}: approved {} orders", book.name, chosen.len());
     print_released(&r, &ledger)
+}
+
+/// `systrade protect`.
+pub fn protect(home: &Path, a: &ProtectArgs) -> anyhow::Result<()> {
+    let mut ledger = open_ledger(home)?;
+    let book = load(&a.config, a.data.as_deref(), &a.read, &a.venue)?;
+    let session = match a.as_of {
+        Some(d) => d,
+        None => book.venue(home).current_session()?.ok_or_else(|| {
+            bad(format!(
+                "{}: no account at the venue yet; run the book first",
+                a.config.display()
+            ))
+        })?,
+    };
+    let r = approvals::protect_held(home, &book, &mut ledger, session, &stamp()?)?;
+    println!(
+        "{} {session}: {} new fills booked, {} stops placed",
+        book.name,
+        r.fills.new.len(),
+        r.stops.iter().filter(|(_, row)| row.is_some()).count()
+    );
+    for (sym, row) in &r.stops {
+        if let Some(row) = row {
+            println!(
+                "  {sym}: stop {} on {}",
+                qty_text(row.level.round_dp(4)),
+                qty_text(row.qty)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `systrade orders …`.

@@ -104,6 +104,12 @@ impl Venue {
         assert_eq!(code, 200, "{body}");
     }
 
+    /// Moves the venue's clock past `session`'s open (queued market orders fill at it).
+    pub fn clock_open(&self, session: &str) {
+        let (code, body) = self.post("/fake/clock", &json!({"session": session, "phase": "open"}));
+        assert_eq!(code, 200, "{body}");
+    }
+
     /// Queues failures for the next calls (`op:status|lost|quirk`).
     pub fn faults(&self, list: &[&str]) {
         let (code, body) = self.post("/fake/faults", &json!({"faults": list}));

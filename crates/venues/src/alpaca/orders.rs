@@ -77,7 +77,7 @@ impl Venue {
         }
         match o.status {
             OrderStatus::Staged | OrderStatus::Submitted => "pending_new",
-            OrderStatus::Accepted if o.session >= self.session() => "accepted",
+            OrderStatus::Accepted if o.session >= self.session() && !self.is_open() => "accepted",
             OrderStatus::Accepted => "new",
             OrderStatus::PartiallyFilled => "partially_filled",
             OrderStatus::Filled => "filled",

@@ -1,7 +1,7 @@
 //! The venue's JSON, as Alpaca sends it: decimals as strings, times in RFC 3339 (`Z` on
 //! trading objects, New York offsets on the clock).
 
-use chrono::{NaiveDate, NaiveTime, TimeZone};
+use chrono::{Datelike, NaiveDate, NaiveTime, TimeZone};
 use chrono_tz::America::New_York;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -39,8 +39,20 @@ fn price(p: f64) -> String {
         .unwrap_or_else(|_| "0".into())
 }
 
-/// The clock before `session`'s open.
-pub fn clock(session: NaiveDate) -> Value {
+/// The clock of `session`: before its open, or (`open`) at 09:45 while it trades.
+pub fn clock(session: NaiveDate, open: bool) -> Value {
+    if open {
+        let mut next = session.succ_opt().unwrap_or(session);
+        while next.weekday().number_from_monday() > 5 {
+            next = next.succ_opt().unwrap_or(next);
+        }
+        return json!({
+            "timestamp": ny_at(session, 9, 45),
+            "is_open": true,
+            "next_open": ny_at(next, 9, 30),
+            "next_close": ny_at(session, 16, 0),
+        });
+    }
     json!({
         "timestamp": ny_at(session, 8, 0),
         "is_open": false,
