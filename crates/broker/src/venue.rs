@@ -103,6 +103,31 @@ pub fn as_stop_limit(
     r
 }
 
+/// The units of `symbol` a sell may use once the working orders `freeing` are canceled: the
+/// long quantity less what open orders reserve, plus what the freed sells hold (a preview of
+/// a sell that first cancels the stop reserving its units).
+pub fn free_to_sell<B: crate::Broker + ?Sized>(
+    broker: &mut B,
+    symbol: &systrade_core::Symbol,
+    freeing: &[ClientOrderId],
+) -> Result<rust_decimal::Decimal, BrokerError> {
+    let held = broker
+        .positions()?
+        .into_iter()
+        .find(|p| &p.symbol == symbol);
+    let mut free = held.map_or(rust_decimal::Decimal::ZERO, |p| p.qty - p.reserved);
+    for f in freeing {
+        if let Some(o) = broker.order(f)?
+            && &o.symbol == symbol
+            && o.side == Side::Sell
+            && o.status.is_open()
+        {
+            free += o.remaining();
+        }
+    }
+    Ok(free)
+}
+
 /// A variable of the environment, trimmed; `None` when unset or blank.
 pub fn env_value(name: &str) -> Option<String> {
     std::env::var(name)

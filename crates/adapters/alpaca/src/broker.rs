@@ -433,20 +433,7 @@ impl Broker for AlpacaBroker {
             return Ok(refuse("the account is blocked for trading".into()));
         }
         if req.side == Side::Sell {
-            let held = self
-                .positions()?
-                .into_iter()
-                .find(|p| p.symbol == req.symbol);
-            let mut free = held.as_ref().map_or(Decimal::ZERO, |p| p.qty - p.reserved);
-            for f in freeing {
-                if let Some(o) = self.order(f)?
-                    && o.symbol == req.symbol
-                    && o.side == Side::Sell
-                    && o.status.is_open()
-                {
-                    free += o.remaining();
-                }
-            }
+            let free = venue::free_to_sell(self, &req.symbol, freeing)?;
             if req.qty > free {
                 return Ok(refuse(format!(
                     "insufficient qty available for order (requested: {}, available: {})",

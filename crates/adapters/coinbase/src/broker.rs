@@ -479,20 +479,7 @@ impl Broker for CoinbaseBroker {
         // will be available once they are canceled first.
         let mut errs = p.errs.clone();
         if req.side == Side::Sell && !freeing.is_empty() {
-            let held = self
-                .positions()?
-                .into_iter()
-                .find(|x| x.symbol == req.symbol);
-            let mut free = held.as_ref().map_or(Decimal::ZERO, |x| x.qty - x.reserved);
-            for f in freeing {
-                if let Some(o) = self.order(f)?
-                    && o.symbol == req.symbol
-                    && o.side == Side::Sell
-                    && o.status.is_open()
-                {
-                    free += o.remaining();
-                }
-            }
+            let free = venue::free_to_sell(self, &req.symbol, freeing)?;
             if req.qty <= free {
                 errs.retain(|e| e != "PREVIEW_INSUFFICIENT_FUND");
             }
