@@ -17,12 +17,9 @@ mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -165,7 +162,13 @@ impl Venue {
         }
     }
 
-    fn route(&mut self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Reply {
+    fn route_request(
+        &mut self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Reply {
         let path = uri.path();
         let query: BTreeMap<String, String> = uri
             .query()
@@ -329,30 +332,19 @@ fn operation<'p>(method: &str, path: &'p str) -> Option<Operation<'p>> {
     })
 }
 
-type Shared = Arc<Mutex<Venue>>;
-
-async fn handle(
-    State(v): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    match v.lock() {
-        Ok(mut venue) => venue.route(&method, &uri, &headers, &body),
-        Err(_) => Reply::status(500, json!({"message": "Internal Server Error"})),
-    }
-}
-
-/// The venue as an axum app (every path goes through one handler, in order).
 pub fn app(o: &Options) -> Result<Router, VenueError> {
-    let venue: Shared = Arc::new(Mutex::new(Venue::new(o)?));
-    Ok(Router::new().fallback(handle).with_state(venue))
+    Ok(crate::serve::app_of(Venue::new(o)?))
 }
 
 /// The session the venue's clock starts at, for its banner.
 pub fn starting_session(o: &Options) -> Result<NaiveDate, VenueError> {
     Ok(Venue::new(o)?.engine.session)
+}
+
+impl crate::serve::Routes for Venue {
+    fn route(&mut self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Reply {
+        self.route_request(method, uri, headers, body)
+    }
 }
 
 #[cfg(test)]

@@ -18,12 +18,9 @@ mod wire;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -162,7 +159,13 @@ impl Venue {
         jwt::verify(token, &self.public_key, &self.key_name, &uri, unix_now()).is_ok()
     }
 
-    fn route(&mut self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Reply {
+    fn route_request(
+        &mut self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Reply {
         let path = uri.path();
         if let Some(r) = self.engine.admin(method.as_str(), path, body) {
             return r;
@@ -620,25 +623,8 @@ fn operation(method: &str, rest: &str) -> &'static str {
     }
 }
 
-type Shared = Arc<Mutex<Venue>>;
-
-async fn handle(
-    State(v): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    match v.lock() {
-        Ok(mut venue) => venue.route(&method, &uri, &headers, &body),
-        Err(_) => error(500, "INTERNAL", "internal error"),
-    }
-}
-
-/// The venue as an axum app.
 pub fn app(o: &Options) -> Result<Router, VenueError> {
-    let venue: Shared = Arc::new(Mutex::new(Venue::new(o)?));
-    Ok(Router::new().fallback(handle).with_state(venue))
+    Ok(crate::serve::app_of(Venue::new(o)?))
 }
 
 /// The session the venue's clock starts at, and the portfolio's uuid (the account id a
@@ -646,4 +632,10 @@ pub fn app(o: &Options) -> Result<Router, VenueError> {
 pub fn starting(o: &Options) -> Result<(chrono::NaiveDate, String), VenueError> {
     let v = Venue::new(o)?;
     Ok((v.engine.session, v.portfolio_uuid))
+}
+
+impl crate::serve::Routes for Venue {
+    fn route(&mut self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Reply {
+        self.route_request(method, uri, headers, body)
+    }
 }

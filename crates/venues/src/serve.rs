@@ -2,9 +2,42 @@
 
 use std::net::SocketAddr;
 
+use std::sync::{Arc, Mutex};
+
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use serde_json::json;
+
+use crate::reply::Reply;
 
 use crate::VenueError;
+
+/// A venue's state: every request is answered in arrival order, under one lock.
+pub(crate) trait Routes: Send + 'static {
+    fn route(&mut self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Reply;
+}
+
+async fn handle<V: Routes>(
+    State(v): State<Arc<Mutex<V>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    match v.lock() {
+        Ok(mut venue) => venue.route(&method, &uri, &headers, &body),
+        Err(_) => Reply::status(500, json!({"message": "Internal Server Error"})),
+    }
+}
+
+/// `venue` as an axum app: every path goes through its one router.
+pub(crate) fn app_of<V: Routes>(venue: V) -> Router {
+    Router::new()
+        .fallback(handle::<V>)
+        .with_state(Arc::new(Mutex::new(venue)))
+}
 
 /// A venue serving on a background thread until the process ends.
 pub struct Running {

@@ -297,19 +297,20 @@ impl Broker for CoinbaseBroker {
     }
 
     fn order(&mut self, id: &ClientOrderId) -> Result<Option<BrokerOrder>, BrokerError> {
-        if !self.indexed {
+        let fresh = !self.indexed;
+        if fresh {
             self.index()?;
         }
-        let Some(known) = self.orders.get(id).map(|o| o.order_id.clone()) else {
+        if !fresh && !self.orders.contains_key(id) {
             // Not in the index: an order placed since (by a run killed before its answer)
-            // shows in a fresh listing of the open and recent ones.
-            self.index()?;
-            return match self.orders.get(id).map(|o| o.order_id.clone()) {
-                Some(v) => self.fetch(&v).map(Some),
-                None => Ok(None),
-            };
-        };
-        self.fetch(&known).map(Some)
+            // shows in a listing of the last day's orders.
+            let since = self.session - Duration::days(1);
+            self.list(vec![("start_date", format!("{since}T00:00:00Z"))])?;
+        }
+        match self.orders.get(id).map(|o| o.order_id.clone()) {
+            Some(v) => self.fetch(&v).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn fills(&mut self, since: Option<NaiveDate>) -> Result<Vec<BrokerFill>, BrokerError> {
