@@ -6,7 +6,7 @@
 pub mod faults;
 pub mod http;
 pub mod paper;
-pub mod rate;
+pub use systrade_core::rate;
 mod retry;
 mod types;
 pub mod venue;

@@ -13,6 +13,7 @@ pub mod id;
 pub mod json;
 pub mod market;
 pub mod money;
+pub mod rate;
 pub mod redact;
 pub mod symbol;
 pub mod view;

@@ -73,6 +73,17 @@ pub struct Provenance {
     pub notes: Vec<String>,
 }
 
+/// The vendor rows a fetch stored for a dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// `alpaca`, `coinbase`, `binance`, `yahoo`, `alphavantage`.
+    pub provider: String,
+    /// The rows as a CSV in the vendor's layout (the file an import of them would read).
+    pub csv: String,
+    /// The last row was a candle still open when it was fetched (flagged `partial_candle`).
+    pub open_last: bool,
+}
+
 /// A market-data database.
 pub struct MarketDb {
     conn: Connection,
@@ -157,6 +168,19 @@ impl MarketDb {
         Ok(db)
     }
 
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     fn has_table(&self, name: &str) -> Result<bool, DataError> {
         self.conn
             .query_row(
@@ -178,131 +202,60 @@ impl MarketDb {
         let path = self.path.clone();
         let e = db_err(&path);
         let tx = self.conn.transaction().map_err(&e)?;
-        let mut report = Vec::new();
-        let options = serde_json::json!({
-            "adjust": opts.adjust.as_str(),
-            "format": opts.format.map(|f| f.as_str()),
-            "market": opts.market.map(|m| m.as_str()),
-            "on_bad_row": opts.on_bad_row,
-            "trust_last_candle": opts.trust_last_candle,
-        });
-        let options = systrade_core::json::to_canonical_string(&options)?;
+        let options = import_options(opts)?;
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut report = Vec::new();
         for f in files {
-            let file = f.path.display().to_string();
-            let stem = f
-                .path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("")
-                .to_string();
-            let datasets: Vec<String> = match &f.content {
-                Content::Prices(p) => vec![format!("prices:{}@{}", p.symbol, p.interval)],
-                Content::Rates(rs) => rs.iter().map(|r| format!("rates:{}", r.name)).collect(),
-                Content::Sectors(_) => vec![format!("sectors:{stem}")],
-                Content::CashEvents(_) => vec![format!("cash_events:{stem}")],
-                Content::IndexWeights { index, .. } => vec![format!("index_weights:{index}")],
-                Content::Ignored(why) => {
-                    report.push(ImportLine {
-                        file,
-                        dataset: String::new(),
-                        status: ImportStatus::Ignored,
-                        rows_read: f.rows_read,
-                        rows_stored: 0,
-                        rows_flagged: 0,
-                        rows_skipped: 0,
-                        flags: BTreeMap::new(),
-                        detail: Some(why.clone()),
-                    });
-                    continue;
-                }
-            };
-            let dataset = datasets.join(",");
-            let last: Option<(String, String, String)> = tx
-                .query_row(
-                    "SELECT sha256, options, source_file FROM imports WHERE dataset = ?1 ORDER BY id DESC LIMIT 1",
-                    [&dataset],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(&e)?;
-            let (status, detail) = match last {
-                None => (ImportStatus::New, None),
-                Some((sha, o, _)) if sha == f.sha256 && o == options => {
-                    (ImportStatus::Unchanged, None)
-                }
-                Some((sha, _, src)) if sha != f.sha256 => (
-                    ImportStatus::Changed,
-                    Some(format!(
-                        "content changed since the last import from {src} (sha256 {}… → {}…); dataset replaced",
-                        &sha[..12.min(sha.len())],
-                        &f.sha256[..12]
-                    )),
-                ),
-                Some(_) => (
-                    ImportStatus::Changed,
-                    Some("same file, different import options; dataset replaced".into()),
-                ),
-            };
-            let (stored, flagged, skipped, notes) = match &f.content {
-                Content::Prices(p) => (
-                    p.bars.len() as u64,
-                    p.flagged.len() as u64,
-                    p.skipped.len() as u64,
-                    p.notes.clone(),
-                ),
-                Content::Rates(rs) => {
-                    (rs.iter().map(|r| r.points.len() as u64).sum(), 0, 0, vec![])
-                }
-                Content::Sectors(rows) => (rows.len() as u64, 0, 0, vec![]),
-                Content::CashEvents(ev) => (ev.len() as u64, 0, 0, vec![]),
-                Content::IndexWeights { rows, .. } => (rows.len() as u64, 0, 0, vec![]),
-                Content::Ignored(_) => (0, 0, 0, vec![]),
-            };
-            report.push(ImportLine {
-                file: file.clone(),
-                dataset: dataset.clone(),
-                status,
-                rows_read: f.rows_read,
-                rows_stored: stored,
-                rows_flagged: flagged,
-                rows_skipped: skipped,
-                flags: match &f.content {
-                    Content::Prices(p) => p.flagged.iter().fold(BTreeMap::new(), |mut m, r| {
-                        *m.entry(r.flag.as_str().to_string()).or_insert(0) += 1;
-                        m
-                    }),
-                    _ => BTreeMap::new(),
-                },
-                detail,
-            });
-            if status == ImportStatus::Unchanged {
-                continue;
-            }
-            tx.execute(
-                "INSERT INTO imports (dataset, source_file, sha256, bytes, kind, options, rows_read, rows_stored, rows_flagged, rows_skipped, notes, imported_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    dataset,
-                    file,
-                    f.sha256,
-                    f.bytes as i64,
-                    f.content.kind(),
-                    options,
-                    f.rows_read as i64,
-                    stored as i64,
-                    flagged as i64,
-                    skipped as i64,
-                    serde_json::to_string(&notes).unwrap_or_default(),
-                    now
-                ],
-            )
-            .map_err(&e)?;
-            let import_id = tx.last_insert_rowid();
-            write_content(&tx, &f.content, &dataset, &stem, import_id).map_err(&e)?;
+            report.push(import_one(&tx, f, &options, &now).map_err(&e)?);
         }
         tx.commit().map_err(&e)?;
         Ok(report)
+    }
+
+    /// Stores a downloaded price series as an import of its rendered file `parsed`, and the
+    /// vendor's rows as fetched (`fetched`), in one transaction: a fetch killed at any
+    /// instant leaves the series as it was or as it is now, never half of each.
+    pub fn store_fetched(
+        &mut self,
+        parsed: &ParsedFile,
+        opts: &ParseOptions,
+        fetched: &Fetched,
+    ) -> Result<ImportLine, DataError> {
+        let path = self.path.clone();
+        let e = db_err(&path);
+        let tx = self.conn.transaction().map_err(&e)?;
+        let options = import_options(opts)?;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let line = import_one(&tx, parsed, &options, &now).map_err(&e)?;
+        tx.execute(
+            "INSERT INTO fetched (dataset, provider, csv, open_last, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(dataset) DO UPDATE SET provider = excluded.provider, csv = excluded.csv, open_last = excluded.open_last, fetched_at = excluded.fetched_at",
+            params![line.dataset, fetched.provider, fetched.csv, fetched.open_last, now],
+        )
+        .map_err(&e)?;
+        tx.commit().map_err(&e)?;
+        Ok(line)
+    }
+
+    /// The vendor rows last fetched for `dataset` (`prices:AAPL@1d`), if any.
+    pub fn fetched(&self, dataset: &str) -> Result<Option<Fetched>, DataError> {
+        if !self.has_table("fetched")? {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                "SELECT provider, csv, open_last FROM fetched WHERE dataset = ?1",
+                [dataset],
+                |r| {
+                    Ok(Fetched {
+                        provider: r.get(0)?,
+                        csv: r.get(1)?,
+                        open_last: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db_err(&self.path))
     }
 
     /// Every stored price series, sorted by symbol then interval.
@@ -639,6 +592,137 @@ impl MarketDb {
             .map_err(&e)?;
         rows.collect::<Result<_, _>>().map_err(e)
     }
+}
+
+/// The import options as stored in provenance (canonical JSON). `last_candle_open` shows
+/// only when set, so imports made before it existed compare equal.
+fn import_options(opts: &ParseOptions) -> Result<String, DataError> {
+    let mut options = serde_json::json!({
+        "adjust": opts.adjust.as_str(),
+        "format": opts.format.map(|f| f.as_str()),
+        "market": opts.market.map(|m| m.as_str()),
+        "on_bad_row": opts.on_bad_row,
+        "trust_last_candle": opts.trust_last_candle,
+    });
+    if opts.last_candle_open {
+        options["last_candle_open"] = serde_json::Value::Bool(true);
+    }
+    Ok(systrade_core::json::to_canonical_string(&options)?)
+}
+
+/// Imports one parsed file inside `tx`: its report line, the dataset replaced unless the
+/// same content was imported with the same options before.
+fn import_one(
+    tx: &rusqlite::Transaction<'_>,
+    f: &ParsedFile,
+    options: &str,
+    now: &str,
+) -> rusqlite::Result<ImportLine> {
+    let file = f.path.display().to_string();
+    let stem = f
+        .path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("")
+        .to_string();
+    let datasets: Vec<String> = match &f.content {
+        Content::Prices(p) => vec![format!("prices:{}@{}", p.symbol, p.interval)],
+        Content::Rates(rs) => rs.iter().map(|r| format!("rates:{}", r.name)).collect(),
+        Content::Sectors(_) => vec![format!("sectors:{stem}")],
+        Content::CashEvents(_) => vec![format!("cash_events:{stem}")],
+        Content::IndexWeights { index, .. } => vec![format!("index_weights:{index}")],
+        Content::Ignored(why) => {
+            return Ok(ImportLine {
+                file,
+                dataset: String::new(),
+                status: ImportStatus::Ignored,
+                rows_read: f.rows_read,
+                rows_stored: 0,
+                rows_flagged: 0,
+                rows_skipped: 0,
+                flags: BTreeMap::new(),
+                detail: Some(why.clone()),
+            });
+        }
+    };
+    let dataset = datasets.join(",");
+    let last: Option<(String, String, String)> = tx
+        .query_row(
+            "SELECT sha256, options, source_file FROM imports WHERE dataset = ?1 ORDER BY id DESC LIMIT 1",
+            [&dataset],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let (status, detail) = match last {
+        None => (ImportStatus::New, None),
+        Some((sha, o, _)) if sha == f.sha256 && o == options => (ImportStatus::Unchanged, None),
+        Some((sha, _, src)) if sha != f.sha256 => (
+            ImportStatus::Changed,
+            Some(format!(
+                "content changed since the last import from {src} (sha256 {}… → {}…); dataset replaced",
+                &sha[..12.min(sha.len())],
+                &f.sha256[..12]
+            )),
+        ),
+        Some(_) => (
+            ImportStatus::Changed,
+            Some("same file, different import options; dataset replaced".into()),
+        ),
+    };
+    let (stored, flagged, skipped, notes) = match &f.content {
+        Content::Prices(p) => (
+            p.bars.len() as u64,
+            p.flagged.len() as u64,
+            p.skipped.len() as u64,
+            p.notes.clone(),
+        ),
+        Content::Rates(rs) => (rs.iter().map(|r| r.points.len() as u64).sum(), 0, 0, vec![]),
+        Content::Sectors(rows) => (rows.len() as u64, 0, 0, vec![]),
+        Content::CashEvents(ev) => (ev.len() as u64, 0, 0, vec![]),
+        Content::IndexWeights { rows, .. } => (rows.len() as u64, 0, 0, vec![]),
+        Content::Ignored(_) => (0, 0, 0, vec![]),
+    };
+    let line = ImportLine {
+        file: file.clone(),
+        dataset: dataset.clone(),
+        status,
+        rows_read: f.rows_read,
+        rows_stored: stored,
+        rows_flagged: flagged,
+        rows_skipped: skipped,
+        flags: match &f.content {
+            Content::Prices(p) => p.flagged.iter().fold(BTreeMap::new(), |mut m, r| {
+                *m.entry(r.flag.as_str().to_string()).or_insert(0) += 1;
+                m
+            }),
+            _ => BTreeMap::new(),
+        },
+        detail,
+    };
+    if status == ImportStatus::Unchanged {
+        return Ok(line);
+    }
+    tx.execute(
+        "INSERT INTO imports (dataset, source_file, sha256, bytes, kind, options, rows_read, rows_stored, rows_flagged, rows_skipped, notes, imported_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            dataset,
+            file,
+            f.sha256,
+            f.bytes as i64,
+            f.content.kind(),
+            options,
+            f.rows_read as i64,
+            stored as i64,
+            flagged as i64,
+            skipped as i64,
+            serde_json::to_string(&notes).unwrap_or_default(),
+            now
+        ],
+    )?;
+    let import_id = tx.last_insert_rowid();
+    write_content(tx, &f.content, &dataset, &stem, import_id)?;
+    Ok(line)
 }
 
 fn write_content(

@@ -19,6 +19,7 @@ pub mod import;
 pub mod inspect;
 pub mod layout;
 pub mod market_fit;
+pub mod news;
 pub mod parse;
 pub mod series;
 pub mod source;

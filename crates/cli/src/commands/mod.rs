@@ -92,6 +92,7 @@ impl ReadArgs {
                 PolicyArg::Keep => BadRowPolicy::Keep,
             },
             trust_last_candle: self.trust_last_candle,
+            last_candle_open: false,
             name: None,
             rate_unit: None,
         }

@@ -29,6 +29,9 @@ pub struct ParseOptions {
     pub on_bad_row: BadRowPolicy,
     /// Trust the last Binance candle as complete (default: it is the still-open candle).
     pub trust_last_candle: bool,
+    /// The last row is a candle still open (a download knows it): flagged `partial_candle`
+    /// in any layout.
+    pub last_candle_open: bool,
     /// Override the symbol (price files) or series name (rate files) taken from the file name.
     pub name: Option<String>,
     /// Unit of a `date,value` rate file whose header does not say.

@@ -149,6 +149,12 @@ pub(super) fn parse_prices(
     let mut repaired = 0usize;
     for (i, r) in rows.iter().enumerate() {
         let mut problem = check_row(&r.v);
+        if problem.is_none() && i == last && opts.last_candle_open {
+            problem = Some((
+                Flag::PartialCandle,
+                "last candle was still open when it was downloaded".into(),
+            ));
+        }
         if problem.is_none()
             && i == last
             && format == PriceFormat::Binance

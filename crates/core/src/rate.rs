@@ -1,4 +1,4 @@
-//! A token bucket under a venue's published request limit (Alpaca: 200 per minute per key;
+//! A token bucket under a venue's or vendor's published request limit (Alpaca: 200 per minute per key;
 //! Coinbase private REST: 30 per second): a request takes a token; without one it waits for
 //! the next. The clock is passed in, so the rule is tested without sleeping.
 
