@@ -854,6 +854,9 @@ pub enum FakeVenueKind {
     Alpaca,
     /// Coinbase Advanced Trade (crypto around the clock; market orders fill at once).
     Coinbase,
+    /// Market-data vendors on one port: Alpaca bars, Coinbase candles, Binance klines,
+    /// Yahoo charts and Alpha Vantage, served from the --data files as they are.
+    Data,
 }
 
 #[derive(Debug, Args)]
@@ -893,6 +896,15 @@ pub struct FakeVenueArgs {
     /// Coinbase: the quote currency of every product (BTCUSDT trades as BTC-USDT).
     #[arg(long, default_value = "USDT")]
     pub quote: String,
+    /// Data: the vendor's clock (RFC 3339; default this machine's): later bars are hidden.
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Data: articles in Alpha Vantage's NEWS_SENTIMENT shape (a JSON file with a feed).
+    #[arg(long)]
+    pub news: Option<PathBuf>,
+    /// Data: the most bars one page holds (default: each vendor's maximum).
+    #[arg(long)]
+    pub page_limit: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -1035,6 +1047,111 @@ systrade data inspect --db market.db --symbol RENT3 --json")]
         after_help = "Example:\n  systrade data synth --symbols 30 --days 2500 --seed 7 --out synth/"
     )]
     Synth(SynthArgs),
+    /// Download bars (and Alpha Vantage news) from a vendor, incrementally, into a market
+    /// database or a folder of vendor files.
+    ///
+    /// Only what the store lacks is fetched, plus --overlap bars already stored: a bar the
+    /// vendor changed since is reported as a revision and applied (its whole history is
+    /// fetched again). Requests are paginated and kept under each vendor's published rate
+    /// limit; a 429 or Binance's 418 waits the Retry-After it names, Alpha Vantage's
+    /// throttle note backs off. Every series passes the same validation, flags, calendars and
+    /// adjustment as `data import`, and is stored whole at once: a fetch killed at any instant
+    /// keeps every series as it was or as it is now, and the next fetch continues.
+    ///
+    /// Base URLs come from APCA_API_DATA_URL, SYSTRADE_COINBASE_BASE_URL,
+    /// SYSTRADE_BINANCE_BASE_URL, SYSTRADE_YAHOO_BASE_URL and SYSTRADE_ALPHAVANTAGE_BASE_URL
+    /// (each vendor's host by default); keys from APCA_API_KEY_ID/APCA_API_SECRET_KEY (Alpaca
+    /// stocks) and ALPHAVANTAGE_API_KEY.
+    #[command(
+        after_help = "Examples:\n  systrade data fetch --provider alpaca --symbols SPY,XLK,XLE --start 2015-01-01 --db market.db\n  \
+systrade data fetch --provider binance --symbols BTCUSDT,ETHUSDT --interval 1h --out crypto_1h/\n  \
+systrade data fetch --provider alphavantage --config configs/trend_us_alpaca.toml --news --db market.db"
+    )]
+    Fetch(FetchArgs),
+}
+
+/// A market-data provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderArg {
+    /// Alpaca market data v2: US stocks (keys needed) and crypto pairs (BTC/USD).
+    Alpaca,
+    /// Coinbase Advanced Trade public candles (BTC-USD).
+    Coinbase,
+    /// Binance spot klines (BTCUSDT).
+    Binance,
+    /// Yahoo Finance's chart API (AAPL, PETR4.SA), the fallback.
+    Yahoo,
+    /// Alpha Vantage daily adjusted (US stocks) and news sentiment.
+    Alphavantage,
+}
+
+/// A bar length to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IntervalArg {
+    #[value(name = "1d")]
+    Day,
+    #[value(name = "1h")]
+    Hour,
+    #[value(name = "5m")]
+    FiveMinutes,
+    #[value(name = "1m")]
+    Minute,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[arg(long, value_enum)]
+    pub provider: ProviderArg,
+    /// Comma-separated symbols as the vendor or the store names them (AAPL, BTCUSDT,
+    /// BTC-USD, PETR4.SA).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "config",
+        conflicts_with = "config"
+    )]
+    pub symbols: Vec<String>,
+    /// A strategy config: its tickers, market and data.adjust (the store is still --db or --out).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// First date wanted (default: ten years back for daily bars, sixty days for intraday);
+    /// earlier than what is stored fetches the history again.
+    #[arg(long)]
+    pub start: Option<NaiveDate>,
+    /// Last date wanted (default: the vendor's today).
+    #[arg(long)]
+    pub end: Option<NaiveDate>,
+    #[arg(long, value_enum, default_value_t = IntervalArg::Day)]
+    pub interval: IntervalArg,
+    /// The market database to write (created when missing).
+    #[arg(long, required_unless_present = "out", conflicts_with = "out")]
+    pub db: Option<PathBuf>,
+    /// A folder of vendor files to write (one per series; a still-open candle is left out).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Price adjustment, as `data import --adjust` (Alpaca is asked for it: adjustment=raw|split|all).
+    /// Default split (with --config: its data.adjust).
+    #[arg(long, value_enum)]
+    pub adjust: Option<AdjustArg>,
+    /// What to do with a row that has a value problem (as `data import`).
+    #[arg(long, value_enum, default_value_t = PolicyArg::Flag)]
+    pub on_bad_row: PolicyArg,
+    /// Stored bars fetched again to catch the vendor's revisions.
+    #[arg(long, default_value_t = 3)]
+    pub overlap: usize,
+    /// Also fetch news sentiment (Alpha Vantage NEWS_SENTIMENT) per symbol.
+    #[arg(long)]
+    pub news: bool,
+    /// Requests a minute instead of the vendor's published limit (e.g. a premium key).
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Attempts per request (429s, 5xx, throttle notes, dropped connections) before the
+    /// fetch stops — what it stored stays, and the next fetch continues. Default 6.
+    #[arg(long)]
+    pub max_retries: Option<u32>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How files are read: shared by every command that reads vendor files.

@@ -44,6 +44,11 @@ pub fn code_for(err: &anyhow::Error) -> i32 {
         {
             return 2;
         }
+        if let Some(f) = cause.downcast_ref::<systrade_fetch::FetchError>()
+            && f.is_bad_input()
+        {
+            return 2;
+        }
     }
     1
 }

@@ -90,6 +90,91 @@ pub fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The providers `data.refresh` may name.
+pub const PROVIDERS: [&str; 5] = ["alpaca", "coinbase", "binance", "yahoo", "alphavantage"];
+
+/// `data.refresh` must name a known provider.
+pub fn check_refresh(refresh: Option<&str>) -> Result<(), String> {
+    match refresh {
+        Some(p) if !PROVIDERS.contains(&p) => Err(format!(
+            "data.refresh: unknown provider {p:?} ({})",
+            PROVIDERS.join(", ")
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What a strategy config trades and where its prices live: what `data fetch --config`
+/// and the daily run's refresh fetch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Universe {
+    /// The tickers, in the config's order.
+    pub tickers: Vec<String>,
+    /// `data.market`, when the config says.
+    pub market: Option<systrade_core::Market>,
+    /// `data.adjust`.
+    pub adjust: systrade_data::Adjust,
+    /// `data.source`, resolved against the config's folder.
+    pub source: PathBuf,
+    /// `data.refresh`: the provider the daily run fetches from.
+    pub refresh: Option<String>,
+}
+
+fn market_of(m: &str) -> Option<systrade_core::Market> {
+    match m {
+        "us" => Some(systrade_core::Market::Us),
+        "b3" => Some(systrade_core::Market::B3),
+        "crypto" => Some(systrade_core::Market::Crypto),
+        _ => None,
+    }
+}
+
+/// The universe of the strategy config at `path` (trend: every sleeve's tickers; momentum:
+/// `data.tickers`). A sheet book has none.
+pub fn universe(path: &Path) -> Result<Universe, String> {
+    let adjust = |a: &str| systrade_data::Adjust::parse(a).unwrap_or_default();
+    match StrategyKind::of(path)? {
+        StrategyKind::Trend => {
+            let c = trend::TrendConfig::load(path)?;
+            let mut tickers: Vec<String> = Vec::new();
+            for s in c.sleeves.values() {
+                for t in &s.tickers {
+                    if !tickers.contains(t) {
+                        tickers.push(t.clone());
+                    }
+                }
+            }
+            Ok(Universe {
+                tickers,
+                market: c.data.market.as_deref().and_then(market_of),
+                adjust: adjust(&c.data.adjust),
+                source: c.source(path),
+                refresh: c.data.refresh.clone(),
+            })
+        }
+        StrategyKind::Momentum => {
+            let c = momentum::MomentumConfig::load(path)?;
+            let tickers = c.data.tickers.clone().ok_or_else(|| {
+                format!(
+                    "{}: data.tickers: a momentum config names its tickers to be fetched",
+                    path.display()
+                )
+            })?;
+            Ok(Universe {
+                tickers,
+                market: market_of(&c.data.market),
+                adjust: adjust(&c.data.adjust),
+                source: resolve(path, &c.data.source),
+                refresh: c.data.refresh.clone(),
+            })
+        }
+        StrategyKind::Sheet => Err(format!(
+            "{}: a sheet book has no universe to fetch (its signals file names the tickers)",
+            path.display()
+        )),
+    }
+}
+
 /// A path written in a config file: relative paths are relative to the file's folder.
 pub fn resolve(config: &Path, p: &Path) -> PathBuf {
     if p.is_absolute() {

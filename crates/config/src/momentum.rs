@@ -34,6 +34,9 @@ pub struct MomentumData {
     pub adjust: String,
     #[serde(default = "default_market")]
     pub market: String,
+    /// A provider the daily run fetches `source` from before deciding (needs `tickers`).
+    #[serde(default)]
+    pub refresh: Option<String>,
 }
 
 fn default_adjust() -> String {
@@ -140,6 +143,10 @@ impl MomentumConfig {
                 "data.market: expected us, b3 or crypto (got {:?})",
                 self.data.market
             ));
+        }
+        crate::check_refresh(self.data.refresh.as_deref())?;
+        if self.data.refresh.is_some() && self.data.tickers.is_none() {
+            return Err("data.refresh: needs data.tickers (the names to fetch)".into());
         }
         if let Some(u) = &self.data.cdi_unit
             && !matches!(u.as_str(), "pct_per_day" | "pct_per_year")

@@ -27,6 +27,10 @@ pub struct DataConfig {
     /// `us`, `b3` or `crypto`; by default the market the data belongs to.
     #[serde(default)]
     pub market: Option<String>,
+    /// A provider the daily run fetches `source` from before deciding (`alpaca`,
+    /// `coinbase`, `binance`, `yahoo`, `alphavantage`); none: the files are kept by hand.
+    #[serde(default)]
+    pub refresh: Option<String>,
 }
 
 impl DataConfig {
@@ -71,6 +75,7 @@ impl DataConfig {
                 self.adjust
             ));
         }
+        crate::check_refresh(self.refresh.as_deref())?;
         self.market().map(|_| ())
     }
 }

@@ -129,8 +129,12 @@ impl Vendor for Binance {
                     last_ms = Some(ms);
                     rows.push(r);
                 }
+                // A full page may be followed by more; so may a short one whose last bar is
+                // not the last of the range (a vendor may cap pages lower than asked).
                 match last_ms {
-                    Some(l) if n >= MAX_KLINES => start = l + 1,
+                    Some(l) if n >= MAX_KLINES || l + interval.seconds() * 1000 <= end => {
+                        start = l + 1;
+                    }
                     _ => break,
                 }
             }

@@ -255,7 +255,9 @@ pub fn fetch(
     for ((from, to), idx) in groups {
         for chunk in idx.chunks(vendor.batch().max(1)) {
             let insts: Vec<Instrument> = chunk.iter().map(|i| jobs[*i].inst.clone()).collect();
-            let got = vendor.bars(&insts, plan.interval, from, to, plan.adjust)?;
+            let got = vendor
+                .bars(&insts, plan.interval, from, to, plan.adjust)
+                .map_err(|e| about(e, &insts))?;
             for (k, rows) in chunk.iter().zip(got) {
                 let r = settle(vendor, store, &jobs[*k], rows, plan, opts)?;
                 progress(&r);
@@ -279,6 +281,43 @@ pub fn fetch(
         requests: client.requests(),
         waited_s: client.waited().as_secs_f64(),
     })
+}
+
+/// An error of a call about `insts`, naming them.
+fn about(e: FetchError, insts: &[Instrument]) -> FetchError {
+    let names: Vec<&str> = insts.iter().map(|i| i.remote.as_str()).collect();
+    let who = if names.len() > 3 {
+        format!("{} and {} more", names[..3].join(", "), names.len() - 3)
+    } else {
+        names.join(", ")
+    };
+    let named = |m: String| {
+        if m.starts_with(&format!("{who}:")) {
+            m
+        } else {
+            format!("{who}: {m}")
+        }
+    };
+    match e {
+        FetchError::Refused {
+            provider,
+            status,
+            message,
+        } => FetchError::Refused {
+            provider,
+            status,
+            message: named(message),
+        },
+        FetchError::RateLimited { provider, message } => FetchError::RateLimited {
+            provider,
+            message: named(message),
+        },
+        FetchError::Unavailable { provider, message } => FetchError::Unavailable {
+            provider,
+            message: named(message),
+        },
+        other => other,
+    }
 }
 
 /// Merges what was fetched for one job into what is stored, and stores it.

@@ -126,7 +126,12 @@ impl DataClient {
         let provider = self.rules.provider;
         let mut backoff = self.rules.backoff;
         let mut last = String::new();
+        // The wait before the next attempt (none after the last one).
+        let mut pending: Option<Duration> = None;
         for _ in 0..self.rules.attempts.max(1) {
+            if let Some(p) = pending.take() {
+                self.pause(p);
+            }
             self.bucket.take();
             self.requests += 1;
             let url = format!("{}{}", self.base, path);
@@ -141,7 +146,7 @@ impl DataClient {
                 Ok(r) => r,
                 Err(e) => {
                     last = transport(&e);
-                    self.pause(backoff);
+                    pending = Some(backoff);
                     backoff *= 2;
                     continue;
                 }
@@ -169,7 +174,7 @@ impl DataClient {
                 Ok(t) => t,
                 Err(e) => {
                     last = transport(&e);
-                    self.pause(backoff);
+                    pending = Some(backoff);
                     backoff *= 2;
                     continue;
                 }
@@ -179,7 +184,7 @@ impl DataClient {
                     Verdict::Ok => return Ok(text),
                     Verdict::Throttled(note) => {
                         last = format!("throttled: {}", clip(&note));
-                        self.pause(backoff);
+                        pending = Some(backoff);
                         backoff *= 2;
                     }
                 },
@@ -200,9 +205,9 @@ impl DataClient {
                                 ),
                             });
                         }
-                        Some(w) => self.pause(w),
+                        Some(w) => pending = Some(w),
                         None => {
-                            self.pause(backoff);
+                            pending = Some(backoff);
                             backoff *= 2;
                         }
                     }
@@ -210,7 +215,7 @@ impl DataClient {
                 }
                 500..=599 => {
                     last = format!("HTTP {status}: {}", clip(&text));
-                    self.pause(backoff);
+                    pending = Some(backoff);
                     backoff *= 2;
                 }
                 _ => {

@@ -12,12 +12,13 @@ pub mod error;
 pub mod fetch;
 pub mod http;
 pub mod provider;
+pub mod refresh;
 pub mod rows;
 pub mod store;
 pub mod yahoo;
 
 pub use error::FetchError;
 pub use fetch::{Plan, Report, Status, SymbolReport, fetch};
-pub use provider::{ProviderKind, Vendor, connect};
+pub use provider::{Limits, ProviderKind, Vendor, connect};
 pub use rows::BarInterval;
 pub use store::{DbStore, FolderStore, Store};

@@ -181,13 +181,24 @@ pub fn secret(var: &str) -> Option<String> {
     Some(v)
 }
 
-/// The vendor for `kind` on its base URL, with `rate` (requests a minute) instead of the
-/// published limit when given.
-pub fn connect(kind: ProviderKind, rate: Option<u32>) -> Result<Box<dyn Vendor>, FetchError> {
+/// How a fetch may depart from a vendor's published rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Requests a minute instead of the published limit (a premium key).
+    pub rate: Option<u32>,
+    /// Attempts per request before a fetch gives up (default 6).
+    pub attempts: Option<u32>,
+}
+
+/// The vendor for `kind` on its base URL, under `limits`.
+pub fn connect(kind: ProviderKind, limits: Limits) -> Result<Box<dyn Vendor>, FetchError> {
     let mut rules = kind.rules();
-    if let Some(n) = rate {
+    if let Some(n) = limits.rate {
         rules.per_window = n.max(1);
         rules.window = Duration::from_secs(60);
+    }
+    if let Some(a) = limits.attempts {
+        rules.attempts = a.max(1);
     }
     let client = DataClient::new(&base_url(kind), rules);
     Ok(match kind {

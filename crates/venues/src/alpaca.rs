@@ -181,6 +181,9 @@ impl Venue {
         if let Some(r) = self.engine.admin(method.as_str(), path, body) {
             return r;
         }
+        if let Some(r) = self.engine.market_data(method, uri, headers) {
+            return r;
+        }
         if !self.authorized(headers) {
             return Reply::error(401, 40110000, "request is not authorized");
         }

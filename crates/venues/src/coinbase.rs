@@ -170,6 +170,9 @@ impl Venue {
         if let Some(r) = self.engine.admin(method.as_str(), path, body) {
             return r;
         }
+        if let Some(r) = self.engine.market_data(method, uri, headers) {
+            return r;
+        }
         if !self.authorized(method.as_str(), path, headers) {
             return Reply::status(401, Value::String("Unauthorized".into()));
         }

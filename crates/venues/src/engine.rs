@@ -58,6 +58,8 @@ pub struct Engine {
     pub open: bool,
     /// Every series is a crypto pair.
     pub crypto_data: bool,
+    /// The venue's market data (bars of the sessions before the clock).
+    feed: crate::market::Feed,
 }
 
 fn next_weekday(d: NaiveDate) -> NaiveDate {
@@ -109,7 +111,17 @@ impl Engine {
             shorting: false,
             margin: Decimal::ONE,
         };
+        let market = if crypto_data {
+            Market::Crypto
+        } else {
+            Market::Us
+        };
+        let feed = crate::market::Feed::new(
+            crate::market::from_daily(&all, market),
+            &crate::market::Options::new(o.data.clone()),
+        )?;
         let mut e = Engine {
+            feed,
             file: o.state.clone(),
             visible: BTreeMap::new(),
             all,
@@ -188,6 +200,25 @@ impl Engine {
             self.calls += 1;
         }
         wait
+    }
+
+    /// A market-data request (Alpaca bars, Coinbase candles): the bars of the sessions
+    /// before the clock, as the venue's vendor serves them; `None` for any other path.
+    pub fn market_data(
+        &mut self,
+        method: &axum::http::Method,
+        uri: &axum::http::Uri,
+        headers: &axum::http::HeaderMap,
+    ) -> Option<Reply> {
+        let market = if self.crypto_data {
+            Market::Crypto
+        } else {
+            Market::Us
+        };
+        // Just before the session's open: its bar is not there yet.
+        self.feed.now =
+            Some(crate::market::session_open(self.session, market) - chrono::Duration::seconds(60));
+        self.feed.route(method, uri, headers)
     }
 
     pub fn window(&self) -> Duration {

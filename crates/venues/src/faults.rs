@@ -21,10 +21,12 @@ pub enum FaultKind {
     /// A replace is done, yet answered 422 "order isn't sent to exchange yet" (users
     /// report Alpaca doing this).
     Quirk,
+    /// A data vendor's throttle: Alpha Vantage's note inside a 200 (a 429 elsewhere).
+    Throttle,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("fault {0:?}: expected <op>:<status|lost|quirk>, e.g. submit:503")]
+#[error("fault {0:?}: expected <op>:<status|lost|quirk|throttle>, e.g. submit:503")]
 pub struct FaultError(pub String);
 
 impl FromStr for Fault {
@@ -34,6 +36,7 @@ impl FromStr for Fault {
         let what = match what {
             "lost" => FaultKind::Lost,
             "quirk" => FaultKind::Quirk,
+            "throttle" => FaultKind::Throttle,
             n => FaultKind::Status(
                 n.parse::<u16>()
                     .ok()

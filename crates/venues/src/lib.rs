@@ -16,6 +16,7 @@ pub mod alpaca;
 pub mod coinbase;
 pub mod engine;
 mod faults;
+pub mod market;
 pub mod reply;
 mod serve;
 

@@ -4,6 +4,7 @@ mod backtest;
 mod daily;
 mod data;
 mod demo;
+mod fetch;
 mod indicators;
 mod metrics;
 mod momentum;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(DataCommand::Import(a)) => data::import(&a),
         Command::Data(DataCommand::Inspect(a)) => data::inspect(&a),
         Command::Data(DataCommand::Synth(a)) => data::synth(&a),
+        Command::Data(DataCommand::Fetch(a)) => fetch::run(&a),
         Command::Indicators(a) => indicators::run(&a),
         Command::Metrics(a) => metrics::run(&a),
         Command::Backtest(a) => backtest::run(&a),

@@ -35,6 +35,27 @@ pub fn run(a: &FakeVenueArgs) -> anyhow::Result<()> {
         .ok_or_else(|| BadInput(format!("--cash {}: not a non-negative amount", a.cash)))?;
     let bad = |e: systrade_venues::VenueError| BadInput(e.to_string());
     let (app, banner) = match a.venue {
+        FakeVenueKind::Data => {
+            let mut o = systrade_venues::market::Options::new(a.data.clone());
+            o.now = match &a.now {
+                None => None,
+                Some(t) => Some(
+                    chrono::DateTime::parse_from_rfc3339(t)
+                        .map_err(|e| BadInput(format!("--now {t:?}: {e} (expected RFC 3339)")))?
+                        .with_timezone(&chrono::Utc),
+                ),
+            };
+            o.news = a.news.clone();
+            o.page_limit = a.page_limit;
+            if let Some(r) = a.rate_limit {
+                o.rate = r;
+            }
+            let what = systrade_venues::market::summary(&o).map_err(bad)?;
+            (
+                systrade_venues::market::app(&o).map_err(bad)?,
+                format!("market-data vendors listening on http://{{addr}} ({what})"),
+            )
+        }
         FakeVenueKind::Alpaca => {
             let mut o = alpaca::Options::new(
                 a.data.clone(),

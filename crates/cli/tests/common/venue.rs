@@ -182,3 +182,29 @@ pub fn day_decisions(targets_csv: &str) -> Vec<String> {
         .map(|l| l.split(',').take(4).collect::<Vec<_>>().join(","))
         .collect()
 }
+
+/// The local market-data vendors (`systrade fake-venue data`) on `data` with `extra` flags.
+pub fn data_vendor(data: &Path, extra: &[&str]) -> Venue {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("systrade"));
+    c.args(["fake-venue", "data", "--port", "0", "--data"])
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = c.spawn().unwrap();
+    let mut banner = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in the banner {banner:?}"))
+        .to_string();
+    Venue {
+        child,
+        url,
+        banner,
+        auth: Box::new(|_, _| Vec::new()),
+    }
+}
