@@ -818,6 +818,9 @@ pub struct DailyRunArgs {
     /// The clock (RFC 3339), for tests and replays; default: the system clock.
     #[arg(long, env = "SYSTRADE_NOW", hide = true)]
     pub now: Option<String>,
+    /// Decide on the data as it is: skip the config's `[data] refresh` fetch.
+    #[arg(long)]
+    pub no_refresh: bool,
     #[command(flatten)]
     pub read: ReadArgs,
 }
@@ -952,6 +955,10 @@ pub struct PlanArgs {
     /// A market database or a folder of vendor files; overrides the config's data.source.
     #[arg(long, conflicts_with = "db")]
     pub data: Option<PathBuf>,
+    /// Plan on the data as it is: skip the config's `[data] refresh` fetch (through the
+    /// session before --as-of).
+    #[arg(long)]
+    pub no_refresh: bool,
     #[command(flatten)]
     pub momentum: MomentumArgs,
     /// Momentum: the account's capital; writes orders_YYYY-MM.csv (shares per ticker).

@@ -1,4 +1,5 @@
-//! Exit codes (DESIGN §9): 0 success, 1 error, 2 bad usage or bad input.
+//! Exit codes (DESIGN §9): 0 success, 1 error, 2 bad usage or bad input, 3 a daily run
+//! that completed on stale data.
 
 use systrade_data::DataError;
 
@@ -33,8 +34,15 @@ pub fn existing_ledger(
     Ok(systrade_store::Ledger::open(&path)?)
 }
 
-/// 2 when any cause in the chain is the user's input, else 1.
+/// 3 when a daily run completed on stale data; 2 when any cause in the chain is the user's
+/// input; else 1.
 pub fn code_for(err: &anyhow::Error) -> i32 {
+    if err
+        .chain()
+        .any(|c| c.downcast_ref::<systrade_core::StaleRun>().is_some())
+    {
+        return 3;
+    }
     for cause in err.chain() {
         if cause.downcast_ref::<BadInput>().is_some() {
             return 2;

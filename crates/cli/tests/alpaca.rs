@@ -781,3 +781,169 @@ fn test_approved_sheet_orders_go_to_alpaca_once_and_a_live_account_needs_its_con
         .unwrap();
     assert_eq!(canceled["status"], "canceled", "{canceled}");
 }
+
+/// `systrade run` of `cfg` at the venue with no `--data`: the config's own source, which
+/// its `[data] refresh` keeps; the venue serves trading and market data on one port unless
+/// `data_url` says otherwise.
+fn run_refreshing(
+    home: &Path,
+    cfg: &Path,
+    venue: &Venue,
+    day: &str,
+    data_url: &str,
+    extra: &[&str],
+) -> Out {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("systrade"));
+    for k in ENV {
+        c.env_remove(k);
+    }
+    let o = c
+        .arg("--home")
+        .arg(home)
+        .args([
+            "run",
+            "--config",
+            s(cfg),
+            "--broker",
+            "alpaca",
+            "--as-of",
+            day,
+        ])
+        .args(extra)
+        .env("APCA_API_KEY_ID", KEY)
+        .env("APCA_API_SECRET_KEY", SECRET)
+        .env("APCA_API_BASE_URL", &venue.url)
+        .env("APCA_API_DATA_URL", data_url)
+        .output()
+        .unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        text: format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    }
+}
+
+#[test]
+fn test_twenty_sessions_refresh_their_own_data_from_the_venue_and_decide_as_the_backtest() {
+    let dir = tempfile::tempdir().unwrap();
+    let days = sessions("2024-06-03", 21);
+    let venue = start(
+        &dir.path().join("venue.sqlite"),
+        &days[0],
+        &["--rate-limit", "100000"],
+    );
+    // The book's data is a market database nobody touches by hand: empty at first, then
+    // brought through each decision bar by the run itself.
+    let text = read(&config()).replace(
+        "source = \"../../shared/data/us_etf_daily_yahoo\"",
+        "source = \"market.db\"\nrefresh = \"alpaca\"",
+    );
+    assert!(text.contains("refresh = \"alpaca\""));
+    let cfg = dir.path().join("trend_us_alpaca.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let db = dir.path().join("market.db");
+    let home = dir.path().join("home");
+    let bt = dir.path().join("bt");
+    let r = common::run(&[
+        "backtest",
+        "--config",
+        s(&config()),
+        "--data",
+        s(&data()),
+        "--start",
+        "2024-05-31",
+        "--end",
+        &days[19],
+        "--out",
+        s(&bt),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let history = read(&bt.join("targets.csv"));
+    for (i, day) in days[..20].iter().enumerate() {
+        venue.clock(day);
+        let r = run_refreshing(&home, &cfg, &venue, day, &venue.url, &[]);
+        assert_eq!(r.code, 0, "{day}: {}", r.text);
+        assert!(
+            r.text.contains("data refresh from alpaca into --db"),
+            "{day}: {}",
+            r.text
+        );
+        let want = if i == 0 { "12 new" } else { "12 updated" };
+        assert!(r.text.contains(want), "{day}: {}", r.text);
+        // The decision bar is in the database now, and nothing after it.
+        let last = query(&db, "SELECT MAX(date) FROM prices WHERE ticker = 'SPY'");
+        let prev = if i == 0 {
+            "2024-05-31".to_string()
+        } else {
+            days[i - 1].clone()
+        };
+        assert_eq!(last, vec![vec![prev]], "{day}");
+        assert_eq!(
+            day_decisions(&read(
+                &home.join(format!("runs/trend_us_alpaca/{day}/targets_{day}.csv"))
+            )),
+            decisions(&history, day),
+            "{day}: targets"
+        );
+        venue.clock_open(day);
+        let p = protect(&home, &venue);
+        assert_eq!(p.code, 0, "{day} protect: {}", p.text);
+    }
+    // The 21st session with the data vendor down: the refresh fails loudly, every symbol
+    // lacks its decision bar, no new risk is taken, stops stay, and the run exits 3.
+    let day = &days[20];
+    venue.clock(day);
+    let orders = venue.all_orders().len();
+    let r = run_refreshing(
+        &home,
+        &cfg,
+        &venue,
+        day,
+        "http://127.0.0.1:9",
+        &["--no-refresh"],
+    );
+    assert_eq!(r.code, 3, "{}", r.text);
+    assert!(r.text.contains("stale data: trend_us_alpaca"), "{}", r.text);
+    assert!(
+        r.text.contains(&format!(
+            "SPY has no decision bar (its last bar is {})",
+            days[18]
+        )),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains("ran with stale data: every symbol of trend_us_alpaca"),
+        "{}",
+        r.text
+    );
+    let summary: Value = serde_json::from_str(&read(&home.join(format!(
+        "runs/trend_us_alpaca/{day}/daily_summary_{day}.json"
+    ))))
+    .unwrap();
+    assert_eq!(
+        summary["no_data"].as_array().unwrap().len(),
+        12,
+        "{summary}"
+    );
+    let new_buys = venue.all_orders()[orders..]
+        .iter()
+        .filter(|o| o["side"] == "buy")
+        .count();
+    assert_eq!(new_buys, 0, "a stale day takes no new risk");
+    check_venue(&home, &venue, day);
+    let r = run_refreshing(
+        &home,
+        &cfg,
+        &venue,
+        day,
+        "http://127.0.0.1:9",
+        &["--force-run"],
+    );
+    assert_eq!(r.code, 3, "{}", r.text);
+    assert!(r.text.contains("data refresh failed"), "{}", r.text);
+}

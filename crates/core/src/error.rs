@@ -34,3 +34,10 @@ pub enum CoreError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct BadInput(pub String);
+
+/// A daily run that completed on stale data: every symbol of a strategy lacked its decision
+/// bar, so nothing new was decided (stops were kept). The command line maps it to exit 3
+/// ("ran with stale data"), so a scheduler notices.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StaleRun(pub String);

@@ -21,7 +21,7 @@ pub mod vocab;
 
 pub use bar::{Bar, DailyBar, IntradayBar, Ohlcv};
 pub use calendar::{Calendar, Session};
-pub use error::{BadInput, CoreError};
+pub use error::{BadInput, CoreError, StaleRun};
 pub use market::Market;
 pub use money::{Money, Price, Quantity};
 pub use symbol::Symbol;

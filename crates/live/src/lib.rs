@@ -13,6 +13,7 @@ pub mod logs;
 pub mod notify;
 pub mod orders;
 pub mod reconcile;
+pub mod refresh;
 pub mod schedule;
 pub mod staging;
 pub mod stops;
@@ -191,6 +192,8 @@ pub struct RunRequest {
     pub data: Option<PathBuf>,
     pub now: DateTime<Utc>,
     pub read: ReadOptions,
+    /// Fetch each config's data through the decision bar first (`[data] refresh`).
+    pub refresh: bool,
 }
 
 /// The daily run at the venues systrade ships ([`venue::Venues`]); returns the summaries
@@ -232,6 +235,12 @@ pub fn run_with(
     if !a.dry_run {
         mail_newsletter(home, &ran, now, &stamp);
     }
+    let stale: Vec<String> = ran.iter().filter_map(|r| r.all_stale.clone()).collect();
+    if !stale.is_empty() {
+        return Err(
+            systrade_core::StaleRun(format!("ran with stale data: {}", stale.join("; "))).into(),
+        );
+    }
     Ok(ran.into_iter().map(|r| r.summary).collect())
 }
 
@@ -241,6 +250,8 @@ struct Ran {
     name: String,
     day: NaiveDate,
     newsletter: bool,
+    /// Every symbol lacked its decision bar: what to say (exit 3).
+    all_stale: Option<String>,
 }
 
 /// Step 14's email: the newsletter of the books just run, when SMTP is configured. A failure
@@ -284,6 +295,9 @@ fn run_one(
 ) -> anyhow::Result<Option<Ran>> {
     let now = a.now;
     let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    if a.refresh {
+        refresh_before(home, a, config, &stamp)?;
+    }
     let (l, market_day) = desk::Desk::load(config, a.data.as_deref(), &a.read, a.as_of, now)?;
     if a.as_of.is_none() {
         market_session(l.market(), now)
@@ -390,11 +404,89 @@ fn run_one(
             connector.connect(&venue, &l, market_day)
         })?
     };
+    let all_stale = stale_lines(&l, &summary, &name, market_day)?;
     Ok(Some(Ran {
         summary,
         name,
         day: market_day,
         newsletter: l.run_cfg().newsletter,
+        all_stale,
+    }))
+}
+
+/// Step 0 for a config with `[data] refresh`: its data fetched through the decision bar. A
+/// refresh that fails is said loudly and logged; the run goes on (stops must be kept) and
+/// symbols without their decision bar take no new risk.
+fn refresh_before(home: &Path, a: &RunRequest, config: &Path, stamp: &str) -> anyhow::Result<()> {
+    let got = refresh::refresh(&refresh::RefreshRequest {
+        config,
+        data: a.data.as_deref(),
+        read: &a.read,
+        as_of: a.as_of,
+        now: a.now,
+    })?;
+    match got {
+        None => {}
+        Some(Ok(report)) => {
+            for line in refresh::lines(&report) {
+                println!("{line}");
+            }
+        }
+        Some(Err(e)) => {
+            let msg = format!(
+                "{}: data refresh failed: {e}; deciding on the stored data (a symbol without its decision bar takes no new risk)",
+                config.display()
+            );
+            eprintln!("{msg}");
+            entry_event(home, "refresh_failed", None, &msg, stamp);
+        }
+    }
+    Ok(())
+}
+
+/// One line on stderr per symbol decided without its decision bar; when that is every
+/// symbol of the book, what exit 3 says.
+fn stale_lines(
+    l: &desk::Desk,
+    summary: &Path,
+    name: &str,
+    day: NaiveDate,
+) -> anyhow::Result<Option<String>> {
+    let text = std::fs::read_to_string(summary)
+        .with_context(|| format!("reading {}", summary.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", summary.display()))?;
+    let no_data: Vec<String> = v["no_data"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if no_data.is_empty() {
+        return Ok(None);
+    }
+    let bars = l.bars();
+    for s in &no_data {
+        let last = systrade_core::Symbol::new(s)
+            .ok()
+            .and_then(|sym| {
+                bars.get(&sym)
+                    .and_then(|b| b.last())
+                    .map(|b| b.ts.to_string())
+            })
+            .unwrap_or_else(|| "none".into());
+        eprintln!(
+            "stale data: {name} {day}: {s} has no decision bar (its last bar is {last}); no new risk there, its stop stays as it is"
+        );
+    }
+    let every = !bars.is_empty() && bars.keys().all(|s| no_data.iter().any(|n| n == s.as_str()));
+    Ok(every.then(|| {
+        format!(
+            "every symbol of {name} lacks its decision bar for {day} (nothing new decided; stops kept; summary {}) — refresh its data (`systrade data fetch`, or [data] refresh)",
+            summary.display()
+        )
     }))
 }
 

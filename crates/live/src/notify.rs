@@ -64,6 +64,23 @@ pub fn alerts_of(summary: &DailySummary, errors: &[String]) -> Vec<Alert> {
         lines,
         data: json!(summary),
     }];
+    if !summary.no_data.is_empty() {
+        out.push(Alert {
+            kind: AlertKind::StaleData,
+            strategy: strategy.clone(),
+            day: day.clone(),
+            title: format!(
+                "{strategy} {day}: stale data for {} symbols — no new risk there",
+                summary.no_data.len()
+            ),
+            lines: summary
+                .no_data
+                .iter()
+                .map(|s| format!("{s}: no decision bar; stop kept as it is"))
+                .collect(),
+            data: json!({"no_data": summary.no_data}),
+        });
+    }
     let blocked = &summary.decisions.blocked;
     if !blocked.is_empty() {
         out.push(Alert {

@@ -505,6 +505,7 @@ fn request(cfg: &Path, d: NaiveDate) -> RunRequest {
         data: None,
         now,
         read: Default::default(),
+        refresh: true,
     }
 }
 

@@ -14,6 +14,8 @@ pub enum AlertKind {
     RunSummary,
     BlockedEntries,
     ReconciliationMismatch,
+    /// Symbols decided without their decision bar (no new risk there).
+    StaleData,
     Error,
 }
 
@@ -23,6 +25,7 @@ impl AlertKind {
             AlertKind::RunSummary => ":white_check_mark:",
             AlertKind::BlockedEntries => ":no_entry:",
             AlertKind::ReconciliationMismatch => ":warning:",
+            AlertKind::StaleData => ":hourglass:",
             AlertKind::Error => ":rotating_light:",
         }
     }

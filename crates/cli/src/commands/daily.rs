@@ -41,6 +41,7 @@ pub fn run(home: &Path, a: &DailyRunArgs) -> anyhow::Result<()> {
         data: a.data.clone(),
         now: now_of(a.now.as_deref())?,
         read: a.read.options(),
+        refresh: !a.no_refresh,
     };
     for p in systrade_live::run(home, &req)? {
         println!("daily summary: {}", p.display());

@@ -154,6 +154,7 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
             data: None,
             now: systrade_live::now_of(None)?,
             read: read.options(),
+            refresh: false,
         };
         print!("   ");
         last_summary = systrade_live::run(&home, &req)?.pop().or(last_summary);

@@ -158,6 +158,7 @@ pub fn demo(
         positions: None,
         capital: None,
         data: None,
+        no_refresh: true,
         momentum: none,
         live_capital: Some(1_000_000.0),
         holdings: None,

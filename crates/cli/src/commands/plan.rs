@@ -13,6 +13,9 @@ use systrade_systems::plan::{decide, summary, write};
 use systrade_systems::trend::{Loaded, load};
 
 pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
+    if !a.no_refresh {
+        refresh(a)?;
+    }
     match systrade_config::StrategyKind::of(&a.config).map_err(BadInput)? {
         systrade_config::StrategyKind::Momentum => {
             if a.positions.is_some() || a.capital.is_some() {
@@ -46,6 +49,32 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
         (None, _) => None,
     };
     plan(&l, a.as_of, holdings, &a.out)?;
+    Ok(())
+}
+
+/// A config with `[data] refresh`: its data fetched through the session before `--as-of`
+/// first. A failed refresh is said loudly; the plan goes on with the data as it is.
+fn refresh(a: &PlanArgs) -> anyhow::Result<()> {
+    let data = a.data.as_deref().or(a.momentum.db.as_deref());
+    let got = systrade_live::refresh::refresh(&systrade_live::refresh::RefreshRequest {
+        config: &a.config,
+        data,
+        read: &a.read.options(),
+        as_of: Some(a.as_of),
+        now: systrade_live::env_now()?,
+    })?;
+    match got {
+        None => {}
+        Some(Ok(report)) => {
+            for line in systrade_live::refresh::lines(&report) {
+                println!("{line}");
+            }
+        }
+        Some(Err(e)) => eprintln!(
+            "{}: data refresh failed: {e}; planning on the data as it is",
+            a.config.display()
+        ),
+    }
     Ok(())
 }
 
