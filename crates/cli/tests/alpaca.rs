@@ -129,7 +129,12 @@ struct Out {
 }
 
 fn run(home: &Path, venue: &Venue, day: &str, extra: &[&str]) -> Out {
-    let o = run_cmd(home, venue, day, extra).output().unwrap();
+    finish(run_cmd(home, venue, day, extra))
+}
+
+/// Runs `c` to its end: its exit code and what it printed.
+fn finish(mut c: Command) -> Out {
+    let o = c.output().unwrap();
     Out {
         code: o.status.code().unwrap_or(-1),
         text: format!(
@@ -797,8 +802,7 @@ fn run_refreshing(
     for k in ENV {
         c.env_remove(k);
     }
-    let o = c
-        .arg("--home")
+    c.arg("--home")
         .arg(home)
         .args([
             "run",
@@ -813,17 +817,8 @@ fn run_refreshing(
         .env("APCA_API_KEY_ID", KEY)
         .env("APCA_API_SECRET_KEY", SECRET)
         .env("APCA_API_BASE_URL", &venue.url)
-        .env("APCA_API_DATA_URL", data_url)
-        .output()
-        .unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        text: format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    }
+        .env("APCA_API_DATA_URL", data_url);
+    finish(c)
 }
 
 #[test]

@@ -664,3 +664,149 @@ fn test_bad_requests_fail_with_one_clear_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("only daily bars"), "{err}");
 }
+
+/// Articles in Alpha Vantage's NEWS_SENTIMENT shape.
+const NEWS: &str = r#"{"items": "3", "feed": [
+ {"title": "Apple beats on services", "url": "https://news.example/a1", "time_published": "20210419T133000",
+  "summary": "…", "source": "Example Wire", "overall_sentiment_score": 0.3, "overall_sentiment_label": "Somewhat-Bullish",
+  "ticker_sentiment": [{"ticker": "AAPL", "relevance_score": "0.91", "ticker_sentiment_score": "0.412", "ticker_sentiment_label": "Bullish"},
+                       {"ticker": "MSFT", "relevance_score": "0.10", "ticker_sentiment_score": "0.01", "ticker_sentiment_label": "Neutral"}]},
+ {"title": "Supply worries weigh on Apple", "url": "https://news.example/a2", "time_published": "20210420T090500",
+  "summary": "…", "source": "Example Daily", "overall_sentiment_score": -0.2, "overall_sentiment_label": "Somewhat-Bearish",
+  "ticker_sentiment": [{"ticker": "AAPL", "relevance_score": "0.75", "ticker_sentiment_score": "-0.387", "ticker_sentiment_label": "Bearish"}]},
+ {"title": "Tomorrow's story", "url": "https://news.example/a3", "time_published": "20210423T090500",
+  "summary": "…", "source": "Example Daily", "overall_sentiment_score": 0.0, "overall_sentiment_label": "Neutral",
+  "ticker_sentiment": [{"ticker": "AAPL", "relevance_score": "0.5", "ticker_sentiment_score": "0.0", "ticker_sentiment_label": "Neutral"}]}
+]}"#;
+
+#[test]
+fn test_news_sentiment_is_fetched_per_symbol_and_article_once() {
+    let t = tempfile::tempdir().unwrap();
+    let news = t.path().join("news.json");
+    std::fs::write(&news, NEWS).unwrap();
+    let v = data_vendor(
+        &shared("sp500_daily_alphavantage/daily"),
+        &["--now", "2021-04-22T12:00:00Z", "--news", s(&news)],
+    );
+    let db = t.path().join("m.db");
+    let args = [
+        "--provider",
+        "alphavantage",
+        "--symbols",
+        "AAPL,MSFT",
+        "--start",
+        "2021-04-01",
+        "--news",
+        "--db",
+        s(&db),
+    ];
+    let (code, out, err) = fetch(&v, &args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("news: AAPL: 2 articles, 2 new"), "{out}");
+    assert!(out.contains("news: MSFT: 1 articles, 1 new"), "{out}");
+    let got = common::daily::query(
+        &db,
+        "SELECT ticker, date, label, headline, source, url FROM news ORDER BY ticker, published",
+    );
+    assert_eq!(
+        got[0],
+        [
+            "AAPL",
+            "2021-04-19",
+            "Bullish",
+            "Apple beats on services",
+            "Example Wire",
+            "https://news.example/a1"
+        ]
+    );
+    assert_eq!(got[1][2], "Bearish");
+    assert_eq!(got.len(), 3);
+    assert_eq!(
+        rows(&db, "SELECT score FROM news WHERE url LIKE '%a2'"),
+        vec![vec![Sql::Real(-0.387)]]
+    );
+    // Again: nothing new; the article of the 23rd is not out yet at the vendor's clock.
+    let (code, out, _) = fetch(&v, &args);
+    assert_eq!(code, 0);
+    assert!(out.contains("news: AAPL: 1 articles, 0 new"), "{out}");
+    // Into a folder: one CSV per symbol.
+    let dir = t.path().join("out");
+    let mut a = args.to_vec();
+    a.truncate(a.len() - 2);
+    a.extend(["--out", s(&dir)]);
+    let (code, out, err) = fetch(&v, &a);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = read(&dir.join("news/AAPL.csv"));
+    assert!(
+        text.starts_with("symbol,date,published,score,label,relevance,headline,source,url\n"),
+        "{text}"
+    );
+    assert!(text.contains("AAPL,2021-04-20,20210420T090500,-0.387,Bearish,0.75,Supply worries weigh on Apple,Example Daily,https://news.example/a2"), "{text}");
+}
+
+#[test]
+fn test_plan_refreshes_its_data_and_inspect_says_how_stale_a_series_is() {
+    let t = tempfile::tempdir().unwrap();
+    let v = data_vendor(
+        &shared("us_etf_daily_yahoo"),
+        &["--now", "2024-06-03T12:00:00Z"],
+    );
+    let text =
+        read(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs/trend_us_alpaca.toml"))
+            .replace(
+                "source = \"../../shared/data/us_etf_daily_yahoo\"",
+                "source = \"market.db\"\nrefresh = \"alpaca\"",
+            );
+    let cfg = t.path().join("trend.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let env = env_of(&v);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out_dir = t.path().join("plan");
+    let (code, out, err) = systrade(
+        &[
+            "plan",
+            "--config",
+            s(&cfg),
+            "--as-of",
+            "2024-06-03",
+            "--out",
+            s(&out_dir),
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("data refresh from alpaca into --db"), "{out}");
+    assert!(out.contains("12 new"), "{out}");
+    let db = t.path().join("market.db");
+    assert_eq!(
+        common::daily::query(&db, "SELECT MAX(date) FROM prices"),
+        vec![vec!["2024-05-31".to_string()]]
+    );
+    // --no-refresh plans on the data as it is (nothing fetched).
+    let calls = v.calls();
+    let (code, out, err) = systrade(
+        &[
+            "plan",
+            "--config",
+            s(&cfg),
+            "--as-of",
+            "2024-06-03",
+            "--out",
+            s(&out_dir),
+            "--no-refresh",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(v.calls(), calls);
+    // A week later the series are stale by five sessions.
+    let (code, out, err) = systrade(
+        &["data", "inspect", "--db", s(&db), "--symbol", "SPY"],
+        &[("SYSTRADE_NOW", "2024-06-07T21:00:00Z")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("STALE by 5 sessions (last completed session 2024-06-07)"),
+        "{out}"
+    );
+}

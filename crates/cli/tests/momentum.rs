@@ -507,3 +507,77 @@ fn test_bad_inputs_are_named_and_nothing_is_exported() {
     assert!(!out.exists());
     let _ = r.stdout;
 }
+
+#[test]
+fn test_the_owners_sqlite_layout_with_holiday_rows_backtests_as_the_csv_folder_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(cfg) = config(dir.path(), &[]) else {
+        return;
+    };
+    let root = shared("data").unwrap();
+    // The owner's database: a bare `prices` table written by another tool, with the B3
+    // holiday rows (volume 0, every price the same) the Yahoo files carry, and `sectors`.
+    let db = dir.path().join("owner.db");
+    let mut conn = rusqlite::Connection::open(&db).unwrap();
+    let c = conn.transaction().unwrap();
+    c.execute_batch(
+        "CREATE TABLE prices (ticker TEXT, date TEXT, open REAL, high REAL, low REAL, close REAL, volume INTEGER);
+         CREATE TABLE sectors (ticker TEXT, sector TEXT);",
+    )
+    .unwrap();
+    let mut holiday_rows = 0;
+    for e in std::fs::read_dir(root.join("br_b3_daily_yahoo/daily")).unwrap() {
+        let p = e.unwrap().path();
+        let ticker = p.file_stem().unwrap().to_str().unwrap().to_string();
+        for r in rows(&read(&p)) {
+            let v: f64 = f(&r["Volume"]);
+            if v == 0.0 && r["Open"] == r["Close"] {
+                holiday_rows += 1;
+            }
+            c.execute(
+                "INSERT INTO prices VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                rusqlite::params![
+                    ticker,
+                    r["Date"],
+                    f(&r["Open"]),
+                    f(&r["High"]),
+                    f(&r["Low"]),
+                    f(&r["Close"]),
+                    v as i64
+                ],
+            )
+            .unwrap();
+        }
+    }
+    assert!(holiday_rows > 0, "the data has holiday placeholder rows");
+    c.commit().unwrap();
+    drop(conn);
+    let (csv_out, db_out) = (dir.path().join("csv"), dir.path().join("db"));
+    let r = run(&["backtest", "--config", s(&cfg), "--out", s(&csv_out)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&[
+        "backtest",
+        "--config",
+        s(&cfg),
+        "--db",
+        s(&db),
+        "--out",
+        s(&db_out),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for f in ["targets.csv", "timeseries.csv"] {
+        assert_eq!(read(&csv_out.join(f)), read(&db_out.join(f)), "{f}");
+    }
+    // `data inspect` shows the placeholder rows of the foreign database as flagged.
+    let r = run(&[
+        "data",
+        "inspect",
+        "--db",
+        s(&db),
+        "--symbol",
+        "ABEV3",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("zero_volume_placeholder"), "{}", r.stdout);
+}

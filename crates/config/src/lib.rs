@@ -130,7 +130,7 @@ fn market_of(m: &str) -> Option<systrade_core::Market> {
 }
 
 /// The universe of the strategy config at `path` (trend: every sleeve's tickers; momentum:
-/// `data.tickers`). A sheet book has none.
+/// `data.tickers`, empty when it does not name them). A sheet book has none.
 pub fn universe(path: &Path) -> Result<Universe, String> {
     let adjust = |a: &str| systrade_data::Adjust::parse(a).unwrap_or_default();
     match StrategyKind::of(path)? {
@@ -154,14 +154,8 @@ pub fn universe(path: &Path) -> Result<Universe, String> {
         }
         StrategyKind::Momentum => {
             let c = momentum::MomentumConfig::load(path)?;
-            let tickers = c.data.tickers.clone().ok_or_else(|| {
-                format!(
-                    "{}: data.tickers: a momentum config names its tickers to be fetched",
-                    path.display()
-                )
-            })?;
             Ok(Universe {
-                tickers,
+                tickers: c.data.tickers.clone().unwrap_or_default(),
                 market: market_of(&c.data.market),
                 adjust: adjust(&c.data.adjust),
                 source: resolve(path, &c.data.source),

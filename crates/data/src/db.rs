@@ -330,6 +330,7 @@ impl MarketDb {
     /// The daily bars of a symbol, oldest first; a bad stored value is an error naming it.
     pub fn daily_bars(&self, symbol: &Symbol) -> Result<Vec<DailyBar>, DataError> {
         let e = db_err(&self.path);
+        let foreign = !self.has_table("instruments")?;
         let mut st = self
             .conn
             .prepare_cached("SELECT date, open, high, low, close, volume FROM prices WHERE ticker = ?1 ORDER BY date")
@@ -381,6 +382,16 @@ impl MarketDb {
             {
                 return Err(bad("duplicate date"));
             }
+            let mut ohlcv = ohlcv;
+            if foreign {
+                // Another tool's database was never imported: its rows get the checks an
+                // import gives, and a row with a value problem (a holiday's zero-volume
+                // placeholder) is kept out of decisions as `--on-bad-row flag` keeps it.
+                if crate::validate::check_row(&ohlcv).is_some() {
+                    continue;
+                }
+                crate::validate::repair_noise(&mut ohlcv);
+            }
             out.push(Bar::new(d, ohlcv));
         }
         if out.is_empty() {
@@ -429,6 +440,9 @@ impl MarketDb {
         interval: Interval,
     ) -> Result<Vec<FlaggedRow>, DataError> {
         let e = db_err(&self.path);
+        if !self.has_table("instruments")? {
+            return self.foreign_flags(symbol, interval);
+        }
         if !self.has_table("flagged_rows")? {
             return Ok(vec![]);
         }
@@ -460,6 +474,42 @@ impl MarketDb {
                 detail,
                 values,
             });
+        }
+        Ok(out)
+    }
+
+    /// The rows of another tool's `prices` table that an import would flag (kept out of
+    /// [`MarketDb::daily_bars`]); the row number stands for the line.
+    fn foreign_flags(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+    ) -> Result<Vec<FlaggedRow>, DataError> {
+        if interval != Interval::Daily {
+            return Ok(vec![]);
+        }
+        let e = db_err(&self.path);
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT date, open, high, low, close, volume FROM prices WHERE ticker = ?1 ORDER BY date")
+            .map_err(&e)?;
+        let rows = st
+            .query_map([symbol.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, ohlcv_at(r, 1)?))
+            })
+            .map_err(&e)?;
+        let mut out = Vec::new();
+        for (i, row) in rows.enumerate() {
+            let (ts, values) = row.map_err(&e)?;
+            if let Some((flag, detail)) = crate::validate::check_row(&values) {
+                out.push(FlaggedRow {
+                    line: i as u64 + 1,
+                    ts,
+                    flag,
+                    detail,
+                    values,
+                });
+            }
         }
         Ok(out)
     }

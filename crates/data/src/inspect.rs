@@ -73,6 +73,54 @@ pub struct SeriesReport {
     pub splits: Vec<(NaiveDate, f64)>,
     pub dividends: usize,
     pub notes: Vec<String>,
+    /// The last bar against the market's last completed session (set by [`mark_stale`]).
+    pub freshness: Option<Freshness>,
+}
+
+/// A series' last bar against the market's last completed session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Freshness {
+    /// The market's last completed session at the time of the check.
+    pub last_session: NaiveDate,
+    /// Sessions after the last bar up to and including `last_session` (0: up to date).
+    pub stale_by: usize,
+}
+
+/// The last session of `market` that has closed at `now` (crypto: yesterday, UTC).
+pub fn last_completed_session(market: Market, now: DateTime<Utc>) -> NaiveDate {
+    let local = now.with_timezone(&market.tz());
+    let today = local.date_naive();
+    if market == Market::Crypto {
+        return today.pred_opt().unwrap_or(today);
+    }
+    let cal = market.calendar();
+    match cal.session(today) {
+        Some(s) if local.time() >= s.close => today,
+        _ => cal.previous_trading_day(today),
+    }
+}
+
+/// Sets each report's [`Freshness`] at `now`.
+pub fn mark_stale(reports: &mut [SeriesReport], now: DateTime<Utc>) {
+    for r in reports {
+        let Some(last) = r
+            .last
+            .as_deref()
+            .and_then(|l| l.get(..10))
+            .and_then(|d| d.parse::<NaiveDate>().ok())
+        else {
+            continue;
+        };
+        let session = last_completed_session(r.market, now);
+        let stale_by = match last.succ_opt() {
+            Some(next) if next <= session => r.market.calendar().trading_days(next, session).len(),
+            _ => 0,
+        };
+        r.freshness = Some(Freshness {
+            last_session: session,
+            stale_by,
+        });
+    }
 }
 
 /// Missing sessions of daily dates against a calendar.
@@ -215,6 +263,7 @@ pub fn report_series(p: &PriceSeries) -> SeriesReport {
         splits,
         dividends,
         notes: p.notes.clone(),
+        freshness: None,
     }
 }
 
@@ -245,6 +294,7 @@ pub fn report_stored(db: &MarketDb, info: &InstrumentInfo) -> Result<SeriesRepor
         splits,
         dividends,
         notes: prov.map(|p| p.notes).unwrap_or_default(),
+        freshness: None,
     })
 }
 
@@ -278,6 +328,17 @@ pub fn render_table(reports: &[SeriesReport]) -> String {
         if !r.splits.is_empty() {
             let s: Vec<String> = r.splits.iter().map(|(d, k)| format!("{d} x{k}")).collect();
             tail.push(format!("splits {}", s.join(", ")));
+        }
+        if let Some(f) = r.freshness.as_ref().filter(|f| f.stale_by > 0) {
+            tail.insert(
+                0,
+                format!(
+                    "STALE by {} session{} (last completed session {})",
+                    f.stale_by,
+                    if f.stale_by == 1 { "" } else { "s" },
+                    f.last_session
+                ),
+            );
         }
         out.push_str(&format!(
             "{:<12} {:>5} {:<6} {:>7} {:<20} {:<20} {:>7} {:>8} {:>8}  {}\n",
@@ -328,6 +389,58 @@ pub fn render_flags(reports: &[SeriesReport], limit: usize) -> String {
 mod tests {
     use super::*;
     use systrade_core::calendar::us::Nyse;
+
+    #[test]
+    fn test_the_last_completed_session_and_how_stale_a_series_is() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // Monday 2024-07-08 before the open: Friday; after the close: Monday.
+        assert_eq!(
+            last_completed_session(Market::Us, t("2024-07-08T13:00:00Z")),
+            d(2024, 7, 5)
+        );
+        assert_eq!(
+            last_completed_session(Market::Us, t("2024-07-08T20:30:00Z")),
+            d(2024, 7, 8)
+        );
+        // The 4th of July: the 3rd (an early close that has closed).
+        assert_eq!(
+            last_completed_session(Market::Us, t("2024-07-04T20:00:00Z")),
+            d(2024, 7, 3)
+        );
+        assert_eq!(
+            last_completed_session(Market::Crypto, t("2024-07-08T00:30:00Z")),
+            d(2024, 7, 7)
+        );
+        let mut r = vec![SeriesReport {
+            symbol: "SPY".into(),
+            interval: "1d".into(),
+            market: Market::Us,
+            format: "generic".into(),
+            source_basis: String::new(),
+            adjust: "split".into(),
+            rows: 1,
+            first: Some("2024-07-01".into()),
+            last: Some("2024-07-02".into()),
+            flagged: BTreeMap::new(),
+            flagged_rows: vec![],
+            skipped: 0,
+            gaps: daily_gaps(&[], &Nyse),
+            splits: vec![],
+            dividends: 0,
+            notes: vec![],
+            freshness: None,
+        }];
+        // Wednesday the 3rd, the 5th and Monday the 8th are missing (the 4th is a holiday).
+        mark_stale(&mut r, t("2024-07-08T21:00:00Z"));
+        assert_eq!(r[0].freshness.as_ref().map(|f| f.stale_by), Some(3));
+        assert!(
+            render_table(&r).contains("STALE by 3 sessions (last completed session 2024-07-08)")
+        );
+        r[0].last = Some("2024-07-08".into());
+        mark_stale(&mut r, t("2024-07-08T21:00:00Z"));
+        assert_eq!(r[0].freshness.as_ref().map(|f| f.stale_by), Some(0));
+        assert!(!render_table(&r).contains("STALE"));
+    }
 
     fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, dd).unwrap()

@@ -19,6 +19,8 @@ pub struct Alpaca {
     client: DataClient,
     /// `sip` (Alpaca's default) or `iex` (free plans' real-time feed).
     pub feed: String,
+    /// The key pair (default: `APCA_API_KEY_ID`/`APCA_API_SECRET_KEY` when needed).
+    keys: Option<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -50,11 +52,23 @@ impl Alpaca {
                 .ok()
                 .filter(|f| !f.trim().is_empty())
                 .unwrap_or_else(|| "sip".into()),
+            keys: None,
         }
     }
 
-    fn keys(required: bool) -> Result<Vec<(&'static str, String)>, FetchError> {
-        match (secret("APCA_API_KEY_ID"), secret("APCA_API_SECRET_KEY")) {
+    /// With this key pair instead of the environment's.
+    pub fn with_keys(mut self, key_id: &str, secret_key: &str) -> Alpaca {
+        systrade_core::redact::register(secret_key);
+        self.keys = Some((key_id.to_string(), secret_key.to_string()));
+        self
+    }
+
+    fn keys(&self, required: bool) -> Result<Vec<(&'static str, String)>, FetchError> {
+        let pair = match &self.keys {
+            Some((k, s)) => (Some(k.clone()), Some(s.clone())),
+            None => (secret("APCA_API_KEY_ID"), secret("APCA_API_SECRET_KEY")),
+        };
+        match pair {
             (Some(k), Some(s)) => Ok(vec![
                 ("APCA-API-KEY-ID", k),
                 ("APCA-API-SECRET-KEY", s),
@@ -182,11 +196,7 @@ impl Vendor for Alpaca {
                 "alpaca: {input} is a B3 name; Alpaca has US equities and crypto (use --provider yahoo)"
             )));
         }
-        Ok(Instrument {
-            symbol: stored(input)?,
-            remote: input.to_string(),
-            market: Market::Us,
-        })
+        Instrument::us(input)
     }
 
     fn batch(&self) -> usize {
@@ -211,7 +221,7 @@ impl Vendor for Alpaca {
             .collect();
         let mut got = BTreeMap::new();
         if !stocks.is_empty() {
-            let h = Self::keys(true)?;
+            let h = self.keys(true)?;
             got.extend(self.fetch_group(
                 &stocks,
                 "/v2/stocks/bars",
@@ -223,7 +233,7 @@ impl Vendor for Alpaca {
             )?);
         }
         if !crypto.is_empty() {
-            let h = Self::keys(false)?;
+            let h = self.keys(false)?;
             got.extend(self.fetch_group(
                 &crypto,
                 "/v1beta3/crypto/us/bars",

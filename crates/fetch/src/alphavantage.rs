@@ -14,7 +14,7 @@ pub use systrade_data::news::NewsItem;
 
 use crate::error::FetchError;
 use crate::http::{DataClient, Verdict};
-use crate::provider::{Instrument, ProviderKind, Vendor, secret, stored};
+use crate::provider::{Instrument, ProviderKind, Vendor, secret};
 use crate::rows::{BarInterval, VendorRow};
 
 pub struct AlphaVantage {
@@ -236,11 +236,7 @@ impl Vendor for AlphaVantage {
                 "alphavantage: {input}: only US equities are fetched from Alpha Vantage"
             )));
         }
-        Ok(Instrument {
-            symbol: stored(input)?,
-            remote: input.to_string(),
-            market: Market::Us,
-        })
+        Instrument::us(input)
     }
 
     fn bars(

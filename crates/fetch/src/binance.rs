@@ -49,11 +49,7 @@ impl Binance {
         };
         let at = DateTime::from_timestamp_millis(ms)
             .ok_or_else(|| bad(format!("kline open time {ms} is out of range")))?;
-        let time = if iv == BarInterval::Day {
-            VendorRow::day_key(at.date_naive())
-        } else {
-            VendorRow::instant_key(at)
-        };
+        let time = VendorRow::utc_key(at, iv);
         Ok((
             ms,
             VendorRow::ohlcv(

@@ -66,11 +66,7 @@ impl Coinbase {
             .map_err(|_| bad(format!("candle start {:?} is not UNIX seconds", c.start)))?;
         let at = DateTime::from_timestamp(secs, 0)
             .ok_or_else(|| bad(format!("candle start {secs} is out of range")))?;
-        let time = if iv == BarInterval::Day {
-            VendorRow::day_key(at.date_naive())
-        } else {
-            VendorRow::instant_key(at)
-        };
+        let time = VendorRow::utc_key(at, iv);
         Ok(VendorRow::ohlcv(
             time,
             num("open", &c.open)?,

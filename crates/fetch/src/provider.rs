@@ -102,6 +102,17 @@ pub struct Instrument {
     pub market: Market,
 }
 
+impl Instrument {
+    /// A US equity, named alike by the store and the vendor.
+    pub fn us(input: &str) -> Result<Instrument, FetchError> {
+        Ok(Instrument {
+            symbol: stored(input)?,
+            remote: input.to_string(),
+            market: Market::Us,
+        })
+    }
+}
+
 /// The quote currencies a pair may end in, longest first.
 pub const QUOTES: [&str; 6] = ["USDT", "USDC", "BUSD", "USD", "EUR", "BTC"];
 

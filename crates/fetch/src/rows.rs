@@ -104,6 +104,16 @@ impl VendorRow {
         date.format("%Y-%m-%d").to_string()
     }
 
+    /// The key of a bar opening at `t` (UTC): its UTC date when daily (crypto days start at
+    /// 00:00 UTC), else the instant.
+    pub fn utc_key(t: DateTime<Utc>, interval: BarInterval) -> String {
+        if interval == BarInterval::Day {
+            VendorRow::day_key(t.date_naive())
+        } else {
+            VendorRow::instant_key(t)
+        }
+    }
+
     /// The bar's key for an intraday bar opening at `t`.
     pub fn instant_key(t: DateTime<Utc>) -> String {
         t.format("%Y-%m-%dT%H:%M:%SZ").to_string()

@@ -200,11 +200,7 @@ impl Vendor for Yahoo {
                     market: Market::Crypto,
                 }
             }
-            _ => Instrument {
-                symbol: stored(input)?,
-                remote: input.to_string(),
-                market: Market::Us,
-            },
+            _ => Instrument::us(input)?,
         })
     }
 

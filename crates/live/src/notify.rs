@@ -231,8 +231,18 @@ mod tests {
 
     #[test]
     fn test_a_clean_run_sends_only_its_summary() {
+        let mut clean = summary();
+        clean.no_data.clear();
+        assert_eq!(alerts_of(&clean, &[]).len(), 1);
+        // A stale symbol is in the summary and gets an alert of its own.
         let a = alerts_of(&summary(), &[]);
-        assert_eq!(a.len(), 1);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[1].kind, AlertKind::StaleData);
+        assert_eq!(
+            a[1].title,
+            "trend 2024-06-28: stale data for 1 symbols — no new risk there"
+        );
+        assert_eq!(a[1].lines, ["XLRE: no decision bar; stop kept as it is"]);
         assert_eq!(a[0].kind, AlertKind::RunSummary);
         assert_eq!(a[0].title, "trend 2024-06-28: equity 100,000.00");
         assert!(
@@ -246,6 +256,7 @@ mod tests {
     #[test]
     fn test_blocked_entries_mismatches_and_errors_get_their_own_alerts() {
         let mut s = summary();
+        s.no_data.clear();
         s.decisions.blocked = serde_json::from_value(json!([{"symbol": "XLB", "qty": "12",
             "reasons": ["kill_switch"],
             "why": ["the kill switch is set: no new entries or adds"]}]))

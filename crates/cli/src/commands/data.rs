@@ -170,6 +170,8 @@ pub fn inspect_reports(a: &InspectArgs) -> anyhow::Result<Vec<SeriesReport>> {
     {
         return Err(BadInput(format!("unknown symbol {s}: not in the data")).into());
     }
+    let mut reports = reports;
+    systrade_data::inspect::mark_stale(&mut reports, systrade_live::env_now()?);
     Ok(reports)
 }
 

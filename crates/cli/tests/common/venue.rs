@@ -49,6 +49,11 @@ impl Venue {
         for (k, v) in env {
             c.env(k, v);
         }
+        Venue::spawn(c, auth)
+    }
+
+    /// Spawns `c` (a `fake-venue` command) and waits for its banner.
+    fn spawn(mut c: Command, auth: Auth) -> Venue {
         let mut child = c.spawn().unwrap();
         let mut banner = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap())
@@ -191,20 +196,5 @@ pub fn data_vendor(data: &Path, extra: &[&str]) -> Venue {
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut child = c.spawn().unwrap();
-    let mut banner = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in the banner {banner:?}"))
-        .to_string();
-    Venue {
-        child,
-        url,
-        banner,
-        auth: Box::new(|_, _| Vec::new()),
-    }
+    Venue::spawn(c, Box::new(|_, _| Vec::new()))
 }
