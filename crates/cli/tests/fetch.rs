@@ -271,6 +271,45 @@ fn test_a_second_fetch_takes_only_what_is_missing_and_reports_a_revised_bar() {
     );
     assert!(again.1.contains("2 up to date"), "{}", again.1);
     assert_eq!(v.calls(), calls + 1);
+    // An earlier --start backfills once; asked again, nothing is fetched but the overlap.
+    let back = fetch(
+        &v,
+        &[
+            "--provider",
+            "alpaca",
+            "--symbols",
+            "SPY,XLK",
+            "--start",
+            "2019-06-01",
+            "--end",
+            "2020-06-30",
+            "--db",
+            s(&db),
+            "--json",
+        ],
+    );
+    let report: Value = serde_json::from_str(&back.1).unwrap();
+    assert_eq!(report["symbols"][0]["status"], "updated", "{report}");
+    assert_eq!(report["symbols"][0]["first"], "2019-06-03", "{report}");
+    assert_eq!(report["symbols"][0]["added"], 148, "{report}");
+    let calls = v.calls();
+    let again = fetch(
+        &v,
+        &[
+            "--provider",
+            "alpaca",
+            "--symbols",
+            "SPY,XLK",
+            "--start",
+            "2019-06-01",
+            "--end",
+            "2020-06-30",
+            "--db",
+            s(&db),
+        ],
+    );
+    assert!(again.1.contains("2 up to date"), "{}", again.1);
+    assert_eq!(v.calls(), calls + 1);
     // The vendor revises SPY's 2020-06-29 close (inside the overlap), and the next
     // top-up reports it and applies it.
     post(
@@ -809,4 +848,50 @@ fn test_plan_refreshes_its_data_and_inspect_says_how_stale_a_series_is() {
         out.contains("STALE by 5 sessions (last completed session 2024-06-07)"),
         "{out}"
     );
+}
+
+#[test]
+fn test_hourly_klines_with_outages_and_off_grid_opens_fetch_as_they_import() {
+    let t = tempfile::tempdir().unwrap();
+    let hourly = shared("crypto_binance_spot/1h");
+    // The vendor's clock inside the last hour of the files: that candle is still open.
+    let v = data_vendor(&hourly, &["--now", "2022-06-05T00:30:00Z"]);
+    let db = t.path().join("h.db");
+    let (code, out, err) = fetch(
+        &v,
+        &[
+            "--provider",
+            "binance",
+            "--symbols",
+            "ADAUSDT,BNBUSDT",
+            "--interval",
+            "1h",
+            "--start",
+            "2017-01-01",
+            "--db",
+            s(&db),
+            "--adjust",
+            "none",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let files: Vec<String> = ["ADAUSDT_1h.csv", "BNBUSDT_1h.csv"]
+        .iter()
+        .map(|x| x.to_string())
+        .collect();
+    let imported = t.path().join("i.db");
+    import(
+        &copies(&hourly, &files, &t.path().join("src")),
+        &imported,
+        &["--adjust", "none"],
+    );
+    assert_same_market(&db, &imported);
+    // 36,000+ hours each at 1,000 a call.
+    assert!(v.calls() >= 76, "{}", v.calls());
+    // BNB's bars opening at :28:15 after the 2018-02 outage are kept at their own instants.
+    let off = rows(
+        &db,
+        "SELECT COUNT(*) FROM prices_intraday WHERE ticker = 'BNBUSDT' AND ts LIKE '%:28:15Z'",
+    );
+    assert!(matches!(off[0][0], Sql::Integer(n) if n > 0), "{off:?}");
 }

@@ -82,6 +82,8 @@ pub struct Fetched {
     pub csv: String,
     /// The last row was a candle still open when it was fetched (flagged `partial_candle`).
     pub open_last: bool,
+    /// The earliest date a fetch asked for (`YYYY-MM-DD`).
+    pub since: String,
 }
 
 /// A market-data database.
@@ -228,9 +230,9 @@ impl MarketDb {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let line = import_one(&tx, parsed, &options, &now).map_err(&e)?;
         tx.execute(
-            "INSERT INTO fetched (dataset, provider, csv, open_last, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(dataset) DO UPDATE SET provider = excluded.provider, csv = excluded.csv, open_last = excluded.open_last, fetched_at = excluded.fetched_at",
-            params![line.dataset, fetched.provider, fetched.csv, fetched.open_last, now],
+            "INSERT INTO fetched (dataset, provider, csv, open_last, since, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(dataset) DO UPDATE SET provider = excluded.provider, csv = excluded.csv, open_last = excluded.open_last, since = excluded.since, fetched_at = excluded.fetched_at",
+            params![line.dataset, fetched.provider, fetched.csv, fetched.open_last, fetched.since, now],
         )
         .map_err(&e)?;
         tx.commit().map_err(&e)?;
@@ -244,13 +246,14 @@ impl MarketDb {
         }
         self.conn
             .query_row(
-                "SELECT provider, csv, open_last FROM fetched WHERE dataset = ?1",
+                "SELECT provider, csv, open_last, since FROM fetched WHERE dataset = ?1",
                 [dataset],
                 |r| {
                     Ok(Fetched {
                         provider: r.get(0)?,
                         csv: r.get(1)?,
                         open_last: r.get(2)?,
+                        since: r.get(3)?,
                     })
                 },
             )

@@ -189,6 +189,8 @@ fn today(now: DateTime<Utc>, market: Market) -> NaiveDate {
 struct Job {
     inst: Instrument,
     stored: Option<Stored>,
+    /// The earliest date asked for, stored with the series.
+    since: NaiveDate,
     /// First row key fetched again (overlap), or `None` for a whole history.
     from_key: Option<String>,
     from: DateTime<Utc>,
@@ -223,17 +225,28 @@ pub fn fetch(
             _ => end - chrono::Duration::days(60),
         };
         let start = plan.start.unwrap_or(default_start);
-        let from_key = stored.as_ref().and_then(|s| {
+        // What was stored was asked for since `since`: an earlier --start backfills (the
+        // whole range once), a later or no --start continues from the last bars.
+        let since = stored.as_ref().and_then(|s| {
             let first = s.rows.first()?;
-            let backfill = plan.start.is_some_and(|st| {
-                VendorRow::day_key(st).as_str() < first.time.get(..10).unwrap_or(&first.time)
-            });
-            if backfill {
+            s.since.or_else(|| first.time.get(..10)?.parse().ok())
+        });
+        let from_key = stored.as_ref().and_then(|s| {
+            s.rows.first()?;
+            if plan
+                .start
+                .is_some_and(|st| since.is_some_and(|since| st < since))
+            {
                 return None;
             }
             let i = s.rows.len().saturating_sub(1 + plan.overlap);
             Some(s.rows[i].time.clone())
         });
+        let since = match (since, plan.start) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, _) => start,
+        };
         let from = from_key
             .as_deref()
             .and_then(key_instant)
@@ -241,6 +254,7 @@ pub fn fetch(
         jobs.push(Job {
             inst,
             stored,
+            since,
             from_key,
             from,
             to,
@@ -368,6 +382,7 @@ fn settle(
                 let everything = Stored {
                     rows: stored.rows.clone(),
                     open_last: stored.open_last,
+                    since: stored.since,
                 };
                 let (all, _) = revisions(&everything, &again, "");
                 if readjusted && all.is_empty() {
@@ -411,7 +426,9 @@ fn settle(
         report.status = Status::NoData;
         return Ok(report);
     }
-    if old.is_some_and(|s| s.rows == merged && s.open_last == open_last) {
+    if old
+        .is_some_and(|s| s.rows == merged && s.open_last == open_last && s.since == Some(job.since))
+    {
         return Ok(report);
     }
     report.status = match old {
@@ -428,6 +445,7 @@ fn settle(
             provider,
             rows: &merged,
             open_last,
+            since: job.since,
         },
         &o,
     )?;
@@ -486,6 +504,7 @@ mod tests {
                 r("2024-01-04", 4.0),
             ],
             open_last: true,
+            since: None,
         };
         let fetched = vec![
             r("2024-01-02", 2.5),
@@ -506,6 +525,7 @@ mod tests {
         let s = Stored {
             rows: vec![a.clone()],
             open_last: false,
+            since: None,
         };
         a.adj_close = Some(0.9);
         assert_eq!(revisions(&s, &[a], ""), (vec![], true));

@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
+
 use systrade_core::Symbol;
 use systrade_data::db::{Fetched, MarketDb};
 use systrade_data::news::NewsItem;
@@ -24,6 +26,8 @@ pub struct Stored {
     pub rows: Vec<VendorRow>,
     /// The last row was a candle still open when it was stored.
     pub open_last: bool,
+    /// The earliest date a fetch asked for (none known: the first row's).
+    pub since: Option<NaiveDate>,
 }
 
 /// What storing a series did.
@@ -43,6 +47,8 @@ pub struct Series<'a> {
     pub provider: ProviderKind,
     pub rows: &'a [VendorRow],
     pub open_last: bool,
+    /// The earliest date a fetch asked for.
+    pub since: NaiveDate,
 }
 
 pub trait Store {
@@ -97,10 +103,22 @@ pub fn dataset(symbol: &Symbol, interval: BarInterval) -> String {
 }
 
 /// `--out DIR`: one file per series in the provider's layout. A folder holds no flags, so a
-/// candle still open is not written (the database keeps it, flagged).
+/// candle still open is not written (the database keeps it, flagged). `DIR/.fetch.json`
+/// says which vendor each file came from and since when (written after the file: a fetch
+/// killed between the two only asks again for what it already has).
 pub struct FolderStore {
     dir: PathBuf,
+    manifest: BTreeMap<String, Origin>,
 }
+
+/// Where a folder's file came from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Origin {
+    provider: String,
+    since: NaiveDate,
+}
+
+const MANIFEST: &str = ".fetch.json";
 
 impl FolderStore {
     pub fn new(dir: &Path) -> Result<FolderStore, FetchError> {
@@ -108,8 +126,20 @@ impl FolderStore {
             path: dir.to_path_buf(),
             source,
         })?;
+        let path = dir.join(MANIFEST);
+        let manifest = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                FetchError::Usage(format!(
+                    "{}: {e} (delete it and fetch again with --start)",
+                    path.display()
+                ))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(source) => return Err(DataError::Io { path, source }.into()),
+        };
         Ok(FolderStore {
             dir: dir.to_path_buf(),
+            manifest,
         })
     }
 
@@ -150,7 +180,17 @@ impl Store for FolderStore {
         interval: BarInterval,
         provider: ProviderKind,
     ) -> Result<Option<Stored>, FetchError> {
-        let path = self.dir.join(file_name(&inst.symbol, interval));
+        let name = file_name(&inst.symbol, interval);
+        let origin = self.manifest.get(&name);
+        if let Some(o) = origin.filter(|o| o.provider != provider.as_str()) {
+            return Err(FetchError::Usage(format!(
+                "{}: {name} was fetched from {}; one series is not mixed from two vendors (fetch {} into another --out)",
+                self.dir.display(),
+                o.provider,
+                provider.as_str()
+            )));
+        }
+        let path = self.dir.join(&name);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -166,6 +206,7 @@ impl Store for FolderStore {
         Ok(Some(Stored {
             rows,
             open_last: false,
+            since: origin.map(|o| o.since),
         }))
     }
 
@@ -283,6 +324,7 @@ impl Store for DbStore {
         Ok(Some(Stored {
             rows,
             open_last: f.open_last,
+            since: f.since.parse().ok(),
         }))
     }
 
@@ -300,6 +342,7 @@ impl Store for DbStore {
                 provider: s.provider.as_str().to_string(),
                 csv: text,
                 open_last: s.open_last,
+                since: s.since.to_string(),
             },
         )?;
         Ok(saved)

@@ -168,12 +168,18 @@ fn read_file(path: &Path) -> Result<Option<(String, Series)>, VenueError> {
         _ if weekend => Market::Crypto,
         _ => Market::Us,
     };
-    let step = times
-        .windows(2)
-        .map(|w| (w[1].utc() - w[0].utc()).num_seconds())
-        .filter(|s| *s > 0)
-        .min()
-        .unwrap_or(86_400);
+    // The most common step (bars off the grid after an outage do not change it).
+    let mut steps: BTreeMap<i64, usize> = BTreeMap::new();
+    for w in times.windows(2) {
+        let s = (w[1].utc() - w[0].utc()).num_seconds();
+        if s > 0 {
+            *steps.entry(s).or_default() += 1;
+        }
+    }
+    let step = steps
+        .iter()
+        .max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)))
+        .map_or(86_400, |(s, _)| *s);
     let interval = if times.iter().all(|t| t.is_date()) || step >= 86_400 {
         86_400
     } else {

@@ -164,8 +164,10 @@ pub(super) fn alpaca_bars(
         .collect();
     wanted.sort();
     wanted.dedup();
-    // Every matching bar, symbol-major; the page is a window of it.
-    let mut all: Vec<(&str, Value)> = Vec::new();
+    // The matching bars, symbol-major; the page is a window of them (only its bars are
+    // built).
+    let mut seen = 0usize;
+    let mut bars: Map<String, Value> = Map::new();
     for sym in &wanted {
         let key = if crypto {
             sym.replace('/', "")
@@ -184,34 +186,35 @@ pub(super) fn alpaca_bars(
                 ),
             );
         }
-        for r in rows {
+        // Stamps rise with the rows: the range by bisection, then only the page's part.
+        let lo = rows.partition_point(|r| stamp(series, r, Some(tz)) < start);
+        let hi = rows
+            .partition_point(|r| stamp(series, r, Some(tz)) <= end)
+            .max(lo);
+        let (first, count) = (seen, hi - lo);
+        seen += count;
+        let skip = offset.saturating_sub(first).min(count);
+        let take = (offset + limit)
+            .saturating_sub(first + skip)
+            .min(count - skip);
+        for r in &rows[lo + skip..lo + skip + take] {
             let t = stamp(series, r, Some(tz));
-            if t < start || t > end {
-                continue;
+            let bar = json!({
+                "t": t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                "o": r.open, "h": r.high, "l": r.low, "c": r.close, "v": r.volume,
+                "n": 1, "vw": (r.high + r.low + r.close) / 3.0,
+            });
+            if let Some(list) = bars
+                .entry(sym.clone())
+                .or_insert_with(|| Value::Array(vec![]))
+                .as_array_mut()
+            {
+                list.push(bar);
             }
-            all.push((
-                sym.as_str(),
-                json!({
-                    "t": t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                    "o": r.open, "h": r.high, "l": r.low, "c": r.close, "v": r.volume,
-                    "n": 1, "vw": (r.high + r.low + r.close) / 3.0,
-                }),
-            ));
-        }
-    }
-    let page: Vec<(&str, Value)> = all.iter().skip(offset).take(limit).cloned().collect();
-    let mut bars: Map<String, Value> = Map::new();
-    for (sym, b) in page {
-        if let Some(list) = bars
-            .entry(sym.to_string())
-            .or_insert_with(|| Value::Array(vec![]))
-            .as_array_mut()
-        {
-            list.push(b);
         }
     }
     let next = offset + limit;
-    let token = (next < all.len()).then(|| STANDARD.encode(format!("off|{next}")));
+    let token = (next < seen).then(|| STANDARD.encode(format!("off|{next}")));
     Reply::ok(json!({"bars": bars, "next_page_token": token}))
 }
 
