@@ -865,6 +865,43 @@ fn insert_actions(
     Ok(())
 }
 
+/// Makes a series' stored rows those of `rows` by writing only what differs: a re-import or
+/// a fetch's top-up of a long series rewrites its new and changed bars, not all of them.
+/// `select` reads `(key, o, h, l, c, v)` by `?1` ticker and `?2` interval; `upsert` and
+/// `delete` take `?1` ticker, `?2` interval, `?3` key (and `?4..?8` the values).
+fn write_diff(
+    tx: &rusqlite::Transaction<'_>,
+    rows: impl Iterator<Item = (String, Ohlcv)>,
+    select: &str,
+    upsert: &str,
+    delete: &str,
+    (t, iv): (&str, i64),
+) -> rusqlite::Result<()> {
+    let mut old: std::collections::HashMap<String, Ohlcv> = std::collections::HashMap::new();
+    {
+        let mut st = tx.prepare_cached(select)?;
+        let found = st.query_map(params![t, iv], |r| {
+            Ok((r.get::<_, String>(0)?, ohlcv_at(r, 1)?))
+        })?;
+        for row in found {
+            let (k, v) = row?;
+            old.insert(k, v);
+        }
+    }
+    let mut put = tx.prepare_cached(upsert)?;
+    for (k, v) in rows {
+        if old.remove(&k).is_some_and(|o| o == v) {
+            continue;
+        }
+        put.execute(params![t, iv, k, v.open, v.high, v.low, v.close, v.volume])?;
+    }
+    let mut del = tx.prepare_cached(delete)?;
+    for k in old.keys() {
+        del.execute(params![t, iv, k])?;
+    }
+    Ok(())
+}
+
 fn write_prices(
     tx: &rusqlite::Transaction<'_>,
     p: &PriceSeries,
@@ -875,42 +912,26 @@ fn write_prices(
     let iv = interval_s(p.interval);
     match &p.bars {
         Bars::Daily(bars) => {
-            tx.execute("DELETE FROM prices WHERE ticker = ?1", [t])?;
-            let mut st = tx.prepare_cached(
-                "INSERT INTO prices (ticker, date, open, high, low, close, volume) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            let rows = bars.iter().map(|b| (b.ts.to_string(), b.ohlcv()));
+            write_diff(
+                tx,
+                rows,
+                "SELECT date, open, high, low, close, volume FROM prices WHERE ticker = ?1 AND ?2 = ?2",
+                "INSERT OR REPLACE INTO prices (ticker, date, open, high, low, close, volume) VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "DELETE FROM prices WHERE ticker = ?1 AND date = ?3",
+                (t, iv),
             )?;
-            for b in bars {
-                st.execute(params![
-                    t,
-                    b.ts.to_string(),
-                    b.open,
-                    b.high,
-                    b.low,
-                    b.close,
-                    b.volume
-                ])?;
-            }
         }
         Bars::Intraday(bars) => {
-            tx.execute(
-                "DELETE FROM prices_intraday WHERE ticker = ?1 AND interval_s = ?2",
-                params![t, iv],
+            let rows = bars.iter().map(|b| (ts_text(b.ts), b.ohlcv()));
+            write_diff(
+                tx,
+                rows,
+                "SELECT ts, open, high, low, close, volume FROM prices_intraday WHERE ticker = ?1 AND interval_s = ?2",
+                "INSERT OR REPLACE INTO prices_intraday (ticker, interval_s, ts, open, high, low, close, volume) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "DELETE FROM prices_intraday WHERE ticker = ?1 AND interval_s = ?2 AND ts = ?3",
+                (t, iv),
             )?;
-            let mut st = tx.prepare_cached(
-                "INSERT INTO prices_intraday (ticker, interval_s, ts, open, high, low, close, volume) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for b in bars {
-                st.execute(params![
-                    t,
-                    iv,
-                    ts_text(b.ts),
-                    b.open,
-                    b.high,
-                    b.low,
-                    b.close,
-                    b.volume
-                ])?;
-            }
         }
     }
     tx.execute(
