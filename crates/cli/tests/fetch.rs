@@ -145,6 +145,31 @@ fn test_every_provider_fetches_the_database_an_import_of_the_same_files_gives() 
     assert_same_market(&t.path().join("alpaca.db"), &t.path().join("etf.db"));
     // 20,000+ bars at 500 a page: pages crossed symbol boundaries.
     assert!(v.calls() > 40, "{}", v.calls());
+    // Yahoo's chart of the same files: its Yahoo layout, adjusted close and all.
+    for adjust in ["split", "total"] {
+        let db = t.path().join(format!("yahoo_{adjust}.db"));
+        let (code, out, err) = fetch(
+            &v,
+            &[
+                "--provider",
+                "yahoo",
+                "--symbols",
+                "SPY,XLK,XLE,AGG",
+                "--start",
+                "1990-01-01",
+                "--end",
+                "2025-01-07",
+                "--db",
+                s(&db),
+                "--adjust",
+                adjust,
+            ],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        let imported = t.path().join(format!("etf_{adjust}.db"));
+        import(&t.path().join("etf"), &imported, &["--adjust", adjust]);
+        assert_same_market(&db, &imported);
+    }
     drop(v);
 
     // Binance klines (1,000 a call, the 2022-06-05 candle still open at the vendor's clock)
