@@ -148,7 +148,10 @@ Coinbase (every Coinbase account is live: the banner names the portfolio to conf
 export COINBASE_API_KEY=organizations/local/apiKeys/1 COINBASE_API_SECRET=\"$(openssl ecparam -name prime256v1 -genkey -noout)\"\n  \
 export SYSTRADE_COINBASE_BASE_URL=http://127.0.0.1:8789\n  \
 systrade fake-venue coinbase --data ../shared/data/crypto_binance_spot/1d --port 8789 --session 2022-03-01\n  \
-SYSTRADE_LIVE_CONFIRM=<portfolio> systrade run --config configs/trend_crypto_coinbase.toml --live --as-of 2022-03-01"
+SYSTRADE_LIVE_CONFIRM=<portfolio> systrade run --config configs/trend_crypto_coinbase.toml --live --as-of 2022-03-01\n\n\
+Market data (all five vendors on one port; the clock hides later bars):\n  \
+systrade fake-venue data --data ../shared/data/crypto_binance_spot/1d --port 8790 --now 2022-06-05T12:00:00Z\n  \
+SYSTRADE_BINANCE_BASE_URL=http://127.0.0.1:8790 systrade data fetch --provider binance --symbols BTCUSDT --db market.db"
     )]
     FakeVenue(FakeVenueArgs),
     /// The trade sheet from your own signals (the manual execution level): size the names

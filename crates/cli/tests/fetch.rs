@@ -627,8 +627,49 @@ fn test_a_folder_fetch_is_read_by_import_and_leaves_the_open_candle_out() {
             .unwrap()
             .starts_with("2022-06-05,")
     );
-    // `data import` reads the folder.
+    // `data import` reads the folder (its `.fetch.json` aside).
     import(&out_dir, &t.path().join("i.db"), &[]);
+    let manifest: Value = serde_json::from_str(&read(&out_dir.join(".fetch.json"))).unwrap();
+    assert_eq!(
+        manifest["BTCUSDT.csv"],
+        json!({"provider": "binance", "since": "2022-01-01"})
+    );
+    // Another vendor does not write into the same series; a later --start does not backfill.
+    let (code, _, err) = fetch(
+        &v,
+        &[
+            "--provider",
+            "coinbase",
+            "--symbols",
+            "BTC-USDT",
+            "--out",
+            s(&out_dir),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("BTCUSDT.csv was fetched from binance"),
+        "{err}"
+    );
+    let (code, out, _) = fetch(
+        &v,
+        &[
+            "--provider",
+            "binance",
+            "--symbols",
+            "BTCUSDT",
+            "--start",
+            "2022-03-01",
+            "--out",
+            s(&out_dir),
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["symbols"][0]["status"], "up_to_date", "{report}");
+    // Only the overlap (three stored bars and the last) came again.
+    assert_eq!(report["symbols"][0]["fetched"], 4, "{report}");
 }
 
 #[test]

@@ -161,6 +161,12 @@ impl FolderStore {
     }
 }
 
+/// Writes a whole file at once (renamed into place).
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), FetchError> {
+    systrade_core::fsio::write_atomic(path, bytes)
+        .map_err(|e| FetchError::Data(DataError::Usage(format!("{}: {e}", path.display()))))
+}
+
 fn csv_err(path: &Path, e: &csv::Error) -> FetchError {
     let line = e
         .position()
@@ -224,8 +230,18 @@ impl Store for FolderStore {
         let mut o = opts.clone();
         o.last_candle_open = false;
         let (_, saved) = parse(&path, &text, &o)?;
-        systrade_core::fsio::write_atomic(&path, text.as_bytes())
-            .map_err(|e| FetchError::Data(DataError::Usage(format!("{}: {e}", path.display()))))?;
+        write_whole(&path, text.as_bytes())?;
+        self.manifest.insert(
+            file_name(&s.inst.symbol, s.interval),
+            Origin {
+                provider: s.provider.as_str().to_string(),
+                since: s.since,
+            },
+        );
+        let m = self.dir.join(MANIFEST);
+        let text = serde_json::to_string_pretty(&self.manifest)
+            .map_err(|e| FetchError::Data(DataError::Usage(format!("{}: {e}", m.display()))))?;
+        write_whole(&m, text.as_bytes())?;
         Ok(saved)
     }
 
@@ -265,8 +281,7 @@ impl Store for FolderStore {
             .into_inner()
             .map_err(|e| FetchError::Data(DataError::Usage(format!("news of {symbol}: {e}"))))?;
         let path = self.news_path(symbol);
-        systrade_core::fsio::write_atomic(&path, &bytes)
-            .map_err(|e| FetchError::Data(DataError::Usage(format!("{}: {e}", path.display()))))?;
+        write_whole(&path, &bytes)?;
         Ok(new)
     }
 }
