@@ -92,7 +92,7 @@ pub struct MarketDb {
     path: PathBuf,
 }
 
-fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> DataError + '_ {
+pub(crate) fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> DataError + '_ {
     move |source| DataError::Db {
         path: path.to_path_buf(),
         source,

@@ -6,7 +6,7 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use systrade_core::Symbol;
 
-use crate::db::MarketDb;
+use crate::db::{MarketDb, db_err};
 use crate::error::DataError;
 
 /// One article's sentiment about one ticker.
@@ -31,11 +31,8 @@ impl MarketDb {
     /// new.
     pub fn store_news(&mut self, items: &[NewsItem]) -> Result<usize, DataError> {
         let path = self.path().to_path_buf();
-        let e = |source| DataError::Db {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn_mut().transaction().map_err(e)?;
+        let e = db_err(&path);
+        let tx = self.conn_mut().transaction().map_err(&e)?;
         let mut new = 0;
         {
             let mut st = tx
@@ -43,7 +40,7 @@ impl MarketDb {
                     "INSERT OR IGNORE INTO news (ticker, published, url, date, score, label, relevance, headline, source)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
-                .map_err(e)?;
+                .map_err(&e)?;
             for n in items {
                 new += st
                     .execute(params![
@@ -57,25 +54,22 @@ impl MarketDb {
                         n.headline,
                         n.source
                     ])
-                    .map_err(e)?;
+                    .map_err(&e)?;
             }
         }
-        tx.commit().map_err(e)?;
+        tx.commit().map_err(&e)?;
         Ok(new)
     }
 
     /// The articles about `symbol`, oldest first.
     pub fn news(&self, symbol: &Symbol) -> Result<Vec<NewsItem>, DataError> {
-        let e = |source| DataError::Db {
-            path: self.path().to_path_buf(),
-            source,
-        };
+        let e = db_err(self.path());
         let mut st = self
             .conn()
             .prepare_cached(
                 "SELECT date, published, score, label, relevance, headline, source, url FROM news WHERE ticker = ?1 ORDER BY published, url",
             )
-            .map_err(e)?;
+            .map_err(&e)?;
         let rows = st
             .query_map([symbol.as_str()], |r| {
                 Ok((
@@ -89,11 +83,11 @@ impl MarketDb {
                     r.get::<_, String>(7)?,
                 ))
             })
-            .map_err(e)?;
+            .map_err(&e)?;
         let mut out = Vec::new();
         for row in rows {
             let (date, published, score, label, relevance, headline, source, url) =
-                row.map_err(e)?;
+                row.map_err(&e)?;
             let date = date.parse().map_err(|_| {
                 DataError::Usage(format!(
                     "{} table news [{symbol}]: date {date:?} is not YYYY-MM-DD",

@@ -27,7 +27,8 @@ pub enum DataSource {
     Files(PathBuf),
 }
 
-fn is_sqlite(path: &Path) -> bool {
+/// The file starts with SQLite's header.
+pub fn is_sqlite(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 16];
     std::fs::File::open(path)

@@ -111,6 +111,81 @@ pub struct Report {
     pub waited_s: f64,
 }
 
+impl Report {
+    /// The report as a person reads it: one summary line, then what needs attention.
+    pub fn render(&self) -> String {
+        let r = self;
+        let mut out = String::new();
+        let count = |s: Status| r.symbols.iter().filter(|x| x.status == s).count();
+        let added: u64 = r.symbols.iter().map(|s| s.added).sum();
+        let parts: Vec<String> = [
+            (Status::New, "new"),
+            (Status::Updated, "updated"),
+            (Status::Revised, "revised"),
+            (Status::UpToDate, "up to date"),
+            (Status::NoData, "no data"),
+        ]
+        .into_iter()
+        .filter(|(s, _)| count(*s) > 0)
+        .map(|(s, n)| format!("{} {n}", count(s)))
+        .collect();
+        out.push_str(&format!(
+            "fetched {} bars from {} into {}: {} symbol(s) ({}); {added} bars added; {} requests, {:.1} s waiting (rate limits, retries)\n",
+            r.interval,
+            r.provider,
+            r.store,
+            r.symbols.len(),
+            parts.join(", "),
+            r.requests,
+            r.waited_s
+        ));
+        for s in &r.symbols {
+            for v in s.revisions.iter().take(5) {
+                out.push_str(&format!(
+                    "revised by {}: {} {}: {} (applied)\n",
+                    r.provider, s.symbol, v.time, v.change
+                ));
+            }
+            if s.revisions.len() > 5 {
+                out.push_str(&format!(
+                    "revised by {}: {} … and {} more bars (applied)\n",
+                    r.provider,
+                    s.symbol,
+                    s.revisions.len() - 5
+                ));
+            }
+            if s.status == Status::NoData {
+                out.push_str(&format!(
+                    "no data: {} ({} has no bars for it in the range)\n",
+                    s.symbol, r.provider
+                ));
+            }
+            if s.open_last {
+                out.push_str(&format!(
+                    "still open: {} {} (flagged partial_candle, kept out of decisions; a folder leaves it out)\n",
+                    s.symbol,
+                    s.last.as_deref().unwrap_or("")
+                ));
+            }
+            for (f, n) in &s.flags {
+                if f != "partial_candle" {
+                    out.push_str(&format!("flagged: {} {n} rows {f}\n", s.symbol));
+                }
+            }
+            for n in &s.notes {
+                out.push_str(&format!("note: {}: {n}\n", s.symbol));
+            }
+        }
+        for n in &r.news {
+            out.push_str(&format!(
+                "news: {}: {} articles, {} new\n",
+                n.symbol, n.articles, n.new
+            ));
+        }
+        out
+    }
+}
+
 fn day_start(d: NaiveDate) -> DateTime<Utc> {
     d.and_time(NaiveTime::MIN).and_utc()
 }

@@ -6,20 +6,12 @@ use std::path::Path;
 use chrono::NaiveDate;
 use systrade_core::Market;
 use systrade_data::ParseOptions;
+use systrade_data::source::is_sqlite;
 
 use crate::error::FetchError;
 use crate::fetch::{Plan, Report, fetch};
 use crate::provider::{Limits, ProviderKind, connect};
 use crate::store::{DbStore, FolderStore, Store};
-
-fn is_sqlite(path: &Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 16];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
-        && &head == b"SQLite format 3\0"
-}
 
 /// The store a data source names: a SQLite file (or a path ending `.db`/`.sqlite` that does
 /// not exist yet) is the market database; anything else a folder.
