@@ -68,6 +68,9 @@ pub struct CandidateOutcome {
     pub outcome: String,
     pub qty: Option<u64>,
     pub stop: Option<f64>,
+    pub basis: Option<StopBasis>,
+    /// The risk budget the quantity was sized to.
+    pub budget: Option<f64>,
     pub entry_price: Option<f64>,
 }
 
@@ -297,6 +300,8 @@ pub fn run(x: &Inputs<'_>) -> Outcome {
                     outcome: "no_next_session".into(),
                     qty: None,
                     stop: None,
+                    basis: None,
+                    budget: None,
                     entry_price: None,
                 }));
             }
@@ -356,6 +361,84 @@ fn enter(
 ) -> Vec<CandidateOutcome> {
     let x = book.x;
     let slip = book.slip();
+    let held: BTreeMap<Symbol, f64> = book
+        .open
+        .iter()
+        .map(|o| {
+            let px = book
+                .last_close
+                .get(&o.symbol)
+                .copied()
+                .unwrap_or(o.entry_price);
+            (o.symbol.clone(), o.qty as f64 * px)
+        })
+        .collect();
+    let price = |s: &Symbol| bar_on(x.panels, s, day).map(|b| b.open * (1.0 + slip));
+    let ctx = GateContext {
+        as_of: day,
+        equity,
+        positions: held,
+        ..GateContext::default()
+    };
+    let mut out = plan_entries(x.panels, rows, day, &price, &ctx, x.safety, x.params);
+    for o in &mut out {
+        if o.outcome != "entered" {
+            continue;
+        }
+        let (Some(price), Some(qty), Some(stop), Some(basis), Some(budget)) =
+            (o.entry_price, o.qty, o.stop, o.basis, o.budget)
+        else {
+            continue;
+        };
+        let notional = price * qty as f64;
+        let fee = book.fee(notional);
+        let Some(effective) = submit_from(day, x.params.exits.stop_submit_after) else {
+            o.outcome = "no_session_time".into();
+            continue;
+        };
+        if notional + fee > book.cash {
+            o.outcome = "insufficient_cash".into();
+            continue;
+        }
+        book.cash -= notional + fee;
+        let path = StopPath::new(StopPoint {
+            effective,
+            level: stop,
+            source: StopSource::Initial,
+        });
+        let anchor = o.row.anchor.map_or(0, |a| a.index);
+        let id = book.next_id;
+        book.next_id += 1;
+        book.open.push(Open {
+            id,
+            symbol: o.row.symbol.clone(),
+            scan: o.row.clone(),
+            entry_date: day,
+            entry_price: price,
+            qty,
+            initial_stop: stop,
+            basis,
+            budget,
+            entry_fee: fee,
+            tracker: Tracker::new(day, price, anchor, path),
+        });
+    }
+    out
+}
+
+/// Sizes a scan's candidates at their entry prices (`price`: the open, or the quote a
+/// marketable order goes out at) and gates them in score order against `ctx` (the book's
+/// held market values, equity, kill switch…). Each gets an outcome: `entered` (allowed),
+/// `already_held`, `no_bar`, `stop_above_entry`, `size_zero`, or the gates' reason codes.
+pub fn plan_entries(
+    panels: &BTreeMap<Symbol, Panel>,
+    rows: Vec<ScanRow>,
+    day: NaiveDate,
+    price: &dyn Fn(&Symbol) -> Option<f64>,
+    ctx: &GateContext,
+    safety: &SafetyLimits,
+    params: &AvwapParams,
+) -> Vec<CandidateOutcome> {
     let mut out: Vec<CandidateOutcome> = Vec::new();
     let mut sized = Vec::new();
     for row in rows {
@@ -364,120 +447,67 @@ fn enter(
             outcome: String::new(),
             qty: None,
             stop: None,
+            basis: None,
+            budget: None,
             entry_price: None,
             row,
         };
         let sym = o.row.symbol.clone();
-        let panel = &x.panels[&sym];
-        let (Some(bar), Some(t_scan)) = (bar_on(x.panels, &sym, day), panel.index_of(o.row.date))
-        else {
+        let (Some(panel), Some(px)) = (panels.get(&sym), price(&sym)) else {
             o.outcome = "no_bar".into();
             out.push(o);
             continue;
         };
-        if book.open.iter().any(|p| p.symbol == sym) {
+        if ctx.positions.get(&sym).is_some_and(|v| *v != 0.0) {
             o.outcome = "already_held".into();
             out.push(o);
             continue;
         }
-        let price = bar.open * (1.0 + slip);
-        o.entry_price = Some(price);
-        let swing = panel.swing_low(t_scan).map(|(_, l)| l);
+        o.entry_price = Some(px);
+        let swing = panel
+            .index_of(o.row.date)
+            .and_then(|t| panel.swing_low(t))
+            .map(|(_, l)| l);
         let (Some(avwap), Some(atr)) = (o.row.avwap, o.row.atr) else {
             o.outcome = "no_data".into();
             out.push(o);
             continue;
         };
-        match entry::size(price, swing, avwap, atr, equity, &x.params.entry) {
-            Err(skip) => {
-                o.outcome = skip.as_str().into();
-                out.push(o);
-            }
+        match entry::size(px, swing, avwap, atr, ctx.equity, &params.entry) {
+            Err(skip) => o.outcome = skip.as_str().into(),
             Ok(s) => {
                 o.qty = Some(s.qty);
                 o.stop = Some(s.stop);
-                sized.push((out.len(), s));
-                out.push(o);
+                o.basis = Some(s.basis);
+                o.budget = Some(s.budget);
+                sized.push(out.len());
             }
         }
+        out.push(o);
     }
-    let ctx = GateContext {
-        as_of: day,
-        equity,
-        positions: book
-            .open
-            .iter()
-            .map(|o| {
-                let px = book
-                    .last_close
-                    .get(&o.symbol)
-                    .copied()
-                    .unwrap_or(o.entry_price);
-                (o.symbol.clone(), o.qty as f64 * px)
-            })
-            .collect(),
-        ..GateContext::default()
-    };
     let cands: Vec<Candidate> = sized
         .iter()
-        .map(|(i, s)| Candidate {
+        .map(|i| Candidate {
             symbol: out[*i].row.symbol.clone(),
-            qty: s.qty as f64,
+            qty: out[*i].qty.unwrap_or(0) as f64,
             price: out[*i].entry_price.unwrap_or(0.0),
-            stop: Some(s.stop),
+            stop: out[*i].stop,
             entry: true,
             data_ok: true,
         })
         .collect();
-    let verdicts = evaluate(x.safety, &ctx, &cands);
-    for ((i, s), v) in sized.into_iter().zip(verdicts) {
-        let o = &mut out[i];
-        if !v.decision.reasons.is_empty() {
-            o.outcome = v
-                .decision
+    let verdicts = evaluate(safety, ctx, &cands);
+    for (i, v) in sized.into_iter().zip(verdicts) {
+        out[i].outcome = if v.decision.reasons.is_empty() {
+            "entered".into()
+        } else {
+            v.decision
                 .reasons
                 .iter()
                 .map(|r| r.as_str())
                 .collect::<Vec<_>>()
-                .join(";");
-            continue;
-        }
-        let price = o.entry_price.unwrap_or(0.0);
-        let notional = price * s.qty as f64;
-        let fee = book.fee(notional);
-        if notional + fee > book.cash {
-            o.outcome = "insufficient_cash".into();
-            continue;
-        }
-        book.cash -= notional + fee;
-        o.outcome = "entered".into();
-        let sym = o.row.symbol.clone();
-        let Some(effective) = submit_from(day, x.params.exits.stop_submit_after) else {
-            o.outcome = "no_session_time".into();
-            book.cash += notional + fee;
-            continue;
+                .join(";")
         };
-        let path = StopPath::new(StopPoint {
-            effective,
-            level: s.stop,
-            source: StopSource::Initial,
-        });
-        let anchor = o.row.anchor.map_or(0, |a| a.index);
-        let id = book.next_id;
-        book.next_id += 1;
-        book.open.push(Open {
-            id,
-            symbol: sym,
-            scan: o.row.clone(),
-            entry_date: day,
-            entry_price: price,
-            qty: s.qty,
-            initial_stop: s.stop,
-            basis: s.basis,
-            budget: s.budget,
-            entry_fee: fee,
-            tracker: Tracker::new(day, price, anchor, path),
-        });
     }
     out
 }

@@ -94,6 +94,17 @@ systrade backtest --config configs/trend_crypto.toml --out runs/trend"
 systrade plan --config configs/trend_crypto.toml --as-of 2022-06-01 --positions book.csv --capital 125000 --out runs/plan"
     )]
     Plan(PlanArgs),
+    /// The anchored-VWAP daily scan (spec/avwap.md §1–2) after the close of --as-of: every
+    /// symbol of the config's universe checked for the trend (close > SMA50 > SMA200), the
+    /// reclaim (today's close above the AVWAP from the anchor, yesterday's at or below it),
+    /// liquidity and price. Writes candidates_D.csv (by score: the distance above the AVWAP
+    /// in ATRs, smaller first; then symbol) and scan_D.csv (every symbol with the conditions
+    /// it failed). Data whose latest session is older than the last New York session on or
+    /// before --as-of is refused (stale_watchlist, exit 3).
+    #[command(
+        after_help = "Example:\n  systrade scan --config configs/avwap_us.toml --as-of 2021-04-20 --out runs/scan"
+    )]
+    Scan(ScanArgs),
     /// The daily run: one decision cycle of each config's strategy against a broker account,
     /// in the 14 steps of spec/daily-run.md §2 — connect and validate the account, decide on
     /// bars through T-1 (exactly the backtest's step), gate new entries (ALLOW/BLOCK with
@@ -974,6 +985,25 @@ pub struct PlanArgs {
     /// Momentum: lot sizes, CSV `ticker,lot` (others: orders.default_lot).
     #[arg(long, requires = "live_capital")]
     pub lots: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// An AVWAP config (strategy = "avwap"), e.g. configs/avwap_us.toml.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The session whose close is scanned (YYYY-MM-DD); default: the last New York session
+    /// that has closed (by SYSTRADE_NOW or the clock).
+    #[arg(long)]
+    pub as_of: Option<NaiveDate>,
+    /// A market database or a folder of vendor files; overrides the config's data.source.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     #[command(flatten)]
     pub read: ReadArgs,
     /// Output folder.

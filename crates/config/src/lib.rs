@@ -1,6 +1,7 @@
 //! Run configuration files (TOML). Every spec parameter is a key with the spec's default;
 //! unknown keys are refused with their name.
 
+pub mod avwap;
 pub mod book;
 pub mod momentum;
 pub mod run;
@@ -22,6 +23,8 @@ pub struct ReadOptions {
 pub enum StrategyKind {
     Trend,
     Momentum,
+    /// The anchored-VWAP system (spec/avwap.md).
+    Avwap,
     /// A book traded from trade sheets: no daily decision, only staging and approvals.
     Sheet,
 }
@@ -31,6 +34,7 @@ impl StrategyKind {
         match self {
             StrategyKind::Trend => "trend",
             StrategyKind::Momentum => "momentum",
+            StrategyKind::Avwap => "avwap",
             StrategyKind::Sheet => "sheet",
         }
     }
@@ -41,13 +45,14 @@ impl StrategyKind {
         match v.get("strategy").and_then(|s| s.as_str()) {
             Some("trend") => Ok(StrategyKind::Trend),
             Some("momentum") => Ok(StrategyKind::Momentum),
+            Some("avwap") => Ok(StrategyKind::Avwap),
             Some("sheet") => Ok(StrategyKind::Sheet),
             Some(other) => Err(format!(
-                "{}: strategy: unknown {other:?} (\"trend\", \"momentum\" or \"sheet\")",
+                "{}: strategy: unknown {other:?} (\"trend\", \"momentum\", \"avwap\" or \"sheet\")",
                 path.display()
             )),
             None => Err(format!(
-                "{}: strategy: missing (\"trend\" or \"momentum\")",
+                "{}: strategy: missing (\"trend\", \"momentum\" or \"avwap\")",
                 path.display()
             )),
         }
@@ -159,6 +164,16 @@ pub fn universe(path: &Path) -> Result<Universe, String> {
                 market: market_of(&c.data.market),
                 adjust: adjust(&c.data.adjust),
                 source: resolve(path, &c.data.source),
+                refresh: c.data.refresh.clone(),
+            })
+        }
+        StrategyKind::Avwap => {
+            let c = avwap::AvwapConfig::load(path)?;
+            Ok(Universe {
+                tickers: c.data.tickers.clone().unwrap_or_default(),
+                market: Some(systrade_core::Market::Us),
+                adjust: adjust(&c.data.adjust),
+                source: c.source(path),
                 refresh: c.data.refresh.clone(),
             })
         }

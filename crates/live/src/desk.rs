@@ -193,6 +193,13 @@ impl Desk {
                 )?;
                 Ok((Desk::Momentum(Box::new(l)), day))
             }
+            StrategyKind::Avwap => Err(BadInput(format!(
+                "{}: the AVWAP system has no single daily run; scan with `systrade scan --config {}` and backtest it with `systrade backtest --config {}` (its execution cycles are not built yet)",
+                config.display(),
+                config.display(),
+                config.display()
+            ))
+            .into()),
             StrategyKind::Sheet => {
                 let l = SheetBook::load(config, data, read)?;
                 let day = as_of.unwrap_or_else(|| crate::session_or_today(l.market, now));

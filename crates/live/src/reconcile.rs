@@ -180,6 +180,11 @@ pub fn book_of(config: &Path) -> anyhow::Result<(RunSection, String)> {
         StrategyKind::Momentum => MomentumConfig::load(config).map_err(bad)?.run,
         StrategyKind::Trend => TrendConfig::load(config).map_err(bad)?.run,
         StrategyKind::Sheet => BookConfig::load(config).map_err(bad)?.run,
+        StrategyKind::Avwap => {
+            systrade_config::avwap::AvwapConfig::load(config)
+                .map_err(bad)?
+                .run
+        }
     };
     let name = strategy_name(config, run.name.as_deref());
     Ok((run, name))

@@ -10,6 +10,7 @@
 //! - [`table`]: the small CSV files users hand to commands, read with errors that name file,
 //!   line and symbol.
 
+pub mod avwap;
 pub mod momentum;
 pub mod momentum_plan;
 pub mod plan;

@@ -27,8 +27,9 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
                 }
                 super::trend::backtest(config, a)
             }
+            systrade_config::StrategyKind::Avwap => super::avwap::backtest(config, a),
             systrade_config::StrategyKind::Sheet => Err(BadInput(format!(
-                "{}: strategy: unknown \"sheet\" (\"trend\" or \"momentum\")",
+                "{}: strategy: unknown \"sheet\" (\"trend\", \"momentum\" or \"avwap\")",
                 config.display()
             ))
             .into()),

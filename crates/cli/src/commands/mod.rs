@@ -1,5 +1,6 @@
 //! Wiring of each command to the library crates.
 
+mod avwap;
 mod backtest;
 mod daily;
 mod data;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sweep(a) => sweep::run(&a),
         Command::Walkforward(a) => walkforward::run(&a),
         Command::Plan(a) => plan::run(&a),
+        Command::Scan(a) => avwap::scan(&a),
         Command::Run(a) => daily::run(&cli.home, &a),
         Command::Reconcile(a) => daily::reconcile(&cli.home, &a),
         Command::Sheet(a) => sheet::run(&a),

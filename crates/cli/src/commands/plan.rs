@@ -34,9 +34,10 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
                 .into());
             }
         }
+        systrade_config::StrategyKind::Avwap => return super::avwap::plan(&a.config, a),
         systrade_config::StrategyKind::Sheet => {
             return Err(BadInput(format!(
-                "{}: strategy: unknown \"sheet\" (\"trend\" or \"momentum\")",
+                "{}: strategy: unknown \"sheet\" (\"trend\", \"momentum\" or \"avwap\")",
                 a.config.display()
             ))
             .into());
