@@ -215,8 +215,8 @@ fn test_two_closes_below_the_avwap_and_the_time_stop_exit_at_the_next_open() {
     let p = ExitParams::default();
     // Anchored at bar 3 (tp 10.6): closes 10.5 (bar 4) and 10.3 (bar 5) are under it.
     let mut t = Tracker::new(bars[3].ts, 10.6, 3, initial(bars[3].ts, 5.0));
-    for i in 3..=5 {
-        assert!(t.session(&bars[i], None, &p, &Nyse, true).is_none());
+    for (i, bar) in bars.iter().enumerate().take(6).skip(3) {
+        assert!(t.session(bar, None, &p, &Nyse, true).is_none());
         t.at_close(&panel, i, false, &p, &Nyse, true);
     }
     assert_eq!(t.below, 2);
@@ -232,8 +232,8 @@ fn test_two_closes_below_the_avwap_and_the_time_stop_exit_at_the_next_open() {
         ..ExitParams::default()
     };
     let mut t = Tracker::new(bars[7].ts, 10.4, 7, initial(bars[7].ts, 5.0));
-    for i in 7..=9 {
-        assert!(t.session(&bars[i], None, &p3, &Nyse, true).is_none());
+    for (i, bar) in bars.iter().enumerate().take(10).skip(7) {
+        assert!(t.session(bar, None, &p3, &Nyse, true).is_none());
         t.at_close(&panel, i, false, &p3, &Nyse, true);
     }
     assert_eq!(t.pending, Some(ExitReason::TimeStop));

@@ -17,7 +17,7 @@ fn d(s: &str) -> NaiveDate {
 
 /// 260 sessions of a steady uptrend (close 50 + 0.2·i, range ±0.5, open at the previous
 /// close + 0.05, volume 1M), then `edit` changes what a case needs.
-fn series(edit: impl Fn(&mut Vec<DailyBar>)) -> Vec<DailyBar> {
+fn series(edit: impl Fn(&mut [DailyBar])) -> Vec<DailyBar> {
     let days = Nyse.trading_days(d("2023-01-03"), d("2024-12-31"));
     let mut bars: Vec<DailyBar> = days
         .iter()
@@ -42,27 +42,27 @@ fn series(edit: impl Fn(&mut Vec<DailyBar>)) -> Vec<DailyBar> {
 
 /// A swing high at bar 230, a pullback below its AVWAP, and the close of bar 255
 /// reclaiming it.
-fn reclaim(bars: &mut Vec<DailyBar>) {
+fn reclaim(bars: &mut [DailyBar]) {
     bars[230].high = 120.0;
-    for i in 231..255 {
+    for (k, b) in bars[231..255].iter_mut().enumerate() {
         // A pullback: closes drift down from 94 (well under the spike's VWAP).
-        let c = 94.0 - 0.1 * (i - 231) as f64;
-        bars[i].open = c + 0.05;
-        bars[i].close = c;
-        bars[i].high = c + 0.5;
-        bars[i].low = c - 0.5;
+        let c = 94.0 - 0.1 * k as f64;
+        b.open = c + 0.05;
+        b.close = c;
+        b.high = c + 0.5;
+        b.low = c - 0.5;
     }
     let c = 104.0;
     bars[255].open = 96.0;
     bars[255].close = c;
     bars[255].high = c + 0.3;
     bars[255].low = 95.9;
-    for i in 256..260 {
-        let c = 104.5 + 0.2 * (i - 256) as f64;
-        bars[i].open = c - 0.1;
-        bars[i].close = c;
-        bars[i].high = c + 0.5;
-        bars[i].low = c - 0.5;
+    for (k, b) in bars[256..260].iter_mut().enumerate() {
+        let c = 104.5 + 0.2 * k as f64;
+        b.open = c - 0.1;
+        b.close = c;
+        b.high = c + 0.5;
+        b.low = c - 0.5;
     }
 }
 

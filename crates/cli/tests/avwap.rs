@@ -1,0 +1,402 @@
+//! The anchored-VWAP system from the command line on the real S&P data (74 names of
+//! ../shared/data/sp500_daily_alphavantage) and the three intraday ETFs: the backtest keeps
+//! every rule, sees nothing ahead, reruns byte for byte; the scan agrees with it and
+//! refuses stale data.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use common::{read, run, s};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn config() -> PathBuf {
+    repo().join("configs/avwap_us.toml")
+}
+
+fn sp500() -> PathBuf {
+    repo().join("../shared/data/sp500_daily_alphavantage/daily")
+}
+
+/// A CSV as rows of named fields.
+fn rows(p: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = read(p);
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+fn f(r: &BTreeMap<String, String>, k: &str) -> f64 {
+    r[k].parse().unwrap_or_else(|_| panic!("{k}: {:?}", r[k]))
+}
+
+fn backtest(cfg: &Path, out: &Path) {
+    let r = run(&["backtest", "--config", s(cfg), "--out", s(out)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn test_backtest_keeps_every_rule_and_the_scan_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bt");
+    backtest(&config(), &out);
+    let trades = rows(&out.join("trades.csv"));
+    let cands = rows(&out.join("candidates.csv"));
+    let series = rows(&out.join("timeseries.csv"));
+    let stops = rows(&out.join("stops.csv"));
+    assert!(trades.len() > 500, "{} trades", trades.len());
+    // The sessions of the backtest, in order: an entry's scan is the session before it.
+    let dates: Vec<&str> = series.iter().map(|r| r["date"].as_str()).collect();
+    let prev: BTreeMap<&str, &str> = dates.windows(2).map(|w| (w[1], w[0])).collect();
+    let equity: BTreeMap<&str, f64> = series
+        .iter()
+        .map(|r| (r["date"].as_str(), f(r, "equity")))
+        .collect();
+    let entered: BTreeSet<(String, String, String)> = cands
+        .iter()
+        .filter(|c| c["outcome"] == "entered")
+        .map(|c| {
+            (
+                c["scan_date"].clone(),
+                c["symbol"].clone(),
+                c["entry_date"].clone(),
+            )
+        })
+        .collect();
+    let reasons = [
+        "stop_initial",
+        "stop_intraday",
+        "stop_daily",
+        "avwap_loss",
+        "time_stop",
+        "end_of_data",
+    ];
+    let mut modes = BTreeSet::new();
+    for t in &trades {
+        let key = (
+            t["scan_date"].clone(),
+            t["symbol"].clone(),
+            t["entry_date"].clone(),
+        );
+        assert!(
+            entered.contains(&key),
+            "trade {} was no entered candidate: {key:?}",
+            t["trade_id"]
+        );
+        assert_eq!(
+            prev[t["entry_date"].as_str()],
+            t["scan_date"],
+            "trade {}",
+            t["trade_id"]
+        );
+        // Risk per trade within min(250, 0.5% of the equity at the scan's close).
+        let cap = 250f64.min(0.005 * equity[t["scan_date"].as_str()]);
+        assert!(
+            f(t, "risk") <= cap + 0.01,
+            "trade {}: risk {} > {cap}",
+            t["trade_id"],
+            t["risk"]
+        );
+        assert!(f(t, "initial_stop") < f(t, "entry_price"));
+        assert!(
+            reasons.contains(&t["exit_reason"].as_str()),
+            "{}",
+            t["exit_reason"]
+        );
+        assert_eq!(t["open"] == "1", t["exit_reason"] == "end_of_data");
+        if t["exit_reason"].starts_with("stop_") {
+            assert!(
+                f(t, "exit_price") <= f(t, "final_stop") + 1e-9,
+                "trade {}",
+                t["trade_id"]
+            );
+        }
+        assert!(t["exit_date"] >= t["entry_date"]);
+        modes.insert(t["stop_mode"].clone());
+    }
+    assert!(
+        modes.contains("daily") && modes.contains("intraday"),
+        "{modes:?}"
+    );
+    // No stop ever moved down, nor took effect before 09:45 New York.
+    let mut by_trade: BTreeMap<&str, Vec<&BTreeMap<String, String>>> = BTreeMap::new();
+    for r in &stops {
+        by_trade.entry(r["trade_id"].as_str()).or_default().push(r);
+    }
+    assert_eq!(by_trade.len(), trades.len());
+    for (id, path) in &by_trade {
+        assert_eq!(path[0]["source"], "initial", "trade {id}");
+        for w in path.windows(2) {
+            assert!(
+                f(w[1], "level") > f(w[0], "level"),
+                "trade {id}: {:?} then {:?}",
+                w[0],
+                w[1]
+            );
+            assert!(w[1]["effective"] >= w[0]["effective"], "trade {id}");
+        }
+        for r in path {
+            let utc = &r["effective"][11..16];
+            // 09:45 New York is 13:45 UTC in summer, 14:45 in winter.
+            assert!(utc >= "13:45", "trade {id}: {utc}");
+        }
+    }
+    // `systrade scan` on a few entries' scan dates lists the entered symbol.
+    let picks: Vec<&BTreeMap<String, String>> =
+        trades.iter().step_by(trades.len() / 4).take(4).collect();
+    for t in picks {
+        let sd = &t["scan_date"];
+        let scan_out = dir.path().join(format!("scan-{sd}"));
+        let r = run(&[
+            "scan",
+            "--config",
+            s(&config()),
+            "--as-of",
+            sd,
+            "--out",
+            s(&scan_out),
+        ]);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        let listed = rows(&scan_out.join(format!("candidates_{sd}.csv")));
+        let row = listed
+            .iter()
+            .find(|c| c["symbol"] == t["symbol"])
+            .unwrap_or_else(|| panic!("{} not in the scan of {sd}", t["symbol"]));
+        assert_eq!(row["anchor_date"], t["anchor_date"]);
+        // Sorted by score, then symbol.
+        let keys: Vec<(f64, String)> = listed
+            .iter()
+            .map(|c| (f(c, "score"), c["symbol"].clone()))
+            .collect();
+        assert!(
+            keys.windows(2)
+                .all(|w| w[0].0 < w[1].0 || (w[0].0 == w[1].0 && w[0].1 < w[1].1))
+        );
+    }
+}
+
+#[test]
+fn test_rerun_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    backtest(&config(), &a);
+    backtest(&config(), &b);
+    for f in [
+        "trades.csv",
+        "stops.csv",
+        "candidates.csv",
+        "timeseries.csv",
+        "summary.json",
+        "report.html",
+    ] {
+        assert!(
+            read(&a.join(f)) == read(&b.join(f)),
+            "{f} differs between reruns"
+        );
+    }
+}
+
+/// A config over `source` without intraday bars, on the files' own prices: back-adjusting
+/// splits rescales every earlier price by splits after the cut (a property of adjusted
+/// data, not of a decision), so the truncation test compares unadjusted prices.
+fn daily_config(dir: &Path, name: &str, source: &Path) -> PathBuf {
+    let text = read(&config())
+        .replace("adjust = \"split\"", "adjust = \"none\"")
+        .replace(
+            "source = \"../../shared/data/sp500_daily_alphavantage/daily\"",
+            &format!("source = {:?}", s(source)),
+        )
+        .replace("intraday = \"../../shared/data/us_intraday_1min\"\n", "");
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn test_no_look_ahead_truncated_data_decides_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = "2012-06-29";
+    let short = dir.path().join("short");
+    std::fs::create_dir(&short).unwrap();
+    for e in std::fs::read_dir(sp500()).unwrap() {
+        let p = e.unwrap().path();
+        let text = read(&p);
+        let kept: Vec<&str> = text
+            .lines()
+            .enumerate()
+            .filter(|(i, l)| *i == 0 || l[..10] <= *cut)
+            .map(|(_, l)| l)
+            .collect();
+        if kept.len() > 1 {
+            std::fs::write(short.join(p.file_name().unwrap()), kept.join("\n") + "\n").unwrap();
+        }
+    }
+    let full_cfg = daily_config(dir.path(), "full.toml", &sp500());
+    let short_cfg = daily_config(dir.path(), "short.toml", &short);
+    backtest(&full_cfg, &dir.path().join("full"));
+    backtest(&short_cfg, &dir.path().join("cut"));
+    let before = |file: &str, key: &str, strict: bool| -> Vec<String> {
+        let body = |d: &str| -> Vec<String> {
+            read(&dir.path().join(d).join(file))
+                .lines()
+                .skip(1)
+                .filter(|l| {
+                    let v = field(file, l, key);
+                    if strict {
+                        v.as_str() < cut
+                    } else {
+                        v.as_str() <= cut
+                    }
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        let (a, b) = (body("full"), body("cut"));
+        same(&a, &b, file);
+        a
+    };
+    // The account through the cut, every trade closed before it and every scan before it.
+    assert!(before("timeseries.csv", "date", false).len() > 2000);
+    let closed = |file: &str| -> Vec<String> {
+        read(&dir.path().join(file).join("trades.csv"))
+            .lines()
+            .skip(1)
+            .filter(|l| {
+                field("trades.csv", l, "exit_date").as_str() < cut
+                    && field("trades.csv", l, "open") == "0"
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    let (a, b) = (closed("full"), closed("cut"));
+    assert!(a.len() > 100, "{} trades closed before the cut", a.len());
+    same(&a, &b, "trades.csv (closed before the cut)");
+    assert!(before("candidates.csv", "scan_date", true).len() > 100);
+}
+
+/// The two runs' lines agree; on a difference, the first one is shown.
+fn same(a: &[String], b: &[String], what: &str) {
+    if let Some(i) = (0..a.len().max(b.len())).find(|i| a.get(*i) != b.get(*i)) {
+        panic!(
+            "{what}: line {} differs with the data cut:\n full: {:?}\n  cut: {:?}",
+            i + 2,
+            a.get(i),
+            b.get(i)
+        );
+    }
+}
+
+/// A named field of a line of one of the backtest's CSV files.
+fn field(file: &str, line: &str, key: &str) -> String {
+    let header = match file {
+        "timeseries.csv" => "date,equity,cash,gross,n_positions,ret".to_string(),
+        "candidates.csv" => "scan_date,symbol,anchor_kind,anchor_date,avwap,close,sma50,sma200,adv20,atr14,score,tags,entry_date,outcome,qty,stop,entry_price".to_string(),
+        _ => systrade_systems::avwap::TRADES_HEADER.to_string(),
+    };
+    let i = header.split(',').position(|h| h == key).unwrap();
+    line.split(',').nth(i).unwrap_or("").to_string()
+}
+
+#[test]
+fn test_scan_refuses_a_stale_watchlist_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = daily_config(dir.path(), "a.toml", &sp500());
+    let out = dir.path().join("scan");
+    // The S&P files end on 2021-04-21: a scan of 2021-04-23 has no fresh data.
+    let r = run(&[
+        "scan",
+        "--config",
+        s(&cfg),
+        "--as-of",
+        "2021-04-23",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("stale_watchlist")
+            && r.stderr.contains("2021-04-21")
+            && r.stderr.contains("2021-04-23"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists(), "nothing is written from stale data");
+    // The weekend after the last session is not stale.
+    let r = run(&[
+        "scan",
+        "--config",
+        s(&cfg),
+        "--as-of",
+        "2021-04-18",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(out.join("candidates_2021-04-16.csv").exists());
+    let header = read(&out.join("candidates_2021-04-16.csv"));
+    assert!(header.starts_with(
+        "symbol,anchor_kind,anchor_date,avwap,close,sma50,sma200,adv20,atr14,score,tags\n"
+    ));
+    // A config of another strategy is refused with the reason.
+    let r = run(&[
+        "scan",
+        "--config",
+        s(&repo().join("configs/trend_demo.toml")),
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("avwap"), "{}", r.stderr);
+}
+
+#[test]
+fn test_plan_sizes_the_previous_sessions_candidates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan");
+    let r = run(&[
+        "plan",
+        "--config",
+        s(&config()),
+        "--as-of",
+        "2021-04-21",
+        "--capital",
+        "40000",
+        "--no-refresh",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let orders = rows(&out.join("orders_2021-04-21.csv"));
+    let cands = rows(&out.join("candidates_2021-04-20.csv"));
+    assert_eq!(orders.len(), cands.len());
+    assert!(!orders.is_empty());
+    for o in &orders {
+        if o["outcome"] == "entered" {
+            // 0.5% of 40,000 = 200 < 250.
+            assert!(
+                f(o, "risk") <= 200.0 && f(o, "risk_budget") == 200.0,
+                "{o:?}"
+            );
+            let q = f(o, "qty");
+            let per = f(o, "ref_price") - f(o, "stop");
+            assert_eq!(q, (200.0 / per).floor(), "{o:?}");
+        }
+    }
+}
