@@ -49,8 +49,8 @@ impl Default for Settings {
 /// What a backtest reads.
 pub struct Inputs<'a> {
     pub panels: &'a BTreeMap<Symbol, Panel>,
-    /// Intraday session bars per symbol (`bar_minutes` bars); symbols without them use the
-    /// daily fallback.
+    /// One-minute bars of the regular session per symbol, by session; symbols (or sessions)
+    /// without them use the daily fallback.
     pub sessions: &'a BTreeMap<Symbol, Sessions>,
     pub params: &'a AvwapParams,
     pub safety: &'a SafetyLimits,

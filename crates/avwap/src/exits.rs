@@ -14,7 +14,7 @@ use systrade_core::calendar::Calendar;
 use systrade_core::{DailyBar, IntradayBar};
 
 use crate::anchor;
-use crate::intraday::{Sessions, ny_instant};
+use crate::intraday::{Sessions, ny_instant, session_bars};
 use crate::panel::Panel;
 use crate::params::ExitParams;
 use crate::stops::{StopPath, StopPoint, StopSource, confirmed_lows, raise_effective, submit_from};
@@ -129,8 +129,8 @@ impl Tracker {
         })
     }
 
-    /// The session's stop checks: bar by bar on `intraday` (raising the stop on confirmed
-    /// higher lows when `raise`), else on the daily bar.
+    /// The session's stop checks: minute by minute on `intraday` (the session's one-minute
+    /// bars; raising the stop on confirmed higher lows when `raise`), else on the daily bar.
     pub fn session(
         &mut self,
         bar: &DailyBar,
@@ -142,7 +142,7 @@ impl Tracker {
         match intraday.filter(|b| !b.is_empty()) {
             Some(bars) => {
                 self.intraday_days += 1;
-                self.intraday_session(bar.ts, bars, p, raise)
+                self.intraday_session(bar.ts, bars, p, cal, raise)
             }
             None => {
                 self.daily_days += 1;
@@ -151,42 +151,55 @@ impl Tracker {
         }
     }
 
+    /// Stops on the session's one-minute bars (a stop triggers on the tape); higher lows on
+    /// its `bar_minutes` bars, each raise in force from the close of the bar that confirmed it
+    /// (never before `stop_submit_after`).
     fn intraday_session(
         &mut self,
         day: NaiveDate,
-        bars: &[IntradayBar],
+        minutes: &[IntradayBar],
         p: &ExitParams,
+        cal: &dyn Calendar,
         raise: bool,
     ) -> Option<Exit> {
-        let lows = if raise {
+        let submit = submit_from(day, p.stop_submit_after)?;
+        let raises: Vec<StopPoint> = if raise {
+            let structure = session_bars(minutes, p.bar_minutes, cal);
+            let bars = structure.get(&day).map(Vec::as_slice).unwrap_or(&[]);
             confirmed_lows(bars, p.intraday_pivot_k)
+                .into_iter()
+                .map(|(j, level)| StopPoint {
+                    effective: raise_effective(bars[j].ts, p.bar_minutes, submit),
+                    level,
+                    source: StopSource::Intraday,
+                })
+                .collect()
         } else {
             Vec::new()
         };
-        let submit = submit_from(day, p.stop_submit_after)?;
-        let mut next_low = lows.iter().peekable();
-        for (j, b) in bars.iter().enumerate() {
-            if let Some(sp) = self.path.in_force_at(b.ts)
-                && let Some(price) = stop_fill(b.open, b.low, sp.level)
+        let mut next = raises.iter().peekable();
+        for m in minutes {
+            while let Some(r) = next.next_if(|r| r.effective <= m.ts) {
+                self.path.raise(*r);
+            }
+            if let Some(sp) = self.path.in_force_at(m.ts)
+                && let Some(price) = stop_fill(m.open, m.low, sp.level)
             {
                 self.worst = self.worst.min(price);
-                self.best = self.best.max(b.open);
+                self.best = self.best.max(m.open);
                 return Some(Exit {
                     day,
-                    at: Some(b.ts),
+                    at: Some(m.ts),
                     price,
                     reason: ExitReason::Stop(sp.source),
                 });
             }
-            self.worst = self.worst.min(b.low);
-            self.best = self.best.max(b.high);
-            while let Some((_, level)) = next_low.next_if(|(cj, _)| *cj == j) {
-                self.path.raise(StopPoint {
-                    effective: raise_effective(b.ts, p.bar_minutes, submit),
-                    level: *level,
-                    source: StopSource::Intraday,
-                });
-            }
+            self.worst = self.worst.min(m.low);
+            self.best = self.best.max(m.high);
+        }
+        // Raises confirmed by the session's last bar take effect at the next session.
+        for r in next {
+            self.path.raise(*r);
         }
         None
     }

@@ -28,7 +28,9 @@ pub struct Loaded {
     pub cfg: AvwapConfig,
     pub params: AvwapParams,
     pub panels: BTreeMap<Symbol, Panel>,
-    /// Session bars (`exits.bar_minutes`) per symbol with intraday data.
+    /// One-minute bars of the regular session, by session, per symbol with intraday data
+    /// (stops trigger on them; the higher lows are read on `exits.bar_minutes` bars built
+    /// from them).
     pub sessions: BTreeMap<Symbol, Sessions>,
     /// Symbols whose daily bars were built from their intraday bars.
     pub from_intraday: Vec<Symbol>,
@@ -79,9 +81,9 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
             if !keep(&sym) {
                 continue;
             }
-            let s = session_bars(&minute, params.exits.bar_minutes, cal);
+            let s = session_bars(&minute, 1, cal);
             if !daily.contains_key(&sym) {
-                daily.insert(sym.clone(), daily_from(&session_bars(&minute, 1, cal)));
+                daily.insert(sym.clone(), daily_from(&s));
                 from_intraday.push(sym.clone());
             }
             sessions.insert(sym, s);
