@@ -10,16 +10,22 @@
 //!
 //! Like Coinbase and Alpaca, open sell orders (stops included) reserve quantity: a sell
 //! larger than what is not reserved is rejected.
+//!
+//! With a [`Tape`] (the session's one-minute bars and an instant inside it) the clock has a
+//! time of day: an order placed or replaced works from that instant, stops trigger on the
+//! first one-minute bar at or after it that reaches them (filling at the stop, or at that
+//! bar's open when it opened through it), and each minute is replayed once — an intraday
+//! execution cycle sees the account a venue would show at that instant.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use rust_decimal::Decimal;
 use systrade_backtest::{CostModel, dec, f, stop_trigger};
 use systrade_core::contracts::{ClientOrderId, Side};
-use systrade_core::{DailyBar, Symbol};
+use systrade_core::{DailyBar, IntradayBar, Symbol};
 
 use crate::faults::{FaultKind, Faults};
 use crate::types::{
@@ -95,6 +101,16 @@ pub struct PaperConfig {
     pub margin: Decimal,
 }
 
+/// One-minute bars of the regular session per symbol and session date.
+pub type Minutes = BTreeMap<Symbol, BTreeMap<NaiveDate, Vec<IntradayBar>>>;
+
+/// The account's clock inside a session: `now`, and the one-minute bars the venue traded.
+#[derive(Clone, Copy)]
+pub struct Tape<'a> {
+    pub now: DateTime<Utc>,
+    pub minutes: &'a Minutes,
+}
+
 /// A paper account over `data` at `session`.
 pub struct PaperBroker<'a> {
     conn: Connection,
@@ -103,6 +119,17 @@ pub struct PaperBroker<'a> {
     data: &'a BTreeMap<Symbol, Vec<DailyBar>>,
     session: NaiveDate,
     faults: Faults,
+    tape: Option<Tape<'a>>,
+}
+
+fn instant(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn instant_text(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 fn side_str(s: Side) -> &'static str {
@@ -177,6 +204,20 @@ impl<'a> PaperBroker<'a> {
         session: NaiveDate,
         faults: Faults,
     ) -> Result<Self, BrokerError> {
+        Self::open_at(path, cfg, data, session, faults, None)
+    }
+
+    /// [`PaperBroker::open`] with the clock inside `session` at `tape.now`: the session's
+    /// one-minute bars since the last replay (never before it) are replayed against the
+    /// working stops. The clock never goes back.
+    pub fn open_at(
+        path: &Path,
+        cfg: PaperConfig,
+        data: &'a BTreeMap<Symbol, Vec<DailyBar>>,
+        session: NaiveDate,
+        faults: Faults,
+        tape: Option<Tape<'a>>,
+    ) -> Result<Self, BrokerError> {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| bad_state(path, e))?;
         }
@@ -244,6 +285,7 @@ impl<'a> PaperBroker<'a> {
             data,
             session,
             faults,
+            tape,
         };
         b.sync()?;
         Ok(b)
@@ -419,6 +461,7 @@ impl<'a> PaperBroker<'a> {
     }
 
     fn insert(
+        &self,
         tx: &Transaction<'_>,
         req: &OrderRequest,
         status: OrderStatus,
@@ -427,7 +470,8 @@ impl<'a> PaperBroker<'a> {
     ) -> rusqlite::Result<()> {
         tx.execute(
             "INSERT INTO orders (client_order_id, symbol, side, qty, stop_price, session, status, \
-             reason, partial, limit_price, tif) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             reason, partial, limit_price, tif, active_from) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 req.client_order_id.0,
                 req.symbol.as_str(),
@@ -440,6 +484,7 @@ impl<'a> PaperBroker<'a> {
                 partial.map(|p| p.to_string()),
                 req.order_type.limit_price().map(|l| l.to_string()),
                 req.tif.as_str(),
+                self.tape.map(|t| instant_text(t.now)),
             ],
         )?;
         Ok(())
@@ -674,6 +719,92 @@ impl<'a> PaperBroker<'a> {
         if !complete {
             return Self::expire_ioc(tx);
         }
+        let through = self.tape_through_in(tx)?;
+        self.trigger_stops(tx, date, None, through)?;
+        self.trigger_stop_limits(tx, date)?;
+        tx.execute(
+            "UPDATE orders SET status = 'expired', \
+             reason = COALESCE(reason, 'day order: the unfilled rest expired with the session') \
+             WHERE tif != 'gtc' AND status IN ('accepted', 'partially_filled') \
+             AND tried_on IS NOT NULL AND tried_on <= ?1",
+            params![date.to_string()],
+        )?;
+        Self::expire_ioc(tx)
+    }
+
+    fn tape_through_in(&self, tx: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
+        Ok(tx
+            .query_row("SELECT tape_through FROM account", [], |r| {
+                r.get::<_, Option<String>>(0)
+            })?
+            .and_then(|t| instant(&t)))
+    }
+
+    /// Where a working stop triggers on `date`: on the tape when the session's one-minute
+    /// bars are known (from the instant the order works and after the minutes already
+    /// replayed, through `until` — `None`: the whole session), else in the complete daily
+    /// bar. Returns the trigger price and the bar it filled in.
+    fn stop_hit(
+        &self,
+        tx: &Connection,
+        o: &BrokerOrder,
+        date: NaiveDate,
+        until: Option<DateTime<Utc>>,
+        replayed: Option<DateTime<Utc>>,
+    ) -> rusqlite::Result<Option<(f64, DailyBar)>> {
+        let Some(level) = o.order_type.stop_price().map(f) else {
+            return Ok(None);
+        };
+        let long = o.side == Side::Sell;
+        let tape = self
+            .tape
+            .and_then(|t| t.minutes.get(&o.symbol))
+            .and_then(|d| d.get(&date));
+        if let Some(minutes) = tape {
+            let active: Option<String> = tx.query_row(
+                "SELECT active_from FROM orders WHERE client_order_id = ?1",
+                params![o.client_order_id.0],
+                |r| r.get(0),
+            )?;
+            let from = active.and_then(|a| instant(&a)).max(replayed);
+            for m in minutes {
+                if from.is_some_and(|t| m.ts < t) {
+                    continue;
+                }
+                if until.is_some_and(|u| m.ts + Duration::minutes(1) > u) {
+                    break;
+                }
+                let bar = DailyBar {
+                    ts: date,
+                    open: m.open,
+                    high: m.high,
+                    low: m.low,
+                    close: m.close,
+                    volume: m.volume,
+                };
+                if let Some(t) = stop_trigger(level, long, &bar) {
+                    return Ok(Some((t, bar)));
+                }
+            }
+            return Ok(None);
+        }
+        if until.is_some() {
+            // Inside a session without its tape: the daily bar is not complete yet.
+            return Ok(None);
+        }
+        Ok(self
+            .bar(&o.symbol, date)
+            .and_then(|bar| stop_trigger(level, long, &bar).map(|t| (t, bar))))
+    }
+
+    /// Working stops that trigger on `date` (through `until` inside the session) fill.
+    fn trigger_stops(
+        &self,
+        tx: &Transaction<'_>,
+        date: NaiveDate,
+        until: Option<DateTime<Utc>>,
+        replayed: Option<DateTime<Utc>>,
+    ) -> rusqlite::Result<()> {
         let stops = Self::orders_where(
             tx,
             "stop_price IS NOT NULL AND limit_price IS NULL \
@@ -681,17 +812,11 @@ impl<'a> PaperBroker<'a> {
             &[&date.to_string()],
         )?;
         for o in &stops {
-            let Some(bar) = self.bar(&o.symbol, date) else {
-                continue;
-            };
-            let Some(level) = o.order_type.stop_price() else {
+            let Some((trigger, bar)) = self.stop_hit(tx, o, date, until, replayed)? else {
                 continue;
             };
             let held = Self::held(tx, &o.symbol)?;
             let long = o.side == Side::Sell;
-            let Some(trigger) = stop_trigger(f(level), long, &bar) else {
-                continue;
-            };
             let qty = o.remaining().min(held.abs());
             if qty.is_zero() || (long && held <= Decimal::ZERO) {
                 Self::set_status(
@@ -724,15 +849,7 @@ impl<'a> PaperBroker<'a> {
                 )?;
             }
         }
-        self.trigger_stop_limits(tx, date)?;
-        tx.execute(
-            "UPDATE orders SET status = 'expired', \
-             reason = COALESCE(reason, 'day order: the unfilled rest expired with the session') \
-             WHERE tif != 'gtc' AND status IN ('accepted', 'partially_filled') \
-             AND tried_on IS NOT NULL AND tried_on <= ?1",
-            params![date.to_string()],
-        )?;
-        Self::expire_ioc(tx)
+        Ok(())
     }
 
     /// An immediate-or-cancel order keeps nothing after its try.
@@ -875,6 +992,25 @@ impl<'a> PaperBroker<'a> {
             self.process(&tx, d, true).map_err(e)?;
         }
         self.process(&tx, self.session, false).map_err(e)?;
+        if let Some(tape) = self.tape {
+            let replayed = self.tape_through_in(&tx).map_err(e)?;
+            if let Some(t) = replayed
+                && t > tape.now
+            {
+                return Err(BrokerError::Invalid(format!(
+                    "the paper account's clock is at {}; it cannot go back to {}",
+                    instant_text(t),
+                    instant_text(tape.now)
+                )));
+            }
+            self.trigger_stops(&tx, self.session, Some(tape.now), replayed)
+                .map_err(e)?;
+            tx.execute(
+                "UPDATE account SET tape_through = ?1",
+                params![instant_text(tape.now)],
+            )
+            .map_err(e)?;
+        }
         let new_through = self.session.pred_opt().max(through);
         tx.execute(
             "UPDATE account SET synced_through = ?1",
@@ -991,15 +1127,16 @@ impl Broker for PaperBroker<'_> {
             self.refusal(&tx, req, &[]).map_err(e)?
         };
         match refusal {
-            Some(why) => {
-                Self::insert(&tx, req, OrderStatus::Rejected, Some(&why), None).map_err(e)?
-            }
+            Some(why) => self
+                .insert(&tx, req, OrderStatus::Rejected, Some(&why), None)
+                .map_err(e)?,
             None => {
                 let partial = match fault {
                     Some(FaultKind::Partial(p)) => Some(p),
                     _ => None,
                 };
-                Self::insert(&tx, req, OrderStatus::Accepted, None, partial).map_err(e)?;
+                self.insert(&tx, req, OrderStatus::Accepted, None, partial)
+                    .map_err(e)?;
                 if req.session <= self.session
                     && let Some(bar) = self.bar(&req.symbol, self.session)
                     && let Some(o) = Self::get(&tx, &req.client_order_id).map_err(e)?
@@ -1087,9 +1224,9 @@ impl Broker for PaperBroker<'_> {
         };
         match refusal {
             // The old order keeps working: a failed replace never strips protection.
-            Some(why) => {
-                Self::insert(&tx, new, OrderStatus::Rejected, Some(&why), None).map_err(e)?
-            }
+            Some(why) => self
+                .insert(&tx, new, OrderStatus::Rejected, Some(&why), None)
+                .map_err(e)?,
             None => {
                 Self::set_status(
                     &tx,
@@ -1098,7 +1235,8 @@ impl Broker for PaperBroker<'_> {
                     Some(&format!("replaced by {}", new.client_order_id)),
                 )
                 .map_err(e)?;
-                Self::insert(&tx, new, OrderStatus::Accepted, None, None).map_err(e)?;
+                self.insert(&tx, new, OrderStatus::Accepted, None, None)
+                    .map_err(e)?;
             }
         }
         let out = Self::get(&tx, &new.client_order_id)

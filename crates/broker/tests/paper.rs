@@ -558,3 +558,141 @@ fn test_a_stop_limit_triggers_then_needs_its_limit_and_waits_out_a_gap() {
     let dates: Vec<NaiveDate> = b.fills(None).unwrap().iter().map(|f| f.date).collect();
     assert_eq!(dates, [d(2), d(5), d(10)]);
 }
+
+/// One-minute bars of March 5 from 14:30 UTC (09:30 New York, EST): (open, low), high =
+/// open + 0.5, close = low + 0.2.
+fn tape_minutes(rows: &[(f64, f64)]) -> systrade_broker::paper::Minutes {
+    let open = chrono::DateTime::parse_from_rfc3339("2024-03-05T14:30:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let bars = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (o, l))| systrade_core::IntradayBar {
+            ts: open + chrono::Duration::minutes(i as i64),
+            open: *o,
+            high: o + 0.5,
+            low: *l,
+            close: l + 0.2,
+            volume: 100.0,
+        })
+        .collect();
+    BTreeMap::from([(sym(), BTreeMap::from([(d(5), bars)]))])
+}
+
+fn at(t: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+#[test]
+fn test_with_a_tape_stops_work_from_the_instant_they_were_placed_and_minutes_replay_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paper.sqlite");
+    let data = data();
+    // 09:30 100 … 09:32 dips to 95.5; 09:36 falls to 96.8; 09:38 opens at 96.4 (through 96.5).
+    let minutes = tape_minutes(&[
+        (103.0, 102.0),
+        (102.0, 99.0),
+        (99.0, 95.5),
+        (98.0, 97.5),
+        (98.0, 97.6),
+        (98.0, 97.8),
+        (97.9, 96.8),
+        (97.5, 97.0),
+        (96.4, 96.0),
+        (96.5, 96.2),
+    ]);
+    let tape = |now: &str| systrade_broker::paper::Tape {
+        now: at(now),
+        minutes: &minutes,
+    };
+    {
+        // Bought at day 4's open; the stop goes in at 09:34, after the dip to 95.5.
+        let mut b = PaperBroker::open(&path, cfg(), &data, d(4), Faults::none()).unwrap();
+        b.submit(&order("buy", Side::Buy, "10", OrderType::Market, d(4)))
+            .unwrap();
+    }
+    {
+        let mut b = PaperBroker::open_at(
+            &path,
+            cfg(),
+            &data,
+            d(5),
+            Faults::none(),
+            Some(tape("2024-03-05T14:34:00Z")),
+        )
+        .unwrap();
+        let stop = OrderType::Stop { stop: dec("96") };
+        b.submit(&order("stop-1", Side::Sell, "10", stop, d(5)))
+            .unwrap();
+        assert!(
+            b.fills(None)
+                .unwrap()
+                .iter()
+                .all(|f| f.client_order_id.0 != "stop-1")
+        );
+    }
+    {
+        // 09:36: raised to 97 from 09:36 on (a replace); 09:36's own minute reached 96.8 < 97
+        // but had not been replayed when the cycle looked (its bar closes at 09:37).
+        let mut b = PaperBroker::open_at(
+            &path,
+            cfg(),
+            &data,
+            d(5),
+            Faults::none(),
+            Some(tape("2024-03-05T14:36:00Z")),
+        )
+        .unwrap();
+        let up = OrderType::Stop { stop: dec("97") };
+        b.replace(
+            &ClientOrderId("stop-1".into()),
+            &order("stop-2", Side::Sell, "10", up, d(5)),
+        )
+        .unwrap();
+    }
+    {
+        // 09:40: 09:36 (low 96.8) triggers the 97 stop, at 97.
+        let mut b = PaperBroker::open_at(
+            &path,
+            cfg(),
+            &data,
+            d(5),
+            Faults::none(),
+            Some(tape("2024-03-05T14:40:00Z")),
+        )
+        .unwrap();
+        let fills = b.fills(None).unwrap();
+        let f: Vec<_> = fills
+            .iter()
+            .filter(|f| f.client_order_id.0 == "stop-2")
+            .collect();
+        assert_eq!(f.len(), 1, "{fills:?}");
+        assert_eq!(f[0].price, dec("97"));
+        assert!(b.positions().unwrap().is_empty());
+        // The clock never goes back.
+        drop(b);
+        let back = PaperBroker::open_at(
+            &path,
+            cfg(),
+            &data,
+            d(5),
+            Faults::none(),
+            Some(tape("2024-03-05T14:39:00Z")),
+        );
+        assert!(back.is_err());
+    }
+    {
+        // The next session replays day 5's rest once: nothing is filled twice.
+        let mut b = PaperBroker::open(&path, cfg(), &data, d(6), Faults::none()).unwrap();
+        let n = b
+            .fills(None)
+            .unwrap()
+            .iter()
+            .filter(|f| f.symbol == sym())
+            .count();
+        assert_eq!(n, 2, "the buy and one stop fill");
+    }
+}
