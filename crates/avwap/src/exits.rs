@@ -10,6 +10,7 @@
 //! swing low may raise the stop for the next one.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use systrade_core::calendar::Calendar;
 use systrade_core::{DailyBar, IntradayBar};
 
@@ -20,7 +21,8 @@ use crate::params::ExitParams;
 use crate::stops::{StopPath, StopPoint, StopSource, confirmed_lows, raise_effective, submit_from};
 
 /// Why a position closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum ExitReason {
     /// The protective stop filled; the source of the level in force.
     Stop(StopSource),
@@ -57,8 +59,22 @@ impl ExitReason {
     }
 }
 
+impl From<ExitReason> for String {
+    fn from(r: ExitReason) -> String {
+        r.as_str().to_string()
+    }
+}
+
+impl TryFrom<String> for ExitReason {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        ExitReason::parse(&s).ok_or_else(|| format!("unknown exit reason {s:?}"))
+    }
+}
+
 /// An exit at its reference price (before slippage and fees).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Exit {
     pub day: NaiveDate,
     /// The intraday bar a stop filled in; `None` at the open or in a daily bar.
@@ -73,8 +89,8 @@ pub fn stop_fill(open: f64, low: f64, level: f64) -> Option<f64> {
     (low <= level).then(|| open.min(level))
 }
 
-/// A held position's exit state.
-#[derive(Debug, Clone, PartialEq)]
+/// A held position's exit state (kept between the daily run's cycles).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tracker {
     pub entry_day: NaiveDate,
     pub entry_price: f64,
@@ -283,6 +299,19 @@ pub fn simulate(
     p: &ExitParams,
     cal: &dyn Calendar,
 ) -> Option<Exit> {
+    replay(panel, sessions, trade, through, p, cal).1
+}
+
+/// [`simulate`], with the tracker as the replay left it (the prices seen while held, the
+/// sessions with and without intraday bars, the sessions held): a trade's analytics.
+pub fn replay(
+    panel: &Panel,
+    sessions: Option<&Sessions>,
+    trade: &Recorded,
+    through: NaiveDate,
+    p: &ExitParams,
+    cal: &dyn Calendar,
+) -> (Tracker, Option<Exit>) {
     let mut tr = Tracker::new(
         trade.entry_day,
         trade.entry_price,
@@ -296,20 +325,15 @@ pub fn simulate(
             break;
         }
         if let Some(x) = tr.at_open(bar) {
-            return Some(x);
+            tr.held += 1;
+            return (tr, Some(x));
         }
         let intraday = sessions.and_then(|s| s.get(&bar.ts)).map(Vec::as_slice);
         if let Some(x) = tr.session(bar, intraday, p, cal, false) {
-            return Some(x);
+            tr.held += 1;
+            return (tr, Some(x));
         }
-        tr.at_close(
-            panel,
-            t,
-            intraday.is_some_and(|b| !b.is_empty()),
-            p,
-            cal,
-            false,
-        );
+        tr.at_close(panel, t, intraday.is_some_and(|b| !b.is_empty()), p, cal, false);
     }
-    None
+    (tr, None)
 }

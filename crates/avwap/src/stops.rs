@@ -4,13 +4,15 @@
 //! before `stop_submit_after` New York time.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
 use systrade_core::IntradayBar;
 use systrade_indicators::{Indicator, PivotLow};
 
 use crate::intraday::{bar_end, ny_instant};
 
 /// Where a stop level came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StopSource {
     /// The entry's initial stop (swing low or AVWAP − k·ATR).
     Initial,
@@ -40,7 +42,7 @@ impl StopSource {
 }
 
 /// One level of a stop path, in force from `effective` on.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StopPoint {
     pub effective: DateTime<Utc>,
     pub level: f64,
@@ -48,7 +50,8 @@ pub struct StopPoint {
 }
 
 /// A position's stop levels in time order; each is above the one before (the ratchet).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct StopPath {
     points: Vec<StopPoint>,
 }

@@ -63,8 +63,20 @@ pub fn connect<'a>(
     session: NaiveDate,
     faults: Faults,
 ) -> Result<Box<dyn Broker + 'a>, BrokerError> {
-    Ok(Box::new(PaperBroker::open(
-        path, cfg, data, session, faults,
+    connect_at(path, cfg, data, session, faults, None)
+}
+
+/// [`connect`] with the clock inside the session ([`PaperBroker::open_at`]).
+pub fn connect_at<'a>(
+    path: &Path,
+    cfg: PaperConfig,
+    data: &'a BTreeMap<Symbol, Vec<DailyBar>>,
+    session: NaiveDate,
+    faults: Faults,
+    tape: Option<Tape<'a>>,
+) -> Result<Box<dyn Broker + 'a>, BrokerError> {
+    Ok(Box::new(PaperBroker::open_at(
+        path, cfg, data, session, faults, tape,
     )?))
 }
 

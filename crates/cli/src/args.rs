@@ -808,6 +808,15 @@ pub struct DailyRunArgs {
     /// the logs and the summary are written (under runs/<strategy>/<day>/dry-run/).
     #[arg(long)]
     pub dry_run: bool,
+    /// An AVWAP config's execution cycle (spec/avwap.md): `open` (before or at the open:
+    /// the previous session's candidates sized, gated and sent as marketable orders; no
+    /// stop before 09:45 New York), `intraday` (during the session: stops raised to
+    /// confirmed five-minute higher lows and put at the broker, one per position), `close`
+    /// (after the close: the AVWAP and time exits sent for the next open, the daily
+    /// swing-low fallback, the next session's scan, trades.csv). The session and the time
+    /// are --now's (or the clock's) in New York.
+    #[arg(long, value_enum)]
+    pub cycle: Option<CycleArg>,
     /// Run even outside the schedule window or when the day already ran.
     #[arg(long)]
     pub force_run: bool,
@@ -990,6 +999,14 @@ pub struct PlanArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// An AVWAP execution cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CycleArg {
+    Open,
+    Intraday,
+    Close,
 }
 
 #[derive(Debug, Args)]

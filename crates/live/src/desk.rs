@@ -41,6 +41,34 @@ pub enum Desk {
     Momentum(Box<momentum::Loaded>),
     /// A book traded from trade sheets: no daily run, only staging and approvals.
     Sheet(Box<SheetBook>),
+    /// The anchored-VWAP system: traded in execution cycles ([`crate::cycles`]).
+    Avwap(Box<AvwapDesk>),
+}
+
+/// An AVWAP config loaded for a cycle: its data, and the instant the cycle runs at (a paper
+/// account's clock inside the session, so its stops trigger on the tape up to then).
+pub struct AvwapDesk {
+    pub l: systrade_systems::avwap::Loaded,
+    /// Daily bars per symbol (the panels' bars), as every venue reads them.
+    pub bars: BTreeMap<Symbol, Vec<DailyBar>>,
+    pub now: Option<DateTime<Utc>>,
+    decisions: DecisionsSection,
+}
+
+impl AvwapDesk {
+    pub fn new(l: systrade_systems::avwap::Loaded, now: Option<DateTime<Utc>>) -> AvwapDesk {
+        let bars = l
+            .panels
+            .iter()
+            .map(|(s, p)| (s.clone(), p.bars.clone()))
+            .collect();
+        AvwapDesk {
+            decisions: l.cfg.decisions.clone(),
+            l,
+            bars,
+            now,
+        }
+    }
 }
 
 /// The paper account's currency in a market.
@@ -193,13 +221,11 @@ impl Desk {
                 )?;
                 Ok((Desk::Momentum(Box::new(l)), day))
             }
-            StrategyKind::Avwap => Err(BadInput(format!(
-                "{}: the AVWAP system has no single daily run; scan with `systrade scan --config {}` and backtest it with `systrade backtest --config {}` (its execution cycles are not built yet)",
-                config.display(),
-                config.display(),
-                config.display()
-            ))
-            .into()),
+            StrategyKind::Avwap => {
+                let l = systrade_systems::avwap::load(config, data, read)?;
+                let day = as_of.unwrap_or_else(|| crate::session_or_today(Market::Us, now));
+                Ok((Desk::Avwap(Box::new(AvwapDesk::new(l, Some(now)))), day))
+            }
             StrategyKind::Sheet => {
                 let l = SheetBook::load(config, data, read)?;
                 let day = as_of.unwrap_or_else(|| crate::session_or_today(l.market, now));
@@ -213,6 +239,7 @@ impl Desk {
             Desk::Trend(l) => &l.cfg.run,
             Desk::Momentum(l) => &l.cfg.run,
             Desk::Sheet(l) => &l.cfg.run,
+            Desk::Avwap(l) => &l.l.cfg.run,
         }
     }
 
@@ -221,6 +248,7 @@ impl Desk {
             Desk::Trend(l) => &l.cfg.safety,
             Desk::Momentum(l) => &l.cfg.safety,
             Desk::Sheet(l) => &l.safety,
+            Desk::Avwap(l) => &l.l.cfg.safety,
         }
     }
 
@@ -229,6 +257,7 @@ impl Desk {
             Desk::Trend(l) => &l.cfg.decisions,
             Desk::Momentum(l) => &l.cfg.decisions,
             Desk::Sheet(l) => &l.decisions,
+            Desk::Avwap(l) => &l.decisions,
         }
     }
 
@@ -237,6 +266,7 @@ impl Desk {
             Desk::Trend(l) => &l.cfg.execution,
             Desk::Momentum(l) => &l.cfg.execution,
             Desk::Sheet(l) => &l.cfg.execution,
+            Desk::Avwap(l) => &l.l.cfg.execution,
         }
     }
 
@@ -245,6 +275,7 @@ impl Desk {
             Desk::Trend(l) => l.market,
             Desk::Momentum(l) => l.market,
             Desk::Sheet(l) => l.market,
+            Desk::Avwap(_) => Market::Us,
         }
     }
 
@@ -253,12 +284,25 @@ impl Desk {
             Desk::Trend(l) => &l.data,
             Desk::Momentum(l) => &l.bars,
             Desk::Sheet(l) => &l.bars,
+            Desk::Avwap(l) => &l.bars,
         }
     }
 
     /// Trend positions carry one protective stop each; the momentum spec defines none.
     pub fn uses_stops(&self) -> bool {
-        matches!(self, Desk::Trend(_))
+        matches!(self, Desk::Trend(_) | Desk::Avwap(_))
+    }
+
+    /// A paper account's clock inside the session: the AVWAP cycle's instant and its
+    /// one-minute bars.
+    pub fn tape(&self) -> Option<systrade_broker::paper::Tape<'_>> {
+        match self {
+            Desk::Avwap(l) => l.now.map(|now| systrade_broker::paper::Tape {
+                now,
+                minutes: &l.l.sessions,
+            }),
+            _ => None,
+        }
     }
 
     /// The smallest tradable quantity step.
@@ -267,6 +311,7 @@ impl Desk {
             Desk::Trend(l) => Decimal::new(1, l.params.qty_decimals.min(28)),
             Desk::Momentum(l) => Decimal::from(l.cfg.orders.default_lot),
             Desk::Sheet(l) => Decimal::new(1, l.cfg.orders.qty_decimals),
+            Desk::Avwap(_) => Decimal::ONE,
         }
     }
 
@@ -286,6 +331,7 @@ impl Desk {
                 .zip(l.panel.sectors.iter().cloned())
                 .collect(),
             Desk::Sheet(l) => l.sectors.clone(),
+            Desk::Avwap(_) => BTreeMap::new(),
         }
     }
 
@@ -317,6 +363,22 @@ impl Desk {
                 shorting: l.params.book == systrade_pipeline::momentum::BookKind::Ls,
                 margin: dec(l.params.max_leverage.max(1.0)),
             },
+            Desk::Avwap(l) => {
+                let b = &l.l.cfg.backtest;
+                PaperConfig {
+                    account_id: l.l.cfg.run.account.clone(),
+                    currency: "USD".into(),
+                    initial_cash: dec(l.l.cfg.run.paper_cash.unwrap_or(b.cash)),
+                    costs: systrade_backtest::CostModel {
+                        fee_bps: b.fee_bps,
+                        slippage_bps: b.slippage_bps,
+                        ..Default::default()
+                    },
+                    lot: Some(Decimal::ONE),
+                    shorting: false,
+                    margin: Decimal::ONE,
+                }
+            }
             Desk::Sheet(l) => PaperConfig {
                 account_id: l.cfg.run.account.clone(),
                 currency: currency(l.market).into(),
@@ -348,6 +410,11 @@ impl Desk {
             Desk::Momentum(l) => decide_momentum(l, book, x, ledger, logs),
             Desk::Sheet(_) => Err(BadInput(format!(
                 "{}: a sheet book has no daily decision; stage its orders with `systrade orders stage`",
+                x.name
+            ))
+            .into()),
+            Desk::Avwap(_) => Err(BadInput(format!(
+                "{}: the AVWAP system runs in execution cycles: `systrade run --cycle open|intraday|close`",
                 x.name
             ))
             .into()),

@@ -4,6 +4,8 @@
 //! schedule gate, JSONL logs and alerts. The CLI, a dashboard and a scheduler all call it.
 
 pub mod approvals;
+pub mod avwap_book;
+pub mod cycles;
 pub mod day;
 pub mod desk;
 pub mod dry_run;
@@ -218,6 +220,16 @@ pub fn run_with(
         return Ok(Vec::new());
     }
     for config in &a.configs {
+        if systrade_config::StrategyKind::of(config).map_err(BadInput)?
+            == systrade_config::StrategyKind::Avwap
+        {
+            return Err(BadInput(format!(
+                "{}: the AVWAP system runs in execution cycles: `systrade run --config {} --cycle open|intraday|close`",
+                config.display(),
+                config.display()
+            ))
+            .into());
+        }
         if systrade_config::StrategyKind::of(config).map_err(BadInput)?
             == systrade_config::StrategyKind::Sheet
         {

@@ -94,12 +94,13 @@ impl Venue {
         faults: Faults,
     ) -> anyhow::Result<Box<dyn Broker + 'd>> {
         match self.kind {
-            BrokerKind::Paper => Ok(systrade_broker::paper::connect(
+            BrokerKind::Paper => Ok(systrade_broker::paper::connect_at(
                 &self.paper_file,
                 desk.paper_config(),
                 desk.bars(),
                 session,
                 faults,
+                desk.tape(),
             )?),
             BrokerKind::Alpaca => {
                 let c = systrade_alpaca::Connect {

@@ -24,6 +24,9 @@ pub fn broker_kind(b: BrokerArg) -> BrokerKind {
 
 /// `systrade run`.
 pub fn run(home: &Path, a: &DailyRunArgs) -> anyhow::Result<()> {
+    if let Some(cycle) = a.cycle {
+        return cycles(home, a, cycle);
+    }
     let req = RunRequest {
         configs: a.config.clone(),
         broker: a.broker.map(broker_kind),
@@ -107,5 +110,39 @@ pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
         println!("  no positions on either side");
     }
     println!("cash: broker {}", report.broker_cash);
+    Ok(())
+}
+
+/// `systrade run --cycle`: one AVWAP execution cycle per config.
+fn cycles(home: &Path, a: &DailyRunArgs, cycle: crate::args::CycleArg) -> anyhow::Result<()> {
+    use systrade_live::cycles::{Cycle, CycleRequest, run_cycle};
+    if a.dry_run || a.as_of.is_some() {
+        return Err(BadInput(
+            "--cycle runs at --now (or the clock) in New York: --as-of and --dry-run do not apply".into(),
+        )
+        .into());
+    }
+    let cycle = match cycle {
+        crate::args::CycleArg::Open => Cycle::Open,
+        crate::args::CycleArg::Intraday => Cycle::Intraday,
+        crate::args::CycleArg::Close => Cycle::Close,
+    };
+    let read = a.read.options();
+    let now = now_of(a.now.as_deref())?;
+    for config in &a.config {
+        let r = CycleRequest {
+            config,
+            cycle,
+            now,
+            data: a.data.as_deref(),
+            read: &read,
+            broker: a.broker.map(broker_kind),
+            live: a.live,
+            force: a.force_run,
+        };
+        if let Some(p) = run_cycle(home, &r, &systrade_live::venue::Venues)? {
+            println!("{} cycle summary: {}", cycle.as_str(), p.display());
+        }
+    }
     Ok(())
 }
