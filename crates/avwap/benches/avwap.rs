@@ -41,7 +41,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             raw.iter()
                 .map(|s| Panel::new(s.symbol.clone(), s.bars.clone(), &p.scan))
-                .count()
+                .collect::<Vec<_>>()
         })
     });
     let all = panels(500, &p);

@@ -333,7 +333,14 @@ pub fn replay(
             tr.held += 1;
             return (tr, Some(x));
         }
-        tr.at_close(panel, t, intraday.is_some_and(|b| !b.is_empty()), p, cal, false);
+        tr.at_close(
+            panel,
+            t,
+            intraday.is_some_and(|b| !b.is_empty()),
+            p,
+            cal,
+            false,
+        );
     }
     (tr, None)
 }

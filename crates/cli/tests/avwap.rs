@@ -400,3 +400,89 @@ fn test_plan_sizes_the_previous_sessions_candidates() {
         }
     }
 }
+
+/// The three intraday ETFs as an AVWAP book (daily bars from their minutes).
+fn etf_config(dir: &Path) -> PathBuf {
+    let src = repo().join("../shared/data/us_intraday_1min");
+    let p = dir.join("etf.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "strategy = \"avwap\"\n[data]\nsource = {:?}\nintraday = {:?}\n[scan]\nmin_dollar_volume = 0.0\nmin_price = 0.0\n[run]\naccount = \"etf\"\n",
+            s(&src),
+            s(&src)
+        ),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn test_run_cycles_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = etf_config(dir.path());
+    let home = dir.path().join("home");
+    let h = s(&home);
+    // The daily run of an AVWAP config needs its cycle.
+    let r = run(&[
+        "run",
+        "--home",
+        h,
+        "--config",
+        s(&cfg),
+        "--now",
+        "2024-04-29T13:31:00Z",
+    ]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("--cycle open|intraday|close"),
+        "{}",
+        r.stderr
+    );
+    // An intraday cycle outside the session, a close cycle before the close: refused.
+    let cyc = |c: &str, now: &str| {
+        run(&[
+            "run",
+            "--home",
+            h,
+            "--config",
+            s(&cfg),
+            "--cycle",
+            c,
+            "--now",
+            now,
+        ])
+    };
+    let r = cyc("intraday", "2024-04-29T13:00:00Z");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("during the session"), "{}", r.stderr);
+    let r = cyc("close", "2024-04-29T19:00:00Z");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("after 16:00"), "{}", r.stderr);
+    // 09:31: DBB (a candidate of 2024-04-26) is bought; its stop waits for 09:45, and says so.
+    let r = cyc("open", "2024-04-29T13:31:00Z");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let open = read(&home.join("runs/etf/2024-04-29/cycle_open.json"));
+    assert!(
+        open.contains("\"entered\"") && open.contains("time_gated"),
+        "{open}"
+    );
+    assert!(open.contains("09:45"), "{open}");
+    // The same cycle again: already ran, nothing sent.
+    let r = cyc("open", "2024-04-29T13:31:00Z");
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("already_ran"), "{}", r.stdout);
+    // 09:45: the stop goes in.
+    let r = cyc("intraday", "2024-04-29T13:45:00Z");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let intraday = read(&home.join("runs/etf/2024-04-29/cycle_intraday_0945.json"));
+    assert!(intraday.contains("stop_placed"), "{intraday}");
+    // After the close: the summary, the next session's scan.
+    let r = cyc("close", "2024-04-29T20:05:00Z");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        home.join("runs/etf/2024-04-29/candidates_2024-04-29.csv")
+            .exists()
+    );
+    assert!(home.join("runs/etf/trades.csv").exists());
+}

@@ -83,8 +83,23 @@ pub fn run_cycle(
     r: &CycleRequest<'_>,
     connector: &dyn venue::Connector,
 ) -> anyhow::Result<Option<PathBuf>> {
-    let (desk, _) = Desk::load(r.config, r.data, r.read, None, r.now)?;
-    let Desk::Avwap(a) = &desk else {
+    let (mut desk, _) = Desk::load(r.config, r.data, r.read, None, r.now)?;
+    run_loaded(home, r, &mut desk, connector)
+}
+
+/// [`run_cycle`] on a config already loaded (a scheduler keeps it between cycles; its clock
+/// is set to `r.now`).
+pub fn run_loaded(
+    home: &Path,
+    r: &CycleRequest<'_>,
+    desk: &mut Desk,
+    connector: &dyn venue::Connector,
+) -> anyhow::Result<Option<PathBuf>> {
+    if let Desk::Avwap(a) = desk {
+        a.now = Some(r.now);
+    }
+    let desk = &*desk;
+    let Desk::Avwap(a) = desk else {
         return Err(bad(format!(
             "{}: --cycle is for AVWAP configs (strategy = \"avwap\"); other strategies run once a day without it",
             r.config.display()
@@ -156,7 +171,7 @@ pub fn run_cycle(
         now: &stamp,
     })?;
     let mut c = CycleRun {
-        desk: &desk,
+        desk,
         a,
         ledger: &mut ledger,
         logs: &mut logs,
@@ -171,9 +186,9 @@ pub fn run_cycle(
         events: Vec::new(),
     };
     let result = (|| -> anyhow::Result<Value> {
-        let mut broker = connector.connect(&venue, &desk, day)?;
+        let mut broker = connector.connect(&venue, desk, day)?;
         if broker.is_live() {
-            let id = retry(policy_of(&desk), c.logs, "account", || broker.account())?.id;
+            let id = retry(policy_of(desk), c.logs, "account", || broker.account())?.id;
             venue::confirm_live(r.live, &id, broker.kind())?;
         }
         c.cycle(&mut *broker, r.cycle)
@@ -228,7 +243,14 @@ impl CycleRun<'_> {
     fn cycle<B: Broker + ?Sized>(&mut self, broker: &mut B, cycle: Cycle) -> anyhow::Result<Value> {
         let policy = policy_of(self.desk);
         // The ledger learns what the broker did (fills exactly once, adopted orders).
-        let sync = FillSync::collect(broker, self.ledger, self.name, self.account, self.logs, policy)?;
+        let sync = FillSync::collect(
+            broker,
+            self.ledger,
+            self.name,
+            self.account,
+            self.logs,
+            policy,
+        )?;
         let (name, account) = (self.name, self.account);
         self.ledger.step(self.run_id, 1, "sync", self.stamp, |w| {
             w.set_book(&Book {
@@ -251,7 +273,10 @@ impl CycleRun<'_> {
         }
         book.save(self.home, self.name)?;
         let folder = self.home.join(format!("runs/{}", self.name));
-        write_atomic(&folder.join("trades.csv"), trades_csv(&book.closed).as_bytes())?;
+        write_atomic(
+            &folder.join("trades.csv"),
+            trades_csv(&book.closed).as_bytes(),
+        )?;
         let equity = retry(policy, self.logs, "account", || broker.account())?.equity;
         let (day, run_id) = (self.day, self.run_id);
         self.ledger.step(run_id, 9, "persist", self.stamp, |w| {
@@ -290,7 +315,9 @@ impl CycleRun<'_> {
         let policy = policy_of(self.desk);
         let exits = self.a.l.params.exits.clone();
         for (sym, p) in std::mem::take(&mut book.pending) {
-            let o = retry(policy, self.logs, "order", || broker.order(&p.client_order_id))?;
+            let o = retry(policy, self.logs, "order", || {
+                broker.order(&p.client_order_id)
+            })?;
             match o {
                 Some(o) if o.filled_qty > Decimal::ZERO && !o.status.is_open() => {
                     let price = f(o.avg_price.unwrap_or_default());
@@ -332,21 +359,24 @@ impl CycleRun<'_> {
                 }
             }
         }
-        let held_at_broker: BTreeMap<Symbol, Decimal> = retry(policy, self.logs, "positions", || {
-            broker.positions()
-        })?
-        .into_iter()
-        .map(|p| (p.symbol, p.qty))
-        .collect();
+        let held_at_broker: BTreeMap<Symbol, Decimal> =
+            retry(policy, self.logs, "positions", || broker.positions())?
+                .into_iter()
+                .map(|p| (p.symbol, p.qty))
+                .collect();
         let fills = self.ledger.fills(Some(self.name))?;
         for sym in book.held.keys().cloned().collect::<Vec<_>>() {
             if held_at_broker.get(&sym).is_some_and(|q| !q.is_zero()) {
                 continue;
             }
-            let Some(h) = book.held.remove(&sym) else { continue };
+            let Some(h) = book.held.remove(&sym) else {
+                continue;
+            };
             let exit = fills
                 .iter()
-                .filter(|fl| fl.symbol == sym && fl.side == Side::Sell && fl.date >= h.tracker.entry_day)
+                .filter(|fl| {
+                    fl.symbol == sym && fl.side == Side::Sell && fl.date >= h.tracker.entry_day
+                })
                 .max_by_key(|fl| fl.date);
             let Some(fl) = exit else {
                 bail!(
@@ -393,8 +423,8 @@ impl CycleRun<'_> {
                 if parity { "order_fills" } else { "errors" },
                 Some(&sym),
                 if parity { "exited" } else { "exit_parity_mismatch" },
-                json!({"date": fl.date, "price": price, "reason": reason.as_str(),
-                       "simulated": simulated.map(|x| json!({"date": x.day, "price": x.price, "reason": x.reason.as_str()}))}),
+                json!({"date": fl.date, "price": price, "exit_reason": reason.as_str(),
+                       "simulated": simulated.map(|x| json!({"date": x.day, "price": x.price, "exit_reason": x.reason.as_str()}))}),
             );
             let tracker = Tracker {
                 path: h.tracker.path.clone(),
@@ -435,7 +465,11 @@ impl CycleRun<'_> {
             .panels
             .get(sym)
             .and_then(|p| p.index_of(anchor_date))
-            .ok_or_else(|| bad(format!("{sym}: its anchor session {anchor_date} is not in the data any more")))
+            .ok_or_else(|| {
+                bad(format!(
+                    "{sym}: its anchor session {anchor_date} is not in the data any more"
+                ))
+            })
     }
 
     /// The open cycle's entries: the previous session's candidates, sized at their last
@@ -453,7 +487,12 @@ impl CycleRun<'_> {
         let scan = match l.scan(scan_day) {
             Ok(s) => s,
             Err(e) => {
-                self.note("errors", None, "stale_watchlist", json!({"why": e.to_string(), "entries": 0}));
+                self.note(
+                    "errors",
+                    None,
+                    "stale_watchlist",
+                    json!({"why": e.to_string(), "entries": 0}),
+                );
                 eprintln!("{}: {e}; no entries today (stops are kept)", self.name);
                 return Ok(());
             }
@@ -482,7 +521,10 @@ impl CycleRun<'_> {
         };
         let mut positions: BTreeMap<Symbol, f64> = BTreeMap::new();
         for (s, h) in &book.held {
-            positions.insert(s.clone(), h.qty as f64 * closes(s).unwrap_or(h.tracker.entry_price));
+            positions.insert(
+                s.clone(),
+                h.qty as f64 * closes(s).unwrap_or(h.tracker.entry_price),
+            );
         }
         for s in book.pending.keys().chain(unknown.iter()) {
             positions.insert(s.clone(), closes(s).unwrap_or(0.0).max(1.0));
@@ -491,7 +533,10 @@ impl CycleRun<'_> {
             .ledger
             .orders_for_day(self.name, self.day)?
             .iter()
-            .filter(|o| o.purpose == Purpose::Entry && !matches!(o.status, OrderStatus::Rejected | OrderStatus::Canceled))
+            .filter(|o| {
+                o.purpose == Purpose::Entry
+                    && !matches!(o.status, OrderStatus::Rejected | OrderStatus::Canceled)
+            })
             .count();
         let kill_file = self.home.join(&l.cfg.run.kill_switch_file);
         let kill_switch = kill_file.exists()
@@ -508,18 +553,33 @@ impl CycleRun<'_> {
                 && std::env::var("SYSTRADE_LIVE_CONFIRM").is_ok_and(|v| v == account.id),
             positions,
             entries_today,
-            mismatched: self.ledger.unresolved_mismatches(self.name)?.into_iter().chain(unknown.iter().cloned()).collect(),
+            mismatched: self
+                .ledger
+                .unresolved_mismatches(self.name)?
+                .into_iter()
+                .chain(unknown.iter().cloned())
+                .collect(),
             ..GateContext::default()
         };
         let rows = scan.candidates().into_iter().cloned().collect();
         let plan = systrade_avwap::backtest::plan_entries(
-            &l.panels, rows, self.day, &reference, &ctx, &l.cfg.safety, &l.params,
+            &l.panels,
+            rows,
+            self.day,
+            &reference,
+            &ctx,
+            &l.cfg.safety,
+            &l.params,
         );
         for c in plan {
             let sym = c.row.symbol.clone();
             let detail = json!({"outcome": c.outcome, "qty": c.qty, "stop": c.stop,
                                 "ref_price": c.entry_price, "score": c.row.score});
-            let decision = if c.outcome == "entered" { "ALLOW" } else { "BLOCK" };
+            let decision = if c.outcome == "entered" {
+                "ALLOW"
+            } else {
+                "BLOCK"
+            };
             self.note("decisions", Some(&sym), decision, detail);
             let (true, Some(qty), Some(stop), Some(basis), Some(budget), Some(anchor)) = (
                 c.outcome == "entered",
@@ -532,7 +592,13 @@ impl CycleRun<'_> {
                 continue;
             };
             let req = OrderRequest {
-                client_order_id: ClientOrderId::for_book(self.name, self.day, &sym, Side::Buy, "avwap entry")?,
+                client_order_id: ClientOrderId::for_book(
+                    self.name,
+                    self.day,
+                    &sym,
+                    Side::Buy,
+                    "avwap entry",
+                )?,
                 symbol: sym.clone(),
                 side: Side::Buy,
                 qty: Decimal::from(qty),
@@ -542,7 +608,10 @@ impl CycleRun<'_> {
             };
             let placed = place_once(broker, &req, self.logs, policy)?.order();
             let record = order_record(self.name, &req, &placed, Purpose::Entry, c.entry_price);
-            self.ledger.step(self.run_id, 2, "entries", self.stamp, |w| w.upsert_order(&record))?;
+            self.ledger
+                .step(self.run_id, 2, "entries", self.stamp, |w| {
+                    w.upsert_order(&record)
+                })?;
             let anchor_date = l.panels[&sym].bars[anchor.index].ts;
             book.pending.insert(
                 sym,
@@ -569,21 +638,24 @@ impl CycleRun<'_> {
     /// Raises each position's stop to the higher lows confirmed on today's completed
     /// five-minute bars, then puts exactly one stop per position at the broker at the level
     /// in force — never before `stop_submit_after`.
-    fn stops<B: Broker + ?Sized>(&mut self, broker: &mut B, book: &mut AvwapBook) -> anyhow::Result<()> {
+    fn stops<B: Broker + ?Sized>(
+        &mut self,
+        broker: &mut B,
+        book: &mut AvwapBook,
+    ) -> anyhow::Result<()> {
         let policy = policy_of(self.desk);
         let l = &self.a.l;
         let p = &l.params.exits;
         let cal = Market::Us.calendar();
-        let submit = submit_from(self.day, p.stop_submit_after).context("no New York time for the stop")?;
+        let submit =
+            submit_from(self.day, p.stop_submit_after).context("no New York time for the stop")?;
         let gated = self.now < submit;
         let open = retry(policy, self.logs, "open_orders", || broker.open_orders())?;
         for (sym, h) in &mut book.held {
             if h.exit_order.is_some() {
                 continue;
             }
-            if !gated
-                && let Some(minutes) = l.sessions.get(sym).and_then(|s| s.get(&self.day))
-            {
+            if !gated && let Some(minutes) = l.sessions.get(sym).and_then(|s| s.get(&self.day)) {
                 let done: Vec<_> = minutes
                     .iter()
                     .filter(|m| m.ts + chrono::Duration::minutes(1) <= self.now)
@@ -593,7 +665,9 @@ impl CycleRun<'_> {
                 let bars = five.get(&self.day).map(Vec::as_slice).unwrap_or(&[]);
                 let complete: Vec<_> = bars
                     .iter()
-                    .filter(|b| b.ts + chrono::Duration::minutes(i64::from(p.bar_minutes)) <= self.now)
+                    .filter(|b| {
+                        b.ts + chrono::Duration::minutes(i64::from(p.bar_minutes)) <= self.now
+                    })
                     .copied()
                     .collect();
                 if let Some(level) = confirmed_lows(&complete, p.intraday_pivot_k)
@@ -606,9 +680,14 @@ impl CycleRun<'_> {
                         source: StopSource::Intraday,
                     })
                 {
-                    self.logs.write("stop_updates", Some(sym.as_str()), "raised",
-                        json!({"level": level, "source": "intraday", "effective": self.stamp}));
-                    self.events.push(json!({"event": "raised", "symbol": sym, "level": level}));
+                    self.logs.write(
+                        "stop_updates",
+                        Some(sym.as_str()),
+                        "raised",
+                        json!({"level": level, "source": "intraday", "effective": self.stamp}),
+                    );
+                    self.events
+                        .push(json!({"event": "raised", "symbol": sym, "level": level}));
                 }
             }
             let existing: Vec<&BrokerOrder> = open
@@ -620,26 +699,55 @@ impl CycleRun<'_> {
                 let why = format!(
                     "no stop order before {} New York (stop_submit_after); {}",
                     p.stop_submit_after.format("%H:%M"),
-                    if existing.is_empty() { "the first cycle after it places it" } else { "the stop in force stays" }
+                    if existing.is_empty() {
+                        "the first cycle after it places it"
+                    } else {
+                        "the stop in force stays"
+                    }
                 );
-                self.logs.write("stop_updates", Some(sym.as_str()), "time_gated", json!({"why": why}));
-                self.events.push(json!({"event": "time_gated", "symbol": sym, "why": why}));
+                self.logs.write(
+                    "stop_updates",
+                    Some(sym.as_str()),
+                    "time_gated",
+                    json!({"why": why}),
+                );
+                self.events
+                    .push(json!({"event": "time_gated", "symbol": sym, "why": why}));
                 continue;
             }
             // In force now; a position carried from an earlier session without its stop gets
             // the latest level at once (protection before the time gate).
             let level = if gated {
-                h.tracker.path.points().iter().filter(|x| x.effective < submit).last().copied()
+                h.tracker
+                    .path
+                    .points()
+                    .iter()
+                    .rev()
+                    .find(|x| x.effective < submit)
+                    .copied()
             } else {
                 h.tracker.path.in_force_at(self.now)
             }
             .or(h.tracker.path.current());
             let Some(level) = level else { continue };
-            let req = stop_request(self.name, self.day, sym, Decimal::from(h.qty), dec(level.level))?;
+            let req = stop_request(
+                self.name,
+                self.day,
+                sym,
+                Decimal::from(h.qty),
+                dec(level.level),
+            )?;
             if crate::stops::in_force(&existing, &req).is_some() {
                 continue;
             }
-            let put = put_stop(broker, (self.logs, policy), self.ledger, self.name, &req, &existing)?;
+            let put = put_stop(
+                broker,
+                (self.logs, policy),
+                self.ledger,
+                self.name,
+                &req,
+                &existing,
+            )?;
             let row = crate::stops::stop_row(&req);
             let records = put.records.clone();
             let rejected = put.rejected();
@@ -653,17 +761,26 @@ impl CycleRun<'_> {
                 }
                 Ok(())
             })?;
-            let what = if rejected { "stop_rejected" } else { "stop_placed" };
+            let what = if rejected {
+                "stop_rejected"
+            } else {
+                "stop_placed"
+            };
             self.logs.write("stop_updates", Some(sym.as_str()), what,
                 json!({"level": level.level, "source": level.source.as_str(), "client_order_id": req.client_order_id}));
-            self.events.push(json!({"event": what, "symbol": sym, "level": level.level}));
+            self.events
+                .push(json!({"event": what, "symbol": sym, "level": level.level}));
         }
         Ok(())
     }
 
     /// The close: exits decided on today's close go out for the next open; the daily
     /// fallback raises stops of positions without intraday bars for the next session.
-    fn close<B: Broker + ?Sized>(&mut self, broker: &mut B, book: &mut AvwapBook) -> anyhow::Result<()> {
+    fn close<B: Broker + ?Sized>(
+        &mut self,
+        broker: &mut B,
+        book: &mut AvwapBook,
+    ) -> anyhow::Result<()> {
         let policy = policy_of(self.desk);
         let l = &self.a.l;
         let cal = Market::Us.calendar();
@@ -672,16 +789,29 @@ impl CycleRun<'_> {
         for (sym, h) in &mut book.held {
             let panel = &l.panels[sym];
             let Some(t) = panel.index_of(self.day) else {
-                let why = format!("no bar for {} in the data: the close-based exits wait (stops are kept)", self.day);
-                self.logs.write("errors", Some(sym.as_str()), "stale_data", json!({"why": why}));
-                self.events.push(json!({"event": "stale_data", "symbol": sym, "why": why}));
+                let why = format!(
+                    "no bar for {} in the data: the close-based exits wait (stops are kept)",
+                    self.day
+                );
+                self.logs.write(
+                    "errors",
+                    Some(sym.as_str()),
+                    "stale_data",
+                    json!({"why": why}),
+                );
+                self.events
+                    .push(json!({"event": "stale_data", "symbol": sym, "why": why}));
                 continue;
             };
             if h.tracker.pending.is_some() {
                 continue;
             }
             let bar = panel.bars[t];
-            let minutes = l.sessions.get(sym).and_then(|s| s.get(&self.day)).is_some_and(|m| !m.is_empty());
+            let minutes = l
+                .sessions
+                .get(sym)
+                .and_then(|s| s.get(&self.day))
+                .is_some_and(|m| !m.is_empty());
             if minutes {
                 h.tracker.intraday_days += 1;
             } else {
@@ -689,7 +819,8 @@ impl CycleRun<'_> {
             }
             h.tracker.worst = h.tracker.worst.min(bar.low);
             h.tracker.best = h.tracker.best.max(bar.high);
-            h.tracker.at_close(panel, t, minutes, &l.params.exits, cal, true);
+            h.tracker
+                .at_close(panel, t, minutes, &l.params.exits, cal, true);
             if let Some(reason) = h.tracker.pending {
                 exits.push((sym.clone(), reason));
             }
@@ -697,13 +828,24 @@ impl CycleRun<'_> {
         for (sym, reason) in exits {
             let h = book.held.get_mut(&sym).context("held position")?;
             let open = retry(policy, self.logs, "open_orders", || broker.open_orders())?;
-            let stops: Vec<&BrokerOrder> = open.iter().filter(|o| o.symbol == sym && o.order_type.is_stop()).collect();
+            let stops: Vec<&BrokerOrder> = open
+                .iter()
+                .filter(|o| o.symbol == sym && o.order_type.is_stop())
+                .collect();
             let mut canceled = Vec::new();
             for s in stops {
-                canceled.push(retry(policy, self.logs, "cancel", || broker.cancel(&s.client_order_id))?);
+                canceled.push(retry(policy, self.logs, "cancel", || {
+                    broker.cancel(&s.client_order_id)
+                })?);
             }
             let req = OrderRequest {
-                client_order_id: ClientOrderId::for_book(self.name, next, &sym, Side::Sell, &format!("avwap exit {}", reason.as_str()))?,
+                client_order_id: ClientOrderId::for_book(
+                    self.name,
+                    next,
+                    &sym,
+                    Side::Sell,
+                    &format!("avwap exit {}", reason.as_str()),
+                )?,
                 symbol: sym.clone(),
                 side: Side::Sell,
                 qty: Decimal::from(h.qty),
@@ -727,8 +869,12 @@ impl CycleRun<'_> {
                 w.set_stop(name, &sym, None)
             })?;
             h.exit_order = Some(req.client_order_id.clone());
-            self.note("desired_trades", Some(&sym), "exit_next_open",
-                json!({"reason": reason.as_str(), "session": next, "qty": h.qty}));
+            self.note(
+                "desired_trades",
+                Some(&sym),
+                "exit_next_open",
+                json!({"exit_reason": reason.as_str(), "session": next, "qty": h.qty}),
+            );
         }
         // The next session's candidates.
         match l.scan(self.day) {
@@ -736,7 +882,12 @@ impl CycleRun<'_> {
                 let folder = self.home.join(format!("runs/{}/{}", self.name, self.day));
                 systrade_systems::avwap::write_scan(&scan, &folder)?;
             }
-            Err(e) => self.note("errors", None, "stale_watchlist", json!({"why": e.to_string()})),
+            Err(e) => self.note(
+                "errors",
+                None,
+                "stale_watchlist",
+                json!({"why": e.to_string()}),
+            ),
         }
         Ok(())
     }

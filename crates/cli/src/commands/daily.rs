@@ -118,7 +118,8 @@ fn cycles(home: &Path, a: &DailyRunArgs, cycle: crate::args::CycleArg) -> anyhow
     use systrade_live::cycles::{Cycle, CycleRequest, run_cycle};
     if a.dry_run || a.as_of.is_some() {
         return Err(BadInput(
-            "--cycle runs at --now (or the clock) in New York: --as-of and --dry-run do not apply".into(),
+            "--cycle runs at --now (or the clock) in New York: --as-of and --dry-run do not apply"
+                .into(),
         )
         .into());
     }
