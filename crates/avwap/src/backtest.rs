@@ -72,6 +72,8 @@ pub struct CandidateOutcome {
     /// The risk budget the quantity was sized to.
     pub budget: Option<f64>,
     pub entry_price: Option<f64>,
+    /// The gates that refused it (empty: allowed, or skipped before the gates).
+    pub gates: Vec<systrade_core::contracts::ReasonCode>,
 }
 
 /// One trade.
@@ -303,6 +305,7 @@ pub fn run(x: &Inputs<'_>) -> Outcome {
                     basis: None,
                     budget: None,
                     entry_price: None,
+                    gates: Vec::new(),
                 }));
             }
         }
@@ -450,6 +453,7 @@ pub fn plan_entries(
             basis: None,
             budget: None,
             entry_price: None,
+            gates: Vec::new(),
             row,
         };
         let sym = o.row.symbol.clone();
@@ -498,6 +502,7 @@ pub fn plan_entries(
         .collect();
     let verdicts = evaluate(safety, ctx, &cands);
     for (i, v) in sized.into_iter().zip(verdicts) {
+        out[i].gates = v.decision.reasons.clone();
         out[i].outcome = if v.decision.reasons.is_empty() {
             "entered".into()
         } else {

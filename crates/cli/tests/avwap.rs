@@ -477,6 +477,11 @@ fn test_run_cycles_from_the_command_line() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let intraday = read(&home.join("runs/etf/2024-04-29/cycle_intraday_0945.json"));
     assert!(intraday.contains("stop_placed"), "{intraday}");
+    // Hourly through the session: the stop follows the higher lows.
+    for hh in 15..20 {
+        let r = cyc("intraday", &format!("2024-04-29T{hh}:15:00Z"));
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    }
     // After the close: the summary, the next session's scan.
     let r = cyc("close", "2024-04-29T20:05:00Z");
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -484,5 +489,26 @@ fn test_run_cycles_from_the_command_line() {
         home.join("runs/etf/2024-04-29/candidates_2024-04-29.csv")
             .exists()
     );
-    assert!(home.join("runs/etf/trades.csv").exists());
+    // The day's DBB trade stopped out intraday; `systrade portfolio` shows its analytics
+    // (prices of an intraday-only symbol come from its one-minute bars).
+    let trades = rows(&home.join("runs/etf/trades.csv"));
+    assert_eq!(trades.len(), 1, "{trades:?}");
+    let t = &trades[0];
+    assert_eq!(t["exit_reason"], "stop_intraday");
+    assert_eq!(t["stop_mode"], "intraday");
+    let e = f(t, "stop_efficiency");
+    assert!((0.0..=1.0).contains(&e), "{t:?}");
+    let src = repo().join("../shared/data/us_intraday_1min");
+    let r = run(&[
+        "portfolio",
+        "--home",
+        h,
+        "--as-of",
+        "2024-04-29",
+        "--data",
+        s(&src),
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("etf: 1 closed trades"), "{}", r.stdout);
+    assert!(r.stdout.contains("stop_intraday"), "{}", r.stdout);
 }

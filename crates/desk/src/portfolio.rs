@@ -180,7 +180,10 @@ fn load_prices(
     let opts = a.parse.clone();
     let mut out = BTreeMap::new();
     for s in symbols {
-        let found = sources.iter().find_map(|src| src.daily(s, &opts).ok());
+        let found = sources
+            .iter()
+            .find_map(|src| src.daily(s, &opts).ok())
+            .or_else(|| sessions_of(&a.data, s, &opts));
         let Some(series) = found else {
             return Err(bad(format!(
                 "{s}: held, but no --data source has its prices ({})",
@@ -204,6 +207,35 @@ fn load_prices(
         );
     }
     Ok(out)
+}
+
+/// The daily bars of a US symbol that a `--data` folder holds only as intraday bars (the
+/// AVWAP system's one-minute files): one bar per New York regular session.
+fn sessions_of(
+    data: &[PathBuf],
+    s: &Symbol,
+    opts: &systrade_data::ParseOptions,
+) -> Option<systrade_data::DailySeries> {
+    data.iter().filter(|p| p.is_dir()).find_map(|dir| {
+        let files = systrade_data::import::read_folder(dir, opts, &|_, _| {}).ok()?;
+        files.into_iter().find_map(|f| match f.content {
+            systrade_data::parse::Content::Prices(p)
+                if &p.symbol == s && p.market == systrade_core::Market::Us =>
+            {
+                let systrade_data::Bars::Intraday(bars) = &p.bars else {
+                    return None;
+                };
+                let cal = systrade_core::Market::Us.calendar();
+                let sessions = systrade_avwap::intraday::session_bars(bars, 1, cal);
+                Some(systrade_data::DailySeries {
+                    symbol: s.clone(),
+                    market: p.market,
+                    bars: systrade_avwap::intraday::daily_from(&sessions),
+                })
+            }
+            _ => None,
+        })
+    })
 }
 
 /// The initial risk of a book's trip: the first protective stop placed for it.
@@ -492,6 +524,43 @@ pub fn snapshot(home: &Path, ledger: &Ledger, a: &PortfolioRequest) -> anyhow::R
         "positions": positions,
         "open_stops": stops_out,
         "closed_trades": closed,
+        "system_trades": system_trades(home, &books)?,
     });
     Ok(snapshot)
+}
+
+/// Each book's own `runs/<book>/trades.csv` (the AVWAP cycles write one: entry, exit, exit
+/// reason, R-multiple, MAE/MFE in price and in R, stop efficiency, holding days, stop mode),
+/// as rows of named fields, numbers as numbers.
+fn system_trades(home: &Path, books: &[systrade_store::Book]) -> anyhow::Result<Value> {
+    let mut out = serde_json::Map::new();
+    for b in books {
+        let p = home.join(format!("runs/{}/trades.csv", b.strategy));
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", p.display()))),
+        };
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+        let rows: Vec<Value> = lines
+            .map(|l| {
+                let m: serde_json::Map<String, Value> = header
+                    .iter()
+                    .zip(l.split(','))
+                    .map(|(k, v)| {
+                        let val = match v.parse::<f64>() {
+                            Ok(x) if x.is_finite() && !k.ends_with("date") => json!(x),
+                            _ if v.is_empty() => Value::Null,
+                            _ => json!(v),
+                        };
+                        ((*k).to_string(), val)
+                    })
+                    .collect();
+                Value::Object(m)
+            })
+            .collect();
+        out.insert(b.strategy.clone(), Value::Array(rows));
+    }
+    Ok(Value::Object(out))
 }

@@ -48,6 +48,10 @@ pub struct Held {
     /// The close-based exit order sent for the next open, if any.
     #[serde(default)]
     pub exit_order: Option<ClientOrderId>,
+    /// The last session whose close was applied (a close cycle run again applies nothing
+    /// twice).
+    #[serde(default)]
+    pub closed_through: Option<NaiveDate>,
 }
 
 /// A closed trade.

@@ -342,6 +342,7 @@ impl CycleRun<'_> {
                             entry_order: p.client_order_id,
                             tracker: Tracker::new(p.session, price, anchor_index, path),
                             exit_order: None,
+                            closed_through: None,
                         },
                     );
                 }
@@ -571,24 +572,25 @@ impl CycleRun<'_> {
             &l.cfg.safety,
             &l.params,
         );
+        // `[decisions] mode = "shadow"`: only the hard gates (kill switch, live confirmation,
+        // enable date, data, reconciliation) block; the others are recorded.
+        let shadow = !l.cfg.decisions.enforced();
         for c in plan {
             let sym = c.row.symbol.clone();
+            let soft_only = !c.gates.is_empty() && c.gates.iter().all(|g| !g.is_hard());
+            let goes = c.outcome == "entered" || (shadow && soft_only);
             let detail = json!({"outcome": c.outcome, "qty": c.qty, "stop": c.stop,
-                                "ref_price": c.entry_price, "score": c.row.score});
+                                "ref_price": c.entry_price, "score": c.row.score,
+                                "enforced": !shadow, "sent": goes});
             let decision = if c.outcome == "entered" {
                 "ALLOW"
             } else {
                 "BLOCK"
             };
             self.note("decisions", Some(&sym), decision, detail);
-            let (true, Some(qty), Some(stop), Some(basis), Some(budget), Some(anchor)) = (
-                c.outcome == "entered",
-                c.qty,
-                c.stop,
-                c.basis,
-                c.budget,
-                c.row.anchor,
-            ) else {
+            let (true, Some(qty), Some(stop), Some(basis), Some(budget), Some(anchor)) =
+                (goes, c.qty, c.stop, c.basis, c.budget, c.row.anchor)
+            else {
                 continue;
             };
             let req = OrderRequest {
@@ -606,17 +608,12 @@ impl CycleRun<'_> {
                 tif: TimeInForce::Day,
                 session: self.day,
             };
-            let placed = place_once(broker, &req, self.logs, policy)?.order();
-            let record = order_record(self.name, &req, &placed, Purpose::Entry, c.entry_price);
-            self.ledger
-                .step(self.run_id, 2, "entries", self.stamp, |w| {
-                    w.upsert_order(&record)
-                })?;
+            // Written ahead: a cycle killed after the send finds the order by its id.
             let anchor_date = l.panels[&sym].bars[anchor.index].ts;
             book.pending.insert(
                 sym,
                 PendingEntry {
-                    client_order_id: req.client_order_id,
+                    client_order_id: req.client_order_id.clone(),
                     session: self.day,
                     qty,
                     origin: Origin {
@@ -629,6 +626,13 @@ impl CycleRun<'_> {
                     },
                 },
             );
+            book.save(self.home, self.name)?;
+            let placed = place_once(broker, &req, self.logs, policy)?.order();
+            let record = order_record(self.name, &req, &placed, Purpose::Entry, c.entry_price);
+            self.ledger
+                .step(self.run_id, 2, "entries", self.stamp, |w| {
+                    w.upsert_order(&record)
+                })?;
         }
         // Entries the broker filled at once (a paper account at the open) are positions now.
         let _ = self.reconcile(broker, book)?;
@@ -803,7 +807,7 @@ impl CycleRun<'_> {
                     .push(json!({"event": "stale_data", "symbol": sym, "why": why}));
                 continue;
             };
-            if h.tracker.pending.is_some() {
+            if h.tracker.pending.is_some() || h.closed_through.is_some_and(|d| d >= self.day) {
                 continue;
             }
             let bar = panel.bars[t];
@@ -821,6 +825,7 @@ impl CycleRun<'_> {
             h.tracker.best = h.tracker.best.max(bar.high);
             h.tracker
                 .at_close(panel, t, minutes, &l.params.exits, cal, true);
+            h.closed_through = Some(self.day);
             if let Some(reason) = h.tracker.pending {
                 exits.push((sym.clone(), reason));
             }

@@ -106,6 +106,50 @@ fn print_view(s: &Value) {
             .collect();
         println!("exposure by {title}: {}", parts.join(", "));
     }
+    for (book, rows) in s["system_trades"].as_object().into_iter().flatten() {
+        let rows = rows.as_array().cloned().unwrap_or_default();
+        let rs: Vec<f64> = rows
+            .iter()
+            .filter_map(|r| r["r_multiple"].as_f64())
+            .collect();
+        let eff: Vec<f64> = rows
+            .iter()
+            .filter_map(|r| r["stop_efficiency"].as_f64())
+            .collect();
+        let mean = |v: &[f64]| {
+            (!v.is_empty())
+                .then(|| v.iter().sum::<f64>() / v.len() as f64)
+                .map_or("n/a".to_string(), |m| format!("{m:.2}"))
+        };
+        println!(
+            "{book}: {} closed trades, mean R {}, mean stop efficiency {}",
+            rows.len(),
+            mean(&rs),
+            mean(&eff)
+        );
+        println!(
+            "  {:<8} {:<10} {:<10} {:<14} {:>6} {:>7} {:>7} {:>6} {:>4} {:<8}",
+            "symbol", "entry", "exit", "reason", "R", "MAE R", "MFE R", "eff", "days", "stops"
+        );
+        for r in rows.iter().rev().take(10) {
+            let x = |k: &str| r[k].as_f64().map_or("-".into(), |v| format!("{v:.2}"));
+            println!(
+                "  {:<8} {:<10} {:<10} {:<14} {:>6} {:>7} {:>7} {:>6} {:>4} {:<8}",
+                r["symbol"].as_str().unwrap_or(""),
+                r["entry_date"].as_str().unwrap_or(""),
+                r["exit_date"].as_str().unwrap_or(""),
+                r["exit_reason"].as_str().unwrap_or(""),
+                x("r_multiple"),
+                x("mae_r"),
+                x("mfe_r"),
+                x("stop_efficiency"),
+                r["holding_days"]
+                    .as_f64()
+                    .map_or("-".into(), |v| format!("{v}")),
+                r["stop_mode"].as_str().unwrap_or("")
+            );
+        }
+    }
     let closed = s["closed_trades"].as_array().map_or(0, Vec::len);
     if closed > 0 {
         println!("closed trades: {closed} (R-multiples, MAE/MFE and holding days in the snapshot)");
