@@ -512,3 +512,60 @@ fn test_run_cycles_from_the_command_line() {
     assert!(r.stdout.contains("etf: 1 closed trades"), "{}", r.stdout);
     assert!(r.stdout.contains("stop_intraday"), "{}", r.stdout);
 }
+
+/// Orders at the paper account: (side, is a stop, status) of each.
+fn paper_orders(home: &Path) -> Vec<(String, bool, String)> {
+    let c = rusqlite::Connection::open(home.join("paper/etf.sqlite")).unwrap();
+    let mut st = c
+        .prepare("SELECT side, stop_price IS NOT NULL, status FROM orders ORDER BY seq")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn test_a_cycle_killed_after_the_broker_took_its_order_finishes_on_rerun_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = etf_config(dir.path());
+    let home = dir.path().join("home");
+    let cyc = |c: &str, now: &str, faults: &str| {
+        common::daily::sys(
+            &home,
+            &["run", "--config", s(&cfg), "--cycle", c, "--now", now],
+            &[("SYSTRADE_PAPER_FAULTS", faults)],
+        )
+    };
+    // The entry reaches the broker, then the process dies before it hears the answer.
+    let r = cyc("open", "2024-04-29T13:31:00Z", "submit:kill*1");
+    assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!home.join("runs/etf/2024-04-29/cycle_open.json").exists());
+    let r = cyc("open", "2024-04-29T13:31:00Z", "");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let buys = paper_orders(&home)
+        .into_iter()
+        .filter(|o| o.0 == "buy")
+        .count();
+    assert_eq!(
+        buys,
+        1,
+        "one entry at the broker: {:?}",
+        paper_orders(&home)
+    );
+    let open = read(&home.join("runs/etf/2024-04-29/cycle_open.json"));
+    assert!(
+        open.contains("\"symbol\":\"DBB\"") && open.contains("\"qty\":"),
+        "{open}"
+    );
+    // The stop reaches the broker, then the process dies; the rerun finds it: one stop.
+    let r = cyc("intraday", "2024-04-29T13:45:00Z", "submit:kill*1");
+    assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = cyc("intraday", "2024-04-29T13:45:00Z", "");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let stops: Vec<_> = paper_orders(&home)
+        .into_iter()
+        .filter(|o| o.1 && o.2 == "accepted")
+        .collect();
+    assert_eq!(stops.len(), 1, "{:?}", paper_orders(&home));
+}
