@@ -1,6 +1,16 @@
 //! Per-trade analytics (spec §5): R-multiple, MAE and MFE in price and in R, stop
 //! efficiency `(exit − worst)/(best − worst)`, from the prices seen while the trade was held.
 
+/// How a trade's stops were managed: `intraday` (every session held had intraday bars),
+/// `daily` (none had) or `mixed`.
+pub fn stop_mode(intraday_days: u32, daily_days: u32) -> &'static str {
+    match (intraday_days > 0, daily_days > 0) {
+        (true, false) => "intraday",
+        (true, true) => "mixed",
+        _ => "daily",
+    }
+}
+
 /// A closed (or marked) long trade's numbers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TradeStats {

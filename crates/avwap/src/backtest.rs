@@ -76,6 +76,23 @@ pub struct CandidateOutcome {
     pub gates: Vec<systrade_core::contracts::ReasonCode>,
 }
 
+impl CandidateOutcome {
+    /// A candidate of `row`'s scan, not sized yet.
+    pub fn new(row: ScanRow, entry_date: Option<NaiveDate>, outcome: &str) -> Self {
+        CandidateOutcome {
+            row,
+            entry_date,
+            outcome: outcome.to_string(),
+            qty: None,
+            stop: None,
+            basis: None,
+            budget: None,
+            entry_price: None,
+            gates: Vec::new(),
+        }
+    }
+}
+
 /// One trade.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trade {
@@ -109,11 +126,7 @@ pub struct Trade {
 impl Trade {
     /// `intraday`, `daily` or `mixed`: how the stops were managed while held.
     pub fn stop_mode(&self) -> &'static str {
-        match (self.intraday_days > 0, self.daily_days > 0) {
-            (true, false) => "intraday",
-            (true, true) => "mixed",
-            _ => "daily",
-        }
+        crate::analytics::stop_mode(self.intraday_days, self.daily_days)
     }
 }
 
@@ -296,17 +309,10 @@ pub fn run(x: &Inputs<'_>) -> Outcome {
             if has_next {
                 pending = rows;
             } else {
-                candidates.extend(rows.into_iter().map(|row| CandidateOutcome {
-                    row,
-                    entry_date: None,
-                    outcome: "no_next_session".into(),
-                    qty: None,
-                    stop: None,
-                    basis: None,
-                    budget: None,
-                    entry_price: None,
-                    gates: Vec::new(),
-                }));
+                candidates.extend(
+                    rows.into_iter()
+                        .map(|row| CandidateOutcome::new(row, None, "no_next_session")),
+                );
             }
         }
         prev_equity = equity;
@@ -445,17 +451,7 @@ pub fn plan_entries(
     let mut out: Vec<CandidateOutcome> = Vec::new();
     let mut sized = Vec::new();
     for row in rows {
-        let mut o = CandidateOutcome {
-            entry_date: Some(day),
-            outcome: String::new(),
-            qty: None,
-            stop: None,
-            basis: None,
-            budget: None,
-            entry_price: None,
-            gates: Vec::new(),
-            row,
-        };
+        let mut o = CandidateOutcome::new(row, Some(day), "");
         let sym = o.row.symbol.clone();
         let (Some(panel), Some(px)) = (panels.get(&sym), price(&sym)) else {
             o.outcome = "no_bar".into();

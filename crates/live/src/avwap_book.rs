@@ -120,11 +120,7 @@ pub fn trades_csv(closed: &[Closed]) -> String {
         let t = &c.held.tracker;
         let o = &c.held.origin;
         let s = stats(t.entry_price, o.initial_stop, c.exit_price, t.worst, t.best);
-        let mode = match (t.intraday_days > 0, t.daily_days > 0) {
-            (true, false) => "intraday",
-            (true, true) => "mixed",
-            _ => "daily",
-        };
+        let mode = systrade_avwap::analytics::stop_mode(t.intraday_days, t.daily_days);
         let _ = writeln!(
             out,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{:.2},{},{},{},{},{},{},{},{mode},{},{}",

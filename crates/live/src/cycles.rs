@@ -33,14 +33,14 @@ use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_core::fsio::write_atomic;
 use systrade_core::{Market, Symbol};
 use systrade_risk::gates::GateContext;
-use systrade_store::{Book, BookKind, Ledger, LedgerOrder, Purpose, RunStart};
+use systrade_store::{Book, BookKind, Ledger, Purpose, RunStart};
 
 use crate::avwap_book::{AvwapBook, Closed, Held, Origin, PendingEntry, trades_csv};
 use crate::day::{policy_of, retry};
 use crate::desk::{AvwapDesk, Desk};
 use crate::lock::RunLock;
 use crate::logs::Logs;
-use crate::orders::{kind_of, stop_request};
+use crate::orders::{order_record, stop_request};
 use crate::stops::put_stop;
 use crate::submit::place_once;
 use crate::sync::FillSync;
@@ -895,33 +895,5 @@ impl CycleRun<'_> {
             ),
         }
         Ok(())
-    }
-}
-
-/// The ledger's record of an entry or exit order as the broker took it.
-fn order_record(
-    book: &str,
-    req: &OrderRequest,
-    placed: &BrokerOrder,
-    purpose: Purpose,
-    decision: Option<f64>,
-) -> LedgerOrder {
-    LedgerOrder {
-        client_order_id: req.client_order_id.clone(),
-        strategy: book.to_string(),
-        market_day: req.session,
-        symbol: req.symbol.clone(),
-        side: req.side,
-        kind: kind_of(&req.order_type),
-        qty: req.qty,
-        stop_price: None,
-        purpose,
-        status: placed.status,
-        broker_order_id: Some(placed.broker_id.clone()),
-        filled_qty: placed.filled_qty,
-        avg_price: placed.avg_price,
-        note: placed.reason.clone(),
-        decision_price: decision.map(dec),
-        approval: None,
     }
 }

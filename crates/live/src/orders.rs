@@ -68,6 +68,22 @@ pub fn kind_of(t: &OrderType) -> OrderKind {
 /// reason, if any, as the note).
 pub fn stop_record(book: &str, req: &OrderRequest, placed: &BrokerOrder) -> LedgerOrder {
     LedgerOrder {
+        filled_qty: Decimal::ZERO,
+        avg_price: None,
+        ..order_record(book, req, placed, Purpose::Stop, None)
+    }
+}
+
+/// The ledger's record of `req` as the broker took it, with its purpose and the price it
+/// was decided at.
+pub fn order_record(
+    book: &str,
+    req: &OrderRequest,
+    placed: &BrokerOrder,
+    purpose: Purpose,
+    decision: Option<f64>,
+) -> LedgerOrder {
+    LedgerOrder {
         client_order_id: req.client_order_id.clone(),
         strategy: book.to_string(),
         market_day: req.session,
@@ -76,13 +92,13 @@ pub fn stop_record(book: &str, req: &OrderRequest, placed: &BrokerOrder) -> Ledg
         kind: kind_of(&req.order_type),
         qty: req.qty,
         stop_price: req.order_type.stop_price(),
-        purpose: Purpose::Stop,
+        purpose,
         status: placed.status,
         broker_order_id: Some(placed.broker_id.clone()),
-        filled_qty: Decimal::ZERO,
-        avg_price: None,
+        filled_qty: placed.filled_qty,
+        avg_price: placed.avg_price,
         note: placed.reason.clone(),
-        decision_price: None,
+        decision_price: decision.map(systrade_backtest::dec),
         approval: None,
     }
 }

@@ -201,10 +201,20 @@ impl Loaded {
 /// Writes `candidates_D.csv` and `scan_D.csv` (every symbol's verdict) into `out`.
 pub fn write_scan(scan: &Scan, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let day = scan.data_date;
-    let files = [
-        (format!("candidates_{day}.csv"), scan::candidates_csv(scan)),
-        (format!("scan_{day}.csv"), scan::scan_csv(scan)),
-    ];
+    write_files(
+        out,
+        [
+            (format!("candidates_{day}.csv"), scan::candidates_csv(scan)),
+            (format!("scan_{day}.csv"), scan::scan_csv(scan)),
+        ],
+    )
+}
+
+/// Writes each `(name, text)` into `out` atomically; returns the paths.
+fn write_files<N: AsRef<Path>>(
+    out: &Path,
+    files: impl IntoIterator<Item = (N, String)>,
+) -> anyhow::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for (name, text) in files {
         let p = out.join(name);
@@ -373,20 +383,16 @@ pub fn summary(l: &Loaded, o: &Outcome) -> anyhow::Result<serde_json::Value> {
 /// Writes every backtest artifact into `out`; returns the files.
 pub fn write_backtest(l: &Loaded, o: &Outcome, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let summary = systrade_core::json::to_canonical_string(&summary(l, o)?)?;
-    let files = [
-        ("trades.csv", trades_csv(o)),
-        ("stops.csv", stops_csv(o)),
-        ("candidates.csv", candidates_csv(o)),
-        ("timeseries.csv", timeseries_csv(o)),
-        ("summary.json", format!("{summary}\n")),
-    ];
-    let mut written = Vec::new();
-    for (name, text) in files {
-        let p = out.join(name);
-        write_atomic(&p, text.as_bytes()).with_context(|| format!("writing {}", p.display()))?;
-        written.push(p);
-    }
-    Ok(written)
+    write_files(
+        out,
+        [
+            ("trades.csv", trades_csv(o)),
+            ("stops.csv", stops_csv(o)),
+            ("candidates.csv", candidates_csv(o)),
+            ("timeseries.csv", timeseries_csv(o)),
+            ("summary.json", format!("{summary}\n")),
+        ],
+    )
 }
 
 /// The tear sheet: the equity curve, the metrics, the exits by reason and the trades with
