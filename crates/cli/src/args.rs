@@ -813,8 +813,10 @@ pub struct DailyRunArgs {
     /// stop before 09:45 New York), `intraday` (during the session: stops raised to
     /// confirmed five-minute higher lows and put at the broker, one per position), `close`
     /// (after the close: the AVWAP and time exits sent for the next open, the daily
-    /// swing-low fallback, the next session's scan, trades.csv). The session and the time
-    /// are --now's (or the clock's) in New York.
+    /// swing-low fallback, the next session's scan, trades.csv), or `auto` (the cycle due
+    /// now: for a scheduler calling every few minutes — the close after 16:00, else the open
+    /// until it ran today, else an intraday cycle). The session and the time are --now's
+    /// (or the clock's) in New York.
     #[arg(long, value_enum)]
     pub cycle: Option<CycleArg>,
     /// Run even outside the schedule window or when the day already ran.
@@ -1007,6 +1009,7 @@ pub enum CycleArg {
     Open,
     Intraday,
     Close,
+    Auto,
 }
 
 #[derive(Debug, Args)]

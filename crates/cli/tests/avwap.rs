@@ -482,8 +482,10 @@ fn test_run_cycles_from_the_command_line() {
         let r = cyc("intraday", &format!("2024-04-29T{hh}:15:00Z"));
         assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     }
-    // After the close: the summary, the next session's scan.
-    let r = cyc("close", "2024-04-29T20:05:00Z");
+    // `auto` picks the cycle due: after the close, the close (the summary, the next
+    // session's scan)…
+    let r = cyc("auto", "2024-04-29T20:05:00Z");
+    assert!(r.stdout.contains("cycle_close.json"), "{}", r.stdout);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
         home.join("runs/etf/2024-04-29/candidates_2024-04-29.csv")
@@ -511,6 +513,14 @@ fn test_run_cycles_from_the_command_line() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("etf: 1 closed trades"), "{}", r.stdout);
     assert!(r.stdout.contains("stop_intraday"), "{}", r.stdout);
+    // …before the next session's open, the open.
+    let r = cyc("auto", "2024-04-30T13:20:00Z");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("2024-04-30/cycle_open.json"),
+        "{}",
+        r.stdout
+    );
 }
 
 /// Orders at the paper account: (side, is a stop, status) of each.

@@ -52,6 +52,9 @@ pub enum Cycle {
     Open,
     Intraday,
     Close,
+    /// The cycle due at the instant (a scheduler calling every few minutes): the close after
+    /// the close; else the open until it ran today; else an intraday cycle during the session.
+    Auto,
 }
 
 impl Cycle {
@@ -60,6 +63,7 @@ impl Cycle {
             Cycle::Open => "open",
             Cycle::Intraday => "intraday",
             Cycle::Close => "close",
+            Cycle::Auto => "auto",
         }
     }
 }
@@ -113,7 +117,23 @@ pub fn run_loaded(
         println!("market_closed [{name}]: {day} is not a New York trading day; nothing to do");
         return Ok(None);
     };
-    match r.cycle {
+    let opened = home
+        .join(format!("runs/{name}/{day}/cycle_open.json"))
+        .exists();
+    let cycle = match r.cycle {
+        Cycle::Auto if time >= session.close => Cycle::Close,
+        Cycle::Auto if !opened => Cycle::Open,
+        Cycle::Auto if time >= session.open => Cycle::Intraday,
+        Cycle::Auto => {
+            println!(
+                "nothing due [{name}]: the open cycle of {day} ran; intraday cycles start at {} New York",
+                session.open.format("%H:%M")
+            );
+            return Ok(None);
+        }
+        c => c,
+    };
+    match cycle {
         Cycle::Intraday if time < session.open || time >= session.close => {
             return Err(bad(format!(
                 "{}: an intraday cycle runs during the session ({}–{} New York); it is {} there",
@@ -142,7 +162,7 @@ pub fn run_loaded(
         _ => {}
     }
     let folder = home.join(format!("runs/{name}/{day}"));
-    let label = match r.cycle {
+    let label = match cycle {
         Cycle::Intraday => format!("intraday_{}", time.format("%H%M")),
         c => c.as_str().to_string(),
     };
@@ -191,7 +211,7 @@ pub fn run_loaded(
             let id = retry(policy_of(desk), c.logs, "account", || broker.account())?.id;
             venue::confirm_live(r.live, &id, broker.kind())?;
         }
-        c.cycle(&mut *broker, r.cycle)
+        c.cycle(&mut *broker, cycle)
     })();
     match result {
         Ok(v) => {
@@ -265,7 +285,7 @@ impl CycleRun<'_> {
         let unknown = self.reconcile(broker, &mut book)?;
         match cycle {
             Cycle::Open => self.open(broker, &mut book, &unknown)?,
-            Cycle::Intraday => {}
+            Cycle::Intraday | Cycle::Auto => {}
             Cycle::Close => self.close(broker, &mut book)?,
         }
         if cycle != Cycle::Close {

@@ -127,6 +127,7 @@ fn cycles(home: &Path, a: &DailyRunArgs, cycle: crate::args::CycleArg) -> anyhow
         crate::args::CycleArg::Open => Cycle::Open,
         crate::args::CycleArg::Intraday => Cycle::Intraday,
         crate::args::CycleArg::Close => Cycle::Close,
+        crate::args::CycleArg::Auto => Cycle::Auto,
     };
     let read = a.read.options();
     let now = now_of(a.now.as_deref())?;
