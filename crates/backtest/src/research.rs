@@ -164,16 +164,28 @@ pub fn split_reports(
     splits: &[Split],
     periods_per_year: f64,
 ) -> Result<Vec<SplitReport>, BacktestError> {
+    let rows: Vec<(NaiveDate, f64)> = r
+        .series
+        .iter()
+        .skip(1)
+        .map(|x: &SeriesRow| (x.date, x.ret))
+        .collect();
+    split_returns(&rows, splits, periods_per_year)
+}
+
+/// Metrics per split of any strategy's dated period returns (its first row's return, 0,
+/// left out by the caller).
+pub fn split_returns(
+    returns: &[(NaiveDate, f64)],
+    splits: &[Split],
+    periods_per_year: f64,
+) -> Result<Vec<SplitReport>, BacktestError> {
     splits
         .iter()
         .map(|sp| {
-            let rows: Vec<&SeriesRow> = r
-                .series
+            let rows: Vec<&(NaiveDate, f64)> = returns
                 .iter()
-                .skip(1)
-                .filter(|x| {
-                    sp.from.is_none_or(|f| x.date >= f) && sp.to.is_none_or(|t| x.date <= t)
-                })
+                .filter(|(d, _)| sp.from.is_none_or(|f| *d >= f) && sp.to.is_none_or(|t| *d <= t))
                 .collect();
             if rows.is_empty() {
                 return Err(BacktestError::Input(format!(
@@ -181,8 +193,8 @@ pub fn split_reports(
                     sp.name
                 )));
             }
-            let dates: Vec<NaiveDate> = rows.iter().map(|x| x.date).collect();
-            let rets: Vec<f64> = rows.iter().map(|x| x.ret).collect();
+            let dates: Vec<NaiveDate> = rows.iter().map(|x| x.0).collect();
+            let rets: Vec<f64> = rows.iter().map(|x| x.1).collect();
             let metrics = systrade_metrics::summarize(&dates, &rets, None, periods_per_year)
                 .map_err(|e| BacktestError::Input(e.to_string()))?;
             Ok(SplitReport {

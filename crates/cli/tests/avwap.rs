@@ -579,3 +579,57 @@ fn test_a_cycle_killed_after_the_broker_took_its_order_finishes_on_rerun_without
         .collect();
     assert_eq!(stops.len(), 1, "{:?}", paper_orders(&home));
 }
+
+#[test]
+fn test_split_works_for_config_strategies_or_refuses_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (cfg, split, names) in [
+        (
+            config(),
+            "train=..2012-12-31,validation=2013-01-01..2016-12-31,holdout=2017-01-01..",
+            vec!["train", "validation", "holdout"],
+        ),
+        (
+            repo().join("configs/trend_us_alpaca.toml"),
+            "a=..2020-12-31,b=2021-01-01..",
+            vec!["a", "b"],
+        ),
+    ] {
+        let out = dir.path().join(cfg.file_stem().unwrap());
+        let r = run(&[
+            "backtest",
+            "--config",
+            s(&cfg),
+            "--split",
+            split,
+            "--out",
+            s(&out),
+        ]);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        let rows = rows(&out.join("splits.csv"));
+        let got: Vec<&str> = rows.iter().map(|r| r["split"].as_str()).collect();
+        assert_eq!(got, names);
+        for r in &rows {
+            assert!(f(r, "n_returns") > 100.0, "{r:?}");
+        }
+        // The splits partition the run: their returns add up to the run's.
+        let n: f64 = rows.iter().map(|r| f(r, "n_returns")).sum();
+        let series = read(&out.join("timeseries.csv")).lines().count() - 2;
+        assert_eq!(n as usize, series, "{}", cfg.display());
+        assert!(read(&out.join("report.html")).contains(&format!(">{}<", names[0])));
+        // A split outside the run: refused, nothing written.
+        let bad = dir.path().join("bad");
+        let r = run(&[
+            "backtest",
+            "--config",
+            s(&cfg),
+            "--split",
+            "x=2030-01-01..",
+            "--out",
+            s(&bad),
+        ]);
+        assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("split x has no data"), "{}", r.stderr);
+        assert!(!bad.exists());
+    }
+}

@@ -143,11 +143,23 @@ pub fn run_backtest(
     cfg: &BacktestConfig,
     out: &Path,
 ) -> anyhow::Result<(BacktestResult, f64)> {
+    run_checked(l, cfg, out, |_| Ok(()))
+}
+
+/// [`run_backtest`] with `check` on the result before anything is written (a refusal
+/// leaves `out` untouched).
+pub fn run_checked(
+    l: &Loaded,
+    cfg: &BacktestConfig,
+    out: &Path,
+    check: impl FnOnce(&BacktestResult) -> anyhow::Result<()>,
+) -> anyhow::Result<(BacktestResult, f64)> {
     let mut strategy = l.strategy()?;
     let t0 = Instant::now();
     let result: BacktestResult =
         systrade_backtest::run(&mut strategy, &l.data, cfg).map_err(bad)?;
     let secs = t0.elapsed().as_secs_f64();
+    check(&result)?;
     write_outputs(&result, out).with_context(|| format!("writing {}", out.display()))?;
     write_strategy_outputs(strategy.records(), out)
         .with_context(|| format!("writing {}", out.display()))?;

@@ -169,3 +169,48 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `--split` of a config backtest: metrics per named range of the run's own period returns
+/// (checked before anything is written: a split outside the run is bad input).
+pub fn config_splits(
+    a: &BacktestArgs,
+    returns: &[(chrono::NaiveDate, f64)],
+    periods_per_year: f64,
+) -> anyhow::Result<Option<Vec<systrade_backtest::research::SplitReport>>> {
+    let Some(text) = &a.split else {
+        return Ok(None);
+    };
+    let splits = parse_splits(text).map_err(|e| BadInput(format!("--split: {e}")))?;
+    let reports = systrade_backtest::research::split_returns(returns, &splits, periods_per_year)
+        .map_err(|e| BadInput(format!("--split: {e}")))?;
+    Ok(Some(reports))
+}
+
+/// `splits.csv` and a line per split on the console.
+pub fn emit_splits(
+    reports: &[systrade_backtest::research::SplitReport],
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    systrade_backtest::research::write_splits(reports, out)?;
+    for r in reports {
+        let m = &r.metrics;
+        let pct = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{:.2}%", 100.0 * v));
+        println!(
+            "split {}: {} returns, CAGR {}, Sharpe {}, max drawdown {}",
+            r.split.name,
+            m.n_returns,
+            pct(m.cagr),
+            m.sharpe.map_or("n/a".to_string(), |v| format!("{v:.2}")),
+            pct(m.max_drawdown)
+        );
+    }
+    Ok(())
+}
+
+/// `--split` checked up front: its text parses (a range is checked on the run's returns).
+pub fn check_split_text(a: &BacktestArgs) -> anyhow::Result<()> {
+    if let Some(text) = &a.split {
+        parse_splits(text).map_err(|e| BadInput(format!("--split: {e}")))?;
+    }
+    Ok(())
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use systrade_backtest::BacktestError;
 use systrade_pipeline::trend::TrendStrategy;
-use systrade_systems::trend::{bad, headline, load, run_backtest, tearsheet_of};
+use systrade_systems::trend::{bad, headline, load, run_checked, tearsheet_of};
 
 use crate::args::BacktestArgs;
 
@@ -19,7 +19,17 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
         a.end.or(b.end),
     );
     let levels = systrade_systems::research::cost_levels(&a.cost_grid)?;
-    let (result, secs) = run_backtest(&l, &cfg, &a.out)?;
+    super::backtest::check_split_text(a)?;
+    let mut splits = None;
+    let (result, secs) = run_checked(&l, &cfg, &a.out, |r| {
+        let returns: Vec<(chrono::NaiveDate, f64)> =
+            r.series.iter().skip(1).map(|x| (x.date, x.ret)).collect();
+        splits = super::backtest::config_splits(a, &returns, cfg.periods_per_year)?;
+        Ok(())
+    })?;
+    if let Some(rows) = &splits {
+        super::backtest::emit_splits(rows, &a.out)?;
+    }
     println!(
         "{} ({} tickers from {}) {}; ran in {secs:.3} s",
         config.display(),
@@ -45,6 +55,11 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
         sheet
             .tables
             .insert(0, systrade_systems::tearsheet::cost_grid_table(rows));
+    }
+    if let Some(rows) = &splits {
+        sheet
+            .tables
+            .push(systrade_systems::tearsheet::splits_table(rows));
     }
     let report = systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)?;
     println!(
