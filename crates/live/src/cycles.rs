@@ -559,19 +559,14 @@ impl CycleRun<'_> {
                     && !matches!(o.status, OrderStatus::Rejected | OrderStatus::Canceled)
             })
             .count();
-        let kill_file = self.home.join(&l.cfg.run.kill_switch_file);
-        let kill_switch = kill_file.exists()
-            || std::env::var("SYSTRADE_KILL_SWITCH")
-                .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"));
+        let kill_switch = crate::gates::kill_switch(self.home, &l.cfg.run);
         let live = broker.is_live();
         let ctx = GateContext {
             as_of: self.day,
             equity,
             kill_switch,
             live,
-            live_confirmed: live
-                && self.live
-                && std::env::var("SYSTRADE_LIVE_CONFIRM").is_ok_and(|v| v == account.id),
+            live_confirmed: live && crate::day::live_confirmed(self.live, &account.id),
             positions,
             entries_today,
             mismatched: self

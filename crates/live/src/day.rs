@@ -204,7 +204,7 @@ pub fn run_day<B: Broker + ?Sized>(
 }
 
 /// `--live` was given and SYSTRADE_LIVE_CONFIRM names the account `id`.
-fn live_confirmed(live: bool, id: &str) -> bool {
+pub(crate) fn live_confirmed(live: bool, id: &str) -> bool {
     live && std::env::var("SYSTRADE_LIVE_CONFIRM").is_ok_and(|v| !v.is_empty() && v == id)
 }
 

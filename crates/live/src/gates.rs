@@ -54,6 +54,14 @@ pub struct Gated {
     pub before: Vec<f64>,
 }
 
+/// The kill switch: `run.kill_switch_file` under the home exists, or SYSTRADE_KILL_SWITCH
+/// is set (1, true, yes, on). Either blocks new entries and adds; exits and stops go on.
+pub fn kill_switch(home: &std::path::Path, run: &systrade_config::run::RunSection) -> bool {
+    home.join(&run.kill_switch_file).exists()
+        || std::env::var("SYSTRADE_KILL_SWITCH")
+            .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"))
+}
+
 /// The ledger's record of a planned order in `status`.
 pub fn ledger_order(x: &DayInputs<'_>, p: &Planned, status: OrderStatus) -> LedgerOrder {
     LedgerOrder {
@@ -211,10 +219,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 )
             })
             .count();
-        let kill_file = self.x.home.join(&self.desk.run_cfg().kill_switch_file);
-        let kill_switch = kill_file.exists()
-            || std::env::var("SYSTRADE_KILL_SWITCH")
-                .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"));
+        let kill_switch = kill_switch(self.x.home, self.desk.run_cfg());
         let gctx = GateContext {
             as_of: day,
             equity,

@@ -52,25 +52,23 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
         .map(|t| t.iter().filter_map(|s| Symbol::new(s).ok()).collect());
     let keep = |s: &Symbol| wanted.as_ref().is_none_or(|w| w.contains(s));
     let mut daily: BTreeMap<Symbol, Vec<DailyBar>> = BTreeMap::new();
-    if source.exists() || cfg.intraday(config).is_none() {
-        let src = DataSource::open(&source)
-            .with_context(|| format!("{}: data.source", config.display()))?;
-        for s in src
-            .all_daily(&opts)
-            .with_context(|| format!("{}: loading {}", config.display(), source.display()))?
-        {
-            if s.market != Market::Us {
-                return Err(bad(format!(
-                    "{}: {} in {} is a {} series; the AVWAP system trades New York sessions",
-                    config.display(),
-                    s.symbol,
-                    source.display(),
-                    s.market.as_str()
-                )));
-            }
-            if keep(&s.symbol) {
-                daily.insert(s.symbol, s.bars);
-            }
+    let src =
+        DataSource::open(&source).with_context(|| format!("{}: data.source", config.display()))?;
+    for s in src
+        .all_daily(&opts)
+        .with_context(|| format!("{}: loading {}", config.display(), source.display()))?
+    {
+        if s.market != Market::Us {
+            return Err(bad(format!(
+                "{}: {} in {} is a {} series; the AVWAP system trades New York sessions",
+                config.display(),
+                s.symbol,
+                source.display(),
+                s.market.as_str()
+            )));
+        }
+        if keep(&s.symbol) {
+            daily.insert(s.symbol, s.bars);
         }
     }
     let cal = Market::Us.calendar();
