@@ -8,6 +8,7 @@ mod engine;
 pub mod lookahead;
 mod outputs;
 pub mod research;
+pub mod stress;
 pub mod sweep;
 pub mod walkforward;
 

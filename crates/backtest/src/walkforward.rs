@@ -87,6 +87,28 @@ fn metric_of(m: &systrade_metrics::Summary, name: &str) -> Option<f64> {
     }
 }
 
+/// A run's dated period returns (its first row's 0 left out).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Returns {
+    pub dates: Vec<NaiveDate>,
+    pub rets: Vec<f64>,
+}
+
+/// `eval(combo, from, to)`: the strategy's returns trading from `from` to `to`.
+pub type Evaluate<'a, E> =
+    dyn Fn(&Combo, NaiveDate, NaiveDate) -> Result<Option<Returns>, E> + Sync + 'a;
+
+/// How the windows are cut.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Windows {
+    /// The first and last dates of the data.
+    pub span: (NaiveDate, NaiveDate),
+    pub train: Span,
+    pub test: Span,
+    /// Train windows all start at the first date (growing) instead of rolling.
+    pub anchored: bool,
+}
+
 /// Runs the walk-forward. `make` builds the strategy for a combination (`None` when invalid);
 /// `first`/`last` bound the data used. Windows whose test period has no bars end the analysis.
 #[allow(clippy::too_many_arguments)]
@@ -102,44 +124,97 @@ pub fn walk_forward<S: Strategy>(
     metric: &str,
     progress: &(dyn Fn() + Sync),
 ) -> Result<WalkForward, BacktestError> {
-    let valid: Vec<&Combo> = combos.iter().filter(|c| make(c).is_some()).collect();
+    let valid: Vec<Combo> = combos
+        .iter()
+        .filter(|c| make(c).is_some())
+        .cloned()
+        .collect();
+    let eval =
+        |c: &Combo, from: NaiveDate, to: NaiveDate| -> Result<Option<Returns>, BacktestError> {
+            let mut s =
+                make(c).ok_or_else(|| BacktestError::Input("invalid combination".into()))?;
+            let window = BacktestConfig {
+                start: Some(from),
+                end: Some(to),
+                record_decisions: false,
+                ..cfg.clone()
+            };
+            match run(&mut s, data, &window) {
+                Ok(r) => Ok(Some(Returns {
+                    dates: r.series.iter().skip(1).map(|x| x.date).collect(),
+                    rets: r.series.iter().skip(1).map(|x| x.ret).collect(),
+                })),
+                Err(BacktestError::Input(m)) if m.contains("no bars") => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+    let windows = Windows {
+        span: (first, last),
+        train,
+        test,
+        anchored,
+    };
+    walk_forward_with(
+        &valid,
+        windows,
+        metric,
+        cfg.periods_per_year,
+        &eval,
+        progress,
+    )
+}
+
+/// The metric of a run's returns (`None` when it has none or the metric is undefined).
+pub fn score(r: &Returns, metric: &str, periods_per_year: f64) -> Option<f64> {
+    if r.rets.is_empty() {
+        return None;
+    }
+    systrade_metrics::summarize(&r.dates, &r.rets, None, periods_per_year)
+        .ok()
+        .and_then(|m| metric_of(&m, metric))
+}
+
+/// The walk-forward of any strategy: `eval(combo, from, to)` runs the strategy with the
+/// combination's parameters, trading from `from` to `to` (earlier data feeds its
+/// indicators), and returns its period returns (`None`: no data in the window). Every
+/// combination given must be valid. Each window's train runs are parallel.
+pub fn walk_forward_with<E: From<BacktestError> + Send>(
+    valid: &[Combo],
+    w: Windows,
+    metric: &str,
+    periods_per_year: f64,
+    eval: &Evaluate<'_, E>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<WalkForward, E> {
+    let (first, last) = w.span;
+    let (train, test, anchored) = (w.train, w.test, w.anchored);
     if valid.is_empty() {
         return Err(BacktestError::Input(
             "the grid has no valid combination for this strategy".into(),
-        ));
+        )
+        .into());
     }
+    let past = || E::from(BacktestError::Input("window past the calendar".into()));
     let mut windows = Vec::new();
     let mut oos_dates = Vec::new();
     let mut oos_returns = Vec::new();
     let mut start = first;
     loop {
-        let train_to = train
-            .add(start)
-            .ok_or_else(|| BacktestError::Input("window past the calendar".into()))?;
-        let test_to = test
-            .add(train_to)
-            .ok_or_else(|| BacktestError::Input("window past the calendar".into()))?;
+        let train_to = train.add(start).ok_or_else(past)?;
+        let test_to = test.add(train_to).ok_or_else(past)?;
         if train_to > last {
             break;
         }
         let train_from = if anchored { first } else { start };
         let day_before = |d: NaiveDate| d.pred_opt().unwrap_or(d);
-        let train_cfg = BacktestConfig {
-            start: Some(train_from),
-            end: Some(day_before(train_to)),
-            record_decisions: false,
-            ..cfg.clone()
-        };
         let scores: Vec<(Option<f64>, &Combo)> = valid
             .par_iter()
             .map(|c| {
-                let mut s =
-                    make(c).ok_or_else(|| BacktestError::Input("invalid combination".into()))?;
-                let r = run(&mut s, data, &train_cfg)?;
+                let r = eval(c, train_from, day_before(train_to))?;
                 progress();
-                Ok((metric_of(&r.summary.metrics, metric), *c))
+                Ok((r.and_then(|r| score(&r, metric, periods_per_year)), c))
             })
-            .collect::<Result<_, BacktestError>>()?;
+            .collect::<Result<_, E>>()?;
         // Best by the metric (max drawdown: the least negative); ties keep grid order.
         let best = scores
             .iter()
@@ -149,41 +224,28 @@ pub fn walk_forward<S: Strategy>(
                 _ => Some(x),
             })
             .ok_or_else(|| {
-                BacktestError::Input(format!(
+                E::from(BacktestError::Input(format!(
                     "no combination has a {metric} on the train window {train_from}..{train_to}"
-                ))
+                )))
             })?;
-        let test_cfg = BacktestConfig {
-            start: Some(train_to),
-            end: Some(day_before(test_to).min(last)),
-            record_decisions: false,
-            ..cfg.clone()
-        };
-        let mut s =
-            make(best.1).ok_or_else(|| BacktestError::Input("invalid combination".into()))?;
-        let r = match run(&mut s, data, &test_cfg) {
-            Ok(r) => r,
-            Err(BacktestError::Input(m)) if m.contains("no bars") => break,
-            Err(e) => return Err(e),
+        let test_end = day_before(test_to).min(last);
+        let Some(r) = eval(best.1, train_to, test_end)? else {
+            break;
         };
         // The first test row's return is measured from the window's starting cash (0): the
         // stitched curve uses the rows after it, plus the first bar's own move is not traded.
-        for row in r.series.iter().skip(1) {
-            oos_dates.push(row.date);
-            oos_returns.push(row.ret);
-        }
+        oos_dates.extend_from_slice(&r.dates);
+        oos_returns.extend_from_slice(&r.rets);
         windows.push(WindowResult {
             train_from,
             train_to: day_before(train_to),
             test_from: train_to,
-            test_to: day_before(test_to).min(last),
+            test_to: test_end,
             best: best.1.clone(),
             in_sample: best.0,
-            out_of_sample: metric_of(&r.summary.metrics, metric),
+            out_of_sample: score(&r, metric, periods_per_year),
         });
-        start = test
-            .add(start)
-            .ok_or_else(|| BacktestError::Input("window past the calendar".into()))?;
+        start = test.add(start).ok_or_else(past)?;
         if test_to > last {
             break;
         }
@@ -191,11 +253,11 @@ pub fn walk_forward<S: Strategy>(
     if windows.is_empty() {
         return Err(BacktestError::Input(
             "the data is shorter than one train window plus one test window".into(),
-        ));
+        )
+        .into());
     }
-    let oos_metrics =
-        systrade_metrics::summarize(&oos_dates, &oos_returns, None, cfg.periods_per_year)
-            .map_err(|e| BacktestError::Input(e.to_string()))?;
+    let oos_metrics = systrade_metrics::summarize(&oos_dates, &oos_returns, None, periods_per_year)
+        .map_err(|e| BacktestError::Input(e.to_string()))?;
     let mean = |xs: Vec<f64>| {
         if xs.is_empty() {
             None

@@ -69,18 +69,28 @@ systrade backtest --strategy sma-cross --symbol AAPL --fast 20 --slow 100 --adju
 systrade backtest --config configs/trend_crypto.toml --out runs/trend"
     )]
     Backtest(BacktestArgs),
-    /// Backtest a parameter grid over one or more symbols in parallel; writes sweep.csv (one
-    /// row per backtest) and sensitivity.csv (per parameter value, the spread of --metric).
+    /// Backtest a parameter grid in parallel: sma-cross over one or more symbols, or any
+    /// numeric key of a strategy config (trend, momentum, avwap) over its own universe.
+    ///
+    /// Writes sweep.csv (one row per backtest), sensitivity.csv (each point's --metric next
+    /// to its grid neighbours'; a local maximum whose neighbours keep less than half of its
+    /// lead over the median point is flagged sharp_peak — a result that will not survive),
+    /// marginals.csv (per parameter value, the spread of --metric) and heatmap.svg (the first
+    /// two grid keys; the best over any other key; sharp peaks outlined).
     #[command(
-        after_help = "Example (W2 of ../shared/peers):\n  systrade sweep --strategy sma-cross --symbols all --grid 'fast=5..50:5,slow=20..200:20' \\\n      --fees-bps 10 --adjust none --on-bad-row keep --data ../shared/data/sp500_daily_alphavantage/daily --out runs/w2"
+        after_help = "Examples:\n  systrade sweep --config configs/trend_crypto.toml --grid 'signal.donchian_window=20..60:10,sizing.target_vol=0.15..0.35:0.05' --out runs/sw\n  \
+systrade sweep --config configs/momentum_br.toml --grid 'momentum.cohorts=1..6:1' --search random:4 --seed 7 --out runs/sw\n  \
+systrade sweep --strategy sma-cross --symbols all --grid 'fast=5..50:5,slow=20..200:20' \\\n      --fees-bps 10 --adjust none --on-bad-row keep --data ../shared/data/sp500_daily_alphavantage/daily --out runs/w2  (W2 of ../shared/peers)"
     )]
     Sweep(SweepArgs),
     /// Walk-forward: optimise the grid on each train window by --metric, evaluate the winner
     /// on the next test window (rolling, or --anchored), stitch the out-of-sample returns and
     /// report in- vs out-of-sample degradation. Writes walkforward.csv, oos_timeseries.csv and
-    /// walkforward.json.
+    /// walkforward.json. Works on sma-cross (one symbol) and on any strategy config's
+    /// numeric keys (each window's test run starts from the config's cash, its indicators
+    /// fed by the data before the window).
     #[command(
-        after_help = "Example:\n  systrade walkforward --strategy sma-cross --symbol SPY --grid 'fast=5..30:5,slow=40..200:40' \\\n      --train 5y --test 1y --fees-bps 10 --data ../shared/data/us_etf_daily_yahoo --out runs/wf"
+        after_help = "Examples:\n  systrade walkforward --config configs/trend_crypto.toml --grid 'signal.donchian_window=20..60:20' --train 2y --test 1y --out runs/wf\n  systrade walkforward --strategy sma-cross --symbol SPY --grid 'fast=5..30:5,slow=40..200:40' \\\n      --train 5y --test 1y --fees-bps 10 --data ../shared/data/us_etf_daily_yahoo --out runs/wf"
     )]
     Walkforward(WalkforwardArgs),
     /// Plan one session: the strategy's daily step on bars before --as-of, writing the
@@ -574,13 +584,19 @@ pub struct SheetArgs {
 
 #[derive(Debug, Args)]
 pub struct WalkforwardArgs {
-    #[arg(long, value_enum)]
-    pub strategy: StrategyArg,
-    #[arg(long)]
-    pub symbol: String,
+    /// A strategy config (trend, momentum, avwap): the grid names its keys. Excludes
+    /// --strategy and --symbol.
+    #[arg(long, conflicts_with_all = ["strategy", "symbol"])]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_enum, required_unless_present = "config")]
+    pub strategy: Option<StrategyArg>,
+    #[arg(long, required_unless_present = "config")]
+    pub symbol: Option<String>,
     /// Parameter grid, as for `sweep`.
     #[arg(long)]
     pub grid: String,
+    #[command(flatten)]
+    pub search: SearchArgs,
     /// Train window length: `3y`, `18m` or `90d`.
     #[arg(long)]
     pub train: String,
@@ -597,20 +613,33 @@ pub struct WalkforwardArgs {
     pub run: RunArgs,
 }
 
+/// How the grid's points are chosen.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// `grid` (every point) or `random:N` (N distinct points of the grid drawn with --seed).
+    #[arg(long, default_value = "grid")]
+    pub search: String,
+    /// The random search's seed: the same seed draws the same points.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
 /// Fill, costs, cash, data and output: the flags every many-backtest command shares.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    #[arg(long, value_enum, default_value_t = FillArg::Open)]
-    pub fill: FillArg,
-    /// Fee in basis points of traded notional.
-    #[arg(long, default_value_t = 0.0)]
-    pub fees_bps: f64,
-    /// Starting cash.
-    #[arg(long, default_value_t = 100_000.0)]
-    pub cash: f64,
-    /// A market database, a folder of vendor files, or one file.
+    /// sma-cross only (a config's fills are its own) [default: open].
+    #[arg(long, value_enum)]
+    pub fill: Option<FillArg>,
+    /// Fee in basis points of traded notional; sma-cross only (a config has its own) [default: 0].
     #[arg(long)]
-    pub data: PathBuf,
+    pub fees_bps: Option<f64>,
+    /// Starting cash; sma-cross only (a config has backtest.cash) [default: 100000].
+    #[arg(long)]
+    pub cash: Option<f64>,
+    /// A market database, a folder of vendor files, or one file (with --config: overrides
+    /// its data.source).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     #[command(flatten)]
     pub read: ReadArgs,
     /// Output folder.
@@ -620,14 +649,21 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    #[arg(long, value_enum)]
-    pub strategy: StrategyArg,
+    /// A strategy config (trend, momentum, avwap): the grid names its numeric keys
+    /// (`signal.donchian_window`, `momentum.cohorts`, …). Excludes --strategy and --symbols.
+    #[arg(long, conflicts_with_all = ["strategy", "symbols"])]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_enum, required_unless_present = "config")]
+    pub strategy: Option<StrategyArg>,
     /// Comma-separated symbols, or `all` for every daily series in --data.
-    #[arg(long)]
-    pub symbols: String,
-    /// Parameter grid: `fast=5..50:5,slow=20..200:20` (inclusive, with step) or `fast=5|10|20`.
+    #[arg(long, required_unless_present = "config")]
+    pub symbols: Option<String>,
+    /// Parameter grid: `fast=5..50:5,slow=20..200:20` (inclusive, with step) or `fast=5|10|20`;
+    /// with --config, dotted keys: `signal.donchian_window=20..60:10,sizing.target_vol=0.15..0.35:0.05`.
     #[arg(long)]
     pub grid: String,
+    #[command(flatten)]
+    pub search: SearchArgs,
     /// Metric the sensitivity table summarises: final_equity, cagr, sharpe, sortino, max_dd, calmar.
     #[arg(long, default_value = "sharpe")]
     pub metric: String,
@@ -725,6 +761,12 @@ pub struct BacktestArgs {
     /// (written to splits.csv).
     #[arg(long)]
     pub split: Option<String>,
+    /// Metrics inside market crises, e.g. '2008-09,2020-03,2022-crypto' or
+    /// '2015-06-01..2015-09-30' (written to stress.csv). Named windows: 2000-dotcom,
+    /// 2008-09, 2011-08, 2018-crypto, 2018-q4, 2020-03, 2022-crypto, 2022-rates (dates in
+    /// the README).
+    #[arg(long)]
+    pub stress: Option<String>,
     /// Starting cash [default: 100000, or the config's backtest.cash].
     #[arg(long)]
     pub cash: Option<f64>,

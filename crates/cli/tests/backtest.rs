@@ -185,8 +185,15 @@ fn test_sweep_writes_rows_and_sensitivity_and_refuses_bad_grids() {
     let sweep = std::fs::read_to_string(dir.path().join("sw/sweep.csv")).unwrap();
     assert_eq!(sweep.lines().count(), 19);
     assert!(sweep.starts_with("symbol,fast,slow,final_equity"));
+    let marg = std::fs::read_to_string(dir.path().join("sw/marginals.csv")).unwrap();
+    assert_eq!(marg.lines().count(), 1 + 3 + 2, "{marg}");
+    // One row per backtest, each next to its neighbours on the grid (a corner has two).
     let sens = std::fs::read_to_string(dir.path().join("sw/sensitivity.csv")).unwrap();
-    assert_eq!(sens.lines().count(), 1 + 3 + 2, "{sens}");
+    assert_eq!(sens.lines().count(), 19, "{sens}");
+    let corner = sens.lines().nth(1).unwrap();
+    assert!(corner.contains(",5,20,sharpe,"), "{corner}");
+    assert_eq!(corner.split(',').nth(5), Some("2"), "{corner}");
+    assert!(dir.path().join("sw/heatmap.svg").exists());
     // The same sweep twice is byte-identical whatever the thread scheduling.
     let (code, _, _) = run(
         &[

@@ -4,6 +4,7 @@
 pub mod avwap;
 pub mod book;
 pub mod momentum;
+pub mod overrides;
 pub mod run;
 pub mod trend;
 

@@ -9,12 +9,12 @@ use plotters::style::{FontStyle, register_font};
 use crate::ReportError;
 
 const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 
 /// Chart size in pixels (PNG) and user units (SVG).
 pub const SIZE: (u32, u32) = (900, 420);
 
-fn ensure_font() {
+pub(crate) fn ensure_font() {
     use std::sync::Once;
     static ONCE: Once = Once::new();
     // Registering the same embedded bytes can only fail on a malformed font, which a test

@@ -6,6 +6,7 @@
 pub mod chart;
 pub mod email;
 pub mod format;
+pub mod heatmap;
 pub mod newsletter;
 pub mod tearsheet;
 pub mod webhook;

@@ -178,18 +178,31 @@ impl Loaded {
     /// The backtest over the config's window.
     pub fn backtest(&self) -> Outcome {
         let b = &self.cfg.backtest;
+        self.backtest_with(&self.cfg, &self.params, &self.panels, (b.start, b.end))
+    }
+
+    /// The backtest of another config's parameters over this data (`panels` built with its
+    /// scan parameters), over `window` (first and last session traded).
+    pub fn backtest_with(
+        &self,
+        cfg: &AvwapConfig,
+        params: &AvwapParams,
+        panels: &BTreeMap<Symbol, Panel>,
+        (start, end): (Option<NaiveDate>, Option<NaiveDate>),
+    ) -> Outcome {
+        let b = &cfg.backtest;
         let settings = Settings {
             cash: b.cash,
-            start: b.start,
-            end: b.end,
+            start,
+            end,
             fee_bps: b.fee_bps,
             slippage_bps: b.slippage_bps,
         };
         backtest::run(&backtest::Inputs {
-            panels: &self.panels,
+            panels,
             sessions: &self.sessions,
-            params: &self.params,
-            safety: &self.cfg.safety,
+            params,
+            safety: &cfg.safety,
             settings: &settings,
             cal: Market::Us.calendar(),
         })

@@ -16,6 +16,7 @@ pub mod momentum_plan;
 pub mod plan;
 pub mod research;
 pub mod sheet;
+pub mod study;
 pub mod table;
 pub mod tearsheet;
 pub mod trend;

@@ -335,6 +335,16 @@ impl Loaded {
         start: Option<NaiveDate>,
         end: Option<NaiveDate>,
     ) -> anyhow::Result<MomentumResult> {
+        self.run_with(&self.params, start, end)
+    }
+
+    /// The run with other parameters over the same inputs.
+    pub fn run_with(
+        &self,
+        params: &MomentumParams,
+        start: Option<NaiveDate>,
+        end: Option<NaiveDate>,
+    ) -> anyhow::Result<MomentumResult> {
         let inputs = Inputs {
             panel: &self.panel,
             cdi: &self.cdi,
@@ -345,7 +355,7 @@ impl Loaded {
             end: end.or(self.cfg.backtest.end),
             warnings: self.warnings.clone(),
         };
-        run(&inputs, &self.params).map_err(|e| bad(e.to_string()))
+        run(&inputs, params).map_err(|e| bad(e.to_string()))
     }
 }
 

@@ -142,3 +142,76 @@ pub fn research_sheet(
         notes: r.result.summary.warnings.iter().take(10).cloned().collect(),
     }
 }
+
+/// The heat map of a sweep over its first two grid keys: each cell the median of the metric
+/// over every other key (and symbol) at that pair, the cells holding a sharp peak
+/// outlined. `None` for a one-key grid.
+pub fn sweep_heatmap(
+    rows: &[systrade_backtest::sweep::SweepRow],
+    points: &[systrade_backtest::sweep::PointSensitivity],
+    grid: &systrade_backtest::sweep::Grid,
+    metric: &str,
+) -> Option<systrade_report::heatmap::HeatMap> {
+    let [(x_name, xs), (y_name, ys), ..] = grid.params.as_slice() else {
+        return None;
+    };
+    let at = |c: &systrade_backtest::sweep::Combo| -> Option<(usize, usize)> {
+        let i = xs.iter().position(|v| Some(v) == c.get(x_name))?;
+        let j = ys.iter().position(|v| Some(v) == c.get(y_name))?;
+        Some((i, j))
+    };
+    let mut values: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+    for r in rows {
+        if let (Some(ij), Some(v)) = (at(&r.params), r.metric(metric)) {
+            values.entry(ij).or_default().push(v);
+        }
+    }
+    let mut cells = vec![vec![None; xs.len()]; ys.len()];
+    for ((i, j), mut v) in values {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        cells[j][i] = Some(if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        });
+    }
+    let mut marked: Vec<(usize, usize)> = points
+        .iter()
+        .filter(|p| p.sharp_peak)
+        .filter_map(|p| at(&p.params))
+        .collect();
+    marked.sort_unstable();
+    marked.dedup();
+    Some(systrade_report::heatmap::HeatMap {
+        title: format!("{metric} by {x_name} and {y_name}"),
+        x_name: x_name.clone(),
+        y_name: y_name.clone(),
+        xs: xs.clone(),
+        ys: ys.clone(),
+        cells,
+        marked,
+    })
+}
+
+/// Writes `heatmap.svg` of a sweep (nothing for a one-key grid); returns whether it did.
+pub fn write_heatmap(
+    rows: &[systrade_backtest::sweep::SweepRow],
+    points: &[systrade_backtest::sweep::PointSensitivity],
+    grid: &systrade_backtest::sweep::Grid,
+    metric: &str,
+    out: &Path,
+) -> anyhow::Result<bool> {
+    let Some(h) = sweep_heatmap(rows, points, grid, metric) else {
+        return Ok(false);
+    };
+    match systrade_report::heatmap::svg(&h) {
+        Ok(svg) => {
+            systrade_core::fsio::write_atomic(&out.join("heatmap.svg"), svg.as_bytes())?;
+            Ok(true)
+        }
+        // No point has the metric (e.g. every run flat): nothing to draw, said by the caller.
+        Err(systrade_report::ReportError::Empty(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

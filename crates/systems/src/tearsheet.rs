@@ -237,6 +237,40 @@ pub fn splits_table(rows: &[SplitReport]) -> Table {
     }
 }
 
+/// The stress windows of `--stress`.
+pub fn stress_table(rows: &[systrade_backtest::stress::StressReport]) -> Table {
+    let d = |x: Option<chrono::NaiveDate>| x.map(|v| v.to_string()).unwrap_or_default();
+    Table {
+        caption: "Stress windows".into(),
+        header: [
+            "window", "from", "to", "returns", "total", "max DD", "worst day", "on", "vol",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    if r.partial {
+                        format!("{} (partial: {}..{})", r.window.name, r.covered.0, r.covered.1)
+                    } else {
+                        r.window.name.clone()
+                    },
+                    d(r.window.from),
+                    d(r.window.to),
+                    r.n_returns.to_string(),
+                    opt_pct(Some(r.total_return)),
+                    opt_pct(Some(r.max_drawdown)),
+                    opt_pct(Some(r.worst.1)),
+                    r.worst.0.to_string(),
+                    opt_pct(r.annual_vol),
+                ]
+            })
+            .collect(),
+        note: "The one run's returns inside each crisis window: the strategy arrives with the positions its own history gave it; the drawdown is measured from the window's start.".into(),
+    }
+}
+
 /// The best and the worst closed trades by PnL (ties by entry date, then symbol).
 pub fn top_trades(trades: &[TradeRecord], n: usize) -> Vec<Table> {
     let mut closed: Vec<&TradeRecord> = trades.iter().filter(|t| !t.open).collect();
@@ -403,13 +437,15 @@ pub fn emit(ts: &TearSheet, out: &Path, plots: bool) -> anyhow::Result<PathBuf> 
 
 /// What a walk-forward's tear sheet says about how it was run.
 pub struct WalkForwardRun<'a> {
-    pub symbol: &'a str,
+    /// What was walked forward (`sma-cross SPY`, a config's path).
+    pub title: String,
     pub data: &'a Path,
     pub train: &'a str,
     pub test: &'a str,
     pub metric: &'a str,
     pub cash: f64,
-    pub fees_bps: f64,
+    /// The costs, as the subtitle says them (`fees 10 bps`).
+    pub fees: String,
 }
 
 /// The tear sheet of a walk-forward: the stitched out-of-sample equity (from --cash, one
@@ -477,14 +513,14 @@ pub fn walk_forward_sheet(
         ),
     };
     TearSheet {
-        title: format!("Walk-forward — sma-cross {}", a.symbol),
+        title: format!("Walk-forward — {}", a.title),
         subtitle: format!(
-            "{} · train {}, test {} · chosen by {} · fees {} bps · equity stitched from the test windows",
+            "{} · train {}, test {} · chosen by {} · {} · equity stitched from the test windows",
             a.data.display(),
             a.train,
             a.test,
             a.metric,
-            a.fees_bps
+            a.fees
         ),
         perf: Performance {
             benchmark: buy_and_hold(data, &dates),

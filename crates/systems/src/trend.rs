@@ -90,27 +90,38 @@ impl Loaded {
         start: Option<chrono::NaiveDate>,
         end: Option<chrono::NaiveDate>,
     ) -> BacktestConfig {
-        let g = &self.params.gates;
-        let fee = g.fee_taker * (1.0 - g.passive_rate) + g.fee_maker * g.passive_rate;
-        BacktestConfig {
-            cash,
-            costs: CostModel {
-                fee_bps: fee * 10_000.0,
-                slippage_bps: self.cfg.backtest.slippage_bps,
-                ..CostModel::default()
-            },
-            start,
-            end,
-            periods_per_year: f64::from(self.market.periods_per_year()),
-            // Orders trade whole lots of `orders.qty_decimals` (a cash-clipped buy too).
-            lot_size: Some(10f64.powi(-(self.params.qty_decimals as i32))),
-            ..BacktestConfig::default()
-        }
+        engine_for(&self.cfg, &self.params, self.market, cash, (start, end))
     }
 
     pub fn strategy(&self) -> anyhow::Result<TrendStrategy> {
         TrendStrategy::new(self.params.clone(), self.market)
             .map_err(|e| BadInput(format!("{}", e)).into())
+    }
+}
+
+/// The simulated broker for a trend config's parameters (see [`Loaded::engine`]).
+pub fn engine_for(
+    cfg: &TrendConfig,
+    params: &TrendParams,
+    market: Market,
+    cash: f64,
+    (start, end): (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>),
+) -> BacktestConfig {
+    let g = &params.gates;
+    let fee = g.fee_taker * (1.0 - g.passive_rate) + g.fee_maker * g.passive_rate;
+    BacktestConfig {
+        cash,
+        costs: CostModel {
+            fee_bps: fee * 10_000.0,
+            slippage_bps: cfg.backtest.slippage_bps,
+            ..CostModel::default()
+        },
+        start,
+        end,
+        periods_per_year: f64::from(market.periods_per_year()),
+        // Orders trade whole lots of `orders.qty_decimals` (a cash-clipped buy too).
+        lot_size: Some(10f64.powi(-(params.qty_decimals as i32))),
+        ..BacktestConfig::default()
     }
 }
 

@@ -74,7 +74,7 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    super::backtest::check_split_text(a)?;
+    super::backtest::check_range_text(a)?;
     let mut l = avwap::load(config, a.data.as_deref(), &a.read.options())?;
     override_window(&mut l, a);
     let t0 = std::time::Instant::now();
@@ -82,17 +82,11 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     let secs = t0.elapsed().as_secs_f64();
     let returns: Vec<(chrono::NaiveDate, f64)> =
         o.series.iter().skip(1).map(|x| (x.date, x.ret)).collect();
-    let splits = super::backtest::config_splits(a, &returns, 252.0)?;
+    let ranges = super::backtest::range_reports(a, &returns, 252.0)?;
     avwap::write_backtest(&l, &o, &a.out)?;
-    if let Some(rows) = &splits {
-        super::backtest::emit_splits(rows, &a.out)?;
-    }
+    ranges.emit(&a.out)?;
     let mut sheet = avwap::tearsheet(&l, &o, format!("AVWAP — {}", config.display()))?;
-    if let Some(rows) = &splits {
-        sheet
-            .tables
-            .push(systrade_systems::tearsheet::splits_table(rows));
-    }
+    ranges.add_tables(&mut sheet);
     let report = systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)?;
     let last = o.series.last();
     println!(

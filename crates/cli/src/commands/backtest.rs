@@ -99,6 +99,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         .map(parse_splits)
         .transpose()
         .map_err(BadInput)?;
+    check_range_text(a)?;
     let data: BTreeMap<Symbol, _> = [(symbol.clone(), series.bars)].into();
     // Parameters are checked once; every run (main and cost grid) starts from a fresh copy.
     let proto = match strategy {
@@ -111,7 +112,19 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         .map_err(|e| BadInput(e.to_string()))?,
     };
     let r = research(&proto, &data, &cfg, &levels, splits.as_deref())?;
+    let returns: Vec<(chrono::NaiveDate, f64)> = r
+        .result
+        .series
+        .iter()
+        .skip(1)
+        .map(|x| (x.date, x.ret))
+        .collect();
+    let ranges = RangeReports {
+        splits: None,
+        stress: stress_reports(a, &returns, periods)?,
+    };
     write_research(&r, &a.out)?;
+    ranges.emit(&a.out)?;
     let pct = |x: Option<f64>| {
         x.map(|v| format!("{:.2}%", v * 100.0))
             .unwrap_or_else(|| "n/a".into())
@@ -161,6 +174,8 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
             ),
         ),
     );
+    let mut sheet = sheet;
+    ranges.add_tables(&mut sheet);
     let report = systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)?;
     println!(
         "wrote {} (tear sheet: {})",
@@ -170,47 +185,118 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--split` of a config backtest: metrics per named range of the run's own period returns
-/// (checked before anything is written: a split outside the run is bad input).
-pub fn config_splits(
-    a: &BacktestArgs,
-    returns: &[(chrono::NaiveDate, f64)],
-    periods_per_year: f64,
-) -> anyhow::Result<Option<Vec<systrade_backtest::research::SplitReport>>> {
-    let Some(text) = &a.split else {
-        return Ok(None);
-    };
-    let splits = parse_splits(text).map_err(|e| BadInput(format!("--split: {e}")))?;
-    let reports = systrade_backtest::research::split_returns(returns, &splits, periods_per_year)
-        .map_err(|e| BadInput(format!("--split: {e}")))?;
-    Ok(Some(reports))
+/// `--split` and `--stress` of a backtest: metrics per range of the run's own period
+/// returns, computed before anything is written (a range outside the run is bad input).
+#[derive(Debug, Default)]
+pub struct RangeReports {
+    pub splits: Option<Vec<systrade_backtest::research::SplitReport>>,
+    pub stress: Option<Vec<systrade_backtest::stress::StressReport>>,
 }
 
-/// `splits.csv` and a line per split on the console.
-pub fn emit_splits(
-    reports: &[systrade_backtest::research::SplitReport],
-    out: &std::path::Path,
-) -> anyhow::Result<()> {
-    systrade_backtest::research::write_splits(reports, out)?;
-    for r in reports {
-        let m = &r.metrics;
-        let pct = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{:.2}%", 100.0 * v));
-        println!(
-            "split {}: {} returns, CAGR {}, Sharpe {}, max drawdown {}",
-            r.split.name,
-            m.n_returns,
-            pct(m.cagr),
-            m.sharpe.map_or("n/a".to_string(), |v| format!("{v:.2}")),
-            pct(m.max_drawdown)
-        );
-    }
-    Ok(())
-}
-
-/// `--split` checked up front: its text parses (a range is checked on the run's returns).
-pub fn check_split_text(a: &BacktestArgs) -> anyhow::Result<()> {
+/// Both flags' text parses (their ranges are checked on the run's returns).
+pub fn check_range_text(a: &BacktestArgs) -> anyhow::Result<()> {
     if let Some(text) = &a.split {
         parse_splits(text).map_err(|e| BadInput(format!("--split: {e}")))?;
     }
+    if let Some(text) = &a.stress {
+        systrade_backtest::stress::parse_stress(text)
+            .map_err(|e| BadInput(format!("--stress: {e}")))?;
+    }
     Ok(())
+}
+
+/// The reports `--split` and `--stress` ask for, from the run's dated returns.
+pub fn range_reports(
+    a: &BacktestArgs,
+    returns: &[(chrono::NaiveDate, f64)],
+    periods_per_year: f64,
+) -> anyhow::Result<RangeReports> {
+    check_range_text(a)?;
+    let splits = match &a.split {
+        Some(text) => {
+            let splits = parse_splits(text).map_err(|e| BadInput(format!("--split: {e}")))?;
+            Some(
+                systrade_backtest::research::split_returns(returns, &splits, periods_per_year)
+                    .map_err(|e| BadInput(format!("--split: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let stress = stress_reports(a, returns, periods_per_year)?;
+    Ok(RangeReports { splits, stress })
+}
+
+/// The windows of `--stress`, from the run's dated returns.
+fn stress_reports(
+    a: &BacktestArgs,
+    returns: &[(chrono::NaiveDate, f64)],
+    periods_per_year: f64,
+) -> anyhow::Result<Option<Vec<systrade_backtest::stress::StressReport>>> {
+    let Some(text) = &a.stress else {
+        return Ok(None);
+    };
+    let windows = systrade_backtest::stress::parse_stress(text)
+        .map_err(|e| BadInput(format!("--stress: {e}")))?;
+    Ok(Some(
+        systrade_backtest::stress::stress_returns(returns, &windows, periods_per_year)
+            .map_err(|e| BadInput(format!("--stress: {e}")))?,
+    ))
+}
+
+impl RangeReports {
+    /// `splits.csv` / `stress.csv` and a line per range on the console.
+    pub fn emit(&self, out: &std::path::Path) -> anyhow::Result<()> {
+        let pct = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{:.2}%", 100.0 * v));
+        if let Some(reports) = &self.splits {
+            systrade_backtest::research::write_splits(reports, out)?;
+            for r in reports {
+                let m = &r.metrics;
+                println!(
+                    "split {}: {} returns, CAGR {}, Sharpe {}, max drawdown {}",
+                    r.split.name,
+                    m.n_returns,
+                    pct(m.cagr),
+                    m.sharpe.map_or("n/a".to_string(), |v| format!("{v:.2}")),
+                    pct(m.max_drawdown)
+                );
+            }
+        }
+        if let Some(reports) = &self.stress {
+            systrade_backtest::stress::write_stress(reports, out)?;
+            for r in reports {
+                println!(
+                    "stress {}: {} returns, total {}, max drawdown {}, worst day {} on {}{}",
+                    r.window.name,
+                    r.n_returns,
+                    pct(Some(r.total_return)),
+                    pct(Some(r.max_drawdown)),
+                    pct(Some(r.worst.1)),
+                    r.worst.0,
+                    if r.partial {
+                        format!(
+                            " (partial: the run covers {}..{} of it)",
+                            r.covered.0, r.covered.1
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The tear sheet's tables for them.
+    pub fn add_tables(&self, sheet: &mut systrade_report::tearsheet::TearSheet) {
+        if let Some(rows) = &self.splits {
+            sheet
+                .tables
+                .push(systrade_systems::tearsheet::splits_table(rows));
+        }
+        if let Some(rows) = &self.stress {
+            sheet
+                .tables
+                .push(systrade_systems::tearsheet::stress_table(rows));
+        }
+    }
 }

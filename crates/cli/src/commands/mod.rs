@@ -134,15 +134,43 @@ impl crate::args::RunArgs {
     /// The engine config these flags describe, for a market with `periods_per_year`.
     pub fn config(&self, periods_per_year: f64) -> systrade_backtest::BacktestConfig {
         systrade_backtest::BacktestConfig {
-            cash: self.cash,
-            fill: self.fill.fill_at(),
+            cash: self.cash.unwrap_or(100_000.0),
+            fill: self.fill.unwrap_or(crate::args::FillArg::Open).fill_at(),
             costs: systrade_backtest::CostModel {
-                fee_bps: self.fees_bps,
+                fee_bps: self.fees_bps.unwrap_or(0.0),
                 ..systrade_backtest::CostModel::default()
             },
             periods_per_year,
             ..systrade_backtest::BacktestConfig::default()
         }
+    }
+
+    /// `--data`, which the built-in strategies need.
+    pub fn data(&self) -> anyhow::Result<&std::path::Path> {
+        self.data
+            .as_deref()
+            .ok_or_else(|| crate::exit::BadInput("--data is needed without --config".into()).into())
+    }
+
+    /// A config's fills, fees and cash are its own: these flags are refused with one.
+    pub fn refuse_engine_flags(&self) -> anyhow::Result<()> {
+        for (given, flag, key) in [
+            (self.fill.is_some(), "--fill", "its strategy's fill rule"),
+            (
+                self.fees_bps.is_some(),
+                "--fees-bps",
+                "its fee keys (or a grid over them)",
+            ),
+            (self.cash.is_some(), "--cash", "backtest.cash"),
+        ] {
+            if given {
+                return Err(crate::exit::BadInput(format!(
+                    "{flag} does not apply with --config: the config sets {key}"
+                ))
+                .into());
+            }
+        }
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ use crate::args::{BacktestArgs, PlanArgs, ReadArgs};
 
 /// `systrade backtest --config momentum.toml`.
 pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
-    super::backtest::check_split_text(a)?;
+    super::backtest::check_range_text(a)?;
     let l = load(
         config,
         a.data.as_deref(),
@@ -24,19 +24,14 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let r = l.run(a.start, a.end)?;
     let secs = t0.elapsed().as_secs_f64();
-    let returns: Vec<(chrono::NaiveDate, f64)> =
-        r.series.iter().skip(1).map(|x| (x.date, x.ret)).collect();
-    let splits = super::backtest::config_splits(a, &returns, 252.0)?;
+    // Every row is a return (the first pays the first formation's costs), as in the summary.
+    let returns: Vec<(chrono::NaiveDate, f64)> = r.series.iter().map(|x| (x.date, x.ret)).collect();
+    let ranges =
+        super::backtest::range_reports(a, &returns, f64::from(l.market.periods_per_year()))?;
     write_backtest(&r, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
-    if let Some(rows) = &splits {
-        super::backtest::emit_splits(rows, &a.out)?;
-    }
+    ranges.emit(&a.out)?;
     let mut sheet = tearsheet_of(&r, &l, config);
-    if let Some(rows) = &splits {
-        sheet
-            .tables
-            .push(systrade_systems::tearsheet::splits_table(rows));
-    }
+    ranges.add_tables(&mut sheet);
     let report = systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)?;
     if a.plots {
         charts(&r, &a.out.join("charts"))?;

@@ -19,17 +19,15 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
         a.end.or(b.end),
     );
     let levels = systrade_systems::research::cost_levels(&a.cost_grid)?;
-    super::backtest::check_split_text(a)?;
-    let mut splits = None;
+    super::backtest::check_range_text(a)?;
+    let mut ranges = super::backtest::RangeReports::default();
     let (result, secs) = run_checked(&l, &cfg, &a.out, |r| {
         let returns: Vec<(chrono::NaiveDate, f64)> =
             r.series.iter().skip(1).map(|x| (x.date, x.ret)).collect();
-        splits = super::backtest::config_splits(a, &returns, cfg.periods_per_year)?;
+        ranges = super::backtest::range_reports(a, &returns, cfg.periods_per_year)?;
         Ok(())
     })?;
-    if let Some(rows) = &splits {
-        super::backtest::emit_splits(rows, &a.out)?;
-    }
+    ranges.emit(&a.out)?;
     println!(
         "{} ({} tickers from {}) {}; ran in {secs:.3} s",
         config.display(),
@@ -56,11 +54,7 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
             .tables
             .insert(0, systrade_systems::tearsheet::cost_grid_table(rows));
     }
-    if let Some(rows) = &splits {
-        sheet
-            .tables
-            .push(systrade_systems::tearsheet::splits_table(rows));
-    }
+    ranges.add_tables(&mut sheet);
     let report = systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)?;
     println!(
         "wrote {} (tear sheet: {})",

@@ -27,7 +27,12 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    let StrategyArg::SmaCross = a.strategy;
+    if let Some(config) = &a.config {
+        return config_walk_forward(config, &grid, (train, test), a);
+    }
+    let (Some(StrategyArg::SmaCross), Some(symbol_text)) = (a.strategy, &a.symbol) else {
+        return Err(BadInput("--strategy and --symbol are needed without --config".into()).into());
+    };
     for (name, _) in &grid.params {
         if !matches!(name.as_str(), "fast" | "slow") {
             return Err(BadInput(format!(
@@ -36,8 +41,9 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
             .into());
         }
     }
-    let symbol = Symbol::new(&a.symbol).map_err(|e| BadInput(e.to_string()))?;
-    let series = DataSource::open(&a.run.data)?.daily(&symbol, &a.run.read.parse_options())?;
+    let symbol = Symbol::new(symbol_text).map_err(|e| BadInput(e.to_string()))?;
+    let data_path = a.run.data()?;
+    let series = DataSource::open(data_path)?.daily(&symbol, &a.run.read.parse_options())?;
     let (Some(first), Some(last)) = (
         series.bars.first().map(|b| b.ts),
         series.bars.last().map(|b| b.ts),
@@ -59,9 +65,10 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
     };
     // The number of windows is known only as they are formed: a spinner with a count.
     let pb = super::progress(0, "train backtests");
+    let combos = super::sweep::points(&grid, &a.search)?;
     let w = walk_forward(
         &data,
-        &grid.combos(),
+        &combos,
         &cfg,
         make,
         (first, last),
@@ -76,7 +83,78 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
         BacktestError::Input(m) => anyhow::Error::from(BadInput(m)),
         other => other.into(),
     })?;
-    write_walk_forward(&w, &a.run.out)
+    let sheet = walk_forward_sheet(
+        &w,
+        &data,
+        &WalkForwardRun {
+            title: format!("sma-cross {symbol_text}"),
+            data: data_path,
+            train: &a.train,
+            test: &a.test,
+            metric: &a.metric,
+            cash: cfg.cash,
+            fees: format!("fees {} bps", cfg.costs.fee_bps),
+        },
+    );
+    emit(&w, &sheet, a)
+}
+
+/// `walkforward --config`: any numeric key of a strategy config.
+fn config_walk_forward(
+    config: &std::path::Path,
+    grid: &systrade_backtest::sweep::Grid,
+    (train, test): (Span, Span),
+    a: &WalkforwardArgs,
+) -> anyhow::Result<()> {
+    a.run.refuse_engine_flags()?;
+    let study =
+        systrade_systems::study::Study::load(config, a.run.data.as_deref(), &a.run.read.options())?;
+    let keys: Vec<&str> = grid.params.iter().map(|(k, _)| k.as_str()).collect();
+    study.check_keys(&keys)?;
+    let mut valid = Vec::new();
+    let mut first_refusal = None;
+    for c in super::sweep::points(grid, &a.search)? {
+        match study.check(&c) {
+            Ok(()) => valid.push(c),
+            Err(e) => {
+                first_refusal.get_or_insert(e.to_string());
+            }
+        }
+    }
+    if let Some(why) = &first_refusal {
+        println!("refused {why} (and any other point the strategy refuses)");
+    }
+    let pb = super::progress(0, "train backtests");
+    let w = study.walk_forward(&valid, (train, test, a.anchored), &a.metric, &|| pb.inc(1));
+    pb.finish_and_clear();
+    let w = w?;
+    let source = match &a.run.data {
+        Some(d) => d.clone(),
+        None => config.to_path_buf(),
+    };
+    let sheet = walk_forward_sheet(
+        &w,
+        &BTreeMap::new(),
+        &WalkForwardRun {
+            title: config.display().to_string(),
+            data: &source,
+            train: &a.train,
+            test: &a.test,
+            metric: &a.metric,
+            cash: 1.0,
+            fees: "fees and cash as configured; equity from 1".into(),
+        },
+    );
+    emit(&w, &sheet, a)
+}
+
+/// Writes the analysis and its tear sheet, and says what it found.
+fn emit(
+    w: &systrade_backtest::walkforward::WalkForward,
+    sheet: &systrade_report::tearsheet::TearSheet,
+    a: &WalkforwardArgs,
+) -> anyhow::Result<()> {
+    write_walk_forward(w, &a.run.out)
         .with_context(|| format!("writing {}", a.run.out.display()))?;
     let show = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into());
     for (i, x) in w.windows.iter().enumerate() {
@@ -103,20 +181,7 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
         show(w.oos_metrics.sharpe),
         show(w.oos_metrics.cagr)
     );
-    let sheet = walk_forward_sheet(
-        &w,
-        &data,
-        &WalkForwardRun {
-            symbol: &a.symbol,
-            data: &a.run.data,
-            train: &a.train,
-            test: &a.test,
-            metric: &a.metric,
-            cash: a.run.cash,
-            fees_bps: a.run.fees_bps,
-        },
-    );
-    let report = systrade_systems::tearsheet::emit(&sheet, &a.run.out, false)?;
+    let report = systrade_systems::tearsheet::emit(sheet, &a.run.out, false)?;
     println!(
         "wrote {} (tear sheet: {})",
         a.run.out.display(),
