@@ -5,6 +5,7 @@ pub mod avwap;
 pub mod book;
 pub mod momentum;
 pub mod overrides;
+pub mod rotation;
 pub mod run;
 pub mod trend;
 
@@ -26,6 +27,8 @@ pub enum StrategyKind {
     Momentum,
     /// The anchored-VWAP system (spec/avwap.md).
     Avwap,
+    /// Monthly ranked rotation (bucket A, spec/execution-and-buckets.md §3).
+    Rotation,
     /// A book traded from trade sheets: no daily decision, only staging and approvals.
     Sheet,
 }
@@ -36,6 +39,7 @@ impl StrategyKind {
             StrategyKind::Trend => "trend",
             StrategyKind::Momentum => "momentum",
             StrategyKind::Avwap => "avwap",
+            StrategyKind::Rotation => "rotation",
             StrategyKind::Sheet => "sheet",
         }
     }
@@ -47,13 +51,14 @@ impl StrategyKind {
             Some("trend") => Ok(StrategyKind::Trend),
             Some("momentum") => Ok(StrategyKind::Momentum),
             Some("avwap") => Ok(StrategyKind::Avwap),
+            Some("rotation") => Ok(StrategyKind::Rotation),
             Some("sheet") => Ok(StrategyKind::Sheet),
             Some(other) => Err(format!(
-                "{}: strategy: unknown {other:?} (\"trend\", \"momentum\", \"avwap\" or \"sheet\")",
+                "{}: strategy: unknown {other:?} (\"trend\", \"momentum\", \"avwap\", \"rotation\" or \"sheet\")",
                 path.display()
             )),
             None => Err(format!(
-                "{}: strategy: missing (\"trend\", \"momentum\" or \"avwap\")",
+                "{}: strategy: missing (\"trend\", \"momentum\", \"avwap\", \"rotation\" or \"sheet\")",
                 path.display()
             )),
         }
@@ -176,6 +181,16 @@ pub fn universe(path: &Path) -> Result<Universe, String> {
                 adjust: adjust(&c.data.adjust),
                 source: c.source(path),
                 refresh: c.data.refresh.clone(),
+            })
+        }
+        StrategyKind::Rotation => {
+            let c = rotation::RotationConfig::load(path)?;
+            Ok(Universe {
+                tickers: c.data.tickers.clone().unwrap_or_default(),
+                market: market_of(&c.data.market),
+                adjust: adjust(&c.data.adjust),
+                source: c.source(path),
+                refresh: None,
             })
         }
         StrategyKind::Sheet => Err(format!(

@@ -226,6 +226,7 @@ impl Desk {
                 let day = as_of.unwrap_or_else(|| crate::session_or_today(Market::Us, now));
                 Ok((Desk::Avwap(Box::new(AvwapDesk::new(l, Some(now)))), day))
             }
+            StrategyKind::Rotation => Err(no_daily_run(config)),
             StrategyKind::Sheet => {
                 let l = SheetBook::load(config, data, read)?;
                 let day = as_of.unwrap_or_else(|| crate::session_or_today(l.market, now));
@@ -760,4 +761,14 @@ fn decide_momentum(
         }),
         no_data,
     })
+}
+
+/// A rotation config (bucket A) is backtested, swept and planned; the daily run does not
+/// trade it yet, and says so rather than guess.
+pub fn no_daily_run(config: &Path) -> anyhow::Error {
+    BadInput(format!(
+        "{}: a rotation config has no daily run yet (backtest, sweep, walkforward and plan take it)",
+        config.display()
+    ))
+    .into()
 }

@@ -15,6 +15,7 @@ pub mod momentum;
 pub mod momentum_plan;
 pub mod plan;
 pub mod research;
+pub mod rotation;
 pub mod sheet;
 pub mod study;
 pub mod table;

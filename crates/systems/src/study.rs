@@ -20,7 +20,7 @@ use systrade_config::trend::TrendConfig;
 use systrade_config::{ReadOptions, StrategyKind};
 use systrade_core::Symbol;
 
-use crate::{avwap, bad, momentum, trend};
+use crate::{avwap, bad, momentum, rotation, trend};
 
 /// One run of a study: the strategy's dated period returns (an engine's first row, whose
 /// return is 0 by construction, left out) and what the strategy did.
@@ -40,6 +40,7 @@ enum Inputs {
     Trend(Box<trend::Loaded>),
     Momentum(Box<momentum::Loaded>),
     Avwap(Box<avwap::Loaded>),
+    Rotation(Box<rotation::Loaded>),
 }
 
 /// A sweep's runs, and the points the strategy refused with its words.
@@ -84,6 +85,11 @@ impl Study {
                 Inputs::Avwap(Box::new(avwap::load(path, data, read)?)),
                 252.0,
             ),
+            StrategyKind::Rotation => {
+                let l = rotation::load(path, data, read)?;
+                let ppy = l.periods_per_year();
+                (Inputs::Rotation(Box::new(l)), ppy)
+            }
             StrategyKind::Sheet => {
                 return Err(bad(format!(
                     "{}: a sheet book has no parameters to study (trend, momentum or avwap configs)",
@@ -112,6 +118,7 @@ impl Study {
             Inputs::Trend(l) => (l.cfg.backtest.start, l.cfg.backtest.end),
             Inputs::Momentum(l) => (l.cfg.backtest.start, l.cfg.backtest.end),
             Inputs::Avwap(l) => (l.cfg.backtest.start, l.cfg.backtest.end),
+            Inputs::Rotation(l) => (l.cfg.backtest.start, l.cfg.backtest.end),
         }
     }
 
@@ -133,6 +140,7 @@ impl Study {
                 .flatten()
                 .map(|b| b.ts)
                 .collect(),
+            Inputs::Rotation(l) => l.panel.dates.iter().copied().collect(),
         };
         Some((*dates.first()?, *dates.last()?))
     }
@@ -191,6 +199,11 @@ impl Study {
                 let cfg = AvwapConfig::parse(&self.path, &text).map_err(refused)?;
                 let params = cfg.params();
                 Ok(Configured::Avwap(Box::new(cfg), Box::new(params)))
+            }
+            Inputs::Rotation(_) => {
+                let cfg = systrade_config::rotation::RotationConfig::parse(&self.path, &text)
+                    .map_err(refused)?;
+                Ok(Configured::Rotation(Box::new(cfg)))
             }
         }
     }
@@ -274,6 +287,20 @@ impl Study {
                         .iter()
                         .filter(|t| t.exit.reason != systrade_avwap::exits::ExitReason::EndOfData)
                         .count(),
+                })
+            }
+            (Configured::Rotation(cfg), Inputs::Rotation(l)) => {
+                let r = l.run_with(&cfg.rotation, cfg.backtest.cash, window)?;
+                let rows = r.series.iter().skip(1);
+                let count = |k: systrade_rotation::run::TxKind| {
+                    r.transactions.iter().filter(|t| t.kind == k).count()
+                };
+                Ok(Evaluation {
+                    dates: rows.clone().map(|x| x.date).collect(),
+                    returns: rows.map(|x| x.ret).collect(),
+                    final_equity: r.final_equity,
+                    entries: count(systrade_rotation::run::TxKind::Buy),
+                    exits: count(systrade_rotation::run::TxKind::Sell),
                 })
             }
             _ => Err(bad("the study's inputs do not match its config")),
@@ -380,6 +407,7 @@ enum Configured {
     Trend(Box<TrendConfig>, Box<systrade_pipeline::trend::TrendParams>),
     Momentum(Box<systrade_pipeline::momentum::MomentumParams>),
     Avwap(Box<AvwapConfig>, Box<systrade_avwap::AvwapParams>),
+    Rotation(Box<systrade_config::rotation::RotationConfig>),
 }
 
 /// Cohort-book rows of every formation whose (previous, target) weights pass `f`.

@@ -28,8 +28,9 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
                 super::trend::backtest(config, a)
             }
             systrade_config::StrategyKind::Avwap => super::avwap::backtest(config, a),
+            systrade_config::StrategyKind::Rotation => super::rotation::backtest(config, a),
             systrade_config::StrategyKind::Sheet => Err(BadInput(format!(
-                "{}: strategy: unknown \"sheet\" (\"trend\", \"momentum\" or \"avwap\")",
+                "{}: strategy: unknown \"sheet\" (\"trend\", \"momentum\", \"avwap\" or \"rotation\")",
                 config.display()
             ))
             .into()),

@@ -13,6 +13,7 @@ mod newsletter;
 mod orders;
 mod plan;
 mod portfolio;
+mod rotation;
 mod sheet;
 mod sweep;
 mod trades;

@@ -35,6 +35,13 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
             }
         }
         systrade_config::StrategyKind::Avwap => return super::avwap::plan(&a.config, a),
+        systrade_config::StrategyKind::Rotation => {
+            return Err(BadInput(format!(
+                "{}: a rotation config has no session plan yet: its backtest's targets.csv holds every rebalance",
+                a.config.display()
+            ))
+            .into());
+        }
         systrade_config::StrategyKind::Sheet => {
             return Err(BadInput(format!(
                 "{}: strategy: unknown \"sheet\" (\"trend\", \"momentum\" or \"avwap\")",

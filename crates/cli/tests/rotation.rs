@@ -1,0 +1,131 @@
+//! Rotation configs from the command line: the W3 top-10 momentum reproduces bt's final
+//! equity on the 74 S&P names, bucket A shows every month (risk-off ones included) and reruns
+//! byte for byte, and the research tools take it.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use common::{read, run, s};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn test_w3_reproduces_bt_final_equity() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("w3");
+    let cfg = repo().join("configs/momentum_top10_sp500.toml");
+    let r = run(&["backtest", "--config", s(&cfg), "--out", s(&out)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&out.join("summary.json"))).unwrap();
+    // ../shared/peers/README.md, W3 (bt, raw close): final_equity 1,123,453.733183 over
+    // 5,402 union dates and 258 RunMonthly dates.
+    let fe = summary["final_equity"].as_f64().unwrap();
+    assert!((fe - 1_123_453.733_183).abs() < 5e-7, "{fe}");
+    assert_eq!(summary["sessions"], 5402);
+    assert_eq!(summary["rebalances"], 258);
+    // Trading starts at the first month with a momentum, 2000-11-01: 246 rebalances trade.
+    let tx = read(&out.join("transactions.csv"));
+    let traded: BTreeSet<&str> = tx
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert_eq!(traded.len(), 246);
+    assert_eq!(traded.first(), Some(&"2000-11-01"));
+}
+
+#[test]
+fn test_bucket_a_shows_every_month_and_reruns_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = repo().join("configs/bucket_a.toml");
+    let mut texts = Vec::new();
+    for name in ["a", "b"] {
+        let out = dir.path().join(name);
+        let r = run(&["backtest", "--config", s(&cfg), "--out", s(&out)]);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        texts.push(
+            [
+                "targets.csv",
+                "timeseries.csv",
+                "transactions.csv",
+                "summary.json",
+            ]
+            .map(|f| read(&out.join(f))),
+        );
+    }
+    assert_eq!(texts[0], texts[1], "byte-identical rerun");
+    let [targets, _, _, summary] = &texts[0];
+    let summary: serde_json::Value = serde_json::from_str(summary).unwrap();
+    let months: BTreeSet<&str> = targets
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert_eq!(months.len() as u64, summary["rebalances"].as_u64().unwrap());
+    // Risk-off months are there, each with its cash row at weight 1 and nothing selected.
+    let off: BTreeSet<&str> = targets
+        .lines()
+        .filter(|l| l.contains(",risk_off,"))
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert!(off.len() > 10, "{}", off.len());
+    for m in &off {
+        let rows: Vec<&str> = targets.lines().filter(|l| l.starts_with(m)).collect();
+        assert!(
+            rows.iter()
+                .any(|l| l.contains(",CASH,") && l.ends_with(",1")),
+            "{m}"
+        );
+        assert!(!rows.iter().any(|l| l.contains(",selected,")), "{m}");
+    }
+    // The 2008 crash is spent in cash: no holding from October 2008 to March 2009.
+    assert!(off.contains("2008-10-01") && off.contains("2009-03-02"));
+    // Risk-on months hold at most 3 names whose weights add up to 1.
+    for m in months.difference(&off) {
+        let w: Vec<f64> = targets
+            .lines()
+            .filter(|l| l.starts_with(m) && l.contains(",selected,"))
+            .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(w.len() <= 3, "{m}");
+        if !w.is_empty() {
+            assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{m}: {w:?}");
+        }
+    }
+    assert!(
+        targets.contains(",correlated,"),
+        "the correlation skip happens in real data"
+    );
+}
+
+#[test]
+fn test_rotation_sweeps_and_refuses_the_daily_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = repo().join("configs/bucket_a.toml");
+    let out = dir.path().join("sw");
+    let r = run(&[
+        "sweep",
+        "--config",
+        s(&cfg),
+        "--grid",
+        "rotation.top_n=2|3,rotation.max_corr=0.8|0.9",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(read(&out.join("sweep.csv")).lines().count(), 5);
+    let r = run(&[
+        "run",
+        "--config",
+        s(&cfg),
+        "--home",
+        s(&dir.path().join("home")),
+    ]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("no daily run yet"), "{}", r.stderr);
+}

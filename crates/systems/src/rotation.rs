@@ -1,0 +1,372 @@
+//! Rotation configs (bucket A, the W3 top-N momentum) loaded with their data: the backtest
+//! and its artifacts — `timeseries.csv`, `targets.csv` (every rebalance, risk-off months
+//! included), `transactions.csv`, `summary.json` — and the tear sheet.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use serde_json::json;
+use systrade_config::ReadOptions;
+use systrade_config::rotation::RotationConfig;
+use systrade_core::fsio::{write_atomic, write_json_atomic};
+use systrade_core::json::shortest as num;
+use systrade_core::{DailyBar, Market, Symbol};
+use systrade_data::DataSource;
+use systrade_rotation::run::Settings;
+use systrade_rotation::{Panel, RotationParams, RotationResult, Status};
+
+use crate::bad;
+
+/// A config with its data.
+pub struct Loaded {
+    pub cfg: RotationConfig,
+    pub market: Market,
+    pub data: BTreeMap<Symbol, Vec<DailyBar>>,
+    pub panel: Panel,
+    pub source: PathBuf,
+}
+
+/// Loads `config`; `data` overrides `data.source`.
+pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::Result<Loaded> {
+    let cfg = RotationConfig::load(config).map_err(bad)?;
+    let source = data
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cfg.source(config));
+    let opts = cfg.parse_options(read);
+    let market = opts.market.unwrap_or(Market::Us);
+    let src =
+        DataSource::open(&source).with_context(|| format!("{}: data.source", config.display()))?;
+    let mut all: BTreeMap<Symbol, Vec<DailyBar>> = src
+        .all_daily(&opts)
+        .with_context(|| format!("{}: loading {}", config.display(), source.display()))?
+        .into_iter()
+        .map(|s| (s.symbol, s.bars))
+        .collect();
+    let data = match &cfg.data.tickers {
+        None => all,
+        Some(t) => {
+            let mut kept = BTreeMap::new();
+            for name in t {
+                let s = Symbol::new(name).map_err(|e| bad(format!("data.tickers: {e}")))?;
+                let bars = all.remove(&s).ok_or_else(|| {
+                    bad(format!(
+                        "{}: data.tickers: no daily prices for {s} in {}",
+                        config.display(),
+                        source.display()
+                    ))
+                })?;
+                kept.insert(s, bars);
+            }
+            kept
+        }
+    };
+    if data.is_empty() {
+        return Err(bad(format!(
+            "{}: data.source {} holds no daily prices",
+            config.display(),
+            source.display()
+        )));
+    }
+    let p = &cfg.rotation;
+    for (key, name) in [
+        ("rotation.regime_symbol", &p.regime_symbol),
+        ("rotation.cash_symbol", &p.cash_symbol),
+    ] {
+        if !name.is_empty() && !data.keys().any(|s| s.as_str() == name) {
+            return Err(bad(format!(
+                "{}: {key}: {name} is not in the universe (no prices for it in {})",
+                config.display(),
+                source.display()
+            )));
+        }
+    }
+    let panel = Panel::new(&data);
+    Ok(Loaded {
+        cfg,
+        market,
+        data,
+        panel,
+        source,
+    })
+}
+
+impl Loaded {
+    /// The backtest with the config's parameters over its window.
+    pub fn run(&self) -> anyhow::Result<RotationResult> {
+        let b = &self.cfg.backtest;
+        self.run_with(&self.cfg.rotation, b.cash, (b.start, b.end))
+    }
+
+    /// The backtest with other parameters, cash and window over the same data.
+    pub fn run_with(
+        &self,
+        p: &RotationParams,
+        cash: f64,
+        (start, end): (Option<NaiveDate>, Option<NaiveDate>),
+    ) -> anyhow::Result<RotationResult> {
+        systrade_rotation::run(&self.panel, p, &Settings { cash, start, end })
+            .map_err(|e| bad(e.to_string()))
+    }
+
+    pub fn periods_per_year(&self) -> f64 {
+        f64::from(self.market.periods_per_year())
+    }
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map(num).unwrap_or_default()
+}
+
+/// `targets.csv`: every name at every rebalance, with the regime, its numbers, its verdict
+/// and its weight; a risk-off month without a cash symbol adds a `CASH` row at weight 1.
+pub fn targets_csv(r: &RotationResult) -> String {
+    let mut s = String::from(
+        "date,trade_date,regime,symbol,close,momentum,sma,rank,status,detail,weight\n",
+    );
+    for m in &r.months {
+        let trade = m.trade_date.map(|d| d.to_string()).unwrap_or_default();
+        for row in &m.rows {
+            let detail = match &row.status {
+                Status::Correlated { with, corr } => format!("{with} {}", num(*corr)),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                s,
+                "{},{trade},{},{},{},{},{},{},{},{detail},{}",
+                m.date,
+                m.regime.as_str(),
+                row.symbol,
+                opt(row.close),
+                opt(row.momentum),
+                opt(row.sma),
+                row.rank.map(|k| k.to_string()).unwrap_or_default(),
+                row.status.as_str(),
+                num(row.weight)
+            );
+        }
+        if !m.regime.risk_on() && m.targets.is_empty() {
+            let _ = writeln!(
+                s,
+                "{},{trade},{},CASH,,,,,cash,,1",
+                m.date,
+                m.regime.as_str()
+            );
+        }
+    }
+    s
+}
+
+/// `timeseries.csv`.
+pub fn timeseries_csv(r: &RotationResult) -> String {
+    let mut s = String::from("date,equity,cash,gross,n_positions,return\n");
+    for x in &r.series {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{}",
+            x.date,
+            num(x.equity),
+            num(x.cash),
+            num(x.gross),
+            x.n_positions,
+            num(x.ret)
+        );
+    }
+    s
+}
+
+/// `transactions.csv`.
+pub fn transactions_csv(r: &RotationResult) -> String {
+    let mut s = String::from("date,symbol,kind,qty,price,fee\n");
+    for t in &r.transactions {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{}",
+            t.date,
+            t.symbol,
+            t.kind.as_str(),
+            num(t.qty),
+            num(t.price),
+            num(t.fee)
+        );
+    }
+    s
+}
+
+/// The run's dated period returns (the first row's 0 left out).
+pub fn returns(r: &RotationResult) -> Vec<(NaiveDate, f64)> {
+    r.series.iter().skip(1).map(|x| (x.date, x.ret)).collect()
+}
+
+/// `summary.json`: the metrics of the run's returns, the checksums the peers compare, and
+/// the rebalances.
+pub fn summary(l: &Loaded, r: &RotationResult) -> anyhow::Result<serde_json::Value> {
+    let rets = returns(r);
+    let dates: Vec<NaiveDate> = rets.iter().map(|x| x.0).collect();
+    let values: Vec<f64> = rets.iter().map(|x| x.1).collect();
+    let metrics = if values.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::to_value(
+            systrade_metrics::summarize(&dates, &values, None, l.periods_per_year())
+                .map_err(|e| bad(format!("metrics: {e}")))?,
+        )?
+    };
+    let risk_off = r.months.iter().filter(|m| !m.regime.risk_on()).count();
+    Ok(json!({
+        "strategy": "rotation",
+        "first_date": r.series.first().map(|x| x.date.to_string()),
+        "last_date": r.series.last().map(|x| x.date.to_string()),
+        "initial_cash": l.cfg.backtest.cash,
+        "final_equity": r.final_equity,
+        "equity_sum": r.series.iter().map(|x| x.equity).sum::<f64>(),
+        "sessions": r.series.len(),
+        "rebalances": r.months.len(),
+        "risk_off_rebalances": risk_off,
+        "transactions": r.transactions.len(),
+        "fees": r.transactions.iter().map(|t| t.fee).sum::<f64>(),
+        "final_positions": r.positions.iter().map(|(s, q)| (s.to_string(), *q)).collect::<BTreeMap<_, _>>(),
+        "metrics": metrics,
+        "params": l.cfg.rotation,
+        "notes": r.months.iter().filter_map(|m| m.note.as_ref().map(|n| format!("{}: {n}", m.date))).collect::<Vec<_>>(),
+    }))
+}
+
+/// Writes every artifact into `out`.
+pub fn write_backtest(l: &Loaded, r: &RotationResult, out: &Path) -> anyhow::Result<()> {
+    let summary = summary(l, r)?;
+    write_atomic(&out.join("timeseries.csv"), timeseries_csv(r).as_bytes())?;
+    write_atomic(&out.join("targets.csv"), targets_csv(r).as_bytes())?;
+    write_atomic(
+        &out.join("transactions.csv"),
+        transactions_csv(r).as_bytes(),
+    )?;
+    write_json_atomic(&out.join("summary.json"), &summary)?;
+    Ok(())
+}
+
+/// One line of headline numbers.
+pub fn headline(l: &Loaded, r: &RotationResult) -> String {
+    let rets = returns(r);
+    let m = (!rets.is_empty())
+        .then(|| {
+            let dates: Vec<NaiveDate> = rets.iter().map(|x| x.0).collect();
+            let values: Vec<f64> = rets.iter().map(|x| x.1).collect();
+            systrade_metrics::summarize(&dates, &values, None, l.periods_per_year()).ok()
+        })
+        .flatten();
+    let pct = crate::trend::pct;
+    format!(
+        "{} names, {}..{}: final equity {:.6}; CAGR {}, Sharpe {}, max drawdown {}; {} rebalances ({} risk-off), {} transactions",
+        l.panel.symbols.len(),
+        r.series
+            .first()
+            .map(|x| x.date.to_string())
+            .unwrap_or_default(),
+        r.series
+            .last()
+            .map(|x| x.date.to_string())
+            .unwrap_or_default(),
+        r.final_equity,
+        pct(m.as_ref().and_then(|m| m.cagr)),
+        m.as_ref()
+            .and_then(|m| m.sharpe)
+            .map_or("n/a".into(), |v| format!("{v:.2}")),
+        pct(m.as_ref().and_then(|m| m.max_drawdown)),
+        r.months.len(),
+        r.months.iter().filter(|m| !m.regime.risk_on()).count(),
+        r.transactions.len()
+    )
+}
+
+/// The tear sheet: against the equal-weight buy and hold of the universe; the last 12
+/// rebalances' holdings.
+pub fn tearsheet(
+    l: &Loaded,
+    r: &RotationResult,
+    config: &Path,
+) -> systrade_report::tearsheet::TearSheet {
+    use crate::tearsheet as ts;
+    let dates: Vec<NaiveDate> = r.series.iter().map(|x| x.date).collect();
+    let holdings = systrade_report::tearsheet::Table {
+        caption: "Rebalances (the last 12)".into(),
+        header: ["decided", "traded", "regime", "holdings (weight)", "skipped as correlated"]
+            .map(String::from)
+            .to_vec(),
+        rows: r
+            .months
+            .iter()
+            .rev()
+            .take(12)
+            .map(|m| {
+                let held: Vec<String> = m
+                    .targets
+                    .iter()
+                    .map(|(s, w)| format!("{s} {:.1}%", w * 100.0))
+                    .collect();
+                let skipped: Vec<String> = m
+                    .rows
+                    .iter()
+                    .filter_map(|row| match &row.status {
+                        Status::Correlated { with, corr } => {
+                            Some(format!("{} ({with} {corr:.2})", row.symbol))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                vec![
+                    m.date.to_string(),
+                    m.trade_date.map(|d| d.to_string()).unwrap_or_default(),
+                    m.regime.as_str().to_string(),
+                    if held.is_empty() {
+                        "cash".into()
+                    } else {
+                        held.join(", ")
+                    },
+                    skipped.join(", "),
+                ]
+            })
+            .collect(),
+        note: "Each rebalance's targets after the regime, the momentum ranking, the own-trend filter and the correlation skip.".into(),
+    };
+    let p = &l.cfg.rotation;
+    systrade_report::tearsheet::TearSheet {
+        title: format!("Rotation — {}", config.display()),
+        subtitle: format!(
+            "{} names from {} · top {} by {}−{} momentum · {} · fees {} bps",
+            l.panel.symbols.len(),
+            l.source.display(),
+            p.top_n,
+            p.lookback,
+            p.skip,
+            if p.regime_symbol.is_empty() {
+                "no regime filter".to_string()
+            } else {
+                format!("risk-on when {} > SMA{}", p.regime_symbol, p.regime_sma)
+            },
+            p.fee_bps
+        ),
+        perf: systrade_report::tearsheet::Performance {
+            equity: r.series.iter().map(|x| x.equity).collect(),
+            exposure: Some((
+                r.series.iter().map(|x| x.gross).collect(),
+                r.series.iter().map(|x| x.gross).collect(),
+            )),
+            turnover: None,
+            benchmark: ts::buy_and_hold(&l.data, &dates),
+            cash_rate: None,
+            periods_per_year: l.periods_per_year(),
+            dates,
+        },
+        metrics: Vec::new(),
+        tables: vec![holdings],
+        notes: r
+            .months
+            .iter()
+            .filter_map(|m| m.note.as_ref().map(|n| format!("{}: {n}", m.date)))
+            .take(10)
+            .collect(),
+    }
+}
