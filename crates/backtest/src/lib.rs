@@ -7,6 +7,7 @@ mod broker;
 mod engine;
 pub mod lookahead;
 mod outputs;
+pub mod overlay;
 pub mod research;
 pub mod stress;
 pub mod sweep;

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use systrade_core::Symbol;
 
-use crate::select::{Month, decide};
+use crate::select::{Month, decide, limit};
 use crate::{Fill, Panel, RotationError, RotationParams};
 
 /// A day of the run.
@@ -78,6 +78,20 @@ pub struct Settings {
     pub cash: f64,
     pub start: Option<NaiveDate>,
     pub end: Option<NaiveDate>,
+    /// A bucket's limits on new risk (none by default).
+    pub limits: systrade_backtest::overlay::Limits,
+}
+
+impl Settings {
+    /// All the data, no limits.
+    pub fn cash(cash: f64) -> Settings {
+        Settings {
+            cash,
+            start: None,
+            end: None,
+            limits: systrade_backtest::overlay::Limits::default(),
+        }
+    }
 }
 
 /// The run over the panel's sessions inside the window: a rebalance on each of its month
@@ -143,7 +157,29 @@ pub fn run(
         }
         if next_start.peek() == Some(&t) {
             next_start.next();
-            let month = decide(panel, t, p);
+            let mut month = decide(panel, t, p);
+            // The limits judge the run's value at this close against its peak so far.
+            let value: f64 = cash
+                + (0..k)
+                    .filter(|j| pos[*j] != 0.0)
+                    .map(|j| pos[j] * finite(panel.close[j][t]))
+                    .sum::<f64>();
+            let peak = series.iter().map(|r| r.equity).fold(value, f64::max);
+            let drawdown = if peak > 0.0 {
+                (1.0 - value / peak).max(0.0)
+            } else {
+                0.0
+            };
+            let held: BTreeMap<Symbol, f64> = (0..k)
+                .filter(|j| pos[*j] != 0.0 && value > 0.0)
+                .map(|j| {
+                    (
+                        panel.symbols[j].clone(),
+                        pos[j] * finite(panel.close[j][t]) / value,
+                    )
+                })
+                .collect();
+            limit(&mut month, &held, &s.limits, drawdown);
             months.push(month);
             let m = months.len() - 1;
             match p.fill {

@@ -59,6 +59,10 @@ pub enum Status {
     RiskOff,
     /// The risk-off holding.
     Cash,
+    /// Chosen, but the limits kept it out (`max_positions`, `drawdown_block`).
+    Limited {
+        why: &'static str,
+    },
 }
 
 impl Status {
@@ -72,6 +76,7 @@ impl Status {
             Status::Correlated { .. } => "correlated",
             Status::RiskOff => "risk_off",
             Status::Cash => "cash",
+            Status::Limited { .. } => "limited",
         }
     }
 }
@@ -107,6 +112,10 @@ pub struct Month {
     pub targets: Vec<(Symbol, f64)>,
     /// How the weights were reached when the method fell back (e.g. ERC without a solution).
     pub note: Option<String>,
+    /// The run's drawdown below its equity peak at the decision close, and what the
+    /// limits made of it (`normal`, `throttled`, `blocked`).
+    pub drawdown: f64,
+    pub risk_state: &'static str,
 }
 
 fn correlation(a: &[Option<f64>], b: &[Option<f64>]) -> Option<f64> {
@@ -230,7 +239,60 @@ pub fn decide(panel: &Panel, t: usize, p: &RotationParams) -> Month {
         rows,
         targets,
         note,
+        drawdown: 0.0,
+        risk_state: "normal",
     }
+}
+
+/// The month's targets under `limits` at a `drawdown`, given the weights held (of the
+/// pre-trade value): at most `max_positions` names; throttled, an increase is scaled by
+/// `drawdown_scale`; blocked, nothing grows and no name enters. Cuts always pass.
+pub fn limit(
+    m: &mut Month,
+    held: &BTreeMap<Symbol, f64>,
+    limits: &systrade_backtest::overlay::Limits,
+    drawdown: f64,
+) {
+    use systrade_backtest::overlay::RiskState;
+    let state = limits.state(drawdown);
+    m.drawdown = drawdown;
+    m.risk_state = state.as_str();
+    if !limits.any() {
+        return;
+    }
+    let mut kept: Vec<(Symbol, f64)> = Vec::new();
+    for (s, w) in std::mem::take(&mut m.targets) {
+        let cur = held.get(&s).copied().unwrap_or(0.0);
+        let why = if limits.max_positions.is_some_and(|n| kept.len() >= n) {
+            Some("max_positions")
+        } else if cur == 0.0 && state == RiskState::Blocked {
+            Some("drawdown_block")
+        } else {
+            None
+        };
+        let row = m.rows.iter_mut().find(|r| r.symbol == s);
+        if let Some(why) = why {
+            if let Some(r) = row {
+                r.status = Status::Limited { why };
+                r.weight = 0.0;
+            }
+            continue;
+        }
+        let w2 = if w > cur {
+            match state {
+                RiskState::Normal => w,
+                RiskState::Throttled => cur + (w - cur) * limits.drawdown_scale,
+                RiskState::Blocked => cur,
+            }
+        } else {
+            w
+        };
+        if let Some(r) = row {
+            r.weight = w2;
+        }
+        kept.push((s, w2));
+    }
+    m.targets = kept;
 }
 
 fn regime_at(panel: &Panel, t: usize, p: &RotationParams) -> Regime {

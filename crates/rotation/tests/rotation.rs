@@ -210,16 +210,7 @@ fn test_risk_off_holds_cash_or_the_cash_symbol_and_unknown_fails_closed() {
         regime_sma: 2,
         ..hand_params()
     };
-    let r = run(
-        &panel,
-        &p,
-        &Settings {
-            cash: 1000.0,
-            start: None,
-            end: None,
-        },
-    )
-    .unwrap();
+    let r = run(&panel, &p, &Settings::cash(1000.0)).unwrap();
     let regimes: Vec<&str> = r.months.iter().map(|m| m.regime.as_str()).collect();
     assert_eq!(regimes, ["risk_off_unknown", "risk_on", "risk_off"]);
     let kinds: Vec<(&str, TxKind)> = r
@@ -251,16 +242,7 @@ fn test_rebalance_follows_bt_arithmetic_with_fees() {
         fee_bps: 10.0,
         ..hand_params()
     };
-    let r = run(
-        &panel,
-        &p,
-        &Settings {
-            cash: 1000.0,
-            start: None,
-            end: None,
-        },
-    )
-    .unwrap();
+    let r = run(&panel, &p, &Settings::cash(1000.0)).unwrap();
     let fee = 0.001;
     // Row 0 has no momentum: nothing. Row 5 (2024-02-01, close 15): buy 1000 including the fee.
     let q = 1000.0 / (15.0 * (1.0 + fee));
@@ -290,11 +272,7 @@ fn test_rebalance_follows_bt_arithmetic_with_fees() {
             fill: Fill::NextOpen,
             ..p
         },
-        &Settings {
-            cash: 1000.0,
-            start: None,
-            end: None,
-        },
+        &Settings::cash(1000.0),
     )
     .unwrap();
     assert_eq!(r.transactions[0].date, d("2024-02-02"));
@@ -371,7 +349,7 @@ proptest! {
             ..RotationParams::default()
         };
         let panel = Panel::new(&data);
-        let r = run(&panel, &p, &Settings { cash: 1e5, start: None, end: None }).unwrap();
+        let r = run(&panel, &p, &Settings::cash(1e5)).unwrap();
         for m in &r.months {
             let total: f64 = m.targets.iter().map(|x| x.1).sum();
             prop_assert!(m.targets.is_empty() || (total - 1.0).abs() < 1e-9, "{total}");
@@ -386,7 +364,57 @@ proptest! {
             prop_assert_eq!(&again.rows, &m.rows);
         }
         // The same panel twice: the same run.
-        let r2 = run(&panel, &p, &Settings { cash: 1e5, start: None, end: None }).unwrap();
+        let r2 = run(&panel, &p, &Settings::cash(1e5)).unwrap();
         prop_assert_eq!(r, r2);
     }
+}
+
+#[test]
+fn test_limits_throttle_block_and_cap_the_month() {
+    use systrade_backtest::overlay::Limits;
+    use systrade_rotation::select::limit;
+    let panel = Panel::new(&hand_market(105.0));
+    let held: BTreeMap<Symbol, f64> = [(Symbol::new("AAA").unwrap(), 0.2)].into();
+    let limits = Limits {
+        max_positions: None,
+        drawdown_throttle: Some(0.1),
+        drawdown_scale: 0.5,
+        drawdown_block: Some(0.2),
+    };
+    let weights = |m: &systrade_rotation::Month| -> Vec<(String, f64)> {
+        m.targets.iter().map(|(s, w)| (s.to_string(), *w)).collect()
+    };
+    // 15% below the peak: each increase halved — AAA 0.2 → 0.2 + 0.3 · 0.5, SPY 0 → 0.25.
+    let mut m = decide(&panel, 5, &hand_params());
+    limit(&mut m, &held, &limits, 0.15);
+    assert_eq!(m.risk_state, "throttled");
+    assert_eq!(
+        weights(&m),
+        vec![("AAA".to_string(), 0.35), ("SPY".to_string(), 0.25)]
+    );
+    // 25% below: AAA keeps what it holds, SPY may not enter.
+    let mut m = decide(&panel, 5, &hand_params());
+    limit(&mut m, &held, &limits, 0.25);
+    assert_eq!(m.risk_state, "blocked");
+    assert_eq!(weights(&m), vec![("AAA".to_string(), 0.2)]);
+    let spy = m.rows.iter().find(|r| r.symbol.as_str() == "SPY").unwrap();
+    assert_eq!(
+        spy.status,
+        Status::Limited {
+            why: "drawdown_block"
+        }
+    );
+    // One position at most: the strongest stays.
+    let mut m = decide(&panel, 5, &hand_params());
+    let one = Limits {
+        max_positions: Some(1),
+        ..Limits::default()
+    };
+    limit(&mut m, &BTreeMap::new(), &one, 0.0);
+    assert_eq!(weights(&m), vec![("AAA".to_string(), 0.5)]);
+    // No limits: the month is untouched.
+    let mut m = decide(&panel, 5, &hand_params());
+    let before = m.targets.clone();
+    limit(&mut m, &held, &Limits::default(), 0.5);
+    assert_eq!(m.targets, before);
 }

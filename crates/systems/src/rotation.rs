@@ -107,8 +107,18 @@ impl Loaded {
         cash: f64,
         (start, end): (Option<NaiveDate>, Option<NaiveDate>),
     ) -> anyhow::Result<RotationResult> {
-        systrade_rotation::run(&self.panel, p, &Settings { cash, start, end })
-            .map_err(|e| bad(e.to_string()))
+        let limits = crate::trend::limits_of(&self.cfg.safety);
+        systrade_rotation::run(
+            &self.panel,
+            p,
+            &Settings {
+                cash,
+                start,
+                end,
+                limits,
+            },
+        )
+        .map_err(|e| bad(e.to_string()))
     }
 
     pub fn periods_per_year(&self) -> f64 {
@@ -124,20 +134,23 @@ fn opt(x: Option<f64>) -> String {
 /// and its weight; a risk-off month without a cash symbol adds a `CASH` row at weight 1.
 pub fn targets_csv(r: &RotationResult) -> String {
     let mut s = String::from(
-        "date,trade_date,regime,symbol,close,momentum,sma,rank,status,detail,weight\n",
+        "date,trade_date,regime,risk_state,drawdown,symbol,close,momentum,sma,rank,status,detail,weight\n",
     );
     for m in &r.months {
         let trade = m.trade_date.map(|d| d.to_string()).unwrap_or_default();
         for row in &m.rows {
             let detail = match &row.status {
                 Status::Correlated { with, corr } => format!("{with} {}", num(*corr)),
+                Status::Limited { why } => (*why).to_string(),
                 _ => String::new(),
             };
             let _ = writeln!(
                 s,
-                "{},{trade},{},{},{},{},{},{},{},{detail},{}",
+                "{},{trade},{},{},{},{},{},{},{},{},{},{detail},{}",
                 m.date,
                 m.regime.as_str(),
+                m.risk_state,
+                num(m.drawdown),
                 row.symbol,
                 opt(row.close),
                 opt(row.momentum),
@@ -150,9 +163,11 @@ pub fn targets_csv(r: &RotationResult) -> String {
         if !m.regime.risk_on() && m.targets.is_empty() {
             let _ = writeln!(
                 s,
-                "{},{trade},{},CASH,,,,,cash,,1",
+                "{},{trade},{},{},{},CASH,,,,,cash,,1",
                 m.date,
-                m.regime.as_str()
+                m.regime.as_str(),
+                m.risk_state,
+                num(m.drawdown)
             );
         }
     }

@@ -225,17 +225,17 @@ impl Study {
         match (self.configure(combo)?, &self.inputs) {
             (Configured::Trend(cfg, params), Inputs::Trend(l)) => {
                 let engine = trend::engine_for(&cfg, &params, l.market, cfg.backtest.cash, window);
-                let mut strategy = systrade_pipeline::trend::TrendStrategy::new(*params, l.market)
+                let strategy = systrade_pipeline::trend::TrendStrategy::new(*params, l.market)
                     .map_err(|e| bad(e.to_string()))?;
-                let r = systrade_backtest::run(
-                    &mut strategy,
+                let (r, _) = trend::run_limited(
+                    strategy,
                     &l.data,
                     &systrade_backtest::BacktestConfig {
                         record_decisions: false,
                         ..engine
                     },
-                )
-                .map_err(trend::bad)?;
+                    trend::limits_of(&cfg.safety),
+                )?;
                 let rows = r.series.iter().skip(1);
                 Ok(Evaluation {
                     dates: rows.clone().map(|x| x.date).collect(),

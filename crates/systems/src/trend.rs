@@ -165,16 +165,44 @@ pub fn run_checked(
     out: &Path,
     check: impl FnOnce(&BacktestResult) -> anyhow::Result<()>,
 ) -> anyhow::Result<(BacktestResult, f64)> {
-    let mut strategy = l.strategy()?;
     let t0 = Instant::now();
-    let result: BacktestResult =
-        systrade_backtest::run(&mut strategy, &l.data, cfg).map_err(bad)?;
+    let (result, strategy) = run_limited(l.strategy()?, &l.data, cfg, limits_of(&l.cfg.safety))?;
     let secs = t0.elapsed().as_secs_f64();
     check(&result)?;
     write_outputs(&result, out).with_context(|| format!("writing {}", out.display()))?;
     write_strategy_outputs(strategy.records(), out)
         .with_context(|| format!("writing {}", out.display()))?;
     Ok((result, secs))
+}
+
+/// The limits of `[safety]` a backtest applies: the number of positions and the drawdown
+/// rules (the daily run's gates apply every key).
+pub fn limits_of(s: &systrade_risk::SafetyLimits) -> systrade_backtest::overlay::Limits {
+    systrade_backtest::overlay::Limits {
+        max_positions: s.max_positions,
+        drawdown_throttle: s.drawdown_throttle,
+        drawdown_scale: s.drawdown_scale,
+        drawdown_block: s.drawdown_block,
+    }
+}
+
+/// The engine over `data` with the strategy under `limits` (none: the strategy alone, and
+/// its timeseries has no drawdown columns); gives the strategy back for its records.
+pub fn run_limited(
+    strategy: TrendStrategy,
+    data: &BTreeMap<Symbol, Vec<DailyBar>>,
+    cfg: &BacktestConfig,
+    limits: systrade_backtest::overlay::Limits,
+) -> anyhow::Result<(BacktestResult, TrendStrategy)> {
+    if limits.any() {
+        let mut g = systrade_backtest::overlay::Gated::new(strategy, limits);
+        let r = systrade_backtest::run(&mut g, data, cfg).map_err(bad)?;
+        Ok((r, g.into_inner()))
+    } else {
+        let mut s = strategy;
+        let r = systrade_backtest::run(&mut s, data, cfg).map_err(bad)?;
+        Ok((r, s))
+    }
 }
 
 /// One line of a backtest's headline numbers.
