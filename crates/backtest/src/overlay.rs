@@ -215,8 +215,8 @@ mod tests {
             volume: 1.0,
         };
         let data: BTreeMap<Symbol, Vec<DailyBar>> = [
-            (sym("A"), vec![bar.clone()]),
-            (sym("B"), vec![bar.clone()]),
+            (sym("A"), vec![bar]),
+            (sym("B"), vec![bar]),
             (sym("C"), vec![bar]),
         ]
         .into();
