@@ -5,6 +5,7 @@ pub mod avwap;
 pub mod book;
 pub mod momentum;
 pub mod overrides;
+pub mod portfolio;
 pub mod rotation;
 pub mod run;
 pub mod trend;
@@ -29,6 +30,8 @@ pub enum StrategyKind {
     Avwap,
     /// Monthly ranked rotation (bucket A, spec/execution-and-buckets.md §3).
     Rotation,
+    /// A portfolio of buckets, each a strategy config with its capital and limits.
+    Portfolio,
     /// A book traded from trade sheets: no daily decision, only staging and approvals.
     Sheet,
 }
@@ -40,6 +43,7 @@ impl StrategyKind {
             StrategyKind::Momentum => "momentum",
             StrategyKind::Avwap => "avwap",
             StrategyKind::Rotation => "rotation",
+            StrategyKind::Portfolio => "portfolio",
             StrategyKind::Sheet => "sheet",
         }
     }
@@ -52,9 +56,10 @@ impl StrategyKind {
             Some("momentum") => Ok(StrategyKind::Momentum),
             Some("avwap") => Ok(StrategyKind::Avwap),
             Some("rotation") => Ok(StrategyKind::Rotation),
+            Some("portfolio") => Ok(StrategyKind::Portfolio),
             Some("sheet") => Ok(StrategyKind::Sheet),
             Some(other) => Err(format!(
-                "{}: strategy: unknown {other:?} (\"trend\", \"momentum\", \"avwap\", \"rotation\" or \"sheet\")",
+                "{}: strategy: unknown {other:?} (\"trend\", \"momentum\", \"avwap\", \"rotation\", \"portfolio\" or \"sheet\")",
                 path.display()
             )),
             None => Err(format!(
@@ -193,6 +198,10 @@ pub fn universe(path: &Path) -> Result<Universe, String> {
                 refresh: None,
             })
         }
+        StrategyKind::Portfolio => Err(format!(
+            "{}: a portfolio has no universe of its own (fetch each bucket's config)",
+            path.display()
+        )),
         StrategyKind::Sheet => Err(format!(
             "{}: a sheet book has no universe to fetch (its signals file names the tickers)",
             path.display()

@@ -120,6 +120,17 @@ impl Default for BacktestSection {
     }
 }
 
+/// `[universe]`: market-cap snapshots and how many names to trade.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UniverseSection {
+    /// A CSV `date,symbol,market_cap` (relative to the config file): snapshots of market
+    /// caps, any number of dates.
+    pub caps: PathBuf,
+    /// How many of the sleeves' tickers are traded each month.
+    pub top_n: usize,
+}
+
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -139,6 +150,10 @@ pub struct TrendConfig {
     pub orders: OrdersSection,
     #[serde(default)]
     pub backtest: BacktestSection,
+    /// A dynamic universe (bucket B): each month only the top N of the sleeves' tickers by
+    /// market cap are traded.
+    #[serde(default)]
+    pub universe: Option<UniverseSection>,
     #[serde(default)]
     pub run: super::run::RunSection,
     #[serde(default)]
@@ -166,6 +181,11 @@ impl TrendConfig {
                 "strategy: expected \"trend\", got {:?}",
                 self.strategy
             ));
+        }
+        if let Some(u) = &self.universe
+            && u.top_n == 0
+        {
+            return Err("universe.top_n: at least 1".into());
         }
         let g = &self.signal;
         let mut windows: Vec<(String, u64)> = vec![

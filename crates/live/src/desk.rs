@@ -226,7 +226,7 @@ impl Desk {
                 let day = as_of.unwrap_or_else(|| crate::session_or_today(Market::Us, now));
                 Ok((Desk::Avwap(Box::new(AvwapDesk::new(l, Some(now)))), day))
             }
-            StrategyKind::Rotation => Err(no_daily_run(config)),
+            StrategyKind::Rotation | StrategyKind::Portfolio => Err(no_daily_run(config)),
             StrategyKind::Sheet => {
                 let l = SheetBook::load(config, data, read)?;
                 let day = as_of.unwrap_or_else(|| crate::session_or_today(l.market, now));
@@ -763,11 +763,11 @@ fn decide_momentum(
     })
 }
 
-/// A rotation config (bucket A) is backtested, swept and planned; the daily run does not
-/// trade it yet, and says so rather than guess.
+/// A rotation config (bucket A) or a portfolio of buckets is backtested (and a rotation
+/// swept); the daily run does not trade them yet, and says so rather than guess.
 pub fn no_daily_run(config: &Path) -> anyhow::Error {
     BadInput(format!(
-        "{}: a rotation config has no daily run yet (backtest, sweep, walkforward and plan take it)",
+        "{}: rotation configs and portfolios have no daily run yet (backtest takes them; run each trend, momentum or avwap bucket's own config)",
         config.display()
     ))
     .into()

@@ -185,7 +185,9 @@ pub fn book_of(config: &Path) -> anyhow::Result<(RunSection, String)> {
                 .map_err(bad)?
                 .run
         }
-        StrategyKind::Rotation => return Err(crate::desk::no_daily_run(config)),
+        StrategyKind::Rotation | StrategyKind::Portfolio => {
+            return Err(crate::desk::no_daily_run(config));
+        }
     };
     let name = strategy_name(config, run.name.as_deref());
     Ok((run, name))

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use nalgebra::DMatrix;
 use serde::Serialize;
 use systrade_core::contracts::{ClientOrderId, Side};
@@ -200,6 +200,49 @@ pub struct TrendStrategy {
     last_decided: Option<NaiveDate>,
     record: bool,
     records: Vec<DayRecord>,
+    /// A dynamic universe: only its members get a signal.
+    universe: Option<CapUniverse>,
+    /// The members as last ranked.
+    members: Option<Ranked>,
+}
+
+/// A month's members: the (year, month) ranked, the snapshot used, the tickers.
+#[derive(Debug, Clone, PartialEq)]
+struct Ranked {
+    month: (i32, u32),
+    snapshot: Option<NaiveDate>,
+    tickers: BTreeSet<Symbol>,
+}
+
+/// A dynamic universe from market-cap snapshots (bucket B, top-cap crypto): each month the
+/// `top_n` tickers by market cap in the latest snapshot dated before the decision session
+/// are traded; a ticker outside them gets no signal, so a holding is exited and nothing new
+/// enters. Before the first snapshot nothing is a member (no new risk).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapUniverse {
+    pub top_n: usize,
+    /// Snapshot date → (ticker, market cap), only the config's tickers.
+    pub snapshots: BTreeMap<NaiveDate, Vec<(Symbol, f64)>>,
+}
+
+impl CapUniverse {
+    /// The members for a decision on `day`: the top N of the latest snapshot before it (by
+    /// market cap, ties by ticker), with that snapshot's date.
+    pub fn members(&self, day: NaiveDate) -> (Option<NaiveDate>, BTreeSet<Symbol>) {
+        let Some((date, caps)) = self.snapshots.range(..day).next_back() else {
+            return (None, BTreeSet::new());
+        };
+        let mut ranked: Vec<&(Symbol, f64)> = caps.iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        (
+            Some(*date),
+            ranked
+                .into_iter()
+                .take(self.top_n)
+                .map(|x| x.0.clone())
+                .collect(),
+        )
+    }
 }
 
 impl std::fmt::Debug for TrendStrategy {
@@ -255,7 +298,48 @@ impl TrendStrategy {
             last_decided: None,
             record: true,
             records: Vec::new(),
+            universe: None,
+            members: None,
         })
+    }
+
+    /// Trades only the members of `u`, re-ranked at the first decision of each month.
+    pub fn with_universe(mut self, u: Option<CapUniverse>) -> Self {
+        self.universe = u;
+        self.members = None;
+        self
+    }
+
+    /// Per ticker: `None` when it may trade on `day`, else why not (outside the universe).
+    fn members_on(&mut self, day: NaiveDate) -> Vec<Option<String>> {
+        let Some(u) = &self.universe else {
+            return vec![None; self.tickers.len()];
+        };
+        let month = (day.year(), day.month());
+        if self.members.as_ref().is_none_or(|m| m.month != month) {
+            let (snapshot, tickers) = u.members(day);
+            self.members = Some(Ranked {
+                month,
+                snapshot,
+                tickers,
+            });
+        }
+        let Some(Ranked {
+            snapshot: date,
+            tickers: set,
+            ..
+        }) = &self.members
+        else {
+            return vec![None; self.tickers.len()];
+        };
+        let why = match date {
+            Some(d) => format!("outside the top {} by market cap on {d}", u.top_n),
+            None => "no market-cap snapshot before this session".to_string(),
+        };
+        self.tickers
+            .iter()
+            .map(|t| (!set.contains(t)).then(|| why.clone()))
+            .collect()
     }
 
     /// Keep every decision's record (default) or only the last one.
@@ -488,9 +572,11 @@ impl Strategy for TrendStrategy {
             .collect();
         // §1 warm-up counts every window, the covariance's too.
         let cov_bars = self.p.sizing.cov_window + 1;
+        let member = self.members_on(as_of);
         let finals: Vec<Option<f64>> = snaps
             .iter()
-            .map(|s| s.final_signal.filter(|_| s.bars > cov_bars))
+            .zip(&member)
+            .map(|(s, m)| s.final_signal.filter(|_| s.bars > cov_bars && m.is_none()))
             .collect();
         let (sized, sizing) = self.size(&finals);
 
@@ -501,6 +587,7 @@ impl Strategy for TrendStrategy {
             let sym = self.tickers[i].clone();
             let snap = &snaps[i];
             let (sigma, raw_weight, w, excluded) = sized[i].clone();
+            let excluded = member[i].clone().or(excluded);
             let st = &mut self.state[i];
             let is_new_stop_out = |d: NaiveDate| match self.last_decided {
                 Some(prev) => d > prev,
@@ -564,6 +651,12 @@ impl Strategy for TrendStrategy {
                 }
             }
 
+            // A ticker that left the universe is closed whatever its size.
+            if member[i].is_some() && holding {
+                reason = TradeReason::Trade;
+                trade = -current;
+                close_all = true;
+            }
             let (target, order_qty) = if reason != TradeReason::Trade {
                 (Target::Hold, 0.0)
             } else if close_all {

@@ -11,6 +11,7 @@
 //!   line and symbol.
 
 pub mod avwap;
+pub mod buckets;
 pub mod momentum;
 pub mod momentum_plan;
 pub mod plan;

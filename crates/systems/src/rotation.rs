@@ -16,7 +16,7 @@ use systrade_core::json::shortest as num;
 use systrade_core::{DailyBar, Market, Symbol};
 use systrade_data::DataSource;
 use systrade_rotation::run::Settings;
-use systrade_rotation::{Panel, RotationParams, RotationResult, Status};
+use systrade_rotation::{Panel, RotationResult, Status};
 
 use crate::bad;
 
@@ -97,17 +97,19 @@ impl Loaded {
     /// The backtest with the config's parameters over its window.
     pub fn run(&self) -> anyhow::Result<RotationResult> {
         let b = &self.cfg.backtest;
-        self.run_with(&self.cfg.rotation, b.cash, (b.start, b.end))
+        self.run_with(&self.cfg, b.cash, (b.start, b.end))
     }
 
-    /// The backtest with other parameters, cash and window over the same data.
+    /// The backtest of another config's parameters and limits (the same data), with this
+    /// cash and window.
     pub fn run_with(
         &self,
-        p: &RotationParams,
+        cfg: &RotationConfig,
         cash: f64,
         (start, end): (Option<NaiveDate>, Option<NaiveDate>),
     ) -> anyhow::Result<RotationResult> {
-        let limits = crate::trend::limits_of(&self.cfg.safety);
+        let p = &cfg.rotation;
+        let limits = crate::trend::limits_of(&cfg.safety);
         systrade_rotation::run(
             &self.panel,
             p,

@@ -90,9 +90,15 @@ impl Study {
                 let ppy = l.periods_per_year();
                 (Inputs::Rotation(Box::new(l)), ppy)
             }
+            StrategyKind::Portfolio => {
+                return Err(bad(format!(
+                    "{}: a portfolio is studied bucket by bucket (sweep each bucket's config)",
+                    path.display()
+                )));
+            }
             StrategyKind::Sheet => {
                 return Err(bad(format!(
-                    "{}: a sheet book has no parameters to study (trend, momentum or avwap configs)",
+                    "{}: a sheet book has no parameters to study (trend, momentum, avwap or rotation configs)",
                     path.display()
                 )));
             }
@@ -225,8 +231,7 @@ impl Study {
         match (self.configure(combo)?, &self.inputs) {
             (Configured::Trend(cfg, params), Inputs::Trend(l)) => {
                 let engine = trend::engine_for(&cfg, &params, l.market, cfg.backtest.cash, window);
-                let strategy = systrade_pipeline::trend::TrendStrategy::new(*params, l.market)
-                    .map_err(|e| bad(e.to_string()))?;
+                let strategy = l.strategy_with(*params)?;
                 let (r, _) = trend::run_limited(
                     strategy,
                     &l.data,
@@ -290,7 +295,7 @@ impl Study {
                 })
             }
             (Configured::Rotation(cfg), Inputs::Rotation(l)) => {
-                let r = l.run_with(&cfg.rotation, cfg.backtest.cash, window)?;
+                let r = l.run_with(&cfg, cfg.backtest.cash, window)?;
                 let rows = r.series.iter().skip(1);
                 let count = |k: systrade_rotation::run::TxKind| {
                     r.transactions.iter().filter(|t| t.kind == k).count()

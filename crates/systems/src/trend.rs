@@ -12,8 +12,8 @@ use systrade_core::fsio::write_atomic;
 use systrade_core::{DailyBar, Market, Symbol};
 use systrade_data::DataSource;
 use systrade_pipeline::trend::{
-    DayRecord, SNAPSHOT_HEADER, TrendParams, TrendStrategy, desired_trades_jsonl, snapshot_rows,
-    targets_history_csv,
+    CapUniverse, DayRecord, SNAPSHOT_HEADER, TrendParams, TrendStrategy, desired_trades_jsonl,
+    snapshot_rows, targets_history_csv,
 };
 
 use systrade_config::ReadOptions;
@@ -24,6 +24,8 @@ use systrade_core::BadInput;
 pub struct Loaded {
     pub cfg: TrendConfig,
     pub params: TrendParams,
+    /// `[universe]`'s snapshots, read.
+    pub universe: Option<CapUniverse>,
     pub market: Market,
     pub data: BTreeMap<Symbol, Vec<DailyBar>>,
     pub source: PathBuf,
@@ -72,9 +74,18 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
             .into());
         }
     };
+    let universe = match &cfg.universe {
+        None => None,
+        Some(u) => Some(read_caps(
+            &systrade_config::resolve(config, &u.caps),
+            u.top_n,
+            &bars,
+        )?),
+    };
     Ok(Loaded {
         cfg,
         params,
+        universe,
         market,
         data: bars,
         source,
@@ -94,9 +105,57 @@ impl Loaded {
     }
 
     pub fn strategy(&self) -> anyhow::Result<TrendStrategy> {
-        TrendStrategy::new(self.params.clone(), self.market)
-            .map_err(|e| BadInput(format!("{}", e)).into())
+        self.strategy_with(self.params.clone())
     }
+
+    /// The strategy with other parameters, on this config's universe.
+    pub fn strategy_with(&self, params: TrendParams) -> anyhow::Result<TrendStrategy> {
+        Ok(TrendStrategy::new(params, self.market)
+            .map_err(|e| BadInput(format!("{}", e)))?
+            .with_universe(self.universe.clone()))
+    }
+}
+
+/// Reads `date,symbol,market_cap` snapshots; rows of tickers the config does not trade are
+/// left out (the sleeves list the candidates), a bad row is an error naming its line.
+pub fn read_caps(
+    path: &Path,
+    top_n: usize,
+    tickers: &BTreeMap<Symbol, Vec<DailyBar>>,
+) -> anyhow::Result<CapUniverse> {
+    let t = crate::table::Table::read(path, &["date", "symbol", "market_cap"], &[])?;
+    let mut snapshots: BTreeMap<chrono::NaiveDate, Vec<(Symbol, f64)>> = BTreeMap::new();
+    for (line, rec) in &t.rows {
+        let sym = t.cell(rec, "symbol");
+        let date = t.date(*line, sym, "date", t.cell(rec, "date"))?;
+        let symbol = Symbol::new(sym).map_err(|e| t.at(*line, e))?;
+        let cap_text = t.cell(rec, "market_cap");
+        let cap: f64 = cap_text
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| {
+                t.at(
+                    *line,
+                    format!("{sym}: market_cap {cap_text:?} is not a non-negative number"),
+                )
+            })?;
+        let day = snapshots.entry(date).or_default();
+        if day.iter().any(|(s, _)| *s == symbol) {
+            return Err(t.at(*line, format!("{sym}: a second market cap on {date}")));
+        }
+        if tickers.contains_key(&symbol) {
+            day.push((symbol, cap));
+        }
+    }
+    if snapshots.values().all(Vec::is_empty) {
+        return Err(BadInput(format!(
+            "{}: no snapshot names any of the config's tickers",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(CapUniverse { top_n, snapshots })
 }
 
 /// The simulated broker for a trend config's parameters (see [`Loaded::engine`]).

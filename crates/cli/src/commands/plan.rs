@@ -35,9 +35,9 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
             }
         }
         systrade_config::StrategyKind::Avwap => return super::avwap::plan(&a.config, a),
-        systrade_config::StrategyKind::Rotation => {
+        systrade_config::StrategyKind::Rotation | systrade_config::StrategyKind::Portfolio => {
             return Err(BadInput(format!(
-                "{}: a rotation config has no session plan yet: its backtest's targets.csv holds every rebalance",
+                "{}: rotation configs and portfolios have no session plan yet: a rotation backtest's targets.csv holds every rebalance; plan each trend, momentum or avwap bucket's own config",
                 a.config.display()
             ))
             .into());

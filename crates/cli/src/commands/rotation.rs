@@ -21,7 +21,7 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     let b = &l.cfg.backtest;
     let t0 = std::time::Instant::now();
     let r = l.run_with(
-        &l.cfg.rotation,
+        &l.cfg,
         a.cash.unwrap_or(b.cash),
         (a.start.or(b.start), a.end.or(b.end)),
     )?;
@@ -37,6 +37,87 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
         config.display(),
         l.source.display(),
         headline(&l, &r)
+    );
+    println!(
+        "wrote {} (tear sheet: {})",
+        a.out.display(),
+        report.display()
+    );
+    Ok(())
+}
+
+/// `systrade backtest --config portfolio.toml`: every bucket with its capital and limits,
+/// merged.
+pub fn portfolio(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
+    if a.momentum.any()
+        || a.data.is_some()
+        || a.cash.is_some()
+        || a.start.is_some()
+        || a.end.is_some()
+    {
+        return Err(BadInput(
+            "a portfolio takes its buckets' data and capital from its file: --data, --cash, --start, --end and the momentum flags do not apply (set [backtest] start/end in it)".into(),
+        )
+        .into());
+    }
+    super::backtest::check_range_text(a)?;
+    let t0 = std::time::Instant::now();
+    let p = systrade_systems::buckets::backtest(config, &a.read.options())?;
+    let secs = t0.elapsed().as_secs_f64();
+    let rets: Vec<(chrono::NaiveDate, f64)> = {
+        let mut prev = p.capital;
+        p.dates
+            .iter()
+            .zip(&p.equity)
+            .map(|(d, e)| {
+                let r = (*d, e / prev - 1.0);
+                prev = *e;
+                r
+            })
+            .collect()
+    };
+    let ranges = super::backtest::range_reports(a, &rets, p.periods_per_year)?;
+    systrade_systems::buckets::write(&p, &a.out)?;
+    ranges.emit(&a.out)?;
+    let mut sheet = systrade_systems::buckets::tearsheet(&p, config);
+    ranges.add_tables(&mut sheet);
+    let report = systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)?;
+    let pct = systrade_systems::trend::pct;
+    for b in &p.buckets {
+        let m = b.metrics.as_ref();
+        println!(
+            "bucket {} ({}, {}): capital {:.2} → {:.2}; CAGR {}, Sharpe {}, max drawdown {}{}",
+            b.bucket.name,
+            b.kind.as_str(),
+            b.config.display(),
+            b.capital,
+            b.final_equity(),
+            pct(m.and_then(|m| m.cagr)),
+            m.and_then(|m| m.sharpe)
+                .map_or("n/a".into(), |v| format!("{v:.2}")),
+            pct(Some(b.max_drawdown)),
+            if b.breach_days > 0 {
+                format!(
+                    "; {} sessions beyond its {:.0}% target ({})",
+                    b.breach_days,
+                    b.bucket.max_drawdown.unwrap_or(0.0) * 100.0,
+                    b.bucket.on_breach.as_str()
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    let m = p.metrics.as_ref();
+    println!(
+        "portfolio {}: capital {:.2} → {:.6}; CAGR {}, Sharpe {}, max drawdown {}; ran in {secs:.3} s",
+        p.name,
+        p.capital,
+        p.equity.last().copied().unwrap_or(p.capital),
+        pct(m.and_then(|m| m.cagr)),
+        m.and_then(|m| m.sharpe)
+            .map_or("n/a".into(), |v| format!("{v:.2}")),
+        pct(m.and_then(|m| m.max_drawdown))
     );
     println!(
         "wrote {} (tear sheet: {})",

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use systrade_backtest::BacktestError;
-use systrade_pipeline::trend::TrendStrategy;
 use systrade_systems::trend::{bad, headline, load, run_checked, tearsheet_of};
 
 use crate::args::BacktestArgs;
@@ -39,8 +38,15 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     let grid = if levels.is_empty() {
         None
     } else {
+        // The same strategy as the run: its universe and its [safety] limits.
         let make = || {
-            TrendStrategy::new(l.params.clone(), l.market)
+            l.strategy()
+                .map(|s| {
+                    systrade_backtest::overlay::Gated::new(
+                        s,
+                        systrade_systems::trend::limits_of(&l.cfg.safety),
+                    )
+                })
                 .map_err(|e| BacktestError::Input(e.to_string()))
         };
         let rows =
