@@ -8,7 +8,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use common::{read, run, s};
+use common::{f, read, rows, run, s};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -20,31 +20,6 @@ fn config() -> PathBuf {
 
 fn sp500() -> PathBuf {
     repo().join("../shared/data/sp500_daily_alphavantage/daily")
-}
-
-/// A CSV as rows of named fields.
-fn rows(p: &Path) -> Vec<BTreeMap<String, String>> {
-    let text = read(p);
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .cloned()
-                .zip(l.split(',').map(str::to_string))
-                .collect()
-        })
-        .collect()
-}
-
-fn f(r: &BTreeMap<String, String>, k: &str) -> f64 {
-    r[k].parse().unwrap_or_else(|_| panic!("{k}: {:?}", r[k]))
 }
 
 fn backtest(cfg: &Path, out: &Path) {

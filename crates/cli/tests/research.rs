@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{read, run, s};
+use common::{f, read, rows, run, s};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -21,31 +20,6 @@ fn trend() -> PathBuf {
 
 fn momentum() -> PathBuf {
     repo().join("configs/momentum_br.toml")
-}
-
-/// A CSV as rows of named fields.
-fn rows(p: &Path) -> Vec<BTreeMap<String, String>> {
-    let text = read(p);
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .cloned()
-                .zip(l.split(',').map(str::to_string))
-                .collect()
-        })
-        .collect()
-}
-
-fn f(r: &BTreeMap<String, String>, k: &str) -> f64 {
-    r[k].parse().unwrap_or_else(|_| panic!("{k}: {:?}", r[k]))
 }
 
 fn ok(args: &[&str]) -> String {

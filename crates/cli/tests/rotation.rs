@@ -129,3 +129,42 @@ fn test_rotation_sweeps_and_refuses_the_daily_run() {
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("no daily run yet"), "{}", r.stderr);
 }
+
+#[test]
+fn test_the_data_cache_changes_nothing() {
+    // No cache, a cold cache (parse and store), a warm cache (read back): the same bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let cfg = repo().join("configs/momentum_top10_sp500.toml");
+    let mut outs = Vec::new();
+    for (name, env) in [
+        ("off", "off".to_string()),
+        ("cold", s(&cache).to_string()),
+        ("warm", s(&cache).to_string()),
+    ] {
+        let out = dir.path().join(name);
+        let r = assert_cmd::Command::cargo_bin("systrade")
+            .unwrap()
+            .env("SYSTRADE_CACHE_DIR", env)
+            .args(["backtest", "--config", s(&cfg), "--out", s(&out)])
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        outs.push(
+            [
+                "targets.csv",
+                "timeseries.csv",
+                "transactions.csv",
+                "summary.json",
+            ]
+            .map(|f| read(&out.join(f))),
+        );
+    }
+    assert_eq!(outs[0], outs[1]);
+    assert_eq!(outs[1], outs[2]);
+    let files: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 2, "the parsed series and the panel: {files:?}");
+}

@@ -10,6 +10,7 @@
 //! [`BadRowPolicy`]: fail, skip, or flag (kept out of trading decisions and reported).
 
 pub mod adjust;
+pub mod cache;
 pub mod db;
 pub mod error;
 #[cfg(feature = "excel")]

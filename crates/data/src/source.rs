@@ -120,7 +120,16 @@ impl DataSource {
                 }
             }
             DataSource::Files(root) => {
-                for f in parse_all(&data_files(root)?, opts, &|_| {})? {
+                let files = data_files(root)?;
+                // A parse this program already made of these very files (crate::cache).
+                let cache = crate::cache::cache_dir()
+                    .and_then(|dir| Some((crate::cache::key(root, &files, opts)?, dir)));
+                if let Some((key, dir)) = &cache
+                    && let Some(series) = crate::cache::load(dir, key)
+                {
+                    return Ok(series);
+                }
+                for f in parse_all(&files, opts, &|_| {})? {
                     if let Content::Prices(s) = f.content
                         && let Some(bars) = s.bars.daily()
                     {
@@ -131,15 +140,25 @@ impl DataSource {
                         });
                     }
                 }
+                let out = checked(out)?;
+                if let Some((key, dir)) = &cache {
+                    crate::cache::store(dir, key, &out);
+                }
+                return Ok(out);
             }
         }
-        out.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-        if let Some(w) = out.windows(2).find(|w| w[0].symbol == w[1].symbol) {
-            return Err(DataError::Usage(format!(
-                "symbol {} has two daily series in the source",
-                w[0].symbol
-            )));
-        }
-        Ok(out)
+        checked(out)
     }
+}
+
+/// In symbol order, each symbol once.
+fn checked(mut out: Vec<DailySeries>) -> Result<Vec<DailySeries>, DataError> {
+    out.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    if let Some(w) = out.windows(2).find(|w| w[0].symbol == w[1].symbol) {
+        return Err(DataError::Usage(format!(
+            "symbol {} has two daily series in the source",
+            w[0].symbol
+        )));
+    }
+    Ok(out)
 }

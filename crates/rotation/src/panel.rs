@@ -2,7 +2,7 @@
 //! forward over its gaps (NaN before its first bar, and after its last bar the last close
 //! stays: a delisted name keeps its last price, as bt's forward fill).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use systrade_core::{DailyBar, Symbol};
@@ -22,32 +22,33 @@ pub struct Panel {
 impl Panel {
     /// Builds the panel (bars in date order, as the data layer gives them).
     pub fn new(data: &BTreeMap<Symbol, Vec<DailyBar>>) -> Panel {
-        let dates: Vec<NaiveDate> = data
-            .values()
-            .flat_map(|b| b.iter().map(|x| x.ts))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let index: BTreeMap<NaiveDate, usize> =
-            dates.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+        let mut dates: Vec<NaiveDate> =
+            data.values().flat_map(|b| b.iter().map(|x| x.ts)).collect();
+        dates.sort_unstable();
+        dates.dedup();
         let mut close = Vec::with_capacity(data.len());
         let mut open = Vec::with_capacity(data.len());
         for bars in data.values() {
             let mut c = vec![f64::NAN; dates.len()];
             let mut o = vec![f64::NAN; dates.len()];
-            for b in bars {
-                if let Some(&t) = index.get(&b.ts) {
-                    c[t] = b.close;
-                    o[t] = b.open;
-                }
-            }
+            // Both in date order: one walk places every bar on its row.
+            let mut next = bars.iter().peekable();
             let mut last = f64::NAN;
-            for t in 0..dates.len() {
-                if c[t].is_nan() {
-                    c[t] = last;
-                    o[t] = last;
-                } else {
-                    last = c[t];
+            for (t, d) in dates.iter().enumerate() {
+                while next.peek().is_some_and(|b| b.ts < *d) {
+                    next.next();
+                }
+                match next.peek() {
+                    Some(b) if b.ts == *d => {
+                        c[t] = b.close;
+                        o[t] = b.open;
+                        last = b.close;
+                        next.next();
+                    }
+                    _ => {
+                        c[t] = last;
+                        o[t] = last;
+                    }
                 }
             }
             close.push(c);
@@ -120,5 +121,68 @@ impl Panel {
             }
         }
         out
+    }
+}
+
+impl Panel {
+    /// The panel as bytes (dates as days from the common era, prices as little-endian f64
+    /// bits: exact), for a cache.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let (n, k) = (self.dates.len(), self.symbols.len());
+        let mut out = Vec::with_capacity(16 + n * 4 + k * (16 + n * 16));
+        out.extend_from_slice(&(n as u64).to_le_bytes());
+        out.extend_from_slice(&(k as u64).to_le_bytes());
+        for d in &self.dates {
+            out.extend_from_slice(&chrono::Datelike::num_days_from_ce(d).to_le_bytes());
+        }
+        for (j, s) in self.symbols.iter().enumerate() {
+            out.extend_from_slice(&(s.as_str().len() as u64).to_le_bytes());
+            out.extend_from_slice(s.as_str().as_bytes());
+            for col in [&self.close[j], &self.open[j]] {
+                for v in col {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    /// Reads what [`Panel::to_bytes`] wrote; `None` on anything else.
+    pub fn from_bytes(b: &[u8]) -> Option<Panel> {
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let s = b.get(at..at.checked_add(n)?)?;
+            at += n;
+            Some(s)
+        };
+        let word = |x: &[u8]| -> Option<usize> {
+            usize::try_from(u64::from_le_bytes(x.try_into().ok()?)).ok()
+        };
+        let n = word(take(8)?)?;
+        let k = word(take(8)?)?;
+        let dates = take(n.checked_mul(4)?)?
+            .chunks_exact(4)
+            .map(|c| NaiveDate::from_num_days_from_ce_opt(i32::from_le_bytes(c.try_into().ok()?)))
+            .collect::<Option<Vec<_>>>()?;
+        let mut symbols = Vec::with_capacity(k);
+        let mut close = Vec::with_capacity(k);
+        let mut open = Vec::with_capacity(k);
+        for _ in 0..k {
+            let len = word(take(8)?)?;
+            symbols.push(Symbol::new(std::str::from_utf8(take(len)?).ok()?).ok()?);
+            let col = |x: &[u8]| -> Option<Vec<f64>> {
+                x.chunks_exact(8)
+                    .map(|c| Some(f64::from_le_bytes(c.try_into().ok()?)))
+                    .collect()
+            };
+            close.push(col(take(n.checked_mul(8)?)?)?);
+            open.push(col(take(n.checked_mul(8)?)?)?);
+        }
+        (at == b.len()).then_some(Panel {
+            dates,
+            symbols,
+            close,
+            open,
+        })
     }
 }

@@ -140,18 +140,17 @@ pub fn run(
     let mut pending: Option<usize> = None;
     let mut next_start = starts.iter().copied().peekable();
     let mut series: Vec<Row> = Vec::with_capacity(last - first + 1);
+    let mut peak = f64::NEG_INFINITY;
     for t in first..=last {
         if let Some(m) = pending.take() {
-            let px: Vec<f64> = (0..k).map(|j| panel.open[j][t]).collect();
-            months[m].trade_date = Some(panel.dates[t]);
-            let targets = months[m].targets.clone();
-            rebalance(
+            let book = (&mut pos[..], &mut cash);
+            trade(
                 panel,
-                &targets,
-                &px,
-                fee,
-                (&mut pos, &mut cash),
+                &mut months[m],
+                &panel.open,
                 t,
+                fee,
+                book,
                 &mut transactions,
             );
         }
@@ -159,12 +158,8 @@ pub fn run(
             next_start.next();
             let mut month = decide(panel, t, p);
             // The limits judge the run's value at this close against its peak so far.
-            let value: f64 = cash
-                + (0..k)
-                    .filter(|j| pos[*j] != 0.0)
-                    .map(|j| pos[j] * finite(panel.close[j][t]))
-                    .sum::<f64>();
-            let peak = series.iter().map(|r| r.equity).fold(value, f64::max);
+            let value = cash + held_value(panel, &pos, t);
+            let peak = peak.max(value);
             let drawdown = if peak > 0.0 {
                 (1.0 - value / peak).max(0.0)
             } else {
@@ -184,16 +179,14 @@ pub fn run(
             let m = months.len() - 1;
             match p.fill {
                 Fill::Close => {
-                    let px: Vec<f64> = (0..k).map(|j| panel.close[j][t]).collect();
-                    months[m].trade_date = Some(panel.dates[t]);
-                    let targets = months[m].targets.clone();
-                    rebalance(
+                    let book = (&mut pos[..], &mut cash);
+                    trade(
                         panel,
-                        &targets,
-                        &px,
-                        fee,
-                        (&mut pos, &mut cash),
+                        &mut months[m],
+                        &panel.close,
                         t,
+                        fee,
+                        book,
                         &mut transactions,
                     );
                 }
@@ -201,11 +194,9 @@ pub fn run(
                 Fill::NextOpen => {}
             }
         }
-        let held: f64 = (0..k)
-            .filter(|j| pos[*j] != 0.0)
-            .map(|j| pos[j] * finite(panel.close[j][t]))
-            .sum();
+        let held = held_value(panel, &pos, t);
         let equity = cash + held;
+        peak = peak.max(equity);
         let ret = series.last().map_or(0.0, |r: &Row| equity / r.equity - 1.0);
         series.push(Row {
             date: panel.dates[t],
@@ -231,6 +222,30 @@ pub fn run(
         positions,
         final_equity,
     })
+}
+
+/// The holdings' value at row `t`'s closes.
+fn held_value(panel: &Panel, pos: &[f64], t: usize) -> f64 {
+    (0..pos.len())
+        .filter(|j| pos[*j] != 0.0)
+        .map(|j| pos[j] * finite(panel.close[j][t]))
+        .sum()
+}
+
+/// Trades a month's targets at row `t` of `prices` (the closes or the opens).
+fn trade(
+    panel: &Panel,
+    month: &mut Month,
+    prices: &[Vec<f64>],
+    t: usize,
+    fee: f64,
+    book: (&mut [f64], &mut f64),
+    out: &mut Vec<Transaction>,
+) {
+    let px: Vec<f64> = prices.iter().map(|c| c[t]).collect();
+    month.trade_date = Some(panel.dates[t]);
+    let targets = month.targets.clone();
+    rebalance(panel, &targets, &px, fee, book, t, out);
 }
 
 /// A missing price values a holding at 0 (as the peers' `nan_to_num`).

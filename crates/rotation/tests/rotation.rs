@@ -418,3 +418,24 @@ fn test_limits_throttle_block_and_cap_the_month() {
     limit(&mut m, &held, &Limits::default(), 0.5);
     assert_eq!(m.targets, before);
 }
+
+#[test]
+fn test_panel_bytes_round_trip_exactly() {
+    let panel = Panel::new(&hand_market(105.0));
+    let bytes = panel.to_bytes();
+    let back = Panel::from_bytes(&bytes).unwrap();
+    assert_eq!(back.dates, panel.dates);
+    assert_eq!(back.symbols, panel.symbols);
+    for (a, b) in back
+        .close
+        .iter()
+        .flatten()
+        .zip(panel.close.iter().flatten())
+    {
+        assert_eq!(a.to_bits(), b.to_bits(), "NaN and all, bit for bit");
+    }
+    assert!(Panel::from_bytes(&bytes[..bytes.len() - 1]).is_none());
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(Panel::from_bytes(&longer).is_none());
+}

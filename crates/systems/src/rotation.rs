@@ -24,12 +24,14 @@ use crate::bad;
 pub struct Loaded {
     pub cfg: RotationConfig,
     pub market: Market,
-    pub data: BTreeMap<Symbol, Vec<DailyBar>>,
+    /// The prices on the union calendar (what the strategy and the benchmark read).
     pub panel: Panel,
     pub source: PathBuf,
 }
 
-/// Loads `config`; `data` overrides `data.source`.
+/// Loads `config`; `data` overrides `data.source`. A folder's panel is cached beside its
+/// parsed series (`systrade_data::cache`: keyed by the program, the files and the options),
+/// so a rerun reads the union-calendar prices back instead of rebuilding them.
 pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::Result<Loaded> {
     let cfg = RotationConfig::load(config).map_err(bad)?;
     let source = data
@@ -39,31 +41,30 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
     let market = opts.market.unwrap_or(Market::Us);
     let src =
         DataSource::open(&source).with_context(|| format!("{}: data.source", config.display()))?;
-    let mut all: BTreeMap<Symbol, Vec<DailyBar>> = src
-        .all_daily(&opts)
-        .with_context(|| format!("{}: loading {}", config.display(), source.display()))?
-        .into_iter()
-        .map(|s| (s.symbol, s.bars))
-        .collect();
-    let data = match &cfg.data.tickers {
-        None => all,
-        Some(t) => {
-            let mut kept = BTreeMap::new();
-            for name in t {
-                let s = Symbol::new(name).map_err(|e| bad(format!("data.tickers: {e}")))?;
-                let bars = all.remove(&s).ok_or_else(|| {
-                    bad(format!(
-                        "{}: data.tickers: no daily prices for {s} in {}",
-                        config.display(),
-                        source.display()
-                    ))
-                })?;
-                kept.insert(s, bars);
+    let cache = match &src {
+        DataSource::Files(root) => systrade_data::cache::cache_dir().and_then(|dir| {
+            let files = systrade_data::cache::files_of(root)?;
+            let mut key = systrade_data::cache::key(root, &files, &opts)?;
+            key.push_str(&format!("rotation-panel 1\n{:?}\n", cfg.data.tickers));
+            Some((dir, key))
+        }),
+        DataSource::Db(_) => None,
+    };
+    let cached = cache
+        .as_ref()
+        .and_then(|(dir, key)| systrade_data::cache::load_blob(dir, key))
+        .and_then(|b| Panel::from_bytes(&b));
+    let panel = match cached {
+        Some(p) => p,
+        None => {
+            let panel = Panel::new(&series(&cfg, config, &src, &source, &opts)?);
+            if let Some((dir, key)) = &cache {
+                systrade_data::cache::store_blob(dir, key, &panel.to_bytes());
             }
-            kept
+            panel
         }
     };
-    if data.is_empty() {
+    if panel.symbols.is_empty() {
         return Err(bad(format!(
             "{}: data.source {} holds no daily prices",
             config.display(),
@@ -75,7 +76,7 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
         ("rotation.regime_symbol", &p.regime_symbol),
         ("rotation.cash_symbol", &p.cash_symbol),
     ] {
-        if !name.is_empty() && !data.keys().any(|s| s.as_str() == name) {
+        if !name.is_empty() && panel.column(name).is_none() {
             return Err(bad(format!(
                 "{}: {key}: {name} is not in the universe (no prices for it in {})",
                 config.display(),
@@ -83,14 +84,45 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
             )));
         }
     }
-    let panel = Panel::new(&data);
     Ok(Loaded {
         cfg,
         market,
-        data,
         panel,
         source,
     })
+}
+
+/// The config's daily series: every one in the source, or `data.tickers` (each must be
+/// there).
+fn series(
+    cfg: &RotationConfig,
+    config: &Path,
+    src: &DataSource,
+    source: &Path,
+    opts: &systrade_data::ParseOptions,
+) -> anyhow::Result<BTreeMap<Symbol, Vec<DailyBar>>> {
+    let mut all: BTreeMap<Symbol, Vec<DailyBar>> = src
+        .all_daily(opts)
+        .with_context(|| format!("{}: loading {}", config.display(), source.display()))?
+        .into_iter()
+        .map(|s| (s.symbol, s.bars))
+        .collect();
+    let Some(t) = &cfg.data.tickers else {
+        return Ok(all);
+    };
+    let mut kept = BTreeMap::new();
+    for name in t {
+        let s = Symbol::new(name).map_err(|e| bad(format!("data.tickers: {e}")))?;
+        let bars = all.remove(&s).ok_or_else(|| {
+            bad(format!(
+                "{}: data.tickers: no daily prices for {s} in {}",
+                config.display(),
+                source.display()
+            ))
+        })?;
+        kept.insert(s, bars);
+    }
+    Ok(kept)
 }
 
 impl Loaded {
@@ -254,14 +286,21 @@ pub fn summary(l: &Loaded, r: &RotationResult) -> anyhow::Result<serde_json::Val
 /// Writes every artifact into `out`.
 pub fn write_backtest(l: &Loaded, r: &RotationResult, out: &Path) -> anyhow::Result<()> {
     let summary = summary(l, r)?;
-    write_atomic(&out.join("timeseries.csv"), timeseries_csv(r).as_bytes())?;
-    write_atomic(&out.join("targets.csv"), targets_csv(r).as_bytes())?;
-    write_atomic(
-        &out.join("transactions.csv"),
-        transactions_csv(r).as_bytes(),
-    )?;
-    write_json_atomic(&out.join("summary.json"), &summary)?;
-    Ok(())
+    // targets.csv is the largest: formatted beside the others.
+    let (targets, rest) = rayon::join(
+        || write_atomic(&out.join("targets.csv"), targets_csv(r).as_bytes()),
+        || -> anyhow::Result<()> {
+            write_atomic(&out.join("timeseries.csv"), timeseries_csv(r).as_bytes())?;
+            write_atomic(
+                &out.join("transactions.csv"),
+                transactions_csv(r).as_bytes(),
+            )?;
+            write_json_atomic(&out.join("summary.json"), &summary)?;
+            Ok(())
+        },
+    );
+    targets?;
+    rest
 }
 
 /// One line of headline numbers.
@@ -298,6 +337,34 @@ pub fn headline(l: &Loaded, r: &RotationResult) -> String {
     )
 }
 
+/// The equal-weight buy and hold of the names with a price on the first date: each name's
+/// growth since then (its last close carried over gaps), averaged.
+fn buy_and_hold(panel: &Panel, dates: &[NaiveDate]) -> Option<(String, Vec<f64>)> {
+    let first = panel.dates.binary_search(dates.first()?).ok()?;
+    let names: Vec<(usize, f64)> = (0..panel.symbols.len())
+        .filter_map(|j| {
+            let c = panel.close[j][first];
+            (c.is_finite() && c > 0.0).then_some((j, c))
+        })
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    let values = (first..first + dates.len())
+        .map(|t| {
+            names
+                .iter()
+                .map(|(j, c0)| panel.close[*j][t] / c0)
+                .sum::<f64>()
+                / names.len() as f64
+        })
+        .collect();
+    Some((
+        format!("equal-weight buy & hold ({} names)", names.len()),
+        values,
+    ))
+}
+
 /// The tear sheet: against the equal-weight buy and hold of the universe; the last 12
 /// rebalances' holdings.
 pub fn tearsheet(
@@ -305,7 +372,6 @@ pub fn tearsheet(
     r: &RotationResult,
     config: &Path,
 ) -> systrade_report::tearsheet::TearSheet {
-    use crate::tearsheet as ts;
     let dates: Vec<NaiveDate> = r.series.iter().map(|x| x.date).collect();
     let holdings = systrade_report::tearsheet::Table {
         caption: "Rebalances (the last 12)".into(),
@@ -372,7 +438,7 @@ pub fn tearsheet(
                 r.series.iter().map(|x| x.gross).collect(),
             )),
             turnover: None,
-            benchmark: ts::buy_and_hold(&l.data, &dates),
+            benchmark: buy_and_hold(&l.panel, &dates),
             cash_rate: None,
             periods_per_year: l.periods_per_year(),
             dates,

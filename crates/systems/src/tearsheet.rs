@@ -30,7 +30,7 @@ fn metric(label: &str, value: String) -> (String, String) {
 
 /// The equal-weight buy-and-hold of the data (one symbol: the symbol itself): each
 /// name's growth since the first date, averaged, on each date (the last close on or
-/// before it). `None` when no name has a price on the first date.
+/// before it; `dates` in order). `None` when no name has a price on the first date.
 pub fn buy_and_hold(
     data: &BTreeMap<Symbol, Vec<DailyBar>>,
     dates: &[NaiveDate],
@@ -47,12 +47,21 @@ pub fn buy_and_hold(
     if names.is_empty() {
         return None;
     }
+    // Dates in order: each name's position only moves forward (one walk per name).
+    let mut at: Vec<usize> = vec![0; names.len()];
     let values = dates
         .iter()
         .map(|d| {
             names
                 .iter()
-                .map(|(_, b, c0)| close_on(b, *d).unwrap_or(*c0) / c0)
+                .zip(at.iter_mut())
+                .map(|((_, b, c0), i)| {
+                    while *i < b.len() && b[*i].ts <= *d {
+                        *i += 1;
+                    }
+                    let close = if *i == 0 { *c0 } else { b[*i - 1].close };
+                    close / c0
+                })
                 .sum::<f64>()
                 / names.len() as f64
         })

@@ -68,12 +68,7 @@ pub fn scan(a: &ScanArgs) -> anyhow::Result<()> {
 }
 
 pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
-    if a.momentum.any() {
-        return Err(BadInput(
-            "--db, --cdi, --cohorts, --beta-overlay and --book apply to momentum configs".into(),
-        )
-        .into());
-    }
+    super::backtest::refuse_momentum_flags(a)?;
     super::backtest::check_range_text(a)?;
     let mut l = avwap::load(config, a.data.as_deref(), &a.read.options())?;
     override_window(&mut l, a);

@@ -19,12 +19,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         return match systrade_config::StrategyKind::of(config).map_err(BadInput)? {
             systrade_config::StrategyKind::Momentum => super::momentum::backtest(config, a),
             systrade_config::StrategyKind::Trend => {
-                if a.momentum.any() {
-                    return Err(BadInput(
-                        "--db, --cdi, --cohorts, --beta-overlay and --book apply to momentum configs".into(),
-                    )
-                    .into());
-                }
+                refuse_momentum_flags(a)?;
                 super::trend::backtest(config, a)
             }
             systrade_config::StrategyKind::Avwap => super::avwap::backtest(config, a),
@@ -193,6 +188,17 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
 pub struct RangeReports {
     pub splits: Option<Vec<systrade_backtest::research::SplitReport>>,
     pub stress: Option<Vec<systrade_backtest::stress::StressReport>>,
+}
+
+/// The momentum flags with a config of another kind: refused.
+pub fn refuse_momentum_flags(a: &BacktestArgs) -> anyhow::Result<()> {
+    if a.momentum.any() {
+        return Err(BadInput(
+            "--db, --cdi, --cohorts, --beta-overlay and --book apply to momentum configs".into(),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Both flags' text parses (their ranges are checked on the run's returns).

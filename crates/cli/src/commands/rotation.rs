@@ -10,12 +10,7 @@ use crate::exit::BadInput;
 
 /// `systrade backtest --config bucket_a.toml`.
 pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
-    if a.momentum.any() {
-        return Err(BadInput(
-            "--db, --cdi, --cohorts, --beta-overlay and --book apply to momentum configs".into(),
-        )
-        .into());
-    }
+    super::backtest::refuse_momentum_flags(a)?;
     super::backtest::check_range_text(a)?;
     let l = load(config, a.data.as_deref(), &a.read.options())?;
     let b = &l.cfg.backtest;
@@ -27,11 +22,18 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     )?;
     let secs = t0.elapsed().as_secs_f64();
     let ranges = super::backtest::range_reports(a, &returns(&r), l.periods_per_year())?;
-    write_backtest(&l, &r, &a.out)?;
+    // The artifacts and the tear sheet are written side by side.
+    let (written, report) = rayon::join(
+        || write_backtest(&l, &r, &a.out),
+        || {
+            let mut sheet = tearsheet(&l, &r, config);
+            ranges.add_tables(&mut sheet);
+            systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)
+        },
+    );
+    written?;
+    let report = report?;
     ranges.emit(&a.out)?;
-    let mut sheet = tearsheet(&l, &r, config);
-    ranges.add_tables(&mut sheet);
-    let report = systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)?;
     println!(
         "{} ({}) {}; ran in {secs:.3} s",
         config.display(),

@@ -54,3 +54,29 @@ pub fn committed(name: &str) -> String {
     )
     .unwrap()
 }
+
+/// A CSV as rows of named fields (plain CSV: no quoted commas).
+pub fn rows(p: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = read(p);
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap_or_else(|| panic!("{}: empty", p.display()))
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// A row's field as a number.
+pub fn f(r: &std::collections::BTreeMap<String, String>, k: &str) -> f64 {
+    r[k].parse().unwrap_or_else(|_| panic!("{k}: {:?}", r[k]))
+}
