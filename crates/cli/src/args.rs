@@ -98,10 +98,17 @@ systrade sweep --strategy sma-cross --symbols all --grid 'fast=5..50:5,slow=20..
     /// (orders_D.csv), the per-ticker snapshot table (snapshot_D.csv), the desired-trades log
     /// (logs/desired_trades.jsonl) and plan_D.json. Nothing is sent anywhere.
     ///
-    /// The targets equal those a backtest of the same config computes for that session.
+    /// The targets equal those a backtest of the same config computes for that session, its
+    /// [safety] limits applied (an order they hold back is named). A rotation config (bucket
+    /// A) plans the month's rebalance when the session trades one (at the open after the
+    /// deciding close, or provisional for a market-on-close fill) and says when the next one
+    /// is otherwise. A portfolio plans every trend and rotation bucket with its capital and
+    /// limits into OUT/<bucket>/, with portfolio_plan_D.json beside them.
     #[command(
         after_help = "Examples:\n  systrade plan --config configs/trend_crypto.toml --as-of 2022-06-01 --out runs/plan\n  \
-systrade plan --config configs/trend_crypto.toml --as-of 2022-06-01 --positions book.csv --capital 125000 --out runs/plan"
+systrade plan --config configs/trend_crypto.toml --as-of 2022-06-01 --positions book.csv --capital 125000 --out runs/plan\n  \
+systrade plan --config configs/bucket_a.toml --as-of 2024-06-04 --out runs/plan_a\n  \
+systrade plan --config configs/portfolio.toml --as-of 2024-06-04 --out runs/plan_portfolio"
     )]
     Plan(PlanArgs),
     /// The anchored-VWAP daily scan (spec/avwap.md §1–2) after the close of --as-of: every
@@ -239,7 +246,8 @@ systrade portfolio --data prices/ --data crypto.db --manual-cash 5000 --json"
     /// The daily newsletter (HTML with a plain-text alternative) from the ledger and the
     /// daily runs' artifacts under --home: a section per book with buy / sell / watch (shares
     /// and money, why in words), what to avoid and why (blocked entries), open positions with
-    /// stops and PnL, recent fills and data warnings. --preview writes it; --send mails it
+    /// stops and PnL, recent fills and data warnings; with --config, what to buy tomorrow:
+    /// the orders each bucket plans for its next session. --preview writes it; --send mails it
     /// through SMTP configured by the environment: SYSTRADE_SMTP_HOST, SYSTRADE_SMTP_PORT
     /// (default 587; 465 = implicit TLS), SYSTRADE_SMTP_USER, SYSTRADE_SMTP_PASSWORD,
     /// SYSTRADE_SMTP_FROM, SYSTRADE_SMTP_TO (comma-separated). STARTTLS is used when the
@@ -248,6 +256,8 @@ systrade portfolio --data prices/ --data crypto.db --manual-cash 5000 --json"
     #[command(after_help = "Examples:
   systrade --home systrade-demo/home newsletter --preview newsletter.html
   systrade newsletter --preview today.eml        # the whole MIME message
+  systrade newsletter --config configs/portfolio.toml --date 2024-06-28 --preview tomorrow.html
+  systrade newsletter --data prices/ --preview today.html   # manual trades marked with PnL
   SYSTRADE_SMTP_HOST=smtp.example.com SYSTRADE_SMTP_FROM=desk@example.com \
   SYSTRADE_SMTP_TO=me@example.com SYSTRADE_SMTP_USER=desk SYSTRADE_SMTP_PASSWORD=... \
       systrade newsletter --send --date 2024-06-28")]
@@ -270,6 +280,19 @@ pub struct NewsletterArgs {
     /// Only these books (repeatable; default: every book in the ledger, and manual trades).
     #[arg(long)]
     pub book: Vec<String>,
+    /// What to buy tomorrow: plan this config's next session after --date (default: today)
+    /// instead of reading the home's daily runs — a portfolio gets one section per bucket
+    /// (trend and rotation buckets, each on its replayed book with its capital and limits),
+    /// a trend or rotation config one section. Manual trades of the home's ledger, if any,
+    /// follow.
+    #[arg(long, value_name = "FILE", conflicts_with = "book")]
+    pub config: Option<PathBuf>,
+    /// Price data (repeatable; first source that has a symbol wins) to mark manual trades
+    /// and trade-sheet positions at their last close on or before the day, with PnL.
+    #[arg(long)]
+    pub data: Vec<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]
@@ -1010,13 +1033,15 @@ pub struct PlanArgs {
     /// The session the plan is for (YYYY-MM-DD): decisions see only bars dated before it.
     #[arg(long)]
     pub as_of: NaiveDate,
-    /// Trend: current holdings, a CSV `symbol,qty` with optional `stop` (the stop in force),
-    /// `cooldown_left` (the counter after the last decision) and `stopped_out` (the date of
-    /// the last stop-out). Without it the book is the simulated one: the config's backtest
-    /// replayed up to the plan's date.
+    /// Trend and rotation: current holdings, a CSV `symbol,qty` with optional `stop` (the
+    /// stop in force), `cooldown_left` (the counter after the last decision) and
+    /// `stopped_out` (the date of the last stop-out). Without it the book is the simulated
+    /// one: the config's backtest replayed up to the plan's date (a portfolio: each bucket's,
+    /// with its capital and limits).
     #[arg(long, requires = "capital")]
     pub positions: Option<PathBuf>,
-    /// Trend: account equity (cash + positions at the last close); with --positions.
+    /// Trend and rotation: account equity (cash + positions at the last close); with
+    /// --positions.
     #[arg(long)]
     pub capital: Option<f64>,
     /// A market database or a folder of vendor files; overrides the config's data.source.

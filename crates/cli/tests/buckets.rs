@@ -280,3 +280,444 @@ fn test_bucket_b_universe_follows_the_market_cap_snapshots() {
         r.stderr
     );
 }
+
+/// `systrade` with one environment variable set.
+fn ok_env(args: &[&str], env: (&str, &str)) -> String {
+    let out = assert_cmd::Command::cargo_bin("systrade")
+        .unwrap()
+        .env_remove("SYSTRADE_HOME")
+        .env(env.0, env.1)
+        .args(args)
+        .output()
+        .unwrap();
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{args:?}\n{o}{e}");
+    o
+}
+
+/// A plan's files without the client order ids (derived from the book's name).
+fn plan_files(dir: &Path, d: &str) -> (String, String, String) {
+    let orders: String = read(&dir.join(format!("orders_{d}.csv")))
+        .lines()
+        .map(|l| l.split_once(',').map_or("", |x| x.1).to_string() + "\n")
+        .collect();
+    let targets = std::fs::read_to_string(dir.join(format!("targets_{d}.csv"))).unwrap_or_default();
+    (orders, targets, read(&dir.join(format!("plan_{d}.json"))))
+}
+
+#[test]
+fn test_the_portfolio_newsletter_lists_tomorrows_orders_per_bucket() {
+    // The shipped portfolio (buckets A and B) after the close of 2021-03-31: bucket A's
+    // month-start rebalance (provisional, market-on-close) and bucket B's next-open orders.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("letter.html");
+    let cfg = repo().join("configs/portfolio.toml");
+    let home = dir.path().join("home");
+    let stdout = ok(&[
+        "--home",
+        s(&home),
+        "newsletter",
+        "--config",
+        s(&cfg),
+        "--date",
+        "2021-03-31",
+        "--preview",
+        s(&out),
+    ]);
+    assert!(
+        stdout.contains("systrade 2021-03-31: 3 buys, 2 sells"),
+        "{stdout}"
+    );
+    let text = read(&dir.path().join("letter.txt"));
+    let golden = repo().join("crates/cli/tests/golden/newsletter_portfolio_2021-03-31.txt");
+    if std::env::var_os("SYSTRADE_BLESS").is_some() {
+        std::fs::write(&golden, &text).unwrap();
+    }
+    assert_eq!(
+        text,
+        read(&golden),
+        "the newsletter changed; SYSTRADE_BLESS=1 rewrites the golden file after a check by eye"
+    );
+    let html = read(&out);
+    for want in [
+        "A — safe S&amp;P",
+        "B — top-cap crypto",
+        "planned for the open of 2021-04-01",
+    ] {
+        assert!(
+            html.contains(want) || html.contains(&want.replace("&amp;", "&")),
+            "{want}"
+        );
+    }
+    // Rerun: byte-identical.
+    let again = dir.path().join("again.html");
+    ok(&[
+        "--home",
+        s(&home),
+        "newsletter",
+        "--config",
+        s(&cfg),
+        "--date",
+        "2021-03-31",
+        "--preview",
+        s(&again),
+    ]);
+    assert_eq!(read(&out), read(&again));
+    assert!(
+        !home.exists(),
+        "the plan newsletter writes nothing into the home"
+    );
+}
+
+#[test]
+fn test_a_buckets_plan_is_its_standalone_plan_with_the_buckets_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = portfolio(dir.path(), "max_positions = 2\n");
+    let out = dir.path().join("plan");
+    let stdout = ok(&[
+        "plan",
+        "--config",
+        s(&cfg),
+        "--as-of",
+        "2021-04-01",
+        "--out",
+        s(&out),
+    ]);
+    assert!(stdout.contains("A (") && stdout.contains("B ("), "{stdout}");
+    let summary = json(&out.join("portfolio_plan_2021-04-01.json"));
+    assert_eq!(summary["buckets"][0]["capital"], "600000.00");
+    assert_eq!(summary["buckets"][1]["capital"], "300000.00");
+    // Standalone configs with the bucket's keys written in.
+    let solo = dir.path().join("solo");
+    std::fs::create_dir_all(&solo).unwrap();
+    let a = copy(
+        &solo,
+        "bucket_a.toml",
+        "us_etf_daily_yahoo",
+        &[("cash = 100000.0", "cash = 600000.0")],
+        "\n[safety]\nmax_positions = 3\ndrawdown_throttle = 0.2\ndrawdown_scale = 0.5\n",
+    );
+    let b = copy(
+        &solo,
+        "bucket_b.toml",
+        "crypto_binance_spot/1d",
+        &[("cash = 100000.0", "cash = 300000.0")],
+        "\n[safety]\nmax_positions = 2\n",
+    );
+    for (cfg, bucket) in [(&a, "A"), (&b, "B")] {
+        let o = dir.path().join(format!("solo_{bucket}"));
+        ok(&[
+            "plan",
+            "--config",
+            s(cfg),
+            "--as-of",
+            "2021-04-01",
+            "--out",
+            s(&o),
+            "--no-refresh",
+        ]);
+        assert_eq!(
+            plan_files(&o, "2021-04-01"),
+            plan_files(&out.join(bucket), "2021-04-01"),
+            "bucket {bucket}"
+        );
+    }
+}
+
+#[test]
+fn test_the_rotation_plan_is_the_backtests_rebalance_and_sees_no_later_bar() {
+    // fill = next_open: the plan for the session after a month's first session is the
+    // rebalance the backtest trades at that open, on the book it replays.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = copy(
+        dir.path(),
+        "bucket_a.toml",
+        "us_etf_daily_yahoo",
+        &[("fill = \"close\"", "fill = \"next_open\"")],
+        "",
+    );
+    let bt = dir.path().join("bt");
+    ok(&["backtest", "--config", s(&cfg), "--out", s(&bt)]);
+    let months: Vec<_> = common::rows(&bt.join("targets.csv"))
+        .into_iter()
+        .filter(|r| r["trade_date"] == "2021-04-05")
+        .collect();
+    assert!(!months.is_empty());
+    assert_eq!(months[0]["date"], "2021-04-01");
+    let plan = dir.path().join("plan");
+    let stdout = ok(&[
+        "plan",
+        "--config",
+        s(&cfg),
+        "--as-of",
+        "2021-04-05",
+        "--out",
+        s(&plan),
+    ]);
+    assert!(
+        stdout.contains("rebalance at the open of 2021-04-05, decided on the close of 2021-04-01"),
+        "{stdout}"
+    );
+    let planned = common::rows(&plan.join("targets_2021-04-05.csv"));
+    let weights = |rows: &[BTreeMap<String, String>]| -> BTreeMap<String, (String, String)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r["symbol"].clone(),
+                    (r["status"].clone(), r["weight"].clone()),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(weights(&planned), weights(&months));
+    // The simulated book is the backtest's at the close before: its equity, and orders that
+    // take it to the targets at that close.
+    let p = json(&plan.join("plan_2021-04-05.json"));
+    let series = common::rows(&bt.join("timeseries.csv"));
+    let before = series.iter().find(|r| r["date"] == "2021-04-01").unwrap();
+    assert!(close(
+        p["equity"].as_f64().unwrap(),
+        before["equity"].parse().unwrap()
+    ));
+    let orders = common::rows(&plan.join("orders_2021-04-05.csv"));
+    assert!(!orders.is_empty());
+    let equity = p["equity"].as_f64().unwrap();
+    for o in &orders {
+        let sym = &o["symbol"];
+        let w: f64 = weights(&planned)[sym].1.parse().unwrap();
+        let px: f64 = o["ref_price"].parse().unwrap();
+        let target = (w * equity / px).floor();
+        let held = p["held"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["symbol"] == sym.as_str())
+            .map_or(0.0, |h| h["qty"].as_f64().unwrap());
+        let qty: f64 = o["qty"].parse().unwrap();
+        let signed = if o["side"] == "buy" { qty } else { -qty };
+        if w == 0.0 {
+            assert!((signed + held).abs() < 1e-6, "{sym}: sold whole");
+        } else {
+            assert!(
+                (held + signed - target).abs() < 1.0,
+                "{sym}: {held} + {signed} vs {target}"
+            );
+        }
+    }
+    // No look-ahead: the same plan from data cut after the session before.
+    let cut = dir.path().join("cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    for e in std::fs::read_dir(shared("us_etf_daily_yahoo")).unwrap() {
+        let e = e.unwrap();
+        let text = read(&e.path());
+        let kept: String = text
+            .lines()
+            .filter(|l| l.starts_with("Date") || l.get(..10).is_some_and(|d| d < "2021-04-05"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(cut.join(e.file_name()), kept).unwrap();
+    }
+    let plan_cut = dir.path().join("plan_cut");
+    ok(&[
+        "plan",
+        "--config",
+        s(&cfg),
+        "--as-of",
+        "2021-04-05",
+        "--data",
+        s(&cut),
+        "--out",
+        s(&plan_cut),
+    ]);
+    for f in [
+        "orders_2021-04-05.csv",
+        "targets_2021-04-05.csv",
+        "plan_2021-04-05.json",
+    ] {
+        assert_eq!(read(&plan.join(f)), read(&plan_cut.join(f)), "{f}");
+    }
+    // A session without a rebalance says when the next one trades; a holiday is refused.
+    let hold = dir.path().join("hold");
+    let stdout = ok(&[
+        "plan",
+        "--config",
+        s(&cfg),
+        "--as-of",
+        "2021-04-14",
+        "--out",
+        s(&hold),
+    ]);
+    assert!(
+        stdout.contains("no rebalance on 2021-04-14; the next one trades on 2021-05-04"),
+        "{stdout}"
+    );
+    assert_eq!(common::rows(&hold.join("orders_2021-04-14.csv")).len(), 0);
+    let r = run(&[
+        "plan",
+        "--config",
+        s(&cfg),
+        "--as-of",
+        "2021-04-02",
+        "--out",
+        s(&hold),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("2021-04-02 is not a us session"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn test_a_trend_plan_holds_back_what_its_limits_forbid() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = copy(
+        dir.path(),
+        "bucket_b.toml",
+        "crypto_binance_spot/1d",
+        &[],
+        "\n[safety]\nmax_positions = 1\n",
+    );
+    let mut limited = 0;
+    for d in [
+        "2021-01-04",
+        "2021-02-01",
+        "2021-03-01",
+        "2021-04-01",
+        "2021-05-03",
+    ] {
+        let out = dir.path().join(d);
+        let stdout = ok(&[
+            "plan",
+            "--config",
+            s(&b),
+            "--as-of",
+            d,
+            "--out",
+            s(&out),
+            "--no-refresh",
+        ]);
+        let snap = common::rows(&out.join(format!("snapshot_{d}.csv")));
+        let after = snap
+            .iter()
+            .filter(|r| r["stage"] == "final" && r["qty"].parse::<f64>().unwrap() > 0.0)
+            .count();
+        assert!(
+            after <= 1,
+            "{d}: {after} positions after the plan\n{stdout}"
+        );
+        let p = json(&out.join(format!("plan_{d}.json")));
+        let n = p["limited"].as_object().unwrap().len();
+        if n > 0 {
+            assert!(stdout.contains("held back by the limits:"), "{stdout}");
+            assert!(
+                p["limited"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .all(|v| v == "max_positions")
+            );
+        }
+        limited += n;
+    }
+    assert!(limited > 0, "max_positions = 1 held nothing back");
+}
+
+#[test]
+fn test_the_newsletter_marks_manual_trades_with_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let now = ("SYSTRADE_NOW", "2021-04-30T21:00:00Z");
+    ok_env(
+        &[
+            "--home",
+            s(&home),
+            "trades",
+            "add",
+            "--symbol",
+            "XLE",
+            "--side",
+            "buy",
+            "--qty",
+            "100",
+            "--price",
+            "40",
+            "--date",
+            "2021-04-01",
+            "--stop",
+            "36",
+        ],
+        now,
+    );
+    let data = shared("us_etf_daily_yahoo");
+    let out = dir.path().join("n.html");
+    let args = |with_data: bool| {
+        let mut a = vec![
+            "--home".to_string(),
+            s(&home).to_string(),
+            "newsletter".into(),
+            "--date".into(),
+            "2021-04-30".into(),
+            "--preview".into(),
+            s(&out).to_string(),
+        ];
+        if with_data {
+            a.extend([
+                "--data".into(),
+                s(&data).to_string(),
+                "--adjust".into(),
+                "none".into(),
+            ]);
+        }
+        a
+    };
+    let plain = args(false);
+    ok(&plain.iter().map(String::as_str).collect::<Vec<_>>());
+    // Without --data there is no mark.
+    let text = read(&dir.path().join("n.txt"));
+    assert!(text.contains("XLE 100 @ avg 40.00, last n/a"), "{text}");
+    // The plan newsletter carries the manual trades, marked from --data.
+    let cfg = repo().join("configs/bucket_a.toml");
+    let mut a = args(true);
+    a.extend(["--config".into(), s(&cfg).to_string()]);
+    ok_env(&a.iter().map(String::as_str).collect::<Vec<_>>(), now);
+    let text = read(&dir.path().join("n.txt"));
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("XLE 100 @ avg 40.00"))
+        .unwrap_or_else(|| panic!("{text}"));
+    // XLE closed at 49.65 on 2021-04-30 (raw close).
+    let close = read(&data.join("XLE.csv"))
+        .lines()
+        .find(|l| l.starts_with("2021-04-30"))
+        .unwrap()
+        .split(',')
+        .nth(4)
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    let pnl = (close - 40.0) * 100.0;
+    assert!(line.contains(&format!("last {close:.2}")), "{line}");
+    assert!(
+        line.contains(&format!("PnL {}", fmt_money(pnl))),
+        "{line} vs {pnl}"
+    );
+    assert!(line.contains("stop 36.00"), "{line}");
+}
+
+fn fmt_money(x: f64) -> String {
+    let s = format!("{x:.2}");
+    let (int, frac) = s.split_once('.').unwrap();
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{out}.{frac}")
+}

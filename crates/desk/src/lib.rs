@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod newsletter;
+pub mod newsletter_plan;
 pub mod orders;
 pub mod portfolio;
 pub mod slippage;

@@ -24,7 +24,7 @@ use systrade_report::format::{money, price};
 use crate::artifacts::{DailySummary, PortfolioSnapshot, SnapshotPosition, read};
 use crate::bad;
 
-fn pct(x: f64) -> String {
+pub(crate) fn pct(x: f64) -> String {
     systrade_report::tearsheet::pct(x)
 }
 
@@ -59,7 +59,7 @@ fn status_words(o: &LedgerOrder) -> String {
 }
 
 /// A trend record's signal in words: its strength and what drives it.
-fn trend_words(r: &Value) -> Vec<String> {
+pub(crate) fn trend_words(r: &Value) -> Vec<String> {
     let g = |k: &str| r.get(k).and_then(Value::as_f64);
     let mut out = Vec::new();
     if let Some(s) = g("final_signal") {
@@ -96,7 +96,7 @@ fn trend_words(r: &Value) -> Vec<String> {
 }
 
 /// Why a trend record did not trade, in words (`None` when it did or had nothing to do).
-fn trend_hold_words(r: &Value) -> Option<String> {
+pub(crate) fn trend_hold_words(r: &Value) -> Option<String> {
     Some(match r.get("reason")?.as_str()? {
         "below_threshold" => "the change to target is below the trade threshold".into(),
         "cost_gate" => "the expected edge does not cover the trading costs yet".into(),
@@ -143,7 +143,7 @@ fn desired(folder: &Path) -> BTreeMap<String, Value> {
     out
 }
 
-fn fact(label: &str, value: String) -> Fact {
+pub(crate) fn fact(label: &str, value: String) -> Fact {
     Fact {
         label: label.into(),
         value,
@@ -367,8 +367,17 @@ fn system_section(
     })
 }
 
+/// Last closes (with their dates) of the symbols manual trades and sheet books hold, from
+/// `--data`; empty without it.
+pub type Marks = BTreeMap<Symbol, (NaiveDate, f64)>;
+
 /// A trade-sheet book: the orders of its next session and what waits for approval.
-fn sheet_section(ledger: &Ledger, book: &str, day: NaiveDate) -> anyhow::Result<Option<Section>> {
+fn sheet_section(
+    ledger: &Ledger,
+    book: &str,
+    day: NaiveDate,
+    marks: &Marks,
+) -> anyhow::Result<Option<Section>> {
     let orders: Vec<LedgerOrder> = ledger
         .orders(book)?
         .into_iter()
@@ -425,28 +434,37 @@ fn sheet_section(ledger: &Ledger, book: &str, day: NaiveDate) -> anyhow::Result<
         avoid: Vec::new(),
         positions: positions
             .iter()
-            .map(|(s, q)| PositionLine {
-                symbol: s.to_string(),
-                shares: qty(*q),
-                avg_price: cost
-                    .get(s.as_str())
-                    .filter(|p| p.qty != 0.0)
-                    .map(|p| price(p.avg))
-                    .unwrap_or_else(|| "n/a".into()),
-                last: "n/a".into(),
-                value: cost
-                    .get(s.as_str())
-                    .filter(|p| p.qty != 0.0)
-                    .map(|p| money(p.avg * f(*q)) + " at cost")
-                    .unwrap_or_else(|| "n/a".into()),
-                stop: stops
-                    .get(s)
-                    .map(|x| price(f(x.level)))
-                    .unwrap_or_else(|| "none".into()),
-                stop_distance: "n/a".into(),
-                pnl: "n/a".into(),
-                pnl_pct: "n/a".into(),
-                losing: false,
+            .map(|(s, q)| match marks.get(s) {
+                Some((_, last)) => crate::newsletter_plan::position(
+                    s.as_str(),
+                    f(*q),
+                    cost.get(s.as_str()).filter(|p| p.qty != 0.0).map(|p| p.avg),
+                    *last,
+                    stops.get(s).map(|x| f(x.level)),
+                ),
+                None => PositionLine {
+                    symbol: s.to_string(),
+                    shares: qty(*q),
+                    avg_price: cost
+                        .get(s.as_str())
+                        .filter(|p| p.qty != 0.0)
+                        .map(|p| price(p.avg))
+                        .unwrap_or_else(|| "n/a".into()),
+                    last: "n/a".into(),
+                    value: cost
+                        .get(s.as_str())
+                        .filter(|p| p.qty != 0.0)
+                        .map(|p| money(p.avg * f(*q)) + " at cost")
+                        .unwrap_or_else(|| "n/a".into()),
+                    stop: stops
+                        .get(s)
+                        .map(|x| price(f(x.level)))
+                        .unwrap_or_else(|| "none".into()),
+                    stop_distance: "n/a".into(),
+                    pnl: "n/a".into(),
+                    pnl_pct: "n/a".into(),
+                    losing: false,
+                },
             })
             .collect(),
         fills,
@@ -456,7 +474,11 @@ fn sheet_section(ledger: &Ledger, book: &str, day: NaiveDate) -> anyhow::Result<
 }
 
 /// Open manual trades with their stops, and the trades closed on the day.
-fn manual_section(ledger: &Ledger, day: NaiveDate) -> anyhow::Result<Option<Section>> {
+pub fn manual_section(
+    ledger: &Ledger,
+    day: NaiveDate,
+    marks: &Marks,
+) -> anyhow::Result<Option<Section>> {
     let trades = ledger.trades()?;
     let open: Vec<_> = trades.iter().filter(|t| t.is_open()).collect();
     let closed_today: Vec<_> = trades
@@ -488,6 +510,15 @@ fn manual_section(ledger: &Ledger, day: NaiveDate) -> anyhow::Result<Option<Sect
             .map(|t| {
                 let entry = f(t.trade.price);
                 let stop = t.trade.stop.map(f);
+                if let Some((_, last)) = marks.get(&t.trade.symbol) {
+                    return crate::newsletter_plan::position(
+                        t.trade.symbol.as_str(),
+                        f(t.sign() * t.open_qty),
+                        Some(entry),
+                        *last,
+                        stop,
+                    );
+                }
                 PositionLine {
                     symbol: t.trade.symbol.to_string(),
                     shares: qty(t.sign() * t.open_qty),
@@ -526,13 +557,28 @@ fn manual_section(ledger: &Ledger, day: NaiveDate) -> anyhow::Result<Option<Sect
     }))
 }
 
+/// The symbols manual trades and sheet books hold on `day`.
+pub fn held_by_hand(ledger: &Ledger) -> anyhow::Result<std::collections::BTreeSet<Symbol>> {
+    let mut out: std::collections::BTreeSet<Symbol> = ledger
+        .trades()?
+        .iter()
+        .filter(|t| t.is_open())
+        .map(|t| t.trade.symbol.clone())
+        .collect();
+    for b in ledger.books()?.iter().filter(|b| b.kind == BookKind::Sheet) {
+        out.extend(ledger.positions(&b.strategy)?.into_keys());
+    }
+    Ok(out)
+}
+
 /// The newsletter of `day` (default: the latest day any daily-run book completed). With
-/// `only`, just those books.
+/// `only`, just those books; `marks` value the manual and sheet positions.
 pub fn build(
     home: &Path,
     ledger: &Ledger,
     day: Option<NaiveDate>,
     only: &[String],
+    marks: &Marks,
 ) -> anyhow::Result<Newsletter> {
     let books = ledger.books()?;
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
@@ -593,12 +639,12 @@ pub fn build(
         .iter()
         .filter(|b| b.kind == BookKind::Sheet && wanted(&b.strategy))
     {
-        if let Some(s) = sheet_section(ledger, &b.strategy, day)? {
+        if let Some(s) = sheet_section(ledger, &b.strategy, day, marks)? {
             sections.push(s);
         }
     }
     if only.is_empty()
-        && let Some(s) = manual_section(ledger, day)?
+        && let Some(s) = manual_section(ledger, day, marks)?
     {
         sections.push(s);
     }

@@ -172,23 +172,44 @@ fn load_prices(
     symbols: &BTreeSet<Symbol>,
     as_of: NaiveDate,
 ) -> anyhow::Result<BTreeMap<Symbol, Prices>> {
-    let sources: Vec<DataSource> = a
-        .data
+    prices_from(&a.data, &a.parse, symbols, as_of)
+}
+
+/// Each symbol's last close on or before `as_of` from the first of `data` that has it; a
+/// symbol no source has, or one without a price by then, is an error naming it.
+pub fn last_closes(
+    data: &[PathBuf],
+    parse: &systrade_data::ParseOptions,
+    symbols: &BTreeSet<Symbol>,
+    as_of: NaiveDate,
+) -> anyhow::Result<BTreeMap<Symbol, (NaiveDate, f64)>> {
+    Ok(prices_from(data, parse, symbols, as_of)?
+        .into_iter()
+        .filter_map(|(s, p)| p.bars.last().map(|b| (s, (b.ts, b.close))))
+        .collect())
+}
+
+fn prices_from(
+    data: &[PathBuf],
+    parse: &systrade_data::ParseOptions,
+    symbols: &BTreeSet<Symbol>,
+    as_of: NaiveDate,
+) -> anyhow::Result<BTreeMap<Symbol, Prices>> {
+    let sources: Vec<DataSource> = data
         .iter()
         .map(|p| DataSource::open(p).with_context(|| format!("--data {}", p.display())))
         .collect::<anyhow::Result<_>>()?;
-    let opts = a.parse.clone();
+    let opts = parse.clone();
     let mut out = BTreeMap::new();
     for s in symbols {
         let found = sources
             .iter()
             .find_map(|src| src.daily(s, &opts).ok())
-            .or_else(|| sessions_of(&a.data, s, &opts));
+            .or_else(|| sessions_of(data, s, &opts));
         let Some(series) = found else {
             return Err(bad(format!(
                 "{s}: held, but no --data source has its prices ({})",
-                a.data
-                    .iter()
+                data.iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")

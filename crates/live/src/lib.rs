@@ -282,7 +282,14 @@ fn mail_newsletter(home: &Path, ran: &[Ran], now: DateTime<Utc>, stamp: &str) {
             return Ok(None);
         };
         let ledger = systrade_store::Ledger::open(&home.join("ledger.sqlite"))?;
-        let r = systrade_desk::newsletter::build(home, &ledger, Some(day), &books)?.render()?;
+        let r = systrade_desk::newsletter::build(
+            home,
+            &ledger,
+            Some(day),
+            &books,
+            &Default::default(),
+        )?
+        .render()?;
         systrade_report::email::send(&settings, &r, now.into())?;
         Ok(Some(r.subject))
     })();

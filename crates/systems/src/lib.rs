@@ -11,12 +11,14 @@
 //!   line and symbol.
 
 pub mod avwap;
+pub mod bucket_plan;
 pub mod buckets;
 pub mod momentum;
 pub mod momentum_plan;
 pub mod plan;
 pub mod research;
 pub mod rotation;
+pub mod rotation_plan;
 pub mod sheet;
 pub mod study;
 pub mod table;

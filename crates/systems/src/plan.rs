@@ -127,10 +127,12 @@ pub fn read_positions(
     Ok(out)
 }
 
-/// The decision for `as_of` on the simulated book: the config's backtest replayed up to the
-/// last bar before it. When the data stops short of the session before `as_of`, one more step
-/// is taken on the final book (every ticker then has `data_ok = 0`).
-fn simulated(l: &Loaded, as_of: NaiveDate) -> anyhow::Result<DayRecord> {
+/// The decision for `as_of` on the simulated book: the config's backtest (with its `[safety]`
+/// limits, as `backtest` applies them) replayed on the bars before `as_of`, then one more step
+/// on the final book — the limits' gate included: an order they hold back is taken out of
+/// the record and named in the returned map. When the data stops short of the session
+/// before `as_of`, every ticker of that step has `data_ok = 0`.
+fn simulated(l: &Loaded, as_of: NaiveDate) -> anyhow::Result<Decided> {
     let b = &l.cfg.backtest;
     let end = as_of
         .pred_opt()
@@ -144,14 +146,22 @@ fn simulated(l: &Loaded, as_of: NaiveDate) -> anyhow::Result<DayRecord> {
     }
     let mut cfg = l.engine(b.cash, b.start, Some(end));
     cfg.record_decisions = false;
-    let mut strategy = l.strategy()?.keep_records(false);
-    let result = systrade_backtest::run(&mut strategy, &l.data, &cfg).map_err(bad)?;
-    let last = strategy
-        .take_records()
-        .pop()
-        .ok_or_else(|| BadInput(format!("no decision before {as_of}")))?;
-    if last.as_of == as_of {
-        return Ok(last);
+    // Only the bars before the session: the replay's last step is the one before it, and
+    // the session's own decision is taken below, through the limits.
+    let before: BTreeMap<Symbol, Vec<systrade_core::DailyBar>> = l
+        .data
+        .iter()
+        .map(|(s, bars)| {
+            let n = bars.partition_point(|x| x.ts < as_of);
+            (s.clone(), bars[..n].to_vec())
+        })
+        .collect();
+    let limits = crate::trend::limits_of(&l.cfg.safety);
+    let mut gated =
+        systrade_backtest::overlay::Gated::new(l.strategy()?.keep_records(false), limits);
+    let result = systrade_backtest::run(&mut gated, &before, &cfg).map_err(bad)?;
+    if gated.inner().records().is_empty() {
+        return Err(BadInput(format!("no decision before {as_of}")).into());
     }
     let s = &result.summary;
     let mut stopped_out = BTreeMap::new();
@@ -164,11 +174,94 @@ fn simulated(l: &Loaded, as_of: NaiveDate) -> anyhow::Result<DayRecord> {
         positions: s.final_positions.clone(),
         stopped_out,
     };
-    strategy.decide(&MarketView::new(as_of, &l.data), &pf);
-    strategy
+    let decision = gated.decide(&MarketView::new(as_of, &l.data), &pf);
+    let mut strategy = gated.into_inner();
+    let mut record = strategy
         .take_records()
         .pop()
-        .ok_or_else(|| anyhow::anyhow!("the step left no record"))
+        .ok_or_else(|| anyhow::anyhow!("the step left no record"))?;
+    let limited = apply_limits(&mut record, &decision, limits, cfg.lot_size);
+    Ok(Decided {
+        record,
+        book: PlanBook::Simulated,
+        limited,
+        avg_cost: average_costs(&result.fills),
+    })
+}
+
+/// Average entry price of each position the fills leave open.
+fn average_costs(fills: &[systrade_backtest::FillRecord]) -> BTreeMap<Symbol, f64> {
+    use systrade_backtest::f;
+    let mut pos: BTreeMap<&Symbol, systrade_portfolio::positions::Position> = BTreeMap::new();
+    for x in fills {
+        let sign = match x.side {
+            systrade_core::contracts::Side::Buy => 1.0,
+            systrade_core::contracts::Side::Sell => -1.0,
+        };
+        pos.entry(&x.symbol)
+            .or_default()
+            .apply(&systrade_portfolio::positions::Execution {
+                date: x.date,
+                qty: sign * f(x.qty),
+                price: f(x.price),
+                fee: f(x.fee),
+            });
+    }
+    pos.into_iter()
+        .filter(|(_, p)| p.qty != 0.0)
+        .map(|(s, p)| (s.clone(), p.avg))
+        .collect()
+}
+
+/// A plan's decision and what stands around it.
+pub struct Decided {
+    pub record: DayRecord,
+    pub book: PlanBook,
+    /// Orders the `[safety]` limits held back or scaled.
+    pub limited: Limited,
+    /// Average entry price per held ticker (the simulated book's fills; empty for a
+    /// positions file, which carries no cost).
+    pub avg_cost: BTreeMap<Symbol, f64>,
+}
+
+/// Orders the limits held back or scaled, by ticker, with the limit's name.
+pub type Limited = BTreeMap<Symbol, &'static str>;
+
+/// Takes the gate's verdicts into the record: an order held back is cancelled, a throttled
+/// one sized to the gate's quantity (whole lots toward zero, as the strategy rounds).
+fn apply_limits(
+    record: &mut DayRecord,
+    decision: &systrade_strategy::Decision,
+    limits: systrade_backtest::overlay::Limits,
+    lot: Option<f64>,
+) -> Limited {
+    let mut out = Limited::new();
+    if !limits.any() {
+        return out;
+    }
+    for row in record.rows.iter_mut().filter(|r| r.order_qty != 0.0) {
+        let why = match decision.reasons.get(&row.ticker).map(|w| w.as_ref()) {
+            Some("max_positions") => "max_positions",
+            Some("drawdown_block") => "drawdown_block",
+            Some("drawdown_throttle") => "drawdown_throttle",
+            _ => continue,
+        };
+        let to = match decision.targets.get(&row.ticker) {
+            Some(systrade_strategy::Target::Quantity(q)) => *q,
+            _ => row.qty,
+        };
+        let mut order = to - row.qty;
+        if let Some(lot) = lot.filter(|x| *x > 0.0) {
+            order = (order / lot).trunc() * lot;
+        }
+        if order.abs() < row.order_qty.abs() {
+            row.order_qty = order;
+            row.qty_after = row.qty + order;
+            row.trade_notional = order.abs() * row.signal.last_close.unwrap_or(0.0);
+            out.insert(row.ticker.clone(), why);
+        }
+    }
+    out
 }
 
 /// The decision for `as_of` on holdings from a file.
@@ -177,7 +270,7 @@ fn from_positions(
     as_of: NaiveDate,
     path: &Path,
     capital: f64,
-) -> anyhow::Result<DayRecord> {
+) -> anyhow::Result<Decided> {
     if !(capital.is_finite() && capital > 0.0) {
         return Err(BadInput(format!("--capital must be positive, got {capital}")).into());
     }
@@ -206,11 +299,23 @@ fn from_positions(
         }
     }
     pf.cash = capital - held_value;
-    strategy.decide(&view, &pf);
-    strategy
+    // The limits at no drawdown (the file has no history): max_positions applies.
+    let limits = crate::trend::limits_of(&l.cfg.safety);
+    let mut gated = systrade_backtest::overlay::Gated::new(strategy, limits);
+    let decision = gated.decide(&view, &pf);
+    let mut record = gated
+        .into_inner()
         .take_records()
         .pop()
-        .ok_or_else(|| anyhow::anyhow!("the step left no record"))
+        .ok_or_else(|| anyhow::anyhow!("the step left no record"))?;
+    let lot = l.engine(capital, None, None).lot_size;
+    let limited = apply_limits(&mut record, &decision, limits, lot);
+    Ok(Decided {
+        record,
+        book: PlanBook::Positions,
+        limited,
+        avg_cost: BTreeMap::new(),
+    })
 }
 
 #[derive(Serialize)]
@@ -231,6 +336,8 @@ pub struct PlanSummary<'a> {
     pub reasons: BTreeMap<&'static str, usize>,
     pub n_orders: usize,
     pub no_data: Vec<&'a Symbol>,
+    /// Orders the `[safety]` limits held back or scaled, with the limit.
+    pub limited: &'a Limited,
 }
 
 /// Which book a plan decided on.
@@ -252,20 +359,20 @@ impl PlanBook {
 }
 
 /// The decision for `as_of` on the simulated book, or on `holdings` (a positions file and
-/// the capital).
+/// the capital); with the orders the config's `[safety]` limits held back (simulated book).
 pub fn decide(
     l: &Loaded,
     as_of: NaiveDate,
     holdings: Option<(&Path, f64)>,
-) -> anyhow::Result<(DayRecord, PlanBook)> {
-    Ok(match holdings {
-        Some((p, c)) => (from_positions(l, as_of, p, c)?, PlanBook::Positions),
-        None => (simulated(l, as_of)?, PlanBook::Simulated),
-    })
+) -> anyhow::Result<Decided> {
+    match holdings {
+        Some((p, c)) => from_positions(l, as_of, p, c),
+        None => simulated(l, as_of),
+    }
 }
 
 /// The plan's summary (`plan_D.json`).
-pub fn summary(record: &DayRecord, book: PlanBook) -> PlanSummary<'_> {
+pub fn summary<'a>(record: &'a DayRecord, book: PlanBook, limited: &'a Limited) -> PlanSummary<'a> {
     let mut reasons = BTreeMap::new();
     for r in &record.rows {
         *reasons.entry(r.reason.as_str()).or_insert(0) += 1;
@@ -292,6 +399,7 @@ pub fn summary(record: &DayRecord, book: PlanBook) -> PlanSummary<'_> {
             .filter(|r| !r.data_ok)
             .map(|r| &r.ticker)
             .collect(),
+        limited,
     }
 }
 

@@ -163,7 +163,8 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
         println!("   daily summary: {}", p.display());
     }
     let ledger = crate::exit::existing_ledger(&home, "run the daily run")?;
-    let letter = systrade_desk::newsletter::build(&home, &ledger, None, &[])?.render()?;
+    let letter = systrade_desk::newsletter::build(&home, &ledger, None, &[], &Default::default())?
+        .render()?;
     let html = out.join("newsletter.html");
     let text = out.join("newsletter.txt");
     systrade_core::fsio::write_atomic(&html, letter.html.as_bytes())?;

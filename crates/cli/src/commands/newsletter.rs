@@ -46,15 +46,59 @@ fn smtp_env() -> anyhow::Result<Option<SmtpSettings>> {
     SmtpSettings::from_env().map_err(|e| bad(e.to_string()))
 }
 
+/// The last closes of what manual trades and sheet books hold, from `--data` (none without
+/// it).
+fn marks(
+    ledger: &systrade_store::Ledger,
+    a: &NewsletterArgs,
+    day: chrono::NaiveDate,
+) -> anyhow::Result<systrade_desk::newsletter::Marks> {
+    if a.data.is_empty() {
+        return Ok(Default::default());
+    }
+    let held = systrade_desk::newsletter::held_by_hand(ledger)?;
+    systrade_desk::portfolio::last_closes(&a.data, &a.read.options().parse, &held, day)
+}
+
+/// "What to buy tomorrow": the config's plan for the next session after the day, and the
+/// home's manual trades when it has a ledger.
+fn planned(
+    home: &Path,
+    config: &Path,
+    a: &NewsletterArgs,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<systrade_report::newsletter::Newsletter> {
+    use systrade_systems::bucket_plan::{Session, plan};
+    let day = a.date.unwrap_or_else(|| now.date_naive());
+    let p = plan(config, Session::After(day), &a.read.options())?;
+    let mut n = systrade_desk::newsletter_plan::build(&p);
+    if home.join("ledger.sqlite").exists() {
+        let ledger = existing_ledger(home, "systrade trades add")?;
+        let marks = marks(&ledger, a, day)?;
+        n.sections.extend(systrade_desk::newsletter::manual_section(
+            &ledger, day, &marks,
+        )?);
+    }
+    Ok(n)
+}
+
 /// `systrade newsletter`.
 pub fn run(home: &Path, a: &NewsletterArgs) -> anyhow::Result<()> {
     if a.preview.is_none() && !a.send {
         return Err(bad("say what to do: --preview FILE, --send, or both"));
     }
-    let ledger = existing_ledger(home, "run `systrade run` or `systrade demo`")?;
-    let n = build(home, &ledger, a.date, &a.book)?;
+    let now_utc = systrade_live::env_now()?;
+    let n = match &a.config {
+        Some(config) => planned(home, config, a, now_utc)?,
+        None => {
+            let ledger = existing_ledger(home, "run `systrade run` or `systrade demo`")?;
+            let day = a.date.unwrap_or_else(|| now_utc.date_naive());
+            let marks = marks(&ledger, a, day)?;
+            build(home, &ledger, a.date, &a.book, &marks)?
+        }
+    };
     let r = n.render()?;
-    let now: std::time::SystemTime = systrade_live::env_now()?.into();
+    let now: std::time::SystemTime = now_utc.into();
     if let Some(p) = &a.preview {
         for w in preview(p, &r, now)? {
             println!("wrote {}", w.display());

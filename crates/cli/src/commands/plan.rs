@@ -13,10 +13,17 @@ use systrade_systems::plan::{decide, summary, write};
 use systrade_systems::trend::{Loaded, load};
 
 pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
-    if !a.no_refresh {
+    let kind = systrade_config::StrategyKind::of(&a.config).map_err(BadInput)?;
+    // Rotation configs and portfolios have no `[data] refresh` of their own.
+    if !a.no_refresh
+        && !matches!(
+            kind,
+            systrade_config::StrategyKind::Rotation | systrade_config::StrategyKind::Portfolio
+        )
+    {
         refresh(a)?;
     }
-    match systrade_config::StrategyKind::of(&a.config).map_err(BadInput)? {
+    match kind {
         systrade_config::StrategyKind::Momentum => {
             if a.positions.is_some() || a.capital.is_some() {
                 return Err(BadInput(
@@ -35,12 +42,9 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
             }
         }
         systrade_config::StrategyKind::Avwap => return super::avwap::plan(&a.config, a),
-        systrade_config::StrategyKind::Rotation | systrade_config::StrategyKind::Portfolio => {
-            return Err(BadInput(format!(
-                "{}: rotation configs and portfolios have no session plan yet: a rotation backtest's targets.csv holds every rebalance; plan each trend, momentum or avwap bucket's own config",
-                a.config.display()
-            ))
-            .into());
+        systrade_config::StrategyKind::Rotation => return super::rotation::plan(&a.config, a),
+        systrade_config::StrategyKind::Portfolio => {
+            return super::rotation::plan_portfolio(&a.config, a);
         }
         systrade_config::StrategyKind::Sheet => {
             return Err(BadInput(format!(
@@ -94,8 +98,13 @@ pub fn plan(
     holdings: Option<(&Path, f64)>,
     out: &Path,
 ) -> anyhow::Result<DayRecord> {
-    let (record, book) = decide(l, as_of, holdings)?;
-    let summary = summary(&record, book);
+    let systrade_systems::plan::Decided {
+        record,
+        book,
+        limited,
+        ..
+    } = decide(l, as_of, holdings)?;
+    let summary = summary(&record, book, &limited);
     write(out, &record, &summary)?;
     let d = record.as_of;
     let book = book.as_str();
@@ -119,6 +128,9 @@ pub fn plan(
             "warning: no trustworthy T-1 bar for {} (no new risk; stops left as they are)",
             Symbol::join(summary.no_data.iter().copied())
         );
+    }
+    for (s, why) in &limited {
+        println!("held back by the limits: {s} ({why})");
     }
     println!("wrote {}", out.display());
     Ok(record)

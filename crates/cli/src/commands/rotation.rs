@@ -128,3 +128,106 @@ pub fn portfolio(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `systrade plan --config bucket_a.toml`: the session's rebalance orders, or when the next
+/// one trades.
+pub fn plan(config: &Path, a: &crate::args::PlanArgs) -> anyhow::Result<()> {
+    if a.momentum.any() || a.live_capital.is_some() {
+        return Err(BadInput(
+            "--db, --cdi, --cohorts, --beta-overlay, --book, --live-capital, --holdings and --lots apply to momentum configs".into(),
+        )
+        .into());
+    }
+    let l = load(config, a.data.as_deref(), &a.read.options())?;
+    let holdings = match (&a.positions, a.capital) {
+        (Some(p), Some(c)) => Some((p.as_path(), c)),
+        (Some(_), None) => return Err(BadInput("--positions needs --capital".into()).into()),
+        (None, _) => None,
+    };
+    let p = systrade_systems::rotation_plan::plan(&l, a.as_of, l.cfg.backtest.cash, holdings)?;
+    let name = systrade_live::strategy_name(config, None);
+    systrade_systems::rotation_plan::write(&a.out, &name, &p)?;
+    print_rotation_plan(&p);
+    println!("wrote {}", a.out.display());
+    Ok(())
+}
+
+fn print_rotation_plan(p: &systrade_systems::rotation_plan::RotationPlan) {
+    println!(
+        "plan {} ({} book, closes through {}): equity {:.2}, cash {:.2}; {}; {} orders",
+        p.as_of,
+        p.book.as_str(),
+        p.decided,
+        p.equity,
+        p.cash,
+        p.when.words(p.as_of),
+        p.orders.len()
+    );
+    for o in &p.orders {
+        println!(
+            "  {} {} {} at ~{:.2} ({:.2}): {}",
+            match o.side {
+                systrade_core::contracts::Side::Buy => "BUY",
+                systrade_core::contracts::Side::Sell => "SELL",
+            },
+            systrade_systems::rotation_plan::qty_text(o.qty),
+            o.symbol,
+            o.ref_price,
+            o.qty * o.ref_price,
+            o.why
+        );
+    }
+    for u in &p.unpriced {
+        println!("warning: {u}");
+    }
+}
+
+/// `systrade plan --config portfolio.toml`: every bucket's plan with its capital and limits.
+pub fn plan_portfolio(config: &Path, a: &crate::args::PlanArgs) -> anyhow::Result<()> {
+    if a.momentum.any()
+        || a.live_capital.is_some()
+        || a.positions.is_some()
+        || a.capital.is_some()
+        || a.data.is_some()
+    {
+        return Err(BadInput(
+            "a portfolio plans each bucket on its own config's data and replayed book: leave out --data, --positions, --capital and the momentum flags".into(),
+        )
+        .into());
+    }
+    let p = systrade_systems::bucket_plan::plan(
+        config,
+        systrade_systems::bucket_plan::Session::On(a.as_of),
+        &a.read.options(),
+    )?;
+    systrade_systems::bucket_plan::write(&p, &a.out)?;
+    println!(
+        "plan {} for portfolio {} (capital {:.2}), {} buckets:",
+        p.as_of,
+        p.name,
+        p.capital,
+        p.buckets.len()
+    );
+    for b in &p.buckets {
+        let (n, buy, sell) = b.order_totals();
+        println!(
+            "  {} ({}, {}): capital {:.2}, equity {:.2}; {n} orders, buy {buy:.2}, sell {sell:.2} -> {}",
+            b.bucket.name,
+            b.bucket.label,
+            b.kind(),
+            b.capital,
+            b.equity(),
+            a.out.join(&b.bucket.name).display()
+        );
+        if let systrade_systems::bucket_plan::Planned::Rotation { plan, .. } = &b.planned {
+            println!("    {}", plan.when.words(plan.as_of));
+        }
+        if let systrade_systems::bucket_plan::Planned::Trend { decided, .. } = &b.planned {
+            for (s, why) in &decided.limited {
+                println!("    held back by the bucket's limits: {s} ({why})");
+            }
+        }
+    }
+    println!("wrote {}", a.out.display());
+    Ok(())
+}
