@@ -131,7 +131,11 @@ systrade plan --config configs/portfolio.toml --as-of 2024-06-04 --out runs/plan
     /// done flag, then notify. Trend configs decide with the trend step and protect every
     /// position with a stop; momentum configs trade the cohort backtest's books after each
     /// month-end formation and its volatility-targeting scale on other sessions (long and
-    /// short, on a margin paper account).
+    /// short, on a margin paper account); rotation configs (bucket A) trade the month decided
+    /// on the latest month-start close at the next open, and catch up when the account's
+    /// names differ from it. A portfolio config runs each bucket as its own book (named
+    /// after the bucket, in the bucket's account, with its capital as the paper cash and its
+    /// max_positions / drawdown limits as the book's gates).
     ///
     /// Safe to re-run after any crash: the day's book is kept in the ledger, orders are
     /// found again by their client order id, and nothing is submitted twice. Everything
@@ -140,6 +144,7 @@ systrade plan --config configs/portfolio.toml --as-of 2024-06-04 --out runs/plan
     #[command(
         after_help = "Examples:\n  systrade run --config configs/trend_crypto.toml --broker paper --as-of 2022-03-01\n  \
 systrade run --config configs/momentum_br.toml --as-of 2025-07-01\n  \
+systrade run --config configs/portfolio.toml --as-of 2021-04-05      # buckets A and B, each its own book\n  \
 systrade run --config configs/trend_crypto.toml --run-at-utc-hour 0 --gate-minutes 5      # from cron, 00:00-00:05 UTC\n  \
 systrade run --config configs/trend_demo.toml --run-at 16:10 --tz America/New_York --dry-run\n\n\
 Kill switch: create <home>/KILL (run.kill_switch_file) or set SYSTRADE_KILL_SWITCH=1.\n\

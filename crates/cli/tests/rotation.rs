@@ -104,7 +104,7 @@ fn test_bucket_a_shows_every_month_and_reruns_byte_identical() {
 }
 
 #[test]
-fn test_rotation_sweeps_and_refuses_the_daily_run() {
+fn test_rotation_sweeps_and_a_portfolio_is_not_one_book() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = repo().join("configs/bucket_a.toml");
     let out = dir.path().join("sw");
@@ -119,15 +119,21 @@ fn test_rotation_sweeps_and_refuses_the_daily_run() {
     ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(read(&out.join("sweep.csv")).lines().count(), 5);
+    // A portfolio is not one book: `reconcile` (one book) says so.
+    let pf = repo().join("configs/portfolio.toml");
     let r = run(&[
-        "run",
+        "reconcile",
         "--config",
-        s(&cfg),
+        s(&pf),
         "--home",
         s(&dir.path().join("home")),
     ]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("no daily run yet"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("a portfolio is not one book"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -68,10 +68,17 @@ pub struct RotationConfig {
     pub rotation: RotationParams,
     #[serde(default)]
     pub backtest: RotationBacktest,
-    /// The limits a rotation backtest applies: `max_positions`, `drawdown_throttle`,
-    /// `drawdown_scale`, `drawdown_block` (other keys are for the daily run's gates).
+    /// The limits: the backtest applies `max_positions`, `drawdown_throttle`,
+    /// `drawdown_scale` and `drawdown_block`; the daily run's gates every key.
     #[serde(default)]
     pub safety: systrade_risk::SafetyLimits,
+    /// The daily run: broker, account, paper cash, name.
+    #[serde(default)]
+    pub run: super::run::RunSection,
+    #[serde(default)]
+    pub decisions: super::run::DecisionsSection,
+    #[serde(default)]
+    pub execution: super::run::ExecutionSection,
 }
 
 impl RotationConfig {
@@ -127,16 +134,9 @@ impl RotationConfig {
         ])?;
         self.rotation.validate()?;
         self.safety.validate()?;
-        let applied = systrade_risk::SafetyLimits {
-            max_positions: self.safety.max_positions,
-            drawdown_throttle: self.safety.drawdown_throttle,
-            drawdown_scale: self.safety.drawdown_scale,
-            drawdown_block: self.safety.drawdown_block,
-            ..systrade_risk::SafetyLimits::default()
-        };
-        if self.safety != applied {
-            return Err("safety: a rotation config applies max_positions, drawdown_throttle, drawdown_scale and drawdown_block only (it has no daily run for the other gates)".into());
-        }
+        self.run.validate()?;
+        self.decisions.validate()?;
+        self.execution.validate()?;
         let b = &self.backtest;
         if !(b.cash.is_finite() && b.cash > 0.0) {
             return Err(format!("backtest.cash: must be positive (got {})", b.cash));

@@ -127,6 +127,18 @@ fn momentum_words(r: &Value) -> Vec<String> {
     ]
 }
 
+/// A rotation record's reason in words.
+fn rotation_words(r: &Value) -> Vec<String> {
+    let mut out = vec![match r.get("trigger").and_then(Value::as_str) {
+        Some("catch_up") => "catching up with the month in force".to_string(),
+        _ => "monthly rebalance".to_string(),
+    }];
+    if let Some(w) = r.get("why").and_then(Value::as_str) {
+        out.push(w.to_string());
+    }
+    out
+}
+
 /// The run's desired-trades records by symbol (the last record of a symbol wins).
 fn desired(folder: &Path) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
@@ -243,12 +255,15 @@ fn system_section(
     let summary: DailySummary = read(&folder.join(format!("daily_summary_{day}.json")))?;
     let snapshot: PortfolioSnapshot = read(&folder.join(format!("portfolio_snapshot_{day}.json")))?;
     let records = desired(&folder);
-    let is_momentum = records.values().any(|r| r.get("weight").is_some());
+    let is_rotation = summary.targets.get("when").is_some();
+    let is_momentum = !is_rotation && records.values().any(|r| r.get("weight").is_some());
     let words = |sym: &str| -> Vec<String> {
         records
             .get(sym)
             .map(|r| {
-                if is_momentum {
+                if is_rotation {
+                    rotation_words(r)
+                } else if is_momentum {
                     momentum_words(r)
                 } else {
                     trend_words(r)
@@ -336,7 +351,9 @@ fn system_section(
     let eq = summary.equity;
     Ok(Section {
         name: book.to_string(),
-        kind: if is_momentum {
+        kind: if is_rotation {
+            "monthly rotation".into()
+        } else if is_momentum {
             "momentum cohorts".into()
         } else {
             "trend following".into()
@@ -352,7 +369,16 @@ fn system_section(
                 summary.decided_on_bars_through.to_string(),
             ),
             fact("execution", summary.orders.execution_level.clone()),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            summary
+                .targets
+                .get("words")
+                .and_then(Value::as_str)
+                .map(|w| fact("rebalance", w.to_string())),
+        )
+        .collect(),
         trades,
         watch,
         avoid,

@@ -221,6 +221,7 @@ fn rotation_section(b: &BucketPlan, p: &RotationPlan) -> Section {
     let status = match &p.when {
         When::AtOpen { .. } => format!("planned for the open of {}", p.as_of),
         When::AtClose => format!("planned for the close of {} (provisional)", p.as_of),
+        When::CatchUp { .. } => format!("planned for the open of {} (catch-up)", p.as_of),
         When::Hold { .. } | When::Stale { .. } => String::new(),
     };
     let trades = p

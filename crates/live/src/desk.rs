@@ -43,6 +43,15 @@ pub enum Desk {
     Sheet(Box<SheetBook>),
     /// The anchored-VWAP system: traded in execution cycles ([`crate::cycles`]).
     Avwap(Box<AvwapDesk>),
+    /// A monthly rotation (bucket A): the month in force traded at the next open.
+    Rotation(Box<RotationDesk>),
+}
+
+/// A rotation config loaded for the daily run: its union-calendar panel (the decision) and
+/// its daily bars (marks and fills).
+pub struct RotationDesk {
+    pub l: systrade_systems::rotation::Loaded,
+    pub bars: BTreeMap<Symbol, Vec<DailyBar>>,
 }
 
 /// An AVWAP config loaded for a cycle: its data, and the instant the cycle runs at (a paper
@@ -226,7 +235,13 @@ impl Desk {
                 let day = as_of.unwrap_or_else(|| crate::session_or_today(Market::Us, now));
                 Ok((Desk::Avwap(Box::new(AvwapDesk::new(l, Some(now)))), day))
             }
-            StrategyKind::Rotation | StrategyKind::Portfolio => Err(no_daily_run(config)),
+            StrategyKind::Rotation => {
+                let l = systrade_systems::rotation::load(config, data, read)?;
+                let bars = systrade_systems::rotation::daily_bars(config, data, read)?;
+                let day = as_of.unwrap_or_else(|| crate::session_or_today(l.market, now));
+                Ok((Desk::Rotation(Box::new(RotationDesk { l, bars })), day))
+            }
+            StrategyKind::Portfolio => Err(no_daily_run(config)),
             StrategyKind::Sheet => {
                 let l = SheetBook::load(config, data, read)?;
                 let day = as_of.unwrap_or_else(|| crate::session_or_today(l.market, now));
@@ -241,6 +256,7 @@ impl Desk {
             Desk::Momentum(l) => &l.cfg.run,
             Desk::Sheet(l) => &l.cfg.run,
             Desk::Avwap(l) => &l.l.cfg.run,
+            Desk::Rotation(r) => &r.l.cfg.run,
         }
     }
 
@@ -250,6 +266,7 @@ impl Desk {
             Desk::Momentum(l) => &l.cfg.safety,
             Desk::Sheet(l) => &l.safety,
             Desk::Avwap(l) => &l.l.cfg.safety,
+            Desk::Rotation(r) => &r.l.cfg.safety,
         }
     }
 
@@ -259,6 +276,7 @@ impl Desk {
             Desk::Momentum(l) => &l.cfg.decisions,
             Desk::Sheet(l) => &l.decisions,
             Desk::Avwap(l) => &l.decisions,
+            Desk::Rotation(r) => &r.l.cfg.decisions,
         }
     }
 
@@ -268,6 +286,7 @@ impl Desk {
             Desk::Momentum(l) => &l.cfg.execution,
             Desk::Sheet(l) => &l.cfg.execution,
             Desk::Avwap(l) => &l.l.cfg.execution,
+            Desk::Rotation(r) => &r.l.cfg.execution,
         }
     }
 
@@ -277,6 +296,7 @@ impl Desk {
             Desk::Momentum(l) => l.market,
             Desk::Sheet(l) => l.market,
             Desk::Avwap(_) => Market::Us,
+            Desk::Rotation(r) => r.l.market,
         }
     }
 
@@ -286,6 +306,7 @@ impl Desk {
             Desk::Momentum(l) => &l.bars,
             Desk::Sheet(l) => &l.bars,
             Desk::Avwap(l) => &l.bars,
+            Desk::Rotation(r) => &r.bars,
         }
     }
 
@@ -313,6 +334,7 @@ impl Desk {
             Desk::Momentum(l) => Decimal::from(l.cfg.orders.default_lot),
             Desk::Sheet(l) => Decimal::new(1, l.cfg.orders.qty_decimals),
             Desk::Avwap(_) => Decimal::ONE,
+            Desk::Rotation(r) => dec(systrade_systems::rotation_plan::lot_of(r.l.market)),
         }
     }
 
@@ -332,7 +354,7 @@ impl Desk {
                 .zip(l.panel.sectors.iter().cloned())
                 .collect(),
             Desk::Sheet(l) => l.sectors.clone(),
-            Desk::Avwap(_) => BTreeMap::new(),
+            Desk::Avwap(_) | Desk::Rotation(_) => BTreeMap::new(),
         }
     }
 
@@ -380,6 +402,18 @@ impl Desk {
                     margin: Decimal::ONE,
                 }
             }
+            Desk::Rotation(r) => PaperConfig {
+                account_id: r.l.cfg.run.account.clone(),
+                currency: currency(r.l.market).into(),
+                initial_cash: dec(r.l.cfg.run.paper_cash.unwrap_or(r.l.cfg.backtest.cash)),
+                costs: systrade_backtest::CostModel {
+                    fee_bps: r.l.cfg.rotation.fee_bps,
+                    ..Default::default()
+                },
+                lot: Some(dec(systrade_systems::rotation_plan::lot_of(r.l.market))),
+                shorting: false,
+                margin: Decimal::ONE,
+            },
             Desk::Sheet(l) => PaperConfig {
                 account_id: l.cfg.run.account.clone(),
                 currency: currency(l.market).into(),
@@ -409,6 +443,7 @@ impl Desk {
         match self {
             Desk::Trend(l) => decide_trend(l, book, x, logs),
             Desk::Momentum(l) => decide_momentum(l, book, x, ledger, logs),
+            Desk::Rotation(r) => decide_rotation(&r.l, book, x, ledger, logs),
             Desk::Sheet(_) => Err(BadInput(format!(
                 "{}: a sheet book has no daily decision; stage its orders with `systrade orders stage`",
                 x.name
@@ -763,12 +798,216 @@ fn decide_momentum(
     })
 }
 
-/// A rotation config (bucket A) or a portfolio of buckets is backtested (and a rotation
-/// swept); the daily run does not trade them yet, and says so rather than guess.
+/// A bucket of a portfolio run as its own book: its name, account and capital, and the
+/// limits its config takes (`systrade_config::portfolio::PortfolioConfig::limit_keys`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketBook {
+    pub name: String,
+    /// The bucket's `account` (empty: its config's `[run] account`).
+    pub account: String,
+    pub capital: f64,
+    pub keys: Vec<(String, f64)>,
+}
+
+impl BucketBook {
+    /// Every bucket of the portfolio at `path`, with its config.
+    pub fn of_portfolio(path: &Path) -> anyhow::Result<Vec<(std::path::PathBuf, BucketBook)>> {
+        use systrade_config::portfolio::PortfolioConfig;
+        let cfg = PortfolioConfig::load(path).map_err(BadInput)?;
+        let mut out = Vec::new();
+        for b in &cfg.buckets {
+            let config = cfg.bucket_config(path, b);
+            let kind = StrategyKind::of(&config)
+                .map_err(|e| BadInput(format!("bucket {}: {e}", b.name)))?;
+            let keys = PortfolioConfig::limit_keys(b);
+            match kind {
+                StrategyKind::Trend | StrategyKind::Rotation => {}
+                StrategyKind::Momentum if keys.is_empty() => {}
+                other => {
+                    return Err(BadInput(format!(
+                        "{}: bucket {} is a {} config, which the daily run of a portfolio does not take{}",
+                        path.display(),
+                        b.name,
+                        other.as_str(),
+                        if other == StrategyKind::Momentum {
+                            " with limits (leave max_positions and max_drawdown out of it)"
+                        } else {
+                            " (trend, rotation and momentum buckets)"
+                        }
+                    ))
+                    .into());
+                }
+            }
+            out.push((
+                config,
+                BucketBook {
+                    name: b.name.clone(),
+                    account: b.account.clone(),
+                    capital: cfg.amount(b),
+                    keys,
+                },
+            ));
+        }
+        let mut accounts: BTreeMap<String, &str> = BTreeMap::new();
+        for (config, b) in &out {
+            let account = if b.account.is_empty() {
+                crate::reconcile::book_of(config)?.0.account
+            } else {
+                b.account.clone()
+            };
+            if let Some(other) = accounts.insert(account.clone(), &b.name) {
+                return Err(BadInput(format!(
+                    "{}: buckets {other} and {} both trade in account {account:?}; give each bucket its own account",
+                    path.display(),
+                    b.name
+                ))
+                .into());
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Desk {
+    /// Makes this desk a portfolio's bucket: the book's name, account and paper capital, and
+    /// the bucket's limits written into its config (as `backtest --config portfolio.toml`
+    /// does).
+    pub fn apply_bucket(&mut self, config: &Path, b: &BucketBook) -> anyhow::Result<()> {
+        let text = || -> anyhow::Result<String> {
+            let t = systrade_config::read(config).map_err(BadInput)?;
+            Ok(systrade_config::overrides::with_overrides(&t, &b.keys)
+                .map_err(|e| BadInput(format!("{}: {e}", config.display())))?)
+        };
+        let run = match self {
+            Desk::Trend(l) => {
+                l.cfg = systrade_config::trend::TrendConfig::parse(config, &text()?)
+                    .map_err(BadInput)?;
+                l.params = l.cfg.params().map_err(BadInput)?;
+                &mut l.cfg.run
+            }
+            Desk::Rotation(r) => {
+                r.l.cfg = systrade_config::rotation::RotationConfig::parse(config, &text()?)
+                    .map_err(BadInput)?;
+                &mut r.l.cfg.run
+            }
+            Desk::Momentum(l) => &mut l.cfg.run,
+            Desk::Sheet(_) | Desk::Avwap(_) => {
+                return Err(BadInput(format!(
+                    "{}: a sheet or AVWAP config is not a portfolio bucket the daily run takes",
+                    config.display()
+                ))
+                .into());
+            }
+        };
+        run.name = Some(b.name.clone());
+        if !b.account.is_empty() {
+            run.account = b.account.clone();
+        }
+        run.paper_cash = Some(b.capital);
+        Ok(())
+    }
+}
+
+/// A portfolio is run bucket by bucket (`systrade run --config portfolio.toml` expands it);
+/// what takes one book refuses it, and says so.
 pub fn no_daily_run(config: &Path) -> anyhow::Error {
     BadInput(format!(
-        "{}: rotation configs and portfolios have no daily run yet (backtest takes them; run each trend, momentum or avwap bucket's own config)",
+        "{}: a portfolio is not one book: `systrade run --config` runs each of its buckets as its own book; name a bucket's book (its config) here",
         config.display()
     ))
     .into()
+}
+
+/// The rotation's step 4: the month in force (decided on the latest month-start close before
+/// the day) traded at the day's open on the rebalance day, or as a catch-up when the
+/// account's names differ from its targets; sized on the account's equity at the last
+/// closes; the drawdown limits judged against the book's equity peak in the ledger.
+fn decide_rotation(
+    l: &systrade_systems::rotation::Loaded,
+    book: &DayBook,
+    x: &DecideCtx<'_>,
+    ledger: &Ledger,
+    logs: &mut Logs,
+) -> anyhow::Result<DayDecision> {
+    use systrade_systems::rotation_plan::{When, for_account, targets_csv};
+    let held: BTreeMap<Symbol, f64> = book
+        .positions
+        .iter()
+        .map(|(s, q)| (s.clone(), f(*q)))
+        .collect();
+    let peak = ledger
+        .equity(x.name)?
+        .iter()
+        .map(|(_, e)| f(*e))
+        .fold(x.equity, f64::max);
+    let plan = for_account(l, x.day, &held, x.equity, f(book.cash), peak)?;
+    if let Some(m) = &plan.month {
+        write_atomic(
+            &x.folder.join(format!("targets_{}.csv", x.day)),
+            targets_csv(m).as_bytes(),
+        )?;
+    }
+    let stale = matches!(plan.when, When::Stale { .. });
+    let reason = match plan.when {
+        When::CatchUp { .. } => "catch_up",
+        _ => "rebalance",
+    };
+    let mut wants = Vec::new();
+    for o in &plan.orders {
+        let q = dec(o.qty);
+        let delta = if o.side == systrade_core::contracts::Side::Buy {
+            q
+        } else {
+            -q
+        };
+        logs.write(
+            "desired_trades",
+            Some(o.symbol.as_str()),
+            o.action,
+            json!({"weight": o.weight, "target_qty": shortest(o.target_qty),
+                   "held_qty": shortest(o.held_qty), "ref_price": o.ref_price,
+                   "trigger": reason, "why": o.why}),
+        );
+        wants.push(Want {
+            symbol: o.symbol.clone(),
+            delta,
+            purpose: match o.action {
+                "entry" => Purpose::Entry,
+                "add" => Purpose::Add,
+                "exit" => Purpose::Exit,
+                _ => Purpose::Reduce,
+            },
+            reason: reason.to_string(),
+            adds_risk: delta > Decimal::ZERO,
+            entry: o.held_qty == 0.0,
+            data_ok: true,
+            stop: None,
+        });
+    }
+    for w in &plan.unpriced {
+        logs.write("errors", None, "rotation_warning", json!({"warning": w}));
+    }
+    let no_data = if stale {
+        l.panel.symbols.clone()
+    } else {
+        Vec::new()
+    };
+    Ok(DayDecision {
+        wants,
+        stops: BTreeMap::new(),
+        stop_levels: BTreeMap::new(),
+        carried: None,
+        formation: None,
+        decided_through: plan.decided,
+        targets: json!({
+            "when": plan.when,
+            "words": plan.when.words(x.day),
+            "month": plan.month.as_ref().map(|m| m.date),
+            "regime": plan.month.as_ref().map(|m| m.regime.as_str()),
+            "risk_state": plan.month.as_ref().map(|m| m.risk_state),
+            "drawdown": plan.month.as_ref().map(|m| m.drawdown),
+            "targets": plan.month.as_ref().map(|m| m.targets.iter().map(|(s, w)| json!({"symbol": s, "weight": w})).collect::<Vec<_>>()),
+        }),
+        no_data,
+    })
 }

@@ -240,9 +240,23 @@ pub fn run_with(
             .into());
         }
     }
-    let mut ran = Vec::new();
+    let mut books: Vec<(PathBuf, Option<desk::BucketBook>)> = Vec::new();
     for config in &a.configs {
-        ran.extend(run_one(home, a, config, connector)?);
+        if systrade_config::StrategyKind::of(config).map_err(BadInput)?
+            == systrade_config::StrategyKind::Portfolio
+        {
+            books.extend(
+                desk::BucketBook::of_portfolio(config)?
+                    .into_iter()
+                    .map(|(c, b)| (c, Some(b))),
+            );
+        } else {
+            books.push((config.clone(), None));
+        }
+    }
+    let mut ran = Vec::new();
+    for (config, bucket) in &books {
+        ran.extend(run_one(home, a, config, bucket.as_ref(), connector)?);
     }
     if !a.dry_run {
         mail_newsletter(home, &ran, now, &stamp);
@@ -310,6 +324,7 @@ fn run_one(
     home: &Path,
     a: &RunRequest,
     config: &Path,
+    bucket: Option<&desk::BucketBook>,
     connector: &dyn venue::Connector,
 ) -> anyhow::Result<Option<Ran>> {
     let now = a.now;
@@ -317,7 +332,11 @@ fn run_one(
     if a.refresh {
         refresh_before(home, a, config, &stamp)?;
     }
-    let (l, market_day) = desk::Desk::load(config, a.data.as_deref(), &a.read, a.as_of, now)?;
+    let (mut l, market_day) = desk::Desk::load(config, a.data.as_deref(), &a.read, a.as_of, now)?;
+    if let Some(b) = bucket {
+        l.apply_bucket(config, b)?;
+    }
+    let l = l;
     if a.as_of.is_none() {
         market_session(l.market(), now)
             .map_err(|why| bad(format!("{}: {why}", config.display())))?;

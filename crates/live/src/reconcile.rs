@@ -185,7 +185,12 @@ pub fn book_of(config: &Path) -> anyhow::Result<(RunSection, String)> {
                 .map_err(bad)?
                 .run
         }
-        StrategyKind::Rotation | StrategyKind::Portfolio => {
+        StrategyKind::Rotation => {
+            systrade_config::rotation::RotationConfig::load(config)
+                .map_err(bad)?
+                .run
+        }
+        StrategyKind::Portfolio => {
             return Err(crate::desk::no_daily_run(config));
         }
     };

@@ -92,6 +92,23 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
     })
 }
 
+/// The config's daily bars (the daily run's marks and fills): `data.tickers`, or every
+/// series of the source (`data` overrides `data.source`).
+pub fn daily_bars(
+    config: &Path,
+    data: Option<&Path>,
+    read: &ReadOptions,
+) -> anyhow::Result<BTreeMap<Symbol, Vec<DailyBar>>> {
+    let cfg = RotationConfig::load(config).map_err(bad)?;
+    let source = data
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cfg.source(config));
+    let opts = cfg.parse_options(read);
+    let src =
+        DataSource::open(&source).with_context(|| format!("{}: data.source", config.display()))?;
+    series(&cfg, config, &src, &source, &opts)
+}
+
 /// The config's daily series: every one in the source, or `data.tickers` (each must be
 /// there).
 fn series(

@@ -38,6 +38,9 @@ pub enum When {
     AtClose,
     /// No rebalance in the session; the next one trades on `next`.
     Hold { next: NaiveDate },
+    /// An account whose names differ from the month's targets (a rebalance missed or cut
+    /// short): the month decided on the close of `decided` is traded at this session's open.
+    CatchUp { decided: NaiveDate },
     /// The data stops before the session before: nothing is planned (fail closed).
     Stale {
         latest: NaiveDate,
@@ -57,6 +60,9 @@ impl When {
             When::Hold { next } => {
                 format!("no rebalance on {as_of}; the next one trades on {next}")
             }
+            When::CatchUp { decided } => format!(
+                "catch-up at the open of {as_of}: the account's names differ from the month decided on the close of {decided}"
+            ),
             When::Stale { latest, expected } => format!(
                 "the data ends on {latest}, not {expected}: nothing is planned until it is refreshed"
             ),
@@ -249,8 +255,9 @@ fn next_rebalance(market: Market, d: NaiveDate, fill: Fill) -> NaiveDate {
 }
 
 /// The month decided on the close of row `t` for a book, under the config's limits at the
-/// book's drawdown (the replay's; none known for a positions file).
-fn decide_on(l: &Loaded, t: usize, book: &Book) -> Month {
+/// book's drawdown below `peak` (the replay's or the account's equity peak; the book's own
+/// equity when none is known).
+fn decide_on(l: &Loaded, t: usize, book: &Book, peak: Option<f64>) -> Month {
     let mut m = systrade_rotation::select::decide(&l.panel, t, &l.cfg.rotation);
     let value = book.equity;
     let held: BTreeMap<Symbol, f64> = (0..book.pos.len())
@@ -270,7 +277,9 @@ fn decide_on(l: &Loaded, t: usize, book: &Book) -> Month {
                 .map(|x| x.equity)
                 .fold(f64::NEG_INFINITY, f64::max)
         })
-        .unwrap_or(value);
+        .or(peak)
+        .unwrap_or(value)
+        .max(value);
     let drawdown = if peak > 0.0 {
         (1.0 - value / peak).max(0.0)
     } else {
@@ -462,10 +471,10 @@ pub fn plan(
             book.replay
                 .as_ref()
                 .and_then(|r| r.months.last().filter(|m| m.t == t).cloned())
-                .unwrap_or_else(|| decide_on(l, t, &book)),
+                .unwrap_or_else(|| decide_on(l, t, &book, None)),
         ),
-        When::AtClose => Some(decide_on(l, t, &book)),
-        When::Hold { .. } | When::Stale { .. } => None,
+        When::AtClose => Some(decide_on(l, t, &book, None)),
+        When::Hold { .. } | When::Stale { .. } | When::CatchUp { .. } => None,
     };
     let lot = lot_of(l.market);
     let (orders, unpriced) = match &month {
@@ -491,6 +500,117 @@ pub fn plan(
         month,
         orders,
         held,
+        lot,
+        unpriced,
+    })
+}
+
+/// An account's plan for the session `as_of` (the daily run): the month in force is the
+/// latest one decided on a close before the session; it is traded at the session's open when
+/// that close is the session before (the rebalance; a market-on-close config trades one open
+/// later than its backtest), or when the account's names differ from its targets (a
+/// catch-up); otherwise the account holds. `held` are the account's units; `peak` its equity
+/// peak so far (the drawdown limits).
+pub fn for_account(
+    l: &Loaded,
+    as_of: NaiveDate,
+    held: &BTreeMap<Symbol, f64>,
+    equity: f64,
+    cash: f64,
+    peak: f64,
+) -> anyhow::Result<RotationPlan> {
+    let panel = &l.panel;
+    let Some(t) = panel.dates.partition_point(|d| *d < as_of).checked_sub(1) else {
+        return Err(BadInput(format!("{as_of}: the data has no session before it")).into());
+    };
+    let last = panel.dates[t];
+    let mut pos = vec![0.0; panel.symbols.len()];
+    let mut unpriced = Vec::new();
+    for (s, q) in held.iter().filter(|(_, q)| **q != 0.0) {
+        match panel.column(s.as_str()) {
+            Some(j) => pos[j] = *q,
+            None => unpriced.push(format!(
+                "{s}: held at the broker but not in the config's universe; left alone"
+            )),
+        }
+    }
+    let book = Book {
+        kind: PlanBook::Positions,
+        equity,
+        cash,
+        avg: vec![None; pos.len()],
+        pos,
+        replay: None,
+    };
+    let expected = l.market.calendar().previous_trading_day(as_of);
+    let decided = panel.month_starts().into_iter().filter(|m| *m <= t).max();
+    let lot = lot_of(l.market);
+    let (when, month) = match decided {
+        _ if last < expected => (
+            When::Stale {
+                latest: last,
+                expected,
+            },
+            None,
+        ),
+        None => (
+            When::Hold {
+                next: next_rebalance(l.market, as_of, Fill::NextOpen),
+            },
+            None,
+        ),
+        Some(m) => {
+            let month = decide_on(l, m, &book, Some(peak));
+            let wanted: std::collections::BTreeSet<&Symbol> = month
+                .targets
+                .iter()
+                .filter(|x| x.1 > 0.0)
+                .map(|x| &x.0)
+                .collect();
+            let names: std::collections::BTreeSet<&Symbol> = (0..book.pos.len())
+                .filter(|j| book.pos[*j] != 0.0)
+                .map(|j| &panel.symbols[j])
+                .collect();
+            let when = if m == t {
+                When::AtOpen {
+                    decided: panel.dates[m],
+                }
+            } else if wanted != names {
+                When::CatchUp {
+                    decided: panel.dates[m],
+                }
+            } else {
+                When::Hold {
+                    next: next_rebalance(l.market, as_of, Fill::NextOpen),
+                }
+            };
+            (when, Some(month))
+        }
+    };
+    let (orders, more) = match (&month, &when) {
+        (Some(m), When::AtOpen { .. } | When::CatchUp { .. }) => orders_of(l, m, &book, t, lot),
+        _ => (Vec::new(), Vec::new()),
+    };
+    unpriced.extend(more);
+    let held_lines = (0..book.pos.len())
+        .filter(|j| book.pos[*j] != 0.0)
+        .map(|j| PlanHolding {
+            symbol: panel.symbols[j].clone(),
+            qty: book.pos[j],
+            avg_price: None,
+            last: panel.close[j][t],
+        })
+        .collect();
+    Ok(RotationPlan {
+        as_of,
+        decided: last,
+        book: book.kind,
+        equity,
+        cash,
+        when,
+        month,
+        orders,
+        held: held_lines,
         lot,
         unpriced,
     })
