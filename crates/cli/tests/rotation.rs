@@ -174,3 +174,110 @@ fn test_the_data_cache_changes_nothing() {
         .collect();
     assert_eq!(files.len(), 2, "the parsed series and the panel: {files:?}");
 }
+
+/// One NEWS_SENTIMENT article about `ticker`.
+fn article(ticker: &str, published: &str, score: f64, title: &str) -> serde_json::Value {
+    serde_json::json!({
+        "title": title, "url": format!("https://news.example/{ticker}/{published}"),
+        "time_published": published, "source": "Example Wire",
+        "ticker_sentiment": [
+            {"ticker": ticker, "relevance_score": "0.9", "ticker_sentiment_score": format!("{score}"),
+             "ticker_sentiment_label": "Bearish"},
+            {"ticker": "CRYPTO:BTC", "relevance_score": "0.1", "ticker_sentiment_score": "0.5",
+             "ticker_sentiment_label": "Bullish"}
+        ]
+    })
+}
+
+#[test]
+fn test_bucket_a_news_blocks_a_new_entry_but_not_a_held_name_and_sees_no_later_article() {
+    // 2021-04-01: the month chose XLE (new), XLB and XLF (see the plan tests); XLB was held.
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo().join("../shared/data/us_etf_daily_yahoo");
+    let news = dir.path().join("news.json");
+    std::fs::write(
+        &news,
+        serde_json::json!({"items": "4", "feed": [
+            article("XLE", "20210330T141500", -0.6, "Oil majors slump on demand warning"),
+            article("XLE", "20210329T090000", -0.2, "Refiners mixed"),
+            article("XLB", "20210331T120000", -0.7, "Materials downgraded"),
+            article("XLK", "20210402T120000", -0.9, "After the decision: never seen"),
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let base = read(&repo().join("configs/bucket_a.toml"))
+        .replace("../../shared/data/us_etf_daily_yahoo", s(&data));
+    let cfg = dir.path().join("a.toml");
+    std::fs::write(
+        &cfg,
+        format!("{base}\n[news]\nsource = \"news.json\"\nnews_days = 7\nnews_block = -0.15\n"),
+    )
+    .unwrap();
+    let plain = dir.path().join("plain.toml");
+    std::fs::write(&plain, &base).unwrap();
+    let month = |c: &std::path::Path, name: &str| {
+        let out = dir.path().join(name);
+        let r = run(&["backtest", "--config", s(c), "--out", s(&out)]);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        common::rows(&out.join("targets.csv"))
+            .into_iter()
+            .filter(|r| r["date"] == "2021-04-01")
+            .map(|r| {
+                (
+                    r["symbol"].clone(),
+                    (r["status"].clone(), r["detail"].clone()),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let without = month(&plain, "plain");
+    let with = month(&cfg, "news");
+    assert_eq!(without["XLE"].0, "selected");
+    assert_eq!(without["XLB"].0, "selected");
+    // XLE: (−0.6·0.9 − 0.2·0.9) / 1.8 = −0.4 < −0.15, not held: no entry.
+    assert_eq!(with["XLE"], ("news_risk".to_string(), "-0.4".to_string()));
+    // XLB is held since March: bad news does not force it out.
+    assert_eq!(with["XLB"].0, "selected");
+    // The article dated after the decision changes nothing about XLK.
+    assert_eq!(with["XLK"].0, without["XLK"].0);
+    // Another name takes the freed place.
+    let chosen = |m: &std::collections::BTreeMap<String, (String, String)>| {
+        m.values().filter(|v| v.0 == "selected").count()
+    };
+    assert_eq!(chosen(&with), chosen(&without));
+    // The newsletter's plan says why XLE is avoided, with the headline.
+    let letter = dir.path().join("n.html");
+    let r = run(&[
+        "--home",
+        s(&dir.path().join("home")),
+        "newsletter",
+        "--config",
+        s(&cfg),
+        "--date",
+        "2021-03-31",
+        "--preview",
+        s(&letter),
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let text = read(&dir.path().join("n.txt"));
+    assert!(
+        text.contains("XLE (0): news risk: sentiment -0.40 is below the block (\"Oil majors slump on demand warning\")"),
+        "{text}"
+    );
+    // A bad news file is one clear error naming it.
+    std::fs::write(&news, "{\"feed\": [{\"time_published\": \"yesterday\"}]}").unwrap();
+    let r = run(&[
+        "backtest",
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&dir.path().join("bad")),
+    ]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("news.source") && r.stderr.contains("time_published \"yesterday\""),
+        "{}",
+        r.stderr
+    );
+}

@@ -58,6 +58,34 @@ impl Default for RotationBacktest {
     }
 }
 
+/// The optional news input (`[news]`): a name not held whose news sentiment over the last
+/// `news_days` is below `news_block` gets no new entry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewsSection {
+    /// A JSON file in Alpha Vantage's `NEWS_SENTIMENT` shape (`{"feed": [...]}`), or a market
+    /// database holding news fetched by `systrade data fetch --news`; relative to the config.
+    pub source: PathBuf,
+    /// The window, in calendar days ending on the decision date.
+    #[serde(default = "default_news_days")]
+    pub news_days: u32,
+    /// The relevance-weighted mean sentiment below which a new entry is refused (Alpha
+    /// Vantage calls −0.15 and below "somewhat bearish").
+    #[serde(default = "default_news_block")]
+    pub news_block: f64,
+    /// Articles less relevant to the name than this are left out.
+    #[serde(default)]
+    pub min_relevance: f64,
+}
+
+fn default_news_days() -> u32 {
+    7
+}
+
+fn default_news_block() -> f64 {
+    -0.15
+}
+
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +107,8 @@ pub struct RotationConfig {
     pub decisions: super::run::DecisionsSection,
     #[serde(default)]
     pub execution: super::run::ExecutionSection,
+    #[serde(default)]
+    pub news: Option<NewsSection>,
 }
 
 impl RotationConfig {
@@ -133,6 +163,23 @@ impl RotationConfig {
             ("rotation.vol_window", self.rotation.vol_window as u64),
         ])?;
         self.rotation.validate()?;
+        if let Some(n) = &self.news {
+            if n.news_days == 0 {
+                return Err("news.news_days: must be at least 1".into());
+            }
+            if !(n.news_block.is_finite() && (-1.0..=1.0).contains(&n.news_block)) {
+                return Err(format!(
+                    "news.news_block: a sentiment between -1 and 1 (got {})",
+                    n.news_block
+                ));
+            }
+            if !(0.0..=1.0).contains(&n.min_relevance) {
+                return Err(format!(
+                    "news.min_relevance: between 0 and 1 (got {})",
+                    n.min_relevance
+                ));
+            }
+        }
         self.safety.validate()?;
         self.run.validate()?;
         self.decisions.validate()?;
@@ -194,6 +241,15 @@ mod tests {
         assert_eq!(c.data.adjust, "total");
         for (text, msg) in [
             ("[rotation]\ntop_n = 0\n", "rotation.top_n"),
+            (
+                "[news]\nsource = \"n.json\"\nnews_days = 0\n",
+                "news.news_days",
+            ),
+            (
+                "[news]\nsource = \"n.json\"\nnews_block = -2.0\n",
+                "news.news_block",
+            ),
+            ("[news]\nsourc = \"n.json\"\n", "sourc"),
             ("[rotation]\nskip = 300\n", "rotation.skip"),
             ("[rotation]\nmax_corr = 1.5\n", "rotation.max_corr"),
             ("[rotation]\nweighting = \"kelly\"\n", "weighting"),

@@ -109,3 +109,64 @@ impl MarketDb {
         Ok(out)
     }
 }
+
+/// The articles of an Alpha Vantage `NEWS_SENTIMENT` answer (`{"feed": [...]}`): one item per
+/// article and ticker it scores — only `only`'s when given; tickers that are not symbols
+/// (`CRYPTO:BTC`, `FOREX:USD`) are left out. A timestamp or score that does not parse is an
+/// error naming the article. Sorted by publication, duplicates (same ticker, time and URL)
+/// dropped.
+pub fn parse_feed(v: &serde_json::Value, only: Option<&Symbol>) -> Result<Vec<NewsItem>, String> {
+    use serde_json::Value;
+    let Some(feed) = v.get("feed").and_then(Value::as_array) else {
+        return Err("no \"feed\" in the news answer".into());
+    };
+    let text = |a: &Value, k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let num = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<f64>().ok())
+    };
+    let mut out = Vec::new();
+    for a in feed {
+        let published = text(a, "time_published");
+        let Ok(at) = chrono::NaiveDateTime::parse_from_str(&published, "%Y%m%dT%H%M%S") else {
+            return Err(format!("article time_published {published:?}"));
+        };
+        let Some(list) = a.get("ticker_sentiment").and_then(Value::as_array) else {
+            continue;
+        };
+        for ts in list {
+            let ticker = text(ts, "ticker");
+            let symbol = match only {
+                Some(s) if s.as_str() == ticker => s.clone(),
+                Some(_) => continue,
+                None => match Symbol::new(&ticker) {
+                    Ok(s) if !ticker.contains(':') => s,
+                    _ => continue,
+                },
+            };
+            let (Some(score), Some(relevance)) = (
+                num(ts, "ticker_sentiment_score"),
+                num(ts, "relevance_score"),
+            ) else {
+                return Err(format!(
+                    "article {published} ({ticker}): sentiment score is not a number"
+                ));
+            };
+            out.push(NewsItem {
+                symbol,
+                date: at.date(),
+                published: published.clone(),
+                score,
+                label: text(ts, "ticker_sentiment_label"),
+                relevance,
+                headline: text(a, "title"),
+                source: text(a, "source"),
+                url: text(a, "url"),
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.symbol, &a.published, &a.url).cmp(&(&b.symbol, &b.published, &b.url)));
+    out.dedup_by(|a, b| a.symbol == b.symbol && a.url == b.url && a.published == b.published);
+    Ok(out)
+}

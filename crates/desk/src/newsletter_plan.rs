@@ -195,7 +195,7 @@ fn rotation_avoid(p: &RotationPlan) -> Vec<AvoidLine> {
     m.rows
         .iter()
         .filter(|r| match r.status {
-            Status::Correlated { .. } | Status::Limited { .. } => true,
+            Status::Correlated { .. } | Status::Limited { .. } | Status::NewsRisk { .. } => true,
             Status::BelowSma => r.momentum.is_some_and(|x| x > floor),
             _ => false,
         })

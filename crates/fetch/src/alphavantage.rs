@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use systrade_core::{Market, Symbol};
 use systrade_data::Adjust;
@@ -165,7 +165,7 @@ impl AlphaVantage {
             ],
             symbol.as_str(),
         )?;
-        let Some(feed) = v.get("feed").and_then(Value::as_array) else {
+        if v.get("feed").and_then(Value::as_array).is_none() {
             return Err(
                 Self::refusal(&v, symbol.as_str()).unwrap_or_else(|| FetchError::Answer {
                     provider: "alphavantage",
@@ -173,55 +173,12 @@ impl AlphaVantage {
                     message: "no \"feed\" in the news answer".into(),
                 }),
             );
-        };
-        let text = |a: &Value, k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let mut out = Vec::new();
-        for a in feed {
-            let published = text(a, "time_published");
-            let Ok(at) = NaiveDateTime::parse_from_str(&published, "%Y%m%dT%H%M%S") else {
-                return Err(FetchError::Answer {
-                    provider: "alphavantage",
-                    symbol: Some(symbol.to_string()),
-                    message: format!("article time_published {published:?}"),
-                });
-            };
-            let Some(ts) = a
-                .get("ticker_sentiment")
-                .and_then(Value::as_array)
-                .and_then(|l| l.iter().find(|t| text(t, "ticker") == symbol.as_str()))
-            else {
-                continue;
-            };
-            let num = |v: &Value, k: &str| {
-                v.get(k)
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse::<f64>().ok())
-            };
-            let (Some(score), Some(relevance)) = (
-                num(ts, "ticker_sentiment_score"),
-                num(ts, "relevance_score"),
-            ) else {
-                return Err(FetchError::Answer {
-                    provider: "alphavantage",
-                    symbol: Some(symbol.to_string()),
-                    message: format!("article {published}: sentiment score is not a number"),
-                });
-            };
-            out.push(NewsItem {
-                symbol: symbol.clone(),
-                date: at.date(),
-                published,
-                score,
-                label: text(ts, "ticker_sentiment_label"),
-                relevance,
-                headline: text(a, "title"),
-                source: text(a, "source"),
-                url: text(a, "url"),
-            });
         }
-        out.sort_by(|a, b| (&a.published, &a.url).cmp(&(&b.published, &b.url)));
-        out.dedup_by(|a, b| a.url == b.url && a.published == b.published);
-        Ok(out)
+        systrade_data::news::parse_feed(&v, Some(symbol)).map_err(|message| FetchError::Answer {
+            provider: "alphavantage",
+            symbol: Some(symbol.to_string()),
+            message,
+        })
     }
 }
 

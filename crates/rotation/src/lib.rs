@@ -18,6 +18,7 @@
 //!
 //! Pure: no I/O, no clock; the same panel gives the same bytes.
 
+pub mod news;
 pub mod panel;
 pub mod run;
 pub mod select;

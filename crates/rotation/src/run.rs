@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use systrade_core::Symbol;
 
-use crate::select::{Month, decide, limit};
+use crate::select::{Month, decide_with, limit};
 use crate::{Fill, Panel, RotationError, RotationParams};
 
 /// A day of the run.
@@ -101,6 +101,16 @@ pub fn run(
     p: &RotationParams,
     s: &Settings,
 ) -> Result<RotationResult, RotationError> {
+    run_with(panel, p, s, None)
+}
+
+/// [`run`] with the news rule (a name not held whose sentiment blocks gets no new entry).
+pub fn run_with(
+    panel: &Panel,
+    p: &RotationParams,
+    s: &Settings,
+    news: Option<&crate::news::News>,
+) -> Result<RotationResult, RotationError> {
     p.validate().map_err(RotationError::Input)?;
     if !(s.cash.is_finite() && s.cash > 0.0) {
         return Err(RotationError::Input(format!(
@@ -156,7 +166,7 @@ pub fn run(
         }
         if next_start.peek() == Some(&t) {
             next_start.next();
-            let mut month = decide(panel, t, p);
+            let mut month = decide_with(panel, t, p, news, &pos);
             // The limits judge the run's value at this close against its peak so far.
             let value = cash + held_value(panel, &pos, t);
             let peak = peak.max(value);

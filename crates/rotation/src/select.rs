@@ -63,6 +63,11 @@ pub enum Status {
     Limited {
         why: &'static str,
     },
+    /// Not held, and its news sentiment is below the block: no new entry.
+    NewsRisk {
+        score: f64,
+        headline: String,
+    },
 }
 
 impl Status {
@@ -77,6 +82,7 @@ impl Status {
             Status::RiskOff => "risk_off",
             Status::Cash => "cash",
             Status::Limited { .. } => "limited",
+            Status::NewsRisk { .. } => "news_risk",
         }
     }
 }
@@ -144,6 +150,18 @@ fn correlation(a: &[Option<f64>], b: &[Option<f64>]) -> Option<f64> {
 
 /// The rebalance decided on the close of panel row `t`.
 pub fn decide(panel: &Panel, t: usize, p: &RotationParams) -> Month {
+    decide_with(panel, t, p, None, &[])
+}
+
+/// The rebalance decided on the close of row `t`, with the news rule: a name not `held`
+/// (units per column; empty: none) whose sentiment blocks is not eligible.
+pub fn decide_with(
+    panel: &Panel,
+    t: usize,
+    p: &RotationParams,
+    news: Option<&crate::news::News>,
+    held: &[f64],
+) -> Month {
     let regime = regime_at(panel, t, p);
     let mut rows: Vec<Row> = Vec::with_capacity(panel.symbols.len());
     let mut eligible: Vec<(f64, usize)> = Vec::new();
@@ -159,10 +177,19 @@ pub fn decide(panel: &Panel, t: usize, p: &RotationParams) -> Month {
             (Some(c), Some(m)) => match (p.trend_sma > 0, sma) {
                 (true, None) => Status::ShortHistory,
                 (true, Some(a)) if c <= a => Status::BelowSma,
-                _ => {
-                    eligible.push((m, s));
-                    Status::NotTopN
-                }
+                _ => match news
+                    .filter(|_| held.get(s).is_none_or(|q| *q == 0.0))
+                    .and_then(|n| n.blocks(s, panel.dates[t]))
+                {
+                    Some(x) => Status::NewsRisk {
+                        score: x.score,
+                        headline: x.headline,
+                    },
+                    None => {
+                        eligible.push((m, s));
+                        Status::NotTopN
+                    }
+                },
             },
         };
         rows.push(Row {

@@ -27,6 +27,8 @@ pub struct Loaded {
     /// The prices on the union calendar (what the strategy and the benchmark read).
     pub panel: Panel,
     pub source: PathBuf,
+    /// `[news]`, read: each name's articles.
+    pub news: Option<systrade_rotation::news::News>,
 }
 
 /// Loads `config`; `data` overrides `data.source`. A folder's panel is cached beside its
@@ -84,12 +86,67 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
             )));
         }
     }
+    let news = load_news(&cfg, config, &panel)?;
     Ok(Loaded {
         cfg,
         market,
         panel,
         source,
+        news,
     })
+}
+
+/// `[news]`: a NEWS_SENTIMENT JSON file, or a market database's fetched news, as each panel
+/// name's articles in date order.
+fn load_news(
+    cfg: &RotationConfig,
+    config: &Path,
+    panel: &Panel,
+) -> anyhow::Result<Option<systrade_rotation::news::News>> {
+    use systrade_rotation::news::{Article, News, NewsRule};
+    let Some(n) = &cfg.news else {
+        return Ok(None);
+    };
+    let path = systrade_config::resolve(config, &n.source);
+    let where_ = || format!("{}: news.source {}", config.display(), path.display());
+    let items: Vec<systrade_data::news::NewsItem> = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        let text = std::fs::read_to_string(&path).with_context(where_)?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(format!("{}: not JSON: {e}", where_())))?;
+        systrade_data::news::parse_feed(&v, None).map_err(|e| bad(format!("{}: {e}", where_())))?
+    } else {
+        let db = systrade_data::db::MarketDb::open_existing(&path).with_context(where_)?;
+        let mut all = Vec::new();
+        for s in &panel.symbols {
+            all.extend(db.news(s).with_context(where_)?);
+        }
+        all
+    };
+    let mut by_column: Vec<Vec<Article>> = vec![Vec::new(); panel.symbols.len()];
+    for x in items {
+        if let Some(j) = panel.column(x.symbol.as_str()) {
+            by_column[j].push(Article {
+                date: x.date,
+                score: x.score,
+                relevance: x.relevance,
+                headline: x.headline,
+            });
+        }
+    }
+    for list in &mut by_column {
+        list.sort_by(|a, b| a.date.cmp(&b.date));
+    }
+    Ok(Some(News {
+        by_column,
+        rule: NewsRule {
+            days: n.news_days,
+            block: n.news_block,
+            min_relevance: n.min_relevance,
+        },
+    }))
 }
 
 /// The config's daily bars (the daily run's marks and fills): `data.tickers`, or every
@@ -159,7 +216,7 @@ impl Loaded {
     ) -> anyhow::Result<RotationResult> {
         let p = &cfg.rotation;
         let limits = crate::trend::limits_of(&cfg.safety);
-        systrade_rotation::run(
+        systrade_rotation::run::run_with(
             &self.panel,
             p,
             &Settings {
@@ -168,6 +225,7 @@ impl Loaded {
                 end,
                 limits,
             },
+            self.news.as_ref(),
         )
         .map_err(|e| bad(e.to_string()))
     }
@@ -193,6 +251,7 @@ pub fn targets_csv(r: &RotationResult) -> String {
             let detail = match &row.status {
                 Status::Correlated { with, corr } => format!("{with} {}", num(*corr)),
                 Status::Limited { why } => (*why).to_string(),
+                Status::NewsRisk { score, .. } => num(*score),
                 _ => String::new(),
             };
             let _ = writeln!(
@@ -412,6 +471,9 @@ pub fn tearsheet(
                     .filter_map(|row| match &row.status {
                         Status::Correlated { with, corr } => {
                             Some(format!("{} ({with} {corr:.2})", row.symbol))
+                        }
+                        Status::NewsRisk { score, .. } => {
+                            Some(format!("{} (news {score:+.2})", row.symbol))
                         }
                         _ => None,
                     })

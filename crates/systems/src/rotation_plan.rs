@@ -175,7 +175,7 @@ fn replayed(l: &Loaded, cash: f64, end: NaiveDate) -> anyhow::Result<Book> {
         ))
         .into());
     }
-    let r = systrade_rotation::run(
+    let r = systrade_rotation::run::run_with(
         &l.panel,
         &l.cfg.rotation,
         &Settings {
@@ -184,6 +184,7 @@ fn replayed(l: &Loaded, cash: f64, end: NaiveDate) -> anyhow::Result<Book> {
             end: Some(end),
             limits: crate::trend::limits_of(&l.cfg.safety),
         },
+        l.news.as_ref(),
     )
     .map_err(|e| BadInput(e.to_string()))?;
     let last = r.series.last().ok_or_else(|| {
@@ -258,7 +259,13 @@ fn next_rebalance(market: Market, d: NaiveDate, fill: Fill) -> NaiveDate {
 /// book's drawdown below `peak` (the replay's or the account's equity peak; the book's own
 /// equity when none is known).
 fn decide_on(l: &Loaded, t: usize, book: &Book, peak: Option<f64>) -> Month {
-    let mut m = systrade_rotation::select::decide(&l.panel, t, &l.cfg.rotation);
+    let mut m = systrade_rotation::select::decide_with(
+        &l.panel,
+        t,
+        &l.cfg.rotation,
+        l.news.as_ref(),
+        &book.pos,
+    );
     let value = book.equity;
     let held: BTreeMap<Symbol, f64> = (0..book.pos.len())
         .filter(|j| book.pos[*j] != 0.0 && value > 0.0)
@@ -308,6 +315,9 @@ pub fn status_words(s: &Status) -> String {
         Status::RiskOff => "risk-off: nothing is bought".into(),
         Status::Cash => "the risk-off holding".into(),
         Status::Limited { why } => format!("chosen, but kept out by {why}"),
+        Status::NewsRisk { score, headline } => {
+            format!("news risk: sentiment {score:+.2} is below the block (\"{headline}\")")
+        }
     }
 }
 
@@ -656,6 +666,7 @@ pub fn targets_csv(m: &Month) -> String {
         let detail = match &r.status {
             Status::Correlated { with, corr } => format!("{with} {corr:.4}"),
             Status::Limited { why } => (*why).to_string(),
+            Status::NewsRisk { score, .. } => format!("{score:.4}"),
             _ => String::new(),
         };
         let _ = writeln!(
