@@ -137,7 +137,7 @@ fn load_news(
         }
     }
     for list in &mut by_column {
-        list.sort_by(|a, b| a.date.cmp(&b.date));
+        list.sort_by_key(|a| a.date);
     }
     Ok(Some(News {
         by_column,
