@@ -3,6 +3,7 @@
 
 pub mod avwap;
 pub mod book;
+pub mod feed;
 pub mod momentum;
 pub mod overrides;
 pub mod portfolio;
@@ -34,6 +35,8 @@ pub enum StrategyKind {
     Portfolio,
     /// A book traded from trade sheets: no daily decision, only staging and approvals.
     Sheet,
+    /// A feed bucket (C, low-float; D, unusual options): alerts from a CSV.
+    Feed,
 }
 
 impl StrategyKind {
@@ -45,6 +48,7 @@ impl StrategyKind {
             StrategyKind::Rotation => "rotation",
             StrategyKind::Portfolio => "portfolio",
             StrategyKind::Sheet => "sheet",
+            StrategyKind::Feed => "feed",
         }
     }
 
@@ -58,12 +62,13 @@ impl StrategyKind {
             Some("rotation") => Ok(StrategyKind::Rotation),
             Some("portfolio") => Ok(StrategyKind::Portfolio),
             Some("sheet") => Ok(StrategyKind::Sheet),
+            Some("feed") => Ok(StrategyKind::Feed),
             Some(other) => Err(format!(
-                "{}: strategy: unknown {other:?} (\"trend\", \"momentum\", \"avwap\", \"rotation\", \"portfolio\" or \"sheet\")",
+                "{}: strategy: unknown {other:?} (\"trend\", \"momentum\", \"avwap\", \"rotation\", \"feed\", \"portfolio\" or \"sheet\")",
                 path.display()
             )),
             None => Err(format!(
-                "{}: strategy: missing (\"trend\", \"momentum\", \"avwap\", \"rotation\" or \"sheet\")",
+                "{}: strategy: missing (\"trend\", \"momentum\", \"avwap\", \"rotation\", \"feed\", \"portfolio\" or \"sheet\")",
                 path.display()
             )),
         }
@@ -195,6 +200,27 @@ pub fn universe(path: &Path) -> Result<Universe, String> {
                 market: market_of(&c.data.market),
                 adjust: adjust(&c.data.adjust),
                 source: c.source(path),
+                refresh: None,
+            })
+        }
+        StrategyKind::Feed => {
+            let c = feed::FeedConfig::load(path)?;
+            let file = resolve(path, &c.feed.source);
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("{}: feed.source {}: {e}", path.display(), file.display()))?;
+            let alerts =
+                systrade_feeds::parse(c.feed.kind, &text, &file.display().to_string(), c.market())?;
+            let mut tickers: Vec<String> = Vec::new();
+            for a in alerts {
+                if !tickers.iter().any(|t| t == a.symbol.as_str()) {
+                    tickers.push(a.symbol.to_string());
+                }
+            }
+            Ok(Universe {
+                tickers,
+                market: Some(c.market()),
+                adjust: adjust(&c.data.adjust),
+                source: resolve(path, &c.data.source),
                 refresh: None,
             })
         }

@@ -242,6 +242,7 @@ impl Desk {
                 Ok((Desk::Rotation(Box::new(RotationDesk { l, bars })), day))
             }
             StrategyKind::Portfolio => Err(no_daily_run(config)),
+            StrategyKind::Feed => Err(no_feed_run(config)),
             StrategyKind::Sheet => {
                 let l = SheetBook::load(config, data, read)?;
                 let day = as_of.unwrap_or_else(|| crate::session_or_today(l.market, now));
@@ -906,6 +907,16 @@ impl Desk {
         run.paper_cash = Some(b.capital);
         Ok(())
     }
+}
+
+/// A feed bucket (C or D) is backtested and swept; the daily run does not trade it yet, and
+/// says so rather than guess.
+pub fn no_feed_run(config: &Path) -> anyhow::Error {
+    BadInput(format!(
+        "{}: a feed bucket (low-float or options alerts) has no daily run yet: `systrade backtest --config` and `sweep` take it",
+        config.display()
+    ))
+    .into()
 }
 
 /// A portfolio is run bucket by bucket (`systrade run --config portfolio.toml` expands it);

@@ -193,6 +193,7 @@ pub fn book_of(config: &Path) -> anyhow::Result<(RunSection, String)> {
         StrategyKind::Portfolio => {
             return Err(crate::desk::no_daily_run(config));
         }
+        StrategyKind::Feed => return Err(crate::desk::no_feed_run(config)),
     };
     let name = strategy_name(config, run.name.as_deref());
     Ok((run, name))

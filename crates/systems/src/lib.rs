@@ -13,6 +13,7 @@
 pub mod avwap;
 pub mod bucket_plan;
 pub mod buckets;
+pub mod feed;
 pub mod momentum;
 pub mod momentum_plan;
 pub mod plan;

@@ -41,6 +41,7 @@ enum Inputs {
     Momentum(Box<momentum::Loaded>),
     Avwap(Box<avwap::Loaded>),
     Rotation(Box<rotation::Loaded>),
+    Feed(Box<crate::feed::Loaded>),
 }
 
 /// A sweep's runs, and the points the strategy refused with its words.
@@ -90,6 +91,11 @@ impl Study {
                 let ppy = l.periods_per_year();
                 (Inputs::Rotation(Box::new(l)), ppy)
             }
+            StrategyKind::Feed => {
+                let l = crate::feed::load(path, data, read)?;
+                let ppy = f64::from(l.market.periods_per_year());
+                (Inputs::Feed(Box::new(l)), ppy)
+            }
             StrategyKind::Portfolio => {
                 return Err(bad(format!(
                     "{}: a portfolio is studied bucket by bucket (sweep each bucket's config)",
@@ -125,6 +131,7 @@ impl Study {
             Inputs::Momentum(l) => (l.cfg.backtest.start, l.cfg.backtest.end),
             Inputs::Avwap(l) => (l.cfg.backtest.start, l.cfg.backtest.end),
             Inputs::Rotation(l) => (l.cfg.backtest.start, l.cfg.backtest.end),
+            Inputs::Feed(l) => (l.cfg.backtest.start, l.cfg.backtest.end),
         }
     }
 
@@ -147,6 +154,13 @@ impl Study {
                 .map(|b| b.ts)
                 .collect(),
             Inputs::Rotation(l) => l.panel.dates.iter().copied().collect(),
+            Inputs::Feed(l) => l
+                .data
+                .values()
+                .flat_map(|b| [b.first(), b.last()])
+                .flatten()
+                .map(|b| b.ts)
+                .collect(),
         };
         Some((*dates.first()?, *dates.last()?))
     }
@@ -210,6 +224,11 @@ impl Study {
                 let cfg = systrade_config::rotation::RotationConfig::parse(&self.path, &text)
                     .map_err(refused)?;
                 Ok(Configured::Rotation(Box::new(cfg)))
+            }
+            Inputs::Feed(_) => {
+                let cfg =
+                    systrade_config::feed::FeedConfig::parse(&self.path, &text).map_err(refused)?;
+                Ok(Configured::Feed(Box::new(cfg)))
             }
         }
     }
@@ -306,6 +325,17 @@ impl Study {
                     final_equity: r.final_equity,
                     entries: count(systrade_rotation::run::TxKind::Buy),
                     exits: count(systrade_rotation::run::TxKind::Sell),
+                })
+            }
+            (Configured::Feed(cfg), Inputs::Feed(l)) => {
+                let (r, verdicts) = l.run_with(&cfg, cfg.backtest.cash, window)?;
+                let rows = r.series.iter().skip(1);
+                Ok(Evaluation {
+                    dates: rows.clone().map(|x| x.date).collect(),
+                    returns: rows.map(|x| x.ret).collect(),
+                    final_equity: r.summary.final_equity,
+                    entries: verdicts.iter().filter(|v| v.status == "entered").count(),
+                    exits: r.summary.n_trades,
                 })
             }
             _ => Err(bad("the study's inputs do not match its config")),
@@ -413,6 +443,7 @@ enum Configured {
     Momentum(Box<systrade_pipeline::momentum::MomentumParams>),
     Avwap(Box<AvwapConfig>, Box<systrade_avwap::AvwapParams>),
     Rotation(Box<systrade_config::rotation::RotationConfig>),
+    Feed(Box<systrade_config::feed::FeedConfig>),
 }
 
 /// Cohort-book rows of every formation whose (previous, target) weights pass `f`.

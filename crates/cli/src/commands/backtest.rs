@@ -25,6 +25,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
             systrade_config::StrategyKind::Avwap => super::avwap::backtest(config, a),
             systrade_config::StrategyKind::Rotation => super::rotation::backtest(config, a),
             systrade_config::StrategyKind::Portfolio => super::rotation::portfolio(config, a),
+            systrade_config::StrategyKind::Feed => super::feed::backtest(config, a),
             systrade_config::StrategyKind::Sheet => Err(BadInput(format!(
                 "{}: strategy: unknown \"sheet\" (\"trend\", \"momentum\", \"avwap\" or \"rotation\")",
                 config.display()

@@ -5,6 +5,7 @@ mod backtest;
 mod daily;
 mod data;
 mod demo;
+mod feed;
 mod fetch;
 mod indicators;
 mod metrics;
