@@ -234,13 +234,7 @@ pub fn plan(path: &Path, session: Session, read: &ReadOptions) -> anyhow::Result
         );
     }
     Ok(PortfolioPlan {
-        name: if cfg.name.is_empty() {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        } else {
-            cfg.name.clone()
-        },
+        name: crate::buckets::portfolio_name(&cfg, path),
         as_of,
         capital: cfg.capital,
         buckets,

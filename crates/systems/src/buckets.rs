@@ -114,6 +114,17 @@ fn metrics_of(dates: &[NaiveDate], rets: &[f64], ppy: f64) -> Option<systrade_me
     systrade_metrics::summarize(dates, rets, None, ppy).ok()
 }
 
+/// The portfolio's `name`, else its file's stem.
+pub fn portfolio_name(cfg: &PortfolioConfig, path: &Path) -> String {
+    if cfg.name.is_empty() {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    } else {
+        cfg.name.clone()
+    }
+}
+
 /// Runs every bucket of the portfolio at `path` and merges them.
 pub fn backtest(path: &Path, read: &ReadOptions) -> anyhow::Result<PortfolioRun> {
     let cfg = PortfolioConfig::load(path).map_err(bad)?;
@@ -184,13 +195,7 @@ pub fn backtest(path: &Path, read: &ReadOptions) -> anyhow::Result<PortfolioRun>
         .map(|w| w[1] / w[0] - 1.0)
         .collect();
     Ok(PortfolioRun {
-        name: if cfg.name.is_empty() {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        } else {
-            cfg.name.clone()
-        },
+        name: portfolio_name(&cfg, path),
         capital: cfg.capital,
         unallocated,
         metrics: metrics_of(&dates, &rets, ppy),

@@ -142,6 +142,21 @@ struct Book {
     replay: Option<RotationResult>,
 }
 
+impl Book {
+    /// What the book holds, marked at row `t`'s closes.
+    fn holdings(&self, panel: &Panel, t: usize) -> Vec<PlanHolding> {
+        (0..self.pos.len())
+            .filter(|j| self.pos[*j] != 0.0)
+            .map(|j| PlanHolding {
+                symbol: panel.symbols[j].clone(),
+                qty: self.pos[j],
+                avg_price: self.avg[j],
+                last: panel.close[j][t],
+            })
+            .collect()
+    }
+}
+
 /// Average cost per column from the replay's fills (a sale keeps the average; a position
 /// that closes forgets it).
 fn average_costs(panel: &Panel, r: &RotationResult) -> Vec<Option<f64>> {
@@ -491,15 +506,7 @@ pub fn plan(
         Some(m) => orders_of(l, m, &book, t, lot),
         None => (Vec::new(), Vec::new()),
     };
-    let held = (0..book.pos.len())
-        .filter(|j| book.pos[*j] != 0.0)
-        .map(|j| PlanHolding {
-            symbol: panel.symbols[j].clone(),
-            qty: book.pos[j],
-            avg_price: book.avg[j],
-            last: panel.close[j][t],
-        })
-        .collect();
+    let held = book.holdings(panel, t);
     Ok(RotationPlan {
         as_of,
         decided: last,
@@ -602,15 +609,7 @@ pub fn for_account(
         _ => (Vec::new(), Vec::new()),
     };
     unpriced.extend(more);
-    let held_lines = (0..book.pos.len())
-        .filter(|j| book.pos[*j] != 0.0)
-        .map(|j| PlanHolding {
-            symbol: panel.symbols[j].clone(),
-            qty: book.pos[j],
-            avg_price: None,
-            last: panel.close[j][t],
-        })
-        .collect();
+    let held_lines = book.holdings(panel, t);
     Ok(RotationPlan {
         as_of,
         decided: last,

@@ -138,13 +138,7 @@ impl Study {
     /// The first and last dates of the data.
     pub fn span(&self) -> Option<(NaiveDate, NaiveDate)> {
         let dates: BTreeSet<NaiveDate> = match &self.inputs {
-            Inputs::Trend(l) => l
-                .data
-                .values()
-                .flat_map(|b| [b.first(), b.last()])
-                .flatten()
-                .map(|b| b.ts)
-                .collect(),
+            Inputs::Trend(l) => ends(&l.data),
             Inputs::Momentum(l) => l.panel.dates.iter().copied().collect(),
             Inputs::Avwap(l) => l
                 .panels
@@ -154,13 +148,7 @@ impl Study {
                 .map(|b| b.ts)
                 .collect(),
             Inputs::Rotation(l) => l.panel.dates.iter().copied().collect(),
-            Inputs::Feed(l) => l
-                .data
-                .values()
-                .flat_map(|b| [b.first(), b.last()])
-                .flatten()
-                .map(|b| b.ts)
-                .collect(),
+            Inputs::Feed(l) => ends(&l.data),
         };
         Some((*dates.first()?, *dates.last()?))
     }
@@ -444,6 +432,15 @@ enum Configured {
     Avwap(Box<AvwapConfig>, Box<systrade_avwap::AvwapParams>),
     Rotation(Box<systrade_config::rotation::RotationConfig>),
     Feed(Box<systrade_config::feed::FeedConfig>),
+}
+
+/// The first and last dates of each series.
+fn ends(data: &BTreeMap<Symbol, Vec<systrade_core::DailyBar>>) -> BTreeSet<NaiveDate> {
+    data.values()
+        .flat_map(|b| [b.first(), b.last()])
+        .flatten()
+        .map(|b| b.ts)
+        .collect()
 }
 
 /// Cohort-book rows of every formation whose (previous, target) weights pass `f`.
