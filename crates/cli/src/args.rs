@@ -103,7 +103,9 @@ systrade sweep --strategy sma-cross --symbols all --grid 'fast=5..50:5,slow=20..
     /// A) plans the month's rebalance when the session trades one (at the open after the
     /// deciding close, or provisional for a market-on-close fill) and says when the next one
     /// is otherwise. A portfolio plans every trend and rotation bucket with its capital and
-    /// limits into OUT/<bucket>/, with portfolio_plan_D.json beside them.
+    /// limits into OUT/<bucket>/, with portfolio_plan_D.json beside them. A feed config
+    /// (buckets C and D) plans the session's exits and the entries its alerts ask for, with
+    /// their stops (alerts_D.csv: each alert's verdict).
     #[command(
         after_help = "Examples:\n  systrade plan --config configs/trend_crypto.toml --as-of 2022-06-01 --out runs/plan\n  \
 systrade plan --config configs/trend_crypto.toml --as-of 2022-06-01 --positions book.csv --capital 125000 --out runs/plan\n  \

@@ -169,27 +169,117 @@ fn test_feed_buckets_take_the_research_tools_and_join_a_portfolio() {
     let a = summary["buckets"]["C"]["final_equity"].as_f64().unwrap();
     let b = solo_sum["final_equity"].as_f64().unwrap();
     assert!((a - b).abs() < 1e-6 * b, "{a} vs {b}");
-    // No daily run or plan yet, said plainly.
-    for cmd in [
-        vec![
+    // No daily run yet, said plainly.
+    let r = run(&[
+        "run",
+        "--config",
+        s(&cfg),
+        "--home",
+        s(&dir.path().join("h")),
+    ]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("feed bucket"), "{}", r.stderr);
+}
+
+#[test]
+fn test_a_feed_plan_is_the_backtests_session_and_sees_no_later_bar() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = repo().join("configs/bucket_c.toml");
+    let bt = dir.path().join("bt");
+    ok(&["backtest", "--config", s(&cfg), "--out", s(&bt)]);
+    let fills = rows(&bt.join("fills.csv"));
+    // Sessions with feed entries and with holding-window exits.
+    for day in ["2021-02-02", "2021-01-12", "2021-02-09"] {
+        let out = dir.path().join(day);
+        ok(&[
             "plan",
             "--config",
             s(&cfg),
             "--as-of",
-            "2021-03-01",
+            day,
             "--out",
-            s(&solo),
-        ],
-        vec![
-            "run",
-            "--config",
-            s(&cfg),
-            "--home",
-            s(&dir.path().join("h")),
-        ],
-    ] {
-        let r = run(&cmd);
-        assert_eq!(r.code, 2, "{cmd:?}: {}{}", r.stdout, r.stderr);
-        assert!(r.stderr.contains("feed bucket"), "{}", r.stderr);
+            s(&out),
+        ]);
+        let orders = rows(&out.join(format!("orders_{day}.csv")));
+        let mut planned: Vec<(String, String, String)> = orders
+            .iter()
+            .filter(|o| o["kind"] == "market")
+            .map(|o| (o["symbol"].clone(), o["side"].clone(), o["qty"].clone()))
+            .collect();
+        let mut filled: Vec<(String, String, String)> = fills
+            .iter()
+            .filter(|f| f["date"] == day && f["reason"] != "stop")
+            .map(|f| (f["symbol"].clone(), f["side"].clone(), f["qty"].clone()))
+            .collect();
+        planned.sort();
+        filled.sort();
+        assert!(!filled.is_empty(), "{day}: the backtest trades that day");
+        assert_eq!(planned, filled, "{day}");
+        // Each entry has its protective stop in the file.
+        let stops = orders.iter().filter(|o| o["kind"] == "stop").count();
+        let buys = planned.iter().filter(|p| p.1 == "buy").count();
+        assert_eq!(stops, buys, "{day}");
     }
+    // No look-ahead: the plan from prices cut before the session is the same.
+    let data = repo().join("../shared/data/sp500_daily_alphavantage/daily");
+    let cut = dir.path().join("cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    for e in std::fs::read_dir(&data).unwrap() {
+        let e = e.unwrap();
+        let kept: String = read(&e.path())
+            .lines()
+            .filter(|l| l.starts_with("timestamp") || l.get(..10).is_some_and(|d| d < "2021-02-02"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(cut.join(e.file_name()), kept).unwrap();
+    }
+    let a = dir.path().join("2021-02-02");
+    let b = dir.path().join("cut-plan");
+    ok(&[
+        "plan",
+        "--config",
+        s(&cfg),
+        "--as-of",
+        "2021-02-02",
+        "--data",
+        s(&cut),
+        "--out",
+        s(&b),
+    ]);
+    for f in [
+        "orders_2021-02-02.csv",
+        "alerts_2021-02-02.csv",
+        "plan_2021-02-02.json",
+    ] {
+        assert_eq!(read(&a.join(f)), read(&b.join(f)), "{f}");
+    }
+    // The newsletter of a portfolio with bucket C shows the entries with their stops.
+    let pf = dir.path().join("pf.toml");
+    std::fs::write(
+        &pf,
+        format!(
+            "strategy = \"portfolio\"\ncapital = 100000.0\n[[buckets]]\nname = \"C\"\nlabel = \"low-float\"\nconfig = \"{}\"\ncapital = 1.0\n",
+            s(&cfg)
+        ),
+    )
+    .unwrap();
+    let letter = dir.path().join("n.html");
+    ok(&[
+        "--home",
+        s(&dir.path().join("home")),
+        "newsletter",
+        "--config",
+        s(&pf),
+        "--date",
+        "2021-02-01",
+        "--preview",
+        s(&letter),
+    ]);
+    let text = read(&dir.path().join("n.txt"));
+    assert!(
+        text.contains("== C — low-float (low-float feed, session 2021-02-02) =="),
+        "{text}"
+    );
+    assert!(text.contains("BUY 177 FCX"), "{text}");
+    assert!(text.contains("protective stop"), "{text}");
 }

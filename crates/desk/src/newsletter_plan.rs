@@ -302,6 +302,62 @@ fn rotation_section(b: &BucketPlan, p: &RotationPlan) -> Section {
     }
 }
 
+/// A feed bucket: the session's exits and entries (with their stops), the alerts it skipped
+/// and why, the book's positions.
+fn feed_section(b: &BucketPlan, p: &systrade_systems::feed::FeedPlan) -> Section {
+    let (name, mut facts) = header(b);
+    facts.push(fact("cash", money(p.cash)));
+    facts.push(fact("alerts for the session", p.verdicts.len().to_string()));
+    let trades = p
+        .orders
+        .iter()
+        .map(|o| TradeLine {
+            action: side_word(o.side),
+            symbol: o.symbol.to_string(),
+            shares: qty_text(o.qty),
+            price: price(o.ref_price),
+            notional: money(o.qty * o.ref_price),
+            status: format!("planned for the open of {}", p.as_of),
+            why: match o.stop {
+                Some(s) => format!("{}: {}; protective stop {}", o.purpose, o.why, price(s)),
+                None => format!("{}: {}", o.purpose, o.why),
+            },
+        })
+        .collect();
+    let avoid = p
+        .verdicts
+        .iter()
+        .filter(|v| v.status != "entered")
+        .map(|v| AvoidLine {
+            symbol: v.symbol.to_string(),
+            shares: "0".into(),
+            why: if v.detail.is_empty() {
+                v.status.replace('_', " ")
+            } else {
+                format!("{}: {}", v.status.replace('_', " "), v.detail)
+            },
+        })
+        .collect();
+    let positions = p
+        .held
+        .iter()
+        .map(|h| position(h.symbol.as_str(), h.qty, h.avg_price, h.last, None))
+        .collect();
+    Section {
+        name,
+        kind: b.kind().into(),
+        as_of: p.as_of.to_string(),
+        facts,
+        trades,
+        watch: Vec::new(),
+        avoid,
+        positions,
+        fills: Vec::new(),
+        fills_period: String::new(),
+        warnings: p.stale.iter().cloned().collect(),
+    }
+}
+
 /// How many names the month chose (its target count, the cash holding aside).
 fn b_top(p: &RotationPlan) -> usize {
     p.month
@@ -323,6 +379,7 @@ pub fn build(p: &PortfolioPlan) -> Newsletter {
         .map(|b| match &b.planned {
             Planned::Trend { decided, .. } => trend_section(b, decided),
             Planned::Rotation { plan, .. } => rotation_section(b, plan),
+            Planned::Feed { plan, .. } => feed_section(b, plan),
         })
         .collect();
     Newsletter {

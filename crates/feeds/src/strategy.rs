@@ -1,13 +1,14 @@
-//! The feed bucket as an engine strategy: at each session's decision (bars before it only),
-//! sell what has been held for `hold_days` sessions, then take the alerts whose first open
-//! after their timestamp is this session — best first, through the filters and caps — as
-//! whole-share entries with a protective stop. Every alert gets a verdict.
+//! The feed bucket as an engine strategy: at each decision (after a close; bars before the
+//! view's cut only) for the next session on the market's calendar, sell what has been held
+//! for `hold_days` sessions, then take the alerts whose first open after their timestamp is
+//! that session — best first, through the filters and caps — as whole-share entries with a
+//! protective stop. Every alert gets a verdict.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use systrade_core::Symbol;
+use systrade_core::{Market, Symbol};
 use systrade_strategy::{Decision, MarketView, PortfolioView, Strategy, Target};
 
 use crate::{Alert, Detail, FeedRules};
@@ -20,7 +21,7 @@ pub struct Verdict {
     pub symbol: Symbol,
     /// The session it could first trade in.
     pub session: NaiveDate,
-    /// The session whose decision judged it (none: the data ended first).
+    /// The session it was judged for (its entry's fill; none: the data ended first).
     pub decided: Option<NaiveDate>,
     /// `entered`, or why not.
     pub status: &'static str,
@@ -41,6 +42,7 @@ struct Held {
 /// Buckets C and D in the engine.
 pub struct FeedStrategy {
     name: String,
+    market: Market,
     rules: FeedRules,
     /// By session, then best first, then file order.
     alerts: Vec<Alert>,
@@ -51,9 +53,11 @@ pub struct FeedStrategy {
 }
 
 impl FeedStrategy {
-    /// `universe`: the names with prices (an alert for another name is `no_price`).
+    /// `universe`: the names with prices (an alert for another name is `no_price`);
+    /// `market`: the calendar whose next session a decision is for.
     pub fn new(
         name: &str,
+        market: Market,
         rules: FeedRules,
         mut alerts: Vec<Alert>,
         universe: Vec<Symbol>,
@@ -66,6 +70,7 @@ impl FeedStrategy {
         });
         FeedStrategy {
             name: name.to_string(),
+            market,
             rules,
             alerts,
             next: 0,
@@ -182,7 +187,11 @@ impl Strategy for FeedStrategy {
     }
 
     fn decide(&mut self, view: &MarketView<'_>, pf: &PortfolioView) -> Decision {
-        let cut = view.cut;
+        // The session this decision trades in: the next one after the last close it sees
+        // (the engine decides after a close with the cut the day after; a plan or a daily
+        // run decides on the session's own date).
+        let seen = view.cut.pred_opt().unwrap_or(view.cut);
+        let cut = self.market.calendar().next_trading_day(seen);
         let r = self.rules.clone();
         let mut d = Decision::default();
         // What the account no longer holds (sold, stopped out, never filled) is forgotten;

@@ -58,7 +58,13 @@ fn backtest(
     data: &BTreeMap<Symbol, Vec<DailyBar>>,
 ) -> (BacktestResult, Vec<Verdict>) {
     let alerts = parse(FeedKind::LowFloat, feed, "feed.csv", Market::Us).unwrap();
-    let mut s = FeedStrategy::new("c", rules.clone(), alerts, data.keys().cloned().collect());
+    let mut s = FeedStrategy::new(
+        "c",
+        Market::Us,
+        rules.clone(),
+        alerts,
+        data.keys().cloned().collect(),
+    );
     let r = run(&mut s, data, &engine()).unwrap();
     (r, s.verdicts())
 }
@@ -211,6 +217,12 @@ proptest! {
         }
         let rules = FeedRules { max_positions, position_pct, max_adv_pct, ..FeedRules::default() };
         let (r, v) = backtest(&rules, &feed, &data);
+        // Every session has bars: no alert misses its first open (a Friday list trades on
+        // Monday, a holiday's the day after).
+        prop_assert!(v.iter().all(|x| x.status != "missed_open"), "{v:?}");
+        for x in v.iter().filter(|x| x.status == "entered") {
+            prop_assert_eq!(x.decided, Some(x.session));
+        }
         for row in &r.series {
             prop_assert!(row.n_positions <= max_positions, "{} positions on {}", row.n_positions, row.date);
         }

@@ -27,6 +27,10 @@ pub enum Planned {
         loaded: Box<crate::rotation::Loaded>,
         plan: Box<RotationPlan>,
     },
+    Feed {
+        loaded: Box<crate::feed::Loaded>,
+        plan: Box<crate::feed::FeedPlan>,
+    },
 }
 
 /// One bucket's plan.
@@ -39,9 +43,13 @@ pub struct BucketPlan {
 
 impl BucketPlan {
     pub fn kind(&self) -> &'static str {
-        match self.planned {
+        match &self.planned {
             Planned::Trend { .. } => "trend following",
             Planned::Rotation { .. } => "monthly rotation",
+            Planned::Feed { loaded, .. } => match loaded.cfg.feed.kind {
+                systrade_feeds::FeedKind::LowFloat => "low-float feed",
+                systrade_feeds::FeedKind::Options => "options-flow feed",
+            },
         }
     }
 
@@ -50,6 +58,7 @@ impl BucketPlan {
         match &self.planned {
             Planned::Trend { decided, .. } => decided.record.equity,
             Planned::Rotation { plan, .. } => plan.equity,
+            Planned::Feed { plan, .. } => plan.equity,
         }
     }
 
@@ -71,6 +80,14 @@ impl BucketPlan {
                 }
             }
             Planned::Rotation { plan, .. } => {
+                for o in &plan.orders {
+                    add(
+                        o.side == systrade_core::contracts::Side::Buy,
+                        o.qty * o.ref_price,
+                    );
+                }
+            }
+            Planned::Feed { plan, .. } => {
                 for o in &plan.orders {
                     add(
                         o.side == systrade_core::contracts::Side::Buy,
@@ -155,9 +172,18 @@ fn plan_bucket(
                 plan: Box::new(plan),
             }
         }
+        StrategyKind::Feed => {
+            let l = crate::feed::load(&config, None, read)?;
+            let cfg = systrade_config::feed::FeedConfig::parse(&config, &text).map_err(bad)?;
+            let plan = crate::feed::plan(&l, &cfg, session.of(l.market), capital)?;
+            Planned::Feed {
+                loaded: Box::new(l),
+                plan: Box::new(plan),
+            }
+        }
         other => {
             return Err(bad(format!(
-                "{}: a {} bucket is planned with its own config (`systrade plan --config {}`); a portfolio plans its trend and rotation buckets",
+                "{}: a {} bucket is planned with its own config (`systrade plan --config {}`); a portfolio plans its trend, rotation and feed buckets",
                 config.display(),
                 other.as_str(),
                 config.display()
@@ -173,7 +199,7 @@ fn plan_bucket(
 }
 
 /// The plan of the config at `path` for the session `as_of`: a portfolio's every bucket, or
-/// a trend or rotation config alone (one bucket named after the file, with its own
+/// a trend, rotation or feed config alone (one bucket named after the file, with its own
 /// `backtest.cash`).
 pub fn plan(path: &Path, session: Session, read: &ReadOptions) -> anyhow::Result<PortfolioPlan> {
     let as_of = session.date();
@@ -193,6 +219,12 @@ pub fn plan(path: &Path, session: Session, read: &ReadOptions) -> anyhow::Result
             }
             StrategyKind::Rotation => {
                 systrade_config::rotation::RotationConfig::parse(path, &text)
+                    .map_err(bad)?
+                    .backtest
+                    .cash
+            }
+            StrategyKind::Feed => {
+                systrade_config::feed::FeedConfig::parse(path, &text)
                     .map_err(bad)?
                     .backtest
                     .cash
@@ -267,6 +299,9 @@ pub fn write(p: &PortfolioPlan, out: &Path) -> anyhow::Result<()> {
             }
             Planned::Rotation { plan, .. } => {
                 crate::rotation_plan::write(&dir, &b.bucket.name, plan)?;
+            }
+            Planned::Feed { plan, .. } => {
+                crate::feed::write_plan(&dir, &b.bucket.name, plan)?;
             }
         }
         let (n, buy, sell) = b.order_totals();

@@ -124,6 +124,7 @@ impl Loaded {
     ) -> anyhow::Result<(BacktestResult, Vec<Verdict>)> {
         let strategy = FeedStrategy::new(
             &self.name,
+            self.market,
             cfg.rules.clone(),
             self.alerts.clone(),
             self.data.keys().cloned().collect(),
@@ -265,4 +266,233 @@ pub fn tearsheet(
         tables,
         notes: s.warnings.iter().take(10).cloned().collect(),
     }
+}
+
+/// One order of a feed plan.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FeedOrder {
+    pub symbol: Symbol,
+    pub side: systrade_core::contracts::Side,
+    pub qty: f64,
+    /// The last close before the session.
+    pub ref_price: f64,
+    /// `entry` or `exit`.
+    pub purpose: &'static str,
+    /// The protective stop an entry gets.
+    pub stop: Option<f64>,
+    pub why: String,
+}
+
+/// A position the book holds before the session.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FeedHolding {
+    pub symbol: Symbol,
+    pub qty: f64,
+    pub avg_price: Option<f64>,
+    pub last: f64,
+}
+
+/// A feed bucket's plan for one session: the book its backtest replays on the bars before
+/// it, then the session's decision — exits at the end of the holding window, and the
+/// alerts whose first open is this session.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FeedPlan {
+    pub as_of: NaiveDate,
+    pub equity: f64,
+    pub cash: f64,
+    pub orders: Vec<FeedOrder>,
+    /// The verdicts of the alerts this session judged.
+    pub verdicts: Vec<Verdict>,
+    pub held: Vec<FeedHolding>,
+    /// Why nothing is planned (stale data), when so.
+    pub stale: Option<String>,
+}
+
+/// The plan for the session `as_of` on the book the config's backtest (with `cash`)
+/// replays on the bars before it.
+pub fn plan(l: &Loaded, cfg: &FeedConfig, as_of: NaiveDate, cash: f64) -> anyhow::Result<FeedPlan> {
+    use systrade_strategy::{PortfolioView, Target};
+    let before: BTreeMap<Symbol, Vec<DailyBar>> = l
+        .data
+        .iter()
+        .map(|(s, bars)| {
+            (
+                s.clone(),
+                bars[..bars.partition_point(|b| b.ts < as_of)].to_vec(),
+            )
+        })
+        .collect();
+    let start = cfg.backtest.start;
+    if start.is_some_and(|s| s >= as_of) {
+        return Err(bad(format!(
+            "--as-of {as_of}: the simulated book starts at backtest.start {}; plan a later session",
+            start.map(|d| d.to_string()).unwrap_or_default()
+        )));
+    }
+    let strategy = FeedStrategy::new(
+        &l.name,
+        l.market,
+        cfg.rules.clone(),
+        l.alerts.clone(),
+        l.data.keys().cloned().collect(),
+    );
+    let cal = l.market.calendar();
+    if !cal.is_trading_day(as_of) {
+        return Err(bad(format!(
+            "--as-of {as_of} is not a {} session (the next one is {})",
+            l.market.as_str(),
+            cal.next_trading_day(as_of)
+        )));
+    }
+    // The engine decides after each close for the next session: its last decision, after
+    // the close before `as_of`, is the plan's.
+    let engine = BacktestConfig {
+        record_decisions: true,
+        ..l.engine(cfg, cash, (start, as_of.pred_opt()))
+    };
+    let limits = crate::trend::limits_of(&cfg.safety);
+    let mut gated = systrade_backtest::overlay::Gated::new(strategy, limits);
+    let r = systrade_backtest::run(&mut gated, &before, &engine).map_err(crate::trend::bad)?;
+    let s = &r.summary;
+    let mut stopped_out = BTreeMap::new();
+    for x in r.fills.iter().filter(|x| x.reason == "stop") {
+        stopped_out.insert(x.symbol.clone(), x.date);
+    }
+    let pf = PortfolioView {
+        equity: s.final_equity,
+        cash: s.final_cash,
+        positions: s.final_positions.clone(),
+        stopped_out,
+    };
+    let expected = cal.previous_trading_day(as_of);
+    let last_bar = before.values().filter_map(|b| b.last()).map(|b| b.ts).max();
+    let stale = match last_bar {
+        Some(d) if d >= expected => None,
+        other => Some(format!(
+            "the data ends on {}, not {expected}: nothing is planned until it is refreshed",
+            other
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "no date".into())
+        )),
+    };
+    let d = match r.decisions.last() {
+        Some((date, dec)) if stale.is_none() && Some(*date) == last_bar => dec.clone(),
+        _ => systrade_strategy::Decision::default(),
+    };
+    let last = |sym: &Symbol| {
+        before
+            .get(sym)
+            .and_then(|b| b.last())
+            .map_or(f64::NAN, |b| b.close)
+    };
+    let verdicts: Vec<Verdict> = gated
+        .into_inner()
+        .verdicts()
+        .into_iter()
+        .filter(|v| v.decided == Some(as_of))
+        .collect();
+    let mut orders = Vec::new();
+    for (sym, t) in &d.targets {
+        let held = pf.qty(sym);
+        let (qty, purpose, why) = match t {
+            Target::Quantity(q) if *q > held => (
+                q - held,
+                "entry",
+                verdicts
+                    .iter()
+                    .find(|v| &v.symbol == sym && v.status == "entered")
+                    .map(|v| format!("feed line {}: {}", v.line, v.detail))
+                    .unwrap_or_default(),
+            ),
+            Target::Flat if held != 0.0 => (
+                held,
+                "exit",
+                format!(
+                    "held {} sessions: the holding window ends",
+                    cfg.rules.hold_days
+                ),
+            ),
+            _ => continue,
+        };
+        orders.push(FeedOrder {
+            symbol: sym.clone(),
+            side: if purpose == "entry" {
+                systrade_core::contracts::Side::Buy
+            } else {
+                systrade_core::contracts::Side::Sell
+            },
+            qty,
+            ref_price: last(sym),
+            purpose,
+            stop: d.stops.get(sym).copied(),
+            why,
+        });
+    }
+    orders
+        .sort_by(|a, b| (a.purpose == "entry", &a.symbol).cmp(&(b.purpose == "entry", &b.symbol)));
+    let costs = crate::plan::average_costs(&r.fills);
+    let held = pf
+        .positions
+        .iter()
+        .filter(|(_, q)| **q != 0.0)
+        .map(|(sym, q)| FeedHolding {
+            symbol: sym.clone(),
+            qty: *q,
+            avg_price: costs.get(sym).copied(),
+            last: last(sym),
+        })
+        .collect();
+    Ok(FeedPlan {
+        as_of,
+        equity: pf.equity,
+        cash: pf.cash,
+        orders,
+        verdicts,
+        held,
+        stale,
+    })
+}
+
+/// `orders_D.csv` (the trend plan's columns: the orders, then each entry's stop),
+/// `alerts_D.csv` (the session's verdicts) and `plan_D.json` into `out`.
+pub fn write_plan(out: &Path, name: &str, p: &FeedPlan) -> anyhow::Result<()> {
+    use systrade_core::contracts::{ClientOrderId, Side};
+    let d = p.as_of;
+    let mut orders = format!("{}\n", systrade_pipeline::trend::ORDERS_HEADER);
+    for o in &p.orders {
+        let id = ClientOrderId::derive(name, d, &o.symbol, o.side, o.purpose)?;
+        let _ = writeln!(
+            orders,
+            "{id},{d},{},{},market,{},{},{:.2},,{},feed",
+            o.symbol,
+            if o.side == Side::Buy { "buy" } else { "sell" },
+            o.qty,
+            systrade_core::json::shortest(o.ref_price),
+            o.qty * o.ref_price,
+            o.purpose
+        );
+    }
+    for o in p.orders.iter().filter(|o| o.purpose == "entry") {
+        let Some(stop) = o.stop else { continue };
+        let id = ClientOrderId::derive(name, d, &o.symbol, Side::Sell, "stop")?;
+        let _ = writeln!(
+            orders,
+            "{id},{d},{},sell,stop,{},{},{:.2},{},protect,stop",
+            o.symbol,
+            o.qty,
+            systrade_core::json::shortest(o.ref_price),
+            o.qty * stop,
+            systrade_core::json::shortest(stop)
+        );
+    }
+    let go = || -> anyhow::Result<()> {
+        write_atomic(&out.join(format!("orders_{d}.csv")), orders.as_bytes())?;
+        write_atomic(
+            &out.join(format!("alerts_{d}.csv")),
+            alerts_csv(&p.verdicts).as_bytes(),
+        )?;
+        systrade_core::fsio::write_json_atomic(&out.join(format!("plan_{d}.json")), p)?;
+        Ok(())
+    };
+    go().with_context(|| format!("writing {}", out.display()))
 }

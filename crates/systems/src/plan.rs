@@ -190,7 +190,7 @@ fn simulated(l: &Loaded, as_of: NaiveDate) -> anyhow::Result<Decided> {
 }
 
 /// Average entry price of each position the fills leave open.
-fn average_costs(fills: &[systrade_backtest::FillRecord]) -> BTreeMap<Symbol, f64> {
+pub(crate) fn average_costs(fills: &[systrade_backtest::FillRecord]) -> BTreeMap<Symbol, f64> {
     use systrade_backtest::f;
     let mut pos: BTreeMap<&Symbol, systrade_portfolio::positions::Position> = BTreeMap::new();
     for x in fills {

@@ -41,3 +41,50 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `systrade plan --config bucket_c.toml`: the session's exits and entries.
+pub fn plan(config: &Path, a: &crate::args::PlanArgs) -> anyhow::Result<()> {
+    if a.momentum.any() || a.live_capital.is_some() || a.positions.is_some() || a.capital.is_some()
+    {
+        return Err(crate::exit::BadInput(
+            "a feed bucket plans on the book its backtest replays: leave out --positions, --capital and the momentum flags".into(),
+        )
+        .into());
+    }
+    let l = load(config, a.data.as_deref(), &a.read.options())?;
+    let p = systrade_systems::feed::plan(&l, &l.cfg, a.as_of, l.cfg.backtest.cash)?;
+    systrade_systems::feed::write_plan(&a.out, &l.name, &p)?;
+    println!(
+        "plan {} (simulated book): equity {:.2}, cash {:.2}; {} alerts for this session; {} orders",
+        p.as_of,
+        p.equity,
+        p.cash,
+        p.verdicts.len(),
+        p.orders.len()
+    );
+    for o in &p.orders {
+        println!(
+            "  {} {} {} at ~{:.2}{}: {}",
+            match o.side {
+                systrade_core::contracts::Side::Buy => "BUY",
+                systrade_core::contracts::Side::Sell => "SELL",
+            },
+            o.qty,
+            o.symbol,
+            o.ref_price,
+            o.stop.map(|s| format!(", stop {s:.2}")).unwrap_or_default(),
+            o.why
+        );
+    }
+    if let Some(w) = &p.stale {
+        println!("warning: {w}");
+    }
+    for v in p.verdicts.iter().filter(|v| v.status != "entered") {
+        println!(
+            "  skipped {} (line {}): {} {}",
+            v.symbol, v.line, v.status, v.detail
+        );
+    }
+    println!("wrote {}", a.out.display());
+    Ok(())
+}

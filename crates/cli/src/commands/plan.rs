@@ -46,13 +46,7 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
         systrade_config::StrategyKind::Portfolio => {
             return super::rotation::plan_portfolio(&a.config, a);
         }
-        systrade_config::StrategyKind::Feed => {
-            return Err(BadInput(format!(
-                "{}: a feed bucket has no session plan yet: its backtest's alerts.csv says what each alert did (`systrade backtest --config`)",
-                a.config.display()
-            ))
-            .into());
-        }
+        systrade_config::StrategyKind::Feed => return super::feed::plan(&a.config, a),
         systrade_config::StrategyKind::Sheet => {
             return Err(BadInput(format!(
                 "{}: strategy: unknown \"sheet\" (\"trend\", \"momentum\" or \"avwap\")",
