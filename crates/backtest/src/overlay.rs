@@ -88,6 +88,10 @@ impl<S: Strategy> Gated<S> {
         &self.inner
     }
 
+    pub fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
     pub fn into_inner(self) -> S {
         self.inner
     }

@@ -310,7 +310,7 @@ fn plan_files(dir: &Path, d: &str) -> (String, String, String) {
 
 #[test]
 fn test_the_portfolio_newsletter_lists_tomorrows_orders_per_bucket() {
-    // The shipped portfolio (buckets A and B) after the close of 2021-03-31: bucket A's
+    // The shipped portfolio (buckets A and B) after the close of 2020-12-31: bucket A's
     // month-start rebalance (provisional, market-on-close) and bucket B's next-open orders.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("letter.html");
@@ -323,16 +323,16 @@ fn test_the_portfolio_newsletter_lists_tomorrows_orders_per_bucket() {
         "--config",
         s(&cfg),
         "--date",
-        "2021-03-31",
+        "2020-12-31",
         "--preview",
         s(&out),
     ]);
     assert!(
-        stdout.contains("systrade 2021-03-31: 3 buys, 2 sells"),
+        stdout.contains("systrade 2020-12-31: 3 buys, 3 sells, 2 to watch"),
         "{stdout}"
     );
     let text = read(&dir.path().join("letter.txt"));
-    let golden = repo().join("crates/cli/tests/golden/newsletter_portfolio_2021-03-31.txt");
+    let golden = repo().join("crates/cli/tests/golden/newsletter_portfolio_2020-12-31.txt");
     if std::env::var_os("SYSTRADE_BLESS").is_some() {
         std::fs::write(&golden, &text).unwrap();
     }
@@ -345,7 +345,7 @@ fn test_the_portfolio_newsletter_lists_tomorrows_orders_per_bucket() {
     for want in [
         "A — safe S&amp;P",
         "B — top-cap crypto",
-        "planned for the open of 2021-04-01",
+        "planned for the open of 2021-01-01",
     ] {
         assert!(
             html.contains(want) || html.contains(&want.replace("&amp;", "&")),
@@ -361,7 +361,7 @@ fn test_the_portfolio_newsletter_lists_tomorrows_orders_per_bucket() {
         "--config",
         s(&cfg),
         "--date",
-        "2021-03-31",
+        "2020-12-31",
         "--preview",
         s(&again),
     ]);
@@ -582,14 +582,25 @@ fn test_a_trend_plan_holds_back_what_its_limits_forbid() {
         &[],
         "\n[safety]\nmax_positions = 1\n",
     );
+    // The backtest of the same config: each plan's orders are the fills of its session.
+    let bt = dir.path().join("bt");
+    ok(&["backtest", "--config", s(&b), "--out", s(&bt)]);
+    let fills = common::rows(&bt.join("fills.csv"));
     let mut limited = 0;
-    for d in [
-        "2021-01-04",
-        "2021-02-01",
-        "2021-03-01",
-        "2021-04-01",
-        "2021-05-03",
-    ] {
+    let mut traded = 0;
+    // Month starts, and the first sessions of 2021 the backtest traded in.
+    let mut days: Vec<String> = ["2021-01-04", "2021-02-01", "2021-03-01", "2021-04-01"]
+        .map(String::from)
+        .to_vec();
+    let mut trading: Vec<String> = fills
+        .iter()
+        .filter(|f| f["date"].as_str() >= "2021-01-01" && f["reason"] != "stop")
+        .map(|f| f["date"].clone())
+        .collect();
+    trading.dedup();
+    days.extend(trading.into_iter().take(4));
+    for d in &days {
+        let d = d.as_str();
         let out = dir.path().join(d);
         let stdout = ok(&[
             "plan",
@@ -622,9 +633,24 @@ fn test_a_trend_plan_holds_back_what_its_limits_forbid() {
                     .all(|v| v == "max_positions")
             );
         }
+        let mut planned: Vec<(String, String)> = common::rows(&out.join(format!("orders_{d}.csv")))
+            .into_iter()
+            .filter(|o| o["kind"] == "market")
+            .map(|o| (o["symbol"].clone(), o["side"].clone()))
+            .collect();
+        let mut filled: Vec<(String, String)> = fills
+            .iter()
+            .filter(|f| f["date"] == d && f["reason"] != "stop")
+            .map(|f| (f["symbol"].clone(), f["side"].clone()))
+            .collect();
+        planned.sort();
+        filled.sort();
+        assert_eq!(planned, filled, "{d}: the plan is the backtest's session");
+        traded += filled.len();
         limited += n;
     }
     assert!(limited > 0, "max_positions = 1 held nothing back");
+    assert!(traded > 0, "the sessions planned trade");
 }
 
 #[test]

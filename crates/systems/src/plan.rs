@@ -128,10 +128,10 @@ pub fn read_positions(
 }
 
 /// The decision for `as_of` on the simulated book: the config's backtest (with its `[safety]`
-/// limits, as `backtest` applies them) replayed on the bars before `as_of`, then one more step
-/// on the final book — the limits' gate included: an order they hold back is taken out of
-/// the record and named in the returned map. When the data stops short of the session
-/// before `as_of`, every ticker of that step has `data_ok = 0`.
+/// limits, as `backtest` applies them) replayed up to the last bar before it, whose last step
+/// decides the session — the limits' gate included: an order they hold back is taken out of
+/// the record and named in the returned map. When the data stops short of the session before
+/// `as_of`, one more step is taken on the final book (every ticker then has `data_ok = 0`).
 fn simulated(l: &Loaded, as_of: NaiveDate) -> anyhow::Result<Decided> {
     let b = &l.cfg.backtest;
     let end = as_of
@@ -145,41 +145,42 @@ fn simulated(l: &Loaded, as_of: NaiveDate) -> anyhow::Result<Decided> {
         .into());
     }
     let mut cfg = l.engine(b.cash, b.start, Some(end));
-    cfg.record_decisions = false;
-    // Only the bars before the session: the replay's last step is the one before it, and
-    // the session's own decision is taken below, through the limits.
-    let before: BTreeMap<Symbol, Vec<systrade_core::DailyBar>> = l
-        .data
-        .iter()
-        .map(|(s, bars)| {
-            let n = bars.partition_point(|x| x.ts < as_of);
-            (s.clone(), bars[..n].to_vec())
-        })
-        .collect();
+    // The engine's decisions carry the limits' verdicts (the strategy's record does not).
+    cfg.record_decisions = true;
     let limits = crate::trend::limits_of(&l.cfg.safety);
     let mut gated =
         systrade_backtest::overlay::Gated::new(l.strategy()?.keep_records(false), limits);
-    let result = systrade_backtest::run(&mut gated, &before, &cfg).map_err(bad)?;
-    if gated.inner().records().is_empty() {
-        return Err(BadInput(format!("no decision before {as_of}")).into());
-    }
-    let s = &result.summary;
-    let mut stopped_out = BTreeMap::new();
-    for f in result.fills.iter().filter(|f| f.reason == "stop") {
-        stopped_out.insert(f.symbol.clone(), f.date);
-    }
-    let pf = PortfolioView {
-        equity: s.final_equity,
-        cash: s.final_cash,
-        positions: s.final_positions.clone(),
-        stopped_out,
-    };
-    let decision = gated.decide(&MarketView::new(as_of, &l.data), &pf);
-    let mut strategy = gated.into_inner();
-    let mut record = strategy
+    let result = systrade_backtest::run(&mut gated, &l.data, &cfg).map_err(bad)?;
+    let last = gated
+        .inner_mut()
         .take_records()
         .pop()
-        .ok_or_else(|| anyhow::anyhow!("the step left no record"))?;
+        .ok_or_else(|| BadInput(format!("no decision before {as_of}")))?;
+    let (mut record, decision) = match result.decisions.last() {
+        // The replay's last step decided this session.
+        Some((_, d)) if last.as_of == as_of => (last, d.clone()),
+        // The data stops short of the session before: one more step on the final book.
+        _ => {
+            let s = &result.summary;
+            let mut stopped_out = BTreeMap::new();
+            for f in result.fills.iter().filter(|f| f.reason == "stop") {
+                stopped_out.insert(f.symbol.clone(), f.date);
+            }
+            let pf = PortfolioView {
+                equity: s.final_equity,
+                cash: s.final_cash,
+                positions: s.final_positions.clone(),
+                stopped_out,
+            };
+            let decision = gated.decide(&MarketView::new(as_of, &l.data), &pf);
+            let record = gated
+                .inner_mut()
+                .take_records()
+                .pop()
+                .ok_or_else(|| anyhow::anyhow!("the step left no record"))?;
+            (record, decision)
+        }
+    };
     let limited = apply_limits(&mut record, &decision, limits, cfg.lot_size);
     Ok(Decided {
         record,
