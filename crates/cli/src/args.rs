@@ -135,7 +135,9 @@ systrade plan --config configs/portfolio.toml --as-of 2024-06-04 --out runs/plan
     /// month-end formation and its volatility-targeting scale on other sessions (long and
     /// short, on a margin paper account); rotation configs (bucket A) trade the month decided
     /// on the latest month-start close at the next open, and catch up when the account's
-    /// names differ from it. A portfolio config runs each bucket as its own book (named
+    /// names differ from it; feed configs (buckets C and D) sell what ends its holding
+    /// window and enter the day's alerts with their stops. A portfolio config runs each
+    /// bucket as its own book (named
     /// after the bucket, in the bucket's account, with its capital as the paper cash and its
     /// max_positions / drawdown limits as the book's gates).
     ///

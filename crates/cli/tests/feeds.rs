@@ -169,16 +169,6 @@ fn test_feed_buckets_take_the_research_tools_and_join_a_portfolio() {
     let a = summary["buckets"]["C"]["final_equity"].as_f64().unwrap();
     let b = solo_sum["final_equity"].as_f64().unwrap();
     assert!((a - b).abs() < 1e-6 * b, "{a} vs {b}");
-    // No daily run yet, said plainly.
-    let r = run(&[
-        "run",
-        "--config",
-        s(&cfg),
-        "--home",
-        s(&dir.path().join("h")),
-    ]);
-    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("feed bucket"), "{}", r.stderr);
 }
 
 #[test]

@@ -76,6 +76,13 @@ pub struct FeedConfig {
     /// buckets' backtests apply them.
     #[serde(default)]
     pub safety: systrade_risk::SafetyLimits,
+    /// The daily run: broker, account, paper cash, name.
+    #[serde(default)]
+    pub run: super::run::RunSection,
+    #[serde(default)]
+    pub decisions: super::run::DecisionsSection,
+    #[serde(default)]
+    pub execution: super::run::ExecutionSection,
 }
 
 impl FeedConfig {
@@ -112,6 +119,9 @@ impl FeedConfig {
             ("rules.hold_days", u64::from(self.rules.hold_days)),
         ])?;
         self.safety.validate()?;
+        self.run.validate()?;
+        self.decisions.validate()?;
+        self.execution.validate()?;
         let b = &self.backtest;
         if !(b.cash.is_finite() && b.cash > 0.0) {
             return Err(format!("backtest.cash: must be positive (got {})", b.cash));

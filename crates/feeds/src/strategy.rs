@@ -80,6 +80,17 @@ impl FeedStrategy {
         }
     }
 
+    /// A position entered on the session `entry`, held `sessions` sessions before the next
+    /// decision's (the daily run restores its book from the ledger's fills).
+    pub fn restore(&mut self, symbol: &Symbol, entry: NaiveDate, sessions: u32) {
+        self.held.insert(symbol.clone(), Held { entry, sessions });
+    }
+
+    /// Passes over the alerts of the sessions up to `day`: earlier runs judged them.
+    pub fn skip_through(&mut self, day: NaiveDate) {
+        self.next += self.alerts[self.next..].partition_point(|a| a.session <= day);
+    }
+
     /// Every alert's verdict so far, and `after_data` for those no decision reached, in the
     /// file's order.
     pub fn verdicts(&self) -> Vec<Verdict> {

@@ -45,6 +45,8 @@ pub enum Desk {
     Avwap(Box<AvwapDesk>),
     /// A monthly rotation (bucket A): the month in force traded at the next open.
     Rotation(Box<RotationDesk>),
+    /// A feed bucket (C, D): the session's alerts entered, the holding window sold.
+    Feed(Box<systrade_systems::feed::Loaded>),
 }
 
 /// A rotation config loaded for the daily run: its union-calendar panel (the decision) and
@@ -242,7 +244,11 @@ impl Desk {
                 Ok((Desk::Rotation(Box::new(RotationDesk { l, bars })), day))
             }
             StrategyKind::Portfolio => Err(no_daily_run(config)),
-            StrategyKind::Feed => Err(no_feed_run(config)),
+            StrategyKind::Feed => {
+                let l = systrade_systems::feed::load(config, data, read)?;
+                let day = as_of.unwrap_or_else(|| crate::session_or_today(l.market, now));
+                Ok((Desk::Feed(Box::new(l)), day))
+            }
             StrategyKind::Sheet => {
                 let l = SheetBook::load(config, data, read)?;
                 let day = as_of.unwrap_or_else(|| crate::session_or_today(l.market, now));
@@ -258,6 +264,7 @@ impl Desk {
             Desk::Sheet(l) => &l.cfg.run,
             Desk::Avwap(l) => &l.l.cfg.run,
             Desk::Rotation(r) => &r.l.cfg.run,
+            Desk::Feed(l) => &l.cfg.run,
         }
     }
 
@@ -268,6 +275,7 @@ impl Desk {
             Desk::Sheet(l) => &l.safety,
             Desk::Avwap(l) => &l.l.cfg.safety,
             Desk::Rotation(r) => &r.l.cfg.safety,
+            Desk::Feed(l) => &l.cfg.safety,
         }
     }
 
@@ -278,6 +286,7 @@ impl Desk {
             Desk::Sheet(l) => &l.decisions,
             Desk::Avwap(l) => &l.decisions,
             Desk::Rotation(r) => &r.l.cfg.decisions,
+            Desk::Feed(l) => &l.cfg.decisions,
         }
     }
 
@@ -288,6 +297,7 @@ impl Desk {
             Desk::Sheet(l) => &l.cfg.execution,
             Desk::Avwap(l) => &l.l.cfg.execution,
             Desk::Rotation(r) => &r.l.cfg.execution,
+            Desk::Feed(l) => &l.cfg.execution,
         }
     }
 
@@ -298,6 +308,7 @@ impl Desk {
             Desk::Sheet(l) => l.market,
             Desk::Avwap(_) => Market::Us,
             Desk::Rotation(r) => r.l.market,
+            Desk::Feed(l) => l.market,
         }
     }
 
@@ -308,12 +319,13 @@ impl Desk {
             Desk::Sheet(l) => &l.bars,
             Desk::Avwap(l) => &l.bars,
             Desk::Rotation(r) => &r.bars,
+            Desk::Feed(l) => &l.data,
         }
     }
 
     /// Trend positions carry one protective stop each; the momentum spec defines none.
     pub fn uses_stops(&self) -> bool {
-        matches!(self, Desk::Trend(_) | Desk::Avwap(_))
+        matches!(self, Desk::Trend(_) | Desk::Avwap(_) | Desk::Feed(_))
     }
 
     /// A paper account's clock inside the session: the AVWAP cycle's instant and its
@@ -336,6 +348,7 @@ impl Desk {
             Desk::Sheet(l) => Decimal::new(1, l.cfg.orders.qty_decimals),
             Desk::Avwap(_) => Decimal::ONE,
             Desk::Rotation(r) => dec(systrade_systems::rotation_plan::lot_of(r.l.market)),
+            Desk::Feed(_) => Decimal::ONE,
         }
     }
 
@@ -355,7 +368,7 @@ impl Desk {
                 .zip(l.panel.sectors.iter().cloned())
                 .collect(),
             Desk::Sheet(l) => l.sectors.clone(),
-            Desk::Avwap(_) | Desk::Rotation(_) => BTreeMap::new(),
+            Desk::Avwap(_) | Desk::Rotation(_) | Desk::Feed(_) => BTreeMap::new(),
         }
     }
 
@@ -415,6 +428,19 @@ impl Desk {
                 shorting: false,
                 margin: Decimal::ONE,
             },
+            Desk::Feed(l) => PaperConfig {
+                account_id: l.cfg.run.account.clone(),
+                currency: currency(l.market).into(),
+                initial_cash: dec(l.cfg.run.paper_cash.unwrap_or(l.cfg.backtest.cash)),
+                costs: systrade_backtest::CostModel {
+                    fee_bps: l.cfg.backtest.fee_bps,
+                    slippage_bps: l.cfg.backtest.slippage_bps,
+                    ..Default::default()
+                },
+                lot: Some(Decimal::ONE),
+                shorting: false,
+                margin: Decimal::ONE,
+            },
             Desk::Sheet(l) => PaperConfig {
                 account_id: l.cfg.run.account.clone(),
                 currency: currency(l.market).into(),
@@ -445,6 +471,7 @@ impl Desk {
             Desk::Trend(l) => decide_trend(l, book, x, logs),
             Desk::Momentum(l) => decide_momentum(l, book, x, ledger, logs),
             Desk::Rotation(r) => decide_rotation(&r.l, book, x, ledger, logs),
+            Desk::Feed(l) => crate::feed_day::decide(l, book, x, ledger, logs),
             Desk::Sheet(_) => Err(BadInput(format!(
                 "{}: a sheet book has no daily decision; stage its orders with `systrade orders stage`",
                 x.name
@@ -822,7 +849,7 @@ impl BucketBook {
                 .map_err(|e| BadInput(format!("bucket {}: {e}", b.name)))?;
             let keys = PortfolioConfig::limit_keys(b);
             match kind {
-                StrategyKind::Trend | StrategyKind::Rotation => {}
+                StrategyKind::Trend | StrategyKind::Rotation | StrategyKind::Feed => {}
                 StrategyKind::Momentum if keys.is_empty() => {}
                 other => {
                     return Err(BadInput(format!(
@@ -833,7 +860,7 @@ impl BucketBook {
                         if other == StrategyKind::Momentum {
                             " with limits (leave max_positions and max_drawdown out of it)"
                         } else {
-                            " (trend, rotation and momentum buckets)"
+                            " (trend, rotation, feed and momentum buckets)"
                         }
                     ))
                     .into());
@@ -891,6 +918,11 @@ impl Desk {
                     .map_err(BadInput)?;
                 &mut r.l.cfg.run
             }
+            Desk::Feed(l) => {
+                l.cfg =
+                    systrade_config::feed::FeedConfig::parse(config, &text()?).map_err(BadInput)?;
+                &mut l.cfg.run
+            }
             Desk::Momentum(l) => &mut l.cfg.run,
             Desk::Sheet(_) | Desk::Avwap(_) => {
                 return Err(BadInput(format!(
@@ -907,16 +939,6 @@ impl Desk {
         run.paper_cash = Some(b.capital);
         Ok(())
     }
-}
-
-/// A feed bucket (C or D) is backtested and swept; the daily run does not trade it yet, and
-/// says so rather than guess.
-pub fn no_feed_run(config: &Path) -> anyhow::Error {
-    BadInput(format!(
-        "{}: a feed bucket (low-float or options alerts) has no daily run yet: `systrade backtest --config` and `sweep` take it",
-        config.display()
-    ))
-    .into()
 }
 
 /// A portfolio is run bucket by bucket (`systrade run --config portfolio.toml` expands it);

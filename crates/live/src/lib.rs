@@ -9,6 +9,7 @@ pub mod cycles;
 pub mod day;
 pub mod desk;
 pub mod dry_run;
+mod feed_day;
 pub mod gates;
 pub mod lock;
 pub mod logs;

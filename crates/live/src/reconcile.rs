@@ -193,7 +193,11 @@ pub fn book_of(config: &Path) -> anyhow::Result<(RunSection, String)> {
         StrategyKind::Portfolio => {
             return Err(crate::desk::no_daily_run(config));
         }
-        StrategyKind::Feed => return Err(crate::desk::no_feed_run(config)),
+        StrategyKind::Feed => {
+            systrade_config::feed::FeedConfig::load(config)
+                .map_err(bad)?
+                .run
+        }
     };
     let name = strategy_name(config, run.name.as_deref());
     Ok((run, name))
