@@ -279,4 +279,24 @@ fn test_a_portfolio_runs_each_bucket_as_its_own_book() {
         .collect();
         assert_eq!(held, in_ledger, "{book}");
     }
+    // `systrade portfolio` groups the books by bucket.
+    let r = sys(
+        &home,
+        &[
+            "portfolio",
+            "--data",
+            s(&data.join("us_etf_daily_yahoo")),
+            "--data",
+            s(&data.join("crypto_binance_spot/1d")),
+            "--as-of",
+            "2021-04-05",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let by = v["exposure"]["by_bucket"].as_object().unwrap();
+    assert_eq!(by.keys().collect::<Vec<_>>(), ["A", "B"]);
+    assert!(by["A"]["gross"].as_f64().unwrap() > 0.0);
 }
