@@ -281,3 +281,55 @@ fn test_bucket_a_news_blocks_a_new_entry_but_not_a_held_name_and_sees_no_later_a
         r.stderr
     );
 }
+
+#[test]
+fn test_bucket_a_news_from_a_market_database_blocks_like_the_file() {
+    // The news `systrade data fetch --news` stores, read from the database.
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("market.db");
+    let mut db = systrade_data::db::MarketDb::open(&db_path).unwrap();
+    let item = |sym: &str, date: &str, published: &str, score: f64| systrade_data::news::NewsItem {
+        symbol: systrade_core::Symbol::new(sym).unwrap(),
+        date: date.parse().unwrap(),
+        published: published.into(),
+        score,
+        label: "Bearish".into(),
+        relevance: 0.9,
+        headline: "Oil majors slump on demand warning".into(),
+        source: "Example Wire".into(),
+        url: format!("https://news.example/{sym}/{published}"),
+    };
+    db.store_news(&[
+        item("XLE", "2021-03-30", "20210330T141500", -0.6),
+        item("XLE", "2021-03-29", "20210329T090000", -0.2),
+    ])
+    .unwrap();
+    drop(db);
+    let data = repo().join("../shared/data/us_etf_daily_yahoo");
+    let base = read(&repo().join("configs/bucket_a.toml"))
+        .replace("../../shared/data/us_etf_daily_yahoo", s(&data));
+    let cfg = dir.path().join("a.toml");
+    std::fs::write(&cfg, format!("{base}\n[news]\nsource = \"market.db\"\n")).unwrap();
+    let out = dir.path().join("bt");
+    let r = run(&["backtest", "--config", s(&cfg), "--out", s(&out)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let xle = common::rows(&out.join("targets.csv"))
+        .into_iter()
+        .find(|r| r["date"] == "2021-04-01" && r["symbol"] == "XLE")
+        .unwrap();
+    assert_eq!(
+        (xle["status"].as_str(), xle["detail"].as_str()),
+        ("news_risk", "-0.4")
+    );
+    // A missing database is one clear error naming the key.
+    std::fs::remove_file(&db_path).unwrap();
+    let r = run(&[
+        "backtest",
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&dir.path().join("x")),
+    ]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("news.source"), "{}", r.stderr);
+}
