@@ -16,10 +16,26 @@ use systrade_systems::rotation_plan::{RotationPlan, When, qty_text, status_words
 
 use crate::newsletter::{fact, pct, trend_hold_words, trend_words};
 
-fn side_word(s: Side) -> String {
-    match s {
-        Side::Buy => "BUY".into(),
-        Side::Sell => "SELL".into(),
+/// A planned order as the newsletter shows it: shares and money at the last close.
+fn order_line(
+    side: Side,
+    symbol: &systrade_core::Symbol,
+    qty: f64,
+    ref_price: f64,
+    status: String,
+    why: String,
+) -> TradeLine {
+    TradeLine {
+        action: match side {
+            Side::Buy => "BUY".into(),
+            Side::Sell => "SELL".into(),
+        },
+        symbol: symbol.to_string(),
+        shares: qty_text(qty),
+        price: price(ref_price),
+        notional: money(qty * ref_price),
+        status,
+        why,
     }
 }
 
@@ -227,14 +243,9 @@ fn rotation_section(b: &BucketPlan, p: &RotationPlan) -> Section {
     let trades = p
         .orders
         .iter()
-        .map(|o| TradeLine {
-            action: side_word(o.side),
-            symbol: o.symbol.to_string(),
-            shares: qty_text(o.qty),
-            price: price(o.ref_price),
-            notional: money(o.qty * o.ref_price),
-            status: status.clone(),
-            why: format!("{}: {}", o.action, o.why),
+        .map(|o| {
+            let why = format!("{}: {}", o.action, o.why);
+            order_line(o.side, &o.symbol, o.qty, o.ref_price, status.clone(), why)
         })
         .collect();
     // Watch: the next names in line, ranked just below the chosen ones.
@@ -311,17 +322,13 @@ fn feed_section(b: &BucketPlan, p: &systrade_systems::feed::FeedPlan) -> Section
     let trades = p
         .orders
         .iter()
-        .map(|o| TradeLine {
-            action: side_word(o.side),
-            symbol: o.symbol.to_string(),
-            shares: qty_text(o.qty),
-            price: price(o.ref_price),
-            notional: money(o.qty * o.ref_price),
-            status: format!("planned for the open of {}", p.as_of),
-            why: match o.stop {
+        .map(|o| {
+            let why = match o.stop {
                 Some(s) => format!("{}: {}; protective stop {}", o.purpose, o.why, price(s)),
                 None => format!("{}: {}", o.purpose, o.why),
-            },
+            };
+            let status = format!("planned for the open of {}", p.as_of);
+            order_line(o.side, &o.symbol, o.qty, o.ref_price, status, why)
         })
         .collect();
     let avoid = p

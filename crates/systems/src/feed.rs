@@ -311,7 +311,7 @@ pub struct FeedPlan {
 /// The plan for the session `as_of` on the book the config's backtest (with `cash`)
 /// replays on the bars before it.
 pub fn plan(l: &Loaded, cfg: &FeedConfig, as_of: NaiveDate, cash: f64) -> anyhow::Result<FeedPlan> {
-    use systrade_strategy::{PortfolioView, Target};
+    use systrade_strategy::Target;
     let before: BTreeMap<Symbol, Vec<DailyBar>> = l
         .data
         .iter()
@@ -353,17 +353,7 @@ pub fn plan(l: &Loaded, cfg: &FeedConfig, as_of: NaiveDate, cash: f64) -> anyhow
     let limits = crate::trend::limits_of(&cfg.safety);
     let mut gated = systrade_backtest::overlay::Gated::new(strategy, limits);
     let r = systrade_backtest::run(&mut gated, &before, &engine).map_err(crate::trend::bad)?;
-    let s = &r.summary;
-    let mut stopped_out = BTreeMap::new();
-    for x in r.fills.iter().filter(|x| x.reason == "stop") {
-        stopped_out.insert(x.symbol.clone(), x.date);
-    }
-    let pf = PortfolioView {
-        equity: s.final_equity,
-        cash: s.final_cash,
-        positions: s.final_positions.clone(),
-        stopped_out,
-    };
+    let pf = crate::plan::final_view(&r);
     let expected = cal.previous_trading_day(as_of);
     let last_bar = before.values().filter_map(|b| b.last()).map(|b| b.ts).max();
     let stale = match last_bar {

@@ -161,17 +161,7 @@ fn simulated(l: &Loaded, as_of: NaiveDate) -> anyhow::Result<Decided> {
         Some((_, d)) if last.as_of == as_of => (last, d.clone()),
         // The data stops short of the session before: one more step on the final book.
         _ => {
-            let s = &result.summary;
-            let mut stopped_out = BTreeMap::new();
-            for f in result.fills.iter().filter(|f| f.reason == "stop") {
-                stopped_out.insert(f.symbol.clone(), f.date);
-            }
-            let pf = PortfolioView {
-                equity: s.final_equity,
-                cash: s.final_cash,
-                positions: s.final_positions.clone(),
-                stopped_out,
-            };
+            let pf = final_view(&result);
             let decision = gated.decide(&MarketView::new(as_of, &l.data), &pf);
             let record = gated
                 .inner_mut()
@@ -223,6 +213,21 @@ pub struct Decided {
     /// Average entry price per held ticker (the simulated book's fills; empty for a
     /// positions file, which carries no cost).
     pub avg_cost: BTreeMap<Symbol, f64>,
+}
+
+/// The book a replay ends with, as a strategy sees it (stop-outs dated).
+pub(crate) fn final_view(r: &systrade_backtest::BacktestResult) -> PortfolioView {
+    let s = &r.summary;
+    let mut stopped_out = BTreeMap::new();
+    for f in r.fills.iter().filter(|f| f.reason == "stop") {
+        stopped_out.insert(f.symbol.clone(), f.date);
+    }
+    PortfolioView {
+        equity: s.final_equity,
+        cash: s.final_cash,
+        positions: s.final_positions.clone(),
+        stopped_out,
+    }
 }
 
 /// Orders the limits held back or scaled, by ticker, with the limit's name.
