@@ -271,6 +271,29 @@ systrade portfolio --data prices/ --data crypto.db --manual-cash 5000 --json"
   SYSTRADE_SMTP_TO=me@example.com SYSTRADE_SMTP_USER=desk SYSTRADE_SMTP_PASSWORD=... \
       systrade newsletter --send --date 2024-06-28")]
     Newsletter(NewsletterArgs),
+    /// The dashboard: the desk of --home on one page in a browser — the overview (equity,
+    /// cash, exposure, today's and total PnL, drawdown, each book's equity curve), positions
+    /// with their stops, orders, and each day's runs (planned, allowed, blocked and why,
+    /// reconciliation, stale data, errors); pages follow a run as it writes. Server-rendered,
+    /// no network beyond the page. Listens on loopback; another address needs
+    /// SYSTRADE_DASHBOARD_TOKEN in the environment (then asked of every request: a bearer
+    /// token, or ?token= once). Read-only unless --allow-actions (then the kill switch can be
+    /// set from the page — never cleared — with a CSRF-checked POST).
+    #[command(after_help = "Examples:
+  systrade --home systrade-demo/home serve                       # http://127.0.0.1:8787
+  systrade serve --bind 127.0.0.1:0 --allow-actions
+  SYSTRADE_DASHBOARD_TOKEN=$(openssl rand -hex 24) systrade serve --bind 0.0.0.0:8787")]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port, printed).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub bind: std::net::SocketAddr,
+    /// Allow state-changing actions from the page (today: setting the kill switch).
+    #[arg(long)]
+    pub allow_actions: bool,
 }
 
 #[derive(Debug, Args)]

@@ -57,7 +57,39 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Portfolio(a) => portfolio::run(&cli.home, &a),
         Command::Newsletter(a) => newsletter::run(&cli.home, &a),
         Command::FakeVenue(a) => venue::run(&a),
+        Command::Serve(a) => serve(&cli.home, &a),
     }
+}
+
+/// `systrade serve`: the dashboard of the home until Ctrl-C.
+fn serve(home: &std::path::Path, a: &crate::args::ServeArgs) -> anyhow::Result<()> {
+    let token = std::env::var("SYSTRADE_DASHBOARD_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let opts = systrade_dashboard::Options {
+        home: home.to_path_buf(),
+        bind: a.bind,
+        allow_actions: a.allow_actions,
+        token,
+    };
+    let actions = a.allow_actions;
+    systrade_dashboard::serve_blocking(opts, |addr| {
+        use std::io::Write;
+        println!(
+            "serving {} on http://{addr} ({}); Ctrl-C stops it",
+            home.display(),
+            if actions {
+                "actions allowed"
+            } else {
+                "read-only"
+            }
+        );
+        let _ = std::io::stdout().flush();
+    })
+    .map_err(|e| match e {
+        systrade_dashboard::DashboardError::Refused(m) => crate::exit::BadInput(m).into(),
+        other => anyhow::Error::from(other),
+    })
 }
 
 impl ReadArgs {
