@@ -291,9 +291,14 @@ pub struct ServeArgs {
     /// Address to listen on (port 0: any free port, printed).
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub bind: std::net::SocketAddr,
-    /// Allow state-changing actions from the page (today: setting the kill switch).
+    /// Allow state-changing actions from the page: setting the kill switch, approving and
+    /// canceling staged orders of the books named by --config.
     #[arg(long)]
     pub allow_actions: bool,
+    /// A book's config (repeatable): its staged orders get Approve and Cancel buttons (with
+    /// --allow-actions), under the rules of `systrade approve` and `systrade orders cancel`.
+    #[arg(long)]
+    pub config: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -236,3 +236,134 @@ fn test_off_loopback_needs_a_token_and_the_token_is_asked_of_every_request() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 }
+
+const NOW: (&str, &str) = ("SYSTRADE_NOW", "2020-01-10T21:00:00Z");
+
+/// The staged orders' ids on the orders page, by symbol (their Approve buttons).
+fn buttons(page: &str) -> Vec<String> {
+    page.split("id=\"approve-")
+        .skip(1)
+        .filter_map(|x| x.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|x| x.split('"').next())
+        .unwrap()
+        .to_string()
+}
+
+fn status_of(home: &Path, id: &str) -> String {
+    query(
+        &ledger(home),
+        &format!("SELECT status FROM orders WHERE client_order_id = '{id}'"),
+    )[0][0]
+        .clone()
+}
+
+#[test]
+fn test_staged_orders_are_approved_and_canceled_from_the_page_under_the_cli_rules() {
+    let Some(data) = shared("data/us_etf_daily_yahoo") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let cfg = dir.path().join("book.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "strategy = \"sheet\"\n[data]\nsource = {:?}\n[run]\nname = \"my-signals\"\npaper_cash = 10000\nretry_base_ms = 1\n[costs]\nfee_bps = 1\n",
+            data.display().to_string()
+        ),
+    )
+    .unwrap();
+    let sheet = dir.path().join("sheet.csv");
+    let stage = |text: &str| {
+        std::fs::write(&sheet, text).unwrap();
+        let r = sys(
+            &home,
+            &["orders", "stage", "--config", s(&cfg), "--sheet", s(&sheet)],
+            &[NOW],
+        );
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    };
+    stage(
+        "action,symbol,shares,last_close,as_of\nBUY,XLK,10,91.67,2019-12-31\nBUY,XLV,5,101.87,2019-12-31\n",
+    );
+    // Without the book's config the page shows no buttons and refuses the action.
+    let d = serve(&home, &["--allow-actions"], &[NOW]);
+    let (_, page, _) = get(&format!("{}/orders", d.url));
+    assert!(buttons(&page).is_empty(), "{page}");
+    let id_any = query(&ledger(&home), "SELECT client_order_id FROM orders LIMIT 1")[0][0].clone();
+    let r = agent()
+        .post(&format!("{}/orders/approve", d.url))
+        .content_type("application/x-www-form-urlencoded")
+        .send(&format!("csrf={}&id={id_any}", csrf_of(&page)))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    drop(d);
+
+    let d = serve(&home, &["--allow-actions", "--config", s(&cfg)], &[NOW]);
+    let (_, page, _) = get(&format!("{}/orders", d.url));
+    let ids = buttons(&page);
+    assert_eq!(ids.len(), 2, "{page}");
+    let csrf = csrf_of(&page);
+    let post = |path: &str, body: String| {
+        let mut r = agent()
+            .post(&format!("{}{path}", d.url))
+            .content_type("application/x-www-form-urlencoded")
+            .send(&body)
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    let sym_of = |id: &str| {
+        query(
+            &ledger(&home),
+            &format!("SELECT symbol FROM orders WHERE client_order_id = '{id}'"),
+        )[0][0]
+            .clone()
+    };
+    let xlk = ids.iter().find(|i| sym_of(i) == "XLK").unwrap().clone();
+    let xlv = ids.iter().find(|i| sym_of(i) == "XLV").unwrap().clone();
+    // A forged token changes nothing.
+    assert_eq!(
+        post("/orders/approve", format!("csrf=nope&id={xlk}")).0,
+        403
+    );
+    assert_eq!(status_of(&home, &xlk), "staged");
+    // Approve: the order reaches the paper broker (filled at the open) — once.
+    assert_eq!(
+        post("/orders/approve", format!("csrf={csrf}&id={xlk}")).0,
+        303
+    );
+    assert_eq!(status_of(&home, &xlk), "filled");
+    assert_eq!(
+        positions_in(&paper(&home)).get("XLK").map(String::as_str),
+        Some("10")
+    );
+    let (code, body) = post("/orders/approve", format!("csrf={csrf}&id={xlk}"));
+    assert_eq!(code, 400, "{body}");
+    // Cancel: the staged order never reaches the broker.
+    assert_eq!(
+        post("/orders/cancel", format!("csrf={csrf}&id={xlv}")).0,
+        303
+    );
+    assert_eq!(status_of(&home, &xlv), "canceled");
+    assert!(!positions_in(&paper(&home)).contains_key("XLV"));
+    // An order a newer sheet superseded (expired) is refused, in words.
+    stage("action,symbol,shares,last_close,as_of\nBUY,XLU,7,63.95,2019-12-31\n");
+    let (_, page, _) = get(&format!("{}/orders", d.url));
+    let xlu = buttons(&page)
+        .into_iter()
+        .find(|i| sym_of(i) == "XLU")
+        .unwrap();
+    stage("action,symbol,shares,last_close,as_of\nBUY,XLP,3,62.00,2019-12-31\n");
+    assert_eq!(status_of(&home, &xlu), "expired");
+    let (code, body) = post("/orders/approve", format!("csrf={csrf}&id={xlu}"));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains(&xlu) || body.contains("approval"), "{body}");
+    assert_eq!(status_of(&home, &xlu), "expired");
+}

@@ -6,6 +6,7 @@
 //! every state-changing request is a POST with the page's CSRF token. The kill switch shows
 //! on every page and can be set (never cleared) from it. Nothing secret is rendered.
 
+pub mod actions;
 pub mod security;
 pub mod view;
 
@@ -24,6 +25,8 @@ pub struct Options {
     pub allow_actions: bool,
     /// Asked of every request when set (required off loopback).
     pub token: Option<String>,
+    /// The books' configs: their staged orders can be approved and canceled from the page.
+    pub configs: Vec<PathBuf>,
 }
 
 /// What can go wrong starting the dashboard.
@@ -43,6 +46,8 @@ pub(crate) struct App {
     pub opts: Options,
     /// The CSRF token of this process (random per start).
     pub csrf: String,
+    /// Book name → config, for the actions.
+    pub books: std::collections::BTreeMap<String, PathBuf>,
 }
 
 /// The dashboard as an axum app.
@@ -50,6 +55,7 @@ pub fn app(opts: Options) -> Result<axum::Router, DashboardError> {
     security::check_bind(&opts)?;
     let state = Arc::new(App {
         csrf: security::random_token()?,
+        books: actions::books_of(&opts.configs)?,
         opts,
     });
     Ok(pages::router(state))

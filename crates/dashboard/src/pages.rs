@@ -129,7 +129,75 @@ async fn positions(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn orders(State(app): State<Arc<App>>) -> Response {
-    page(&app, "orders", view::orders(&app.opts.home))
+    let rows = view::orders(&app.opts.home).map(|mut rows| {
+        for r in &mut rows {
+            r.actionable = app.books.contains_key(&r.book);
+        }
+        rows
+    });
+    page(&app, "orders", rows)
+}
+
+/// The checks every action passes: `--allow-actions`, then the page's CSRF token; the
+/// order id of the form.
+fn action_form(app: &App, body: &[u8]) -> Result<String, Response> {
+    if !app.opts.allow_actions {
+        return Err(error_page(
+            StatusCode::FORBIDDEN,
+            "read-only: start the dashboard with --allow-actions to act from it",
+        ));
+    }
+    match form_field(body, "csrf") {
+        Some(t) if same(&t, &app.csrf) => {}
+        _ => {
+            return Err(error_page(
+                StatusCode::FORBIDDEN,
+                "missing or wrong CSRF token: reload the page",
+            ));
+        }
+    }
+    match form_field(body, "id") {
+        Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
+            Ok(id)
+        }
+        _ => Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "no order id in the form",
+        )),
+    }
+}
+
+async fn act(
+    app: Arc<App>,
+    body: Bytes,
+    f: fn(
+        &std::path::Path,
+        &std::collections::BTreeMap<String, std::path::PathBuf>,
+        &str,
+    ) -> Result<String, crate::actions::Refusal>,
+) -> Response {
+    let id = match action_form(&app, &body) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let app2 = app.clone();
+    let done = tokio::task::spawn_blocking(move || f(&app2.opts.home, &app2.books, &id)).await;
+    match done {
+        Ok(Ok(_)) => (StatusCode::SEE_OTHER, [(header::LOCATION, "/orders")]).into_response(),
+        Ok(Err(crate::actions::Refusal::Input(m))) => error_page(StatusCode::BAD_REQUEST, &m),
+        Ok(Err(crate::actions::Refusal::Failed(m))) => {
+            error_page(StatusCode::INTERNAL_SERVER_ERROR, &m)
+        }
+        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn approve(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    act(app, body, crate::actions::approve).await
+}
+
+async fn cancel(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    act(app, body, crate::actions::cancel).await
 }
 
 async fn runs(State(app): State<Arc<App>>) -> Response {
@@ -244,6 +312,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/static/style.css", get(style))
         .route("/static/live.js", get(live_js))
         .route("/kill-switch", post(set_kill_switch))
+        .route("/orders/approve", post(approve))
+        .route("/orders/cancel", post(cancel))
         .layer(middleware::from_fn_with_state(app.clone(), gate))
         .layer(middleware::from_fn(headers))
         .with_state(app)

@@ -81,6 +81,7 @@ mod tests {
             bind: bind.parse().unwrap(),
             allow_actions: false,
             token: token.map(str::to_string),
+            configs: Vec::new(),
         }
     }
 

@@ -280,6 +280,8 @@ pub fn positions(home: &Path) -> Result<Vec<PositionRow>, ViewError> {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OrderRow {
+    /// The client order id.
+    pub id: String,
     pub book: String,
     pub day: String,
     pub symbol: String,
@@ -293,6 +295,10 @@ pub struct OrderRow {
     pub approval: String,
     pub note: String,
     pub staged: bool,
+    /// Waits for approval.
+    pub pending: bool,
+    /// The page may approve or cancel it (set by the server: its book's config is known).
+    pub actionable: bool,
 }
 
 /// Every order of every book, the latest day first.
@@ -304,6 +310,7 @@ pub fn orders(home: &Path) -> Result<Vec<OrderRow>, ViewError> {
     for b in l.books()? {
         for o in l.orders(&b.strategy)? {
             out.push(OrderRow {
+                id: o.client_order_id.to_string(),
                 book: b.strategy.clone(),
                 day: o.market_day.to_string(),
                 symbol: o.symbol.to_string(),
@@ -320,6 +327,9 @@ pub fn orders(home: &Path) -> Result<Vec<OrderRow>, ViewError> {
                     .unwrap_or_default(),
                 note: o.note.clone().unwrap_or_default(),
                 staged: o.status.as_str() == "staged",
+                pending: o.approval.is_some_and(|a| a.as_str() == "pending")
+                    && o.status.as_str() == "staged",
+                actionable: false,
             });
         }
     }

@@ -71,6 +71,7 @@ fn serve(home: &std::path::Path, a: &crate::args::ServeArgs) -> anyhow::Result<(
         bind: a.bind,
         allow_actions: a.allow_actions,
         token,
+        configs: a.config.clone(),
     };
     let actions = a.allow_actions;
     systrade_dashboard::serve_blocking(opts, |addr| {
