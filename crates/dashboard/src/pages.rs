@@ -140,45 +140,44 @@ async fn orders(State(app): State<Arc<App>>) -> Response {
 
 /// The checks every action passes: `--allow-actions`, then the page's CSRF token; the
 /// order id of the form.
-fn action_form(app: &App, body: &[u8]) -> Result<String, Response> {
+fn action_form(app: &App, body: &[u8]) -> Result<String, Box<Response>> {
     if !app.opts.allow_actions {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             StatusCode::FORBIDDEN,
             "read-only: start the dashboard with --allow-actions to act from it",
-        ));
+        )));
     }
     match form_field(body, "csrf") {
         Some(t) if same(&t, &app.csrf) => {}
         _ => {
-            return Err(error_page(
+            return Err(Box::new(error_page(
                 StatusCode::FORBIDDEN,
                 "missing or wrong CSRF token: reload the page",
-            ));
+            )));
         }
     }
     match form_field(body, "id") {
         Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
             Ok(id)
         }
-        _ => Err(error_page(
+        _ => Err(Box::new(error_page(
             StatusCode::BAD_REQUEST,
             "no order id in the form",
-        )),
+        ))),
     }
 }
 
-async fn act(
-    app: Arc<App>,
-    body: Bytes,
-    f: fn(
-        &std::path::Path,
-        &std::collections::BTreeMap<String, std::path::PathBuf>,
-        &str,
-    ) -> Result<String, crate::actions::Refusal>,
-) -> Response {
+/// An action on one order of a home: approve or cancel.
+type Action = fn(
+    &std::path::Path,
+    &std::collections::BTreeMap<String, std::path::PathBuf>,
+    &str,
+) -> Result<String, crate::actions::Refusal>;
+
+async fn act(app: Arc<App>, body: Bytes, f: Action) -> Response {
     let id = match action_form(&app, &body) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let app2 = app.clone();
     let done = tokio::task::spawn_blocking(move || f(&app2.opts.home, &app2.books, &id)).await;
