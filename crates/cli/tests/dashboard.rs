@@ -150,6 +150,16 @@ fn test_every_page_shows_the_home_and_actions_follow_the_rules() {
     assert_eq!(code, 200);
     assert!(!v1.is_empty());
     assert_eq!(get(&format!("{}/static/style.css", d.url)).0, 200);
+    // The newsletter of the latest day, as the email shows it: a section per bucket.
+    let (code, page, _) = get(&format!("{}/newsletter", d.url));
+    assert_eq!(code, 200, "{page}");
+    for want in [
+        "systrade 2021-04-05:",
+        "monthly rotation",
+        "trend following",
+    ] {
+        assert!(page.contains(want), "{want}\n{page}");
+    }
     assert_eq!(get(&format!("{}/static/live.js", d.url)).0, 200);
     // Read-only: the kill switch cannot be set, and nothing is written.
     let r = agent()
@@ -222,6 +232,13 @@ fn test_off_loopback_needs_a_token_and_the_token_is_asked_of_every_request() {
     let (code, body, headers) = get(&format!("{}/?token={token}", d.url));
     assert_eq!(code, 200);
     assert!(body.contains("No book in this home yet"), "{body}");
+    // No ledger: the newsletter page says what to do.
+    let r = agent()
+        .get(&format!("{}/newsletter", d.url))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
     assert!(!body.contains(token), "the page never shows the token");
     let cookie = headers
         .iter()

@@ -203,6 +203,33 @@ async fn runs(State(app): State<Arc<App>>) -> Response {
     page(&app, "runs", view::runs(&app.opts.home))
 }
 
+/// The newsletter of the latest completed day, as the email would show it.
+async fn newsletter(State(app): State<Arc<App>>) -> Response {
+    let home = app.opts.home.clone();
+    let built = tokio::task::spawn_blocking(move || -> Result<String, String> {
+        let Some(ledger) = view::ledger(&home).map_err(|e| e.to_string())? else {
+            return Err("no ledger in this home yet: run `systrade run` first".into());
+        };
+        let n = systrade_desk::newsletter::build(&home, &ledger, None, &[], &Default::default())
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(n.render().map_err(|e| e.to_string())?.html)
+    })
+    .await;
+    match built {
+        // The email's own inline styles; no script, nothing else loaded.
+        Ok(Ok(html)) => (
+            [(
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+            )],
+            Html(html),
+        )
+            .into_response(),
+        Ok(Err(why)) => error_page(StatusCode::NOT_FOUND, &why),
+        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
 async fn changes(State(app): State<Arc<App>>) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], version(&app)).into_response()
 }
@@ -284,12 +311,14 @@ async fn gate(State(app): State<Arc<App>>, req: Request, next: Next) -> Response
 async fn headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
-        ),
-    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+            ),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -308,6 +337,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/orders", get(orders))
         .route("/runs", get(runs))
         .route("/changes", get(changes))
+        .route("/newsletter", get(newsletter))
         .route("/static/style.css", get(style))
         .route("/static/live.js", get(live_js))
         .route("/kill-switch", post(set_kill_switch))
