@@ -126,23 +126,21 @@ pub fn cancel(home: &Path, books: &BTreeMap<String, PathBuf>, id: &str) -> Resul
     let mut ledger = open(home)?;
     let (name, config) = book_for(&ledger, books, id)?;
     let mut go = || -> anyhow::Result<String> {
-        let (staged, working) =
-            approvals::cancelable(&ledger, &[id.to_string()], Some(name.as_str()))?;
-        let book = if working.is_empty() {
-            None
-        } else {
-            Some(ApprovalBook::load(
+        let load = || {
+            ApprovalBook::load(
                 &config,
                 None,
                 &systrade_config::ReadOptions::default(),
                 systrade_live::env_now()?,
-            )?)
+            )
+            .map(Some)
         };
-        let done = approvals::cancel(
+        let done = approvals::cancel_ids(
             home,
             &mut ledger,
-            (&staged, &working),
-            book.as_ref(),
+            &[id.to_string()],
+            Some(name.as_str()),
+            load,
             &stamp()?,
         )?;
         Ok(format!("{name}: {} orders canceled", done.orders.len()))

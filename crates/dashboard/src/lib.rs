@@ -48,6 +48,7 @@ pub(crate) struct App {
     pub csrf: String,
     /// Book name → config, for the actions.
     pub books: std::collections::BTreeMap<String, PathBuf>,
+    pub templates: minijinja::Environment<'static>,
 }
 
 /// The dashboard as an axum app.
@@ -56,6 +57,7 @@ pub fn app(opts: Options) -> Result<axum::Router, DashboardError> {
     let state = Arc::new(App {
         csrf: security::random_token()?,
         books: actions::books_of(&opts.configs)?,
+        templates: pages::templates(),
         opts,
     });
     Ok(pages::router(state))

@@ -13,13 +13,16 @@ use axum::routing::{get, post};
 use minijinja::Environment;
 use serde::Serialize;
 
+use systrade_config::run::RunSection;
+
 use crate::App;
 use crate::security::{presented, same};
 use crate::view;
 
 const STYLE: &str = include_str!("../templates/style.css");
 
-fn templates() -> Environment<'static> {
+/// The pages' templates, compiled once at start.
+pub(crate) fn templates() -> Environment<'static> {
     let mut env = Environment::new();
     for (name, text) in [
         ("base.html", include_str!("../templates/base.html")),
@@ -51,10 +54,9 @@ struct Frame<'a, T: Serialize> {
     data: T,
 }
 
+/// The daily run's own rule (the home's KILL file, or SYSTRADE_KILL_SWITCH).
 fn kill_switch_on(app: &App) -> bool {
-    app.opts.home.join("KILL").exists()
-        || std::env::var("SYSTRADE_KILL_SWITCH")
-            .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"))
+    systrade_live::gates::kill_switch(&app.opts.home, &RunSection::default())
 }
 
 /// A fingerprint of what the pages read (the ledger and the runs' folders): it changes
@@ -65,7 +67,7 @@ fn version(app: &App) -> String {
     for p in [
         home.join("ledger.sqlite"),
         home.join("ledger.sqlite-wal"),
-        home.join("KILL"),
+        home.join(RunSection::default().kill_switch_file),
     ] {
         if let Ok(m) = std::fs::metadata(&p) {
             let t = m
@@ -91,8 +93,8 @@ fn render<T: Serialize>(app: &App, page: &str, data: T) -> Response {
         version: version(app),
         data,
     };
-    let env = templates();
-    match env
+    match app
+        .templates
         .get_template(&format!("{page}.html"))
         .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(&frame))))
     {
@@ -264,7 +266,7 @@ async fn set_kill_switch(State(app): State<Arc<App>>, body: Bytes) -> Response {
             );
         }
     }
-    let path = app.opts.home.join("KILL");
+    let path = app.opts.home.join(RunSection::default().kill_switch_file);
     let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
     if let Err(e) = std::fs::create_dir_all(&app.opts.home)
         .and_then(|_| std::fs::write(&path, format!("set from the dashboard at {stamp}\n")))

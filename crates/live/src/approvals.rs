@@ -506,6 +506,22 @@ pub fn cancelable(
 
 /// Cancels staged orders in the ledger and working ones at `book`'s broker (at the account's
 /// own clock: canceling must not move it), then records it all in one transaction.
+/// Cancels the orders `ids` name (of book `name` when given): staged ones in the ledger,
+/// working ones at the broker of the book `load` gives (loaded only when one works; none:
+/// a working order is refused).
+pub fn cancel_ids(
+    home: &Path,
+    ledger: &mut Ledger,
+    ids: &[String],
+    name: Option<&str>,
+    load: impl FnOnce() -> anyhow::Result<Option<ApprovalBook>>,
+    stamp: &str,
+) -> anyhow::Result<Canceled> {
+    let (staged, working) = cancelable(ledger, ids, name)?;
+    let book = if working.is_empty() { None } else { load()? };
+    cancel(home, ledger, (&staged, &working), book.as_ref(), stamp)
+}
+
 pub fn cancel(
     home: &Path,
     ledger: &mut Ledger,

@@ -159,16 +159,18 @@ fn list(home: &Path, a: &OrdersListArgs) -> anyhow::Result<()> {
 fn cancel(home: &Path, a: &OrdersCancelArgs) -> anyhow::Result<()> {
     let mut ledger = open_ledger(home)?;
     let name = a.config.as_deref().map(book_name).transpose()?;
-    let (staged, working) = approvals::cancelable(&ledger, &a.ids, name.as_deref())?;
-    let book = match (&a.config, working.is_empty()) {
-        (Some(config), false) => Some(load(config, a.data.as_deref(), &a.read, &a.venue)?),
-        _ => None,
+    let load_book = || {
+        a.config
+            .as_deref()
+            .map(|config| load(config, a.data.as_deref(), &a.read, &a.venue))
+            .transpose()
     };
-    let done = approvals::cancel(
+    let done = approvals::cancel_ids(
         home,
         &mut ledger,
-        (&staged, &working),
-        book.as_ref(),
+        &a.ids,
+        name.as_deref(),
+        load_book,
         &stamp()?,
     )?;
     for u in &done.orders {
