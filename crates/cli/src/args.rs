@@ -299,6 +299,20 @@ pub struct ServeArgs {
     /// --allow-actions), under the rules of `systrade approve` and `systrade orders cancel`.
     #[arg(long)]
     pub config: Vec<PathBuf>,
+    /// Price sources (market DBs or CSV folders, repeatable, searched in order): manual-trade
+    /// and trade-sheet positions are marked at their last close (with PnL and distance to
+    /// stop), and each book's equity curve is drawn against --benchmark.
+    #[arg(long, value_name = "SRC")]
+    pub data: Vec<PathBuf>,
+    /// The symbol each book's equity curve is drawn against (with --data; `none`: no line).
+    #[arg(long, default_value = "SPY")]
+    pub benchmark: String,
+    /// Folders of `systrade backtest --out` and `sweep --out` runs (repeatable): the backtests
+    /// page lists each with its metrics and tear sheet, each sweep with its sensitivity table.
+    #[arg(long, value_name = "DIR")]
+    pub backtests: Vec<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]

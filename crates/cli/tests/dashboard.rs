@@ -4,74 +4,12 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use common::daily::*;
+use common::dash::*;
 use common::{committed, s};
 use systrade_testkit::shared;
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into()
-}
-
-/// A dashboard child process; killed when dropped.
-struct Dash {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Dash {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(home: &Path, extra: &[&str], env: &[(&str, &str)]) -> Dash {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin("systrade"));
-    c.env_remove("SYSTRADE_DASHBOARD_TOKEN")
-        .env_remove("SYSTRADE_KILL_SWITCH")
-        .arg("--home")
-        .arg(home)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c.spawn().unwrap();
-    let mut banner = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {banner:?}"))
-        .to_string();
-    Dash { child, url }
-}
-
-fn get(url: &str) -> (u16, String, Vec<(String, String)>) {
-    let mut r = agent().get(url).call().unwrap();
-    let headers = r
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    (
-        r.status().as_u16(),
-        r.body_mut().read_to_string().unwrap(),
-        headers,
-    )
-}
 
 /// A home where the shipped buckets A and B ran three sessions as a portfolio.
 fn home(dir: &Path) -> Option<PathBuf> {
@@ -142,7 +80,7 @@ fn test_every_page_shows_the_home_and_actions_follow_the_rules() {
     let (code, page, _) = get(&format!("{}/runs", d.url));
     assert_eq!(code, 200);
     assert_eq!(
-        page.matches("<tr><td>2021-").count(),
+        page.matches("<tr><td><a href=\"/runs/").count(),
         6,
         "two books × three days\n{page}"
     );
@@ -265,14 +203,6 @@ fn buttons(page: &str) -> Vec<String> {
         .collect()
 }
 
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|x| x.split('"').next())
-        .unwrap()
-        .to_string()
-}
-
 fn status_of(home: &Path, id: &str) -> String {
     query(
         &ledger(home),
@@ -383,4 +313,300 @@ fn test_staged_orders_are_approved_and_canceled_from_the_page_under_the_cli_rule
     assert_eq!(code, 400, "{body}");
     assert!(body.contains(&xlu) || body.contains("approval"), "{body}");
     assert_eq!(status_of(&home, &xlu), "expired");
+}
+
+fn post_form(url: &str, body: &str) -> (u16, String) {
+    let mut r = agent()
+        .post(url)
+        .content_type("application/x-www-form-urlencoded")
+        .send(body)
+        .unwrap();
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+}
+
+/// A home where the crypto trend book ran 2022-04-01..03, and a folder with one backtest and
+/// one sweep of it.
+fn crypto_desk(dir: &Path, data: &Path) -> (PathBuf, PathBuf) {
+    let text = committed("trend_crypto.toml").replace(
+        "source = \"../../shared/data/crypto_binance_spot/1d\"",
+        &format!("source = {:?}", data.display().to_string()),
+    );
+    let cfg = dir.join("trend_crypto.toml");
+    std::fs::write(&cfg, format!("{text}\n[run]\nretry_base_ms = 1\n")).unwrap();
+    let home = dir.join("home");
+    for d in ["2022-04-01", "2022-04-02", "2022-04-03"] {
+        let r = sys(&home, &["run", "--config", s(&cfg), "--as-of", d], &[]);
+        assert_eq!(r.code, 0, "{d}: {}{}", r.stdout, r.stderr);
+    }
+    let bts = dir.join("bts");
+    let common = [
+        "--config",
+        s(&cfg),
+        "--start",
+        "2021-01-01",
+        "--end",
+        "2021-12-31",
+    ];
+    let bt = bts.join("bt1");
+    let r = sys(
+        &home,
+        &[&["backtest"][..], &common, &["--out", s(&bt)]].concat(),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let sw = bts.join("sw1");
+    let grid = "signal.donchian_window=20..60:20,sizing.target_vol=0.15..0.25:0.1";
+    let r = sys(
+        &home,
+        &[
+            "sweep",
+            "--config",
+            s(&cfg),
+            "--grid",
+            grid,
+            "--out",
+            s(&sw),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    (home, bts)
+}
+
+#[test]
+fn test_runs_backtests_and_manual_trades_pages_follow_the_rules() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (home, bts) = crypto_desk(dir.path(), &data);
+    let now = ("SYSTRADE_NOW", "2022-04-04T12:00:00Z");
+    let args = [
+        "--allow-actions",
+        "--data",
+        s(&data),
+        "--benchmark",
+        "BTCUSDT",
+        "--backtests",
+        s(&bts),
+    ];
+    let d = serve(&home, &args, &[now]);
+    let at = |p: &str| format!("{}{p}", d.url);
+
+    // A run's page: the 14 steps, its decisions and reconciliation.
+    let (code, page, _) = get(&at("/runs/trend_crypto/2022-04-03"));
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(
+        page.matches("<tr><td class=\"n\">").count()
+            + page.matches("<tr class=\"warn\"><td class=\"n\">").count(),
+        14,
+        "{page}"
+    );
+    for want in [
+        "pull data",
+        "portfolio decisions",
+        "reconcile",
+        "Broker and ledger agree",
+    ] {
+        assert!(page.contains(want), "{want}\n{page}");
+    }
+    assert_eq!(get(&at("/runs/trend_crypto/2030-01-01")).0, 404);
+    assert_eq!(get(&at("/runs/..%2F..%2Fetc/2022-04-03")).0, 404);
+    assert_eq!(get(&at("/runs/trend_crypto/yesterday")).0, 404);
+    let (_, runs, _) = get(&at("/runs"));
+    assert!(
+        runs.contains("href=\"/runs/trend_crypto/2022-04-03\""),
+        "{runs}"
+    );
+
+    // The overview draws each curve against the benchmark from --data.
+    let (_, page, _) = get(&at("/"));
+    assert!(
+        page.contains("class=\"bench\"") && page.contains("against BTCUSDT"),
+        "{page}"
+    );
+
+    // Backtests: the run's metrics from its summary, its tear sheet sandboxed; the sweep's
+    // sensitivity table and heat map; nothing else is served.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bts.join("bt1/summary.json")).unwrap())
+            .unwrap();
+    let equity = systrade_report::format::money(summary["final_equity"].as_f64().unwrap());
+    let (code, page, _) = get(&at("/backtests"));
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page.contains(&format!("<td class=\"n\">{equity}</td>")),
+        "{equity}\n{page}"
+    );
+    assert!(
+        page.contains("/backtests/file?d=0&amp;r=bt1&amp;f=report.html"),
+        "{page}"
+    );
+    assert!(page.contains("/backtests/sweep?d=0&amp;r=sw1"), "{page}");
+    let (code, sheet, headers) = get(&at("/backtests/file?d=0&r=bt1&f=report.html"));
+    assert_eq!(code, 200);
+    assert!(sheet.contains("<html"), "the tear sheet");
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "content-security-policy" && v.starts_with("sandbox")),
+        "{headers:?}"
+    );
+    for bad in [
+        "/backtests/file?d=0&r=bt1&f=summary.json",
+        "/backtests/file?d=0&r=..&f=report.html",
+        "/backtests/file?d=0&r=bt1%2F..%2F..&f=report.html",
+        "/backtests/file?d=7&r=bt1&f=report.html",
+        "/backtests/sweep?d=0&r=bt1",
+    ] {
+        assert_eq!(get(&at(bad)).0, 404, "{bad}");
+    }
+    let (code, page, _) = get(&at("/backtests/sweep?d=0&r=sw1"));
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page.contains("<th>sharp_peak</th>") && page.contains("heatmap.svg"),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("<tr><td>").count() + page.matches("<tr class=\"warn\"><td>").count(),
+        6,
+        "3 × 2 points\n{page}"
+    );
+    assert_eq!(get(&at("/backtests/file?d=0&r=sw1&f=heatmap.svg")).0, 200);
+
+    // Manual trades: the CLI's rules, a CSRF token, and the positions page marks them.
+    let (_, page, _) = get(&at("/trades"));
+    let csrf = csrf_of(&page);
+    let add = |body: &str| post_form(&at("/trades/add"), body);
+    assert_eq!(
+        add("symbol=ETHUSDT&side=buy&qty=2&price=3000").0,
+        403,
+        "no token"
+    );
+    let (code, body) = add(&format!(
+        "csrf={csrf}&symbol=ETHUSDT&side=buy&qty=abc&price=3000"
+    ));
+    assert_eq!(code, 400);
+    assert!(
+        body.contains("qty: &quot;abc&quot; is not a number"),
+        "{body}"
+    );
+    let (code, body) = add(&format!(
+        "csrf={csrf}&symbol=ETHUSDT&side=buy&qty=2&price=3000&date=2022-04-05"
+    ));
+    assert_eq!(code, 400);
+    assert!(body.contains("in the future"), "{body}");
+    let (code, body) = add(&format!(
+        "csrf={csrf}&symbol=ETHUSDT&side=hold&qty=2&price=3000"
+    ));
+    assert_eq!(code, 400, "{body}");
+    let (code, _) = add(&format!(
+        "csrf={csrf}&symbol=ETHUSDT&side=buy&qty=2&price=3000&date=2022-04-01&stop=2800&fees=1.5&tags=swing%2C+eth&notes=breakout+%26+retest"
+    ));
+    assert_eq!(code, 303);
+    let rows = query(
+        &ledger(&home),
+        "SELECT id, symbol, qty, stop, notes FROM manual_trades",
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        rows[0][1..],
+        ["ETHUSDT", "2", "2800", "breakout & retest"].map(String::from)
+    );
+    let id = rows[0][0].clone();
+    let (_, page, _) = get(&at("/positions"));
+    let eth_close = systrade_report::format::price(close_of(&data, "ETHUSDT", "2022-04-04"));
+    let row = page
+        .split("<tr>")
+        .find(|r| r.contains("<td>ETHUSDT</td>") && r.contains("<td>manual</td>"))
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(
+        row.contains(&eth_close),
+        "marked at the last close {eth_close}: {row}"
+    );
+    assert!(row.contains("<td class=\"n\">3</td>"), "held 3 days: {row}");
+
+    let update = |body: &str| post_form(&at("/trades/update"), body);
+    assert_eq!(
+        update(&format!("csrf={csrf}&id={id}")).0,
+        400,
+        "nothing to change"
+    );
+    assert_eq!(update(&format!("csrf={csrf}&id={id}&stop=none")).0, 303);
+    assert_eq!(
+        query(&ledger(&home), "SELECT stop IS NULL FROM manual_trades")[0][0],
+        "1"
+    );
+    let close = |body: &str| post_form(&at("/trades/close"), body);
+    let (code, body) = close(&format!("csrf={csrf}&id={id}&qty=5&price=3100"));
+    assert_eq!(code, 400, "more than is open: {body}");
+    assert_eq!(
+        close(&format!("csrf={csrf}&id={id}&qty=0.5&price=3100")).0,
+        303
+    );
+    let (_, page, _) = get(&at("/trades"));
+    assert!(
+        page.contains("<td class=\"n\">1.5</td>"),
+        "1.5 left open\n{page}"
+    );
+    assert_eq!(close(&format!("csrf={csrf}&id={id}&price=3200")).0, 303);
+    let (_, page, _) = get(&at("/trades"));
+    assert!(page.contains("No open manual trade."), "{page}");
+    assert!(page.contains("0.5 @ 3,100.00 on 2022-04-04"), "{page}");
+    drop(d);
+
+    // Read-only: nothing is written.
+    let d = serve(&home, &["--data", s(&data)], &[now]);
+    let (code, _) = post_form(
+        &format!("{}/trades/add", d.url),
+        &format!("csrf={csrf}&symbol=ETHUSDT&side=buy&qty=2&price=3000"),
+    );
+    assert_eq!(code, 403);
+    assert_eq!(
+        query(&ledger(&home), "SELECT count(*) FROM manual_trades")[0][0],
+        "1"
+    );
+    // A benchmark the data does not have: the page says so and still shows.
+    drop(d);
+    let d = serve(&home, &["--data", s(&data), "--benchmark", "NOPE"], &[now]);
+    let (code, page, _) = get(&format!("{}/", d.url));
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("benchmark NOPE: no --data source has its prices"),
+        "{page}"
+    );
+    // A --backtests folder that is not there: refused at start.
+    let r = sys(
+        &home,
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--backtests",
+            "/no/such/dir",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--backtests /no/such/dir: not a folder"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// The close of `symbol` on `day` in a Binance daily folder.
+fn close_of(data: &Path, symbol: &str, day: &str) -> f64 {
+    let src = systrade_data::DataSource::open(data).unwrap();
+    let s = src
+        .daily(
+            &systrade_core::Symbol::new(symbol).unwrap(),
+            &Default::default(),
+        )
+        .unwrap();
+    s.bars
+        .iter()
+        .rfind(|b| b.ts.to_string().as_str() <= day)
+        .unwrap()
+        .close
 }

@@ -7,7 +7,11 @@
 //! on every page and can be set (never cleared) from it. Nothing secret is rendered.
 
 pub mod actions;
+pub mod backtests;
+pub mod marks;
+pub mod run;
 pub mod security;
+pub mod trades;
 pub mod view;
 
 mod pages;
@@ -27,6 +31,10 @@ pub struct Options {
     pub token: Option<String>,
     /// The books' configs: their staged orders can be approved and canceled from the page.
     pub configs: Vec<PathBuf>,
+    /// Prices that mark manual and sheet positions, and the overview's benchmark.
+    pub prices: marks::Prices,
+    /// Folders of backtest and sweep outputs for the backtests page.
+    pub backtests: Vec<PathBuf>,
 }
 
 /// What can go wrong starting the dashboard.
@@ -54,6 +62,7 @@ pub(crate) struct App {
 /// The dashboard as an axum app.
 pub fn app(opts: Options) -> Result<axum::Router, DashboardError> {
     security::check_bind(&opts)?;
+    check_sources(&opts)?;
     let state = Arc::new(App {
         csrf: security::random_token()?,
         books: actions::books_of(&opts.configs)?,
@@ -61,6 +70,24 @@ pub fn app(opts: Options) -> Result<axum::Router, DashboardError> {
         opts,
     });
     Ok(pages::router(state))
+}
+
+/// Every `--data` source opens and every `--backtests` folder is one: said at start, not on
+/// a page later.
+fn check_sources(opts: &Options) -> Result<(), DashboardError> {
+    for p in &opts.prices.data {
+        systrade_data::DataSource::open(p)
+            .map_err(|e| DashboardError::Refused(format!("--data {}: {e}", p.display())))?;
+    }
+    for d in &opts.backtests {
+        if !d.is_dir() {
+            return Err(DashboardError::Refused(format!(
+                "--backtests {}: not a folder",
+                d.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A dashboard serving on a background thread (tests), until the process ends.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::{Form, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -16,6 +16,7 @@ use serde::Serialize;
 use systrade_config::run::RunSection;
 
 use crate::App;
+use crate::actions::Refusal;
 use crate::security::{presented, same};
 use crate::view;
 
@@ -33,6 +34,13 @@ pub(crate) fn templates() -> Environment<'static> {
         ),
         ("orders.html", include_str!("../templates/orders.html")),
         ("runs.html", include_str!("../templates/runs.html")),
+        ("run.html", include_str!("../templates/run.html")),
+        ("trades.html", include_str!("../templates/trades.html")),
+        (
+            "backtests.html",
+            include_str!("../templates/backtests.html"),
+        ),
+        ("sweep.html", include_str!("../templates/sweep.html")),
     ] {
         // The templates are part of the binary: a bad one fails the tests, not a user.
         if let Err(e) = env.add_template(name, text) {
@@ -122,12 +130,122 @@ fn page<T: Serialize>(app: &App, name: &str, data: Result<T, view::ViewError>) -
     }
 }
 
+/// Today (UTC, or `SYSTRADE_NOW`): what positions are marked at.
+fn today() -> Result<chrono::NaiveDate, view::ViewError> {
+    systrade_live::env_now()
+        .map(|t| t.date_naive())
+        .map_err(|e| view::ViewError(format!("{e:#}")))
+}
+
+/// Builds a page's content off the async threads (it reads files and the ledger).
+async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> Result<T, view::ViewError> + Send + 'static,
+) -> Result<T, view::ViewError> {
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || f(&app))
+        .await
+        .map_err(|e| view::ViewError(e.to_string()))?
+}
+
 async fn overview(State(app): State<Arc<App>>) -> Response {
-    page(&app, "overview", view::overview(&app.opts.home))
+    let data = blocking(&app, |a| {
+        view::overview(&a.opts.home, &a.opts.prices, today()?)
+    })
+    .await;
+    page(&app, "overview", data)
 }
 
 async fn positions(State(app): State<Arc<App>>) -> Response {
-    page(&app, "positions", view::positions(&app.opts.home))
+    let data = blocking(&app, |a| {
+        view::positions(&a.opts.home, &a.opts.prices, today()?)
+    })
+    .await;
+    page(&app, "positions", data)
+}
+
+async fn trades(State(app): State<Arc<App>>) -> Response {
+    let data = blocking(&app, |a| {
+        crate::trades::page(&a.opts.home, &a.opts.prices, today()?)
+    })
+    .await;
+    page(&app, "trades", data)
+}
+
+async fn run_detail(
+    State(app): State<Arc<App>>,
+    Path((book, day)): Path<(String, String)>,
+) -> Response {
+    let Ok(day) = day.parse::<chrono::NaiveDate>() else {
+        return error_page(StatusCode::NOT_FOUND, "no such run: the day is not a date");
+    };
+    if book.is_empty()
+        || !book
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || book.starts_with('.')
+    {
+        return error_page(StatusCode::NOT_FOUND, "no such book");
+    }
+    let data = blocking(&app, move |a| crate::run::detail(&a.opts.home, &book, day)).await;
+    match data {
+        Ok(Some(d)) => render(&app, "run", d),
+        Ok(None) => error_page(StatusCode::NOT_FOUND, "no run of this book on this day"),
+        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn backtests(State(app): State<Arc<App>>) -> Response {
+    let data = blocking(&app, |a| crate::backtests::page(&a.opts.backtests)).await;
+    page(&app, "backtests", data)
+}
+
+/// Which run folder (`d`: the `--backtests` folder's index, `r`: the run's name) and file.
+#[derive(serde::Deserialize)]
+struct RunRef {
+    d: usize,
+    r: String,
+    #[serde(default)]
+    f: String,
+}
+
+async fn sweep(State(app): State<Arc<App>>, Query(q): Query<RunRef>) -> Response {
+    let data = blocking(&app, move |a| {
+        crate::backtests::sweep(&a.opts.backtests, q.d, &q.r)
+    })
+    .await;
+    match data {
+        Ok(Some(d)) => render(&app, "sweep", d),
+        Ok(None) => error_page(StatusCode::NOT_FOUND, "no such sweep"),
+        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// A run folder's tear sheet or heat map. The tear sheet is self-contained with its own
+/// inline script: it is served sandboxed (an opaque origin: no cookie, no request back).
+async fn backtest_file(State(app): State<Arc<App>>, Query(q): Query<RunRef>) -> Response {
+    let Some((name, kind)) = crate::backtests::FILES.iter().find(|(n, _)| *n == q.f) else {
+        return error_page(StatusCode::NOT_FOUND, "not a file a run folder serves");
+    };
+    let Some(dir) = crate::backtests::folder(&app.opts.backtests, q.d, &q.r) else {
+        return error_page(StatusCode::NOT_FOUND, "no such run folder");
+    };
+    let file = dir.join(name);
+    let read = tokio::task::spawn_blocking(move || std::fs::read(file)).await;
+    match read.map_err(|e| std::io::Error::other(e.to_string())).and_then(|r| r) {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, *kind),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "sandbox allow-scripts; default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:",
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(_) => error_page(StatusCode::NOT_FOUND, "this run folder has no such file"),
+    }
 }
 
 async fn orders(State(app): State<Arc<App>>) -> Response {
@@ -140,24 +258,26 @@ async fn orders(State(app): State<Arc<App>>) -> Response {
     page(&app, "orders", rows)
 }
 
-/// The checks every action passes: `--allow-actions`, then the page's CSRF token; the
-/// order id of the form.
-fn action_form(app: &App, body: &[u8]) -> Result<String, Box<Response>> {
+/// The checks every action passes: `--allow-actions`, then the page's CSRF token.
+fn may_act(app: &App, csrf: Option<&str>) -> Result<(), Box<Response>> {
     if !app.opts.allow_actions {
         return Err(Box::new(error_page(
             StatusCode::FORBIDDEN,
             "read-only: start the dashboard with --allow-actions to act from it",
         )));
     }
-    match form_field(body, "csrf") {
-        Some(t) if same(&t, &app.csrf) => {}
-        _ => {
-            return Err(Box::new(error_page(
-                StatusCode::FORBIDDEN,
-                "missing or wrong CSRF token: reload the page",
-            )));
-        }
+    match csrf {
+        Some(t) if same(t, &app.csrf) => Ok(()),
+        _ => Err(Box::new(error_page(
+            StatusCode::FORBIDDEN,
+            "missing or wrong CSRF token: reload the page",
+        ))),
     }
+}
+
+/// An order action's checks, and the order id of the form.
+fn action_form(app: &App, body: &[u8]) -> Result<String, Box<Response>> {
+    may_act(app, form_field(body, "csrf").as_deref())?;
     match form_field(body, "id") {
         Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
             Ok(id)
@@ -185,10 +305,8 @@ async fn act(app: Arc<App>, body: Bytes, f: Action) -> Response {
     let done = tokio::task::spawn_blocking(move || f(&app2.opts.home, &app2.books, &id)).await;
     match done {
         Ok(Ok(_)) => (StatusCode::SEE_OTHER, [(header::LOCATION, "/orders")]).into_response(),
-        Ok(Err(crate::actions::Refusal::Input(m))) => error_page(StatusCode::BAD_REQUEST, &m),
-        Ok(Err(crate::actions::Refusal::Failed(m))) => {
-            error_page(StatusCode::INTERNAL_SERVER_ERROR, &m)
-        }
+        Ok(Err(Refusal::Input(m))) => error_page(StatusCode::BAD_REQUEST, &m),
+        Ok(Err(Refusal::Failed(m))) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &m),
         Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
@@ -248,23 +366,51 @@ fn form_field(body: &[u8], key: &str) -> Option<String> {
     })
 }
 
+/// A manual-trade action on a home, with the day it is done.
+type TradeAction =
+    fn(&std::path::Path, &crate::trades::Form, chrono::NaiveDate) -> Result<String, Refusal>;
+
+async fn trade_act(app: Arc<App>, form: crate::trades::Form, f: TradeAction) -> Response {
+    if let Err(r) = may_act(&app, form.get("csrf").map(String::as_str)) {
+        return *r;
+    }
+    let app2 = app.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let today = today().map_err(|e| Refusal::Failed(e.to_string()))?;
+        f(&app2.opts.home, &form, today)
+    })
+    .await;
+    match done {
+        Ok(Ok(_)) => (StatusCode::SEE_OTHER, [(header::LOCATION, "/trades")]).into_response(),
+        Ok(Err(Refusal::Input(m))) => error_page(StatusCode::BAD_REQUEST, &m),
+        Ok(Err(Refusal::Failed(m))) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &m),
+        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn trade_add(State(app): State<Arc<App>>, Form(form): Form<crate::trades::Form>) -> Response {
+    trade_act(app, form, crate::trades::add).await
+}
+
+async fn trade_update(
+    State(app): State<Arc<App>>,
+    Form(form): Form<crate::trades::Form>,
+) -> Response {
+    trade_act(app, form, crate::trades::update).await
+}
+
+async fn trade_close(
+    State(app): State<Arc<App>>,
+    Form(form): Form<crate::trades::Form>,
+) -> Response {
+    trade_act(app, form, crate::trades::close).await
+}
+
 /// POST /kill-switch: sets the kill switch (the home's KILL file). Clearing it is a deliberate
 /// act at the desk (delete the file), never a click.
 async fn set_kill_switch(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    if !app.opts.allow_actions {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "read-only: start the dashboard with --allow-actions to act from it",
-        );
-    }
-    match form_field(&body, "csrf") {
-        Some(t) if same(&t, &app.csrf) => {}
-        _ => {
-            return error_page(
-                StatusCode::FORBIDDEN,
-                "missing or wrong CSRF token: reload the page",
-            );
-        }
+    if let Err(r) = may_act(&app, form_field(&body, "csrf").as_deref()) {
+        return *r;
     }
     let path = app.opts.home.join(RunSection::default().kill_switch_file);
     let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
@@ -338,10 +484,20 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/positions", get(positions))
         .route("/orders", get(orders))
         .route("/runs", get(runs))
+        .route("/runs/{book}/{day}", get(run_detail))
+        .route("/trades", get(trades))
+        .route("/trades/add", post(trade_add))
+        .route("/trades/update", post(trade_update))
+        .route("/trades/close", post(trade_close))
+        .route("/backtests", get(backtests))
+        .route("/backtests/sweep", get(sweep))
+        .route("/backtests/file", get(backtest_file))
         .route("/changes", get(changes))
         .route("/newsletter", get(newsletter))
         .route("/static/style.css", get(style))
         .route("/static/live.js", get(live_js))
+        .route("/static/icon.svg", get(icon))
+        .route("/favicon.ico", get(icon))
         .route("/kill-switch", post(set_kill_switch))
         .route("/orders/approve", post(approve))
         .route("/orders/cancel", post(cancel))
@@ -351,6 +507,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 }
 
 const LIVE: &str = include_str!("../templates/live.js");
+const ICON: &str = include_str!("../templates/icon.svg");
+
+async fn icon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], ICON).into_response()
+}
 
 async fn live_js() -> Response {
     (

@@ -82,6 +82,8 @@ mod tests {
             allow_actions: false,
             token: token.map(str::to_string),
             configs: Vec::new(),
+            prices: Default::default(),
+            backtests: Vec::new(),
         }
     }
 

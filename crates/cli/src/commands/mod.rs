@@ -72,6 +72,18 @@ fn serve(home: &std::path::Path, a: &crate::args::ServeArgs) -> anyhow::Result<(
         allow_actions: a.allow_actions,
         token,
         configs: a.config.clone(),
+        prices: systrade_dashboard::marks::Prices {
+            data: a.data.clone(),
+            benchmark: match a.benchmark.trim() {
+                "" | "none" => None,
+                b => Some(
+                    systrade_core::Symbol::new(b)
+                        .map_err(|e| crate::exit::BadInput(format!("--benchmark {b}: {e}")))?,
+                ),
+            },
+            parse: a.read.parse_options(),
+        },
+        backtests: a.backtests.clone(),
     };
     let actions = a.allow_actions;
     systrade_dashboard::serve_blocking(opts, |addr| {

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod daily;
+pub mod dash;
 pub mod http;
 pub mod venue;
 
