@@ -32,10 +32,22 @@ impl Prices {
         self.data.is_empty()
     }
 
+    /// The sources, opened.
+    fn open(&self) -> Result<Vec<DataSource>, String> {
+        self.data
+            .iter()
+            .map(|p| DataSource::open(p).map_err(|e| format!("--data {}: {e}", p.display())))
+            .collect()
+    }
+
     /// The daily closes of `symbol` from the first source that has it, through `as_of`.
-    fn closes(&self, symbol: &Symbol, as_of: NaiveDate) -> Result<Closes, String> {
-        for p in &self.data {
-            let src = DataSource::open(p).map_err(|e| format!("--data {}: {e}", p.display()))?;
+    fn closes(
+        &self,
+        sources: &[DataSource],
+        symbol: &Symbol,
+        as_of: NaiveDate,
+    ) -> Result<Closes, String> {
+        for src in sources {
             if let Ok(series) = src.daily(symbol, &self.parse) {
                 return Ok(series
                     .bars
@@ -54,10 +66,15 @@ impl Prices {
         symbols: &BTreeSet<Symbol>,
         as_of: NaiveDate,
     ) -> BTreeMap<Symbol, Mark> {
+        let sources = self.open();
         symbols
             .iter()
             .map(|s| {
-                let m = self.closes(s, as_of).and_then(|c| {
+                let m = match &sources {
+                    Ok(src) => self.closes(src, s, as_of),
+                    Err(e) => Err(e.clone()),
+                }
+                .and_then(|c| {
                     c.last()
                         .copied()
                         .ok_or_else(|| format!("{s}: no price on or before {as_of}"))
@@ -79,7 +96,8 @@ impl Prices {
             return Ok(None);
         }
         let c = self
-            .closes(b, as_of)
+            .open()
+            .and_then(|src| self.closes(&src, b, as_of))
             .map_err(|e| ViewError(format!("benchmark {e}")))?;
         Ok(Some((b.clone(), c)))
     }
