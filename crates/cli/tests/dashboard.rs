@@ -56,6 +56,7 @@ fn test_every_page_shows_the_home_and_actions_follow_the_rules() {
         "<svg class=\"curve\"",
         "Kill switch: off",
         "read-only dashboard",
+        "<th>net exposure</th>",
     ] {
         assert!(page.contains(want), "{want}\n{page}");
     }

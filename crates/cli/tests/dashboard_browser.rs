@@ -3,7 +3,7 @@
 //! days of a trend book and a trade sheet's book: the overview draws each equity curve and
 //! its benchmark with no console error; a staged order approved from the page reaches the
 //! paper broker; a manual trade added and closed from the page shows up and leaves the
-//! positions; a run writing to the home reloads the open page by itself. Screenshots of the
+//! positions; a write to the home shows on the open page without a reload. Screenshots of the
 //! overview and orders pages at 1280×800 go to `CARGO_TARGET_TMPDIR/dashboard-screenshots`.
 //!
 //! Without chromium or chromedriver the test says so and skips — except where
@@ -355,7 +355,7 @@ async fn drive(c: &Client, dash: &Dash, home: &Path, shots: &Path) {
     assert_eq!(console_errors(c).await, Vec::<String>::new());
 
     manual_trade(c, dash).await;
-    live_reload(c, dash, home).await;
+    live_update(c, dash, home).await;
 }
 
 /// Adds a manual trade from the form, sees it marked on the positions page, closes it and
@@ -448,10 +448,11 @@ async fn manual_trade(c: &Client, dash: &Dash) {
     assert_eq!(console_errors(c).await, Vec::<String>::new());
 }
 
-/// A write to the home (a trade added at the command line) reloads the open page.
-async fn live_reload(c: &Client, dash: &Dash, home: &Path) {
+/// A write to the home (a trade added at the command line) shows on the open page without a
+/// reload: the page swaps in its new content (the marker set before stays).
+async fn live_update(c: &Client, dash: &Dash, home: &Path) {
     c.goto(&format!("{}/trades", dash.url)).await.unwrap();
-    c.execute("window.__before_reload = true; return null;", vec![])
+    c.execute("window.__before_update = true; return null;", vec![])
         .await
         .unwrap();
     let r = sys(
@@ -475,8 +476,11 @@ async fn live_reload(c: &Client, dash: &Dash, home: &Path) {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     wait_true(
         c,
-        "!window.__before_reload && document.querySelector('#open-trades') && document.querySelector('#open-trades').innerText.includes('XLU')",
-        "the page reloads itself when the ledger changes",
+        "document.querySelector('#open-trades') && document.querySelector('#open-trades').innerText.includes('XLU')",
+        "the page follows the ledger",
     )
     .await;
+    let kept = js_string(c, "String(window.__before_update === true)").await;
+    assert_eq!(kept, "true", "updated in place, not reloaded");
+    assert_eq!(console_errors(c).await, Vec::<String>::new());
 }

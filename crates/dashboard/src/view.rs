@@ -61,6 +61,16 @@ fn summary_of(home: &Path, book: &str, day: NaiveDate) -> Option<Result<DailySum
         .then(|| read(&p).map_err(|e| ViewError(format!("{e:#}"))))
 }
 
+fn snapshot_of(
+    home: &Path,
+    book: &str,
+    day: NaiveDate,
+) -> Option<Result<PortfolioSnapshot, ViewError>> {
+    let p = home.join(format!("runs/{book}/{day}/portfolio_snapshot_{day}.json"));
+    p.exists()
+        .then(|| read(&p).map_err(|e| ViewError(format!("{e:#}"))))
+}
+
 /// A book's equity curve as an inline SVG polyline (600×140), and the benchmark scaled to
 /// start at the curve's first value (dashed, same scale, placed by date) when there is one.
 pub fn curve_svg(
@@ -124,6 +134,7 @@ pub struct BookLine {
     pub equity: String,
     pub cash: String,
     pub gross: String,
+    pub net: String,
     pub day_pnl: String,
     pub total_pnl: String,
     pub drawdown: String,
@@ -139,6 +150,7 @@ pub struct Overview {
     pub equity: String,
     pub cash: String,
     pub gross: String,
+    pub net: String,
     pub day_pnl: String,
     pub total_pnl: String,
     pub runs: usize,
@@ -157,8 +169,8 @@ pub fn overview(home: &Path, prices: &Prices, today: NaiveDate) -> Result<Overvi
         warnings.push(e.to_string());
         None
     });
-    let (mut equity, mut cash, mut gross, mut day, mut total, mut runs) =
-        (0.0, 0.0, 0.0, 0.0, 0.0, 0);
+    let (mut equity, mut cash, mut gross, mut net, mut day, mut total, mut runs) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0);
     if let Some(l) = ledger(home)? {
         for b in l.books()? {
             let curve: Vec<(NaiveDate, f64)> = l
@@ -196,8 +208,13 @@ pub fn overview(home: &Path, prices: &Prices, today: NaiveDate) -> Result<Overvi
             let (c, g, n) = summary.as_ref().map_or((0.0, 0.0, 0), |s| {
                 (s.cash, s.gross_exposure * s.equity, s.positions)
             });
+            let snap = match days.last() {
+                Some(d) => snapshot_of(home, &b.strategy, *d).transpose()?,
+                None => None,
+            };
             cash += c;
             gross += g;
+            net += snap.as_ref().map_or(0.0, |s| s.net);
             books.push(BookLine {
                 name: b.strategy.clone(),
                 kind: match b.kind {
@@ -209,6 +226,7 @@ pub fn overview(home: &Path, prices: &Prices, today: NaiveDate) -> Result<Overvi
                 equity: last.map(money).unwrap_or_else(|| "n/a".into()),
                 cash: summary.as_ref().map_or("n/a".into(), |_| money(c)),
                 gross: summary.as_ref().map_or("n/a".into(), |_| money(g)),
+                net: snap.as_ref().map_or("n/a".into(), |s| money(s.net)),
                 day_pnl: money(d_pnl),
                 total_pnl: money(t_pnl),
                 drawdown: pct(dd),
@@ -232,6 +250,7 @@ pub fn overview(home: &Path, prices: &Prices, today: NaiveDate) -> Result<Overvi
         equity: money(equity),
         cash: money(cash),
         gross: money(gross),
+        net: money(net),
         day_pnl: money(day),
         total_pnl: money(total),
         runs,
@@ -433,10 +452,9 @@ fn system_rows(
         return Ok(Vec::new());
     };
     let p = home.join(format!("runs/{book}/{day}/portfolio_snapshot_{day}.json"));
-    if !p.exists() {
+    let Some(snap) = snapshot_of(home, book, day).transpose()? else {
         return Ok(Vec::new());
-    }
-    let snap: PortfolioSnapshot = read(&p).map_err(|e| ViewError(format!("{e:#}")))?;
+    };
     let mut out = Vec::new();
     for x in &snap.positions {
         let num = |t: &str, what: &str| -> Result<f64, ViewError> {
