@@ -7,34 +7,11 @@
 //! the monthly backtest through the previous close and trades a formation day.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
-fn sys(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_systrade"))
-        .args(args)
-        .env_remove("SYSTRADE_HOME")
-        .output()
-        .expect("systrade runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
+mod common;
+use common::{copy_dir, sys};
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();

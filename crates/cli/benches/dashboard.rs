@@ -5,10 +5,12 @@
 //! market DB. Each sample is one GET, from the request to the last byte of the page.
 
 use std::path::Path;
-use std::process::Command;
 
 use chrono::NaiveDate;
 use criterion::{Criterion, criterion_group, criterion_main};
+
+mod common;
+use common::sys;
 use rust_decimal::Decimal;
 use systrade_broker::{BrokerFill, OrderStatus};
 use systrade_core::Symbol;
@@ -16,19 +18,6 @@ use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_store::{Ledger, LedgerOrder, NewTrade, OrderKind, Purpose};
 
 const BOOK: &str = "trend_demo";
-
-fn sys(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_systrade"))
-        .args(args)
-        .env_remove("SYSTRADE_HOME")
-        .output()
-        .expect("systrade runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Weekdays ending at `last`, oldest first.
 fn weekdays(last: NaiveDate, n: usize) -> Vec<NaiveDate> {

@@ -358,6 +358,15 @@ async fn drive(c: &Client, dash: &Dash, home: &Path, shots: &Path) {
     live_update(c, dash, home).await;
 }
 
+async fn submit(form: &fantoccini::elements::Element) {
+    form.find(Locator::Css("button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 /// Adds a manual trade from the form, sees it marked on the positions page, closes it and
 /// sees it leave.
 async fn manual_trade(c: &Client, dash: &Dash) {
@@ -382,12 +391,7 @@ async fn manual_trade(c: &Client, dash: &Dash) {
         field.clear().await.unwrap();
         field.send_keys(value).await.unwrap();
     }
-    form.find(Locator::Css("button[type='submit']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit(&form).await;
     wait_true(
         c,
         "document.querySelector('#open-trades') && document.querySelector('#open-trades').innerText.includes('XLE')",
@@ -416,12 +420,7 @@ async fn manual_trade(c: &Client, dash: &Dash) {
         .await
         .unwrap();
     price.send_keys("61.20").await.unwrap();
-    form.find(Locator::Css("button[type='submit']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit(&form).await;
     wait_true(
         c,
         "document.querySelector('#closed-trades') && document.querySelector('#closed-trades').innerText.includes('XLE')",

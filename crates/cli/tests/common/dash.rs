@@ -1,6 +1,5 @@
 //! A `systrade serve` child process and plain HTTP against it (the dashboard's tests).
 
-use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -38,16 +37,7 @@ pub fn serve(home: &Path, extra: &[&str], env: &[(&str, &str)]) -> Dash {
     for (k, v) in env {
         c.env(k, v);
     }
-    let mut child = c.spawn().unwrap();
-    let mut banner = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {banner:?}"))
-        .to_string();
+    let (child, url, _) = super::spawn_server(c);
     Dash { child, url }
 }
 

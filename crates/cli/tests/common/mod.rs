@@ -10,6 +10,23 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
+/// Spawns `c`, a server that prints its `http://` address on its first line, and waits for
+/// that line: the child, the address and the line.
+pub fn spawn_server(mut c: std::process::Command) -> (std::process::Child, String, String) {
+    use std::io::BufRead;
+    let mut child = c.spawn().unwrap();
+    let mut banner = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in the banner {banner:?}"))
+        .to_string();
+    (child, url, banner)
+}
+
 /// How a run ended.
 pub struct Run {
     pub code: i32,

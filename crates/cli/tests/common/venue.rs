@@ -1,7 +1,6 @@
 //! A local venue (`systrade fake-venue …`) in its own process for a test, killed when
 //! dropped, and plain HTTP to it with the venue's own authentication.
 
-use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -53,17 +52,8 @@ impl Venue {
     }
 
     /// Spawns `c` (a `fake-venue` command) and waits for its banner.
-    fn spawn(mut c: Command, auth: Auth) -> Venue {
-        let mut child = c.spawn().unwrap();
-        let mut banner = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut banner)
-            .unwrap();
-        let url = banner
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in the banner {banner:?}"))
-            .to_string();
+    fn spawn(c: Command, auth: Auth) -> Venue {
+        let (child, url, banner) = super::spawn_server(c);
         Venue {
             child,
             url,
