@@ -65,6 +65,16 @@ pub fn shortest(x: f64) -> String {
     if x == 0.0 { "0".into() } else { format!("{x}") }
 }
 
+/// [`shortest`] appended to `out`, without a string of its own (large CSV files).
+pub fn push_shortest(out: &mut String, x: f64) {
+    use std::fmt::Write as _;
+    if x == 0.0 {
+        out.push('0');
+    } else {
+        let _ = write!(out, "{x}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use serde_json::json;
 use systrade_config::ReadOptions;
 use systrade_config::rotation::RotationConfig;
 use systrade_core::fsio::{write_atomic, write_json_atomic};
-use systrade_core::json::shortest as num;
+use systrade_core::json::push_shortest;
 use systrade_core::{DailyBar, Market, Symbol};
 use systrade_data::DataSource;
 use systrade_rotation::run::Settings;
@@ -235,50 +235,62 @@ impl Loaded {
     }
 }
 
-fn opt(x: Option<f64>) -> String {
-    x.map(num).unwrap_or_default()
+/// `x` and a comma (nothing before the comma when there is no number).
+fn put(s: &mut String, x: Option<f64>) {
+    if let Some(x) = x {
+        push_shortest(s, x);
+    }
+    s.push(',');
 }
 
 /// `targets.csv`: every name at every rebalance, with the regime, its numbers, its verdict
 /// and its weight; a risk-off month without a cash symbol adds a `CASH` row at weight 1.
 pub fn targets_csv(r: &RotationResult) -> String {
-    let mut s = String::from(
+    let rows: usize = r.months.iter().map(|m| m.rows.len() + 1).sum();
+    let mut s = String::with_capacity(64 + rows * 112);
+    s.push_str(
         "date,trade_date,regime,risk_state,drawdown,symbol,close,momentum,sma,rank,status,detail,weight\n",
     );
+    let mut month = String::new();
     for m in &r.months {
-        let trade = m.trade_date.map(|d| d.to_string()).unwrap_or_default();
+        // What every row of the month starts with: date,trade_date,regime,risk_state,drawdown,
+        month.clear();
+        let _ = write!(month, "{},", m.date);
+        if let Some(d) = m.trade_date {
+            let _ = write!(month, "{d}");
+        }
+        let _ = write!(month, ",{},{},", m.regime.as_str(), m.risk_state);
+        push_shortest(&mut month, m.drawdown);
+        month.push(',');
         for row in &m.rows {
-            let detail = match &row.status {
-                Status::Correlated { with, corr } => format!("{with} {}", num(*corr)),
-                Status::Limited { why } => (*why).to_string(),
-                Status::NewsRisk { score, .. } => num(*score),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                s,
-                "{},{trade},{},{},{},{},{},{},{},{},{},{detail},{}",
-                m.date,
-                m.regime.as_str(),
-                m.risk_state,
-                num(m.drawdown),
-                row.symbol,
-                opt(row.close),
-                opt(row.momentum),
-                opt(row.sma),
-                row.rank.map(|k| k.to_string()).unwrap_or_default(),
-                row.status.as_str(),
-                num(row.weight)
-            );
+            s.push_str(&month);
+            s.push_str(row.symbol.as_str());
+            s.push(',');
+            put(&mut s, row.close);
+            put(&mut s, row.momentum);
+            put(&mut s, row.sma);
+            if let Some(k) = row.rank {
+                let _ = write!(s, "{k}");
+            }
+            s.push(',');
+            s.push_str(row.status.as_str());
+            s.push(',');
+            match &row.status {
+                Status::Correlated { with, corr } => {
+                    let _ = write!(s, "{with} ");
+                    push_shortest(&mut s, *corr);
+                }
+                Status::Limited { why } => s.push_str(why),
+                Status::NewsRisk { score, .. } => push_shortest(&mut s, *score),
+                _ => {}
+            }
+            s.push(',');
+            push_shortest(&mut s, row.weight);
+            s.push('\n');
         }
         if !m.regime.risk_on() && m.targets.is_empty() {
-            let _ = writeln!(
-                s,
-                "{},{trade},{},{},{},CASH,,,,,cash,,1",
-                m.date,
-                m.regime.as_str(),
-                m.risk_state,
-                num(m.drawdown)
-            );
+            s.push_str(&month);
+            s.push_str("CASH,,,,,cash,,1\n");
         }
     }
     s
@@ -286,36 +298,30 @@ pub fn targets_csv(r: &RotationResult) -> String {
 
 /// `timeseries.csv`.
 pub fn timeseries_csv(r: &RotationResult) -> String {
-    let mut s = String::from("date,equity,cash,gross,n_positions,return\n");
+    let mut s = String::with_capacity(64 + r.series.len() * 96);
+    s.push_str("date,equity,cash,gross,n_positions,return\n");
     for x in &r.series {
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{}",
-            x.date,
-            num(x.equity),
-            num(x.cash),
-            num(x.gross),
-            x.n_positions,
-            num(x.ret)
-        );
+        let _ = write!(s, "{},", x.date);
+        put(&mut s, Some(x.equity));
+        put(&mut s, Some(x.cash));
+        put(&mut s, Some(x.gross));
+        let _ = write!(s, "{},", x.n_positions);
+        push_shortest(&mut s, x.ret);
+        s.push('\n');
     }
     s
 }
 
 /// `transactions.csv`.
 pub fn transactions_csv(r: &RotationResult) -> String {
-    let mut s = String::from("date,symbol,kind,qty,price,fee\n");
+    let mut s = String::with_capacity(64 + r.transactions.len() * 72);
+    s.push_str("date,symbol,kind,qty,price,fee\n");
     for t in &r.transactions {
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{}",
-            t.date,
-            t.symbol,
-            t.kind.as_str(),
-            num(t.qty),
-            num(t.price),
-            num(t.fee)
-        );
+        let _ = write!(s, "{},{},{},", t.date, t.symbol, t.kind.as_str());
+        put(&mut s, Some(t.qty));
+        put(&mut s, Some(t.price));
+        push_shortest(&mut s, t.fee);
+        s.push('\n');
     }
     s
 }
