@@ -524,7 +524,7 @@ fn test_bad_input_to_every_execution_command_leaves_the_ledger_unchanged() {
         ),
         (
             vec!["run", "--config", s(&cfg), "--as-of", "2020-01-02"],
-            "a sheet book has no daily run",
+            "a sheet book without a [signals] section has no daily run",
         ),
     ] {
         let r = sys(&home, &args, &[NOW]);

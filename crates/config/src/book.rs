@@ -1,6 +1,9 @@
 //! `strategy = "sheet"`: a book traded from trade sheets (spec/execution-and-buckets.md §1–2).
 //! It has no strategy of its own: `systrade orders stage` stages a sheet's orders in the
-//! ledger under the book's name, `systrade approve` sends them to its paper account.
+//! ledger under the book's name, `systrade approve` sends them to its broker. With a
+//! `[signals]` section it also has a daily run (`systrade run --config book.toml`): the day's
+//! signals file sized into a sheet against the broker's positions, rebalanced on drift, gated
+//! by its `[safety]` limits, submitted or staged by its `[execution]` level.
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +41,88 @@ fn semi_auto() -> ExecutionSection {
     }
 }
 
+/// `[signals]`: the user's own signals, auto-rebalanced by the daily run.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalsSection {
+    /// `date,symbol,signal` (strength in [−1, 1]); relative to the config's folder. The run
+    /// uses the latest date on or before its last closed session, and only that: an older
+    /// file means no new risk.
+    pub file: PathBuf,
+    /// `equal`, `signal`, `inverse-vol`, `risk-parity`, `min-variance` or `kelly`.
+    pub method: String,
+    /// Capital the sheet sizes (the book's value after it); default: the account's equity.
+    pub capital: Option<f64>,
+    pub max_positions: Option<usize>,
+    pub max_weight: f64,
+    /// A held name trades only when |current − target| exceeds this fraction of its target.
+    pub drift: f64,
+    /// Daily returns the risk-based methods use.
+    pub lookback: usize,
+    pub kelly_fraction: f64,
+    /// Limit price = last close × (1 ± this), shown on the sheet.
+    pub limit_offset: f64,
+}
+
+impl Default for SignalsSection {
+    fn default() -> Self {
+        SignalsSection {
+            file: PathBuf::new(),
+            method: "equal".into(),
+            capital: None,
+            max_positions: None,
+            max_weight: 1.0,
+            drift: 0.05,
+            lookback: 60,
+            kelly_fraction: 0.25,
+            limit_offset: 0.002,
+        }
+    }
+}
+
+impl SignalsSection {
+    pub fn method(&self) -> Result<systrade_portfolio::SizingMethod, String> {
+        self.method
+            .parse()
+            .map_err(|e: String| format!("signals.method: {e}"))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.file.as_os_str().is_empty() {
+            return Err("signals.file: the signals CSV (date,symbol,signal) is required".into());
+        }
+        let m = self.method()?;
+        if let Some(c) = self.capital
+            && !(c.is_finite() && c > 0.0)
+        {
+            return Err(format!(
+                "signals.capital: must be a positive amount (got {c})"
+            ));
+        }
+        if self.max_positions == Some(0) {
+            return Err("signals.max_positions: at least 1".into());
+        }
+        for (k, v, lo, hi) in [
+            ("signals.max_weight", self.max_weight, 0.0, 1.0),
+            ("signals.drift", self.drift, 0.0, 10.0),
+            ("signals.kelly_fraction", self.kelly_fraction, 0.0, 1.0),
+            ("signals.limit_offset", self.limit_offset, 0.0, 0.5),
+        ] {
+            if !(v.is_finite() && v >= lo && v <= hi) || (k == "signals.max_weight" && v == 0.0) {
+                return Err(format!("{k}: must be in ({lo}, {hi}] (got {v})"));
+            }
+        }
+        if m.needs_returns() && self.lookback < 2 {
+            return Err(format!(
+                "signals.lookback: {} needs at least 2 returns (got {})",
+                m.as_str(),
+                self.lookback
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +138,13 @@ pub struct BookConfig {
     pub costs: CostsSection,
     #[serde(default)]
     pub orders: BookOrders,
+    /// The daily run's signals (no daily run without it).
+    pub signals: Option<SignalsSection>,
+    /// The daily run's gates (the same as a strategy's; the kill switch always applies).
+    #[serde(default)]
+    pub safety: systrade_risk::SafetyLimits,
+    #[serde(default)]
+    pub decisions: super::run::DecisionsSection,
 }
 
 impl BookConfig {
@@ -70,6 +162,11 @@ impl BookConfig {
         self.data.validate()?;
         self.run.validate()?;
         self.execution.validate()?;
+        self.safety.validate()?;
+        self.decisions.validate()?;
+        if let Some(s) = &self.signals {
+            s.validate()?;
+        }
         for (k, v) in [
             ("costs.fee_bps", self.costs.fee_bps),
             ("costs.per_share", self.costs.per_share),
@@ -97,6 +194,13 @@ impl BookConfig {
 
     pub fn source(&self, config_path: &Path) -> PathBuf {
         super::resolve(config_path, &self.data.source)
+    }
+
+    /// The signals file, resolved against the config's folder.
+    pub fn signals_file(&self, config_path: &Path) -> Option<PathBuf> {
+        self.signals
+            .as_ref()
+            .map(|s| super::resolve(config_path, &s.file))
     }
 }
 
@@ -137,6 +241,60 @@ paper_cash = 10000
         assert!(e.contains("costs.fee_bps"), "{e}");
         let e = BookConfig::parse_text(&GOOD.replace("paper_cash = 10000", "")).unwrap_err();
         assert!(e.contains("run.paper_cash"), "{e}");
+    }
+
+    #[test]
+    fn a_signals_section_gives_the_daily_run_its_sheet_and_bad_values_are_named() {
+        let c = BookConfig::parse_text(&format!(
+            "{GOOD}\n[signals]\nfile = \"sig.csv\"\nmethod = \"risk-parity\"\n[safety]\nmax_positions = 3\n"
+        ))
+        .unwrap();
+        let s = c.signals.as_ref().unwrap();
+        assert_eq!(s.method().unwrap().as_str(), "risk-parity");
+        assert_eq!((s.drift, s.lookback, s.max_weight), (0.05, 60, 1.0));
+        assert_eq!(c.safety.max_positions, Some(3));
+        assert_eq!(
+            c.signals_file(Path::new("/a/book.toml")),
+            Some(PathBuf::from("/a/sig.csv"))
+        );
+        for (bad, key) in [
+            ("method = \"magic\"", "signals.method"),
+            ("drift = -0.1", "signals.drift"),
+            ("max_weight = 0", "signals.max_weight"),
+            ("capital = -5", "signals.capital"),
+            ("max_positions = 0", "signals.max_positions"),
+            ("method = \"kelly\"\nlookback = 1", "signals.lookback"),
+        ] {
+            let e =
+                BookConfig::parse_text(&format!("{GOOD}\n[signals]\nfile = \"sig.csv\"\n{bad}\n"))
+                    .unwrap_err();
+            assert!(e.contains(key), "{bad}: {e}");
+        }
+        let e = BookConfig::parse_text(&format!("{GOOD}\n[signals]\nmethod = \"equal\"\n"))
+            .unwrap_err();
+        assert!(e.contains("signals.file"), "{e}");
+    }
+
+    #[test]
+    fn above_approve_above_an_order_waits_at_every_level() {
+        let at = |level: &str, above: f64| crate::run::ExecutionSection {
+            level: level.into(),
+            approve_above: above,
+        };
+        let pending = Some(systrade_core::vocab::Approval::Pending);
+        assert_eq!(at("auto", 10_000.0).hold(10_001.0), pending);
+        assert_eq!(at("auto", 10_000.0).hold(9_999.0), None);
+        assert_eq!(
+            at("auto", 0.0).hold(1e12),
+            None,
+            "auto: 0 means no threshold"
+        );
+        assert_eq!(
+            at("semi-auto", 0.0).hold(1.0),
+            pending,
+            "semi-auto: 0 means all wait"
+        );
+        assert_eq!(at("semi-auto", 10_000.0).hold(9_999.0), None);
     }
 
     impl BookConfig {

@@ -214,9 +214,9 @@ pub enum ExecLevel {
 pub struct ExecutionSection {
     /// `auto` (default for strategies), `semi-auto` or `manual`.
     pub level: String,
-    /// Semi-auto: an order whose notional (qty × the last close) is above this waits for
-    /// `systrade approve`; smaller ones go out at once. 0 (default): every order waits.
-    /// Protective stops never wait.
+    /// An order whose notional (qty × the last close) is above this waits for `systrade
+    /// approve`, at every level: semi-auto sends smaller ones at once (0, the default: every
+    /// order waits); auto sends the rest (0: none waits). Protective stops never wait.
     pub approve_above: f64,
 }
 
@@ -243,6 +243,9 @@ impl ExecutionSection {
         match self.level() {
             ExecLevel::Manual => Some(Approval::Manual),
             ExecLevel::SemiAuto if notional > self.approve_above => Some(Approval::Pending),
+            ExecLevel::Auto if self.approve_above > 0.0 && notional > self.approve_above => {
+                Some(Approval::Pending)
+            }
             _ => None,
         }
     }

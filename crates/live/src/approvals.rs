@@ -177,6 +177,19 @@ pub fn release(
         return Err(bad("no orders to release"));
     };
     let d = &book.desk;
+    // The kill switch: no new risk goes out, whoever releases it (sells still do).
+    let buys: Vec<String> = orders
+        .iter()
+        .filter(|o| o.side == Side::Buy && !o.kind.is_stop())
+        .map(|o| format!("{} {}", o.client_order_id, o.symbol))
+        .collect();
+    if !buys.is_empty() && crate::gates::kill_switch(home, d.run_cfg()) {
+        return Err(bad(format!(
+            "{}: the kill switch is set: no buy goes to the broker ({}); clear it at the desk first",
+            book.name,
+            buys.join(", ")
+        )));
+    }
     let mut broker = book.venue(home).connect_for_orders(d, session, book.live)?;
     let broker = &mut *broker;
     let policy = book.policy();

@@ -97,8 +97,8 @@ pub struct SheetBook {
     pub market: Market,
     pub bars: BTreeMap<Symbol, Vec<DailyBar>>,
     pub sectors: BTreeMap<Symbol, String>,
-    safety: SafetyLimits,
-    decisions: DecisionsSection,
+    /// Where the config is (its signals file is relative to it).
+    pub config: std::path::PathBuf,
 }
 
 impl SheetBook {
@@ -131,8 +131,7 @@ impl SheetBook {
             bars: all.into_iter().map(|s| (s.symbol, s.bars)).collect(),
             market,
             cfg,
-            safety: SafetyLimits::default(),
-            decisions: DecisionsSection::default(),
+            config: config.to_path_buf(),
         })
     }
 }
@@ -272,7 +271,7 @@ impl Desk {
         match self {
             Desk::Trend(l) => &l.cfg.safety,
             Desk::Momentum(l) => &l.cfg.safety,
-            Desk::Sheet(l) => &l.safety,
+            Desk::Sheet(l) => &l.cfg.safety,
             Desk::Avwap(l) => &l.l.cfg.safety,
             Desk::Rotation(r) => &r.l.cfg.safety,
             Desk::Feed(l) => &l.cfg.safety,
@@ -283,7 +282,7 @@ impl Desk {
         match self {
             Desk::Trend(l) => &l.cfg.decisions,
             Desk::Momentum(l) => &l.cfg.decisions,
-            Desk::Sheet(l) => &l.decisions,
+            Desk::Sheet(l) => &l.cfg.decisions,
             Desk::Avwap(l) => &l.decisions,
             Desk::Rotation(r) => &r.l.cfg.decisions,
             Desk::Feed(l) => &l.cfg.decisions,
@@ -472,8 +471,11 @@ impl Desk {
             Desk::Momentum(l) => decide_momentum(l, book, x, ledger, logs),
             Desk::Rotation(r) => decide_rotation(&r.l, book, x, ledger, logs),
             Desk::Feed(l) => crate::feed_day::decide(l, book, x, ledger, logs),
+            Desk::Sheet(l) if l.cfg.signals.is_some() => {
+                crate::sheet_day::decide(l, book, x, ledger, logs)
+            }
             Desk::Sheet(_) => Err(BadInput(format!(
-                "{}: a sheet book has no daily decision; stage its orders with `systrade orders stage`",
+                "{}: a sheet book without a [signals] section has no daily decision; stage its orders with `systrade orders stage`, or give it [signals] file = \"signals.csv\" to rebalance daily",
                 x.name
             ))
             .into()),

@@ -18,6 +18,7 @@ pub mod orders;
 pub mod reconcile;
 pub mod refresh;
 pub mod schedule;
+mod sheet_day;
 pub mod staging;
 pub mod stops;
 pub mod submit;
@@ -233,9 +234,13 @@ pub fn run_with(
         }
         if systrade_config::StrategyKind::of(config).map_err(BadInput)?
             == systrade_config::StrategyKind::Sheet
+            && systrade_config::book::BookConfig::load(config)
+                .map_err(BadInput)?
+                .signals
+                .is_none()
         {
             return Err(BadInput(format!(
-                "{}: a sheet book has no daily run; stage its orders with `systrade orders stage` and release them with `systrade approve`",
+                "{}: a sheet book without a [signals] section has no daily run; stage its orders with `systrade orders stage` and release them with `systrade approve`, or give it `[signals] file = \"signals.csv\"` to rebalance it daily",
                 config.display()
             ))
             .into());

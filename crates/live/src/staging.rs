@@ -150,6 +150,21 @@ impl Staged {
     }
 }
 
+/// Under the kill switch a sheet's buys do not go out at once, whatever the level: each waits
+/// for `systrade approve` (which refuses them while the switch is set); returns how many.
+pub fn hold_buys(orders: &mut [LedgerOrder]) -> usize {
+    let mut n = 0;
+    for o in orders
+        .iter_mut()
+        .filter(|o| o.side == Side::Buy && o.approval.is_none())
+    {
+        o.approval = Some(systrade_store::Approval::Pending);
+        o.note = Some("kill switch set: waits for approval".into());
+        n += 1;
+    }
+    n
+}
+
 /// A sheet's orders for `book` (a sheet book), checked, before anything is written: for
 /// `session` (else the session after the sheet's `as_of`), each with its decision price and
 /// approval level.

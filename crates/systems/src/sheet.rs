@@ -141,6 +141,56 @@ pub fn read_positions(path: &Path) -> anyhow::Result<BTreeMap<Symbol, Holding>> 
     Ok(out)
 }
 
+/// The trailing daily simple returns of each candidate over the last `lookback` + 1 dates
+/// all of them share, up to `as_of` (the risk-based methods' input; empty for the others).
+/// `bars` hold each candidate's bars up to `as_of`.
+pub fn candidate_returns(
+    bars: &BTreeMap<Symbol, Vec<systrade_core::DailyBar>>,
+    candidates: &[(Symbol, f64)],
+    method: SizingMethod,
+    (lookback, lookback_key): (usize, &str),
+    as_of: NaiveDate,
+) -> anyhow::Result<BTreeMap<Symbol, Vec<f64>>> {
+    let mut returns = BTreeMap::new();
+    if !method.needs_returns() || candidates.is_empty() {
+        return Ok(returns);
+    }
+    let mut common: Option<std::collections::BTreeSet<NaiveDate>> = None;
+    for (s, _) in candidates {
+        let b = bars
+            .get(s)
+            .ok_or_else(|| bad(format!("{s}: no prices up to {as_of}")))?;
+        let d: std::collections::BTreeSet<NaiveDate> =
+            b.iter().filter(|x| x.ts <= as_of).map(|x| x.ts).collect();
+        common = Some(match common {
+            None => d,
+            Some(c) => c.intersection(&d).copied().collect(),
+        });
+    }
+    let common: Vec<NaiveDate> = common.unwrap_or_default().into_iter().collect();
+    if common.len() < lookback + 1 {
+        return Err(bad(format!(
+            "{}: the {} candidates share {} dates up to {as_of}; {} needs {} ({lookback_key} {} returns)",
+            method.as_str(),
+            candidates.len(),
+            common.len(),
+            method.as_str(),
+            lookback + 1,
+            lookback
+        )));
+    }
+    let window = &common[common.len() - lookback - 1..];
+    for (s, _) in candidates {
+        let by: BTreeMap<NaiveDate, f64> = bars[s].iter().map(|b| (b.ts, b.close)).collect();
+        let px: Vec<f64> = window.iter().map(|d| by[d]).collect();
+        returns.insert(
+            s.clone(),
+            px.windows(2).map(|w| w[1] / w[0] - 1.0).collect::<Vec<_>>(),
+        );
+    }
+    Ok(returns)
+}
+
 /// The sheet of the latest signals on or before `as_of`, sized on the prices up to `as_of`.
 pub fn make_sheet(files: &SheetFiles<'_>, p: &SheetParams) -> anyhow::Result<MadeSheet> {
     let signals = read_signals(files.signals)?;
@@ -195,39 +245,13 @@ pub fn make_sheet(files: &SheetFiles<'_>, p: &SheetParams) -> anyhow::Result<Mad
         .map(|(s, b)| (s.clone(), b[b.len() - 1].close))
         .collect();
     let candidates = select_candidates(today, p.max_positions);
-    let mut returns = BTreeMap::new();
-    if p.method.needs_returns() && !candidates.is_empty() {
-        // Dates every candidate has, the last lookback + 1 of thep.method.
-        let mut common: Option<std::collections::BTreeSet<NaiveDate>> = None;
-        for (s, _) in &candidates {
-            let d: std::collections::BTreeSet<NaiveDate> = bars[s].iter().map(|b| b.ts).collect();
-            common = Some(match common {
-                None => d,
-                Some(c) => c.intersection(&d).copied().collect(),
-            });
-        }
-        let common: Vec<NaiveDate> = common.unwrap_or_default().into_iter().collect();
-        if common.len() < p.lookback + 1 {
-            return Err(bad(format!(
-                "{}: the {} candidates share {} dates up to {as_of}; {} needs {} (--lookback {} returns)",
-                p.method.as_str(),
-                candidates.len(),
-                common.len(),
-                p.method.as_str(),
-                p.lookback + 1,
-                p.lookback
-            )));
-        }
-        let window = &common[common.len() - p.lookback - 1..];
-        for (s, _) in &candidates {
-            let by: BTreeMap<NaiveDate, f64> = bars[s].iter().map(|b| (b.ts, b.close)).collect();
-            let px: Vec<f64> = window.iter().map(|d| by[d]).collect();
-            returns.insert(
-                s.clone(),
-                px.windows(2).map(|w| w[1] / w[0] - 1.0).collect::<Vec<_>>(),
-            );
-        }
-    }
+    let returns = candidate_returns(
+        &bars,
+        &candidates,
+        p.method,
+        (p.lookback, "--lookback"),
+        as_of,
+    )?;
     let sheet = build_sheet(&SheetInput {
         as_of,
         capital: p.capital,

@@ -1,0 +1,371 @@
+//! A sheet book's daily run (issue 23): the user's own signals, changing every day, auto-
+//! rebalanced on the paper broker over 20 sessions of the real ETF prices — the held names are
+//! the day's top signals and each sits within the drift band of its target; the kill switch
+//! stops new orders (not exits); orders above `approve_above` wait for approval at level
+//! auto; stale signals trade nothing, loudly; signals dated after the decision are never read;
+//! a rerun writes the same bytes.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use common::daily::*;
+use common::read;
+use serde_json::Value;
+use systrade_testkit::shared;
+
+const NAMES: [&str; 8] = ["XLE", "XLF", "XLI", "XLK", "XLP", "XLU", "XLV", "XLY"];
+const TOP: usize = 4;
+const DRIFT: f64 = 0.10;
+
+/// A signal per name per weekday, changing every day (a fixed LCG: the same file every run).
+fn signals_text(from: &str, to: &str) -> String {
+    let (mut d, end): (chrono::NaiveDate, chrono::NaiveDate) =
+        (from.parse().unwrap(), to.parse().unwrap());
+    let mut x: u64 = 7;
+    let mut out = String::from("date,symbol,signal\n");
+    while d <= end {
+        use chrono::Datelike;
+        if d.weekday().num_days_from_monday() < 5 {
+            for s in NAMES {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let v = ((x >> 33) % 1300) as f64 / 1000.0 - 0.3;
+                out.push_str(&format!("{d},{s},{v:.3}\n"));
+            }
+        }
+        d = d.succ_opt().unwrap();
+    }
+    out
+}
+
+/// A sheet book at level auto (or with `execution` as its `[execution]` section).
+fn book(dir: &Path, etf: &Path, execution: &str) -> PathBuf {
+    let execution = if execution.is_empty() {
+        "level = \"auto\"\n"
+    } else {
+        execution
+    };
+    std::fs::write(
+        dir.join("signals.csv"),
+        signals_text("2019-11-01", "2020-01-31"),
+    )
+    .unwrap();
+    let p = dir.join("book.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "strategy = \"sheet\"\n[data]\nsource = {:?}\n[run]\nname = \"my-signals\"\npaper_cash = 100000\nretry_base_ms = 1\n\
+             [costs]\nfee_bps = 1\n[execution]\n{execution}[signals]\nfile = \"signals.csv\"\nmethod = \"equal\"\nmax_positions = {TOP}\ndrift = {DRIFT}\n",
+            etf.display().to_string()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+/// The top names by signal on `date` (positive signals, strongest first, ties by symbol).
+fn top_of(signals: &str, date: &str) -> BTreeSet<String> {
+    let mut v: Vec<(String, f64)> = signals
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with(date))
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[1].to_string(), c[2].parse().unwrap())
+        })
+        .filter(|(_, x)| *x > 0.0)
+        .collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter().take(TOP).map(|x| x.0).collect()
+}
+
+fn summary(home: &Path, day: &str) -> Value {
+    serde_json::from_str(&read(
+        &home.join(format!("runs/my-signals/{day}/daily_summary_{day}.json")),
+    ))
+    .unwrap()
+}
+
+/// The close of `sym` on `day` from the ETF folder's file.
+fn close(etf: &Path, sym: &str, day: &str) -> f64 {
+    let text = read(&etf.join(format!("{sym}.csv")));
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let i = header.iter().position(|h| *h == "Close").unwrap();
+    text.lines()
+        .find(|l| l.starts_with(day))
+        .map(|l| l.split(',').nth(i).unwrap().parse().unwrap())
+        .unwrap()
+}
+
+/// Runs the days; returns those that were sessions.
+fn run_days(home: &Path, cfg: &Path, from: &str, n: usize, env: &[(&str, &str)]) -> Vec<String> {
+    let mut ran = Vec::new();
+    for d in days(from, 60) {
+        let r = sys(
+            home,
+            &["run", "--config", common::s(cfg), "--as-of", &d],
+            env,
+        );
+        assert_eq!(r.code, 0, "{d}: {}{}", r.stdout, r.stderr);
+        if home.join(format!("runs/my-signals/{d}")).is_dir() {
+            ran.push(d);
+        }
+        if ran.len() == n {
+            break;
+        }
+    }
+    ran
+}
+
+#[test]
+fn test_a_sheet_book_rebalances_20_sessions_to_its_signals_within_the_drift_band() {
+    let Some(etf) = shared("data/us_etf_daily_yahoo") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = book(dir.path(), &etf, "");
+    let signals = read(&dir.path().join("signals.csv"));
+    let home = dir.path().join("home");
+    let ran = run_days(&home, &cfg, "2019-12-02", 20, &[]);
+    assert_eq!(ran.len(), 20);
+    let mut traded_days = 0;
+    for d in &ran {
+        let s = summary(&home, d);
+        let decided = s["decided_on_bars_through"].as_str().unwrap().to_string();
+        assert_eq!(s["targets"]["signals"], "fresh", "{d}");
+        assert_eq!(s["targets"]["signal_date"], decided.as_str(), "{d}");
+        // What the account holds after the day is the day's top names…
+        let snap: Value = serde_json::from_str(&read(
+            &home.join(format!("runs/my-signals/{d}/portfolio_snapshot_{d}.json")),
+        ))
+        .unwrap();
+        let held: BTreeMap<String, f64> = snap["positions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["symbol"].as_str().unwrap().to_string(),
+                    p["qty"].as_str().unwrap().parse().unwrap(),
+                )
+            })
+            .collect();
+        let want = top_of(&signals, &decided);
+        assert_eq!(
+            held.keys().cloned().collect::<BTreeSet<_>>(),
+            want,
+            "{d}: decided on {decided}"
+        );
+        // …each within the drift band of its equal share of the capital, at the deciding close.
+        let share = s["targets"]["capital"].as_f64().unwrap() / want.len() as f64;
+        for (sym, q) in &held {
+            let px = close(&etf, sym, &decided);
+            let value = q * px;
+            assert!(
+                (value - share).abs() <= DRIFT * share + px,
+                "{d} {sym}: {q} × {px} = {value} vs target {share}"
+            );
+        }
+        // The day's sheet is its artifact.
+        assert!(
+            home.join(format!("runs/my-signals/{d}/sheet_{d}.csv"))
+                .is_file(),
+            "{d}"
+        );
+        if s["orders"]["planned"].as_u64().unwrap() > 0 {
+            traded_days += 1;
+        }
+        // Reconciliation: the ledger is what the broker holds.
+        assert!(
+            s["reconciliation"]["mismatches"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
+            "{d}"
+        );
+    }
+    assert!(traded_days >= 15, "the signals change daily: {traded_days}");
+    assert_eq!(broker_positions(&home), ledger_positions(&home));
+
+    // A rerun of the same days in a new home writes the same bytes (no look-ahead either:
+    // the signals file grew a month in between).
+    let mut more = read(&dir.path().join("signals.csv"));
+    more.push_str(&signals_text("2020-02-03", "2020-02-28").replace("date,symbol,signal\n", ""));
+    std::fs::write(dir.path().join("signals.csv"), more).unwrap();
+    let again = dir.path().join("again");
+    let ran2 = run_days(&again, &cfg, "2019-12-02", 20, &[]);
+    assert_eq!(ran, ran2);
+    for d in &ran {
+        for f in [
+            format!("sheet_{d}.csv"),
+            format!("daily_summary_{d}.json"),
+            format!("orders_{d}.csv"),
+        ] {
+            assert_eq!(
+                read(&home.join(format!("runs/my-signals/{d}/{f}"))),
+                read(&again.join(format!("runs/my-signals/{d}/{f}"))),
+                "{f}"
+            );
+        }
+    }
+}
+
+#[test]
+fn test_kill_switch_approvals_and_stale_signals_fail_closed() {
+    let Some(etf) = shared("data/us_etf_daily_yahoo") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Orders above 10,000 wait for approval at level auto; smaller ones go out.
+    let cfg = book(
+        dir.path(),
+        &etf,
+        "level = \"auto\"\napprove_above = 10000\n",
+    );
+    let home = dir.path().join("home");
+    let first = run_days(&home, &cfg, "2019-12-02", 1, &[]);
+    let s = summary(&home, &first[0]);
+    let held_back = s["orders"]["held_back"].as_array().unwrap();
+    assert_eq!(held_back.len(), TOP, "each ~25,000 entry waits: {s}");
+    assert!(broker_positions(&home).is_empty());
+    let pending = query(
+        &ledger(&home),
+        "SELECT count(*) FROM orders WHERE status = 'staged' AND approval = 'pending'",
+    );
+    assert_eq!(pending[0][0], TOP.to_string());
+
+    // The kill switch: no entry or add goes out; exits and reductions still do.
+    let dir2 = tempfile::tempdir().unwrap();
+    let cfg2 = book(dir2.path(), &etf, "");
+    let home2 = dir2.path().join("home");
+    let warm = run_days(&home2, &cfg2, "2019-12-02", 3, &[]);
+    let last = warm.last().unwrap().clone();
+    let before = broker_positions(&home2);
+    let next = days(&last, 6)[1..].to_vec();
+    let mut killed_day = None;
+    for d in next {
+        let r = sys(
+            &home2,
+            &["run", "--config", common::s(&cfg2), "--as-of", &d],
+            &[("SYSTRADE_KILL_SWITCH", "1")],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        if home2.join(format!("runs/my-signals/{d}")).is_dir() {
+            killed_day = Some(d);
+            break;
+        }
+    }
+    let d = killed_day.unwrap();
+    let s = summary(&home2, &d);
+    assert_eq!(s["decisions"]["kill_switch"], true);
+    let bought = query(
+        &ledger(&home2),
+        &format!("SELECT count(*) FROM fills WHERE date = '{d}' AND side = 'buy'"),
+    );
+    assert_eq!(bought[0][0], "0", "no buy under the kill switch");
+    let after = broker_positions(&home2);
+    for (sym, q) in &after {
+        let was: f64 = before.get(sym).map_or(0.0, |x| x.parse().unwrap());
+        assert!(
+            q.parse::<f64>().unwrap() <= was,
+            "{sym}: no add ({was} → {q})"
+        );
+    }
+
+    // Stale signals: the file ends before the last closed session; nothing trades, loudly.
+    let dir3 = tempfile::tempdir().unwrap();
+    let cfg3 = book(dir3.path(), &etf, "");
+    let cut: String = read(&dir3.path().join("signals.csv"))
+        .lines()
+        .filter(|l| l.starts_with("date") || &l[..10] < "2019-12-03")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir3.path().join("signals.csv"), cut).unwrap();
+    let home3 = dir3.path().join("home");
+    let r = sys(
+        &home3,
+        &["run", "--config", common::s(&cfg3), "--as-of", "2019-12-02"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let before = broker_positions(&home3);
+    assert_eq!(before.len(), TOP);
+    let r = sys(
+        &home3,
+        &["run", "--config", common::s(&cfg3), "--as-of", "2019-12-04"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the latest signals are of 2019-12-02, not of 2019-12-03"),
+        "{}",
+        r.stderr
+    );
+    let s = summary(&home3, "2019-12-04");
+    assert_eq!(s["targets"]["signals"], "signals_stale");
+    assert_eq!(s["orders"]["planned"], 0);
+    assert_eq!(broker_positions(&home3), before, "positions held");
+    let errors = read(&home3.join("runs/my-signals/2019-12-04/logs/errors.jsonl"));
+    assert!(errors.contains("signals_stale"), "{errors}");
+}
+
+/// What the paper account holds (nothing when it was never opened).
+fn held(home: &Path) -> BTreeMap<String, String> {
+    if paper(home).exists() {
+        broker_positions(home)
+    } else {
+        BTreeMap::new()
+    }
+}
+
+#[test]
+fn test_the_kill_switch_holds_a_staged_sheet_s_buys_at_level_auto_until_cleared() {
+    let Some(etf) = shared("data/us_etf_daily_yahoo") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = book(dir.path(), &etf, "");
+    let home = dir.path().join("home");
+    let now = ("SYSTRADE_NOW", "2020-01-10T21:00:00Z");
+    let sheet = dir.path().join("sheet.csv");
+    std::fs::write(
+        &sheet,
+        "action,symbol,shares,last_close,as_of\nBUY,XLK,10,91.67,2019-12-31\nBUY,XLV,5,101.87,2019-12-31\n",
+    )
+    .unwrap();
+    let stage = [
+        "orders",
+        "stage",
+        "--config",
+        common::s(&cfg),
+        "--sheet",
+        common::s(&sheet),
+    ];
+    let r = sys(&home, &stage, &[now, ("SYSTRADE_KILL_SWITCH", "1")]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("the kill switch is set: 2 buy orders wait"),
+        "{}",
+        r.stderr
+    );
+    assert!(held(&home).is_empty(), "nothing went out at level auto");
+    let approve = ["approve", "--config", common::s(&cfg), "--all"];
+    let r = sys(&home, &approve, &[now, ("SYSTRADE_KILL_SWITCH", "1")]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("the kill switch is set: no buy goes to the broker"),
+        "{}",
+        r.stderr
+    );
+    assert!(held(&home).is_empty());
+    // Cleared: the approval sends them.
+    let r = sys(&home, &approve, &[now]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(held(&home).len(), 2);
+}
