@@ -942,3 +942,80 @@ fn test_twenty_sessions_refresh_their_own_data_from_the_venue_and_decide_as_the_
     assert_eq!(r.code, 3, "{}", r.text);
     assert!(r.text.contains("data refresh failed"), "{}", r.text);
 }
+
+#[test]
+fn test_a_sheet_book_rebalances_twenty_alpaca_sessions_to_its_daily_signals() {
+    const NAMES: [&str; 8] = ["XLE", "XLF", "XLI", "XLK", "XLP", "XLU", "XLV", "XLY"];
+    let dir = tempfile::tempdir().unwrap();
+    let days = sessions("2019-12-02", 20);
+    let signals = common::daily_signals(&NAMES, "2019-11-01", "2020-01-31");
+    std::fs::write(dir.path().join("signals.csv"), &signals).unwrap();
+    let cfg = dir.path().join("book.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "strategy = \"sheet\"\n[data]\nsource = {:?}\n[run]\nname = \"my-signals\"\nbroker = \"alpaca\"\naccount = \"alpaca-sheet\"\nretry_base_ms = 1\n\
+             [execution]\nlevel = \"auto\"\n[signals]\nfile = \"signals.csv\"\nmethod = \"equal\"\nmax_positions = 4\ndrift = 0.1\n",
+            data().display().to_string()
+        ),
+    )
+    .unwrap();
+    let venue = start(
+        &dir.path().join("venue.sqlite"),
+        &days[0],
+        &["--rate-limit", "100000"],
+    );
+    let home = dir.path().join("home");
+    let run_day = |day: &str, extra: &[&str]| {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("systrade"));
+        for k in ENV {
+            c.env_remove(k);
+        }
+        c.arg("--home")
+            .arg(&home)
+            .args(["run", "--config", s(&cfg), "--as-of", day])
+            .args(extra)
+            .env("APCA_API_KEY_ID", KEY)
+            .env("APCA_API_SECRET_KEY", SECRET)
+            .env("APCA_API_BASE_URL", &venue.url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        finish(c)
+    };
+    for day in &days {
+        venue.clock(day);
+        let r = run_day(day, &[]);
+        assert_eq!(r.code, 0, "{day}: {}", r.text);
+        let summary: Value = serde_json::from_str(&read(
+            &home.join(format!("runs/my-signals/{day}/daily_summary_{day}.json")),
+        ))
+        .unwrap();
+        assert_eq!(summary["targets"]["signals"], "fresh", "{day}");
+        assert!(
+            summary["reconciliation"]["mismatches"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
+            "{day}: {summary}"
+        );
+        // The day's orders fill at its open: the account then holds the top of the signals
+        // of the session before.
+        venue.clock_open(day);
+        let decided = summary["decided_on_bars_through"].as_str().unwrap();
+        let held: std::collections::BTreeSet<String> = venue.positions().keys().cloned().collect();
+        assert_eq!(held, common::top_signals(&signals, decided, 4), "{day}");
+        // A forced rerun of the day sends nothing new.
+        let n = venue.all_orders().len();
+        let again = run_day(day, &["--force-run"]);
+        assert_eq!(again.code, 0, "{day} rerun: {}", again.text);
+        assert_eq!(venue.all_orders().len(), n, "{day}: the rerun sent orders");
+    }
+    let ledger_qty: BTreeMap<String, Decimal> = query(
+        &home.join("ledger.sqlite"),
+        "SELECT symbol, qty FROM positions WHERE strategy = 'my-signals' AND qty != '0'",
+    )
+    .into_iter()
+    .map(|r| (r[0].clone(), r[1].parse().unwrap()))
+    .collect();
+    assert_eq!(ledger_qty, venue.positions(), "the ledger is the venue");
+}

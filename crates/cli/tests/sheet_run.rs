@@ -19,28 +19,6 @@ const NAMES: [&str; 8] = ["XLE", "XLF", "XLI", "XLK", "XLP", "XLU", "XLV", "XLY"
 const TOP: usize = 4;
 const DRIFT: f64 = 0.10;
 
-/// A signal per name per weekday, changing every day (a fixed LCG: the same file every run).
-fn signals_text(from: &str, to: &str) -> String {
-    let (mut d, end): (chrono::NaiveDate, chrono::NaiveDate) =
-        (from.parse().unwrap(), to.parse().unwrap());
-    let mut x: u64 = 7;
-    let mut out = String::from("date,symbol,signal\n");
-    while d <= end {
-        use chrono::Datelike;
-        if d.weekday().num_days_from_monday() < 5 {
-            for s in NAMES {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                let v = ((x >> 33) % 1300) as f64 / 1000.0 - 0.3;
-                out.push_str(&format!("{d},{s},{v:.3}\n"));
-            }
-        }
-        d = d.succ_opt().unwrap();
-    }
-    out
-}
-
 /// A sheet book at level auto (or with `execution` as its `[execution]` section).
 fn book(dir: &Path, etf: &Path, execution: &str) -> PathBuf {
     let execution = if execution.is_empty() {
@@ -50,7 +28,7 @@ fn book(dir: &Path, etf: &Path, execution: &str) -> PathBuf {
     };
     std::fs::write(
         dir.join("signals.csv"),
-        signals_text("2019-11-01", "2020-01-31"),
+        common::daily_signals(&NAMES, "2019-11-01", "2020-01-31"),
     )
     .unwrap();
     let p = dir.join("book.toml");
@@ -64,22 +42,6 @@ fn book(dir: &Path, etf: &Path, execution: &str) -> PathBuf {
     )
     .unwrap();
     p
-}
-
-/// The top names by signal on `date` (positive signals, strongest first, ties by symbol).
-fn top_of(signals: &str, date: &str) -> BTreeSet<String> {
-    let mut v: Vec<(String, f64)> = signals
-        .lines()
-        .skip(1)
-        .filter(|l| l.starts_with(date))
-        .map(|l| {
-            let c: Vec<&str> = l.split(',').collect();
-            (c[1].to_string(), c[2].parse().unwrap())
-        })
-        .filter(|(_, x)| *x > 0.0)
-        .collect();
-    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    v.into_iter().take(TOP).map(|x| x.0).collect()
 }
 
 fn summary(home: &Path, day: &str) -> Value {
@@ -153,7 +115,7 @@ fn test_a_sheet_book_rebalances_20_sessions_to_its_signals_within_the_drift_band
                 )
             })
             .collect();
-        let want = top_of(&signals, &decided);
+        let want = common::top_signals(&signals, &decided, TOP);
         assert_eq!(
             held.keys().cloned().collect::<BTreeSet<_>>(),
             want,
@@ -193,7 +155,10 @@ fn test_a_sheet_book_rebalances_20_sessions_to_its_signals_within_the_drift_band
     // A rerun of the same days in a new home writes the same bytes (no look-ahead either:
     // the signals file grew a month in between).
     let mut more = read(&dir.path().join("signals.csv"));
-    more.push_str(&signals_text("2020-02-03", "2020-02-28").replace("date,symbol,signal\n", ""));
+    more.push_str(
+        &common::daily_signals(&NAMES, "2020-02-03", "2020-02-28")
+            .replace("date,symbol,signal\n", ""),
+    );
     std::fs::write(dir.path().join("signals.csv"), more).unwrap();
     let again = dir.path().join("again");
     let ran2 = run_days(&again, &cfg, "2019-12-02", 20, &[]);

@@ -27,6 +27,46 @@ pub fn spawn_server(mut c: std::process::Command) -> (std::process::Child, Strin
     (child, url, banner)
 }
 
+/// A signal in [−0.3, 1.0) per name per weekday from `from` to `to`, changing every day
+/// (a fixed LCG: the same file every run): `date,symbol,signal`.
+pub fn daily_signals(names: &[&str], from: &str, to: &str) -> String {
+    use chrono::Datelike;
+    let (mut d, end): (chrono::NaiveDate, chrono::NaiveDate) =
+        (from.parse().unwrap(), to.parse().unwrap());
+    let mut x: u64 = 7;
+    let mut out = String::from("date,symbol,signal\n");
+    while d <= end {
+        if d.weekday().num_days_from_monday() < 5 {
+            for s in names {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let v = ((x >> 33) % 1300) as f64 / 1000.0 - 0.3;
+                out.push_str(&format!("{d},{s},{v:.3}\n"));
+            }
+        }
+        d = d.succ_opt().unwrap();
+    }
+    out
+}
+
+/// The top `n` names by signal on `date` of a `date,symbol,signal` text (positive signals,
+/// strongest first, ties by symbol).
+pub fn top_signals(signals: &str, date: &str, n: usize) -> std::collections::BTreeSet<String> {
+    let mut v: Vec<(String, f64)> = signals
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with(date))
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[1].to_string(), c[2].parse().unwrap())
+        })
+        .filter(|(_, x)| *x > 0.0)
+        .collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter().take(n).map(|x| x.0).collect()
+}
+
 /// How a run ended.
 pub struct Run {
     pub code: i32,
