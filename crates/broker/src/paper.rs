@@ -679,10 +679,17 @@ impl<'a> PaperBroker<'a> {
             qty = (qty / lot).trunc() * lot;
         }
         if qty <= Decimal::ZERO {
+            // An order that already filled in part is not rejected after the fact: its rest
+            // is canceled, the fills stand.
+            let status = if o.filled_qty > Decimal::ZERO {
+                OrderStatus::Canceled
+            } else {
+                OrderStatus::Rejected
+            };
             return Self::set_status(
                 tx,
                 &o.client_order_id,
-                OrderStatus::Rejected,
+                status,
                 Some(short_of.unwrap_or("nothing to fill")),
             );
         }

@@ -104,6 +104,7 @@ fn grow_ledger(home: &Path, days: &[NaiveDate], symbols: &[Symbol]) {
                 avg_price: Some(px),
                 note: None,
                 decision_price: Some(px),
+                limit_price: None,
                 approval: None,
             })?;
             let fill = BrokerFill {

@@ -744,10 +744,25 @@ fn test_approved_sheet_orders_go_to_alpaca_once_and_a_live_account_needs_its_con
     assert_eq!(code, 0, "{text}");
     let sent = paper.all_orders();
     assert_eq!(sent.len(), 3, "{sent:?}");
-    assert!(
-        sent.iter()
-            .all(|o| o["status"] == "accepted" && o["type"] == "market")
-    );
+    // Each as a day limit order at the sheet's limit price.
+    let limits: BTreeMap<String, Decimal> = read(&sheet)
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[1].to_string(), c[3].parse().unwrap())
+        })
+        .collect();
+    for o in &sent {
+        assert_eq!(o["status"], "accepted", "{o}");
+        assert_eq!(o["type"], "limit", "{o}");
+        assert_eq!(o["time_in_force"], "day", "{o}");
+        assert_eq!(
+            dec(&o["limit_price"]),
+            limits[o["symbol"].as_str().unwrap()],
+            "{o}"
+        );
+    }
     // Approving again sends nothing more.
     let (code, _) = sys(
         &[
@@ -955,7 +970,7 @@ fn test_a_sheet_book_rebalances_twenty_alpaca_sessions_to_its_daily_signals() {
         &cfg,
         format!(
             "strategy = \"sheet\"\n[data]\nsource = {:?}\n[run]\nname = \"my-signals\"\nbroker = \"alpaca\"\naccount = \"alpaca-sheet\"\nretry_base_ms = 1\n\
-             [execution]\nlevel = \"auto\"\n[signals]\nfile = \"signals.csv\"\nmethod = \"equal\"\nmax_positions = 4\ndrift = 0.1\n",
+             [execution]\nlevel = \"auto\"\n[signals]\nfile = \"signals.csv\"\nmethod = \"equal\"\nmax_positions = 4\ndrift = 0.1\norders = \"market\"\n",
             data().display().to_string()
         ),
     )

@@ -75,6 +75,9 @@ fn test_signals_to_sheet_to_approval_to_paper_fills_to_the_merged_portfolio() {
             "inverse-vol",
             "--data",
             s(&data),
+            // Limits 5% through the last close: each fills at the open (a limit or better).
+            "--limit-offset",
+            "0.05",
             "--out",
             s(&sheet),
         ],
@@ -169,6 +172,10 @@ fn test_signals_to_sheet_to_approval_to_paper_fills_to_the_merged_portfolio() {
             .find(|o| o["symbol"] == sym.as_str())
             .unwrap();
         assert_eq!(o["approval"], "approved");
+        assert_eq!(
+            o["kind"], "limit",
+            "the sheet's limit price went to the broker"
+        );
         let avg: f64 = o["avg_price"].as_str().unwrap().parse().unwrap();
         assert!(
             (avg - open).abs() < 1e-9,

@@ -19,8 +19,14 @@ const NAMES: [&str; 8] = ["XLE", "XLF", "XLI", "XLK", "XLP", "XLU", "XLV", "XLY"
 const TOP: usize = 4;
 const DRIFT: f64 = 0.10;
 
-/// A sheet book at level auto (or with `execution` as its `[execution]` section).
-fn book(dir: &Path, etf: &Path, execution: &str) -> PathBuf {
+/// A sheet book at level auto (or with `execution` as its `[execution]` section) trading market
+/// orders (or with `signals` as the rest of its `[signals]` section).
+fn book_with(dir: &Path, etf: &Path, execution: &str, signals: &str) -> PathBuf {
+    let signals = if signals.is_empty() {
+        "orders = \"market\"\n"
+    } else {
+        signals
+    };
     let execution = if execution.is_empty() {
         "level = \"auto\"\n"
     } else {
@@ -36,12 +42,16 @@ fn book(dir: &Path, etf: &Path, execution: &str) -> PathBuf {
         &p,
         format!(
             "strategy = \"sheet\"\n[data]\nsource = {:?}\n[run]\nname = \"my-signals\"\npaper_cash = 100000\nretry_base_ms = 1\n\
-             [costs]\nfee_bps = 1\n[execution]\n{execution}[signals]\nfile = \"signals.csv\"\nmethod = \"equal\"\nmax_positions = {TOP}\ndrift = {DRIFT}\n",
+             [costs]\nfee_bps = 1\n[execution]\n{execution}[signals]\nfile = \"signals.csv\"\nmethod = \"equal\"\nmax_positions = {TOP}\ndrift = {DRIFT}\n{signals}",
             etf.display().to_string()
         ),
     )
     .unwrap();
     p
+}
+
+fn book(dir: &Path, etf: &Path, execution: &str) -> PathBuf {
+    book_with(dir, etf, execution, "")
 }
 
 fn summary(home: &Path, day: &str) -> Value {
@@ -333,4 +343,67 @@ fn test_the_kill_switch_holds_a_staged_sheet_s_buys_at_level_auto_until_cleared(
     let r = sys(&home, &approve, &[now]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(held(&home).len(), 2);
+}
+
+#[test]
+fn test_limit_orders_fill_at_their_limit_or_better_and_what_does_not_fill_ends_with_its_session() {
+    let Some(etf) = shared("data/us_etf_daily_yahoo") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The default: each order a day limit at the sheet's price, last close × (1 ± 0.002).
+    let cfg = book_with(dir.path(), &etf, "", "limit_offset = 0.002\n");
+    let home = dir.path().join("home");
+    let ran = run_days(&home, &cfg, "2019-12-02", 20, &[]);
+    assert_eq!(ran.len(), 20);
+    let orders = query(
+        &ledger(&home),
+        "SELECT client_order_id, market_day, symbol, side, kind, limit_price, decision_price, status \
+         FROM orders WHERE purpose != 'stop' ORDER BY market_day, client_order_id",
+    );
+    assert!(orders.len() > 40, "{}", orders.len());
+    let last = ran.last().unwrap();
+    let mut unfilled = 0;
+    for o in &orders {
+        let (side, kind, limit, decided) = (&o[3], &o[4], &o[5], &o[6]);
+        assert_eq!(kind, "limit", "{o:?}");
+        let limit: f64 = limit.parse().unwrap();
+        let decided: f64 = decided.parse().unwrap();
+        let want = if side == "buy" {
+            decided * 1.002
+        } else {
+            decided * 0.998
+        };
+        assert!(
+            (limit - want).abs() <= 0.005 + 1e-9,
+            "{o:?}: limit {limit} vs {want}"
+        );
+        // Nothing works past its session: the next run learns how it ended.
+        if &o[1] < last {
+            assert!(
+                ["filled", "expired", "canceled"].contains(&o[7].as_str()),
+                "{o:?}"
+            );
+        }
+        if o[7] != "filled" {
+            unfilled += 1;
+        }
+        let fills = query(
+            &ledger(&home),
+            &format!("SELECT price FROM fills WHERE client_order_id = '{}'", o[0]),
+        );
+        for f in fills {
+            let px: f64 = f[0].parse().unwrap();
+            if side == "buy" {
+                assert!(px <= limit + 1e-9, "{o:?}: bought at {px} above its limit");
+            } else {
+                assert!(px >= limit - 1e-9, "{o:?}: sold at {px} below its limit");
+            }
+        }
+    }
+    assert!(
+        unfilled > 0,
+        "some limits do not fill (gaps away from the close)"
+    );
+    assert_eq!(broker_positions(&home), ledger_positions(&home));
 }

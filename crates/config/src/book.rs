@@ -60,8 +60,12 @@ pub struct SignalsSection {
     /// Daily returns the risk-based methods use.
     pub lookback: usize,
     pub kelly_fraction: f64,
-    /// Limit price = last close × (1 ± this), shown on the sheet.
+    /// Limit price = last close × (1 ± this): the sheet's, and the orders' with `orders =
+    /// "limit"`.
     pub limit_offset: f64,
+    /// `limit` (default: each order a day limit order at the sheet's limit price; what does
+    /// not fill expires with the session and the next run sizes again) or `market`.
+    pub orders: String,
 }
 
 impl Default for SignalsSection {
@@ -76,6 +80,7 @@ impl Default for SignalsSection {
             lookback: 60,
             kelly_fraction: 0.25,
             limit_offset: 0.002,
+            orders: "limit".into(),
         }
     }
 }
@@ -101,6 +106,12 @@ impl SignalsSection {
         }
         if self.max_positions == Some(0) {
             return Err("signals.max_positions: at least 1".into());
+        }
+        if !matches!(self.orders.as_str(), "limit" | "market") {
+            return Err(format!(
+                "signals.orders: expected \"limit\" or \"market\", got {:?}",
+                self.orders
+            ));
         }
         for (k, v, lo, hi) in [
             ("signals.max_weight", self.max_weight, 0.0, 1.0),

@@ -213,7 +213,12 @@ pub fn release(
             symbol: o.symbol.clone(),
             side: o.side,
             qty: o.qty,
-            order_type: OrderType::Market,
+            // A sheet's limit price goes to the broker as a limit order (a day order: what
+            // it does not fill in its session expires there).
+            order_type: match o.limit_price {
+                Some(limit) => OrderType::Limit { limit },
+                None => OrderType::Market,
+            },
             tif: TimeInForce::Day,
             session,
         };

@@ -162,6 +162,8 @@ pub struct Want {
     pub data_ok: bool,
     /// The protective stop the position will get (the risk-per-trade gate's input).
     pub stop: Option<f64>,
+    /// A limit order at this price (a market order without).
+    pub limit: Option<Decimal>,
 }
 
 /// What step 12 does with a held position's stop.
@@ -562,6 +564,7 @@ fn decide_trend(
             entry: held.is_zero(),
             data_ok: row.data_ok,
             stop: row.stop,
+            limit: None,
         });
     }
     let stops = record
@@ -779,6 +782,7 @@ fn decide_momentum(
                 entry,
                 data_ok,
                 stop: None,
+                limit: None,
             })
         };
         match action {
@@ -1017,6 +1021,7 @@ fn decide_rotation(
             entry: o.held_qty == 0.0,
             data_ok: true,
             stop: None,
+            limit: None,
         });
     }
     for w in &plan.unpriced {

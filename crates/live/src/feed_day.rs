@@ -164,6 +164,7 @@ pub(crate) fn decide(
             entry: purpose == Purpose::Entry,
             data_ok: fresh || purpose == Purpose::Exit,
             stop,
+            limit: None,
         });
     }
     // Every other held position keeps its stop: the level in force, else the rule's from

@@ -90,6 +90,7 @@ pub fn ledger_order(x: &DayInputs<'_>, p: &Planned, status: OrderStatus) -> Ledg
             )
         },
         decision_price: p.decision_price,
+        limit_price: p.req.order_type.limit_price(),
         approval: p.hold,
     }
 }
@@ -122,7 +123,10 @@ fn plan(
                 symbol: w.symbol.clone(),
                 side,
                 qty: w.delta.abs(),
-                order_type: OrderType::Market,
+                order_type: match w.limit {
+                    Some(limit) => OrderType::Limit { limit },
+                    None => OrderType::Market,
+                },
                 tif: TimeInForce::Day,
                 session: day,
             },

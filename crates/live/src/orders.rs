@@ -99,6 +99,7 @@ pub fn order_record(
         avg_price: placed.avg_price,
         note: placed.reason.clone(),
         decision_price: decision.map(systrade_backtest::dec),
+        limit_price: req.order_type.limit_price(),
         approval: None,
     }
 }

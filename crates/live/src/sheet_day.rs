@@ -75,6 +75,16 @@ fn holdings(
     Ok(out)
 }
 
+/// A limit price on the venues' grid: cents from a dollar up, else six decimals.
+fn limit_of(x: f64) -> Decimal {
+    let d = dec(x);
+    if d >= Decimal::ONE {
+        d.round_dp(2)
+    } else {
+        d.round_dp(6)
+    }
+}
+
 /// Nothing traded today, and why (the summary's `targets`, an `errors` record, stderr).
 fn fail_closed(
     x: &DecideCtx<'_>,
@@ -270,6 +280,7 @@ pub(crate) fn decide(
             entry: purpose == Purpose::Entry,
             data_ok: true,
             stop: None,
+            limit: (sig.orders == "limit").then(|| limit_of(r.limit_price)),
         });
     }
     for s in &sheet.within_drift {

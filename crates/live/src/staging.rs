@@ -24,6 +24,8 @@ pub struct SheetLine {
     pub side: Side,
     pub qty: Decimal,
     pub price: Option<Decimal>,
+    /// The sheet's limit price: the order goes out as a limit order (a market one without).
+    pub limit: Option<Decimal>,
 }
 
 /// A trade sheet's lines and its `as_of` (the date its prices are from), checked: known
@@ -101,6 +103,24 @@ pub fn read_sheet(
                 Some(v)
             }
         };
+        let limit = match t.cell(rec, "limit_price") {
+            "" => None,
+            p => {
+                let v: Decimal = p.parse().map_err(|_| {
+                    t.at(
+                        *line,
+                        format!("{symbol}: limit_price {p:?} is not a number"),
+                    )
+                })?;
+                if v <= Decimal::ZERO {
+                    return Err(t.at(
+                        *line,
+                        format!("{symbol}: limit_price must be positive (got {p})"),
+                    ));
+                }
+                Some(v)
+            }
+        };
         let d = t.cell(rec, "as_of");
         if !d.is_empty() {
             let d = t.date(*line, symbol.as_str(), "as_of", d)?;
@@ -117,6 +137,7 @@ pub fn read_sheet(
             side,
             qty,
             price,
+            limit,
         });
     }
     if out.is_empty() {
@@ -304,7 +325,11 @@ fn staged_order(
         market_day: session,
         symbol: s.symbol.clone(),
         side: s.side,
-        kind: OrderKind::Market,
+        kind: if s.limit.is_some() {
+            OrderKind::Limit
+        } else {
+            OrderKind::Market
+        },
         qty: s.qty,
         stop_price: None,
         purpose: Purpose::Sheet,
@@ -314,6 +339,7 @@ fn staged_order(
         avg_price: None,
         note: Some(format!("from {}", sheet.display())),
         decision_price: Some(price),
+        limit_price: s.limit,
         approval: book.desk.execution().hold(f(s.qty * price)),
     })
 }

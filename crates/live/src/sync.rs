@@ -178,6 +178,7 @@ fn adopt(name: &str, account: &str, b: &BrokerOrder) -> anyhow::Result<LedgerOrd
         avg_price: b.avg_price,
         note: Some("adopted: the broker had it, the ledger did not".into()),
         decision_price: None,
+        limit_price: b.order_type.limit_price(),
         approval: None,
     })
 }

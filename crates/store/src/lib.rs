@@ -203,6 +203,9 @@ pub struct LedgerOrder {
     /// each fill's slippage against it.
     #[serde(default)]
     pub decision_price: Option<Decimal>,
+    /// A limit order's price (`kind = limit`).
+    #[serde(default)]
+    pub limit_price: Option<Decimal>,
     /// `None`: no approval needed.
     #[serde(default)]
     pub approval: Option<Approval>,
@@ -257,7 +260,7 @@ pub struct Ledger {
 
 const ORDER_COLS: &str = "client_order_id, strategy, market_day, symbol, side, kind, qty, \
      stop_price, purpose, status, broker_order_id, filled_qty, avg_price, note, decision_price, \
-     approval";
+     approval, limit_price";
 
 fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerOrder> {
     const T: &str = "orders";
@@ -278,6 +281,7 @@ fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerOrder> {
         note: r.get(13)?,
         decision_price: r.dec_opt(T, 14)?,
         approval: r.word_opt(T, 15, Approval::parse, "an approval")?,
+        limit_price: r.dec_opt(T, 16)?,
     })
 }
 
@@ -987,8 +991,8 @@ impl Writer<'_> {
             .execute(
                 "INSERT INTO orders (client_order_id, strategy, market_day, symbol, side, kind, qty, \
                  stop_price, purpose, status, broker_order_id, filled_qty, avg_price, note, run_id, \
-                 decision_price, approval) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+                 decision_price, approval, limit_price) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
                  ON CONFLICT(client_order_id) DO UPDATE SET status = excluded.status, \
                  broker_order_id = COALESCE(excluded.broker_order_id, broker_order_id), \
                  filled_qty = excluded.filled_qty, avg_price = excluded.avg_price, \
@@ -1012,7 +1016,8 @@ impl Writer<'_> {
                     o.note,
                     self.run_id,
                     o.decision_price.map(|p| p.to_string()),
-                    o.approval.map(Approval::as_str)
+                    o.approval.map(Approval::as_str),
+                    o.limit_price.map(|p| p.to_string())
                 ],
             )
             .map_err(self.e())?;

@@ -46,8 +46,23 @@ fn order(status: OrderStatus) -> LedgerOrder {
         avg_price: None,
         note: None,
         decision_price: None,
+        limit_price: None,
         approval: None,
     }
+}
+
+#[test]
+fn test_a_limit_order_keeps_its_limit_price() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let o = LedgerOrder {
+        kind: OrderKind::Limit,
+        limit_price: Some(Decimal::new(9167, 2)),
+        ..order(OrderStatus::Staged)
+    };
+    l.write("t", |w| w.upsert_order(&o)).unwrap();
+    let back = l.orders("trend").unwrap();
+    assert_eq!(back, vec![o]);
 }
 
 #[test]
