@@ -485,6 +485,12 @@ pub struct OrdersSlippageArgs {
     /// Only this config's book (default: every book).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Price sources (market DBs or folders, repeatable): each fill is also measured against
+    /// its arrival price, the open of its session.
+    #[arg(long, value_name = "SRC")]
+    pub data: Vec<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,

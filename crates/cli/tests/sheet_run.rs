@@ -407,3 +407,78 @@ fn test_limit_orders_fill_at_their_limit_or_better_and_what_does_not_fill_ends_w
     );
     assert_eq!(broker_positions(&home), ledger_positions(&home));
 }
+
+#[test]
+fn test_the_execution_monitor_measures_fills_against_decision_and_arrival_by_hand() {
+    let Some(etf) = shared("data/us_etf_daily_yahoo") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = book(dir.path(), &etf, "");
+    let home = dir.path().join("home");
+    let now = ("SYSTRADE_NOW", "2020-01-02T21:00:00Z");
+    // 2020-01-02: XLK opened 92.50 (a buy limit of 95 fills there); XLV opened 102.17 and
+    // traded down to 101.40 (a buy limit of 101.50 fills at its limit, after the open).
+    let sheet = dir.path().join("sheet.csv");
+    std::fs::write(
+        &sheet,
+        "action,symbol,shares,limit_price,last_close,as_of\nBUY,XLK,10,95.00,91.67,2019-12-31\nBUY,XLV,5,101.50,101.87,2019-12-31\n",
+    )
+    .unwrap();
+    let r = sys(
+        &home,
+        &[
+            "orders",
+            "stage",
+            "--config",
+            common::s(&cfg),
+            "--sheet",
+            common::s(&sheet),
+        ],
+        &[now],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // The XLV limit fills inside the session: the next run books it (and trades its own day).
+    let r = sys(
+        &home,
+        &["run", "--config", common::s(&cfg), "--as-of", "2020-01-03"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = sys(
+        &home,
+        &["orders", "slippage", "--json", "--data", common::s(&etf)],
+        &[now],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let fills: Vec<Value> = v["fills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["date"] == "2020-01-02")
+        .cloned()
+        .collect();
+    assert_eq!(fills.len(), 2, "{v}");
+    let by = |sym: &str| fills.iter().find(|x| x["symbol"] == sym).unwrap().clone();
+    let (xlk, xlv) = (by("XLK"), by("XLV"));
+    assert_eq!(xlk["price"], "92.5");
+    assert_eq!(xlk["arrival_price"], "92.5");
+    // (92.50 − 91.67) / 91.67 = +90.54 bps against the decision, 0 against arrival.
+    assert_eq!(xlk["slippage_bps"], 90.54);
+    assert_eq!(xlk["arrival_bps"], 0.0);
+    assert_eq!(xlv["price"], "101.5");
+    assert_eq!(xlv["arrival_price"], "102.169998");
+    // (101.50 − 101.87) / 101.87 = −36.32 bps; (101.50 − 102.169998) / 102.169998 = −65.58
+    // bps: the limit bought below both.
+    assert_eq!(xlv["slippage_bps"], -36.32);
+    assert_eq!(xlv["arrival_bps"], -65.58);
+    assert_eq!(xlv["arrival_cost"], "-3.34999");
+    let day = &v["by_day"][0];
+    // (10 × 0 + 5 × (101.50 − 102.169998)) / (10 × 92.50 + 5 × 102.169998) = −23.33 bps.
+    assert_eq!(day["arrival_bps"], -23.33, "{day}");
+    // Without prices, no arrival is invented.
+    let r = sys(&home, &["orders", "slippage", "--json"], &[now]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["fills"][0]["arrival_price"].is_null(), "{v}");
+}

@@ -189,6 +189,20 @@ pub fn last_closes(
         .collect())
 }
 
+/// Each symbol's daily bars on or before `as_of`, from the first of `data` that has it; a
+/// symbol no source has is an error naming it.
+pub fn daily_bars(
+    data: &[PathBuf],
+    parse: &systrade_data::ParseOptions,
+    symbols: &BTreeSet<Symbol>,
+    as_of: NaiveDate,
+) -> anyhow::Result<BTreeMap<Symbol, Vec<DailyBar>>> {
+    Ok(prices_from(data, parse, symbols, as_of)?
+        .into_iter()
+        .map(|(s, p)| (s, p.bars))
+        .collect())
+}
+
 fn prices_from(
     data: &[PathBuf],
     parse: &systrade_data::ParseOptions,
@@ -208,7 +222,7 @@ fn prices_from(
             .or_else(|| sessions_of(data, s, &opts));
         let Some(series) = found else {
             return Err(bad(format!(
-                "{s}: held, but no --data source has its prices ({})",
+                "{s}: no --data source has its prices ({})",
                 data.iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()

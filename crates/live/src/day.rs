@@ -222,7 +222,13 @@ fn attempt_day<B: Broker + ?Sized>(
     ledger.step(run_id, 1, "load_config", x.now, |w| {
         w.set_book(&Book {
             strategy: x.name.to_string(),
-            kind: BookKind::System,
+            // A sheet book rebalanced daily stays a sheet book (its sheets may also be
+            // staged by hand).
+            kind: if matches!(desk, Desk::Sheet(_)) {
+                BookKind::Sheet
+            } else {
+                BookKind::System
+            },
             account: x.account.to_string(),
         })
     })?;

@@ -226,7 +226,13 @@ fn stage(home: &Path, a: &OrdersStageArgs) -> anyhow::Result<()> {
 fn slippage(home: &Path, a: &OrdersSlippageArgs) -> anyhow::Result<()> {
     let ledger = open_ledger(home)?;
     let book = a.config.as_deref().map(book_name).transpose()?;
-    let rows = slippages(&ledger, book.as_deref())?;
+    let mut rows = slippages(&ledger, book.as_deref())?;
+    if let (false, Some(last)) = (a.data.is_empty(), rows.iter().map(|r| r.date).max()) {
+        let symbols = rows.iter().map(|r| r.symbol.clone()).collect();
+        let bars =
+            systrade_desk::portfolio::daily_bars(&a.data, &a.read.parse_options(), &symbols, last)?;
+        systrade_desk::slippage::with_arrivals(&mut rows, &bars);
+    }
     let days = by_day(&rows);
     if a.json {
         let v = slippage_json(&rows, &days);
