@@ -482,3 +482,35 @@ fn test_the_execution_monitor_measures_fills_against_decision_and_arrival_by_han
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     assert!(v["fills"][0]["arrival_price"].is_null(), "{v}");
 }
+
+#[test]
+fn test_a_sheet_day_killed_after_every_step_reruns_to_the_same_end_state() {
+    let Some(etf) = shared("data/us_etf_daily_yahoo") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Market orders: the day trades (entries, exits, drift) at its open.
+    let cfg = book(dir.path(), &etf, "");
+    let warm = dir.path().join("warm");
+    let ran = run_days(&warm, &cfg, "2019-12-02", 3, &[]);
+    let day = days(ran.last().unwrap(), 6)
+        .into_iter()
+        .skip(1)
+        .find(|d| {
+            use chrono::Datelike;
+            d.parse::<chrono::NaiveDate>()
+                .unwrap()
+                .weekday()
+                .num_days_from_monday()
+                < 5
+        })
+        .unwrap();
+    crash_at_every_step(dir.path(), &warm, &cfg, "my-signals", &day, |home| {
+        assert_eq!(broker_positions(home), ledger_positions(home));
+        let s = summary(home, &day);
+        assert!(
+            s["orders"]["planned"].as_u64().unwrap() > 0,
+            "the day trades"
+        );
+    });
+}
