@@ -655,6 +655,18 @@ pub struct SheetArgs {
     /// Where to write the sheet as CSV (it is always printed as a table).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Tax-loss harvesting: propose selling each held name (of --positions, with its
+    /// avg_price) whose last close is at least this fraction below its cost, with the name
+    /// of --data most correlated with it (not held, not a target) bought for the same money.
+    /// Proposals only: printed, and written with --harvest-out.
+    #[arg(long, value_name = "LOSS")]
+    pub harvest_loss: Option<f64>,
+    /// The replacement's correlation of daily returns with the loser, at least.
+    #[arg(long, default_value_t = 0.8, requires = "harvest_loss")]
+    pub harvest_min_corr: f64,
+    /// Write the harvest proposals as CSV here.
+    #[arg(long, requires = "harvest_loss")]
+    pub harvest_out: Option<PathBuf>,
     /// Price data: a file, a folder of files, or a SQLite database.
     #[arg(long)]
     pub data: PathBuf,

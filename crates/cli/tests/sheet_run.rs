@@ -514,3 +514,158 @@ fn test_a_sheet_day_killed_after_every_step_reruns_to_the_same_end_state() {
         );
     });
 }
+
+/// Closes by date of a Yahoo file.
+fn closes_of(path: &Path) -> BTreeMap<String, f64> {
+    let text = read(path);
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let i = header.iter().position(|h| *h == "Close").unwrap();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            Some((c[0].to_string(), c.get(i)?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn test_tax_loss_harvest_proposes_the_most_correlated_free_replacement() {
+    let Some(etf) = shared("data/us_etf_daily_yahoo") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (signals, positions, out) = (
+        dir.path().join("s.csv"),
+        dir.path().join("p.csv"),
+        dir.path().join("h.csv"),
+    );
+    std::fs::write(
+        &signals,
+        "date,symbol,signal\n2019-12-31,XLK,0.9\n2019-12-31,XLV,0.6\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &positions,
+        "symbol,qty,avg_price,last_buy\nXLE,100,70,2019-12-20\nXLK,10,50,\n",
+    )
+    .unwrap();
+    let home = dir.path().join("home");
+    let r = sys(
+        &home,
+        &[
+            "sheet",
+            "--signals",
+            common::s(&signals),
+            "--capital",
+            "20000",
+            "--method",
+            "equal",
+            "--positions",
+            common::s(&positions),
+            "--data",
+            common::s(&etf),
+            "--as-of",
+            "2019-12-31",
+            "--harvest-loss",
+            "0.05",
+            "--harvest-min-corr",
+            "0.5",
+            "--harvest-out",
+            common::s(&out),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let rows: Vec<Vec<String>> = read(&out)
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows.len(), 1, "XLK is a gain: {rows:?}");
+    let row = &rows[0];
+    assert_eq!(row[0], "XLE");
+    let xle = closes_of(&etf.join("XLE.csv"));
+    let last = xle["2019-12-31"];
+    assert!(
+        (row[4].parse::<f64>().unwrap() - 100.0 * (last - 70.0)).abs() < 0.006,
+        "{row:?}"
+    );
+    assert!(row[10].contains("bought within 30 days"), "{row:?}");
+    // Independently: the ETF whose last 60 daily returns correlate most with XLE's, neither
+    // held (XLK) nor a target (XLK, XLV), at 0.5 or more (sector ETFs rarely reach 0.8).
+    let dates: Vec<&String> = xle.keys().filter(|d| d.as_str() <= "2019-12-31").collect();
+    let mut best: Option<(String, f64)> = None;
+    for e in std::fs::read_dir(&etf).unwrap().flatten() {
+        let name = e
+            .file_name()
+            .to_string_lossy()
+            .trim_end_matches(".csv")
+            .to_string();
+        if ["XLE", "XLK", "XLV"].contains(&name.as_str())
+            || e.path().extension().is_none_or(|x| x != "csv")
+        {
+            continue;
+        }
+        let other = closes_of(&e.path());
+        let common: Vec<(f64, f64)> = dates
+            .iter()
+            .filter_map(|d| other.get(*d).map(|c| (xle[*d], *c)))
+            .collect();
+        if common.len() < 61 {
+            continue;
+        }
+        let w = &common[common.len() - 61..];
+        let ra: Vec<f64> = w.windows(2).map(|p| p[1].0 / p[0].0 - 1.0).collect();
+        let rb: Vec<f64> = w.windows(2).map(|p| p[1].1 / p[0].1 - 1.0).collect();
+        let (ma, mb) = (ra.iter().sum::<f64>() / 60.0, rb.iter().sum::<f64>() / 60.0);
+        let cov: f64 = ra.iter().zip(&rb).map(|(a, b)| (a - ma) * (b - mb)).sum();
+        let va: f64 = ra.iter().map(|a| (a - ma).powi(2)).sum();
+        let vb: f64 = rb.iter().map(|b| (b - mb).powi(2)).sum();
+        let c = cov / (va * vb).sqrt();
+        if c >= 0.5
+            && best
+                .as_ref()
+                .is_none_or(|b| c > b.1 || (c == b.1 && name < b.0))
+        {
+            best = Some((name, c));
+        }
+    }
+    assert!(best.is_some(), "XLE has a replacement at 0.5 in 2019");
+    match best {
+        Some((name, c)) => {
+            assert_eq!(row[6], name, "{row:?}");
+            assert_eq!(row[7], format!("{c:.4}"), "{row:?}");
+            let value = 100.0 * last;
+            let px = closes_of(&etf.join(format!("{name}.csv")))["2019-12-31"];
+            assert_eq!(row[8], format!("{}", (value / px).floor()), "{row:?}");
+        }
+        None => assert!(
+            row[6].is_empty() && row[10].contains("sell only"),
+            "{row:?}"
+        ),
+    }
+    // No avg_price, no measure: refused, naming the file and the symbol.
+    std::fs::write(&positions, "symbol,qty\nXLE,100\n").unwrap();
+    let r = sys(
+        &home,
+        &[
+            "sheet",
+            "--signals",
+            common::s(&signals),
+            "--capital",
+            "20000",
+            "--method",
+            "equal",
+            "--positions",
+            common::s(&positions),
+            "--data",
+            common::s(&etf),
+            "--harvest-loss",
+            "0.05",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("XLE has no avg_price"), "{}", r.stderr);
+}

@@ -14,6 +14,7 @@ pub mod avwap;
 pub mod bucket_plan;
 pub mod buckets;
 pub mod feed;
+pub mod harvest;
 pub mod momentum;
 pub mod momentum_plan;
 pub mod plan;
