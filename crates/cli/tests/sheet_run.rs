@@ -551,9 +551,8 @@ fn test_tax_loss_harvest_proposes_the_most_correlated_free_replacement() {
     )
     .unwrap();
     let home = dir.path().join("home");
-    let r = sys(
-        &home,
-        &[
+    let sheet = |extra: &[&str]| {
+        let base = [
             "sheet",
             "--signals",
             common::s(&signals),
@@ -565,17 +564,19 @@ fn test_tax_loss_harvest_proposes_the_most_correlated_free_replacement() {
             common::s(&positions),
             "--data",
             common::s(&etf),
-            "--as-of",
-            "2019-12-31",
             "--harvest-loss",
             "0.05",
-            "--harvest-min-corr",
-            "0.5",
-            "--harvest-out",
-            common::s(&out),
-        ],
-        &[],
-    );
+        ];
+        sys(&home, &[&base[..], extra].concat(), &[])
+    };
+    let r = sheet(&[
+        "--as-of",
+        "2019-12-31",
+        "--harvest-min-corr",
+        "0.5",
+        "--harvest-out",
+        common::s(&out),
+    ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let rows: Vec<Vec<String>> = read(&out)
         .lines()
@@ -647,25 +648,7 @@ fn test_tax_loss_harvest_proposes_the_most_correlated_free_replacement() {
     }
     // No avg_price, no measure: refused, naming the file and the symbol.
     std::fs::write(&positions, "symbol,qty\nXLE,100\n").unwrap();
-    let r = sys(
-        &home,
-        &[
-            "sheet",
-            "--signals",
-            common::s(&signals),
-            "--capital",
-            "20000",
-            "--method",
-            "equal",
-            "--positions",
-            common::s(&positions),
-            "--data",
-            common::s(&etf),
-            "--harvest-loss",
-            "0.05",
-        ],
-        &[],
-    );
+    let r = sheet(&[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("XLE has no avg_price"), "{}", r.stderr);
 }

@@ -124,7 +124,9 @@ pub struct Month {
     pub risk_state: &'static str,
 }
 
-fn correlation(a: &[Option<f64>], b: &[Option<f64>]) -> Option<f64> {
+/// Pearson's correlation over the rows both sides have (none under 3 rows, or when a side
+/// does not move).
+pub fn correlation(a: &[Option<f64>], b: &[Option<f64>]) -> Option<f64> {
     let pairs: Vec<(f64, f64)> = a
         .iter()
         .zip(b)

@@ -77,20 +77,11 @@ fn paired_returns(
     Some((ra, rb))
 }
 
-/// Pearson's correlation (none when either side does not move).
+/// Pearson's correlation of two return series (the rotation's: none under 3 returns, or
+/// when a side does not move).
 pub fn correlation(a: &[f64], b: &[f64]) -> Option<f64> {
-    let n = a.len().min(b.len()) as f64;
-    if n < 2.0 {
-        return None;
-    }
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        sab += (x - ma) * (y - mb);
-        saa += (x - ma) * (x - ma);
-        sbb += (y - mb) * (y - mb);
-    }
-    (saa > 0.0 && sbb > 0.0).then(|| sab / (saa * sbb).sqrt())
+    let wrap = |v: &[f64]| v.iter().map(|x| Some(*x)).collect::<Vec<_>>();
+    systrade_rotation::select::correlation(&wrap(a), &wrap(b))
 }
 
 fn floor_to(x: f64, decimals: u32) -> f64 {
@@ -282,6 +273,6 @@ mod tests {
             none[0].notes
         );
         assert_eq!(correlation(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
-        assert_eq!(correlation(&[1.0, 1.0], &[1.0, 2.0]), None);
+        assert_eq!(correlation(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
     }
 }
