@@ -331,6 +331,8 @@ struct Held<'a> {
     symbol: &'a Symbol,
     /// Signed.
     qty: f64,
+    /// The same, as the ledger or snapshot writes it.
+    qty_text: String,
     avg: f64,
     stop: Option<f64>,
     opened: Option<NaiveDate>,
@@ -343,6 +345,7 @@ fn marked_row(h: Held<'_>, mark: Option<&crate::marks::Mark>, today: NaiveDate) 
         source,
         symbol,
         qty,
+        qty_text,
         avg,
         stop,
         opened,
@@ -361,9 +364,7 @@ fn marked_row(h: Held<'_>, mark: Option<&crate::marks::Mark>, today: NaiveDate) 
         book: book.to_string(),
         source: source.to_string(),
         symbol: symbol.to_string(),
-        qty: systrade_core::money::decimal_text(
-            rust_decimal::Decimal::from_f64_retain(qty).unwrap_or_default(),
-        ),
+        qty: qty_text,
         avg_price: price(avg),
         last: last.map(price).unwrap_or_else(|| "n/a".into()),
         value: money(last.unwrap_or(avg) * qty),
@@ -419,6 +420,7 @@ pub fn positions(
                 source: "sheet",
                 symbol: s,
                 qty: f(*q),
+                qty_text: systrade_core::money::decimal_text(*q),
                 avg,
                 stop,
                 opened: since,
@@ -433,6 +435,7 @@ pub fn positions(
             source: "manual",
             symbol: &t.trade.symbol,
             qty: q,
+            qty_text: systrade_core::money::decimal_text(t.sign() * t.open_qty),
             avg: f(t.trade.price),
             stop: t.trade.stop.map(f),
             opened: Some(t.trade.date),
@@ -477,12 +480,12 @@ fn system_rows(
             source: "system",
             symbol: &x.symbol,
             qty: q,
+            qty_text: x.qty.clone(),
             avg,
             stop,
             opened: since,
         };
         let mut row = marked_row(h, Some(&Ok((day, x.last_close))), day);
-        row.qty = x.qty.clone();
         row.value = money(x.value);
         out.push(row);
     }

@@ -171,9 +171,13 @@ impl Staged {
     }
 }
 
-/// Under the kill switch a sheet's buys do not go out at once, whatever the level: each waits
-/// for `systrade approve` (which refuses them while the switch is set); returns how many.
-pub fn hold_buys(orders: &mut [LedgerOrder]) -> usize {
+/// Under the kill switch (of `home`, for `book`) a sheet's buys do not go out at once,
+/// whatever the level: each waits for `systrade approve` (which refuses them while the switch
+/// is set); returns how many were held.
+pub fn hold_buys(home: &Path, book: &ApprovalBook, orders: &mut [LedgerOrder]) -> usize {
+    if !crate::gates::kill_switch(home, book.desk.run_cfg()) {
+        return 0;
+    }
     let mut n = 0;
     for o in orders
         .iter_mut()

@@ -168,6 +168,56 @@ pub fn propose(
     out
 }
 
+/// The proposals for the holdings of a positions file (each needs its `avg_price`) on the
+/// sheet's date, every name of `data` a candidate replacement but the sheet's targets;
+/// `min_loss` and `min_corr` checked first.
+pub fn from_files(
+    positions: &std::path::Path,
+    data: &std::path::Path,
+    parse: &systrade_data::ParseOptions,
+    made: &crate::sheet::MadeSheet,
+    p: &HarvestParams,
+) -> anyhow::Result<Vec<Proposal>> {
+    use anyhow::Context;
+    let bad = |m: String| anyhow::Error::from(systrade_core::BadInput(m));
+    if !(p.min_loss.is_finite() && p.min_loss > 0.0 && p.min_loss < 1.0) {
+        return Err(bad(format!(
+            "--harvest-loss {}: a fraction in (0, 1)",
+            p.min_loss
+        )));
+    }
+    if !(p.min_corr.is_finite() && p.min_corr.abs() <= 1.0) {
+        return Err(bad(format!(
+            "--harvest-min-corr {}: a correlation in [-1, 1]",
+            p.min_corr
+        )));
+    }
+    let held = crate::sheet::read_positions(positions)?;
+    if let Some((s, _)) = held
+        .iter()
+        .find(|(_, h)| h.qty > 0.0 && h.avg_price.is_none())
+    {
+        return Err(bad(format!(
+            "{}: {s} has no avg_price: a loss cannot be measured without it",
+            positions.display()
+        )));
+    }
+    let bars = systrade_data::DataSource::open(data)
+        .and_then(|src| src.all_daily(parse))
+        .with_context(|| format!("--data {}", data.display()))?
+        .into_iter()
+        .map(|s| (s.symbol, s.bars))
+        .collect();
+    let targets = made
+        .sheet
+        .weights
+        .iter()
+        .filter(|(_, w)| *w > 0.0)
+        .map(|(s, _)| s.clone())
+        .collect();
+    Ok(propose(&held, &bars, &targets, made.as_of, p))
+}
+
 /// The proposals as CSV.
 pub fn proposals_csv(ps: &[Proposal]) -> String {
     use systrade_core::json::shortest;

@@ -182,13 +182,11 @@ fn cancel(home: &Path, a: &OrdersCancelArgs) -> anyhow::Result<()> {
 fn stage(home: &Path, a: &OrdersStageArgs) -> anyhow::Result<()> {
     let book = load(&a.config, a.data.as_deref(), &a.read, &a.venue)?;
     let mut planned = staging::sheet_orders(&book, &a.sheet, a.session)?;
-    if systrade_live::gates::kill_switch(home, book.desk.run_cfg()) {
-        let n = staging::hold_buys(&mut planned.1);
-        if n > 0 {
-            eprintln!(
-                "warning: the kill switch is set: {n} buy orders wait for approval instead of going out"
-            );
-        }
+    let n = staging::hold_buys(home, &book, &mut planned.1);
+    if n > 0 {
+        eprintln!(
+            "warning: the kill switch is set: {n} buy orders wait for approval instead of going out"
+        );
     }
     let mut ledger = Ledger::open(&home.join("ledger.sqlite"))?;
     let stamp = stamp()?;

@@ -67,55 +67,25 @@ fn harvest(
     made: &systrade_systems::sheet::MadeSheet,
     loss: f64,
 ) -> anyhow::Result<()> {
-    use systrade_systems::harvest::{HarvestParams, proposals_csv, propose};
-    let bad = |m: String| anyhow::Error::from(crate::exit::BadInput(m));
-    if !(loss.is_finite() && loss > 0.0 && loss < 1.0) {
-        return Err(bad(format!("--harvest-loss {loss}: a fraction in (0, 1)")));
-    }
-    if !(a.harvest_min_corr.is_finite() && a.harvest_min_corr.abs() <= 1.0) {
-        return Err(bad(format!(
-            "--harvest-min-corr {}: a correlation in [-1, 1]",
-            a.harvest_min_corr
-        )));
-    }
+    use systrade_systems::harvest::{HarvestParams, from_files, proposals_csv};
     let Some(positions) = &a.positions else {
-        return Err(bad(
+        return Err(crate::exit::BadInput(
             "--harvest-loss needs --positions with each holding's avg_price".into(),
-        ));
+        )
+        .into());
     };
-    let held = systrade_systems::sheet::read_positions(positions)?;
-    if let Some((s, _)) = held
-        .iter()
-        .find(|(_, h)| h.qty > 0.0 && h.avg_price.is_none())
-    {
-        return Err(bad(format!(
-            "{}: {s} has no avg_price: a loss cannot be measured without it",
-            positions.display()
-        )));
-    }
-    let all = systrade_data::DataSource::open(&a.data)
-        .and_then(|src| src.all_daily(&a.read.parse_options()))
-        .with_context(|| format!("--data {}", a.data.display()))?;
-    let bars = all.into_iter().map(|s| (s.symbol, s.bars)).collect();
-    let targets = made
-        .sheet
-        .weights
-        .iter()
-        .filter(|(_, w)| *w > 0.0)
-        .map(|(s, _)| s.clone())
-        .collect();
-    let ps = propose(
-        &held,
-        &bars,
-        &targets,
-        made.as_of,
+    let ps = from_files(
+        positions,
+        &a.data,
+        &a.read.parse_options(),
+        made,
         &HarvestParams {
             min_loss: loss,
             min_corr: a.harvest_min_corr,
             lookback: a.lookback,
             qty_decimals: a.qty_decimals,
         },
-    );
+    )?;
     println!(
         "\ntax-loss harvest (losses of {:.1}% or more):",
         loss * 100.0
