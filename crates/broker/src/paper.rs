@@ -111,6 +111,10 @@ pub struct PaperConfig {
     /// Gross exposure the account may carry, as a multiple of its equity (1: a cash account,
     /// whose buys never spend more than its cash).
     pub margin: Decimal,
+    /// A limit order worked on the tape (placed while the clock is inside a session with its
+    /// one-minute bars) fills at most this share of each minute's volume (`None`: all of it
+    /// in the first minute that reaches its limit).
+    pub tape_volume_share: Option<Decimal>,
 }
 
 /// One-minute bars of the regular session per symbol and session date.
@@ -628,6 +632,19 @@ impl<'a> PaperBroker<'a> {
         bar: &DailyBar,
         date: NaiveDate,
     ) -> rusqlite::Result<()> {
+        self.fill_upto(tx, o, raw, bar, date, o.remaining())
+    }
+
+    /// [`PaperBroker::fill_at`] of at most `most` units (what one minute of the tape offers).
+    fn fill_upto(
+        &self,
+        tx: &Transaction<'_>,
+        o: &BrokerOrder,
+        raw: Decimal,
+        bar: &DailyBar,
+        date: NaiveDate,
+        most: Decimal,
+    ) -> rusqlite::Result<()> {
         let costs = self.cfg.costs;
         let side: i8 = if o.side == Side::Buy { 1 } else { -1 };
         let mut price = costs.fill_price(raw, side, 0.0, bar);
@@ -638,7 +655,7 @@ impl<'a> PaperBroker<'a> {
                 price.max(limit)
             };
         }
-        let mut qty = o.remaining();
+        let mut qty = o.remaining().min(most);
         let mut short_of = None;
         let held = Self::held(tx, &o.symbol)?;
         if o.side == Side::Buy {
@@ -901,7 +918,149 @@ impl<'a> PaperBroker<'a> {
         )?;
         working.sort_by_key(|o| o.side == Side::Buy);
         for o in &working {
+            // Placed inside this session: worked on its tape, never against the open or the
+            // whole bar, which it may not have seen.
+            if o.order_type.stop_price().is_none() && self.placed_inside(tx, o, date)?.is_some() {
+                if complete {
+                    let replayed = self.tape_through_in(tx)?;
+                    self.work_tape_limit(tx, o, date, None, replayed)?;
+                }
+                continue;
+            }
             self.try_limit(tx, o, date, complete)?;
+        }
+        Ok(())
+    }
+
+    /// The session's one-minute bars of `symbol`, when the account's tape has them.
+    fn minutes(&self, symbol: &Symbol, date: NaiveDate) -> Option<&'a [IntradayBar]> {
+        self.tape
+            .and_then(|t| t.minutes.get(symbol))
+            .and_then(|d| d.get(&date))
+            .map(Vec::as_slice)
+    }
+
+    /// When `o` was placed inside `date`'s session on its tape — after the session's first
+    /// minute started — (its `active_from`), else `None` (placed before the session, without
+    /// a clock, or for a symbol whose minutes the tape lacks: worked on the daily bar).
+    fn placed_inside(
+        &self,
+        tx: &Connection,
+        o: &BrokerOrder,
+        date: NaiveDate,
+    ) -> rusqlite::Result<Option<DateTime<Utc>>> {
+        if o.session != date {
+            return Ok(None);
+        }
+        let active: Option<String> = tx.query_row(
+            "SELECT active_from FROM orders WHERE client_order_id = ?1",
+            params![o.client_order_id.0],
+            |r| r.get(0),
+        )?;
+        let Some(at) = active.and_then(|a| instant(&a)) else {
+            return Ok(None);
+        };
+        let first = self
+            .minutes(&o.symbol, date)
+            .and_then(|m| m.first())
+            .map(|m| m.ts);
+        Ok(first.filter(|open| at > *open).map(|_| at))
+    }
+
+    /// A limit order placed inside the session, worked minute by minute on the tape from the
+    /// instant it was placed (and after the minutes already replayed) through `until`
+    /// (`None`: the whole session): a minute that trades through the limit fills at the
+    /// minute's open or the limit, whichever is better, at most
+    /// [`PaperConfig::tape_volume_share`] of the minute's volume.
+    fn work_tape_limit(
+        &self,
+        tx: &Transaction<'_>,
+        o: &BrokerOrder,
+        date: NaiveDate,
+        until: Option<DateTime<Utc>>,
+        replayed: Option<DateTime<Utc>>,
+    ) -> rusqlite::Result<()> {
+        let (Some(minutes), Some(limit)) =
+            (self.minutes(&o.symbol, date), o.order_type.limit_price())
+        else {
+            return Ok(());
+        };
+        Self::tried(tx, o, date)?;
+        let Some(from) = self.placed_inside(tx, o, date)? else {
+            return Ok(());
+        };
+        let from = Some(from).max(replayed);
+        let buy = o.side == Side::Buy;
+        let id = o.client_order_id.clone();
+        for m in minutes {
+            if from.is_some_and(|t| m.ts < t) {
+                continue;
+            }
+            if until.is_some_and(|u| m.ts + Duration::minutes(1) > u) {
+                break;
+            }
+            let Some(now) = Self::get(tx, &id)? else {
+                return Ok(());
+            };
+            if !now.status.is_open() || now.remaining() <= Decimal::ZERO {
+                return Ok(());
+            }
+            let (open, reach) = if buy {
+                (dec(m.open), dec(m.low))
+            } else {
+                (dec(m.open), dec(m.high))
+            };
+            if (buy && reach > limit) || (!buy && reach < limit) {
+                continue;
+            }
+            let mut most = now.remaining();
+            if let Some(share) = self.cfg.tape_volume_share {
+                most = most.min(
+                    (dec(m.volume) * share)
+                        .round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero),
+                );
+            }
+            if let Some(lot) = self.cfg.lot.filter(|l| *l > Decimal::ZERO) {
+                most = (most / lot).trunc() * lot;
+            }
+            if most <= Decimal::ZERO {
+                continue;
+            }
+            let raw = if buy {
+                open.min(limit)
+            } else {
+                open.max(limit)
+            };
+            let bar = DailyBar {
+                ts: date,
+                open: m.open,
+                high: m.high,
+                low: m.low,
+                close: m.close,
+                volume: m.volume,
+            };
+            self.fill_upto(tx, &now, raw, &bar, date, most)?;
+        }
+        Ok(())
+    }
+
+    /// The limit orders placed inside the session, worked on the tape through `until`.
+    fn work_tape_limits(
+        &self,
+        tx: &Transaction<'_>,
+        date: NaiveDate,
+        until: DateTime<Utc>,
+        replayed: Option<DateTime<Utc>>,
+    ) -> rusqlite::Result<()> {
+        let mut working = Self::orders_where(
+            tx,
+            "limit_price IS NOT NULL AND stop_price IS NULL \
+             AND status IN ('accepted', 'partially_filled') AND session = ?1",
+            &[&date.to_string()],
+        )?;
+        working.sort_by_key(|o| o.side == Side::Buy);
+        for o in &working {
+            self.work_tape_limit(tx, o, date, Some(until), replayed)?;
         }
         Ok(())
     }
@@ -1023,6 +1182,8 @@ impl<'a> PaperBroker<'a> {
                 )));
             }
             self.trigger_stops(&tx, self.session, Some(tape.now), replayed)
+                .map_err(e)?;
+            self.work_tape_limits(&tx, self.session, tape.now, replayed)
                 .map_err(e)?;
             tx.execute(
                 "UPDATE account SET tape_through = ?1",
@@ -1165,7 +1326,15 @@ impl Broker for PaperBroker<'_> {
                             self.fill_at_open(&tx, &o, &bar, self.session).map_err(e)?
                         }
                         OrderType::Limit { .. } => {
-                            self.try_limit(&tx, &o, self.session, false).map_err(e)?;
+                            // Placed inside the session, it works on the tape from now on
+                            // (the next time the clock moves), not at the open.
+                            if self
+                                .placed_inside(&tx, &o, self.session)
+                                .map_err(e)?
+                                .is_none()
+                            {
+                                self.try_limit(&tx, &o, self.session, false).map_err(e)?;
+                            }
                             Self::expire_ioc(&tx).map_err(e)?;
                         }
                         OrderType::Stop { .. } | OrderType::StopLimit { .. } => {}

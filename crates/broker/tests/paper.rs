@@ -70,6 +70,7 @@ fn cfg() -> PaperConfig {
         lot: None,
         shorting: false,
         margin: Decimal::ONE,
+        tape_volume_share: None,
     }
 }
 

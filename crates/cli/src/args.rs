@@ -950,7 +950,11 @@ pub struct DailyRunArgs {
     /// swing-low fallback, the next session's scan, trades.csv), or `auto` (the cycle due
     /// now: for a scheduler calling every few minutes — the close after 16:00, else the open
     /// until it ran today, else an intraday cycle). The session and the time are --now's
-    /// (or the clock's) in New York.
+    /// (or the clock's) in New York. A sheet book with `[execution] twap_slices` has one
+    /// cycle, `intraday` (or `auto`), called every few minutes after its daily run: it
+    /// works the day's large orders as limit slices across the TWAP window — the slice due
+    /// now priced from the last one-minute bar, the unfilled rest of the one before
+    /// canceled, and after the window every leftover canceled and reported.
     #[arg(long, value_enum)]
     pub cycle: Option<CycleArg>,
     /// Run even outside the schedule window or when the day already ran.

@@ -37,7 +37,7 @@ pub struct BookOrders {
 fn semi_auto() -> ExecutionSection {
     ExecutionSection {
         level: "semi-auto".into(),
-        approve_above: 0.0,
+        ..ExecutionSection::default()
     }
 }
 
@@ -172,7 +172,7 @@ impl BookConfig {
         }
         self.data.validate()?;
         self.run.validate()?;
-        self.execution.validate()?;
+        self.execution.validate_with_twap()?;
         self.safety.validate()?;
         self.decisions.validate()?;
         if let Some(s) = &self.signals {
@@ -291,6 +291,7 @@ paper_cash = 10000
         let at = |level: &str, above: f64| crate::run::ExecutionSection {
             level: level.into(),
             approve_above: above,
+            ..Default::default()
         };
         let pending = Some(systrade_core::vocab::Approval::Pending);
         assert_eq!(at("auto", 10_000.0).hold(10_001.0), pending);

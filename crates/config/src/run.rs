@@ -218,6 +218,24 @@ pub struct ExecutionSection {
     /// approve`, at every level: semi-auto sends smaller ones at once (0, the default: every
     /// order waits); auto sends the rest (0: none waits). Protective stops never wait.
     pub approve_above: f64,
+    /// Work each order of at least `twap_above` notional as this many limit slices across
+    /// `twap_minutes` (0: off; sheet books only). Each slice is priced from the last
+    /// one-minute bar of `twap_bars`, its unfilled rest canceled when the next is due.
+    pub twap_slices: u32,
+    /// The TWAP window's length in minutes.
+    pub twap_minutes: u32,
+    /// When the window starts, market-local `HH:MM` (default: the session's open).
+    pub twap_start: Option<String>,
+    /// Orders below this notional go out whole at the daily run (0: every order is worked).
+    pub twap_above: f64,
+    /// A folder of one-minute bar files (one per symbol): the slices' prices, and the tape
+    /// the paper broker fills them on.
+    pub twap_bars: Option<std::path::PathBuf>,
+    /// The paper broker fills a slice at most this share of each one-minute bar's volume.
+    pub twap_volume_share: f64,
+    /// A slice is priced `twap_offset` (a fraction) through the last bar's close: above it
+    /// for a buy, below for a sell (0: at the close).
+    pub twap_offset: f64,
 }
 
 impl Default for ExecutionSection {
@@ -225,8 +243,28 @@ impl Default for ExecutionSection {
         ExecutionSection {
             level: "auto".into(),
             approve_above: 0.0,
+            twap_slices: 0,
+            twap_minutes: 30,
+            twap_start: None,
+            twap_above: 0.0,
+            twap_bars: None,
+            twap_volume_share: 0.1,
+            twap_offset: 0.0,
         }
     }
+}
+
+/// How a book works its large orders as TWAP slices (`[execution] twap_*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Twap {
+    pub slices: u32,
+    pub minutes: u32,
+    /// Market-local start (`None`: the open).
+    pub start: Option<chrono::NaiveTime>,
+    pub above: f64,
+    pub bars: std::path::PathBuf,
+    pub volume_share: f64,
+    pub offset: f64,
 }
 
 impl ExecutionSection {
@@ -250,7 +288,94 @@ impl ExecutionSection {
         }
     }
 
+    /// The TWAP settings when `twap_slices` is on; `twap_bars` resolved against the config
+    /// file's folder.
+    pub fn twap(&self, config_path: &std::path::Path) -> Option<Twap> {
+        if self.twap_slices == 0 {
+            return None;
+        }
+        Some(Twap {
+            slices: self.twap_slices,
+            minutes: self.twap_minutes,
+            start: self
+                .twap_start
+                .as_deref()
+                .and_then(|t| chrono::NaiveTime::parse_from_str(t, "%H:%M").ok()),
+            above: self.twap_above,
+            bars: super::resolve(config_path, self.twap_bars.as_deref()?),
+            volume_share: self.twap_volume_share,
+            offset: self.twap_offset,
+        })
+    }
+
+    /// [`ExecutionSection::validate`] for a book that may work orders as TWAP slices.
+    pub fn validate_with_twap(&self) -> Result<(), String> {
+        self.validate_level()?;
+        if self.twap_slices == 0 {
+            return Ok(());
+        }
+        if !(2..=100).contains(&self.twap_slices) {
+            return Err(format!(
+                "execution.twap_slices: 2 to 100 slices, or 0 for no TWAP (got {})",
+                self.twap_slices
+            ));
+        }
+        if self.twap_minutes < self.twap_slices || self.twap_minutes > 390 {
+            return Err(format!(
+                "execution.twap_minutes: at least one minute per slice ({} slices) and at most a session (390); got {}",
+                self.twap_slices, self.twap_minutes
+            ));
+        }
+        if let Some(t) = &self.twap_start
+            && chrono::NaiveTime::parse_from_str(t, "%H:%M").is_err()
+        {
+            return Err(format!(
+                "execution.twap_start: expected a market-local time HH:MM like \"09:35\" (got {t:?})"
+            ));
+        }
+        if self.twap_bars.is_none() {
+            return Err("execution.twap_bars: TWAP slices are priced from one-minute bars: name the folder of one-minute bar files (one per symbol)".into());
+        }
+        if !(self.twap_above.is_finite() && self.twap_above >= 0.0) {
+            return Err(format!(
+                "execution.twap_above: must be a non-negative notional (got {})",
+                self.twap_above
+            ));
+        }
+        if !(self.twap_volume_share > 0.0 && self.twap_volume_share <= 1.0) {
+            return Err(format!(
+                "execution.twap_volume_share: a share of each minute's volume in (0, 1] (got {})",
+                self.twap_volume_share
+            ));
+        }
+        if !(self.twap_offset.is_finite() && (0.0..0.1).contains(&self.twap_offset)) {
+            return Err(format!(
+                "execution.twap_offset: a fraction in [0, 0.1) through the last close (got {})",
+                self.twap_offset
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the level and the approval threshold; TWAP settings are refused (they are for
+    /// sheet books, see [`ExecutionSection::validate_with_twap`]).
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_level()?;
+        let d = ExecutionSection::default();
+        if self.twap_slices != 0
+            || self.twap_minutes != d.twap_minutes
+            || self.twap_start.is_some()
+            || self.twap_above != d.twap_above
+            || self.twap_bars.is_some()
+            || self.twap_volume_share != d.twap_volume_share
+            || self.twap_offset != d.twap_offset
+        {
+            return Err("execution.twap_*: TWAP slices work a sheet book's orders (strategy = \"sheet\"); this strategy sends its orders whole".into());
+        }
+        Ok(())
+    }
+
+    fn validate_level(&self) -> Result<(), String> {
         if !matches!(self.level.as_str(), "manual" | "semi-auto" | "auto") {
             return Err(format!(
                 "execution.level: expected \"manual\", \"semi-auto\" or \"auto\", got {:?}",

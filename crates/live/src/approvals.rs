@@ -200,6 +200,26 @@ pub fn release(
         fills: FillSync::default(),
     };
     for o in orders {
+        if d.twap()
+            .is_some_and(|t| crate::twap::works(t, o.qty, o.decision_price, o.purpose))
+        {
+            // A large order of a TWAP book is worked in slices by the intraday cycles.
+            logs.write(
+                "order_submit",
+                Some(o.symbol.as_str()),
+                "twap_planned",
+                json!({"client_order_id": o.client_order_id, "side": o.side, "qty": qty_text(o.qty),
+                       "purpose": o.purpose, "approved": stamp}),
+            );
+            r.orders.push(LedgerOrder {
+                approval: Some(Approval::Approved),
+                note: Some(format!(
+                    "approved {stamp}; worked as TWAP slices by the intraday cycles (`systrade run --cycle intraday`)"
+                )),
+                ..o.clone()
+            });
+            continue;
+        }
         if o.side == Side::Sell
             && retry(policy, &mut logs, "order", || {
                 broker.order(&o.client_order_id)

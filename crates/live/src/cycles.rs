@@ -99,13 +99,18 @@ pub fn run_loaded(
     desk: &mut Desk,
     connector: &dyn venue::Connector,
 ) -> anyhow::Result<Option<PathBuf>> {
-    if let Desk::Avwap(a) = desk {
-        a.now = Some(r.now);
+    match desk {
+        Desk::Avwap(a) => a.now = Some(r.now),
+        Desk::Sheet(l) => {
+            l.now = Some(r.now);
+            return crate::twap::run_cycle(home, r, desk, connector);
+        }
+        _ => {}
     }
     let desk = &*desk;
     let Desk::Avwap(a) = desk else {
         return Err(bad(format!(
-            "{}: --cycle is for AVWAP configs (strategy = \"avwap\"); other strategies run once a day without it",
+            "{}: --cycle is for AVWAP configs (strategy = \"avwap\") and sheet books that work their orders as TWAP slices; other strategies run once a day without it",
             r.config.display()
         )));
     };

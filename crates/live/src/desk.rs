@@ -99,6 +99,12 @@ pub struct SheetBook {
     pub sectors: BTreeMap<Symbol, String>,
     /// Where the config is (its signals file is relative to it).
     pub config: std::path::PathBuf,
+    /// How large orders are worked as limit slices (`[execution] twap_*`).
+    pub twap: Option<systrade_config::run::Twap>,
+    /// The one-minute bars of `execution.twap_bars`, by symbol and session (regular hours).
+    pub minutes: systrade_broker::paper::Minutes,
+    /// The instant of an intraday (TWAP) cycle: the paper account's clock inside the session.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl SheetBook {
@@ -126,12 +132,42 @@ impl SheetBook {
                 .into());
             }
         };
+        let mut bars: BTreeMap<Symbol, Vec<DailyBar>> =
+            all.into_iter().map(|s| (s.symbol, s.bars)).collect();
+        let twap = cfg.execution.twap(config);
+        let mut minutes = systrade_broker::paper::Minutes::new();
+        if let Some(t) = &twap {
+            if market != Market::Us {
+                return Err(BadInput(format!(
+                    "{}: execution.twap_slices: TWAP windows are New York session times; this book trades the {} market",
+                    config.display(),
+                    market.as_str()
+                ))
+                .into());
+            }
+            let cal = Market::Us.calendar();
+            for (sym, minute) in systrade_systems::avwap::read_intraday(
+                config,
+                "execution.twap_bars",
+                &t.bars,
+                &opts,
+            )? {
+                let s = systrade_avwap::intraday::session_bars(&minute, 1, cal);
+                // A symbol with minutes and no daily file gets its daily bars from them.
+                bars.entry(sym.clone())
+                    .or_insert_with(|| systrade_avwap::intraday::daily_from(&s));
+                minutes.insert(sym, s);
+            }
+        }
         Ok(SheetBook {
             sectors: systrade_systems::table::sectors_of(&source)?,
-            bars: all.into_iter().map(|s| (s.symbol, s.bars)).collect(),
+            bars,
             market,
             cfg,
             config: config.to_path_buf(),
+            twap,
+            minutes,
+            now: None,
         })
     }
 }
@@ -329,6 +365,14 @@ impl Desk {
         matches!(self, Desk::Trend(_) | Desk::Avwap(_) | Desk::Feed(_))
     }
 
+    /// How a sheet book works its large orders as TWAP slices (none for the strategies).
+    pub fn twap(&self) -> Option<&systrade_config::run::Twap> {
+        match self {
+            Desk::Sheet(l) => l.twap.as_ref(),
+            _ => None,
+        }
+    }
+
     /// A paper account's clock inside the session: the AVWAP cycle's instant and its
     /// one-minute bars.
     pub fn tape(&self) -> Option<systrade_broker::paper::Tape<'_>> {
@@ -336,6 +380,10 @@ impl Desk {
             Desk::Avwap(l) => l.now.map(|now| systrade_broker::paper::Tape {
                 now,
                 minutes: &l.l.sessions,
+            }),
+            Desk::Sheet(l) => l.now.map(|now| systrade_broker::paper::Tape {
+                now,
+                minutes: &l.minutes,
             }),
             _ => None,
         }
@@ -387,6 +435,7 @@ impl Desk {
                     lot: engine.lot_size.map(dec),
                     shorting: false,
                     margin: Decimal::ONE,
+                    tape_volume_share: None,
                 }
             }
             Desk::Momentum(l) => PaperConfig {
@@ -400,6 +449,7 @@ impl Desk {
                 lot: Some(Decimal::from(l.cfg.orders.default_lot)),
                 shorting: l.params.book == systrade_pipeline::momentum::BookKind::Ls,
                 margin: dec(l.params.max_leverage.max(1.0)),
+                tape_volume_share: None,
             },
             Desk::Avwap(l) => {
                 let b = &l.l.cfg.backtest;
@@ -415,6 +465,7 @@ impl Desk {
                     lot: Some(Decimal::ONE),
                     shorting: false,
                     margin: Decimal::ONE,
+                    tape_volume_share: None,
                 }
             }
             Desk::Rotation(r) => PaperConfig {
@@ -428,6 +479,7 @@ impl Desk {
                 lot: Some(dec(systrade_systems::rotation_plan::lot_of(r.l.market))),
                 shorting: false,
                 margin: Decimal::ONE,
+                tape_volume_share: None,
             },
             Desk::Feed(l) => PaperConfig {
                 account_id: l.cfg.run.account.clone(),
@@ -441,6 +493,7 @@ impl Desk {
                 lot: Some(Decimal::ONE),
                 shorting: false,
                 margin: Decimal::ONE,
+                tape_volume_share: None,
             },
             Desk::Sheet(l) => PaperConfig {
                 account_id: l.cfg.run.account.clone(),
@@ -456,6 +509,7 @@ impl Desk {
                 lot: Some(Decimal::new(1, l.cfg.orders.qty_decimals)),
                 shorting: false,
                 margin: Decimal::ONE,
+                tape_volume_share: l.twap.as_ref().map(|t| dec(t.volume_share)),
             },
         }
     }

@@ -24,6 +24,7 @@ pub mod stops;
 pub mod submit;
 pub mod summary;
 pub mod sync;
+pub mod twap;
 pub mod venue;
 
 use std::path::{Path, PathBuf};

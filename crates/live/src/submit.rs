@@ -120,7 +120,15 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
     /// Steps 7–9: stops of what is sold are canceled first (they reserve quantity), the
     /// orders go out, then dust after its own stop cancel.
     pub(crate) fn send(&mut self, gated: &Gated) -> anyhow::Result<()> {
-        let go: Vec<&Planned> = gated.planned.iter().filter(|p| p.goes_out()).collect();
+        let twap = self.desk.twap();
+        let (worked, go): (Vec<&Planned>, Vec<&Planned>) = gated
+            .planned
+            .iter()
+            .filter(|p| p.goes_out())
+            .partition(|p| {
+                twap.is_some_and(|t| crate::twap::works(t, p.req.qty, p.decision_price, p.purpose))
+            });
+        self.leave_to_twap(&worked)?;
         // Only what the broker does not have yet (a re-run) moves stops.
         let mut new: Vec<&Planned> = Vec::new();
         for p in &go {
@@ -151,6 +159,47 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
         self.submit_all((9, "dust"), &dust)?;
         boundary(9);
         Ok(())
+    }
+
+    /// Orders a sheet book works as TWAP slices stay staged in the ledger, their parents;
+    /// the intraday cycles (`systrade run --cycle intraday`) send the slices.
+    fn leave_to_twap(&mut self, worked: &[&Planned]) -> anyhow::Result<()> {
+        let Some(t) = self.desk.twap() else {
+            return Ok(());
+        };
+        let start = t
+            .start
+            .map_or("the open".to_string(), |s| s.format("%H:%M").to_string());
+        let plan = format!(
+            "worked as TWAP: {} limit slices over {} minutes from {start} New York (`systrade run --cycle intraday`)",
+            t.slices, t.minutes
+        );
+        let mut notes = Vec::new();
+        for p in worked {
+            let Some(o) = self.ledger.order(&p.req.client_order_id)? else {
+                continue;
+            };
+            self.logs.write(
+                "order_submit",
+                Some(p.req.symbol.as_str()),
+                "twap_planned",
+                json!({"client_order_id": p.req.client_order_id, "side": p.req.side,
+                       "qty": qty_text(p.req.qty), "purpose": p.purpose, "slices": t.slices,
+                       "minutes": t.minutes, "start": start}),
+            );
+            if o.status == OrderStatus::Staged && o.note.as_deref() != Some(plan.as_str()) {
+                notes.push(systrade_store::LedgerOrder {
+                    note: Some(plan.clone()),
+                    ..o
+                });
+            }
+        }
+        self.step(8, "twap_planned", |w| {
+            for o in &notes {
+                w.upsert_order(o)?;
+            }
+            Ok(())
+        })
     }
 
     /// Sends `orders` once each and records what the broker answered as one step.

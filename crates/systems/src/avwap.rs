@@ -75,7 +75,7 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
     let mut sessions = BTreeMap::new();
     let mut from_intraday = Vec::new();
     if let Some(dir) = cfg.intraday(config) {
-        for (sym, minute) in read_intraday(config, &dir, &opts)? {
+        for (sym, minute) in read_intraday(config, "data.intraday", &dir, &opts)? {
             if !keep(&sym) {
                 continue;
             }
@@ -123,14 +123,16 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
     })
 }
 
-/// Every intraday price file under `dir`, by symbol (one file per symbol).
-fn read_intraday(
+/// Every intraday price file under `dir` (the config's `key`), by symbol (one file per
+/// symbol, one-minute bars).
+pub fn read_intraday(
     config: &Path,
+    key: &str,
     dir: &Path,
     opts: &systrade_data::ParseOptions,
 ) -> anyhow::Result<BTreeMap<Symbol, Vec<systrade_core::IntradayBar>>> {
     let files = systrade_data::import::read_folder(dir, opts, &|_, _| {})
-        .with_context(|| format!("{}: data.intraday {}", config.display(), dir.display()))?;
+        .with_context(|| format!("{}: {key} {}", config.display(), dir.display()))?;
     let mut out = BTreeMap::new();
     for f in files {
         let Content::Prices(s) = f.content else {
@@ -138,14 +140,14 @@ fn read_intraday(
         };
         let Bars::Intraday(bars) = s.bars else {
             return Err(bad(format!(
-                "{}: data.intraday: {} holds daily bars; this folder is for one-minute bars (daily files go in data.source)",
+                "{}: {key}: {} holds daily bars; this folder is for one-minute bars (daily files go in data.source)",
                 config.display(),
                 f.path.display()
             )));
         };
         if 60 % s.interval.seconds() != 0 && s.interval.seconds() != 60 {
             return Err(bad(format!(
-                "{}: data.intraday: {} has {}-second bars; the stops need one-minute bars",
+                "{}: {key}: {} has {}-second bars; one-minute bars are needed",
                 config.display(),
                 f.path.display(),
                 s.interval.seconds()
@@ -153,7 +155,7 @@ fn read_intraday(
         }
         if out.insert(s.symbol.clone(), bars).is_some() {
             return Err(bad(format!(
-                "{}: data.intraday: two files hold {} (one file per symbol)",
+                "{}: {key}: two files hold {} (one file per symbol)",
                 config.display(),
                 s.symbol
             )));

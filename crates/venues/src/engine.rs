@@ -110,6 +110,7 @@ impl Engine {
             lot: (!crypto_data).then_some(Decimal::ONE),
             shorting: false,
             margin: Decimal::ONE,
+            tape_volume_share: None,
         };
         let market = if crypto_data {
             Market::Crypto
