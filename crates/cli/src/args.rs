@@ -1085,6 +1085,11 @@ pub struct ReconcileArgs {
     /// and the symbol may get new entries again.
     #[arg(long)]
     pub ack: Vec<String>,
+    /// Acknowledge the book's cash difference (a dividend, interest, a fee, a transfer the
+    /// ledger's fills do not explain): the ledger takes the broker's cash as the book's and
+    /// new risk is allowed again.
+    #[arg(long, conflicts_with = "ack")]
+    pub ack_cash: bool,
     /// A market database or a folder of vendor files; overrides the config's data.source.
     #[arg(long)]
     pub data: Option<PathBuf>,

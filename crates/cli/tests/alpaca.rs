@@ -226,6 +226,12 @@ fn check_venue(home: &Path, venue: &Venue, day: &str) {
         recon["invariant"]["one_stop_per_position"], true,
         "{day}: {recon}"
     );
+    // The venue's cash moved by exactly what the booked fills (price, size, fees) say.
+    let cash = &recon["cash"];
+    assert!(
+        cash["status"] == "match" || cash["status"] == "anchored",
+        "{day}: {cash}"
+    );
 }
 
 fn ledger_fill_ids(home: &Path) -> Vec<String> {

@@ -189,6 +189,12 @@ fn check_venue(home: &Path, venue: &Venue, day: &str) {
         recon["invariant"]["one_stop_per_position"], true,
         "{day}: {recon}"
     );
+    // The venue's cash moved by exactly what the booked fills (price, size, fees) say.
+    let cash = &recon["cash"];
+    assert!(
+        cash["status"] == "match" || cash["status"] == "anchored",
+        "{day}: {cash}"
+    );
 }
 
 fn ledger_fills(home: &Path) -> usize {

@@ -63,6 +63,10 @@ pub struct RunSection {
     /// stop-limit whose limit sits this fraction beyond the stop (0.02: 2% below a sell
     /// stop). Wider fills more surely in a fast fall; narrower gives up less.
     pub stop_limit_offset: f64,
+    /// The daily cash check: a difference between the broker's cash and the ledger's (its
+    /// anchor moved by every booked fill) above this many currency units is a mismatch that
+    /// blocks new risk until `systrade reconcile --ack-cash`.
+    pub cash_tolerance: f64,
 }
 
 impl Default for RunSection {
@@ -81,6 +85,7 @@ impl Default for RunSection {
             notify_retries: 1,
             newsletter: true,
             stop_limit_offset: 0.02,
+            cash_tolerance: 0.01,
         }
     }
 }
@@ -159,6 +164,12 @@ impl RunSection {
             return Err(format!(
                 "run.stop_limit_offset: a fraction above 0 and below 0.5 (got {})",
                 self.stop_limit_offset
+            ));
+        }
+        if !(self.cash_tolerance.is_finite() && self.cash_tolerance >= 0.0) {
+            return Err(format!(
+                "run.cash_tolerance: a non-negative amount of money (got {})",
+                self.cash_tolerance
             ));
         }
         if self.max_retries > 10 {

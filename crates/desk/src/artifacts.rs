@@ -93,6 +93,9 @@ pub struct ReconSummary {
     /// `None` for a strategy without protective stops.
     pub one_stop_per_position: Option<bool>,
     pub violations: Vec<StopViolation>,
+    /// The day's cash check (broker against ledger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cash: Option<CashLine>,
 }
 
 /// One symbol's reconciliation: broker against ledger.
@@ -116,9 +119,25 @@ pub struct Reconciliation {
     pub account: String,
     pub broker_cash: String,
     pub rows: Vec<ReconLine>,
+    /// The day's cash check: the broker's cash against the ledger's (the daily run's report
+    /// only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cash: Option<CashLine>,
     /// The stop invariant (the daily run's report only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invariant: Option<StopInvariant>,
+}
+
+/// The broker's cash against what the ledger expects (its anchor moved by every fill booked
+/// since), as the reconciliation report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashLine {
+    /// `anchored` (the first check), `match` or `mismatch`.
+    pub status: String,
+    pub broker: String,
+    pub ledger: String,
+    /// Broker minus ledger.
+    pub difference: String,
 }
 
 /// Exactly one protective stop per held position — or, for a strategy without stops, none.

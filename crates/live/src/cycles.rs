@@ -580,6 +580,7 @@ impl CycleRun<'_> {
                 .into_iter()
                 .chain(unknown.iter().cloned())
                 .collect(),
+            cash_mismatch: self.ledger.cash_mismatch(self.name)?.is_some(),
             ..GateContext::default()
         };
         let rows = scan.candidates().into_iter().cloned().collect();

@@ -240,6 +240,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             },
             entries_today,
             mismatched: self.ledger.unresolved_mismatches(name)?,
+            cash_mismatch: self.ledger.cash_mismatch(name)?.is_some(),
         };
         let buys: Vec<usize> = (0..planned.len())
             .filter(|&i| planned[i].adds_risk)

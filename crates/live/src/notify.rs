@@ -97,7 +97,12 @@ pub fn alerts_of(summary: &DailySummary, errors: &[String]) -> Vec<Alert> {
     }
     let mismatches = &summary.reconciliation.mismatches;
     let violations = &summary.reconciliation.violations;
-    if !mismatches.is_empty() || !violations.is_empty() {
+    let cash = summary
+        .reconciliation
+        .cash
+        .as_ref()
+        .filter(|c| c.status == "mismatch");
+    if !mismatches.is_empty() || !violations.is_empty() || cash.is_some() {
         let mut lines: Vec<String> = mismatches
             .iter()
             .map(|m| {
@@ -113,10 +118,18 @@ pub fn alerts_of(summary: &DailySummary, errors: &[String]) -> Vec<Alert> {
                 v.symbol, v.open_stops
             )
         }));
-        lines.push(
-            "new entries in these symbols wait until `systrade reconcile --ack` or the next clean run"
-                .into(),
-        );
+        if let Some(c) = cash {
+            lines.push(format!(
+                "cash: broker {}, ledger {} (difference {}): no new risk until `systrade reconcile --ack-cash`",
+                c.broker, c.ledger, c.difference
+            ));
+        }
+        if !mismatches.is_empty() || !violations.is_empty() {
+            lines.push(
+                "new entries in these symbols wait until `systrade reconcile --ack` or the next clean run"
+                    .into(),
+            );
+        }
         out.push(Alert {
             kind: AlertKind::ReconciliationMismatch,
             strategy: strategy.clone(),
@@ -127,13 +140,14 @@ pub fn alerts_of(summary: &DailySummary, errors: &[String]) -> Vec<Alert> {
                 violations.len()
             ),
             lines,
-            data: json!({"mismatches": mismatches, "violations": violations}),
+            data: json!({"mismatches": mismatches, "violations": violations, "cash": cash}),
         });
     }
     // Mismatches are logged as errors too (as "SYMBOL: status"); they have their own alert.
     let logged: Vec<String> = mismatches
         .iter()
         .map(|m| format!("{}: {}", m.symbol, m.status))
+        .chain(cash.map(|_| "cash_mismatch".to_string()))
         .collect();
     let other: Vec<String> = errors
         .iter()

@@ -8,6 +8,7 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::json;
+use systrade_backtest::dec;
 use systrade_broker::{Broker, BrokerOrder, Faults, Position};
 use systrade_config::book::BookConfig;
 use systrade_config::momentum::MomentumConfig;
@@ -16,8 +17,8 @@ use systrade_config::trend::TrendConfig;
 use systrade_config::{ReadOptions, StrategyKind};
 use systrade_core::Symbol;
 use systrade_core::fsio::write_json_atomic;
-use systrade_desk::artifacts::{ReconLine, Reconciliation, StopInvariant, StopViolation};
-use systrade_store::{Ledger, ReconRow, ReconStatus};
+use systrade_desk::artifacts::{CashLine, ReconLine, Reconciliation, StopInvariant, StopViolation};
+use systrade_store::{CashCheck, CashStatus, Ledger, ReconRow, ReconStatus};
 
 use crate::day::{DayRun, boundary, qty_text};
 use crate::desk::Desk;
@@ -35,12 +36,16 @@ pub struct Reconciled {
     pub violations: Vec<StopViolation>,
     /// Exactly one stop per held position (`None`: the strategy defines no stops).
     pub one_stop_per_position: Option<bool>,
+    /// The broker's cash against the ledger's.
+    pub cash: CashCheck,
 }
 
 impl Reconciled {
     /// No mismatch and no stop-invariant violation.
     pub fn clean(&self) -> bool {
-        self.rows.iter().all(|r| r.status == ReconStatus::Match) && self.violations.is_empty()
+        self.rows.iter().all(|r| r.status == ReconStatus::Match)
+            && self.violations.is_empty()
+            && self.cash.status != CashStatus::Mismatch
     }
 
     pub fn mismatches(&self) -> usize {
@@ -90,7 +95,18 @@ pub fn reconciliation(
             .iter()
             .map(|r| recon_line(r, !unresolved.contains(&r.symbol)))
             .collect(),
+        cash: None,
         invariant: None,
+    }
+}
+
+/// A cash check as the report shows it.
+pub fn cash_line(c: &CashCheck) -> CashLine {
+    CashLine {
+        status: c.status.as_str().to_string(),
+        broker: qty_text(c.broker),
+        ledger: qty_text(c.ledger),
+        difference: qty_text(c.difference),
     }
 }
 
@@ -228,14 +244,21 @@ pub fn reconcile_book(
     let (rows, cash) = reconcile_now(&desk, ledger, &name, day, &venue)?;
     let stamp = r.now.format("%Y-%m-%dT%H:%M:%SZ");
     ledger.record_reconciliation(&name, day, &rows, &format!("reconcile {stamp}"))?;
+    let check = ledger.write(&format!("reconcile {stamp}"), |w| {
+        w.check_cash(&name, day, cash, dec(run.cash_tolerance))
+    })?;
     let unresolved = ledger.unresolved_mismatches(&name)?;
-    Ok(reconciliation(
-        day,
-        (&name, &run.account),
-        cash,
-        &rows,
-        &unresolved,
-    ))
+    let mut report = reconciliation(day, (&name, &run.account), cash, &rows, &unresolved);
+    report.cash = Some(cash_line(&check));
+    Ok(report)
+}
+
+/// `systrade reconcile --ack-cash`: the book takes the broker's cash as its own (the
+/// unresolved difference moves the ledger's cash) and may take new risk again. Returns the
+/// difference taken.
+pub fn acknowledge_cash(ledger: &mut Ledger, config: &Path) -> anyhow::Result<Decimal> {
+    let (_, name) = book_of(config)?;
+    ledger.ack_cash(&name).map_err(crate::refused)
 }
 
 /// `systrade reconcile --ack SYMBOL…`: each mismatch is acknowledged and the ledger takes
@@ -284,11 +307,24 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 });
             }
         }
-        self.step(13, "reconcile", |w| {
-            w.record_reconciliation(name, day, &rows)
+        let tolerance = dec(self.desk.run_cfg().cash_tolerance);
+        let check = self.step(13, "reconcile", |w| {
+            w.record_reconciliation(name, day, &rows)?;
+            w.check_cash(name, day, cash, tolerance)
         })?;
+        if check.status == CashStatus::Mismatch {
+            self.logs.write(
+                "errors",
+                None,
+                "cash_mismatch",
+                json!({"broker": qty_text(check.broker), "ledger": qty_text(check.ledger),
+                       "difference": qty_text(check.difference),
+                       "why": "the broker's cash moved by something the ledger's fills do not explain (a dividend, interest, a fee, a transfer, or a fill it never saw): no new risk until `systrade reconcile --ack-cash`"}),
+            );
+        }
         let unresolved = self.ledger.unresolved_mismatches(name)?;
         let mut report = reconciliation(day, (name, self.x.account), cash, &rows, &unresolved);
+        report.cash = Some(cash_line(&check));
         report.invariant = Some(StopInvariant {
             one_stop_per_position: uses_stops.then_some(violations.is_empty()),
             no_stray_stops: (!uses_stops).then_some(violations.is_empty()),
@@ -314,6 +350,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             unresolved,
             one_stop_per_position: uses_stops.then_some(violations.is_empty()),
             violations,
+            cash: check,
         })
     }
 }

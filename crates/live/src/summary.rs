@@ -123,6 +123,7 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 mismatches: recon.mismatch_lines(),
                 one_stop_per_position: recon.one_stop_per_position,
                 violations: recon.violations.clone(),
+                cash: Some(crate::reconcile::cash_line(&recon.cash)),
             },
             logs: self.logs.counts.clone(),
             artifacts: ArtifactNames::of_day(day),
@@ -165,9 +166,19 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
                 "clean".to_string()
             } else {
                 format!(
-                    "{} mismatches, {} stop-invariant violations",
+                    "{} mismatches, {} stop-invariant violations{}",
                     recon.mismatches(),
-                    recon.violations.len()
+                    recon.violations.len(),
+                    if recon.cash.status == systrade_store::CashStatus::Mismatch {
+                        format!(
+                            ", cash mismatch {} (broker {}, ledger {})",
+                            qty_text(recon.cash.difference),
+                            qty_text(recon.cash.broker),
+                            qty_text(recon.cash.ledger)
+                        )
+                    } else {
+                        String::new()
+                    }
                 )
             }
         );

@@ -145,6 +145,8 @@ pub struct GateContext {
     pub entries_today: usize,
     /// Symbols whose reconciliation mismatch is not acknowledged.
     pub mismatched: BTreeSet<Symbol>,
+    /// The book's cash check found a difference no one acknowledged: no new risk anywhere.
+    pub cash_mismatch: bool,
 }
 
 /// One order that adds risk.
@@ -235,6 +237,9 @@ pub fn evaluate(
         }
         if ctx.mismatched.contains(&c.symbol) {
             why.push(ReasonCode::ReconcileMismatch);
+        }
+        if ctx.cash_mismatch {
+            why.push(ReasonCode::CashMismatch);
         }
         if let Some(cap) = risk_cap {
             // Without a stop the whole notional is at risk.
@@ -477,6 +482,14 @@ mod tests {
         assert_eq!(
             one(l(), mm, buy("BBB", 1.0, true)),
             [ReasonCode::ReconcileMismatch]
+        );
+        let cash = GateContext {
+            cash_mismatch: true,
+            ..ctx()
+        };
+        assert_eq!(
+            one(l(), cash, buy("AAA", 1.0, true)),
+            [ReasonCode::CashMismatch]
         );
     }
 

@@ -17,9 +17,11 @@ use systrade_broker::{BrokerFill, OrderStatus};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, PortfolioDecision, Side};
 
+mod cash;
 mod execution;
 mod manual;
 
+pub use cash::{CashCheck, CashStatus, cash_effect};
 pub use execution::{Book, BookKind, LedgerFill};
 pub use manual::{ManualTrade, NewTrade, TradeClose, TradeUpdate};
 pub use systrade_core::vocab::{Approval, OrderKind, Purpose, ReconStatus};
@@ -1083,6 +1085,7 @@ impl Writer<'_> {
                 params![strategy, f.symbol.as_str(), (held + signed).to_string()],
             )
             .map_err(self.e())?;
+        self.move_cash(strategy, cash::cash_effect(f.side, f.qty, f.price, f.fee))?;
         Ok(true)
     }
 

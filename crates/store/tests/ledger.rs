@@ -6,7 +6,8 @@ use systrade_broker::{BrokerFill, OrderStatus};
 use systrade_core::Symbol;
 use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_store::{
-    Approval, Ledger, LedgerOrder, OrderKind, Purpose, ReconRow, ReconStatus, RunStart, StoreError,
+    Approval, CashStatus, Ledger, LedgerOrder, OrderKind, Purpose, ReconRow, ReconStatus, RunStart,
+    StoreError,
 };
 
 fn run() -> RunStart<'static> {
@@ -256,4 +257,81 @@ fn test_an_order_status_moves_only_along_the_lifecycle_never_back() {
         .unwrap();
     let back = l.order(&ClientOrderId("st-1".into())).unwrap().unwrap();
     assert_eq!(back.approval, Some(Approval::Pending));
+}
+
+#[test]
+fn test_the_ledgers_cash_moves_by_each_booked_fill_once_and_a_difference_waits_for_its_ack()
+-> Result<(), StoreError> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Ledger::open(&dir.path().join("l.sqlite"))?;
+    l.start_run(&run())?;
+    let dec = |x: &str| x.parse::<Decimal>().unwrap();
+    let tol = dec("0.01");
+    let fill = |id: &str, side: Side, qty: &str, price: &str, fee: &str| BrokerFill {
+        fill_id: id.into(),
+        client_order_id: ClientOrderId("st-1".into()),
+        symbol: s("SPY"),
+        side,
+        qty: dec(qty),
+        price: dec(price),
+        fee: dec(fee),
+        date: d(),
+    };
+    // A fill before the first check moves nothing: the anchor is the broker's cash then.
+    let first = l.step("r1", 3, "sync", "t", |w| {
+        w.book_fill(
+            "trend",
+            "acct",
+            &fill("f0", Side::Buy, "1", "100", "0"),
+            Purpose::Entry,
+        )?;
+        w.check_cash("trend", d(), dec("10000"), tol)
+    })?;
+    assert_eq!(first.status, CashStatus::Anchored);
+    assert_eq!(first.ledger, dec("10000"));
+    // A buy of 10 at 100.5 with a 1.25 fee and a sale of 4 at 101 with 0.5: −1005 − 1.25 +
+    // 404 − 0.5 = −602.75; the same buy booked twice moves the cash once.
+    let check = l.step("r1", 3, "sync", "t", |w| {
+        w.book_fill(
+            "trend",
+            "acct",
+            &fill("f1", Side::Buy, "10", "100.5", "1.25"),
+            Purpose::Entry,
+        )?;
+        w.book_fill(
+            "trend",
+            "acct",
+            &fill("f1", Side::Buy, "10", "100.5", "1.25"),
+            Purpose::Entry,
+        )?;
+        w.book_fill(
+            "trend",
+            "acct",
+            &fill("f2", Side::Sell, "4", "101", "0.5"),
+            Purpose::Reduce,
+        )?;
+        w.check_cash("trend", d(), dec("9397.25"), tol)
+    })?;
+    assert_eq!(check.status, CashStatus::Match);
+    assert_eq!(check.ledger, dec("9397.25"));
+    assert_eq!(l.cash_mismatch("trend")?, None);
+    // Within the tolerance is a match; beyond it, a mismatch that stays until acknowledged.
+    let near = l.step("r1", 13, "reconcile", "t", |w| {
+        w.check_cash("trend", d(), dec("9397.26"), tol)
+    })?;
+    assert_eq!(near.status, CashStatus::Match);
+    let off = l.step("r1", 13, "reconcile", "t", |w| {
+        w.check_cash("trend", d(), dec("9420.25"), tol)
+    })?;
+    assert_eq!(off.status, CashStatus::Mismatch);
+    assert_eq!(off.difference, dec("23"));
+    assert_eq!(l.cash_mismatch("trend")?, Some(dec("23")));
+    assert_eq!(l.ack_cash("trend")?, dec("23"));
+    assert_eq!(l.cash_mismatch("trend")?, None);
+    assert!(matches!(l.ack_cash("trend"), Err(StoreError::Invalid(_))));
+    let after = l.step("r1", 13, "reconcile", "t", |w| {
+        w.check_cash("trend", d(), dec("9420.25"), tol)
+    })?;
+    assert_eq!(after.status, CashStatus::Match);
+    Ok(())
 }

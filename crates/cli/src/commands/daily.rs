@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use chrono::Utc;
-use systrade_live::reconcile::{ReconcileRequest, acknowledge, book_of, reconcile_book};
+use systrade_live::reconcile::{
+    ReconcileRequest, acknowledge, acknowledge_cash, book_of, reconcile_book,
+};
 use systrade_live::schedule::Schedule;
 use systrade_live::{RunRequest, now_of};
 
@@ -58,6 +60,14 @@ pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
     book_of(&a.config)?;
     let mut ledger = existing_ledger(home, "run `systrade run`")?;
     let now = systrade_live::env_now()?;
+    if a.ack_cash {
+        let diff = acknowledge_cash(&mut ledger, &a.config)?;
+        println!(
+            "acknowledged the cash difference of {} (broker minus ledger): the ledger now expects the broker's cash and new risk is allowed again",
+            diff.normalize()
+        );
+        return Ok(());
+    }
     if !a.ack.is_empty() {
         let stamp = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         for (sym, row) in acknowledge(&mut ledger, &a.config, &a.ack, &stamp)? {
@@ -109,7 +119,23 @@ pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
     if report.rows.is_empty() {
         println!("  no positions on either side");
     }
-    println!("cash: broker {}", report.broker_cash);
+    match &report.cash {
+        Some(c) => println!(
+            "cash: broker {}, ledger {} ({}{})",
+            c.broker,
+            c.ledger,
+            c.status,
+            if c.status == "mismatch" {
+                format!(
+                    ", difference {}: no new risk until `systrade reconcile --ack-cash`",
+                    c.difference
+                )
+            } else {
+                String::new()
+            }
+        ),
+        None => println!("cash: broker {}", report.broker_cash),
+    }
     Ok(())
 }
 

@@ -33,11 +33,14 @@ pub enum ReasonCode {
     /// The symbol's last reconciliation found the broker and the ledger disagreeing, and no
     /// one has acknowledged it yet.
     ReconcileMismatch,
+    /// The book's last cash check found the broker's cash and the ledger's disagreeing, and no
+    /// one has acknowledged it yet.
+    CashMismatch,
 }
 
 impl ReasonCode {
     /// Every code, in order.
-    pub const ALL: [ReasonCode; 16] = [
+    pub const ALL: [ReasonCode; 17] = [
         ReasonCode::KillSwitch,
         ReasonCode::LiveNotConfirmed,
         ReasonCode::BeforeEnableDate,
@@ -54,6 +57,7 @@ impl ReasonCode {
         ReasonCode::NoData,
         ReasonCode::DecisionMissing,
         ReasonCode::ReconcileMismatch,
+        ReasonCode::CashMismatch,
     ];
 
     /// The snake_case code as logs show it.
@@ -75,6 +79,7 @@ impl ReasonCode {
             ReasonCode::NoData => "no_data",
             ReasonCode::DecisionMissing => "decision_missing",
             ReasonCode::ReconcileMismatch => "reconcile_mismatch",
+            ReasonCode::CashMismatch => "cash_mismatch",
         }
     }
 
@@ -88,6 +93,7 @@ impl ReasonCode {
                 | ReasonCode::NoData
                 | ReasonCode::DecisionMissing
                 | ReasonCode::ReconcileMismatch
+                | ReasonCode::CashMismatch
         )
     }
 
@@ -113,6 +119,9 @@ impl ReasonCode {
             }
             ReasonCode::ReconcileMismatch => {
                 "broker and ledger disagree on this symbol: run `systrade reconcile --ack`"
+            }
+            ReasonCode::CashMismatch => {
+                "the broker's cash differs from the ledger's: check it, then `systrade reconcile --ack-cash`"
             }
         }
     }
