@@ -322,3 +322,51 @@ fn test_bad_positions_files_name_file_line_and_symbol() {
     assert!(r.stderr.contains("--capital"), "{}", r.stderr);
     let _ = r.stdout;
 }
+
+/// A universe too wide for its trade threshold is said at start, with the numbers.
+#[test]
+fn test_a_threshold_no_position_can_reach_is_warned_about_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synth");
+    let r = run(&[
+        "data", "synth", "--symbols", "40", "--days", "300", "--out", s(&data),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let names: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".csv") && n != "sectors.csv")
+        .map(|n| format!("{:?}", n.trim_end_matches(".csv")))
+        .collect();
+    let cfg = dir.path().join("wide.toml");
+    let write = |threshold: f64| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "strategy = \"trend\"\n[data]\nsource = {:?}\nadjust = \"none\"\nmarket = \"us\"\n\
+                 [sleeves.all]\nbudget = 1.0\ntickers = [{}]\n[sizing]\nannualization = 252.0\n\
+                 [gates]\ntrade_threshold = {threshold}\n[orders]\nqty_decimals = 0\n",
+                data.display().to_string(),
+                names.join(", ")
+            ),
+        )
+        .unwrap();
+    };
+    write(0.2);
+    let out = dir.path().join("bt");
+    let r = run(&["backtest", "--config", s(&cfg), "--out", s(&out)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("warning:")
+            && r.stderr.contains("40 tickers")
+            && r.stderr.contains("gates.trade_threshold 20.0000%"),
+        "{}",
+        r.stderr
+    );
+    // A threshold a quarter of the names can reach says nothing.
+    write(0.02);
+    let r = run(&["backtest", "--config", s(&cfg), "--out", s(&out)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("trade_threshold"), "{}", r.stderr);
+}

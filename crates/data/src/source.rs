@@ -1,5 +1,6 @@
 //! `--data SRC`: a market database, a folder of vendor files, or one file.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use systrade_core::{DailyBar, Market, Symbol};
@@ -16,6 +17,55 @@ pub struct DailySeries {
     pub symbol: Symbol,
     pub market: Market,
     pub bars: Vec<DailyBar>,
+}
+
+/// A [`DataSource`] listed once (see [`DataSource::listing`]).
+pub enum Listing {
+    Db {
+        path: PathBuf,
+        db: Box<MarketDb>,
+        markets: BTreeMap<Symbol, Market>,
+    },
+    Files {
+        root: PathBuf,
+        /// The files whose name gives each symbol, in the folder walk's order.
+        by_symbol: BTreeMap<String, Vec<PathBuf>>,
+    },
+}
+
+impl Listing {
+    /// The daily bars of `symbol` (see [`DataSource::daily`]).
+    pub fn daily(&self, symbol: &Symbol, opts: &ParseOptions) -> Result<DailySeries, DataError> {
+        match self {
+            Listing::Db { path, db, markets } => {
+                let market = *markets.get(symbol).ok_or_else(|| {
+                    DataError::NotFound(format!("{}: unknown symbol {symbol}", path.display()))
+                })?;
+                Ok(DailySeries {
+                    symbol: symbol.clone(),
+                    market,
+                    bars: db.daily_bars(symbol)?,
+                })
+            }
+            Listing::Files { root, by_symbol } => {
+                for p in by_symbol.get(symbol.as_str()).into_iter().flatten() {
+                    if let Content::Prices(s) = parse_file(p, opts)?.content
+                        && let Some(bars) = s.bars.daily()
+                    {
+                        return Ok(DailySeries {
+                            symbol: symbol.clone(),
+                            market: s.market,
+                            bars: bars.to_vec(),
+                        });
+                    }
+                }
+                Err(DataError::NotFound(format!(
+                    "{}: unknown symbol {symbol} (no daily price file named after it)",
+                    root.display()
+                )))
+            }
+        }
+    }
 }
 
 /// Where market data comes from.
@@ -55,49 +105,45 @@ impl DataSource {
 
     /// The daily bars of `symbol`. In a folder only files whose name gives that symbol are
     /// read (`AAPL.csv`, `BTCUSDT_1d.csv`); unknown symbols are an error naming the source.
+    /// Loading many symbols: list the source once with [`DataSource::listing`].
     pub fn daily(&self, symbol: &Symbol, opts: &ParseOptions) -> Result<DailySeries, DataError> {
-        match self {
+        self.listing()?.daily(symbol, opts)
+    }
+
+    /// The source listed once — a folder's files by the symbol their names give, a
+    /// database's daily instruments — so loading N symbols lists (and stats) it once, not N
+    /// times.
+    pub fn listing(&self) -> Result<Listing, DataError> {
+        Ok(match self {
             DataSource::Db(path) => {
                 let db = MarketDb::open_existing(path)?;
-                let market = db
+                let markets = db
                     .instruments()?
                     .into_iter()
-                    .find(|i| &i.symbol == symbol && i.interval == Interval::Daily)
-                    .map(|i| i.market)
-                    .ok_or_else(|| {
-                        DataError::NotFound(format!("{}: unknown symbol {symbol}", path.display()))
-                    })?;
-                Ok(DailySeries {
-                    symbol: symbol.clone(),
-                    market,
-                    bars: db.daily_bars(symbol)?,
-                })
+                    .filter(|i| i.interval == Interval::Daily)
+                    .map(|i| (i.symbol, i.market))
+                    .collect();
+                Listing::Db {
+                    path: path.clone(),
+                    db: Box::new(db),
+                    markets,
+                }
             }
             DataSource::Files(root) => {
-                let candidates: Vec<PathBuf> = data_files(root)?
-                    .into_iter()
-                    .filter(|p| {
-                        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-                        symbol_from_stem(stem).0 == symbol.as_str()
-                    })
-                    .collect();
-                for p in &candidates {
-                    if let Content::Prices(s) = parse_file(p, opts)?.content
-                        && let Some(bars) = s.bars.daily()
-                    {
-                        return Ok(DailySeries {
-                            symbol: symbol.clone(),
-                            market: s.market,
-                            bars: bars.to_vec(),
-                        });
-                    }
+                let mut by_symbol: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+                for p in data_files(root)? {
+                    let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+                    by_symbol
+                        .entry(symbol_from_stem(stem).0.to_string())
+                        .or_default()
+                        .push(p);
                 }
-                Err(DataError::NotFound(format!(
-                    "{}: unknown symbol {symbol} (no daily price file named after it)",
-                    root.display()
-                )))
+                Listing::Files {
+                    root: root.clone(),
+                    by_symbol,
+                }
             }
-        }
+        })
     }
 
     /// Every daily series in the source, in symbol order.

@@ -117,8 +117,17 @@ pub fn generate(cfg: &SynthConfig) -> Result<Vec<SynthSeries>, DataError> {
             "synth needs at least 1 symbol and 2 days".into(),
         ));
     }
-    if cfg.symbols > 999 {
-        return Err(DataError::Usage("synth makes at most 999 symbols".into()));
+    // Every bar is held until the files are written (~48 bytes each): refuse what cannot fit
+    // rather than die half-way.
+    const MAX_BARS: usize = 100_000_000;
+    if cfg.symbols.saturating_mul(cfg.days) > MAX_BARS {
+        return Err(DataError::Usage(format!(
+            "synth of {} symbols × {} days is {} bars (about {} GB in memory); at most {MAX_BARS} bars: fewer symbols or days, or several folders with other seeds",
+            cfg.symbols,
+            cfg.days,
+            cfg.symbols.saturating_mul(cfg.days),
+            cfg.symbols.saturating_mul(cfg.days).saturating_mul(48) / 1_000_000_000
+        )));
     }
     let cal = cfg.market.calendar();
     let mut dates = Vec::with_capacity(cfg.days);
@@ -292,6 +301,27 @@ pub fn write_folder(series: &[SynthSeries], dir: &Path) -> Result<Vec<PathBuf>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_number_of_symbols_gets_unique_names_and_too_many_bars_are_refused() {
+        let many = generate(&SynthConfig {
+            symbols: 2_400,
+            days: 2,
+            ..SynthConfig::default()
+        })
+        .unwrap();
+        let names: std::collections::BTreeSet<String> =
+            many.iter().map(|s| s.symbol.to_string()).collect();
+        assert_eq!(names.len(), 2_400);
+        let e = generate(&SynthConfig {
+            symbols: 50_000,
+            days: 2_520,
+            ..SynthConfig::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("50000 symbols × 2520 days"), "{e}");
+    }
 
     fn cfg(seed: u64) -> SynthConfig {
         SynthConfig {

@@ -209,9 +209,13 @@ fn prices_from(
     symbols: &BTreeSet<Symbol>,
     as_of: NaiveDate,
 ) -> anyhow::Result<BTreeMap<Symbol, Prices>> {
-    let sources: Vec<DataSource> = data
+    let sources: Vec<systrade_data::source::Listing> = data
         .iter()
-        .map(|p| DataSource::open(p).with_context(|| format!("--data {}", p.display())))
+        .map(|p| {
+            DataSource::open(p)
+                .and_then(|s| s.listing())
+                .with_context(|| format!("--data {}", p.display()))
+        })
         .collect::<anyhow::Result<_>>()?;
     let opts = parse.clone();
     let mut out = BTreeMap::new();

@@ -458,13 +458,16 @@ impl TrendStrategy {
                 let xs: Vec<f64> = col.iter().flatten().copied().collect();
                 xs.len() >= 2 && xs.iter().any(|x| *x != xs[0])
             };
-            let shares = chosen.iter().all(|(_, other)| {
-                col.iter()
-                    .zip(other)
-                    .filter(|(a, b)| a.is_some() && b.is_some())
-                    .count()
-                    >= 2
-            });
+            // A column without gaps shares every return each member has (at least two).
+            let complete = col.iter().all(Option::is_some);
+            let shares = complete
+                || chosen.iter().all(|(_, other)| {
+                    col.iter()
+                        .zip(other)
+                        .filter(|(a, b)| a.is_some() && b.is_some())
+                        .count()
+                        >= 2
+                });
             if var_ok && shares {
                 chosen.push((i, col));
             } else {

@@ -8,6 +8,11 @@ use crate::PortfolioError;
 /// Sample covariance (ddof 1) of columns with missing values (`None`), each pair over the
 /// rows where both are present, scaled by `annualise`. A pair with fewer than two common rows
 /// is an error naming it (the matrix would be undefined there).
+///
+/// Nothing is allocated per pair: a complete column is centred once on its mean (every pair
+/// of two complete columns shares all rows, so that is each pair's mean), and a pair with a
+/// gap is summed in two passes over its common rows. Either way each sum runs in row order,
+/// so the result is the same, to the bit, as the textbook per-pair formula.
 pub fn pairwise_covariance(
     columns: &[Vec<Option<f64>>],
     annualise: f64,
@@ -20,30 +25,55 @@ pub fn pairwise_covariance(
     if columns.iter().any(|c| c.len() != n) {
         return Err(PortfolioError::Input("columns of different lengths".into()));
     }
+    // Complete columns, centred on their mean (`None` for a column with a gap).
+    let centred: Vec<Option<Vec<f64>>> = columns
+        .iter()
+        .map(|c| {
+            let xs: Vec<f64> = c.iter().map_while(|x| *x).collect();
+            (xs.len() == n && n >= 2).then(|| {
+                let mean = xs.iter().sum::<f64>() / n as f64;
+                xs.iter().map(|x| x - mean).collect()
+            })
+        })
+        .collect();
     let mut out = DMatrix::zeros(k, k);
     for i in 0..k {
         for j in i..k {
-            let pairs: Vec<(f64, f64)> = (0..n)
-                .filter_map(|t| Some((columns[i][t]?, columns[j][t]?)))
-                .collect();
-            if pairs.len() < 2 {
-                return Err(PortfolioError::Input(format!(
-                    "assets {i} and {j} share {} observations; covariance needs 2",
-                    pairs.len()
-                )));
-            }
-            let m = pairs.len() as f64;
-            let (mi, mj) = (
-                pairs.iter().map(|p| p.0).sum::<f64>() / m,
-                pairs.iter().map(|p| p.1).sum::<f64>() / m,
-            );
-            let c =
-                pairs.iter().map(|(a, b)| (a - mi) * (b - mj)).sum::<f64>() / (m - 1.0) * annualise;
+            let c = match (&centred[i], &centred[j]) {
+                (Some(a), Some(b)) => {
+                    let s: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+                    s / (n as f64 - 1.0) * annualise
+                }
+                _ => gapped_pair(&columns[i], &columns[j], (i, j))? * annualise,
+            };
             out[(i, j)] = c;
             out[(j, i)] = c;
         }
     }
     Ok(out)
+}
+
+/// The sample covariance of two columns over the rows both have (two passes, row order).
+fn gapped_pair(
+    a: &[Option<f64>],
+    b: &[Option<f64>],
+    (i, j): (usize, usize),
+) -> Result<f64, PortfolioError> {
+    let both = || a.iter().zip(b).filter_map(|(x, y)| Some(((*x)?, (*y)?)));
+    let (mut m, mut sa, mut sb) = (0usize, 0.0, 0.0);
+    for (x, y) in both() {
+        m += 1;
+        sa += x;
+        sb += y;
+    }
+    if m < 2 {
+        return Err(PortfolioError::Input(format!(
+            "assets {i} and {j} share {m} observations; covariance needs 2"
+        )));
+    }
+    let mf = m as f64;
+    let (mi, mj) = (sa / mf, sb / mf);
+    Ok(both().map(|(x, y)| (x - mi) * (y - mj)).sum::<f64>() / (mf - 1.0))
 }
 
 #[cfg(test)]
@@ -75,5 +105,53 @@ mod tests {
         // Variances use each column's own rows: var(1,2,3) = 1; var(2,4,8) = 28/3.
         assert!((c[(0, 0)] - 1.0).abs() < 1e-15 && (c[(1, 1)] - 28.0 / 3.0).abs() < 1e-12);
         assert!(pairwise_covariance(&[vec![Some(1.0), None], vec![None, Some(1.0)]], 1.0).is_err());
+    }
+
+    /// The textbook per-pair formula the fast one must equal, to the bit.
+    fn naive(columns: &[Vec<Option<f64>>], annualise: f64) -> Option<Vec<f64>> {
+        let k = columns.len();
+        let mut out = vec![0.0; k * k];
+        for i in 0..k {
+            for j in i..k {
+                let pairs: Vec<(f64, f64)> = (0..columns[0].len())
+                    .filter_map(|t| Some((columns[i][t]?, columns[j][t]?)))
+                    .collect();
+                if pairs.len() < 2 {
+                    return None;
+                }
+                let m = pairs.len() as f64;
+                let mi = pairs.iter().map(|p| p.0).sum::<f64>() / m;
+                let mj = pairs.iter().map(|p| p.1).sum::<f64>() / m;
+                let c = pairs.iter().map(|(a, b)| (a - mi) * (b - mj)).sum::<f64>() / (m - 1.0)
+                    * annualise;
+                out[i * k + j] = c;
+                out[j * k + i] = c;
+            }
+        }
+        Some(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_equals_the_per_pair_formula_bit_for_bit(
+            cols in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::option::weighted(0.97, -0.2f64..0.2), 30),
+                1..8),
+        ) {
+            let got = pairwise_covariance(&cols, 252.0);
+            match naive(&cols, 252.0) {
+                None => proptest::prop_assert!(got.is_err()),
+                Some(want) => {
+                    let got = got.unwrap();
+                    let k = cols.len();
+                    for i in 0..k {
+                        for j in 0..k {
+                            proptest::prop_assert_eq!(got[(i, j)].to_bits(), want[i * k + j].to_bits());
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -44,8 +44,9 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
     let source = data
         .map(Path::to_path_buf)
         .unwrap_or_else(|| systrade_config::resolve(config, &cfg.data.source));
-    let src =
-        DataSource::open(&source).with_context(|| format!("{}: data.source", config.display()))?;
+    let src = DataSource::open(&source)
+        .and_then(|s| s.listing())
+        .with_context(|| format!("{}: data.source", config.display()))?;
     let opts = cfg.parse_options(read);
     let names: BTreeSet<&Symbol> = alerts.iter().map(|a| &a.symbol).collect();
     let mut bars = BTreeMap::new();

@@ -217,7 +217,7 @@ pub fn make_sheet(files: &SheetFiles<'_>, p: &SheetParams) -> anyhow::Result<Mad
     if p.lookback < 2 && p.method.needs_returns() {
         return Err(bad("--lookback must be at least 2 returns"));
     }
-    let source = DataSource::open(files.data)?;
+    let source = DataSource::open(files.data)?.listing()?;
     let mut bars = BTreeMap::new();
     let mut symbols: Vec<&Symbol> = today.keys().chain(held.keys()).collect();
     symbols.sort();

@@ -38,6 +38,26 @@ pub fn bad(e: BacktestError) -> anyhow::Error {
     }
 }
 
+/// A config whose trade threshold is above what a position of its universe can weigh:
+/// `max_gross` shared by the names held leaves each `max_gross / held` of equity, and a trade
+/// smaller than `trade_threshold` of equity is skipped. When even a quarter of the `n`
+/// tickers held at once would each weigh less than the threshold, most entries can never
+/// happen — said with the numbers (`None`: the config fits its universe).
+pub fn scale_warning(n: usize, max_gross: f64, trade_threshold: f64) -> Option<String> {
+    if n < 4 || trade_threshold <= 0.0 {
+        return None;
+    }
+    let quarter = max_gross / (n as f64 / 4.0);
+    (quarter < trade_threshold).then(|| {
+        format!(
+            "{n} tickers share sizing.max_gross {max_gross}: with even a quarter of them held, each weighs {:.4}% of equity, below gates.trade_threshold {:.4}% — trades that small are skipped, so most names will never be entered; lower gates.trade_threshold (to about {:.6}) or trade fewer names",
+            quarter * 100.0,
+            trade_threshold * 100.0,
+            max_gross / n as f64 / 2.0
+        )
+    })
+}
+
 /// Reads and checks the config, then loads every ticker's daily bars (`--data` and the read
 /// flags override the config's `[data]`).
 pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::Result<Loaded> {
@@ -47,8 +67,10 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
         .map(Path::to_path_buf)
         .unwrap_or_else(|| cfg.source(config));
     let opts = cfg.data.parse_options(read).map_err(BadInput)?;
-    let src =
-        DataSource::open(&source).with_context(|| format!("{}: data.source", config.display()))?;
+    // Listed once: loading a ticker is then one lookup, not one folder walk.
+    let src = DataSource::open(&source)
+        .and_then(|s| s.listing())
+        .with_context(|| format!("{}: data.source", config.display()))?;
     let mut bars = BTreeMap::new();
     let mut markets = BTreeSet::new();
     for t in params.sleeves.iter().flat_map(|s| &s.tickers) {
@@ -82,17 +104,34 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
             &bars,
         )?),
     };
-    Ok(Loaded {
+    let loaded = Loaded {
         cfg,
         params,
         universe,
         market,
         data: bars,
         source,
-    })
+    };
+    if let Some(w) = loaded.scale_warning() {
+        eprintln!("warning: {}: {w}", config.display());
+    }
+    Ok(loaded)
 }
 
 impl Loaded {
+    /// [`scale_warning`] of this config and universe.
+    pub fn scale_warning(&self) -> Option<String> {
+        let n = match &self.universe {
+            Some(u) => u.top_n.min(self.data.len()),
+            None => self.data.len(),
+        };
+        scale_warning(
+            n,
+            self.params.sizing.max_gross,
+            self.params.gates.trade_threshold,
+        )
+    }
+
     /// The simulated broker for this config: fees from the gates' fee model, so the cost gate
     /// and the fills charge the same; slippage from `[backtest]`.
     pub fn engine(
@@ -313,5 +352,24 @@ pub fn tearsheet_of(
         metrics: ts::engine_metrics(result),
         tables,
         notes: s.warnings.iter().take(10).cloned().collect(),
+    }
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::scale_warning;
+
+    #[test]
+    fn a_threshold_no_position_of_the_universe_can_reach_is_said_with_its_numbers() {
+        // 100 names at a gross of 1: a quarter held weighs 4% each — 2% trades happen.
+        assert_eq!(scale_warning(100, 1.0, 0.02), None);
+        // 1,998 names: a quarter held weighs 0.2% each, a tenth of the 2% threshold.
+        let w = scale_warning(1998, 1.0, 0.02).unwrap();
+        assert!(w.contains("1998 tickers"), "{w}");
+        assert!(w.contains("0.2002%"), "{w}");
+        assert!(w.contains("2.0000%"), "{w}");
+        assert!(w.contains("0.000250"), "{w}");
+        assert_eq!(scale_warning(1998, 1.0, 0.0), None);
+        assert_eq!(scale_warning(3, 1.0, 0.5), None);
     }
 }

@@ -50,9 +50,10 @@ pub fn run(a: &SweepArgs) -> anyhow::Result<()> {
         source.all_daily(&opts)?
     } else {
         let mut v = Vec::new();
+        let listing = source.listing()?;
         for s in symbols.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let sym = Symbol::new(s).map_err(|e| BadInput(e.to_string()))?;
-            v.push(source.daily(&sym, &opts)?);
+            v.push(listing.daily(&sym, &opts)?);
         }
         v
     };
