@@ -329,7 +329,14 @@ fn test_a_threshold_no_position_can_reach_is_warned_about_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("synth");
     let r = run(&[
-        "data", "synth", "--symbols", "40", "--days", "300", "--out", s(&data),
+        "data",
+        "synth",
+        "--symbols",
+        "40",
+        "--days",
+        "300",
+        "--out",
+        s(&data),
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let names: Vec<String> = std::fs::read_dir(&data)
