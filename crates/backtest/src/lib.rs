@@ -9,6 +9,7 @@ pub mod lookahead;
 mod outputs;
 pub mod overlay;
 pub mod research;
+pub mod shard;
 pub mod stress;
 pub mod sweep;
 pub mod walkforward;

@@ -177,6 +177,29 @@ pub fn sweep_sma_cross(
     size: Option<f64>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<SweepRow>, BacktestError> {
+    Ok(sweep_sma_cross_part(
+        series,
+        combos,
+        cfg,
+        size,
+        progress,
+        crate::shard::Part::WHOLE,
+    )?
+    .into_iter()
+    .map(|(_, r)| r)
+    .collect())
+}
+
+/// The units of an `sma-cross` sweep (each symbol × valid combination, in the order
+/// [`sweep_sma_cross`] returns them) that belong to `part`, each with its unit number.
+pub fn sweep_sma_cross_part(
+    series: &[(Symbol, Market)],
+    combos: &[Combo],
+    cfg: &BacktestConfig,
+    size: Option<f64>,
+    progress: &(dyn Fn() + Sync),
+    part: crate::shard::Part,
+) -> Result<Vec<(usize, SweepRow)>, BacktestError> {
     let windows = |c: &Combo| {
         (
             c.get("fast").map_or(10, |v| v.round() as usize),
@@ -213,11 +236,13 @@ pub fn sweep_sma_cross(
             })
         })
         .collect();
-    let jobs: Vec<(usize, &Combo)> = (0..series.len())
+    let jobs: Vec<(usize, (usize, &Combo))> = (0..series.len())
         .flat_map(|i| valid.iter().map(move |c| (i, *c)))
+        .enumerate()
+        .filter(|(k, _)| part.has(*k))
         .collect();
     jobs.par_iter()
-        .map(|(i, combo)| {
+        .map(|(k, (i, combo))| {
             let (sym, data) = &series[*i];
             let (fast, slow) = windows(combo);
             let row = match (&prefixes[*i], kernel_applies(cfg)) {
@@ -257,7 +282,7 @@ pub fn sweep_sma_cross(
                 }
             };
             progress();
-            Ok(row)
+            Ok((*k, row))
         })
         .collect()
 }

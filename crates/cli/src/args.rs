@@ -83,6 +83,14 @@ systrade sweep --config configs/momentum_br.toml --grid 'momentum.cohorts=1..6:1
 systrade sweep --strategy sma-cross --symbols all --grid 'fast=5..50:5,slow=20..200:20' \\\n      --fees-bps 10 --adjust none --on-bad-row keep --data ../shared/data/sp500_daily_alphavantage/daily --out runs/w2  (W2 of ../shared/peers)"
     )]
     Sweep(SweepArgs),
+    /// Puts the parts of a sharded sweep (`sweep … --shard I/N`, one process or cluster task
+    /// each) back together: the same sweep.csv, sensitivity.csv, marginals.csv and heatmap.svg,
+    /// byte for byte, as one process running the whole grid writes. Refuses parts of another
+    /// sweep, a part given twice and missing parts, naming them.
+    #[command(after_help = "Example:
+  for i in 0 1 2 3; do systrade sweep --config configs/trend_crypto.toml --grid 'signal.donchian_window=20..60:10' --shard $i/4 --out runs/parts; done
+  systrade merge runs/parts --out runs/sweep")]
+    Merge(MergeArgs),
     /// Walk-forward: optimise the grid on each train window by --metric, evaluate the winner
     /// on the next test window (rolling, or --anchored), stitch the out-of-sample returns and
     /// report in- vs out-of-sample degradation. Writes walkforward.csv, oos_timeseries.csv and
@@ -759,8 +767,23 @@ pub struct SweepArgs {
     /// Metric the sensitivity table summarises: final_equity, cagr, sharpe, sortino, max_dd, calmar.
     #[arg(long, default_value = "sharpe")]
     pub metric: String,
+    /// Run only part I of N (0 <= I < N: a Slurm array task id, a Kubernetes completion
+    /// index) — the grid's backtests k with k mod N = I — and write it as
+    /// OUT/part-I-of-N.json for `systrade merge`. A failed part re-runs alone.
+    #[arg(long)]
+    pub shard: Option<String>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Part files (part-I-of-N.json) or folders holding them.
+    #[arg(required = true)]
+    pub parts: Vec<PathBuf>,
+    /// Where the merged sweep's files go.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Metrics(a) => metrics::run(&a),
         Command::Backtest(a) => backtest::run(&a),
         Command::Sweep(a) => sweep::run(&a),
+        Command::Merge(a) => sweep::merge(&a),
         Command::Walkforward(a) => walkforward::run(&a),
         Command::Plan(a) => plan::run(&a),
         Command::Scan(a) => avwap::scan(&a),
