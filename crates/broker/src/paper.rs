@@ -138,6 +138,18 @@ pub struct PaperBroker<'a> {
     tape: Option<Tape<'a>>,
 }
 
+/// One minute of the tape as a bar of its session (what fills and triggers read).
+fn minute_bar(date: NaiveDate, m: &IntradayBar) -> DailyBar {
+    DailyBar {
+        ts: date,
+        open: m.open,
+        high: m.high,
+        low: m.low,
+        close: m.close,
+        volume: m.volume,
+    }
+}
+
 fn instant(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
@@ -810,14 +822,7 @@ impl<'a> PaperBroker<'a> {
                 if until.is_some_and(|u| m.ts + Duration::minutes(1) > u) {
                     break;
                 }
-                let bar = DailyBar {
-                    ts: date,
-                    open: m.open,
-                    high: m.high,
-                    low: m.low,
-                    close: m.close,
-                    volume: m.volume,
-                };
+                let bar = minute_bar(date, m);
                 if let Some(t) = stop_trigger(level, long, &bar) {
                     return Ok(Some((t, bar)));
                 }
@@ -1031,15 +1036,7 @@ impl<'a> PaperBroker<'a> {
             } else {
                 open.max(limit)
             };
-            let bar = DailyBar {
-                ts: date,
-                open: m.open,
-                high: m.high,
-                low: m.low,
-                close: m.close,
-                volume: m.volume,
-            };
-            self.fill_upto(tx, &now, raw, &bar, date, most)?;
+            self.fill_upto(tx, &now, raw, &minute_bar(date, m), date, most)?;
         }
         Ok(())
     }

@@ -14,13 +14,6 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-const FILES: [&str; 4] = [
-    "sweep.csv",
-    "sensitivity.csv",
-    "marginals.csv",
-    "heatmap.svg",
-];
-
 /// Runs `systrade` with `args` plus `--shard i/n --out parts` for every i at once.
 fn shards(args: &[&str], n: usize, parts: &Path) {
     let children: Vec<_> = (0..n)
@@ -41,21 +34,6 @@ fn shards(args: &[&str], n: usize, parts: &Path) {
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-fn same_files(one: &Path, merged: &Path) {
-    for f in FILES {
-        let (a, b) = (one.join(f), merged.join(f));
-        if !a.exists() {
-            assert!(!b.exists(), "{f}");
-            continue;
-        }
-        assert_eq!(
-            std::fs::read(&a).unwrap(),
-            std::fs::read(&b).unwrap(),
-            "{f} differs"
         );
     }
 }
@@ -110,7 +88,7 @@ fn test_four_config_sweep_shards_merge_into_the_single_process_files_byte_for_by
     let r = run(&["merge", s(&parts), "--out", s(&merged)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("merged 6 backtests"), "{}", r.stdout);
-    same_files(&one, &merged);
+    common::same_sweep_files(&one, &merged);
 
     // A part of another sweep (another grid) is refused, naming it.
     let other = dir.path().join("other");
@@ -179,5 +157,5 @@ fn test_sma_cross_shards_split_symbols_and_parameters_and_merge_byte_for_byte() 
     let r = run(&["merge", s(&parts), "--out", s(&merged)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("merged 24 backtests"), "{}", r.stdout);
-    same_files(&one, &merged);
+    common::same_sweep_files(&one, &merged);
 }

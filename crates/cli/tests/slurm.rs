@@ -231,16 +231,5 @@ fn test_the_shipped_slurm_array_runs_a_sweep_in_four_parts_that_merge_into_the_o
     let merged = dir.path().join("merged");
     let r = run(&["merge", s(&parts), "--out", s(&merged)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    for f in [
-        "sweep.csv",
-        "sensitivity.csv",
-        "marginals.csv",
-        "heatmap.svg",
-    ] {
-        assert_eq!(
-            std::fs::read(one.join(f)).unwrap(),
-            std::fs::read(merged.join(f)).unwrap(),
-            "{f}"
-        );
-    }
+    common::same_sweep_files(&one, &merged);
 }

@@ -182,19 +182,17 @@ pub fn run_loaded(
     }
     let mut ledger = Ledger::open(&home.join("ledger.sqlite"))?;
     let account = a.l.cfg.run.account.clone();
-    let attempt = ledger.runs_for_day(&name, day)? + 1;
-    let run_id = format!("{name}-{day}-{label}-{attempt}");
-    let mut logs = Logs::new(&folder.join("logs"), &run_id, &name, &stamp);
-    let venue = venue::Venue::new(r.broker.unwrap_or(a.l.cfg.run.broker), home, &account);
-    ledger.start_run(&RunStart {
-        run_id: &run_id,
-        strategy: &name,
-        market_day: day,
-        broker: venue.kind.as_str(),
-        account: &account,
-        dry_run: false,
-        now: &stamp,
-    })?;
+    let Started {
+        run_id,
+        mut logs,
+        venue,
+    } = start_cycle(
+        home,
+        &mut ledger,
+        (&name, &account, day),
+        (&label, &stamp),
+        r.broker.unwrap_or(a.l.cfg.run.broker),
+    )?;
     let mut c = CycleRun {
         desk,
         a,
@@ -235,6 +233,47 @@ pub fn run_loaded(
             )))
         }
     }
+}
+
+/// An intraday cycle's run, recorded as started in the ledger.
+pub(crate) struct Started {
+    pub run_id: String,
+    pub logs: Logs,
+    pub venue: venue::Venue,
+}
+
+/// Records the start of the `label` cycle of book `name` on `day` (its attempt numbered after
+/// the day's earlier runs) and opens its logs in the day's folder.
+pub(crate) fn start_cycle(
+    home: &Path,
+    ledger: &mut Ledger,
+    (name, account, day): (&str, &str, NaiveDate),
+    (label, stamp): (&str, &str),
+    broker: BrokerKind,
+) -> anyhow::Result<Started> {
+    let attempt = ledger.runs_for_day(name, day)? + 1;
+    let run_id = format!("{name}-{day}-{label}-{attempt}");
+    let logs = Logs::new(
+        &home.join(format!("runs/{name}/{day}/logs")),
+        &run_id,
+        name,
+        stamp,
+    );
+    let venue = venue::Venue::new(broker, home, account);
+    ledger.start_run(&RunStart {
+        run_id: &run_id,
+        strategy: name,
+        market_day: day,
+        broker: venue.kind.as_str(),
+        account,
+        dry_run: false,
+        now: stamp,
+    })?;
+    Ok(Started {
+        run_id,
+        logs,
+        venue,
+    })
 }
 
 struct CycleRun<'a> {

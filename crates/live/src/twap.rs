@@ -31,7 +31,7 @@ use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_core::fsio::write_atomic;
 use systrade_core::vocab::{Approval, OrderKind};
 use systrade_core::{Market, Symbol};
-use systrade_store::{Book, BookKind, Ledger, LedgerOrder, Purpose, RunStart};
+use systrade_store::{Book, BookKind, Ledger, LedgerOrder, Purpose};
 
 use crate::cycles::{Cycle, CycleRequest};
 use crate::day::{policy_of, qty_text, retry};
@@ -548,19 +548,17 @@ pub fn run_cycle(
     }
     let stamp = r.now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let account = l.cfg.run.account.clone();
-    let attempt = ledger.runs_for_day(&name, day)? + 1;
-    let run_id = format!("{name}-{day}-{label}-{attempt}");
-    let mut logs = Logs::new(&folder.join("logs"), &run_id, &name, &stamp);
-    let venue = venue::Venue::new(r.broker.unwrap_or(l.cfg.run.broker), home, &account);
-    ledger.start_run(&RunStart {
-        run_id: &run_id,
-        strategy: &name,
-        market_day: day,
-        broker: venue.kind.as_str(),
-        account: &account,
-        dry_run: false,
-        now: &stamp,
-    })?;
+    let crate::cycles::Started {
+        run_id,
+        mut logs,
+        venue,
+    } = crate::cycles::start_cycle(
+        home,
+        &mut ledger,
+        (&name, &account, day),
+        (&label, &stamp),
+        r.broker.unwrap_or(l.cfg.run.broker),
+    )?;
     let result = (|| -> anyhow::Result<(Value, Vec<String>)> {
         let mut broker = connector.connect(&venue, desk, day)?;
         let policy = policy_of(desk);

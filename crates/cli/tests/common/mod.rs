@@ -138,3 +138,24 @@ pub fn rows(p: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
 pub fn f(r: &std::collections::BTreeMap<String, String>, k: &str) -> f64 {
     r[k].parse().unwrap_or_else(|_| panic!("{k}: {:?}", r[k]))
 }
+
+/// A merged sweep's files equal, byte for byte, the ones one process wrote.
+pub fn same_sweep_files(one: &Path, merged: &Path) {
+    for f in [
+        "sweep.csv",
+        "sensitivity.csv",
+        "marginals.csv",
+        "heatmap.svg",
+    ] {
+        let (a, b) = (one.join(f), merged.join(f));
+        if !a.exists() {
+            assert!(!b.exists(), "{f}");
+            continue;
+        }
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            std::fs::read(&b).unwrap(),
+            "{f} differs"
+        );
+    }
+}
