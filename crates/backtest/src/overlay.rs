@@ -127,6 +127,11 @@ impl<S: Strategy> Strategy for Gated<S> {
         let state = self.limits.state(drawdown);
         let mut open = pf.positions.values().filter(|q| **q != 0.0).count();
         for (sym, t) in d.targets.iter_mut() {
+            // Holding, or a zero weight, never adds risk: no price to look up (a search of
+            // the symbol's whole history, per symbol and session).
+            if matches!(*t, Target::Hold) || matches!(*t, Target::Weight(w) if w == 0.0) {
+                continue;
+            }
             let held = pf.qty(sym);
             let price = view.history(sym).last().map(|b| b.close);
             let Some(want) = wanted(*t, held, pf.equity, price) else {

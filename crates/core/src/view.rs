@@ -21,6 +21,24 @@ impl<'a> HistoryView<'a> {
         }
     }
 
+    /// [`HistoryView::before`] for a caller that saw the first `hint` bars visible last time
+    /// (a replay moving forward): it scans on from there instead of searching the whole
+    /// history, touching the one or two bars that became visible. Any `hint` gives the same
+    /// view as `before`.
+    pub fn before_from(history: &'a [DailyBar], decision_date: NaiveDate, hint: usize) -> Self {
+        if hint > history.len() || (hint > 0 && history[hint - 1].ts >= decision_date) {
+            return Self::before(history, decision_date);
+        }
+        let n = hint
+            + history[hint..]
+                .iter()
+                .take_while(|b| b.ts < decision_date)
+                .count();
+        HistoryView {
+            bars: &history[..n],
+        }
+    }
+
     /// All visible bars, oldest first.
     pub fn bars(&self) -> &'a [DailyBar] {
         self.bars
@@ -67,5 +85,21 @@ mod tests {
         assert_eq!(view.len(), 3);
         assert_eq!(view.last().unwrap().ts, d(3));
         assert!(HistoryView::before(&hist, d(1)).is_empty());
+    }
+
+    proptest::proptest! {
+        /// Any hint, right or wrong, gives the view `before` gives.
+        #[test]
+        fn prop_a_hint_never_changes_the_view(
+            days in proptest::collection::btree_set(1u32..200, 0..60),
+            cut in 0u32..210,
+            hint in 0usize..70,
+        ) {
+            let d = |x: u32| NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Duration::days(i64::from(x));
+            let v = Ohlcv { open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 1.0 };
+            let hist: Vec<DailyBar> = days.iter().map(|x| Bar::new(d(*x), v)).collect();
+            let want = HistoryView::before(&hist, d(cut)).len();
+            proptest::prop_assert_eq!(HistoryView::before_from(&hist, d(cut), hint).len(), want);
+        }
     }
 }

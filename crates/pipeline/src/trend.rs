@@ -386,7 +386,8 @@ impl TrendStrategy {
         let keep = self.p.sizing.cov_window + 1;
         let mut latest = None;
         for (sym, st) in self.tickers.iter().zip(self.state.iter_mut()) {
-            let bars = view.history(sym).bars();
+            // A replay moves forward: scan on from what was fed, not search it all again.
+            let bars = view.history_from(sym, st.fed).bars();
             if bars.len() < st.fed {
                 // A shorter history than last time is another dataset: start over.
                 let (stop, cooldown) = (st.stop, st.cooldown);
@@ -413,14 +414,13 @@ impl TrendStrategy {
     /// Daily log returns on the date grid (None where either close is missing).
     fn returns(&self, i: usize, grid: &[NaiveDate]) -> Vec<Option<f64>> {
         let closes = &self.state[i].closes;
+        // Both are sorted by date: one walk along the two.
+        let mut at = closes.iter().peekable();
         let px: Vec<Option<f64>> = grid
             .iter()
             .map(|d| {
-                closes
-                    .binary_search_by(|c| c.0.cmp(d))
-                    .ok()
-                    .map(|k| closes[k].1)
-                    .filter(|c| *c > 0.0)
+                while at.next_if(|c| c.0 < *d).is_some() {}
+                at.next_if(|c| c.0 == *d).map(|c| c.1).filter(|c| *c > 0.0)
             })
             .collect();
         px.windows(2)

@@ -80,6 +80,16 @@ impl<'a> MarketView<'a> {
         )
     }
 
+    /// [`MarketView::history`] scanning on from the first `hint` bars (what the caller saw
+    /// visible at its previous, earlier cut); the same view for any hint.
+    pub fn history_from(&self, symbol: &Symbol, hint: usize) -> HistoryView<'a> {
+        HistoryView::before_from(
+            self.data.get(symbol).map_or(&[][..], |v| v.as_slice()),
+            self.cut,
+            hint,
+        )
+    }
+
     /// Symbols in the view, in order.
     pub fn symbols(&self) -> impl Iterator<Item = &'a Symbol> + 'a {
         self.data.keys()
