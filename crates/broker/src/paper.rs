@@ -256,6 +256,9 @@ impl<'a> PaperBroker<'a> {
         )
         .map_err(|e| bad_state(path, e))?;
         embedded::migrations::runner()
+            // One transaction for every pending migration and its history row: a process killed
+            // half-way leaves the file as it was, never a change applied but not recorded.
+            .set_grouped(true)
             .run(&mut conn)
             .map_err(|e| bad_state(path, e))?;
         let existing: Option<(String, Option<String>)> = conn

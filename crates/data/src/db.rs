@@ -135,6 +135,9 @@ impl MarketDb {
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
             .map_err(db_err(path))?;
         embedded::migrations::runner()
+            // One transaction for every pending migration and its history row: a process killed
+            // half-way leaves the file as it was, never a change applied but not recorded.
+            .set_grouped(true)
             .run(&mut conn)
             .map_err(|e| DataError::Migration {
                 path: path.to_path_buf(),

@@ -304,6 +304,9 @@ impl Ledger {
         )
         .map_err(|e| err(&e))?;
         embedded::migrations::runner()
+            // One transaction for every pending migration and its history row: a process killed
+            // half-way leaves the file as it was, never a change applied but not recorded.
+            .set_grouped(true)
             .run(&mut conn)
             .map_err(|e| err(&e))?;
         Ok(Ledger {
