@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::json;
 use systrade_backtest::dec;
-use systrade_broker::{Broker, BrokerOrder, Faults, Position};
+use systrade_broker::{Broker, BrokerOrder, Faults, Position, RetryPolicy};
 use systrade_config::book::BookConfig;
 use systrade_config::momentum::MomentumConfig;
 use systrade_config::run::RunSection;
@@ -22,6 +22,7 @@ use systrade_store::{CashCheck, CashStatus, Ledger, ReconRow, ReconStatus};
 
 use crate::day::{DayRun, boundary, qty_text};
 use crate::desk::Desk;
+use crate::logs::Logs;
 use crate::stops::protected_qty;
 use crate::venue::Venue;
 use crate::{bad, strategy_name};
@@ -159,7 +160,7 @@ pub fn reconcile_now(
     name: &str,
     day: NaiveDate,
     venue: &Venue,
-) -> anyhow::Result<(Vec<ReconRow>, Decimal)> {
+) -> anyhow::Result<(Vec<ReconRow>, Decimal, Decimal)> {
     if !venue.exists() {
         return Err(crate::bad(format!(
             "no paper account at {}",
@@ -169,11 +170,68 @@ pub fn reconcile_now(
     let mut broker = venue.connect(desk, day, Faults::none())?;
     let held = broker.positions()?;
     let open = broker.open_orders()?;
-    let cash = broker.account()?.cash;
+    let (cash, unbooked) = cash_snapshot(
+        &mut *broker,
+        ledger,
+        (name, &desk.run_cfg().account),
+        crate::day::policy_of(desk),
+        None,
+    )?;
     Ok((
         reconcile_rows(ledger, name, &held, &open, desk.uses_stops())?,
         cash,
+        unbooked,
     ))
+}
+
+/// One broker call, retried where that makes sense (logged when there are logs).
+fn call<T>(
+    policy: RetryPolicy,
+    logs: &mut Option<&mut Logs>,
+    what: &str,
+    op: impl FnMut() -> Result<T, systrade_broker::BrokerError>,
+) -> anyhow::Result<T> {
+    match logs {
+        Some(l) => crate::day::retry(policy, l, what, op),
+        None => Ok(systrade_broker::with_retries(policy, op, |_, _| {})?),
+    }
+}
+
+/// The broker's cash, and the cash effect of the fills it made that the ledger has not booked
+/// yet (they are in the cash already; the next sync books them and moves the ledger's cash),
+/// read as one consistent picture: the unbooked fills are listed before and after the cash,
+/// and the read is repeated (up to three times) while a fill lands in between.
+pub fn cash_snapshot<B: Broker + ?Sized>(
+    broker: &mut B,
+    ledger: &Ledger,
+    (name, account): (&str, &str),
+    policy: RetryPolicy,
+    mut logs: Option<&mut Logs>,
+) -> anyhow::Result<(Decimal, Decimal)> {
+    let booked = ledger.fill_ids(account)?;
+    let since = ledger.last_fill_date(name)?;
+    let mut tries = 0;
+    loop {
+        let unbooked = |broker: &mut B,
+                        logs: &mut Option<&mut Logs>|
+         -> anyhow::Result<Vec<(String, Decimal)>> {
+            Ok(call(policy, logs, "fills", || broker.fills(since))?
+                .into_iter()
+                .filter(|f| !booked.contains(&f.fill_id))
+                .map(|f| {
+                    let effect = systrade_store::cash_effect(f.side, f.qty, f.price, f.fee);
+                    (f.fill_id, effect)
+                })
+                .collect())
+        };
+        let before = unbooked(broker, &mut logs)?;
+        let cash = call(policy, &mut logs, "account", || broker.account())?.cash;
+        let after = unbooked(broker, &mut logs)?;
+        tries += 1;
+        if before == after || tries == 3 {
+            return Ok((cash, after.iter().map(|(_, e)| *e).sum()));
+        }
+    }
 }
 
 /// What `systrade reconcile` reconciles: a book's config, its data, the day.
@@ -241,11 +299,11 @@ pub fn reconcile_book(
     };
     let (desk, _) = Desk::load(r.config, r.data, r.read, Some(day), r.now)?;
     crate::check_not_future(r.config, desk.market(), day, r.now)?;
-    let (rows, cash) = reconcile_now(&desk, ledger, &name, day, &venue)?;
+    let (rows, cash, unbooked) = reconcile_now(&desk, ledger, &name, day, &venue)?;
     let stamp = r.now.format("%Y-%m-%dT%H:%M:%SZ");
     ledger.record_reconciliation(&name, day, &rows, &format!("reconcile {stamp}"))?;
     let check = ledger.write(&format!("reconcile {stamp}"), |w| {
-        w.check_cash(&name, day, cash, dec(run.cash_tolerance))
+        w.check_cash(&name, day, cash - unbooked, dec(run.cash_tolerance))
     })?;
     let unresolved = ledger.unresolved_mismatches(&name)?;
     let mut report = reconciliation(day, (&name, &run.account), cash, &rows, &unresolved);
@@ -289,7 +347,13 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
         let uses_stops = self.desk.uses_stops();
         let held = self.call("positions", |b| b.positions())?;
         let open = self.call("open_orders", |b| b.open_orders())?;
-        let cash = self.call("account", |b| b.account())?.cash;
+        let (cash, unbooked) = cash_snapshot(
+            &mut *self.broker,
+            self.ledger,
+            (name, self.x.account),
+            self.policy,
+            Some(&mut *self.logs),
+        )?;
         let rows = reconcile_rows(self.ledger, name, &held, &open, uses_stops)?;
         let mut violations = Vec::new();
         for p in &held {
@@ -308,9 +372,11 @@ impl<B: Broker + ?Sized> DayRun<'_, B> {
             }
         }
         let tolerance = dec(self.desk.run_cfg().cash_tolerance);
+        // Fills the broker made after the ledger's last sync are in its cash already; they are
+        // booked (and move the ledger's cash) at the next sync, so they are left out of both.
         let check = self.step(13, "reconcile", |w| {
             w.record_reconciliation(name, day, &rows)?;
-            w.check_cash(name, day, cash, tolerance)
+            w.check_cash(name, day, cash - unbooked, tolerance)
         })?;
         if check.status == CashStatus::Mismatch {
             self.logs.write(
