@@ -139,6 +139,19 @@ fn test_reruns_are_byte_identical_and_data_overrides_the_config() {
         "2021-08-31",
     );
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    // By default a backtest writes what a person reads; the per-ticker log is `--logs full`.
+    let lean = dir.path().join("lean");
+    let r = run(&[
+        "backtest",
+        "--config",
+        s(&cfg),
+        "--data",
+        s(&data),
+        "--out",
+        s(&lean),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!lean.join("logs/desired_trades.jsonl").exists());
     for out in [&a, &b] {
         let r = run(&[
             "backtest",
@@ -146,6 +159,8 @@ fn test_reruns_are_byte_identical_and_data_overrides_the_config() {
             s(&cfg),
             "--data",
             s(&data),
+            "--logs",
+            "full",
             "--out",
             s(out),
         ]);
@@ -178,6 +193,16 @@ fn test_reruns_are_byte_identical_and_data_overrides_the_config() {
         "plan/plan_2021-07-01.json",
     ] {
         assert_eq!(read(&a.join(f)), read(&b.join(f)), "{f}");
+    }
+    // The lean run is the same run: every file it writes equals the full run's.
+    for f in [
+        "timeseries.csv",
+        "targets.csv",
+        "snapshots.csv",
+        "trades.csv",
+        "fills.csv",
+    ] {
+        assert_eq!(read(&lean.join(f)), read(&a.join(f)), "{f}");
     }
     let ts = read(&a.join("timeseries.csv"));
     let header = ts.lines().next().unwrap();

@@ -224,9 +224,13 @@ pub fn engine_for(
 }
 
 /// Writes the strategy's own artifacts beside the engine's: `targets.csv`, `snapshots.csv`
-/// and `logs/desired_trades.jsonl`.
-pub fn write_strategy_outputs(records: &[DayRecord], out: &Path) -> anyhow::Result<()> {
-    let log = desired_trades_jsonl(records)?;
+/// and, with `full_logs`, `logs/desired_trades.jsonl` (every gate's verdict for every ticker
+/// and session: the bulk of a large universe's output).
+pub fn write_strategy_outputs(
+    records: &[DayRecord],
+    out: &Path,
+    full_logs: bool,
+) -> anyhow::Result<()> {
     let mut snaps = format!("{SNAPSHOT_HEADER}\n");
     for r in records {
         snaps.push_str(&snapshot_rows(r));
@@ -236,7 +240,13 @@ pub fn write_strategy_outputs(records: &[DayRecord], out: &Path) -> anyhow::Resu
         targets_history_csv(records).as_bytes(),
     )?;
     write_atomic(&out.join("snapshots.csv"), snaps.as_bytes())?;
-    write_atomic(&out.join("logs/desired_trades.jsonl"), log.as_bytes())?;
+    let log = out.join("logs/desired_trades.jsonl");
+    if full_logs {
+        write_atomic(&log, desired_trades_jsonl(records)?.as_bytes())?;
+    } else if log.exists() {
+        // A lean run into a folder of an earlier full one: no stale log beside new files.
+        std::fs::remove_file(&log).with_context(|| format!("removing {}", log.display()))?;
+    }
     Ok(())
 }
 
@@ -251,8 +261,9 @@ pub fn run_backtest(
     l: &Loaded,
     cfg: &BacktestConfig,
     out: &Path,
+    full_logs: bool,
 ) -> anyhow::Result<(BacktestResult, f64)> {
-    run_checked(l, cfg, out, |_| Ok(()))
+    run_checked(l, cfg, out, full_logs, |_| Ok(()))
 }
 
 /// [`run_backtest`] with `check` on the result before anything is written (a refusal
@@ -261,6 +272,7 @@ pub fn run_checked(
     l: &Loaded,
     cfg: &BacktestConfig,
     out: &Path,
+    full_logs: bool,
     check: impl FnOnce(&BacktestResult) -> anyhow::Result<()>,
 ) -> anyhow::Result<(BacktestResult, f64)> {
     let t0 = Instant::now();
@@ -268,7 +280,7 @@ pub fn run_checked(
     let secs = t0.elapsed().as_secs_f64();
     check(&result)?;
     write_outputs(&result, out).with_context(|| format!("writing {}", out.display()))?;
-    write_strategy_outputs(strategy.records(), out)
+    write_strategy_outputs(strategy.records(), out, full_logs)
         .with_context(|| format!("writing {}", out.display()))?;
     Ok((result, secs))
 }

@@ -82,7 +82,8 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
     let bt_dir = out.join("trend");
     let b = &l.cfg.backtest;
     let engine = l.engine(b.cash, b.start, b.end);
-    let (result, _) = run_backtest(&l, &engine, &bt_dir)?;
+    // The demo shows every artifact, the full desired-trades log included.
+    let (result, _) = run_backtest(&l, &engine, &bt_dir, true)?;
     println!(
         "\n4. trend-following backtest ({}) → {}\n   {}",
         config_path.display(),

@@ -20,7 +20,8 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     let levels = systrade_systems::research::cost_levels(&a.cost_grid)?;
     super::backtest::check_range_text(a)?;
     let mut ranges = super::backtest::RangeReports::default();
-    let (result, secs) = run_checked(&l, &cfg, &a.out, |r| {
+    let full = a.logs == crate::args::LogsArg::Full;
+    let (result, secs) = run_checked(&l, &cfg, &a.out, full, |r| {
         let returns: Vec<(chrono::NaiveDate, f64)> =
             r.series.iter().skip(1).map(|x| (x.date, x.ret)).collect();
         ranges = super::backtest::range_reports(a, &returns, cfg.periods_per_year)?;
