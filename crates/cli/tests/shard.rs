@@ -5,14 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{read, run, s};
+use common::{run, s};
 use systrade_testkit::shared;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// Runs `systrade` with `args` plus `--shard i/n --out parts` for every i at once.
 fn shards(args: &[&str], n: usize, parts: &Path) {
@@ -40,17 +36,10 @@ fn shards(args: &[&str], n: usize, parts: &Path) {
 
 #[test]
 fn test_four_config_sweep_shards_merge_into_the_single_process_files_byte_for_byte() {
-    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(cfg) = common::trend_crypto_copy(dir.path()) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("trend.toml");
-    std::fs::write(
-        &cfg,
-        read(&repo().join("configs/trend_crypto.toml"))
-            .replace("../../shared/data/crypto_binance_spot/1d", s(&data)),
-    )
-    .unwrap();
     let args = [
         "sweep",
         "--config",

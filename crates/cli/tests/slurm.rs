@@ -13,7 +13,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{read, run, s};
-use systrade_testkit::shared;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -156,17 +155,10 @@ fn test_the_shipped_slurm_array_runs_a_sweep_in_four_parts_that_merge_into_the_o
         eprintln!("skipped: {missing} is not installed (apt-get install slurm-wlm munge)");
         return;
     }
-    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(cfg) = common::trend_crypto_copy(dir.path()) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("trend.toml");
-    std::fs::write(
-        &cfg,
-        read(&repo().join("configs/trend_crypto.toml"))
-            .replace("../../shared/data/crypto_binance_spot/1d", s(&data)),
-    )
-    .unwrap();
     let grid = "signal.donchian_window=20..60:20,sizing.target_vol=0.15..0.25:0.1";
     let one = dir.path().join("one");
     let r = run(&[

@@ -172,14 +172,9 @@ pub fn run_loaded(
         c => c.as_str().to_string(),
     };
     let summary = folder.join(format!("cycle_{label}.json"));
-    let (_lock, _) = RunLock::acquire(&home.join(format!("locks/{name}.lock")))?;
-    if summary.exists() && !r.force {
-        println!(
-            "already_ran [{name}]: the {label} cycle of {day} completed ({}); --force-run runs it again",
-            summary.display()
-        );
+    let Some(_lock) = lock_unless_ran(home, (&name, day), &label, &summary, r.force)? else {
         return Ok(None);
-    }
+    };
     let mut ledger = Ledger::open(&home.join("ledger.sqlite"))?;
     let account = a.l.cfg.run.account.clone();
     let Started {
@@ -233,6 +228,26 @@ pub fn run_loaded(
             )))
         }
     }
+}
+
+/// The book's lock for the `label` cycle of `day` — `None` (said on stdout) when the cycle
+/// already completed (its summary exists) and `force` does not ask to run it again.
+pub(crate) fn lock_unless_ran(
+    home: &Path,
+    (name, day): (&str, NaiveDate),
+    label: &str,
+    summary: &Path,
+    force: bool,
+) -> anyhow::Result<Option<RunLock>> {
+    let (lock, _) = RunLock::acquire(&home.join(format!("locks/{name}.lock")))?;
+    if summary.exists() && !force {
+        println!(
+            "already_ran [{name}]: the {label} cycle of {day} completed ({}); --force-run runs it again",
+            summary.display()
+        );
+        return Ok(None);
+    }
+    Ok(Some(lock))
 }
 
 /// An intraday cycle's run, recorded as started in the ledger.

@@ -36,7 +36,6 @@ use systrade_store::{Book, BookKind, Ledger, LedgerOrder, Purpose};
 use crate::cycles::{Cycle, CycleRequest};
 use crate::day::{policy_of, qty_text, retry};
 use crate::desk::{Desk, SheetBook};
-use crate::lock::RunLock;
 use crate::logs::Logs;
 use crate::submit::place_once;
 use crate::sync::{FillSync, merge};
@@ -538,14 +537,11 @@ pub fn run_cycle(
     let folder = home.join(format!("runs/{name}/{day}"));
     let label = format!("twap_{}", time.format("%H%M"));
     let summary = folder.join(format!("cycle_{label}.json"));
-    let (_lock, _) = RunLock::acquire(&home.join(format!("locks/{name}.lock")))?;
-    if summary.exists() && !r.force {
-        println!(
-            "already_ran [{name}]: the {label} cycle of {day} completed ({}); --force-run runs it again",
-            summary.display()
-        );
+    let Some(_lock) =
+        crate::cycles::lock_unless_ran(home, (&name, day), &label, &summary, r.force)?
+    else {
         return Ok(None);
-    }
+    };
     let stamp = r.now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let account = l.cfg.run.account.clone();
     let crate::cycles::Started {

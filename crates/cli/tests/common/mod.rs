@@ -159,3 +159,18 @@ pub fn same_sweep_files(one: &Path, merged: &Path) {
         );
     }
 }
+
+/// `configs/trend_crypto.toml` copied into `dir` reading the shared crypto data by absolute
+/// path (`None` without `../shared`).
+pub fn trend_crypto_copy(dir: &Path) -> Option<std::path::PathBuf> {
+    let data = systrade_testkit::shared("data/crypto_binance_spot/1d")?;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cfg = dir.join("trend.toml");
+    std::fs::write(
+        &cfg,
+        read(&repo.join("configs/trend_crypto.toml"))
+            .replace("../../shared/data/crypto_binance_spot/1d", s(&data)),
+    )
+    .unwrap();
+    Some(cfg)
+}
