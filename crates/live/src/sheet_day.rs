@@ -77,7 +77,11 @@ fn holdings(
 
 /// A limit price on the venues' grid: cents from a dollar up, else six decimals.
 fn limit_of(x: f64) -> Decimal {
-    let d = dec(x);
+    on_grid(dec(x))
+}
+
+/// A price on the venues' grid: cents from a dollar up, else six decimals.
+pub(crate) fn on_grid(d: Decimal) -> Decimal {
     if d >= Decimal::ONE {
         d.round_dp(2)
     } else {

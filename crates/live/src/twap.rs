@@ -168,15 +168,6 @@ fn quote(l: &SheetBook, sym: &Symbol, day: NaiveDate, now: DateTime<Utc>) -> Opt
     (now - ended <= Duration::minutes(QUOTE_MAX_AGE_MINUTES)).then_some(last.close)
 }
 
-/// A limit price on the venues' grid: cents from a dollar up, else six decimals.
-fn on_grid(x: Decimal) -> Decimal {
-    if x >= Decimal::ONE {
-        x.round_dp(2)
-    } else {
-        x.round_dp(6)
-    }
-}
-
 /// What one cycle did to one parent, for the summary.
 struct Worked {
     report: Value,
@@ -440,7 +431,7 @@ impl TwapRun<'_> {
             } else {
                 Decimal::ONE - dec(self.t.offset)
             };
-        let mut limit = on_grid(through);
+        let mut limit = crate::sheet_day::on_grid(through);
         if let Some(cap) = parent.limit_price {
             limit = if buy { limit.min(cap) } else { limit.max(cap) };
         }
