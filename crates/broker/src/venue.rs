@@ -166,6 +166,18 @@ pub fn owner_rounding(side: Side) -> RoundingStrategy {
     }
 }
 
+/// A US stock or ETF price on the exchanges' grid ($0.01 from $1 up, $0.0001 below), rounded
+/// the way that never makes the order worse for its owner ([`owner_rounding`]).
+pub fn us_equity_price(p: rust_decimal::Decimal, side: Side) -> rust_decimal::Decimal {
+    let dp = if p >= rust_decimal::Decimal::ONE {
+        2
+    } else {
+        4
+    };
+    p.round_dp_with_strategy(dp, owner_rounding(side))
+        .normalize()
+}
+
 /// A replace done as cancel + new, for venues that cannot replace an order in one step
 /// (Coinbase stop-limits; Alpaca before the order reaches the exchange). `old` is canceled
 /// and confirmed gone, then `new` is placed. If `new` is refused, the old terms go back

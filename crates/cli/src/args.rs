@@ -1028,6 +1028,10 @@ pub enum BrokerArg {
     /// Coinbase Advanced Trade (always live): COINBASE_API_KEY, COINBASE_API_SECRET,
     /// SYSTRADE_COINBASE_BASE_URL, SYSTRADE_COINBASE_PORTFOLIO.
     Coinbase,
+    /// Interactive Brokers through TWS or IB Gateway (logged in, API enabled):
+    /// SYSTRADE_IB_HOST (127.0.0.1), SYSTRADE_IB_PORT (7497 TWS paper; 7496 live, 4002 / 4001
+    /// Gateway), SYSTRADE_IB_CLIENT_ID (1), SYSTRADE_IB_ACCOUNT (when it manages several).
+    Ib,
 }
 
 /// Where orders go: the config's venue unless `--broker` says otherwise; a live account
@@ -1049,6 +1053,9 @@ pub enum FakeVenueKind {
     Alpaca,
     /// Coinbase Advanced Trade (crypto around the clock; market orders fill at once).
     Coinbase,
+    /// IB Gateway's TWS API socket (protobuf, server version 226) on --port, its clock and
+    /// faults over HTTP on --admin-port; US stocks and ETFs, orders fill at the next open.
+    Ib,
     /// Market-data vendors on one port: Alpaca bars, Coinbase candles, Binance klines,
     /// Yahoo charts and Alpha Vantage, served from the --data files as they are.
     Data,
@@ -1100,6 +1107,10 @@ pub struct FakeVenueArgs {
     /// Data: the most bars one page holds (default: each vendor's maximum).
     #[arg(long)]
     pub page_limit: Option<usize>,
+    /// IB: the HTTP port of the clock and faults (`/fake/clock`, `/fake/faults`; 0: any free
+    /// one). --port is then the API socket (4002 is IB Gateway paper's).
+    #[arg(long, default_value_t = 0)]
+    pub admin_port: u16,
 }
 
 #[derive(Debug, Args)]

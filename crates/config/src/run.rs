@@ -16,6 +16,9 @@ pub enum BrokerKind {
     /// Coinbase Advanced Trade (spot; always live): `COINBASE_API_KEY`,
     /// `COINBASE_API_SECRET`, `SYSTRADE_COINBASE_BASE_URL`, `SYSTRADE_COINBASE_PORTFOLIO`.
     Coinbase,
+    /// Interactive Brokers through TWS / IB Gateway: `SYSTRADE_IB_HOST`, `SYSTRADE_IB_PORT`,
+    /// `SYSTRADE_IB_CLIENT_ID`, `SYSTRADE_IB_ACCOUNT`.
+    Ib,
 }
 
 impl BrokerKind {
@@ -24,6 +27,7 @@ impl BrokerKind {
             BrokerKind::Paper => "paper",
             BrokerKind::Alpaca => "alpaca",
             BrokerKind::Coinbase => "coinbase",
+            BrokerKind::Ib => "ib",
         }
     }
 }

@@ -35,7 +35,7 @@ impl Venue {
     /// a real venue is left as it is — the dry run only previews there).
     pub fn scratch_copy(&self, dir: &Path) -> anyhow::Result<Venue> {
         match self.kind {
-            BrokerKind::Alpaca | BrokerKind::Coinbase => Ok(self.clone()),
+            BrokerKind::Alpaca | BrokerKind::Coinbase | BrokerKind::Ib => Ok(self.clone()),
             BrokerKind::Paper => {
                 let copy = dir.join("paper.sqlite");
                 if self.paper_file.exists() {
@@ -54,7 +54,7 @@ impl Venue {
     pub fn exists(&self) -> bool {
         match self.kind {
             BrokerKind::Paper => self.paper_file.exists(),
-            BrokerKind::Alpaca | BrokerKind::Coinbase => true,
+            BrokerKind::Alpaca | BrokerKind::Coinbase | BrokerKind::Ib => true,
         }
     }
 
@@ -71,6 +71,10 @@ impl Venue {
             }
             // Crypto trades around the clock: the session is the UTC date.
             BrokerKind::Coinbase => Ok(Some(chrono::Utc::now().date_naive())),
+            BrokerKind::Ib => Ok(Some(
+                systrade_ib::IbBroker::session_at(ib_connect(chrono::Utc::now().date_naive())?)
+                    .map_err(venue_error)?,
+            )),
         }
     }
 
@@ -83,6 +87,10 @@ impl Venue {
                 Err(_) => "alpaca".into(),
             },
             BrokerKind::Coinbase => "coinbase".into(),
+            BrokerKind::Ib => match ib_connect(chrono::Utc::now().date_naive()) {
+                Ok(c) => format!("ib at {}:{}", c.host, c.port),
+                Err(_) => "ib".into(),
+            },
         }
     }
 
@@ -127,6 +135,16 @@ impl Venue {
                 };
                 Ok(Box::new(
                     systrade_coinbase::CoinbaseBroker::connect(c).map_err(venue_error)?,
+                ))
+            }
+            BrokerKind::Ib => {
+                if desk.market() != Market::Us {
+                    return Err(bad(
+                        "ib: systrade trades US stocks and ETFs at Interactive Brokers; this book is not a US book",
+                    ));
+                }
+                Ok(Box::new(
+                    systrade_ib::IbBroker::connect(ib_connect(session)?).map_err(ib_refusal)?,
                 ))
             }
         }
@@ -222,6 +240,19 @@ fn quote_of(desk: &Desk) -> anyhow::Result<String> {
 /// Alpaca's endpoint from the environment; a missing variable is bad input (exit 2, named).
 fn alpaca_endpoint() -> anyhow::Result<systrade_alpaca::Endpoint> {
     systrade_alpaca::Endpoint::from_env().map_err(|e| bad(e.to_string()))
+}
+
+/// TWS's address and client id from the environment; a malformed variable is bad input.
+fn ib_connect(session: NaiveDate) -> anyhow::Result<systrade_ib::Connect> {
+    systrade_ib::Connect::from_env(session).map_err(|e| bad(e.to_string()))
+}
+
+/// IB's refusals before any order (another session, an unknown account) are bad input.
+fn ib_refusal(e: BrokerError) -> anyhow::Error {
+    match e {
+        BrokerError::Invalid(m) => bad(format!("ib: {m}")),
+        e => venue_error(e),
+    }
 }
 
 /// A venue's refusal of the credentials is bad input (exit 2, naming the variables); the

@@ -5,6 +5,7 @@
 //!
 //! - [`alpaca`]: trading API v2 (`broker-apis.md` §1).
 //! - [`coinbase`]: Advanced Trade v3 brokerage, spot (`broker-apis.md` §2).
+//! - [`ib`]: the TWS API socket of IB Gateway, protobuf messages (`broker-apis.md` §3).
 //!
 //! The venue's clock is a session, advanced by `POST /fake/clock {"session": "YYYY-MM-DD"}`:
 //! at session S the venue is before S's open; advancing to a later session plays the bars in
@@ -16,6 +17,7 @@ pub mod alpaca;
 pub mod coinbase;
 pub mod engine;
 mod faults;
+pub mod ib;
 pub mod market;
 pub mod reply;
 mod serve;

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDate};
 use rust_decimal::Decimal;
-use systrade_broker::venue::{ParseError, Refusal, about, owner_rounding, split_pair};
+use systrade_broker::venue::{ParseError, Refusal, about, split_pair};
 use systrade_broker::{
     Account, BrokerError, BrokerFill, BrokerOrder, OrderRequest, OrderStatus, OrderType, Position,
     TimeInForce,
@@ -201,9 +201,7 @@ pub fn fill(
 /// 422). Rounded so the order is never worse for the owner than asked: a sell stop up (it
 /// protects no less), a buy stop down, a buy limit down (it pays no more), a sell limit up.
 pub fn round_price(p: Decimal, side: Side) -> Decimal {
-    let dp = if p >= Decimal::ONE { 2 } else { 4 };
-    p.round_dp_with_strategy(dp, owner_rounding(side))
-        .normalize()
+    systrade_broker::venue::us_equity_price(p, side)
 }
 
 /// `POST /v2/orders` for `req`. Crypto pairs trade `gtc` or `ioc` only: a day order there

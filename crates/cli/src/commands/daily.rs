@@ -21,6 +21,7 @@ pub fn broker_kind(b: BrokerArg) -> BrokerKind {
         BrokerArg::Paper => BrokerKind::Paper,
         BrokerArg::Alpaca => BrokerKind::Alpaca,
         BrokerArg::Coinbase => BrokerKind::Coinbase,
+        BrokerArg::Ib => BrokerKind::Ib,
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use rust_decimal::Decimal;
-use systrade_venues::{alpaca, coinbase};
+use systrade_venues::{alpaca, coinbase, ib};
 
 use crate::args::{AdjustArg, FakeVenueArgs, FakeVenueKind};
 use crate::exit::BadInput;
@@ -77,6 +77,7 @@ pub fn run(a: &FakeVenueArgs) -> anyhow::Result<()> {
                 ),
             )
         }
+        FakeVenueKind::Ib => return ib_gateway(a, state, cash),
         FakeVenueKind::Coinbase => {
             let mut o = coinbase::Options::new(
                 a.data.clone(),
@@ -100,6 +101,35 @@ pub fn run(a: &FakeVenueArgs) -> anyhow::Result<()> {
     };
     systrade_venues::serve_blocking(app, a.port, |addr| {
         println!("{}", banner.replace("{addr}", &addr.to_string()));
+        let _ = std::io::stdout().flush();
+    })
+    .map_err(bad)?;
+    Ok(())
+}
+
+/// The local IB Gateway: the API socket on --port, the clock and faults on --admin-port.
+fn ib_gateway(a: &FakeVenueArgs, state: PathBuf, cash: Decimal) -> anyhow::Result<()> {
+    let bad = |e: systrade_venues::VenueError| BadInput(e.to_string());
+    let mut o = ib::Options::new(a.data.clone(), state);
+    if a.live {
+        o.account = "U7654321".into();
+    }
+    o.engine.session = a.session;
+    o.engine.cash = cash;
+    o.engine.adjust = adjust(a.adjust, o.engine.adjust);
+    let bound = ib::bind(&o, a.port).map_err(bad)?;
+    let (api, session, kind) = (
+        bound.api,
+        bound.session,
+        if bound.paper { "paper" } else { "live" },
+    );
+    let admin = bound.admin();
+    bound.spawn();
+    systrade_venues::serve_blocking(admin, a.admin_port, |addr| {
+        println!(
+            "ib gateway API on {api} admin http://{addr} (clock before the open of {session}; {kind} account {})",
+            o.account
+        );
         let _ = std::io::stdout().flush();
     })
     .map_err(bad)?;
