@@ -194,6 +194,9 @@ export COINBASE_API_KEY=organizations/local/apiKeys/1 COINBASE_API_SECRET=\"$(op
 export SYSTRADE_COINBASE_BASE_URL=http://127.0.0.1:8789\n  \
 systrade fake-venue coinbase --data ../shared/data/crypto_binance_spot/1d --port 8789 --session 2022-03-01\n  \
 SYSTRADE_LIVE_CONFIRM=<portfolio> systrade run --config configs/trend_crypto_coinbase.toml --live --as-of 2022-03-01\n\n\
+Interactive Brokers (the TWS socket on 4002, the clock on 8791):\n  \
+systrade fake-venue ib --data ../shared/data/us_etf_daily_yahoo --port 4002 --admin-port 8791 --session 2024-06-03\n  \
+SYSTRADE_IB_PORT=4002 systrade run --config configs/trend_us_alpaca.toml --broker ib --as-of 2024-06-03\n\n\
 Market data (all five vendors on one port; the clock hides later bars):\n  \
 systrade fake-venue data --data ../shared/data/crypto_binance_spot/1d --port 8790 --now 2022-06-05T12:00:00Z\n  \
 SYSTRADE_BINANCE_BASE_URL=http://127.0.0.1:8790 systrade data fetch --provider binance --symbols BTCUSDT --db market.db"

@@ -770,12 +770,44 @@ impl Gateway {
         f
     }
 
+    /// IB's average cost of each holding: commissions included, a sale taking its share of
+    /// the cost (the average-cost method), replayed from the executions.
+    fn avg_costs(&self) -> std::collections::BTreeMap<Symbol, Decimal> {
+        let fills = self
+            .engine
+            .broker()
+            .and_then(|mut b| b.fills(None))
+            .unwrap_or_default();
+        let mut book: std::collections::BTreeMap<Symbol, (Decimal, Decimal)> =
+            std::collections::BTreeMap::new();
+        for x in &fills {
+            let (qty, cost) = book.entry(x.symbol.clone()).or_default();
+            match x.side {
+                Side::Buy => {
+                    *cost += x.qty * x.price + x.fee;
+                    *qty += x.qty;
+                }
+                Side::Sell => {
+                    if *qty > Decimal::ZERO {
+                        *cost -= *cost * (x.qty.min(*qty) / *qty);
+                    }
+                    *qty -= x.qty;
+                }
+            }
+        }
+        book.into_iter()
+            .filter(|(_, (q, _))| *q > Decimal::ZERO)
+            .map(|(s, (q, c))| (s, c / q))
+            .collect()
+    }
+
     fn positions(&self) -> Vec<Frame> {
         let held = self
             .engine
             .broker()
             .and_then(|mut b| b.positions())
             .unwrap_or_default();
+        let costs = self.avg_costs();
         let mut f: Vec<Frame> = held
             .iter()
             .map(|p| {
@@ -785,7 +817,7 @@ impl Gateway {
                         account: Some(self.account.clone()),
                         contract: Some(contract(&p.symbol)),
                         position: Some(p.qty.normalize().to_string()),
-                        avg_cost: p.avg_price.to_f64(),
+                        avg_cost: costs.get(&p.symbol).unwrap_or(&p.avg_price).to_f64(),
                     },
                 )
             })
