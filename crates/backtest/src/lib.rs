@@ -13,6 +13,7 @@ pub mod shard;
 pub mod stress;
 pub mod sweep;
 pub mod walkforward;
+pub mod walkforward_part;
 
 pub use broker::{CostModel, FillAt, dec, f, stop_trigger};
 pub use engine::{

@@ -255,45 +255,67 @@ pub fn part_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, BacktestError> {
     Ok(out)
 }
 
-/// Every part of one sweep, merged: its rows in the single process's order, the grid text
-/// and the metric. Refuses parts of different sweeps, a part given twice, and missing parts.
-pub fn merge(parts: Vec<(PathBuf, SweepPart)>) -> Result<MergedSweep, BacktestError> {
-    let Some((first_path, first)) = parts.first() else {
-        return Err(BacktestError::Input("no sweep parts to merge".into()));
-    };
-    let (key, count) = (first.key.clone(), first.part.count);
-    let mut seen: BTreeMap<usize, PathBuf> = BTreeMap::new();
-    for (path, p) in &parts {
-        if p.key != key || p.part.count != count || p.units != first.units {
+/// Checks that `parts` (each with its path, what it is a part of, and its place) are every
+/// part of one command, each once: another command's part, a part twice, and missing parts
+/// are refused, naming them.
+pub fn check_complete<'p, K: PartialEq + Copy + 'p>(
+    what: &str,
+    parts: impl IntoIterator<Item = (&'p Path, K, Part)>,
+) -> Result<(), BacktestError> {
+    let mut first: Option<(&Path, K, Part)> = None;
+    let mut seen: BTreeMap<usize, &Path> = BTreeMap::new();
+    for (path, key, part) in parts {
+        let (fp, fk, fpart) = *first.get_or_insert((path, key, part));
+        if key != fk || part.count != fpart.count {
             return Err(BacktestError::Input(format!(
-                "{} is part {} of {} of another sweep than {} (part {} of {}): merge the parts of one sweep command",
+                "{} is part {} of {} of another {what} than {} (part {} of {}): merge the parts of one {what} command",
                 path.display(),
-                p.part.index,
-                p.part.count,
-                first_path.display(),
-                first.part.index,
-                count
+                part.index,
+                part.count,
+                fp.display(),
+                fpart.index,
+                fpart.count
             )));
         }
-        if let Some(other) = seen.insert(p.part.index, path.clone()) {
+        if let Some(other) = seen.insert(part.index, path) {
             return Err(BacktestError::Input(format!(
-                "part {} of {count} is given twice: {} and {}",
-                p.part.index,
+                "part {} of {} is given twice: {} and {}",
+                part.index,
+                part.count,
                 other.display(),
                 path.display()
             )));
         }
     }
+    let Some((_, _, fpart)) = first else {
+        return Err(BacktestError::Input(format!("no {what} parts to merge")));
+    };
+    let count = fpart.count;
     let missing: Vec<String> = (0..count)
         .filter(|i| !seen.contains_key(i))
         .map(|i| i.to_string())
         .collect();
     if !missing.is_empty() {
         return Err(BacktestError::Input(format!(
-            "parts {} of {count} are missing (run `sweep … --shard I/{count}` for each)",
+            "parts {} of {count} are missing (run `{what} … --shard I/{count}` for each)",
             missing.join(", ")
         )));
     }
+    Ok(())
+}
+
+/// Every part of one sweep, merged: its rows in the single process's order, the grid text
+/// and the metric. Refuses parts of different sweeps, a part given twice, and missing parts.
+pub fn merge(parts: Vec<(PathBuf, SweepPart)>) -> Result<MergedSweep, BacktestError> {
+    let Some((_, first)) = parts.first() else {
+        return Err(BacktestError::Input("no sweep parts to merge".into()));
+    };
+    check_complete(
+        "sweep",
+        parts
+            .iter()
+            .map(|(path, p)| (path.as_path(), (p.key.as_str(), p.units), p.part)),
+    )?;
     let grid = first.grid.clone();
     let metric = first.metric.clone();
     let mut rows: Vec<(usize, SweepRow)> = Vec::new();

@@ -174,6 +174,84 @@ pub fn score(r: &Returns, metric: &str, periods_per_year: f64) -> Option<f64> {
         .and_then(|m| metric_of(&m, metric))
 }
 
+/// One train/test window's dates: train on `train_from..=train_to`, then trade
+/// `test_from..=test_to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fold {
+    pub train_from: NaiveDate,
+    pub train_to: NaiveDate,
+    pub test_from: NaiveDate,
+    pub test_to: NaiveDate,
+}
+
+/// The windows of a walk-forward, from the dates alone: each test window follows its train
+/// window, the next starts one test span later, until a train window passes the data's end.
+pub fn plan_folds(w: &Windows) -> Result<Vec<Fold>, BacktestError> {
+    let (first, last) = w.span;
+    let past = || BacktestError::Input("window past the calendar".into());
+    let day_before = |d: NaiveDate| d.pred_opt().unwrap_or(d);
+    let mut out = Vec::new();
+    let mut start = first;
+    loop {
+        let train_to = w.train.add(start).ok_or_else(past)?;
+        let test_to = w.test.add(train_to).ok_or_else(past)?;
+        if train_to > last {
+            break;
+        }
+        out.push(Fold {
+            train_from: if w.anchored { first } else { start },
+            train_to: day_before(train_to),
+            test_from: train_to,
+            test_to: day_before(test_to).min(last),
+        });
+        start = w.test.add(start).ok_or_else(past)?;
+        if test_to > last {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The best of scored points, `(index, score)` in grid order: the highest score (max
+/// drawdown: the least negative), ties keeping the earlier point.
+pub fn best_of(scored: impl IntoIterator<Item = (usize, Option<f64>)>) -> Option<(usize, f64)> {
+    scored
+        .into_iter()
+        .filter_map(|(i, m)| m.map(|m| (i, m)))
+        .fold(None, |acc, x| match acc {
+            Some(a) if a.1 >= x.1 => Some(a),
+            _ => Some(x),
+        })
+}
+
+/// What a fold found: the best point on its train window (index into the points, its
+/// score) and that point's test returns (`None`: no bars in the test window).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoldOutcome {
+    pub best: Option<(usize, f64)>,
+    pub test: Option<Returns>,
+}
+
+/// The train scores of `points` (by index) on `fold`, in parallel.
+fn train_scores<E: From<BacktestError> + Send>(
+    valid: &[Combo],
+    indices: &[usize],
+    fold: &Fold,
+    metric: &str,
+    periods_per_year: f64,
+    eval: &Evaluate<'_, E>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<(usize, Option<f64>)>, E> {
+    indices
+        .par_iter()
+        .map(|&i| {
+            let r = eval(&valid[i], fold.train_from, fold.train_to)?;
+            progress();
+            Ok((i, r.and_then(|r| score(&r, metric, periods_per_year))))
+        })
+        .collect()
+}
+
 /// The walk-forward of any strategy: `eval(combo, from, to)` runs the strategy with the
 /// combination's parameters, trading from `from` to `to` (earlier data feeds its
 /// indicators), and returns its period returns (`None`: no data in the window). Every
@@ -186,75 +264,114 @@ pub fn walk_forward_with<E: From<BacktestError> + Send>(
     eval: &Evaluate<'_, E>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<WalkForward, E> {
-    let (first, last) = w.span;
-    let (train, test, anchored) = (w.train, w.test, w.anchored);
     if valid.is_empty() {
         return Err(BacktestError::Input(
             "the grid has no valid combination for this strategy".into(),
         )
         .into());
     }
-    let past = || E::from(BacktestError::Input("window past the calendar".into()));
+    let folds = plan_folds(&w)?;
+    let all: Vec<usize> = (0..valid.len()).collect();
+    let mut outcomes = Vec::new();
+    for fold in &folds {
+        let scores = train_scores(valid, &all, fold, metric, periods_per_year, eval, progress)?;
+        let best = best_of(scores);
+        let test = match best {
+            Some((i, _)) => eval(&valid[i], fold.test_from, fold.test_to)?,
+            None => None,
+        };
+        let stop = best.is_none() || test.is_none();
+        outcomes.push(FoldOutcome { best, test });
+        if stop {
+            break;
+        }
+    }
+    Ok(assemble(
+        valid,
+        &folds,
+        &outcomes,
+        w.anchored,
+        metric,
+        periods_per_year,
+    )?)
+}
+
+/// One part of a sharded walk-forward: the units `k = fold × points + point` with
+/// `k mod part.count = part.index` are trained; in each fold the part's own best point is
+/// tested, so merging the parts' bests ([`best_of`] over them) finds the single process's
+/// best with its test already run.
+pub fn walk_forward_part<E: From<BacktestError> + Send>(
+    valid: &[Combo],
+    w: Windows,
+    metric: &str,
+    periods_per_year: f64,
+    eval: &Evaluate<'_, E>,
+    progress: &(dyn Fn() + Sync),
+    part: crate::shard::Part,
+) -> Result<(Vec<Fold>, Vec<FoldOutcome>), E> {
+    let folds = plan_folds(&w)?;
+    let p = valid.len();
+    let mut outcomes = Vec::new();
+    for (f, fold) in folds.iter().enumerate() {
+        let mine: Vec<usize> = (0..p).filter(|i| part.has(f * p + i)).collect();
+        let scores = train_scores(valid, &mine, fold, metric, periods_per_year, eval, progress)?;
+        let best = best_of(scores);
+        let test = match best {
+            Some((i, _)) => eval(&valid[i], fold.test_from, fold.test_to)?,
+            None => None,
+        };
+        outcomes.push(FoldOutcome { best, test });
+    }
+    Ok((folds, outcomes))
+}
+
+/// The analysis from its folds' outcomes, in order: the windows up to the first whose best
+/// has no test bars, their stitched out-of-sample returns and the summary.
+pub fn assemble(
+    valid: &[Combo],
+    folds: &[Fold],
+    outcomes: &[FoldOutcome],
+    anchored: bool,
+    metric: &str,
+    periods_per_year: f64,
+) -> Result<WalkForward, BacktestError> {
     let mut windows = Vec::new();
     let mut oos_dates = Vec::new();
     let mut oos_returns = Vec::new();
-    let mut start = first;
-    loop {
-        let train_to = train.add(start).ok_or_else(past)?;
-        let test_to = test.add(train_to).ok_or_else(past)?;
-        if train_to > last {
-            break;
-        }
-        let train_from = if anchored { first } else { start };
-        let day_before = |d: NaiveDate| d.pred_opt().unwrap_or(d);
-        let scores: Vec<(Option<f64>, &Combo)> = valid
-            .par_iter()
-            .map(|c| {
-                let r = eval(c, train_from, day_before(train_to))?;
-                progress();
-                Ok((r.and_then(|r| score(&r, metric, periods_per_year)), c))
-            })
-            .collect::<Result<_, E>>()?;
-        // Best by the metric (max drawdown: the least negative); ties keep grid order.
-        let best = scores
-            .iter()
-            .filter(|(m, _)| m.is_some())
-            .fold(None::<&(Option<f64>, &Combo)>, |acc, x| match acc {
-                Some(a) if a.0 >= x.0 => Some(a),
-                _ => Some(x),
-            })
-            .ok_or_else(|| {
-                E::from(BacktestError::Input(format!(
-                    "no combination has a {metric} on the train window {train_from}..{train_to}"
-                )))
-            })?;
-        let test_end = day_before(test_to).min(last);
-        let Some(r) = eval(best.1, train_to, test_end)? else {
+    for (fold, o) in folds.iter().zip(outcomes) {
+        let Some((i, in_sample)) = o.best else {
+            return Err(BacktestError::Input(format!(
+                "no combination has a {metric} on the train window {}..{}",
+                fold.train_from, fold.test_from
+            )));
+        };
+        let Some(r) = &o.test else {
             break;
         };
+        let best = valid.get(i).ok_or_else(|| {
+            BacktestError::Input(format!(
+                "point {i} is not one of the {} points",
+                valid.len()
+            ))
+        })?;
         // The first test row's return is measured from the window's starting cash (0): the
         // stitched curve uses the rows after it, plus the first bar's own move is not traded.
         oos_dates.extend_from_slice(&r.dates);
         oos_returns.extend_from_slice(&r.rets);
         windows.push(WindowResult {
-            train_from,
-            train_to: day_before(train_to),
-            test_from: train_to,
-            test_to: test_end,
-            best: best.1.clone(),
-            in_sample: best.0,
-            out_of_sample: score(&r, metric, periods_per_year),
+            train_from: fold.train_from,
+            train_to: fold.train_to,
+            test_from: fold.test_from,
+            test_to: fold.test_to,
+            best: best.clone(),
+            in_sample: Some(in_sample),
+            out_of_sample: score(r, metric, periods_per_year),
         });
-        start = test.add(start).ok_or_else(past)?;
-        if test_to > last {
-            break;
-        }
     }
     if windows.is_empty() {
         return Err(BacktestError::Input(
             "the data is shorter than one train window plus one test window".into(),
-        )
-        .into());
+        ));
     }
     let oos_metrics = systrade_metrics::summarize(&oos_dates, &oos_returns, None, periods_per_year)
         .map_err(|e| BacktestError::Input(e.to_string()))?;

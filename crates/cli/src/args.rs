@@ -83,13 +83,16 @@ systrade sweep --config configs/momentum_br.toml --grid 'momentum.cohorts=1..6:1
 systrade sweep --strategy sma-cross --symbols all --grid 'fast=5..50:5,slow=20..200:20' \\\n      --fees-bps 10 --adjust none --on-bad-row keep --data ../shared/data/sp500_daily_alphavantage/daily --out runs/w2  (W2 of ../shared/peers)"
     )]
     Sweep(SweepArgs),
-    /// Puts the parts of a sharded sweep (`sweep … --shard I/N`, one process or cluster task
-    /// each) back together: the same sweep.csv, sensitivity.csv, marginals.csv and heatmap.svg,
-    /// byte for byte, as one process running the whole grid writes. Refuses parts of another
-    /// sweep, a part given twice and missing parts, naming them.
-    #[command(after_help = "Example:
+    /// Puts the parts of a sharded sweep or walk-forward (`… --shard I/N`, one process or
+    /// cluster task each) back together: the same files (sweep.csv, sensitivity.csv,
+    /// marginals.csv and heatmap.svg; walkforward.csv, oos_timeseries.csv, walkforward.json
+    /// and the tear sheet), byte for byte, as one process running the whole grid writes.
+    /// Refuses parts of another run, a part given twice and missing parts, naming them.
+    #[command(after_help = "Examples:
   for i in 0 1 2 3; do systrade sweep --config configs/trend_crypto.toml --grid 'signal.donchian_window=20..60:10' --shard $i/4 --out runs/parts; done
-  systrade merge runs/parts --out runs/sweep")]
+  systrade merge runs/parts --out runs/sweep
+  for i in 0 1 2; do systrade walkforward --config configs/trend_crypto.toml --grid 'signal.donchian_window=20..60:20' --train 2y --test 1y --shard $i/3 --out runs/wf-parts; done
+  systrade merge runs/wf-parts --out runs/wf")]
     Merge(MergeArgs),
     /// Walk-forward: optimise the grid on each train window by --metric, evaluate the winner
     /// on the next test window (rolling, or --anchored), stitch the out-of-sample returns and
@@ -712,6 +715,12 @@ pub struct WalkforwardArgs {
     /// Metric to optimise: cagr, sharpe, sortino, max_dd, calmar.
     #[arg(long, default_value = "sharpe")]
     pub metric: String,
+    /// Run only part I of N (0 <= I < N: a Slurm array task id, a Kubernetes completion
+    /// index) — the train backtests k = window × points + point with k mod N = I, and the
+    /// test of the part's best point of each window — and write it as OUT/part-I-of-N.json
+    /// for `systrade merge`. With --config. A failed part re-runs alone.
+    #[arg(long, requires = "config")]
+    pub shard: Option<String>,
     #[command(flatten)]
     pub run: RunArgs,
 }

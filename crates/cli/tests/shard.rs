@@ -148,3 +148,173 @@ fn test_sma_cross_shards_split_symbols_and_parameters_and_merge_byte_for_byte() 
     assert!(r.stdout.contains("merged 24 backtests"), "{}", r.stdout);
     common::same_sweep_files(&one, &merged);
 }
+
+/// `walkforward --config CFG --grid GRID …` as one process and as `n` shard processes merged:
+/// every file the same, byte for byte.
+fn walkforward_shards_equal_one_process(
+    dir: &Path,
+    cfg: &Path,
+    grid: &str,
+    spans: &[&str],
+    n: usize,
+) {
+    let name = cfg.file_stem().unwrap().to_string_lossy().to_string();
+    let args: Vec<&str> = [
+        &["walkforward", "--config", s(cfg), "--grid", grid][..],
+        spans,
+    ]
+    .concat();
+    let one = dir.join(format!("{name}-one"));
+    let r = run(&[&args[..], &["--out", s(&one)]].concat());
+    assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+    let parts = dir.join(format!("{name}-parts"));
+    shards(&args, n, &parts);
+    let merged = dir.join(format!("{name}-merged"));
+    let r = run(&["merge", s(&parts), "--out", s(&merged)]);
+    assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+    let mut files: Vec<String> = std::fs::read_dir(&one)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    files.sort();
+    for f in [
+        "walkforward.csv",
+        "oos_timeseries.csv",
+        "walkforward.json",
+        "report.html",
+    ] {
+        assert!(files.contains(&f.to_string()), "{name}: {f} in {files:?}");
+    }
+    for f in &files {
+        let (a, b) = (one.join(f), merged.join(f));
+        if a.is_dir() {
+            continue;
+        }
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            std::fs::read(&b).unwrap_or_default(),
+            "{name}: {f} differs"
+        );
+    }
+    // More than one window, and the windows chose different points somewhere or the same: the
+    // merge picked each window's best across the parts.
+    assert!(
+        common::read(&one.join("walkforward.csv")).lines().count() >= 3,
+        "{name}"
+    );
+}
+
+#[test]
+fn test_walkforward_shards_merge_into_the_single_process_files_for_every_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // Trend (rolling windows), momentum (anchored), bucket A's rotation, bucket C's feed, AVWAP.
+    walkforward_shards_equal_one_process(
+        dir.path(),
+        &repo.join("configs/trend_crypto.toml"),
+        "signal.donchian_window=20..60:20,sizing.target_vol=0.15|0.25",
+        &["--train", "2y", "--test", "1y"],
+        4,
+    );
+    walkforward_shards_equal_one_process(
+        dir.path(),
+        &repo.join("configs/momentum_br.toml"),
+        "momentum.cohorts=1..3:1",
+        &["--train", "3y", "--test", "1y", "--anchored"],
+        3,
+    );
+    walkforward_shards_equal_one_process(
+        dir.path(),
+        &repo.join("configs/bucket_a.toml"),
+        "rotation.top_n=2..4:1",
+        &["--train", "4y", "--test", "2y"],
+        5,
+    );
+    walkforward_shards_equal_one_process(
+        dir.path(),
+        &repo.join("configs/bucket_c.toml"),
+        "rules.hold_days=3..7:2",
+        &["--train", "45d", "--test", "30d", "--metric", "cagr"],
+        2,
+    );
+    walkforward_shards_equal_one_process(
+        dir.path(),
+        &repo.join("configs/avwap_us.toml"),
+        "entry.atr_stop_mult=0.5|1",
+        &["--train", "4y", "--test", "3y"],
+        2,
+    );
+}
+
+#[test]
+fn test_walkforward_parts_of_another_run_or_missing_are_refused_and_sma_cross_has_no_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cfg = repo.join("configs/trend_crypto.toml");
+    let base = |grid: &'static str| {
+        vec![
+            "walkforward",
+            "--config",
+            s(&cfg),
+            "--grid",
+            grid,
+            "--train",
+            "2y",
+            "--test",
+            "1y",
+        ]
+    };
+    let parts = dir.path().join("parts");
+    shards(&base("signal.donchian_window=20|40"), 2, &parts);
+    std::fs::remove_file(parts.join("part-0001-of-0002.json")).unwrap();
+    let out = dir.path().join("merged");
+    let r = run(&["merge", s(&parts), "--out", s(&out)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("parts 1 of 2 are missing"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists());
+    // The missing part re-run alone completes it; a part of another grid is refused.
+    let other = dir.path().join("other");
+    shards(&base("signal.donchian_window=20|60"), 2, &other);
+    std::fs::copy(
+        other.join("part-0001-of-0002.json"),
+        parts.join("part-0001-of-0002.json"),
+    )
+    .unwrap();
+    let r = run(&["merge", s(&parts), "--out", s(&out)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("of another walkforward"), "{}", r.stderr);
+    let r = run(&[
+        &base("signal.donchian_window=20|40")[..],
+        &["--shard", "1/2", "--out", s(&parts)],
+    ]
+    .concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&["merge", s(&parts), "--out", s(&out)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(out.join("walkforward.csv").is_file());
+    // sma-cross walk-forwards run in one process.
+    let r = run(&[
+        "walkforward",
+        "--strategy",
+        "sma-cross",
+        "--symbol",
+        "SPY",
+        "--grid",
+        "fast=5|10",
+        "--train",
+        "2y",
+        "--test",
+        "1y",
+        "--shard",
+        "0/2",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--config"), "{}", r.stderr);
+}

@@ -652,3 +652,100 @@ fn test_tax_loss_harvest_proposes_the_most_correlated_free_replacement() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("XLE has no avg_price"), "{}", r.stderr);
 }
+
+/// The book's fills before `day` from the ledger, replayed by hand: symbol → (qty, average
+/// cost of the buys since the position last opened).
+fn costs_before(home: &Path, day: &str) -> BTreeMap<String, (f64, f64)> {
+    let rows = query(
+        &home.join("ledger.sqlite"),
+        &format!(
+            "SELECT symbol, side, qty, price FROM fills WHERE strategy = 'my-signals' AND date < '{day}' ORDER BY date, fill_id"
+        ),
+    );
+    let mut book: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for r in rows {
+        let (q, p): (f64, f64) = (r[2].parse().unwrap(), r[3].parse().unwrap());
+        let e = book.entry(r[0].clone()).or_insert((0.0, 0.0));
+        if r[1] == "buy" {
+            e.1 = (e.1 * e.0 + p * q) / (e.0 + q);
+            e.0 += q;
+        } else {
+            e.0 -= q;
+            if e.0 <= 1e-12 {
+                *e = (0.0, 0.0);
+            }
+        }
+    }
+    book.retain(|_, (q, _)| *q > 0.0);
+    book
+}
+
+#[test]
+fn test_the_daily_run_proposes_tax_loss_harvests_from_the_ledger_s_own_fills() {
+    let Some(etf) = shared("data/us_etf_daily_yahoo") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = book_with(
+        dir.path(),
+        &etf,
+        "",
+        "orders = \"market\"\n[tax]\nharvest_loss = 0.02\nharvest_min_corr = 0.3\n",
+    );
+    let home = dir.path().join("home");
+    let ran = run_days(&home, &cfg, "2020-01-02", 20, &[]);
+    assert_eq!(ran.len(), 20);
+    let mut proposed = 0;
+    for d in &ran {
+        let s = summary(&home, d);
+        let decided = s["decided_on_bars_through"].as_str().unwrap().to_string();
+        let rows: Vec<Vec<String>> =
+            read(&home.join(format!("runs/my-signals/{d}/harvest_{d}.csv")))
+                .lines()
+                .skip(1)
+                .map(|l| l.split(',').map(str::to_string).collect())
+                .collect();
+        // Every held name at least 2% below its ledger cost at the deciding close, no other.
+        let want: BTreeMap<String, (f64, f64, f64)> = costs_before(&home, d)
+            .into_iter()
+            .filter_map(|(sym, (q, avg))| {
+                let last = close(&etf, &sym, &decided);
+                (last / avg - 1.0 <= -0.02).then_some((sym, (q, avg, last)))
+            })
+            .collect();
+        let got: Vec<&String> = rows.iter().map(|r| &r[0]).collect();
+        let names: BTreeSet<String> = got.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            names,
+            want.keys().cloned().collect::<BTreeSet<_>>(),
+            "{d}: {rows:?}"
+        );
+        let targets = common::top_signals(&read(&dir.path().join("signals.csv")), &decided, TOP);
+        for r in &rows {
+            let (q, avg, last) = want[&r[0]];
+            assert_eq!(r[1].parse::<f64>().unwrap(), q, "{d} {r:?}");
+            assert!(
+                (r[2].parse::<f64>().unwrap() - avg).abs() < 1e-6,
+                "{d} {r:?}: cost {avg}"
+            );
+            assert!(
+                (r[4].parse::<f64>().unwrap() - q * (last - avg)).abs() < 0.006,
+                "{d} {r:?}"
+            );
+            // The replacement is neither held nor one of the day's targets.
+            if !r[6].is_empty() {
+                assert!(
+                    !want.contains_key(&r[6]) && !targets.contains(&r[6]),
+                    "{d} {r:?}"
+                );
+                assert!(!costs_before(&home, d).contains_key(&r[6]), "{d} {r:?}");
+            }
+        }
+        let logged = s["targets"]["harvest"].as_array().unwrap().len();
+        assert_eq!(logged, rows.len(), "{d}: the summary lists them");
+        proposed += rows.len();
+    }
+    assert!(proposed > 0, "January 2020 brought losses of 2%");
+    // Proposals only: no order was ever staged for a replacement that is not a target.
+    assert_eq!(broker_positions(&home), ledger_positions(&home));
+}

@@ -156,6 +156,48 @@ pub struct BookConfig {
     pub safety: systrade_risk::SafetyLimits,
     #[serde(default)]
     pub decisions: super::run::DecisionsSection,
+    /// Tax awareness of the daily run: tax-loss harvest proposals.
+    #[serde(default)]
+    pub tax: TaxSection,
+}
+
+/// `[tax]`: with `harvest_loss`, each daily run proposes selling every held name at least
+/// that fraction below its cost (from the ledger's own fills) with the most correlated name
+/// of the data that is neither held nor a target (`harvest_D.csv`; proposals only).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaxSection {
+    pub harvest_loss: Option<f64>,
+    /// The replacement's correlation of daily returns with the loser, at least.
+    pub harvest_min_corr: f64,
+}
+
+impl Default for TaxSection {
+    fn default() -> Self {
+        TaxSection {
+            harvest_loss: None,
+            harvest_min_corr: 0.8,
+        }
+    }
+}
+
+impl TaxSection {
+    fn validate(&self) -> Result<(), String> {
+        if let Some(l) = self.harvest_loss
+            && !(l.is_finite() && l > 0.0 && l < 1.0)
+        {
+            return Err(format!(
+                "tax.harvest_loss: a fraction in (0, 1), e.g. 0.1 for 10% below cost (got {l})"
+            ));
+        }
+        let c = self.harvest_min_corr;
+        if !(c.is_finite() && (-1.0..=1.0).contains(&c)) {
+            return Err(format!(
+                "tax.harvest_min_corr: a correlation in [-1, 1] (got {c})"
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl BookConfig {
@@ -175,6 +217,7 @@ impl BookConfig {
         self.execution.validate_with_twap()?;
         self.safety.validate()?;
         self.decisions.validate()?;
+        self.tax.validate()?;
         if let Some(s) = &self.signals {
             s.validate()?;
         }

@@ -229,6 +229,7 @@ pub(crate) fn decide(
     )
     .map_err(|e| BadInput(format!("{}: {e:#}", x.name)))?;
     let capital = sig.capital.unwrap_or(x.equity);
+    let harvest_held = holdings.clone();
     let sheet = build_sheet(&SheetInput {
         as_of: expected,
         capital,
@@ -252,6 +253,7 @@ pub(crate) fn decide(
         sheet_csv(&sheet, expected).as_bytes(),
     )
     .with_context(|| format!("writing the sheet of {day}"))?;
+    let harvest = harvest(l, x, &sheet, &harvest_held, expected, logs)?;
     let step = Decimal::new(1, l.cfg.orders.qty_decimals);
     let mut wants = Vec::new();
     for r in &sheet.rows {
@@ -316,7 +318,67 @@ pub(crate) fn decide(
             "within_drift": sheet.within_drift, "cut_for_cash": sheet.cut_for_cash,
             "invested": sheet.invested, "cash_left": sheet.cash_left,
             "wash_sale_risk": sheet.rows.iter().filter(|r| r.wash_sale_risk).map(|r| r.symbol.to_string()).collect::<Vec<_>>(),
+            "harvest": harvest,
         }),
         no_data: no_price,
     })
+}
+
+/// `[tax] harvest_loss`: the day's tax-loss harvest proposals of the held names (costs from the
+/// book's own fills), written as `harvest_D.csv` and logged; nothing is staged. `null` when
+/// the book does not ask.
+fn harvest(
+    l: &SheetBook,
+    x: &DecideCtx<'_>,
+    sheet: &systrade_portfolio::sheet::Sheet,
+    held: &BTreeMap<Symbol, Holding>,
+    as_of: NaiveDate,
+    logs: &mut Logs,
+) -> anyhow::Result<serde_json::Value> {
+    use systrade_systems::harvest::{HarvestParams, proposals_csv, propose};
+    let Some(min_loss) = l.cfg.tax.harvest_loss else {
+        return Ok(serde_json::Value::Null);
+    };
+    let targets = sheet
+        .weights
+        .iter()
+        .filter(|(_, w)| *w > 0.0)
+        .map(|(s, _)| s.clone())
+        .collect();
+    let lookback = l.cfg.signals.as_ref().map_or(60, |s| s.lookback.max(2));
+    let ps = propose(
+        held,
+        &l.bars,
+        &targets,
+        as_of,
+        &HarvestParams {
+            min_loss,
+            min_corr: l.cfg.tax.harvest_min_corr,
+            lookback,
+            qty_decimals: l.cfg.orders.qty_decimals,
+        },
+    );
+    write_atomic(
+        &x.folder.join(format!("harvest_{}.csv", x.day)),
+        proposals_csv(&ps).as_bytes(),
+    )
+    .with_context(|| format!("writing the harvest proposals of {}", x.day))?;
+    let mut out = Vec::new();
+    for p in &ps {
+        let r = p.replacement.as_ref();
+        let row = json!({"qty": p.qty, "avg_price": p.avg_price, "last_close": p.last,
+            "loss": (p.loss * 100.0).round() / 100.0, "loss_pct": p.loss_pct,
+            "replacement": r.map(|r| r.symbol.to_string()), "correlation": r.map(|r| r.corr),
+            "replacement_shares": r.map(|r| r.shares), "notes": p.notes});
+        logs.write(
+            "desired_trades",
+            Some(p.symbol.as_str()),
+            "harvest_proposed",
+            row.clone(),
+        );
+        let mut row = row;
+        row["symbol"] = json!(p.symbol.to_string());
+        out.push(row);
+    }
+    Ok(serde_json::Value::Array(out))
 }

@@ -381,22 +381,8 @@ impl Study {
         metric: &str,
         progress: &(dyn Fn() + Sync),
     ) -> anyhow::Result<WalkForward> {
-        let span = self
-            .span()
-            .ok_or_else(|| bad(format!("{}: the data holds no bars", self.path.display())))?;
-        let eval = |c: &Combo, from: NaiveDate, to: NaiveDate| -> anyhow::Result<Option<Returns>> {
-            let e = self.evaluate(c, (Some(from), Some(to)))?;
-            Ok((!e.returns.is_empty()).then_some(Returns {
-                dates: e.dates,
-                rets: e.returns,
-            }))
-        };
-        let windows = Windows {
-            span,
-            train,
-            test,
-            anchored,
-        };
+        let windows = self.windows((train, test, anchored))?;
+        let eval = |c: &Combo, from: NaiveDate, to: NaiveDate| self.window_returns(c, from, to);
         walk_forward_with(
             points,
             windows,
@@ -405,11 +391,67 @@ impl Study {
             &eval,
             progress,
         )
-        .map_err(|e: anyhow::Error| match e.downcast::<BacktestError>() {
-            Ok(BacktestError::Input(m)) => bad(m),
-            Ok(other) => other.into(),
-            Err(e) => e,
+        .map_err(input_is_bad)
+    }
+
+    /// One part of the walk-forward ([`systrade_backtest::walkforward::walk_forward_part`]).
+    pub fn walk_forward_part(
+        &self,
+        points: &[Combo],
+        spans: (Span, Span, bool),
+        metric: &str,
+        progress: &(dyn Fn() + Sync),
+        part: systrade_backtest::shard::Part,
+    ) -> anyhow::Result<(
+        Vec<systrade_backtest::walkforward::Fold>,
+        Vec<systrade_backtest::walkforward::FoldOutcome>,
+    )> {
+        if points.is_empty() {
+            return Err(bad("the grid has no valid combination for this strategy"));
+        }
+        let windows = self.windows(spans)?;
+        let eval = |c: &Combo, from: NaiveDate, to: NaiveDate| self.window_returns(c, from, to);
+        systrade_backtest::walkforward::walk_forward_part(
+            points,
+            windows,
+            metric,
+            self.periods_per_year,
+            &eval,
+            progress,
+            part,
+        )
+        .map_err(input_is_bad)
+    }
+
+    /// Periods a year of the study's market (what its metrics annualise with).
+    pub fn periods_per_year(&self) -> f64 {
+        self.periods_per_year
+    }
+
+    fn windows(&self, (train, test, anchored): (Span, Span, bool)) -> anyhow::Result<Windows> {
+        let span = self
+            .span()
+            .ok_or_else(|| bad(format!("{}: the data holds no bars", self.path.display())))?;
+        Ok(Windows {
+            span,
+            train,
+            test,
+            anchored,
         })
+    }
+
+    /// The config's returns trading `from..=to` with the point's values (`None`: no bars).
+    fn window_returns(
+        &self,
+        c: &Combo,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> anyhow::Result<Option<Returns>> {
+        let e = self.evaluate(c, (Some(from), Some(to)))?;
+        Ok((!e.returns.is_empty()).then_some(Returns {
+            dates: e.dates,
+            rets: e.returns,
+        }))
     }
 
     fn summary(
@@ -453,4 +495,13 @@ fn changes(
         .flat_map(|x| &x.rows)
         .filter(|(_, r)| f(r.prev_weight, r.target_weight))
         .count()
+}
+
+/// A backtest's refusal of its input is the user's bad input (exit 2).
+fn input_is_bad(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast::<BacktestError>() {
+        Ok(BacktestError::Input(m)) => bad(m),
+        Ok(other) => other.into(),
+        Err(e) => e,
+    }
 }

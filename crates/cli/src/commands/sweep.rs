@@ -170,7 +170,7 @@ fn report_peaks(points: &[PointSensitivity], metric: &str) {
 
 /// What the sweep is, as every part of it must agree: its arguments but where the part goes
 /// (`--shard`, `--out`, `--home`), and the config file's text.
-fn sweep_key(config: Option<&std::path::Path>) -> anyhow::Result<String> {
+pub fn run_key(config: Option<&std::path::Path>) -> anyhow::Result<String> {
     let mut kept: Vec<String> = Vec::new();
     let mut skip = false;
     for arg in std::env::args().skip(1) {
@@ -212,7 +212,7 @@ fn write_part(
         .with_context(|| format!("creating {}", a.run.out.display()))?;
     let n = rows.len();
     let path = SweepPart {
-        key: sweep_key(config)?,
+        key: run_key(config)?,
         part,
         units,
         grid: a.grid.clone(),
@@ -232,8 +232,15 @@ fn write_part(
 
 /// `systrade merge`: the parts of a sharded sweep, written as one process writes the sweep.
 pub fn merge(a: &MergeArgs) -> anyhow::Result<()> {
+    let files = part_files(&a.parts).map_err(|e| BadInput(e.to_string()))?;
+    if files
+        .first()
+        .is_some_and(|f| systrade_backtest::walkforward_part::is_walkforward_part(f))
+    {
+        return super::walkforward::merge(files, &a.out);
+    }
     let mut parts = Vec::new();
-    for p in part_files(&a.parts).map_err(|e| BadInput(e.to_string()))? {
+    for p in files {
         let part = SweepPart::read(&p).map_err(|e| BadInput(e.to_string()))?;
         parts.push((p, part));
     }

@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use systrade_backtest::BacktestError;
+use systrade_backtest::shard::Part;
 use systrade_backtest::sweep::parse_grid;
 use systrade_backtest::walkforward::{Span, walk_forward, write_walk_forward};
+use systrade_backtest::walkforward_part::{WalkForwardPart, merge as merge_parts};
 use systrade_core::Symbol;
 use systrade_data::DataSource;
 use systrade_strategy::{SmaCross, SmaCrossParams};
@@ -96,7 +98,7 @@ pub fn run(a: &WalkforwardArgs) -> anyhow::Result<()> {
             fees: format!("fees {} bps", cfg.costs.fee_bps),
         },
     );
-    emit(&w, &sheet, a)
+    write_and_report(&w, &sheet, &a.metric, &a.run.out)
 }
 
 /// `walkforward --config`: any numeric key of a strategy config.
@@ -124,38 +126,115 @@ fn config_walk_forward(
     if let Some(why) = &first_refusal {
         println!("refused {why} (and any other point the strategy refuses)");
     }
-    let pb = super::progress(0, "train backtests");
-    let w = study.walk_forward(&valid, (train, test, a.anchored), &a.metric, &|| pb.inc(1));
-    pb.finish_and_clear();
-    let w = w?;
     let source = match &a.run.data {
         Some(d) => d.clone(),
         None => config.to_path_buf(),
     };
-    let sheet = walk_forward_sheet(
-        &w,
+    let about: BTreeMap<String, String> = [
+        ("title", config.display().to_string()),
+        ("data", source.display().to_string()),
+        ("train", a.train.clone()),
+        ("test", a.test.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let pb = super::progress(0, "train backtests");
+    if let Some(text) = &a.shard {
+        let part = Part::parse(text).map_err(BadInput)?;
+        let r = study.walk_forward_part(
+            &valid,
+            (train, test, a.anchored),
+            &a.metric,
+            &|| pb.inc(1),
+            part,
+        );
+        pb.finish_and_clear();
+        let (folds, outcomes) = r?;
+        std::fs::create_dir_all(&a.run.out)
+            .with_context(|| format!("creating {}", a.run.out.display()))?;
+        let path = WalkForwardPart {
+            key: super::sweep::run_key(Some(config))?,
+            part,
+            metric: a.metric.clone(),
+            anchored: a.anchored,
+            periods_per_year: study.periods_per_year(),
+            points: valid,
+            folds,
+            outcomes,
+            about,
+        }
+        .write(&a.run.out)?;
+        println!(
+            "part {} of {}: wrote {} (`systrade merge` puts the parts together)",
+            part.index,
+            part.count,
+            path.display()
+        );
+        return Ok(());
+    }
+    let w = study.walk_forward(&valid, (train, test, a.anchored), &a.metric, &|| pb.inc(1));
+    pb.finish_and_clear();
+    emit(&w?, &about, &a.metric, &a.run.out)
+}
+
+/// The tear sheet of a config's walk-forward.
+fn config_sheet(
+    w: &systrade_backtest::walkforward::WalkForward,
+    about: &BTreeMap<String, String>,
+    metric: &str,
+) -> systrade_report::tearsheet::TearSheet {
+    let get = |k: &str| about.get(k).cloned().unwrap_or_default();
+    let data = std::path::PathBuf::from(get("data"));
+    walk_forward_sheet(
+        w,
         &BTreeMap::new(),
         &WalkForwardRun {
-            title: config.display().to_string(),
-            data: &source,
-            train: &a.train,
-            test: &a.test,
-            metric: &a.metric,
+            title: get("title"),
+            data: &data,
+            train: &get("train"),
+            test: &get("test"),
+            metric,
             cash: 1.0,
             fees: "fees and cash as configured; equity from 1".into(),
         },
-    );
-    emit(&w, &sheet, a)
+    )
+}
+
+/// `systrade merge` of walk-forward parts: the analysis one process writes.
+pub fn merge(files: Vec<std::path::PathBuf>, out: &std::path::Path) -> anyhow::Result<()> {
+    let mut parts = Vec::new();
+    for p in files {
+        let part = WalkForwardPart::read(&p).map_err(|e| BadInput(e.to_string()))?;
+        parts.push((p, part));
+    }
+    let (w, about) = merge_parts(parts).map_err(|e| match e {
+        BacktestError::Input(m) => anyhow::Error::from(BadInput(m)),
+        other => other.into(),
+    })?;
+    let metric = w.metric.clone();
+    emit(&w, &about, &metric, out)
+}
+
+/// Writes a config's analysis and its tear sheet.
+fn emit(
+    w: &systrade_backtest::walkforward::WalkForward,
+    about: &BTreeMap<String, String>,
+    metric: &str,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let sheet = config_sheet(w, about, metric);
+    write_and_report(w, &sheet, metric, out)
 }
 
 /// Writes the analysis and its tear sheet, and says what it found.
-fn emit(
+fn write_and_report(
     w: &systrade_backtest::walkforward::WalkForward,
     sheet: &systrade_report::tearsheet::TearSheet,
-    a: &WalkforwardArgs,
+    metric: &str,
+    out: &std::path::Path,
 ) -> anyhow::Result<()> {
-    write_walk_forward(w, &a.run.out)
-        .with_context(|| format!("writing {}", a.run.out.display()))?;
+    write_walk_forward(w, out).with_context(|| format!("writing {}", out.display()))?;
     let show = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into());
     for (i, x) in w.windows.iter().enumerate() {
         let params: Vec<String> = x.best.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -166,7 +245,7 @@ fn emit(
             x.test_from,
             x.test_to,
             params.join(" "),
-            a.metric,
+            metric,
             show(x.in_sample),
             show(x.out_of_sample)
         );
@@ -174,18 +253,14 @@ fn emit(
     println!(
         "{} windows: mean {} in sample {}, out of sample {} (ratio {}); stitched out-of-sample Sharpe {}, CAGR {}",
         w.windows.len(),
-        a.metric,
+        metric,
         show(w.in_sample_mean),
         show(w.out_of_sample_mean),
         show(w.degradation_ratio),
         show(w.oos_metrics.sharpe),
         show(w.oos_metrics.cagr)
     );
-    let report = systrade_systems::tearsheet::emit(sheet, &a.run.out, false)?;
-    println!(
-        "wrote {} (tear sheet: {})",
-        a.run.out.display(),
-        report.display()
-    );
+    let report = systrade_systems::tearsheet::emit(sheet, out, false)?;
+    println!("wrote {} (tear sheet: {})", out.display(), report.display());
     Ok(())
 }
