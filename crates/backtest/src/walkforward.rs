@@ -232,6 +232,25 @@ pub struct FoldOutcome {
     pub test: Option<Returns>,
 }
 
+/// A fold trained on the points `indices` (in parallel) and its best point tested.
+fn fold_outcome<E: From<BacktestError> + Send>(
+    valid: &[Combo],
+    indices: &[usize],
+    fold: &Fold,
+    metric: &str,
+    periods_per_year: f64,
+    eval: &Evaluate<'_, E>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<FoldOutcome, E> {
+    let scores = train_scores(valid, indices, fold, metric, periods_per_year, eval, progress)?;
+    let best = best_of(scores);
+    let test = match best {
+        Some((i, _)) => eval(&valid[i], fold.test_from, fold.test_to)?,
+        None => None,
+    };
+    Ok(FoldOutcome { best, test })
+}
+
 /// The train scores of `points` (by index) on `fold`, in parallel.
 fn train_scores<E: From<BacktestError> + Send>(
     valid: &[Combo],
@@ -274,14 +293,9 @@ pub fn walk_forward_with<E: From<BacktestError> + Send>(
     let all: Vec<usize> = (0..valid.len()).collect();
     let mut outcomes = Vec::new();
     for fold in &folds {
-        let scores = train_scores(valid, &all, fold, metric, periods_per_year, eval, progress)?;
-        let best = best_of(scores);
-        let test = match best {
-            Some((i, _)) => eval(&valid[i], fold.test_from, fold.test_to)?,
-            None => None,
-        };
-        let stop = best.is_none() || test.is_none();
-        outcomes.push(FoldOutcome { best, test });
+        let o = fold_outcome(valid, &all, fold, metric, periods_per_year, eval, progress)?;
+        let stop = o.best.is_none() || o.test.is_none();
+        outcomes.push(o);
         if stop {
             break;
         }
@@ -314,13 +328,15 @@ pub fn walk_forward_part<E: From<BacktestError> + Send>(
     let mut outcomes = Vec::new();
     for (f, fold) in folds.iter().enumerate() {
         let mine: Vec<usize> = (0..p).filter(|i| part.has(f * p + i)).collect();
-        let scores = train_scores(valid, &mine, fold, metric, periods_per_year, eval, progress)?;
-        let best = best_of(scores);
-        let test = match best {
-            Some((i, _)) => eval(&valid[i], fold.test_from, fold.test_to)?,
-            None => None,
-        };
-        outcomes.push(FoldOutcome { best, test });
+        outcomes.push(fold_outcome(
+            valid,
+            &mine,
+            fold,
+            metric,
+            periods_per_year,
+            eval,
+            progress,
+        )?);
     }
     Ok((folds, outcomes))
 }
