@@ -242,7 +242,15 @@ fn fold_outcome<E: From<BacktestError> + Send>(
     eval: &Evaluate<'_, E>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<FoldOutcome, E> {
-    let scores = train_scores(valid, indices, fold, metric, periods_per_year, eval, progress)?;
+    let scores = train_scores(
+        valid,
+        indices,
+        fold,
+        metric,
+        periods_per_year,
+        eval,
+        progress,
+    )?;
     let best = best_of(scores);
     let test = match best {
         Some((i, _)) => eval(&valid[i], fold.test_from, fold.test_to)?,
