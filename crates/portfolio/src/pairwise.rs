@@ -5,6 +5,9 @@ use nalgebra::DMatrix;
 
 use crate::PortfolioError;
 
+/// Columns whose sums one pass over the rows accumulates together.
+const LANES: usize = 8;
+
 /// Sample covariance (ddof 1) of columns with missing values (`None`), each pair over the
 /// rows where both are present, scaled by `annualise`. A pair with fewer than two common rows
 /// is an error naming it (the matrix would be undefined there).
@@ -12,7 +15,9 @@ use crate::PortfolioError;
 /// Nothing is allocated per pair: a complete column is centred once on its mean (every pair
 /// of two complete columns shares all rows, so that is each pair's mean), and a pair with a
 /// gap is summed in two passes over its common rows. Either way each sum runs in row order,
-/// so the result is the same, to the bit, as the textbook per-pair formula.
+/// so the result is the same, to the bit, as the textbook per-pair formula. The complete
+/// columns' products are accumulated row by row for a whole row of the matrix at once (each
+/// entry its own sum, still in row order), which the compiler vectorises across the entries.
 pub fn pairwise_covariance(
     columns: &[Vec<Option<f64>>],
     annualise: f64,
@@ -36,16 +41,61 @@ pub fn pairwise_covariance(
             })
         })
         .collect();
+    // The complete columns' centred values, row-major (row t holds every complete column).
+    let mut place: Vec<Option<usize>> = vec![None; k];
+    let mut complete = 0;
+    for (i, c) in centred.iter().enumerate() {
+        if c.is_some() {
+            place[i] = Some(complete);
+            complete += 1;
+        }
+    }
+    let mut by_row = vec![0.0; n * complete];
+    for (i, c) in centred.iter().enumerate() {
+        if let (Some(c), Some(p)) = (c, place[i]) {
+            for (t, x) in c.iter().enumerate() {
+                by_row[t * complete + p] = *x;
+            }
+        }
+    }
+    // Σ_t a_t·b_t of complete column i with every complete column after it, each sum from
+    // −0.0 (as `Iterator::sum`) in row order.
+    let dots = |i: usize| -> Vec<f64> {
+        let (Some(a), Some(p)) = (&centred[i], place[i]) else {
+            return Vec::new();
+        };
+        let mut acc = vec![-0.0; complete - p];
+        // Eight columns at a time, their sums held in registers over all the rows.
+        for (b, out) in acc.chunks_mut(LANES).enumerate() {
+            let j0 = p + b * LANES;
+            let mut r = [-0.0f64; LANES];
+            if out.len() == LANES {
+                for (t, x) in a.iter().enumerate() {
+                    let row = &by_row[t * complete + j0..t * complete + j0 + LANES];
+                    for c in 0..LANES {
+                        r[c] += x * row[c];
+                    }
+                }
+            } else {
+                for (t, x) in a.iter().enumerate() {
+                    let row = &by_row[t * complete + j0..t * complete + j0 + out.len()];
+                    for (s, y) in r.iter_mut().zip(row) {
+                        *s += x * y;
+                    }
+                }
+            }
+            out.copy_from_slice(&r[..out.len()]);
+        }
+        acc
+    };
     // Row i of the upper triangle (entries i..k); each entry on its own, so rows may run in
     // parallel without changing a bit.
     let row = |i: usize| -> Result<Vec<f64>, PortfolioError> {
+        let d = dots(i);
         let mut r = Vec::with_capacity(k - i);
         for j in i..k {
-            r.push(match (&centred[i], &centred[j]) {
-                (Some(a), Some(b)) => {
-                    let s: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-                    s / (n as f64 - 1.0) * annualise
-                }
+            r.push(match (place[i], place[j]) {
+                (Some(pi), Some(pj)) => d[pj - pi] / (n as f64 - 1.0) * annualise,
                 _ => gapped_pair(&columns[i], &columns[j], (i, j))? * annualise,
             });
         }
