@@ -493,11 +493,12 @@ impl TrendStrategy {
         if chosen.is_empty() {
             return (out, empty);
         }
-        let cols: Vec<Vec<Option<f64>>> = chosen.iter().map(|(_, c)| c.clone()).collect();
+        // The columns move into the covariance's input (no copy per candidate per session).
+        let (chosen, cols): (Vec<usize>, Vec<Vec<Option<f64>>>) = chosen.into_iter().unzip();
         let cov: DMatrix<f64> = match pairwise_covariance(&cols, self.p.sizing.annualization) {
             Ok(c) => c,
             Err(e) => {
-                for (i, _) in &chosen {
+                for i in &chosen {
                     out[*i].3 = Some(format!("covariance: {e}"));
                 }
                 return (out, empty);
@@ -506,9 +507,9 @@ impl TrendStrategy {
         let raw: Vec<f64> = chosen
             .iter()
             .enumerate()
-            .map(|(k, (i, _))| finals[*i].unwrap_or(0.0) / cov[(k, k)].sqrt())
+            .map(|(k, i)| finals[*i].unwrap_or(0.0) / cov[(k, k)].sqrt())
             .collect();
-        let sleeve_of: Vec<usize> = chosen.iter().map(|(i, _)| self.sleeve_of[*i]).collect();
+        let sleeve_of: Vec<usize> = chosen.iter().map(|i| self.sleeve_of[*i]).collect();
         let sleeves: Vec<(String, f64)> = self
             .p
             .sleeves
@@ -517,7 +518,7 @@ impl TrendStrategy {
             .collect();
         match target_vol_weights(&raw, &cov, &sleeve_of, &sleeves, &self.p.sizing) {
             Ok(r) => {
-                for (k, (i, _)) in chosen.iter().enumerate() {
+                for (k, i) in chosen.iter().enumerate() {
                     out[*i].0 = Some(cov[(k, k)].sqrt());
                     out[*i].1 = raw[k];
                     out[*i].2 = r.weights[k];
@@ -525,7 +526,7 @@ impl TrendStrategy {
                 (out, r)
             }
             Err(e) => {
-                for (i, _) in &chosen {
+                for i in &chosen {
                     out[*i].3 = Some(format!("sizing: {e}"));
                 }
                 (out, empty)
