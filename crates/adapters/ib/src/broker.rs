@@ -416,29 +416,27 @@ impl IbBroker {
                 .place_order(id, &contract, &order)
                 .map_err(ib_error)?;
             let deadline = std::time::Instant::now() + self.c.timeout;
-            let mut placed: Option<(OrderData, Option<ibapi::orders::OrderStatus>)> = None;
-            loop {
+            // TWS answers with openOrder and orderStatus, in either order.
+            let mut data: Option<OrderData> = None;
+            let mut status: Option<ibapi::orders::OrderStatus> = None;
+            let mut reused = false;
+            while data.is_none() || status.is_none() {
                 let left = deadline.saturating_duration_since(std::time::Instant::now());
                 if left.is_zero() {
                     return Err(BrokerError::Timeout);
                 }
                 match sub.next_timeout(left) {
                     None => return Err(BrokerError::Timeout),
-                    Some(Ok(SubscriptionItem::Data(PlaceOrder::OpenOrder(d)))) => {
-                        placed = Some((d, placed.and_then(|p| p.1)));
-                    }
+                    Some(Ok(SubscriptionItem::Data(PlaceOrder::OpenOrder(d)))) => data = Some(d),
                     Some(Ok(SubscriptionItem::Data(PlaceOrder::OrderStatus(s)))) => {
-                        if let Some((d, _)) = placed.take() {
-                            placed = Some((d, Some(s)));
-                            break;
-                        }
+                        status = Some(s);
                     }
                     Some(Ok(_)) => {}
                     // A reused order id (another program took ours): ask TWS for the next.
                     Some(Err(ibapi::Error::Notice(n))) if n.code == 103 && !retried => {
                         retried = true;
+                        reused = true;
                         self.client.next_valid_order_id().map_err(ib_error)?;
-                        placed = None;
                         break;
                     }
                     Some(Err(ibapi::Error::Notice(n))) => {
@@ -450,7 +448,7 @@ impl IbBroker {
                     Some(Err(e)) => return Err(ib_error(e)),
                 }
             }
-            let Some((d, status)) = placed else {
+            let (Some(d), false) = (data, reused) else {
                 continue;
             };
             let (filled, avg, kind) = match status {
