@@ -1,6 +1,6 @@
 //! IB's answers (as `ibapi` decodes them) read as systrade's broker types; nothing guessed.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
+use chrono::{NaiveDate, NaiveDateTime};
 use ibapi::orders::{
     Action, Execution, ExecutionSide, Order, OrderStatusKind, TimeInForce as IbTif,
 };
@@ -200,17 +200,17 @@ pub fn execution_day(e: &Execution) -> Result<NaiveDate, ParseError> {
     day_of(&e.time, "execution", &e.execution_id)
 }
 
-/// The session a wall-clock time in New York belongs to: the day itself before the close,
-/// the next weekday from 16:00 on and over the weekend (exchange holidays are not known here).
+/// The session a wall-clock time in New York belongs to: the day itself when it trades and it
+/// is before 16:00, else the US calendar's next trading day (weekends and holidays skipped).
 pub fn session_of(t: NaiveDateTime) -> NaiveDate {
-    let mut d = t.date();
-    if t.time() >= chrono::NaiveTime::from_hms_opt(16, 0, 0).unwrap_or_default() {
-        d = d.succ_opt().unwrap_or(d);
+    let cal = systrade_core::Market::Us.calendar();
+    let d = t.date();
+    let before_close = t.time() < chrono::NaiveTime::from_hms_opt(16, 0, 0).unwrap_or_default();
+    if before_close && cal.is_trading_day(d) {
+        d
+    } else {
+        cal.next_trading_day(d)
     }
-    while matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
-        d = d.succ_opt().unwrap_or(d);
-    }
-    d
 }
 
 #[cfg(test)]
