@@ -42,9 +42,10 @@ pub struct BacktestConfig {
     /// Interest on positive cash: the simple rate earned over each dated period (a fraction,
     /// e.g. CDI's daily factor − 1), applied after that date's close.
     pub cash_rate: BTreeMap<NaiveDate, f64>,
-    /// Keep every decision in the result (for decisions.jsonl and look-ahead checks); sweeps
-    /// that only need the metrics turn it off.
-    pub record_decisions: bool,
+    /// Which decisions the result keeps: every one (decisions.jsonl, look-ahead checks), the
+    /// last (a plan replaying the book to decide one session), or none (sweeps that only need
+    /// the metrics).
+    pub record_decisions: KeepDecisions,
     /// Trade in multiples of this many units (rounded toward zero: smaller risk); `None`:
     /// fractional.
     pub lot_size: Option<f64>,
@@ -52,6 +53,14 @@ pub struct BacktestConfig {
     pub min_notional: f64,
     /// Skip an order whose notional is below this fraction of equity (closing always trades).
     pub trade_threshold: f64,
+}
+
+/// Which of a run's decisions its result keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepDecisions {
+    All,
+    Last,
+    None,
 }
 
 impl Default for BacktestConfig {
@@ -66,7 +75,7 @@ impl Default for BacktestConfig {
             max_participation: None,
             remainder: Remainder::Carry,
             cash_rate: BTreeMap::new(),
-            record_decisions: true,
+            record_decisions: KeepDecisions::All,
             lot_size: None,
             min_notional: 0.0,
             trade_threshold: 0.0,
@@ -185,7 +194,8 @@ pub struct BacktestResult {
     pub trades: Vec<TradeRecord>,
     pub orders: Vec<OrderRecord>,
     pub fills: Vec<FillRecord>,
-    /// Every decision with the date of the close it was made after.
+    /// The decisions `record_decisions` keeps, each with the date of the close it was made
+    /// after.
     pub decisions: Vec<(NaiveDate, Decision)>,
     pub summary: Summary,
 }
@@ -703,7 +713,11 @@ pub fn run(
     let mut today: Vec<(&Symbol, DailyBar)> = Vec::with_capacity(universe.len());
     let mut pending: Vec<Pending> = Vec::new();
     let mut series: Vec<SeriesRow> = Vec::with_capacity(dates.len());
-    let mut decisions = Vec::with_capacity(if cfg.record_decisions { dates.len() } else { 0 });
+    let mut decisions = Vec::with_capacity(match cfg.record_decisions {
+        KeepDecisions::All => dates.len(),
+        KeepDecisions::Last => 1,
+        KeepDecisions::None => 0,
+    });
     let mut prev_equity = cfg.cash;
 
     for &date in &dates {
@@ -799,8 +813,13 @@ pub fn run(
             }
         }
         let extra = decision.diagnostics.clone();
-        if cfg.record_decisions {
-            decisions.push((date, decision));
+        match cfg.record_decisions {
+            KeepDecisions::All => decisions.push((date, decision)),
+            KeepDecisions::Last => {
+                decisions.clear();
+                decisions.push((date, decision));
+            }
+            KeepDecisions::None => {}
         }
         st.carry(date);
 

@@ -17,8 +17,8 @@ pub mod walkforward_part;
 
 pub use broker::{CostModel, FillAt, dec, f, stop_trigger};
 pub use engine::{
-    BacktestConfig, BacktestResult, FillRecord, KernelInputs, KernelResult, OrderRecord, Remainder,
-    SeriesRow, Summary, TradeRecord, kernel_applies, run, sma_cross_kernel,
+    BacktestConfig, BacktestResult, FillRecord, KeepDecisions, KernelInputs, KernelResult,
+    OrderRecord, Remainder, SeriesRow, Summary, TradeRecord, kernel_applies, run, sma_cross_kernel,
 };
 pub use outputs::write_outputs;
 

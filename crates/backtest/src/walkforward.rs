@@ -136,7 +136,7 @@ pub fn walk_forward<S: Strategy>(
             let window = BacktestConfig {
                 start: Some(from),
                 end: Some(to),
-                record_decisions: false,
+                record_decisions: crate::KeepDecisions::None,
                 ..cfg.clone()
             };
             match run(&mut s, data, &window) {

@@ -8,13 +8,12 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDate};
-use nalgebra::DMatrix;
 use serde::Serialize;
 use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_core::vocab::Purpose;
 use systrade_core::{Market, Symbol};
 use systrade_portfolio::{
-    VolTargetParams, VolTargetResult, pairwise_covariance, target_vol_weights,
+    Covariance, SampleCovariance, VolTargetParams, VolTargetResult, target_vol_weights,
 };
 use systrade_risk::{
     DesiredInput, DustAction, DustParams, GateParams, TradeReason, desired_trade, dust_action,
@@ -180,7 +179,7 @@ struct TickerState {
     /// Bars of the visible history already fed.
     fed: usize,
     /// The last `cov_window + 1` closes, for the covariance.
-    closes: VecDeque<(NaiveDate, f64)>,
+    closes: VecDeque<Close>,
     stop: Option<f64>,
     cooldown: u32,
 }
@@ -253,6 +252,15 @@ impl std::fmt::Debug for TrendStrategy {
             .field("tickers", &self.tickers)
             .finish_non_exhaustive()
     }
+}
+
+/// A bar's close and its log return from the ticker's bar before (`None` without one, or
+/// when either close is not positive).
+#[derive(Debug, Clone, Copy)]
+struct Close {
+    date: NaiveDate,
+    close: f64,
+    ret: Option<f64>,
 }
 
 fn fresh_state(p: &SignalParams) -> Result<TickerState, PipelineError> {
@@ -396,11 +404,23 @@ impl TrendStrategy {
             }
             for b in &bars[st.fed..] {
                 st.signal.update(b);
-                st.closes.push_back((b.ts, b.close));
+                let ret = st
+                    .closes
+                    .back()
+                    .filter(|c| c.close > 0.0 && b.close > 0.0)
+                    .map(|c| (b.close / c.close).ln());
+                st.closes.push_back(Close {
+                    date: b.ts,
+                    close: b.close,
+                    ret,
+                });
                 if st.closes.len() > keep {
                     st.closes.pop_front();
                 }
-                self.dates.insert(b.ts);
+                // Most tickers bring the date the one before them did.
+                if self.dates.last() != Some(&b.ts) {
+                    self.dates.insert(b.ts);
+                }
             }
             st.fed = bars.len();
             latest = latest.max(bars.last().map(|b| b.ts));
@@ -414,13 +434,23 @@ impl TrendStrategy {
     /// Daily log returns on the date grid (None where either close is missing).
     fn returns(&self, i: usize, grid: &[NaiveDate]) -> Vec<Option<f64>> {
         let closes = &self.state[i].closes;
+        // A ticker with a bar on every date of the grid (its dates lie within the grid's, so
+        // equal ends and counts mean equal dates) has its returns already.
+        if closes.len() == grid.len()
+            && closes.front().map(|c| c.date) == grid.first().copied()
+            && closes.back().map(|c| c.date) == grid.last().copied()
+        {
+            return closes.iter().skip(1).map(|c| c.ret).collect();
+        }
         // Both are sorted by date: one walk along the two.
         let mut at = closes.iter().peekable();
         let px: Vec<Option<f64>> = grid
             .iter()
             .map(|d| {
-                while at.next_if(|c| c.0 < *d).is_some() {}
-                at.next_if(|c| c.0 == *d).map(|c| c.1).filter(|c| *c > 0.0)
+                while at.next_if(|c| c.date < *d).is_some() {}
+                at.next_if(|c| c.date == *d)
+                    .map(|c| c.close)
+                    .filter(|c| *c > 0.0)
             })
             .collect();
         px.windows(2)
@@ -451,7 +481,7 @@ impl TrendStrategy {
         // Most history first; a ticker joins when it shares two returns with every member,
         // so each pair of the pairwise-complete covariance is defined.
         let count = |c: &[Option<f64>]| c.iter().filter(|x| x.is_some()).count();
-        cands.sort_by_key(|(i, c)| (std::cmp::Reverse(count(c)), *i));
+        cands.sort_by_cached_key(|(i, c)| (std::cmp::Reverse(count(c)), *i));
         let mut chosen: Vec<(usize, Vec<Option<f64>>)> = Vec::new();
         for (i, col) in cands {
             let var_ok = {
@@ -495,7 +525,8 @@ impl TrendStrategy {
         }
         // The columns move into the covariance's input (no copy per candidate per session).
         let (chosen, cols): (Vec<usize>, Vec<Vec<Option<f64>>>) = chosen.into_iter().unzip();
-        let cov: DMatrix<f64> = match pairwise_covariance(&cols, self.p.sizing.annualization) {
+        // Held as the centred returns: each product the sizing takes costs rows × names.
+        let cov = match SampleCovariance::new(&cols, self.p.sizing.annualization) {
             Ok(c) => c,
             Err(e) => {
                 for i in &chosen {
@@ -507,7 +538,7 @@ impl TrendStrategy {
         let raw: Vec<f64> = chosen
             .iter()
             .enumerate()
-            .map(|(k, i)| finals[*i].unwrap_or(0.0) / cov[(k, k)].sqrt())
+            .map(|(k, i)| finals[*i].unwrap_or(0.0) / cov.variance_of(k).sqrt())
             .collect();
         let sleeve_of: Vec<usize> = chosen.iter().map(|i| self.sleeve_of[*i]).collect();
         let sleeves: Vec<(String, f64)> = self
@@ -519,7 +550,7 @@ impl TrendStrategy {
         match target_vol_weights(&raw, &cov, &sleeve_of, &sleeves, &self.p.sizing) {
             Ok(r) => {
                 for (k, i) in chosen.iter().enumerate() {
-                    out[*i].0 = Some(cov[(k, k)].sqrt());
+                    out[*i].0 = Some(cov.variance_of(k).sqrt());
                     out[*i].1 = raw[k];
                     out[*i].2 = r.weights[k];
                 }
@@ -569,7 +600,7 @@ impl Strategy for TrendStrategy {
         let last_bar: Vec<Option<NaiveDate>> = self
             .state
             .iter()
-            .map(|s| s.closes.back().map(|c| c.0))
+            .map(|s| s.closes.back().map(|c| c.date))
             .collect();
         let data_ok: Vec<bool> = (0..n)
             .map(|i| snaps[i].bars > 0 && snaps[i].data_ok && last_bar[i] == Some(t_minus_1))
@@ -1019,6 +1050,44 @@ mod tests {
             cash: 100_000.0,
             ..PortfolioView::default()
         }
+    }
+
+    /// The returns a ticker carries from bar to bar equal the walk along the grid, to the bit;
+    /// a ticker missing a date of the grid takes the walk (a gap, not a two-day return).
+    #[test]
+    fn test_carried_returns_equal_the_grid_walk() {
+        let (mut s, mut data) = setup();
+        let bbb = data.get_mut(&sym("BBB")).unwrap();
+        bbb.remove(240);
+        s.decide(&MarketView::new(day(250), &data), &flat_book());
+        let grid: Vec<NaiveDate> = s.dates.iter().copied().collect();
+        assert_eq!(grid.len(), s.p.sizing.cov_window + 1);
+        let walk = |i: usize| -> Vec<Option<f64>> {
+            let px: Vec<Option<f64>> = grid
+                .iter()
+                .map(|d| {
+                    s.state[i]
+                        .closes
+                        .iter()
+                        .find(|c| c.date == *d)
+                        .map(|c| c.close)
+                })
+                .collect();
+            px.windows(2).map(|w| Some((w[1]? / w[0]?).ln())).collect()
+        };
+        for i in 0..3 {
+            let (got, want) = (s.returns(i, &grid), walk(i));
+            assert_eq!(got.len(), grid.len() - 1);
+            let bits =
+                |v: &[Option<f64>]| v.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "ticker {i}");
+        }
+        // BBB's missing day leaves two returns out, not one spanning two days.
+        assert_eq!(
+            s.returns(1, &grid).iter().filter(|x| x.is_none()).count(),
+            2
+        );
+        assert!(s.returns(0, &grid).iter().all(Option::is_some));
     }
 
     #[test]

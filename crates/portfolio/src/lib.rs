@@ -15,7 +15,7 @@ use nalgebra::DMatrix;
 
 pub use erc::{erc_weights, risk_contributions};
 pub use min_variance::min_variance_weights;
-pub use pairwise::pairwise_covariance;
+pub use pairwise::{Covariance, SampleCovariance, pairwise_covariance};
 pub use sizing::{SizingLimits, SizingMethod, cap_and_redistribute, size};
 pub use vol_target::{VolTargetParams, VolTargetResult, target_vol_weights};
 

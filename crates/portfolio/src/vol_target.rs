@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
-use crate::{PortfolioError, check_cov};
+use crate::PortfolioError;
+use crate::pairwise::{Covariance, dot};
 
 /// Parameters of §4, with the spec's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,16 +121,19 @@ pub struct VolTargetResult {
     pub sleeve_rounds_used: usize,
 }
 
-fn variance(cov: &DMatrix<f64>, w: &[f64]) -> f64 {
-    let v = DVector::from_column_slice(w);
-    (v.transpose() * cov * &v)[(0, 0)].max(0.0)
+fn variance<C: Covariance + ?Sized>(cov: &C, w: &[f64]) -> f64 {
+    cov.quadratic(w).max(0.0)
 }
 
 /// Each sleeve's share of portfolio variance: Σ_{i∈s} wᵢ(Σw)ᵢ / wᵀΣw.
-fn sleeve_shares(cov: &DMatrix<f64>, w: &[f64], sleeve_of: &[usize], n_sleeves: usize) -> Vec<f64> {
-    let v = DVector::from_column_slice(w);
-    let sw = cov * &v;
-    let total = v.dot(&sw);
+fn sleeve_shares<C: Covariance + ?Sized>(
+    cov: &C,
+    w: &[f64],
+    sleeve_of: &[usize],
+    n_sleeves: usize,
+) -> Vec<f64> {
+    let sw = cov.times(w);
+    let total = dot(w, &sw);
     let mut out = vec![0.0; n_sleeves];
     if total <= 0.0 {
         return out;
@@ -144,14 +147,14 @@ fn sleeve_shares(cov: &DMatrix<f64>, w: &[f64], sleeve_of: &[usize], n_sleeves: 
 /// Sizes `raw` (≥ 0; e.g. signal/σ) to the target volatility under sleeve risk budgets, no
 /// leverage and the conditional single-name cap. `cov` is annualised; `sleeve_of[i]` indexes
 /// `sleeves` (name, budget). Budgets are renormalised over the sleeves that hold anything.
-pub fn target_vol_weights(
+pub fn target_vol_weights<C: Covariance + ?Sized>(
     raw: &[f64],
-    cov: &DMatrix<f64>,
+    cov: &C,
     sleeve_of: &[usize],
     sleeves: &[(String, f64)],
     p: &VolTargetParams,
 ) -> Result<VolTargetResult, PortfolioError> {
-    let n = check_cov(cov)?;
+    let n = cov.check()?;
     if raw.len() != n || sleeve_of.len() != n {
         return Err(PortfolioError::Input(format!(
             "{} raw weights and {} sleeve labels for {n} assets",
@@ -334,6 +337,7 @@ pub fn target_vol_weights(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nalgebra::DMatrix;
 
     fn diag(v: &[f64]) -> DMatrix<f64> {
         DMatrix::from_fn(

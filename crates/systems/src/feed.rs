@@ -348,7 +348,7 @@ pub fn plan(l: &Loaded, cfg: &FeedConfig, as_of: NaiveDate, cash: f64) -> anyhow
     // The engine decides after each close for the next session: its last decision, after
     // the close before `as_of`, is the plan's.
     let engine = BacktestConfig {
-        record_decisions: true,
+        record_decisions: systrade_backtest::KeepDecisions::Last,
         ..l.engine(cfg, cash, (start, as_of.pred_opt()))
     };
     let limits = crate::trend::limits_of(&cfg.safety);

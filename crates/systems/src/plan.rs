@@ -146,7 +146,7 @@ fn simulated(l: &Loaded, as_of: NaiveDate) -> anyhow::Result<Decided> {
     }
     let mut cfg = l.engine(b.cash, b.start, Some(end));
     // The engine's decisions carry the limits' verdicts (the strategy's record does not).
-    cfg.record_decisions = true;
+    cfg.record_decisions = systrade_backtest::KeepDecisions::Last;
     let limits = crate::trend::limits_of(&l.cfg.safety);
     let mut gated =
         systrade_backtest::overlay::Gated::new(l.strategy()?.keep_records(false), limits);

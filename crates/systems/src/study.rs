@@ -243,7 +243,7 @@ impl Study {
                     strategy,
                     &l.data,
                     &systrade_backtest::BacktestConfig {
-                        record_decisions: false,
+                        record_decisions: systrade_backtest::KeepDecisions::None,
                         ..engine
                     },
                     trend::limits_of(&cfg.safety),

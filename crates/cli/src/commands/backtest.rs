@@ -85,7 +85,7 @@ pub fn run(a: &BacktestArgs) -> anyhow::Result<()> {
             RemainderArg::Cancel => Remainder::Cancel,
         },
         cash_rate,
-        record_decisions: true,
+        record_decisions: systrade_backtest::KeepDecisions::All,
         lot_size: a.lot_size,
         min_notional: a.min_notional,
         trade_threshold: a.trade_threshold,

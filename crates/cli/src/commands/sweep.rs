@@ -70,7 +70,7 @@ pub fn run(a: &SweepArgs) -> anyhow::Result<()> {
     let periods = f64::from(all[0].market.periods_per_year());
     // Sweeps report metrics only: no decision log.
     let cfg = BacktestConfig {
-        record_decisions: false,
+        record_decisions: systrade_backtest::KeepDecisions::None,
         ..a.run.config(periods)
     };
     let series: Vec<(Symbol, BTreeMap<Symbol, _>)> = all
