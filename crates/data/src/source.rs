@@ -47,25 +47,56 @@ impl Listing {
                     bars: db.daily_bars(symbol)?,
                 })
             }
-            Listing::Files { root, by_symbol } => {
-                for p in by_symbol.get(symbol.as_str()).into_iter().flatten() {
-                    if let Content::Prices(s) = parse_file(p, opts)?.content
-                        && let Some(bars) = s.bars.daily()
-                    {
-                        return Ok(DailySeries {
-                            symbol: symbol.clone(),
-                            market: s.market,
-                            bars: bars.to_vec(),
-                        });
-                    }
-                }
-                Err(DataError::NotFound(format!(
-                    "{}: unknown symbol {symbol} (no daily price file named after it)",
-                    root.display()
-                )))
-            }
+            Listing::Files { root, by_symbol } => file_daily(root, by_symbol, symbol, opts),
         }
     }
+
+    /// The daily bars of each of `symbols`, in their order; a folder's files are read in
+    /// parallel. On failure, the error of the first symbol (in that order) that failed.
+    pub fn daily_many(
+        &self,
+        symbols: &[&Symbol],
+        opts: &ParseOptions,
+    ) -> Result<Vec<DailySeries>, (usize, DataError)> {
+        let got: Vec<Result<DailySeries, DataError>> = match self {
+            Listing::Db { .. } => symbols.iter().map(|s| self.daily(s, opts)).collect(),
+            Listing::Files { root, by_symbol } => {
+                use rayon::prelude::*;
+                symbols
+                    .par_iter()
+                    .map(|s| file_daily(root, by_symbol, s, opts))
+                    .collect()
+            }
+        };
+        got.into_iter()
+            .enumerate()
+            .map(|(i, r)| r.map_err(|e| (i, e)))
+            .collect()
+    }
+}
+
+/// A symbol's daily bars from the first of its files that holds daily prices.
+fn file_daily(
+    root: &Path,
+    by_symbol: &BTreeMap<String, Vec<PathBuf>>,
+    symbol: &Symbol,
+    opts: &ParseOptions,
+) -> Result<DailySeries, DataError> {
+    for p in by_symbol.get(symbol.as_str()).into_iter().flatten() {
+        if let Content::Prices(s) = parse_file(p, opts)?.content
+            && let Some(bars) = s.bars.daily()
+        {
+            return Ok(DailySeries {
+                symbol: symbol.clone(),
+                market: s.market,
+                bars: bars.to_vec(),
+            });
+        }
+    }
+    Err(DataError::NotFound(format!(
+        "{}: unknown symbol {symbol} (no daily price file named after it)",
+        root.display()
+    )))
 }
 
 /// Where market data comes from.

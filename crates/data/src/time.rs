@@ -47,11 +47,29 @@ impl RowTime {
     }
 }
 
+/// `YYYY-MM-DD` of ten ASCII digits and dashes, read without a format string (the common
+/// case of every daily file): `Some(None)` for an impossible date, `None` for another shape.
+fn plain_date(b: &[u8]) -> Option<Option<NaiveDate>> {
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    Some(NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m, d))
+}
+
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` / `YYYY-MM-DDTHH:MM:SS` (naive: UTC), RFC 3339
 /// with an offset, or `YYYY-MM-DD HH:MM:SS+HH:MM`.
 pub fn parse_row_time(s: &str) -> Option<RowTime> {
     let s = s.trim();
     if s.len() == 10 {
+        if let Some(d) = plain_date(s.as_bytes()) {
+            return d.map(RowTime::Date);
+        }
         return NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .ok()
             .map(RowTime::Date);
@@ -91,6 +109,20 @@ pub fn parse_dmy(s: &str) -> Option<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The format-free reading of `YYYY-MM-DD` agrees with chrono's `%Y-%m-%d` on every
+        /// ten-character text of digits and dashes, impossible dates included.
+        #[test]
+        fn prop_plain_dates_read_as_chrono_does(t in "[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9-]{10}") {
+            let chrono = NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok();
+            let got = parse_row_time(&t).map(|r| match r {
+                RowTime::Date(d) => d,
+                RowTime::Instant { local_date, .. } => local_date,
+            });
+            proptest::prop_assert_eq!(got, chrono);
+        }
+    }
 
     fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, dd).unwrap()

@@ -73,12 +73,17 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
         .with_context(|| format!("{}: data.source", config.display()))?;
     let mut bars = BTreeMap::new();
     let mut markets = BTreeSet::new();
-    for t in params.sleeves.iter().flat_map(|s| &s.tickers) {
-        let s = src
-            .daily(t, &opts)
-            .with_context(|| format!("{}: loading ticker {t}", config.display()))?;
+    let tickers: Vec<&Symbol> = params.sleeves.iter().flat_map(|s| &s.tickers).collect();
+    let series = src.daily_many(&tickers, &opts).map_err(|(i, e)| {
+        anyhow::Error::new(e).context(format!(
+            "{}: loading ticker {}",
+            config.display(),
+            tickers[i]
+        ))
+    })?;
+    for (t, s) in tickers.iter().zip(series) {
         markets.insert(s.market);
-        bars.insert(t.clone(), s.bars);
+        bars.insert((*t).clone(), s.bars);
     }
     let market = match (opts.market, markets.len()) {
         (Some(m), _) => m,
