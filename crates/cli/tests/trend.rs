@@ -402,3 +402,69 @@ fn test_a_threshold_no_position_can_reach_is_warned_about_at_start() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("trade_threshold"), "{}", r.stderr);
 }
+
+/// The parsed-data cache changes nothing: no cache, a cold cache (parse and store) and a
+/// warm one (read back) give the same bytes; a data file that changes is parsed again, and a
+/// cache file a crash left torn is not trusted.
+#[test]
+fn test_the_data_cache_changes_nothing_and_follows_the_files() {
+    let Some(shared_data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for e in std::fs::read_dir(&shared_data).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), data.join(e.file_name())).unwrap();
+    }
+    let cfg = crypto_config(dir.path(), &data, "2021-03-01", "2021-08-31");
+    let cache = dir.path().join("cache");
+    let backtest = |name: &str, cache_dir: &str| -> [String; 4] {
+        let out = dir.path().join(name);
+        let r = assert_cmd::Command::cargo_bin("systrade")
+            .unwrap()
+            .env("SYSTRADE_CACHE_DIR", cache_dir)
+            .args(["backtest", "--config", s(&cfg), "--out", s(&out)])
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        ["fills.csv", "targets.csv", "timeseries.csv", "summary.json"].map(|f| read(&out.join(f)))
+    };
+    let off = backtest("off", "off");
+    assert_eq!(backtest("cold", s(&cache)), off);
+    let cached: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert_eq!(backtest("warm", s(&cache)), off);
+    // A torn cache file is parsed again (and rewritten).
+    let bytes = std::fs::read(&cached[0]).unwrap();
+    std::fs::write(&cached[0], &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(backtest("torn", s(&cache)), off);
+    assert_eq!(std::fs::read(&cached[0]).unwrap(), bytes);
+    // ETH's prices in 2021 half as high again: the cache must not answer for the old file.
+    let eth = data.join("ETHUSDT_1d.csv");
+    let text = read(&eth);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let head: Vec<&str> = lines[0].split(',').collect();
+    let t = head.iter().position(|h| *h == "time").unwrap();
+    let prices: Vec<usize> = ["open", "high", "low", "close"]
+        .iter()
+        .map(|p| head.iter().position(|h| h == p).unwrap())
+        .collect();
+    for l in lines.iter_mut().skip(1) {
+        let mut cells: Vec<String> = l.split(',').map(str::to_string).collect();
+        if cells[t].starts_with("2021-0") {
+            for c in &prices {
+                cells[*c] = format!("{}", cells[*c].parse::<f64>().unwrap() * 1.5);
+            }
+            *l = cells.join(",");
+        }
+    }
+    std::fs::write(&eth, lines.join("\n") + "\n").unwrap();
+    let changed_off = backtest("changed_off", "off");
+    assert_ne!(changed_off, off);
+    assert_eq!(backtest("changed", s(&cache)), changed_off);
+}

@@ -6,7 +6,9 @@
 //! the parse options, and every data file's path, size and modification time to the
 //! nanosecond — and the file stores that whole key and is checked byte for byte on reading:
 //! a changed file, other options or another build reparse. A cache that cannot be read or
-//! written is ignored (the parse is the truth; the cache only saves time).
+//! written is ignored (the parse is the truth; the cache only saves time). Each file carries
+//! a checksum of its contents, so it is written without waiting for the disk: a file a crash
+//! left torn or zeroed fails the checksum and is parsed again.
 //!
 //! Where: `SYSTRADE_CACHE_DIR`, else `$XDG_CACHE_HOME/systrade`, else `~/.cache/systrade`;
 //! `SYSTRADE_CACHE_DIR=off` turns it off. It keeps the [`KEEP`] most recently written
@@ -20,7 +22,7 @@ use systrade_core::{DailyBar, Market, Symbol};
 use crate::parse::ParseOptions;
 use crate::source::DailySeries;
 
-const MAGIC: &[u8; 16] = b"SYSTRADE-DAILY01";
+const MAGIC: &[u8; 16] = b"SYSTRADE-DAILY02";
 
 /// How many cache files are kept (the oldest go first).
 pub const KEEP: usize = 32;
@@ -90,10 +92,61 @@ pub fn store(dir: &Path, key: &str, series: &[DailySeries]) {
     put(dir, key, &encode(key, series));
 }
 
+/// Writes a [`sealed`] file under a temporary name and renames it into place; no sync: the
+/// checksum catches a torn file.
 fn put(dir: &Path, key: &str, bytes: &[u8]) {
+    use std::io::Write;
     let _ = std::fs::create_dir_all(dir);
-    let _ = systrade_core::fsio::write_atomic(&file_for(dir, key), bytes);
+    let written = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .and_then(|mut tmp| {
+            tmp.write_all(bytes)?;
+            tmp.persist(file_for(dir, key)).map_err(|e| e.error)
+        });
+    drop(written);
     prune(dir);
+}
+
+/// A 64-bit checksum of `bytes` (word at a time; catches torn and zeroed files, not
+/// tampering).
+fn checksum(bytes: &[u8]) -> u64 {
+    let words = bytes.chunks_exact(8);
+    let tail = words.remainder();
+    let mix = |h: u64, w: u64| (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(31);
+    let mut h = words.fold(0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64, |h, w| {
+        mix(
+            h,
+            u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]),
+        )
+    });
+    for b in tail {
+        h = mix(h, u64::from(*b));
+    }
+    h
+}
+
+/// A file's bytes begin with `MAGIC` and room for the checksum [`seal`] fills in.
+fn sealed(capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAGIC.len() + 8 + capacity);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[0; 8]);
+    out
+}
+
+/// Writes the checksum of what follows it.
+fn seal(mut out: Vec<u8>) -> Vec<u8> {
+    let at = MAGIC.len();
+    let sum = checksum(&out[at + 8..]);
+    out[at..at + 8].copy_from_slice(&sum.to_le_bytes());
+    out
+}
+
+/// The body of a cache file (after `MAGIC` and the checksum), if both are right.
+fn unseal(bytes: &[u8]) -> Option<&[u8]> {
+    let rest = bytes.strip_prefix(MAGIC.as_slice())?;
+    let (sum, body) = rest.split_at_checked(8)?;
+    (u64::from_le_bytes(sum.try_into().ok()?) == checksum(body)).then_some(body)
 }
 
 /// Removes all but the [`KEEP`] newest cache files.
@@ -128,37 +181,27 @@ pub fn files_of(root: &Path) -> Option<Vec<PathBuf>> {
 /// as a strategy's price panel), if the file holds exactly that key.
 pub fn load_blob(dir: &Path, key: &str) -> Option<Vec<u8>> {
     let bytes = std::fs::read(file_for(dir, key)).ok()?;
-    let mut r = Reader {
-        bytes: &bytes,
-        at: 0,
-    };
-    if r.take(MAGIC.len())? != MAGIC {
-        return None;
-    }
+    let body = unseal(&bytes)?;
+    let mut r = Reader { bytes: body, at: 0 };
     let n = r.len()?;
     if r.take(n)? != key.as_bytes() {
         return None;
     }
-    let at = r.at;
-    let mut bytes = bytes;
-    bytes.drain(..at);
-    Some(bytes)
+    Some(body[r.at..].to_vec())
 }
 
 /// Stores `body` under `key` (atomically; a failure is ignored).
 pub fn store_blob(dir: &Path, key: &str, body: &[u8]) {
-    let mut out = Vec::with_capacity(32 + key.len() + body.len());
-    out.extend_from_slice(MAGIC);
+    let mut out = sealed(8 + key.len() + body.len());
     out.extend_from_slice(&(key.len() as u64).to_le_bytes());
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(body);
-    put(dir, key, &out);
+    put(dir, key, &seal(out));
 }
 
 fn encode(key: &str, series: &[DailySeries]) -> Vec<u8> {
     let bars: usize = series.iter().map(|s| s.bars.len()).sum();
-    let mut out = Vec::with_capacity(64 + key.len() + bars * 44);
-    out.extend_from_slice(MAGIC);
+    let mut out = sealed(16 + key.len() + bars * 44);
     out.extend_from_slice(&(key.len() as u64).to_le_bytes());
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(&(series.len() as u64).to_le_bytes());
@@ -175,15 +218,13 @@ fn encode(key: &str, series: &[DailySeries]) -> Vec<u8> {
             }
         }
     }
-    out
+    seal(out)
 }
 
 /// Reads what [`encode`] wrote; `None` on any difference (another key, a short file).
 fn decode(bytes: &[u8], key: &str) -> Option<Vec<DailySeries>> {
+    let bytes = unseal(bytes)?;
     let mut r = Reader { bytes, at: 0 };
-    if r.take(MAGIC.len())? != MAGIC {
-        return None;
-    }
     let n = r.len()?;
     if r.take(n)? != key.as_bytes() {
         return None;
@@ -284,5 +325,36 @@ mod tests {
         }
         let n = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(n, KEEP);
+    }
+
+    /// A file a crash left torn, zeroed or with one bit flipped is not read back: the
+    /// checksum misses and the data is parsed again.
+    #[test]
+    fn test_a_damaged_file_misses() {
+        let s = series();
+        let dir = tempfile::tempdir().unwrap();
+        store(dir.path(), "k1", &s);
+        let path = file_for(dir.path(), "k1");
+        let good = std::fs::read(&path).unwrap();
+        let bar_at = good.len() - 20;
+        let mut flipped = good.clone();
+        flipped[bar_at] ^= 0x01;
+        let mut zeroed = good.clone();
+        zeroed[MAGIC.len()..].fill(0);
+        let mut torn = good.clone();
+        torn[bar_at..].fill(0);
+        for (what, bytes) in [("flipped", flipped), ("zeroed", zeroed), ("torn", torn)] {
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(load(dir.path(), "k1"), None, "{what}");
+        }
+        std::fs::write(&path, &good).unwrap();
+        assert_eq!(load(dir.path(), "k1"), Some(s));
+        store_blob(dir.path(), "b1", b"panel");
+        let path = file_for(dir.path(), "b1");
+        let mut blob = std::fs::read(&path).unwrap();
+        let last = blob.len() - 1;
+        blob[last] = b'X';
+        std::fs::write(&path, &blob).unwrap();
+        assert_eq!(load_blob(dir.path(), "b1"), None);
     }
 }

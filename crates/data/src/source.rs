@@ -52,26 +52,56 @@ impl Listing {
     }
 
     /// The daily bars of each of `symbols`, in their order; a folder's files are read in
-    /// parallel. On failure, the error of the first symbol (in that order) that failed.
+    /// parallel, and a parse this program already made of these very files is read back from
+    /// the cache ([`crate::cache`]). On failure, the error of the first symbol (in that
+    /// order) that failed.
     pub fn daily_many(
         &self,
         symbols: &[&Symbol],
         opts: &ParseOptions,
     ) -> Result<Vec<DailySeries>, (usize, DataError)> {
-        let got: Vec<Result<DailySeries, DataError>> = match self {
-            Listing::Db { .. } => symbols.iter().map(|s| self.daily(s, opts)).collect(),
-            Listing::Files { root, by_symbol } => {
-                use rayon::prelude::*;
-                symbols
-                    .par_iter()
-                    .map(|s| file_daily(root, by_symbol, s, opts))
-                    .collect()
+        let (root, by_symbol) = match self {
+            Listing::Db { .. } => {
+                return symbols
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| self.daily(s, opts).map_err(|e| (i, e)))
+                    .collect();
             }
+            Listing::Files { root, by_symbol } => (root, by_symbol),
         };
-        got.into_iter()
+        let files: Vec<PathBuf> = symbols
+            .iter()
+            .flat_map(|s| by_symbol.get(s.as_str()).into_iter().flatten().cloned())
+            .collect();
+        let cache = crate::cache::cache_dir().and_then(|dir| {
+            let key = crate::cache::key(root, &files, opts)?;
+            Some((
+                format!("{key}daily series of the files' symbols, in order\n"),
+                dir,
+            ))
+        });
+        if let Some((key, dir)) = &cache
+            && let Some(series) = crate::cache::load(dir, key)
+            && series.len() == symbols.len()
+            && series.iter().zip(symbols).all(|(s, sym)| &s.symbol == *sym)
+        {
+            return Ok(series);
+        }
+        use rayon::prelude::*;
+        let got: Vec<Result<DailySeries, DataError>> = symbols
+            .par_iter()
+            .map(|s| file_daily(root, by_symbol, s, opts))
+            .collect();
+        let out = got
+            .into_iter()
             .enumerate()
             .map(|(i, r)| r.map_err(|e| (i, e)))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some((key, dir)) = &cache {
+            crate::cache::store(dir, key, &out);
+        }
+        Ok(out)
     }
 }
 
