@@ -4,6 +4,7 @@
 //! ratcheted stops (§6) and dust (§7). Every decision leaves a [`DayRecord`] with the numbers
 //! behind it, from which the targets, snapshot and desired-trades files are written (§8).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 
@@ -11,7 +12,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_core::vocab::Purpose;
-use systrade_core::{Market, Symbol};
+use systrade_core::{DailyBar, Market, Symbol};
 use systrade_portfolio::{
     Covariance, SampleCovariance, VolTargetParams, VolTargetResult, target_vol_weights,
 };
@@ -263,6 +264,43 @@ struct Close {
     ret: Option<f64>,
 }
 
+/// Feeds one ticker the bars that became visible since it was last fed; returns them.
+fn feed_ticker<'a>(
+    view: &MarketView<'a>,
+    sym: &Symbol,
+    st: &mut TickerState,
+    signal: &SignalParams,
+    keep: usize,
+) -> Result<&'a [DailyBar], PipelineError> {
+    // A replay moves forward: scan on from what was fed, not search it all again.
+    let bars = view.history_from(sym, st.fed).bars();
+    if bars.len() < st.fed {
+        // A shorter history than last time is another dataset: start over.
+        let (stop, cooldown) = (st.stop, st.cooldown);
+        *st = fresh_state(signal)?;
+        (st.stop, st.cooldown) = (stop, cooldown);
+    }
+    let new = &bars[st.fed..];
+    for b in new {
+        st.signal.update(b);
+        let ret = st
+            .closes
+            .back()
+            .filter(|c| c.close > 0.0 && b.close > 0.0)
+            .map(|c| (b.close / c.close).ln());
+        st.closes.push_back(Close {
+            date: b.ts,
+            close: b.close,
+            ret,
+        });
+        if st.closes.len() > keep {
+            st.closes.pop_front();
+        }
+    }
+    st.fed = bars.len();
+    Ok(new)
+}
+
 fn fresh_state(p: &SignalParams) -> Result<TickerState, PipelineError> {
     Ok(TickerState {
         signal: TickerSignal::new(p).map_err(|e| PipelineError::Config(format!("signal.{e}")))?,
@@ -389,46 +427,42 @@ impl TrendStrategy {
         std::mem::take(&mut self.records)
     }
 
-    /// Feeds each ticker the bars that became visible; returns the latest bar date.
+    /// Feeds each ticker the bars that became visible; returns the latest bar date. Many
+    /// tickers are fed in parallel (each its own state); the grid's dates are taken after,
+    /// in ticker order.
     fn feed(&mut self, view: &MarketView<'_>) -> Result<Option<NaiveDate>, PipelineError> {
         let keep = self.p.sizing.cov_window + 1;
-        let mut latest = None;
-        for (sym, st) in self.tickers.iter().zip(self.state.iter_mut()) {
-            // A replay moves forward: scan on from what was fed, not search it all again.
-            let bars = view.history_from(sym, st.fed).bars();
-            if bars.len() < st.fed {
-                // A shorter history than last time is another dataset: start over.
-                let (stop, cooldown) = (st.stop, st.cooldown);
-                *st = fresh_state(&self.p.signal)?;
-                (st.stop, st.cooldown) = (stop, cooldown);
+        let signal = &self.p.signal;
+        let one = |(sym, st): (&Symbol, &mut TickerState)| feed_ticker(view, sym, st, signal, keep);
+        let fed: Vec<&[DailyBar]> = if self.tickers.len() >= 256 {
+            use rayon::prelude::*;
+            self.tickers
+                .par_iter()
+                .zip(self.state.par_iter_mut())
+                .map(one)
+                .collect::<Result<_, _>>()?
+        } else {
+            self.tickers
+                .iter()
+                .zip(self.state.iter_mut())
+                .map(one)
+                .collect::<Result<_, _>>()?
+        };
+        for b in fed.into_iter().flatten() {
+            // Most tickers bring the date the one before them did.
+            if self.dates.last() != Some(&b.ts) {
+                self.dates.insert(b.ts);
             }
-            for b in &bars[st.fed..] {
-                st.signal.update(b);
-                let ret = st
-                    .closes
-                    .back()
-                    .filter(|c| c.close > 0.0 && b.close > 0.0)
-                    .map(|c| (b.close / c.close).ln());
-                st.closes.push_back(Close {
-                    date: b.ts,
-                    close: b.close,
-                    ret,
-                });
-                if st.closes.len() > keep {
-                    st.closes.pop_front();
-                }
-                // Most tickers bring the date the one before them did.
-                if self.dates.last() != Some(&b.ts) {
-                    self.dates.insert(b.ts);
-                }
-            }
-            st.fed = bars.len();
-            latest = latest.max(bars.last().map(|b| b.ts));
         }
         while self.dates.len() > keep {
             self.dates.pop_first();
         }
-        Ok(latest)
+        // The latest visible bar of any ticker (each ticker's last close is its last bar).
+        Ok(self
+            .state
+            .iter()
+            .filter_map(|st| st.closes.back().map(|c| c.date))
+            .max())
     }
 
     /// Daily log returns on the date grid (None where either close is missing).
@@ -484,9 +518,10 @@ impl TrendStrategy {
         cands.sort_by_cached_key(|(i, c)| (std::cmp::Reverse(count(c)), *i));
         let mut chosen: Vec<(usize, Vec<Option<f64>>)> = Vec::new();
         for (i, col) in cands {
+            // At least two returns, not all equal (no copy: this runs per name and session).
             let var_ok = {
-                let xs: Vec<f64> = col.iter().flatten().copied().collect();
-                xs.len() >= 2 && xs.iter().any(|x| *x != xs[0])
+                let mut xs = col.iter().flatten();
+                xs.next().is_some_and(|first| xs.any(|x| x != first))
             };
             // A column without gaps shares every return each member has (at least two).
             let complete = col.iter().all(Option::is_some);
@@ -616,6 +651,9 @@ impl Strategy for TrendStrategy {
         let (sized, sizing) = self.size(&finals);
 
         let mut decision = Decision::default();
+        // Gathered in ticker order and built into the maps at once (not searched per ticker).
+        let mut targets = Vec::with_capacity(n);
+        let mut stops = Vec::new();
         let mut rows = Vec::with_capacity(n);
         let equity = pf.equity;
         for i in 0..n {
@@ -730,10 +768,10 @@ impl Strategy for TrendStrategy {
             if let Some(level) = stop
                 && data_ok[i]
             {
-                decision.stops.insert(sym.clone(), level);
+                stops.push((sym.clone(), level));
             }
             st.stop = stop;
-            decision.set(&sym, target, reason.as_str());
+            targets.push((sym.clone(), target, reason.as_str()));
             rows.push(TickerRow {
                 ticker: sym,
                 sleeve: self.p.sleeves[self.sleeve_of[i]].name.clone(),
@@ -768,6 +806,12 @@ impl Strategy for TrendStrategy {
             });
         }
         self.last_decided = Some(latest);
+        decision.reasons = targets
+            .iter()
+            .map(|(s, _, r)| (s.clone(), Cow::Borrowed(*r)))
+            .collect();
+        decision.targets = targets.into_iter().map(|(s, t, _)| (s, t)).collect();
+        decision.stops = stops.into_iter().collect();
 
         let d = &mut decision.diagnostics;
         d.insert("vol_pre_cap".into(), sizing.vol_pre_cap);
