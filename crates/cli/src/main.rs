@@ -6,11 +6,6 @@ mod exit;
 
 use clap::Parser;
 
-/// mimalloc: a replay allocates and frees small buffers per ticker and session; glibc's
-/// allocator spent a sixth of a 2,000-name plan on it.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     // `systrade … | head` should end quietly like any Unix tool, not panic on a closed pipe:
     // restore the default SIGPIPE action that the Rust runtime turns off.
