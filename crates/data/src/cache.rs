@@ -97,14 +97,14 @@ pub fn store(dir: &Path, key: &str, series: &[DailySeries]) {
 fn put(dir: &Path, key: &str, bytes: &[u8]) {
     use std::io::Write;
     let _ = std::fs::create_dir_all(dir);
-    let written = tempfile::Builder::new()
+    // A cache that cannot be written is ignored (module docs).
+    let _ = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
         .and_then(|mut tmp| {
             tmp.write_all(bytes)?;
             tmp.persist(file_for(dir, key)).map_err(|e| e.error)
         });
-    drop(written);
     prune(dir);
 }
 

@@ -124,16 +124,21 @@ impl SampleCovariance {
         }
         // Rows of the columns with gaps (each pair of two such columns computed once).
         let gaps: Vec<usize> = (0..k).filter(|i| place[*i].is_none()).collect();
+        // Each asset's place among the columns with a gap.
+        let mut gap_of: Vec<Option<usize>> = vec![None; k];
+        for (a, g) in gaps.iter().enumerate() {
+            gap_of[*g] = Some(a);
+        }
         let mut gapped: Vec<(usize, Vec<f64>)> = gaps.iter().map(|g| (*g, vec![0.0; k])).collect();
         for (a, &g) in gaps.iter().enumerate() {
             for j in 0..k {
-                let later_gap = place[j].is_none() && j < g;
-                if later_gap {
-                    continue; // filled from that column's row
+                // A pair with an earlier gapped column was filled from that column's row.
+                if gap_of[j].is_some() && j < g {
+                    continue;
                 }
                 let v = gapped_pair(&columns[g], &columns[j], (g.min(j), g.max(j)))? * annualise;
                 gapped[a].1[j] = v;
-                if let Some(b) = gaps.iter().position(|h| *h == j).filter(|b| *b != a) {
+                if let Some(b) = gap_of[j].filter(|b| *b != a) {
                     gapped[b].1[g] = v;
                 }
             }
