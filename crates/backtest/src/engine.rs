@@ -624,6 +624,36 @@ fn bar_on(today: &[(&Symbol, DailyBar)], symbol: &Symbol) -> Option<DailyBar> {
         .map(|i| today[i].1)
 }
 
+/// Sets each of today's closes in `closes`. Today's bars come in universe order; when that
+/// is ascending (a strategy's universe usually is), one walk along the map finds them all
+/// instead of a search per symbol and session.
+fn set_closes(closes: &mut BTreeMap<Symbol, f64>, today: &[(&Symbol, DailyBar)]) {
+    let ascending = today.windows(2).all(|w| w[0].0 < w[1].0);
+    if !(ascending && today.len() * 8 >= closes.len()) {
+        for (s, b) in today {
+            match closes.get_mut(*s) {
+                Some(c) => *c = b.close,
+                None => {
+                    closes.insert((*s).clone(), b.close);
+                }
+            }
+        }
+        return;
+    }
+    let mut new = Vec::new();
+    let mut at = closes.iter_mut().peekable();
+    for (s, b) in today {
+        while at.next_if(|(k, _)| *k < *s).is_some() {}
+        match at.next_if(|(k, _)| *k == *s) {
+            Some((_, c)) => *c = b.close,
+            None => new.push((*s, b.close)),
+        }
+    }
+    for (s, c) in new {
+        closes.insert(s.clone(), c);
+    }
+}
+
 /// True when an order only shrinks the position toward zero (it frees cash).
 fn reduces(target: Target, held: f64) -> bool {
     match target {
@@ -648,6 +678,17 @@ fn side_of(target: Target, held: f64) -> Side {
 
 /// Runs `strategy` over `data` (daily bars per symbol, sorted by date).
 pub fn run(
+    strategy: &mut dyn Strategy,
+    data: &BTreeMap<Symbol, Vec<DailyBar>>,
+    cfg: &BacktestConfig,
+) -> Result<BacktestResult, BacktestError> {
+    // The replay runs on a thread of the pool: a strategy that works its tickers in parallel
+    // every session then joins its helpers there instead of putting the caller to sleep and
+    // waking it once per session (on the caller's own thread it would wait on the pool).
+    rayon::scope(|_| replay(strategy, data, cfg))
+}
+
+fn replay(
     strategy: &mut dyn Strategy,
     data: &BTreeMap<Symbol, Vec<DailyBar>>,
     cfg: &BacktestConfig,
@@ -756,14 +797,7 @@ pub fn run(
         if !st.stops.is_empty() {
             st.check_stops(date, &today)?;
         }
-        for (s, b) in &today {
-            match st.last_close.get_mut(*s) {
-                Some(c) => *c = b.close,
-                None => {
-                    st.last_close.insert((*s).clone(), b.close);
-                }
-            }
-        }
+        set_closes(&mut st.last_close, &today);
 
         // Decide after the close: the view holds bars dated on or before `date`.
         let cut = date.succ_opt().unwrap_or(date);
@@ -1072,4 +1106,42 @@ pub fn sma_cross_kernel(
         exits,
         metrics,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The walk along the map sets exactly what one search per symbol sets.
+        #[test]
+        fn set_closes_equals_a_search_per_symbol(
+            known in proptest::collection::btree_map(0usize..40, 0.0f64..10.0, 0..40),
+            today in proptest::collection::vec((0usize..40, 0.0f64..10.0), 0..40),
+            ascending in any::<bool>(),
+        ) {
+            let name = |i: usize| Symbol::new(format!("S{i:02}")).unwrap();
+            let mut today: Vec<(Symbol, f64)> = today.into_iter().map(|(i, c)| (name(i), c)).collect();
+            if ascending {
+                today.sort_by(|a, b| a.0.cmp(&b.0));
+                today.dedup_by(|a, b| a.0 == b.0);
+            }
+            let bars: Vec<(&Symbol, DailyBar)> = today
+                .iter()
+                .map(|(s, c)| {
+                    let ts = NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
+                    (s, DailyBar { ts, open: *c, high: *c, low: *c, close: *c, volume: 1.0 })
+                })
+                .collect();
+            let start: BTreeMap<Symbol, f64> = known.into_iter().map(|(i, c)| (name(i), c)).collect();
+            let mut walked = start.clone();
+            set_closes(&mut walked, &bars);
+            let mut searched = start;
+            for (s, b) in &bars {
+                searched.insert((*s).clone(), b.close);
+            }
+            prop_assert_eq!(walked, searched);
+        }
+    }
 }

@@ -7,12 +7,13 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_core::vocab::Purpose;
-use systrade_core::{DailyBar, Market, Symbol};
+use systrade_core::{DailyBar, HistoryView, Market, Symbol};
 use systrade_portfolio::{
     Covariance, SampleCovariance, VolTargetParams, VolTargetResult, target_vol_weights,
 };
@@ -114,7 +115,8 @@ impl TrendParams {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TickerRow {
     pub ticker: Symbol,
-    pub sleeve: String,
+    /// The sleeve's name (shared by its rows: one per ticker and session).
+    pub sleeve: Arc<str>,
     /// §1 data quality: the T−1 bar exists, is not stale and passes validation.
     pub data_ok: bool,
     /// The date of the last bar the decision saw.
@@ -193,6 +195,8 @@ pub struct TrendStrategy {
     market: Market,
     tickers: Vec<Symbol>,
     sleeve_of: Vec<usize>,
+    /// The sleeves' names, as the rows carry them.
+    sleeve_names: Vec<Arc<str>>,
     state: Vec<TickerState>,
     /// Union of the tickers' recent bar dates (the covariance's grid).
     dates: BTreeSet<NaiveDate>,
@@ -264,16 +268,13 @@ struct Close {
     ret: Option<f64>,
 }
 
-/// Feeds one ticker the bars that became visible since it was last fed; returns them.
+/// Feeds one ticker the bars of its visible history `bars` it was not fed yet; returns them.
 fn feed_ticker<'a>(
-    view: &MarketView<'a>,
-    sym: &Symbol,
+    bars: &'a [DailyBar],
     st: &mut TickerState,
     signal: &SignalParams,
     keep: usize,
 ) -> Result<&'a [DailyBar], PipelineError> {
-    // A replay moves forward: scan on from what was fed, not search it all again.
-    let bars = view.history_from(sym, st.fed).bars();
     if bars.len() < st.fed {
         // A shorter history than last time is another dataset: start over.
         let (stop, cooldown) = (st.stop, st.cooldown);
@@ -337,6 +338,11 @@ impl TrendStrategy {
             name: "trend".into(),
             tickers: pairs.iter().map(|(t, _)| t.clone()).collect(),
             sleeve_of: pairs.iter().map(|(_, k)| *k).collect(),
+            sleeve_names: p
+                .sleeves
+                .iter()
+                .map(|s| Arc::from(s.name.as_str()))
+                .collect(),
             state,
             p,
             market,
@@ -430,19 +436,23 @@ impl TrendStrategy {
     /// Feeds each ticker the bars that became visible; returns the latest bar date. Many
     /// tickers are fed in parallel (each its own state); the grid's dates are taken after,
     /// in ticker order.
-    fn feed(&mut self, view: &MarketView<'_>) -> Result<Option<NaiveDate>, PipelineError> {
+    fn feed<'v>(&mut self, view: &MarketView<'v>) -> Result<Option<NaiveDate>, PipelineError> {
         let keep = self.p.sizing.cov_window + 1;
         let signal = &self.p.signal;
-        let one = |(sym, st): (&Symbol, &mut TickerState)| feed_ticker(view, sym, st, signal, keep);
+        // A replay moves forward: each history is scanned on from what was fed.
+        let state = &self.state;
+        let visible = view.histories_from(&self.tickers, |i| state[i].fed);
+        let one =
+            |(h, st): (&HistoryView<'v>, &mut TickerState)| feed_ticker(h.bars(), st, signal, keep);
         let fed: Vec<&[DailyBar]> = if self.tickers.len() >= 256 {
             use rayon::prelude::*;
-            self.tickers
+            visible
                 .par_iter()
                 .zip(self.state.par_iter_mut())
                 .map(one)
                 .collect::<Result<_, _>>()?
         } else {
-            self.tickers
+            visible
                 .iter()
                 .zip(self.state.iter_mut())
                 .map(one)
@@ -642,25 +652,33 @@ impl Strategy for TrendStrategy {
             .collect();
         // §1 warm-up counts every window, the covariance's too.
         let cov_bars = self.p.sizing.cov_window + 1;
-        let member = self.members_on(as_of);
+        let mut member = self.members_on(as_of);
         let finals: Vec<Option<f64>> = snaps
             .iter()
             .zip(&member)
             .map(|(s, m)| s.final_signal.filter(|_| s.bars > cov_bars && m.is_none()))
             .collect();
-        let (sized, sizing) = self.size(&finals);
+        let (mut sized, sizing) = self.size(&finals);
 
         let mut decision = Decision::default();
         // Gathered in ticker order and built into the maps at once (not searched per ticker).
         let mut targets = Vec::with_capacity(n);
         let mut stops = Vec::new();
-        let mut rows = Vec::with_capacity(n);
+        // Keeping only the last record, the one before gives its rows' buffer.
+        let mut rows = if self.record {
+            Vec::with_capacity(n)
+        } else {
+            let mut v = self.records.pop().map(|r| r.rows).unwrap_or_default();
+            v.clear();
+            v
+        };
         let equity = pf.equity;
-        for i in 0..n {
+        for (i, snap) in snaps.into_iter().enumerate() {
             let sym = self.tickers[i].clone();
-            let snap = &snaps[i];
-            let (sigma, raw_weight, w, excluded) = sized[i].clone();
-            let excluded = member[i].clone().or(excluded);
+            let (sigma, raw_weight, w, excluded) = std::mem::take(&mut sized[i]);
+            let outside = member[i].take();
+            let left_universe = outside.is_some();
+            let excluded = outside.or(excluded);
             let st = &mut self.state[i];
             let is_new_stop_out = |d: NaiveDate| match self.last_decided {
                 Some(prev) => d > prev,
@@ -725,7 +743,7 @@ impl Strategy for TrendStrategy {
             }
 
             // A ticker that left the universe is closed whatever its size.
-            if member[i].is_some() && holding {
+            if left_universe && holding {
                 reason = TradeReason::Trade;
                 trade = -current;
                 close_all = true;
@@ -774,10 +792,10 @@ impl Strategy for TrendStrategy {
             targets.push((sym.clone(), target, reason.as_str()));
             rows.push(TickerRow {
                 ticker: sym,
-                sleeve: self.p.sleeves[self.sleeve_of[i]].name.clone(),
+                sleeve: Arc::clone(&self.sleeve_names[self.sleeve_of[i]]),
                 data_ok: data_ok[i],
                 last_bar: last_bar[i],
-                signal: snap.clone(),
+                signal: snap,
                 sigma,
                 raw_weight,
                 excluded,

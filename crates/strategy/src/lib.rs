@@ -90,6 +90,36 @@ impl<'a> MarketView<'a> {
         )
     }
 
+    /// The visible histories of `symbols`, the `i`-th scanned on from `hint(i)` (as
+    /// [`MarketView::history_from`]). Symbols in ascending order, many against the data's, are
+    /// found in one walk along the data's sorted keys instead of a search each.
+    pub fn histories_from(
+        &self,
+        symbols: &[Symbol],
+        hint: impl Fn(usize) -> usize,
+    ) -> Vec<HistoryView<'a>> {
+        let walk = symbols.len() * 8 >= self.data.len() && symbols.windows(2).all(|w| w[0] < w[1]);
+        if !walk {
+            return symbols
+                .iter()
+                .enumerate()
+                .map(|(i, s)| self.history_from(s, hint(i)))
+                .collect();
+        }
+        let mut keys = self.data.iter().peekable();
+        symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                while keys.next_if(|(k, _)| *k < s).is_some() {}
+                let bars = keys
+                    .next_if(|(k, _)| *k == s)
+                    .map_or(&[][..], |(_, v)| v.as_slice());
+                HistoryView::before_from(bars, self.cut, hint(i))
+            })
+            .collect()
+    }
+
     /// Symbols in the view, in order.
     pub fn symbols(&self) -> impl Iterator<Item = &'a Symbol> + 'a {
         self.data.keys()
