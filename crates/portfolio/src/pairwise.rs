@@ -83,44 +83,30 @@ impl SampleCovariance {
         if columns.iter().any(|c| c.len() != n) {
             return Err(PortfolioError::Input("columns of different lengths".into()));
         }
-        // Complete columns, centred on their mean (`None` for a column with a gap).
-        let centred: Vec<Option<Vec<f64>>> = columns
-            .iter()
-            .map(|c| {
-                let xs: Vec<f64> = c.iter().map_while(|x| *x).collect();
-                (xs.len() == n && n >= 2).then(|| {
-                    let mean = xs.iter().sum::<f64>() / n as f64;
-                    xs.iter().map(|x| x - mean).collect()
-                })
-            })
-            .collect();
+        // The complete columns and each one's place among them.
         let mut place: Vec<Option<usize>> = vec![None; k];
         let mut complete = Vec::new();
-        for (i, c) in centred.iter().enumerate() {
-            if c.is_some() {
+        for (i, col) in columns.iter().enumerate() {
+            if n >= 2 && col.iter().all(Option::is_some) {
                 place[i] = Some(complete.len());
                 complete.push(i);
             }
         }
         let c = complete.len();
+        // Each complete column centred on its mean, written row by row, and its variance:
+        // Σ x² from −0.0 in row order, as the matrix's.
         let mut by_row = vec![0.0; n * c];
-        for (i, col) in centred.iter().enumerate() {
-            if let (Some(col), Some(p)) = (col, place[i]) {
-                for (t, x) in col.iter().enumerate() {
-                    by_row[t * c + p] = *x;
-                }
-            }
-        }
-        // The variances of complete columns: Σ x² from −0.0 in row order, as the matrix's.
         let mut diag = vec![0.0; k];
-        for (i, col) in centred.iter().enumerate() {
-            if let Some(col) = col {
-                let mut s = -0.0;
-                for x in col {
-                    s += x * x;
-                }
-                diag[i] = s / (n as f64 - 1.0) * annualise;
+        for (p, &i) in complete.iter().enumerate() {
+            let col = &columns[i];
+            let mean = col.iter().flatten().sum::<f64>() / n as f64;
+            let mut s = -0.0;
+            for (t, x) in col.iter().flatten().enumerate() {
+                let d = x - mean;
+                by_row[t * c + p] = d;
+                s += d * d;
             }
+            diag[i] = s / (n as f64 - 1.0) * annualise;
         }
         // Rows of the columns with gaps (each pair of two such columns computed once).
         let gaps: Vec<usize> = (0..k).filter(|i| place[*i].is_none()).collect();

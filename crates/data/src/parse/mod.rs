@@ -94,7 +94,14 @@ impl<'a> Records<'a> {
     pub(crate) fn next_into(&mut self, rec: &mut StringRecord) -> Result<Option<u64>, DataError> {
         match &mut self.inner {
             RecordsInner::Csv(r) => match r.read_record(rec) {
-                Ok(true) => Ok(Some(rec.position().map(|p| p.line()).unwrap_or(0))),
+                Ok(true) => {
+                    // Trimmed here, only when a field needs it (the reader's own trim
+                    // rebuilds every record).
+                    if needs_trim(rec) {
+                        rec.trim();
+                    }
+                    Ok(Some(rec.position().map(|p| p.line()).unwrap_or(0)))
+                }
                 Ok(false) => Ok(None),
                 Err(e) => Err(csv_error(self.path, &e)),
             },
@@ -104,6 +111,14 @@ impl<'a> Records<'a> {
             })),
         }
     }
+}
+
+/// True when a field may start or end with whitespace (ASCII, or any non-ASCII character,
+/// which may be Unicode whitespace: `StringRecord::trim` decides those).
+fn needs_trim(rec: &StringRecord) -> bool {
+    let edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_whitespace() || !b.is_ascii());
+    rec.iter()
+        .any(|f| edge(f.as_bytes().first()) || edge(f.as_bytes().last()))
 }
 
 fn csv_error(path: &Path, e: &csv::Error) -> DataError {
@@ -161,7 +176,7 @@ pub fn parse_bytes(
     } else {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
-            .trim(csv::Trim::All)
+            .trim(csv::Trim::Headers)
             .from_reader(bytes);
         let header = rdr.headers().map_err(|e| csv_error(path, &e))?.clone();
         (
@@ -299,6 +314,30 @@ mod tests {
             symbol_from_stem("cdi_daily_2015"),
             ("cdi_daily_2015".into(), None)
         );
+    }
+
+    #[test]
+    fn test_fields_are_trimmed_as_the_reader_would() {
+        // Spaces, tabs and Unicode whitespace (no-break, ideographic) around fields.
+        let padded = "date , open,high,low,close,volume\n\
+                      2024-01-02 , 1.5,2,1,\t1.75 ,100\n\
+                      \u{a0}2024-01-03,1.5,2,1,1.8\u{3000},100\n\
+                      2024-01-04,1.5,2,1,1.9,100\n";
+        let plain = "date,open,high,low,close,volume\n\
+                     2024-01-02,1.5,2,1,1.75,100\n\
+                     2024-01-03,1.5,2,1,1.8,100\n\
+                     2024-01-04,1.5,2,1,1.9,100\n";
+        let opts = ParseOptions::default();
+        let a = parse_bytes(Path::new("X.csv"), padded.as_bytes(), &opts).unwrap();
+        let b = parse_bytes(Path::new("X.csv"), plain.as_bytes(), &opts).unwrap();
+        assert_eq!(a.content, b.content);
+        assert_eq!(a.rows_read, 3);
+        let mut rec = StringRecord::from(vec!["a", "b"]);
+        assert!(!needs_trim(&rec));
+        for f in [" a", "a\t", "\u{a0}a", "é"] {
+            rec = StringRecord::from(vec!["x", f]);
+            assert!(needs_trim(&rec), "{f:?}");
+        }
     }
 
     #[test]
