@@ -55,6 +55,8 @@ pub fn cost_grid<S: Strategy>(
                     fee_bps: bps,
                     ..cfg.costs
                 },
+                // Only the summary counts: no decision is kept.
+                record_decisions: crate::KeepDecisions::None,
                 ..cfg.clone()
             };
             let r = run(&mut make()?, data, &c)?;

@@ -238,7 +238,8 @@ impl Study {
         match (self.configure(combo)?, &self.inputs) {
             (Configured::Trend(cfg, params), Inputs::Trend(l)) => {
                 let engine = trend::engine_for(&cfg, &params, l.market, cfg.backtest.cash, window);
-                let strategy = l.strategy_with(*params)?;
+                // Only the result counts: no decision's per-ticker record is kept.
+                let strategy = l.strategy_with(*params)?.keep_records(false);
                 let (r, _) = trend::run_limited(
                     strategy,
                     &l.data,

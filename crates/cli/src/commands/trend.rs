@@ -39,12 +39,13 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     let grid = if levels.is_empty() {
         None
     } else {
-        // The same strategy as the run: its universe and its [safety] limits.
+        // The same strategy as the run: its universe and its [safety] limits (only the
+        // result counts: no decision's per-ticker record is kept).
         let make = || {
             l.strategy()
                 .map(|s| {
                     systrade_backtest::overlay::Gated::new(
-                        s,
+                        s.keep_records(false),
                         systrade_systems::trend::limits_of(&l.cfg.safety),
                     )
                 })
