@@ -468,3 +468,85 @@ fn test_the_data_cache_changes_nothing_and_follows_the_files() {
     assert_ne!(changed_off, off);
     assert_eq!(backtest("changed", s(&cache)), changed_off);
 }
+
+/// The per-ticker tables are written as the replay goes, into temporary files: a run refused
+/// after its replay leaves no folder behind, and an earlier run's files exactly as they were.
+#[test]
+fn test_a_refused_backtest_leaves_the_folder_as_it_was() {
+    let Some(data) = shared("data/crypto_binance_spot/1d") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crypto_config(dir.path(), &data, "2021-03-01", "2021-08-31");
+    // Valid text, refused once the run's returns are known (no data in the window).
+    let refused = "train=2015-01-01..2015-06-30,holdout=2015-07-01..2015-12-31";
+    let new = dir.path().join("new");
+    let r = run(&[
+        "backtest",
+        "--config",
+        s(&cfg),
+        "--split",
+        refused,
+        "--out",
+        s(&new),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no data in the backtest's range"),
+        "{}",
+        r.stderr
+    );
+    assert!(!new.exists(), "a refused run made its folder");
+
+    let out = dir.path().join("out");
+    let r = run(&[
+        "backtest",
+        "--config",
+        s(&cfg),
+        "--logs",
+        "full",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let files = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut all: Vec<(String, Vec<u8>)> = walk(d)
+            .into_iter()
+            .map(|p| {
+                let name = p.strip_prefix(d).unwrap().display().to_string();
+                (name, std::fs::read(&p).unwrap())
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    let before = files(&out);
+    let names: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
+    for f in ["targets.csv", "snapshots.csv", "logs/desired_trades.jsonl"] {
+        assert!(names.contains(&f), "{f} missing: {names:?}");
+    }
+    let r = run(&[
+        "backtest",
+        "--config",
+        s(&cfg),
+        "--split",
+        refused,
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(files(&out), before, "a refused run changed the folder");
+}
+
+fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -1,7 +1,9 @@
 //! Atomic file writes: a reader sees the old file or the new one, never half of one.
 
-use std::io::Write;
-use std::path::Path;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
 
 use serde::Serialize;
 
@@ -18,30 +20,79 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CoreError + '_ {
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced and then
 /// renamed over the target. Creates the parent folder when missing.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(io_err(path))?;
-    tmp.write_all(bytes).map_err(io_err(path))?;
-    // A temporary file is private (0600); the artifact it becomes is an ordinary file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
+    let mut w = AtomicWriter::create(path)?;
+    w.write_all(bytes).map_err(io_err(path))?;
+    w.commit()
+}
+
+/// A file written as it is produced and put in place at once: the text goes to a temporary
+/// file in the target's folder; [`AtomicWriter::commit`] syncs it and renames it over the
+/// target. Dropped without a commit, the temporary file is removed and the target is as it
+/// was (a reader sees the old file or the new one, never half of one).
+pub struct AtomicWriter {
+    path: PathBuf,
+    out: BufWriter<NamedTempFile>,
+}
+
+impl AtomicWriter {
+    /// Starts the file that will become `path`; creates the parent folder when missing.
+    pub fn create(path: &Path) -> Result<Self, CoreError> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(dir)
             .map_err(io_err(path))?;
+        Ok(AtomicWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 16, tmp),
+        })
     }
-    tmp.as_file().sync_all().map_err(io_err(path))?;
-    tmp.persist(path).map_err(|e| CoreError::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
+
+    /// The file this one becomes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes, syncs and renames the file over its target.
+    pub fn commit(self) -> Result<(), CoreError> {
+        let path = self.path;
+        let tmp = self.out.into_inner().map_err(|e| CoreError::Io {
+            path: path.clone(),
+            source: e.into_error(),
+        })?;
+        // A temporary file is private (0600); the artifact it becomes is an ordinary file.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(io_err(&path))?;
+        }
+        tmp.as_file().sync_all().map_err(io_err(&path))?;
+        tmp.persist(&path).map_err(|e| CoreError::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// Writes a value as canonical pretty JSON, atomically.
@@ -66,5 +117,30 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "no temp files left: {names:?}");
+    }
+
+    #[test]
+    fn test_a_writer_dropped_without_commit_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.csv");
+        write_atomic(&p, b"old\n").unwrap();
+        let mut w = AtomicWriter::create(&p).unwrap();
+        w.write_all(b"new, half").unwrap();
+        drop(w);
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old\n");
+        let mut w = AtomicWriter::create(&p).unwrap();
+        w.write_all(b"new\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "old\n",
+            "not before the commit"
+        );
+        w.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp files left"
+        );
     }
 }

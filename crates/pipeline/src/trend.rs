@@ -164,6 +164,10 @@ pub struct TickerRow {
     pub qty_after: f64,
 }
 
+/// Takes each decision's record as the strategy makes it (see
+/// [`TrendStrategy::stream_records`]).
+pub type RecordSink = Box<dyn FnMut(&DayRecord) + Send>;
+
 /// One decision: the portfolio it started from, the sizing diagnostics and every ticker.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DayRecord {
@@ -204,6 +208,8 @@ pub struct TrendStrategy {
     last_decided: Option<NaiveDate>,
     record: bool,
     records: Vec<DayRecord>,
+    /// Where each record goes as it is made (then only the last is kept).
+    sink: Option<RecordSink>,
     /// A dynamic universe: only its members get a signal.
     universe: Option<CapUniverse>,
     /// The members as last ranked.
@@ -350,6 +356,7 @@ impl TrendStrategy {
             last_decided: None,
             record: true,
             records: Vec::new(),
+            sink: None,
             universe: None,
             members: None,
         })
@@ -397,6 +404,14 @@ impl TrendStrategy {
     /// Keep every decision's record (default) or only the last one.
     pub fn keep_records(mut self, all: bool) -> Self {
         self.record = all;
+        self
+    }
+
+    /// Hands each decision's record to `sink` as it is made and keeps only the last: a long
+    /// replay's per-ticker tables are written as it goes instead of held until its end.
+    pub fn stream_records(mut self, sink: RecordSink) -> Self {
+        self.sink = Some(sink);
+        self.record = false;
         self
     }
 
@@ -847,14 +862,18 @@ impl Strategy for TrendStrategy {
         if !self.record {
             self.records.clear();
         }
-        self.records.push(DayRecord {
+        let record = DayRecord {
             as_of,
             decided: latest,
             equity,
             cash: pf.cash,
             sizing,
             rows,
-        });
+        };
+        if let Some(sink) = &mut self.sink {
+            sink(&record);
+        }
+        self.records.push(record);
         decision
     }
 }
@@ -921,9 +940,16 @@ pub fn targets_csv(r: &DayRecord) -> String {
 pub fn targets_history_csv(records: &[DayRecord]) -> String {
     let mut out = format!("as_of,{TARGETS_HEADER}\n");
     for r in records {
-        for line in targets_rows(r).lines() {
-            let _ = writeln!(out, "{},{line}", r.as_of);
-        }
+        out.push_str(&targets_history_rows(r));
+    }
+    out
+}
+
+/// One decision's rows of a backtest's `targets.csv` (no header).
+pub fn targets_history_rows(r: &DayRecord) -> String {
+    let mut out = String::new();
+    for line in targets_rows(r).lines() {
+        let _ = writeln!(out, "{},{line}", r.as_of);
     }
     out
 }

@@ -26,6 +26,7 @@ pub mod study;
 pub mod table;
 pub mod tearsheet;
 pub mod trend;
+pub mod trend_tables;
 
 /// A [`systrade_core::BadInput`] as an `anyhow` error (exit code 2).
 pub fn bad(m: impl Into<String>) -> anyhow::Error {

@@ -8,13 +8,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use systrade_backtest::{BacktestConfig, BacktestError, BacktestResult, CostModel, write_outputs};
-use systrade_core::fsio::write_atomic;
 use systrade_core::{DailyBar, Market, Symbol};
 use systrade_data::DataSource;
-use systrade_pipeline::trend::{
-    CapUniverse, DayRecord, SNAPSHOT_HEADER, TrendParams, TrendStrategy, desired_trades_jsonl,
-    snapshot_rows, targets_history_csv,
-};
+use systrade_pipeline::trend::{CapUniverse, TrendParams, TrendStrategy};
 
 use systrade_config::ReadOptions;
 use systrade_config::trend::TrendConfig;
@@ -228,33 +224,6 @@ pub fn engine_for(
     }
 }
 
-/// Writes the strategy's own artifacts beside the engine's: `targets.csv`, `snapshots.csv`
-/// and, with `full_logs`, `logs/desired_trades.jsonl` (every gate's verdict for every ticker
-/// and session: the bulk of a large universe's output).
-pub fn write_strategy_outputs(
-    records: &[DayRecord],
-    out: &Path,
-    full_logs: bool,
-) -> anyhow::Result<()> {
-    let mut snaps = format!("{SNAPSHOT_HEADER}\n");
-    for r in records {
-        snaps.push_str(&snapshot_rows(r));
-    }
-    write_atomic(
-        &out.join("targets.csv"),
-        targets_history_csv(records).as_bytes(),
-    )?;
-    write_atomic(&out.join("snapshots.csv"), snaps.as_bytes())?;
-    let log = out.join("logs/desired_trades.jsonl");
-    if full_logs {
-        write_atomic(&log, desired_trades_jsonl(records)?.as_bytes())?;
-    } else if log.exists() {
-        // A lean run into a folder of an earlier full one: no stale log beside new files.
-        std::fs::remove_file(&log).with_context(|| format!("removing {}", log.display()))?;
-    }
-    Ok(())
-}
-
 pub fn pct(x: Option<f64>) -> String {
     x.map(|v| format!("{:.2}%", v * 100.0))
         .unwrap_or_else(|| "n/a".into())
@@ -280,14 +249,33 @@ pub fn run_checked(
     full_logs: bool,
     check: impl FnOnce(&BacktestResult) -> anyhow::Result<()>,
 ) -> anyhow::Result<(BacktestResult, f64)> {
-    let t0 = Instant::now();
-    let (result, strategy) = run_limited(l.strategy()?, &l.data, cfg, limits_of(&l.cfg.safety))?;
-    let secs = t0.elapsed().as_secs_f64();
-    check(&result)?;
-    write_outputs(&result, out).with_context(|| format!("writing {}", out.display()))?;
-    write_strategy_outputs(strategy.records(), out, full_logs)
-        .with_context(|| format!("writing {}", out.display()))?;
-    Ok((result, secs))
+    let existed = out.exists();
+    let done = (|| {
+        // The strategy's own tables (`targets.csv`, `snapshots.csv`, with full logs
+        // `logs/desired_trades.jsonl`) are written as it decides, put in place after the
+        // engine's files.
+        let tables =
+            crate::trend_tables::Shared::new(crate::trend_tables::Tables::create(out, full_logs)?);
+        let strategy = l.strategy()?.stream_records(tables.sink());
+        let t0 = Instant::now();
+        let (result, strategy) = run_limited(strategy, &l.data, cfg, limits_of(&l.cfg.safety))?;
+        let secs = t0.elapsed().as_secs_f64();
+        drop(strategy);
+        let tables = tables.into_inner()?;
+        check(&result)?;
+        write_outputs(&result, out).with_context(|| format!("writing {}", out.display()))?;
+        tables
+            .commit(out)
+            .with_context(|| format!("writing {}", out.display()))?;
+        Ok((result, secs))
+    })();
+    if done.is_err() && !existed {
+        // Nothing was put in place: the folders made for the temporary files go too (only
+        // when empty, so nothing else is ever removed).
+        let _ = std::fs::remove_dir(out.join("logs"));
+        let _ = std::fs::remove_dir(out);
+    }
+    done
 }
 
 /// The limits of `[safety]` a backtest applies: the number of positions and the drawdown

@@ -1,0 +1,113 @@
+//! A trend backtest's per-ticker tables, written as the replay makes each decision: at
+//! thousands of names and years of sessions they are gigabytes held in memory otherwise.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use anyhow::Context;
+use systrade_core::fsio::AtomicWriter;
+use systrade_pipeline::trend::{
+    DayRecord, RecordSink, SNAPSHOT_HEADER, TARGETS_HEADER, desired_trades_jsonl, snapshot_rows,
+    targets_history_rows,
+};
+
+/// `targets.csv`, `snapshots.csv` and, with full logs, `logs/desired_trades.jsonl`, each
+/// written into a temporary file and put in place only by [`Tables::commit`]: a run that
+/// fails or is refused leaves the folder's files as they were.
+pub struct Tables {
+    targets: AtomicWriter,
+    snapshots: AtomicWriter,
+    log: Option<AtomicWriter>,
+    /// The first write that failed: the replay goes on, the run fails at the commit.
+    error: Option<anyhow::Error>,
+}
+
+impl Tables {
+    /// Starts the tables in `out` (created when missing).
+    pub fn create(out: &Path, full_logs: bool) -> anyhow::Result<Self> {
+        let start = |name: &str, header: Option<String>| -> anyhow::Result<AtomicWriter> {
+            let path = out.join(name);
+            let mut w = AtomicWriter::create(&path)?;
+            if let Some(h) = header {
+                writeln!(w, "{h}").with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(w)
+        };
+        Ok(Tables {
+            targets: start("targets.csv", Some(format!("as_of,{TARGETS_HEADER}")))?,
+            snapshots: start("snapshots.csv", Some(SNAPSHOT_HEADER.to_string()))?,
+            log: if full_logs {
+                Some(start("logs/desired_trades.jsonl", None)?)
+            } else {
+                None
+            },
+            error: None,
+        })
+    }
+
+    /// Appends one decision's rows to every table.
+    pub fn add(&mut self, r: &DayRecord) {
+        if self.error.is_none()
+            && let Err(e) = self.write(r)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn write(&mut self, r: &DayRecord) -> anyhow::Result<()> {
+        let put = |w: &mut AtomicWriter, text: &str| {
+            w.write_all(text.as_bytes())
+                .with_context(|| format!("writing {}", w.path().display()))
+        };
+        put(&mut self.targets, &targets_history_rows(r))?;
+        put(&mut self.snapshots, &snapshot_rows(r))?;
+        if let Some(log) = &mut self.log {
+            put(log, &desired_trades_jsonl(std::slice::from_ref(r))?)?;
+        }
+        Ok(())
+    }
+
+    /// Puts every table in place; a lean run into the folder of an earlier full one removes
+    /// that run's log (no stale log beside new files).
+    pub fn commit(self, out: &Path) -> anyhow::Result<()> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.targets.commit()?;
+        self.snapshots.commit()?;
+        let log = out.join("logs/desired_trades.jsonl");
+        match self.log {
+            Some(w) => w.commit()?,
+            None if log.exists() => {
+                std::fs::remove_file(&log).with_context(|| format!("removing {}", log.display()))?
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+/// Tables a strategy writes into as it decides (see `TrendStrategy::stream_records`).
+#[derive(Clone)]
+pub struct Shared(Arc<Mutex<Tables>>);
+
+impl Shared {
+    pub fn new(t: Tables) -> Self {
+        Shared(Arc::new(Mutex::new(t)))
+    }
+
+    /// The sink to hand the strategy.
+    pub fn sink(&self) -> RecordSink {
+        let t = Arc::clone(&self.0);
+        // A panic while writing would have ended the run; its tables are still consistent.
+        Box::new(move |r: &DayRecord| t.lock().unwrap_or_else(PoisonError::into_inner).add(r))
+    }
+
+    /// The tables back, once the strategy (and its sink) is gone.
+    pub fn into_inner(self) -> anyhow::Result<Tables> {
+        let m = Arc::try_unwrap(self.0)
+            .map_err(|_| anyhow::anyhow!("the strategy still holds its tables' writer"))?;
+        Ok(m.into_inner().unwrap_or_else(PoisonError::into_inner))
+    }
+}
