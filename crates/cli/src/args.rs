@@ -884,10 +884,11 @@ pub struct BacktestArgs {
     /// Fee levels (bps) of cost_grid.csv: the run repeated at each, in parallel; `none` skips it.
     #[arg(long, default_value = "0,5,10,20,30,50")]
     pub cost_grid: String,
-    /// A trend config's per-ticker, per-session desired-trades log (logs/desired_trades.jsonl:
-    /// every gate's verdict for every ticker every day — 200 MB for 100 names × 10 years):
-    /// `full` writes it; `lean` (the default) writes what a person reads (targets, snapshots,
-    /// fills, trades, decisions, the tear sheet).
+    /// A trend config's per-ticker, per-session tables: the desired-trades log
+    /// (logs/desired_trades.jsonl: every gate's verdict for every ticker every day — 200 MB for
+    /// 100 names × 10 years) and snapshots.csv (the per-ticker table at three stages of every
+    /// session — 53 MB more): `full` writes them; `lean` (the default) writes what a person reads
+    /// (timeseries, targets, fills, trades, decisions, the tear sheet).
     #[arg(long, value_enum, default_value = "lean")]
     pub logs: LogsArg,
     /// Metrics per date range, e.g. 'train=..2012-12-31,validation=2013-01-01..2016-12-31,holdout=2017-01-01..'

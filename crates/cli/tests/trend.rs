@@ -30,7 +30,15 @@ fn test_plan_equals_backtest_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = crypto_config(dir.path(), &data, "2021-01-01", "2021-12-31");
     let bt = dir.path().join("bt");
-    let r = run(&["backtest", "--config", s(&cfg), "--out", s(&bt)]);
+    let r = run(&[
+        "backtest",
+        "--config",
+        s(&cfg),
+        "--logs",
+        "full",
+        "--out",
+        s(&bt),
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("CAGR"), "{}", r.stdout);
     let history = read(&bt.join("targets.csv"));
@@ -152,6 +160,7 @@ fn test_reruns_are_byte_identical_and_data_overrides_the_config() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!lean.join("logs/desired_trades.jsonl").exists());
+    assert!(!lean.join("snapshots.csv").exists());
     for out in [&a, &b] {
         let r = run(&[
             "backtest",
@@ -198,12 +207,27 @@ fn test_reruns_are_byte_identical_and_data_overrides_the_config() {
     for f in [
         "timeseries.csv",
         "targets.csv",
-        "snapshots.csv",
         "trades.csv",
         "fills.csv",
+        "summary.json",
+        "decisions.jsonl",
     ] {
         assert_eq!(read(&lean.join(f)), read(&a.join(f)), "{f}");
     }
+    // A lean run into a full run's folder leaves none of the full tables behind.
+    let r = run(&[
+        "backtest",
+        "--config",
+        s(&cfg),
+        "--data",
+        s(&data),
+        "--out",
+        s(&b),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!b.join("snapshots.csv").exists());
+    assert!(!b.join("logs/desired_trades.jsonl").exists());
+    assert_eq!(read(&b.join("targets.csv")), read(&a.join("targets.csv")));
     let ts = read(&a.join("timeseries.csv"));
     let header = ts.lines().next().unwrap();
     for col in [

@@ -251,7 +251,7 @@ pub fn run_checked(
 ) -> anyhow::Result<(BacktestResult, f64)> {
     let existed = out.exists();
     let done = (|| {
-        // The strategy's own tables (`targets.csv`, `snapshots.csv`, with full logs
+        // The strategy's own tables (`targets.csv`; with full logs `snapshots.csv` and
         // `logs/desired_trades.jsonl`) are written as it decides, put in place after the
         // engine's files.
         let tables =

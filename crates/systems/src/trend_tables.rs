@@ -12,12 +12,14 @@ use systrade_pipeline::trend::{
     targets_history_rows,
 };
 
-/// `targets.csv`, `snapshots.csv` and, with full logs, `logs/desired_trades.jsonl`, each
+/// `targets.csv` and, with full logs, `snapshots.csv` and `logs/desired_trades.jsonl`, each
 /// written into a temporary file and put in place only by [`Tables::commit`]: a run that
 /// fails or is refused leaves the folder's files as they were.
 pub struct Tables {
     targets: AtomicWriter,
-    snapshots: AtomicWriter,
+    /// With full logs: the per-ticker table at three stages of every session.
+    snapshots: Option<AtomicWriter>,
+    /// With full logs: every gate's verdict for every ticker and session.
     log: Option<AtomicWriter>,
     /// The first write that failed: the replay goes on, the run fails at the commit.
     error: Option<anyhow::Error>,
@@ -36,7 +38,11 @@ impl Tables {
         };
         Ok(Tables {
             targets: start("targets.csv", Some(format!("as_of,{TARGETS_HEADER}")))?,
-            snapshots: start("snapshots.csv", Some(SNAPSHOT_HEADER.to_string()))?,
+            snapshots: if full_logs {
+                Some(start("snapshots.csv", Some(SNAPSHOT_HEADER.to_string()))?)
+            } else {
+                None
+            },
             log: if full_logs {
                 Some(start("logs/desired_trades.jsonl", None)?)
             } else {
@@ -61,7 +67,9 @@ impl Tables {
                 .with_context(|| format!("writing {}", w.path().display()))
         };
         put(&mut self.targets, &targets_history_rows(r))?;
-        put(&mut self.snapshots, &snapshot_rows(r))?;
+        if let Some(snapshots) = &mut self.snapshots {
+            put(snapshots, &snapshot_rows(r))?;
+        }
         if let Some(log) = &mut self.log {
             put(log, &desired_trades_jsonl(std::slice::from_ref(r))?)?;
         }
@@ -69,20 +77,23 @@ impl Tables {
     }
 
     /// Puts every table in place; a lean run into the folder of an earlier full one removes
-    /// that run's log (no stale log beside new files).
+    /// that run's full tables (nothing stale beside new files).
     pub fn commit(self, out: &Path) -> anyhow::Result<()> {
         if let Some(e) = self.error {
             return Err(e);
         }
         self.targets.commit()?;
-        self.snapshots.commit()?;
-        let log = out.join("logs/desired_trades.jsonl");
-        match self.log {
-            Some(w) => w.commit()?,
-            None if log.exists() => {
-                std::fs::remove_file(&log).with_context(|| format!("removing {}", log.display()))?
+        for (w, name) in [
+            (self.snapshots, "snapshots.csv"),
+            (self.log, "logs/desired_trades.jsonl"),
+        ] {
+            let path = out.join(name);
+            match w {
+                Some(w) => w.commit()?,
+                None if path.exists() => std::fs::remove_file(&path)
+                    .with_context(|| format!("removing {}", path.display()))?,
+                None => {}
             }
-            None => {}
         }
         Ok(())
     }
