@@ -149,16 +149,19 @@ fn test_reruns_are_byte_identical_and_data_overrides_the_config() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     // By default a backtest writes what a person reads; the per-ticker log is `--logs full`.
     let lean = dir.path().join("lean");
-    let r = run(&[
-        "backtest",
-        "--config",
-        s(&cfg),
-        "--data",
-        s(&data),
-        "--out",
-        s(&lean),
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lean_into = |out: &Path| {
+        let r = run(&[
+            "backtest",
+            "--config",
+            s(&cfg),
+            "--data",
+            s(&data),
+            "--out",
+            s(out),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    };
+    lean_into(&lean);
     assert!(!lean.join("logs/desired_trades.jsonl").exists());
     assert!(!lean.join("snapshots.csv").exists());
     for out in [&a, &b] {
@@ -215,16 +218,7 @@ fn test_reruns_are_byte_identical_and_data_overrides_the_config() {
         assert_eq!(read(&lean.join(f)), read(&a.join(f)), "{f}");
     }
     // A lean run into a full run's folder leaves none of the full tables behind.
-    let r = run(&[
-        "backtest",
-        "--config",
-        s(&cfg),
-        "--data",
-        s(&data),
-        "--out",
-        s(&b),
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    lean_into(&b);
     assert!(!b.join("snapshots.csv").exists());
     assert!(!b.join("logs/desired_trades.jsonl").exists());
     assert_eq!(read(&b.join("targets.csv")), read(&a.join("targets.csv")));
