@@ -682,16 +682,29 @@ pub fn run(
     data: &BTreeMap<Symbol, Vec<DailyBar>>,
     cfg: &BacktestConfig,
 ) -> Result<BacktestResult, BacktestError> {
+    run_observed(strategy, data, cfg, &mut |_, _| {})
+}
+
+/// [`run`], handing each decision to `observe` as it is made (with the date of the close it
+/// was made after), whatever `record_decisions` keeps: a long run can write its decisions as
+/// it goes instead of holding them.
+pub fn run_observed(
+    strategy: &mut dyn Strategy,
+    data: &BTreeMap<Symbol, Vec<DailyBar>>,
+    cfg: &BacktestConfig,
+    observe: &mut (dyn FnMut(NaiveDate, &Decision) + Send),
+) -> Result<BacktestResult, BacktestError> {
     // The replay runs on a thread of the pool: a strategy that works its tickers in parallel
     // every session then joins its helpers there instead of putting the caller to sleep and
     // waking it once per session (on the caller's own thread it would wait on the pool).
-    rayon::scope(|_| replay(strategy, data, cfg))
+    rayon::scope(|_| replay(strategy, data, cfg, observe))
 }
 
 fn replay(
     strategy: &mut dyn Strategy,
     data: &BTreeMap<Symbol, Vec<DailyBar>>,
     cfg: &BacktestConfig,
+    observe: &mut (dyn FnMut(NaiveDate, &Decision) + Send),
 ) -> Result<BacktestResult, BacktestError> {
     if !(cfg.cash.is_finite() && cfg.cash > 0.0) {
         return Err(BacktestError::Input(format!(
@@ -847,6 +860,7 @@ fn replay(
             }
         }
         let extra = decision.diagnostics.clone();
+        observe(date, &decision);
         match cfg.record_decisions {
             KeepDecisions::All => decisions.push((date, decision)),
             KeepDecisions::Last => {

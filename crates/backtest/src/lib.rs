@@ -18,9 +18,10 @@ pub mod walkforward_part;
 pub use broker::{CostModel, FillAt, dec, f, stop_trigger};
 pub use engine::{
     BacktestConfig, BacktestResult, FillRecord, KeepDecisions, KernelInputs, KernelResult,
-    OrderRecord, Remainder, SeriesRow, Summary, TradeRecord, kernel_applies, run, sma_cross_kernel,
+    OrderRecord, Remainder, SeriesRow, Summary, TradeRecord, kernel_applies, run, run_observed,
+    sma_cross_kernel,
 };
-pub use outputs::write_outputs;
+pub use outputs::{decision_line, write_engine_files, write_outputs};
 
 /// Errors of a backtest.
 #[derive(Debug, thiserror::Error)]

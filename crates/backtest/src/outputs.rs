@@ -3,6 +3,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use chrono::NaiveDate;
+use systrade_strategy::Decision;
+
 use systrade_core::fsio::{write_atomic, write_json_atomic};
 
 use crate::{BacktestError, BacktestResult};
@@ -16,6 +19,27 @@ fn opt<T: std::fmt::Display>(x: &Option<T>) -> String {
 /// Writes `timeseries.csv`, `trades.csv`, `orders.csv`, `fills.csv`, `decisions.jsonl` and
 /// `summary.json` into `dir`.
 pub fn write_outputs(r: &BacktestResult, dir: &Path) -> Result<(), BacktestError> {
+    write_engine_files(r, dir)?;
+    let mut dl = String::new();
+    for (date, d) in &r.decisions {
+        dl.push_str(&decision_line(*date, d)?);
+    }
+    write_atomic(&dir.join("decisions.jsonl"), dl.as_bytes())?;
+    Ok(())
+}
+
+/// One line of `decisions.jsonl` (newline included): the decision made after `date`'s close.
+pub fn decision_line(date: NaiveDate, d: &Decision) -> Result<String, BacktestError> {
+    let mut line = systrade_core::json::to_canonical_string(
+        &serde_json::json!({"date": date, "decision": d}),
+    )?;
+    line.push('\n');
+    Ok(line)
+}
+
+/// [`write_outputs`] but `decisions.jsonl`, for a run that wrote its decisions as it made them
+/// (see [`crate::run_observed`]).
+pub fn write_engine_files(r: &BacktestResult, dir: &Path) -> Result<(), BacktestError> {
     // Strategy diagnostics become extra columns, in key order (empty where a date has none).
     let extra: std::collections::BTreeSet<&str> = r
         .series
@@ -116,16 +140,6 @@ pub fn write_outputs(r: &BacktestResult, dir: &Path) -> Result<(), BacktestError
         );
     }
     write_atomic(&dir.join("fills.csv"), fl.as_bytes())?;
-
-    let mut dl = String::new();
-    for (date, d) in &r.decisions {
-        let line = systrade_core::json::to_canonical_string(
-            &serde_json::json!({"date": date, "decision": d}),
-        )?;
-        dl.push_str(&line);
-        dl.push('\n');
-    }
-    write_atomic(&dir.join("decisions.jsonl"), dl.as_bytes())?;
     write_json_atomic(&dir.join("summary.json"), &r.summary)?;
     Ok(())
 }

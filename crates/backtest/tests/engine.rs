@@ -7,7 +7,10 @@ use chrono::NaiveDate;
 use proptest::prelude::*;
 use rust_decimal::prelude::ToPrimitive;
 use systrade_backtest::lookahead::{Perturbation, check};
-use systrade_backtest::{BacktestConfig, CostModel, FillAt, Remainder, run, write_outputs};
+use systrade_backtest::{
+    BacktestConfig, CostModel, FillAt, KeepDecisions, Remainder, decision_line, run, run_observed,
+    write_outputs,
+};
 use systrade_core::{DailyBar, Symbol};
 use systrade_data::synth::{SynthConfig, generate};
 use systrade_strategy::{SmaCross, SmaCrossParams};
@@ -110,6 +113,44 @@ fn test_rerun_is_byte_identical() {
     for d in dirs {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+/// A run that writes its decisions as it makes them sees exactly the decisions a run keeping
+/// them all returns, in order, and writes the same `decisions.jsonl`; keeping none changes
+/// nothing else.
+#[test]
+fn test_observed_decisions_equal_the_kept_ones() {
+    let (sym, data) = market(7, 600);
+    let all = BacktestConfig::default();
+    let kept = run(&mut strategy(&sym, 5, 20, None), &data, &all).unwrap();
+    let mut seen = Vec::new();
+    let mut lines = String::new();
+    let none = BacktestConfig {
+        record_decisions: KeepDecisions::None,
+        ..BacktestConfig::default()
+    };
+    let observed = run_observed(
+        &mut strategy(&sym, 5, 20, None),
+        &data,
+        &none,
+        &mut |d, x| {
+            seen.push((d, x.clone()));
+            lines.push_str(&decision_line(d, x).unwrap());
+        },
+    )
+    .unwrap();
+    assert!(kept.decisions.len() > 500);
+    assert_eq!(seen, kept.decisions);
+    assert!(observed.decisions.is_empty());
+    assert_eq!(observed.summary, kept.summary);
+    assert_eq!(observed.fills, kept.fills);
+    let dir = tempfile_dir();
+    write_outputs(&kept, &dir).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("decisions.jsonl")).unwrap(),
+        lines
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use systrade_backtest::{BacktestConfig, BacktestError, BacktestResult, CostModel, write_outputs};
+use systrade_backtest::{
+    BacktestConfig, BacktestError, BacktestResult, CostModel, write_engine_files,
+};
 use systrade_core::{DailyBar, Market, Symbol};
 use systrade_data::DataSource;
 use systrade_pipeline::trend::{CapUniverse, TrendParams, TrendStrategy};
@@ -251,19 +253,30 @@ pub fn run_checked(
 ) -> anyhow::Result<(BacktestResult, f64)> {
     let existed = out.exists();
     let done = (|| {
-        // The strategy's own tables (`targets.csv`; with full logs `snapshots.csv` and
-        // `logs/desired_trades.jsonl`) are written as it decides, put in place after the
-        // engine's files.
+        // The per-session tables (the engine's `decisions.jsonl`, the strategy's `targets.csv`;
+        // with full logs `snapshots.csv` and `logs/desired_trades.jsonl`) are written as the
+        // replay goes and put in place after the engine's other files.
         let tables =
             crate::trend_tables::Shared::new(crate::trend_tables::Tables::create(out, full_logs)?);
         let strategy = l.strategy()?.stream_records(tables.sink());
+        let mut observe = tables.observer();
+        let engine = BacktestConfig {
+            record_decisions: systrade_backtest::KeepDecisions::None,
+            ..cfg.clone()
+        };
         let t0 = Instant::now();
-        let (result, strategy) = run_limited(strategy, &l.data, cfg, limits_of(&l.cfg.safety))?;
+        let (result, strategy) = run_limited_observed(
+            strategy,
+            &l.data,
+            &engine,
+            limits_of(&l.cfg.safety),
+            &mut *observe,
+        )?;
         let secs = t0.elapsed().as_secs_f64();
-        drop(strategy);
+        drop((strategy, observe));
         let tables = tables.into_inner()?;
         check(&result)?;
-        write_outputs(&result, out).with_context(|| format!("writing {}", out.display()))?;
+        write_engine_files(&result, out).with_context(|| format!("writing {}", out.display()))?;
         tables
             .commit(out)
             .with_context(|| format!("writing {}", out.display()))?;
@@ -297,13 +310,26 @@ pub fn run_limited(
     cfg: &BacktestConfig,
     limits: systrade_backtest::overlay::Limits,
 ) -> anyhow::Result<(BacktestResult, TrendStrategy)> {
+    run_limited_observed(strategy, data, cfg, limits, &mut |_, _| {})
+}
+
+/// [`run_limited`], handing each decision (the limits' verdicts included) to `observe` as it
+/// is made.
+pub fn run_limited_observed(
+    strategy: TrendStrategy,
+    data: &BTreeMap<Symbol, Vec<DailyBar>>,
+    cfg: &BacktestConfig,
+    limits: systrade_backtest::overlay::Limits,
+    observe: &mut (dyn FnMut(chrono::NaiveDate, &systrade_strategy::Decision) + Send),
+) -> anyhow::Result<(BacktestResult, TrendStrategy)> {
+    use systrade_backtest::run_observed;
     if limits.any() {
         let mut g = systrade_backtest::overlay::Gated::new(strategy, limits);
-        let r = systrade_backtest::run(&mut g, data, cfg).map_err(bad)?;
+        let r = run_observed(&mut g, data, cfg, observe).map_err(bad)?;
         Ok((r, g.into_inner()))
     } else {
         let mut s = strategy;
-        let r = systrade_backtest::run(&mut s, data, cfg).map_err(bad)?;
+        let r = run_observed(&mut s, data, cfg, observe).map_err(bad)?;
         Ok((r, s))
     }
 }

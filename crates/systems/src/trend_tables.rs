@@ -1,4 +1,4 @@
-//! A trend backtest's per-ticker tables, written as the replay makes each decision: at
+//! A trend backtest's per-session tables, written as the replay makes each decision: at
 //! thousands of names and years of sessions they are gigabytes held in memory otherwise.
 
 use std::io::Write;
@@ -6,16 +6,22 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context;
+use chrono::NaiveDate;
+use systrade_backtest::decision_line;
 use systrade_core::fsio::AtomicWriter;
 use systrade_pipeline::trend::{
     DayRecord, RecordSink, SNAPSHOT_HEADER, TARGETS_HEADER, desired_trades_jsonl, snapshot_rows,
     targets_history_rows,
 };
+use systrade_strategy::Decision;
 
-/// `targets.csv` and, with full logs, `snapshots.csv` and `logs/desired_trades.jsonl`, each
-/// written into a temporary file and put in place only by [`Tables::commit`]: a run that
+/// `decisions.jsonl`, `targets.csv` and, with full logs, `snapshots.csv` and
+/// `logs/desired_trades.jsonl`, each written into a temporary file and put in place only by
+/// [`Tables::commit`]: a run that
 /// fails or is refused leaves the folder's files as they were.
 pub struct Tables {
+    /// The engine's `decisions.jsonl`: every session's targets, reasons and stops.
+    decisions: AtomicWriter,
     targets: AtomicWriter,
     /// With full logs: the per-ticker table at three stages of every session.
     snapshots: Option<AtomicWriter>,
@@ -37,6 +43,7 @@ impl Tables {
             Ok(w)
         };
         Ok(Tables {
+            decisions: start("decisions.jsonl", None)?,
             targets: start("targets.csv", Some(format!("as_of,{TARGETS_HEADER}")))?,
             snapshots: if full_logs {
                 Some(start("snapshots.csv", Some(SNAPSHOT_HEADER.to_string()))?)
@@ -61,11 +68,18 @@ impl Tables {
         }
     }
 
+    /// Appends one decision of the engine (after the close of `date`).
+    pub fn add_decision(&mut self, date: NaiveDate, d: &Decision) {
+        if self.error.is_none()
+            && let Err(e) = decision_line(date, d)
+                .map_err(anyhow::Error::from)
+                .and_then(|line| put(&mut self.decisions, &line))
+        {
+            self.error = Some(e);
+        }
+    }
+
     fn write(&mut self, r: &DayRecord) -> anyhow::Result<()> {
-        let put = |w: &mut AtomicWriter, text: &str| {
-            w.write_all(text.as_bytes())
-                .with_context(|| format!("writing {}", w.path().display()))
-        };
         put(&mut self.targets, &targets_history_rows(r))?;
         if let Some(snapshots) = &mut self.snapshots {
             put(snapshots, &snapshot_rows(r))?;
@@ -82,6 +96,7 @@ impl Tables {
         if let Some(e) = self.error {
             return Err(e);
         }
+        self.decisions.commit()?;
         self.targets.commit()?;
         for (w, name) in [
             (self.snapshots, "snapshots.csv"),
@@ -99,6 +114,14 @@ impl Tables {
     }
 }
 
+fn put(w: &mut AtomicWriter, text: &str) -> anyhow::Result<()> {
+    w.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", w.path().display()))
+}
+
+/// Takes each of the engine's decisions with the date of the close it was made after.
+pub type Observer = Box<dyn FnMut(NaiveDate, &Decision) + Send>;
+
 /// Tables a strategy writes into as it decides (see `TrendStrategy::stream_records`).
 #[derive(Clone)]
 pub struct Shared(Arc<Mutex<Tables>>);
@@ -113,6 +136,16 @@ impl Shared {
         let t = Arc::clone(&self.0);
         // A panic while writing would have ended the run; its tables are still consistent.
         Box::new(move |r: &DayRecord| t.lock().unwrap_or_else(PoisonError::into_inner).add(r))
+    }
+
+    /// The engine's observer, writing each decision as it is made.
+    pub fn observer(&self) -> Observer {
+        let t = Arc::clone(&self.0);
+        Box::new(move |date: NaiveDate, d: &Decision| {
+            t.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .add_decision(date, d)
+        })
     }
 
     /// The tables back, once the strategy (and its sink) is gone.
