@@ -283,8 +283,8 @@ pub fn run_checked(
         Ok((result, secs))
     })();
     if done.is_err() && !existed {
-        // Nothing was put in place: the folders made for the temporary files go too (only
-        // when empty, so nothing else is ever removed).
+        // A run that failed before putting anything in place leaves no folder: the ones made
+        // for its temporary files go (`remove_dir` removes only an empty folder).
         let _ = std::fs::remove_dir(out.join("logs"));
         let _ = std::fs::remove_dir(out);
     }
