@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use systrade_core::contracts::{ClientOrderId, Side};
+use systrade_core::symbol::{walk_sorted, worth_walking};
 use systrade_core::{DailyBar, Symbol};
 use systrade_strategy::{Decision, MarketView, PortfolioView, Strategy, Target};
 
@@ -628,25 +629,26 @@ fn bar_on(today: &[(&Symbol, DailyBar)], symbol: &Symbol) -> Option<DailyBar> {
 /// is ascending (a strategy's universe usually is), one walk along the map finds them all
 /// instead of a search per symbol and session.
 fn set_closes(closes: &mut BTreeMap<Symbol, f64>, today: &[(&Symbol, DailyBar)]) {
-    let ascending = today.windows(2).all(|w| w[0].0 < w[1].0);
-    if !(ascending && today.len() * 8 >= closes.len()) {
-        for (s, b) in today {
-            match closes.get_mut(*s) {
-                Some(c) => *c = b.close,
-                None => {
-                    closes.insert((*s).clone(), b.close);
+    let mut new = Vec::new();
+    let walked = worth_walking(today.len(), closes.len())
+        .then(|| walk_sorted(closes.iter_mut(), today.iter().map(|(s, _)| *s)))
+        .flatten();
+    match walked {
+        Some(slots) => {
+            for (slot, (s, b)) in slots.into_iter().zip(today) {
+                match slot {
+                    Some(c) => *c = b.close,
+                    None => new.push((*s, b.close)),
                 }
             }
         }
-        return;
-    }
-    let mut new = Vec::new();
-    let mut at = closes.iter_mut().peekable();
-    for (s, b) in today {
-        while at.next_if(|(k, _)| *k < *s).is_some() {}
-        match at.next_if(|(k, _)| *k == *s) {
-            Some((_, c)) => *c = b.close,
-            None => new.push((*s, b.close)),
+        None => {
+            for (s, b) in today {
+                match closes.get_mut(*s) {
+                    Some(c) => *c = b.close,
+                    None => new.push((*s, b.close)),
+                }
+            }
         }
     }
     for (s, c) in new {

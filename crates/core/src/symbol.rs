@@ -68,9 +68,48 @@ impl std::str::FromStr for Symbol {
     }
 }
 
+/// True when looking `wanted` symbols up among `keys` sorted ones is best done by one walk
+/// along the keys ([`walk_sorted`]) rather than a search each.
+pub fn worth_walking(wanted: usize, keys: usize) -> bool {
+    wanted * 8 >= keys
+}
+
+/// For each of `wanted`, the value of its entry among `entries` (ascending by symbol, as a
+/// `BTreeMap` iterates), found in one walk along the two: `None` for a symbol without one.
+/// `wanted` must be strictly ascending; when it is not, the answer is `None` (search instead).
+pub fn walk_sorted<'m, 'w, V>(
+    entries: impl Iterator<Item = (&'m Symbol, V)>,
+    wanted: impl IntoIterator<Item = &'w Symbol>,
+) -> Option<Vec<Option<V>>> {
+    let mut entries = entries.peekable();
+    let mut prev: Option<&Symbol> = None;
+    let mut out = Vec::new();
+    for s in wanted {
+        if prev.is_some_and(|p| p >= s) {
+            return None;
+        }
+        prev = Some(s);
+        while entries.next_if(|(k, _)| *k < s).is_some() {}
+        out.push(entries.next_if(|(k, _)| *k == s).map(|(_, v)| v));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_walk_sorted_finds_each_entry_or_refuses_an_unsorted_list() {
+        let s = |x: &str| Symbol::new(x).unwrap();
+        let map: std::collections::BTreeMap<Symbol, u32> =
+            [(s("B"), 2), (s("D"), 4), (s("F"), 6)].into();
+        let wanted = [s("A"), s("B"), s("E"), s("F"), s("G")];
+        let got = walk_sorted(map.iter(), &wanted).unwrap();
+        assert_eq!(got, [None, Some(&2), None, Some(&6), None]);
+        assert_eq!(walk_sorted(map.iter(), &[s("D"), s("B")]), None);
+        assert_eq!(walk_sorted(map.iter(), &[s("D"), s("D")]), None);
+    }
 
     #[test]
     fn test_symbol_accepts_vendor_spellings() {

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use systrade_core::symbol::{walk_sorted, worth_walking};
 use systrade_core::{DailyBar, HistoryView, Symbol};
 
 pub use sma_cross::{SmaCross, SmaCrossParams};
@@ -98,26 +99,24 @@ impl<'a> MarketView<'a> {
         symbols: &[Symbol],
         hint: impl Fn(usize) -> usize,
     ) -> Vec<HistoryView<'a>> {
-        let walk = symbols.len() * 8 >= self.data.len() && symbols.windows(2).all(|w| w[0] < w[1]);
-        if !walk {
-            return symbols
+        let walked = worth_walking(symbols.len(), self.data.len())
+            .then(|| walk_sorted(self.data.iter(), symbols))
+            .flatten();
+        match walked {
+            Some(found) => found
+                .into_iter()
+                .enumerate()
+                .map(|(i, bars)| {
+                    let bars = bars.map_or(&[][..], Vec::as_slice);
+                    HistoryView::before_from(bars, self.cut, hint(i))
+                })
+                .collect(),
+            None => symbols
                 .iter()
                 .enumerate()
                 .map(|(i, s)| self.history_from(s, hint(i)))
-                .collect();
+                .collect(),
         }
-        let mut keys = self.data.iter().peekable();
-        symbols
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                while keys.next_if(|(k, _)| *k < s).is_some() {}
-                let bars = keys
-                    .next_if(|(k, _)| *k == s)
-                    .map_or(&[][..], |(_, v)| v.as_slice());
-                HistoryView::before_from(bars, self.cut, hint(i))
-            })
-            .collect()
     }
 
     /// Symbols in the view, in order.

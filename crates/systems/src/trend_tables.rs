@@ -17,8 +17,7 @@ use systrade_strategy::Decision;
 
 /// `decisions.jsonl`, `targets.csv` and, with full logs, `snapshots.csv` and
 /// `logs/desired_trades.jsonl`, each written into a temporary file and put in place only by
-/// [`Tables::commit`]: a run that
-/// fails or is refused leaves the folder's files as they were.
+/// [`Tables::commit`]: a run that fails or is refused leaves the folder's files as they were.
 pub struct Tables {
     /// The engine's `decisions.jsonl`: every session's targets, reasons and stops.
     decisions: AtomicWriter,
@@ -45,37 +44,30 @@ impl Tables {
         Ok(Tables {
             decisions: start("decisions.jsonl", None)?,
             targets: start("targets.csv", Some(format!("as_of,{TARGETS_HEADER}")))?,
-            snapshots: if full_logs {
-                Some(start("snapshots.csv", Some(SNAPSHOT_HEADER.to_string()))?)
-            } else {
-                None
-            },
-            log: if full_logs {
-                Some(start("logs/desired_trades.jsonl", None)?)
-            } else {
-                None
-            },
+            snapshots: full_logs
+                .then(|| start("snapshots.csv", Some(SNAPSHOT_HEADER.to_string())))
+                .transpose()?,
+            log: full_logs
+                .then(|| start("logs/desired_trades.jsonl", None))
+                .transpose()?,
             error: None,
         })
     }
 
     /// Appends one decision's rows to every table.
     pub fn add(&mut self, r: &DayRecord) {
-        if self.error.is_none()
-            && let Err(e) = self.write(r)
-        {
-            self.error = Some(e);
+        if self.error.is_none() {
+            self.error = self.write(r).err();
         }
     }
 
     /// Appends one decision of the engine (after the close of `date`).
     pub fn add_decision(&mut self, date: NaiveDate, d: &Decision) {
-        if self.error.is_none()
-            && let Err(e) = decision_line(date, d)
+        if self.error.is_none() {
+            self.error = decision_line(date, d)
                 .map_err(anyhow::Error::from)
                 .and_then(|line| put(&mut self.decisions, &line))
-        {
-            self.error = Some(e);
+                .err();
         }
     }
 
@@ -123,7 +115,6 @@ fn put(w: &mut AtomicWriter, text: &str) -> anyhow::Result<()> {
 pub type Observer = Box<dyn FnMut(NaiveDate, &Decision) + Send>;
 
 /// Tables a strategy writes into as it decides (see `TrendStrategy::stream_records`).
-#[derive(Clone)]
 pub struct Shared(Arc<Mutex<Tables>>);
 
 impl Shared {
