@@ -60,13 +60,17 @@ pub(crate) fn mean(xs: &[f64]) -> f64 {
 /// Sample standard deviation (ddof 1), two-pass as numpy; `None` below two values. A
 /// constant series is exactly 0 (the two-pass mean of equal values can miss by one ulp).
 pub(crate) fn std_ddof1(xs: &[f64]) -> Option<f64> {
+    std_ddof1_about(xs, mean(xs))
+}
+
+/// [`std_ddof1`] about a mean the caller already has (`mean(xs)`, bit for bit).
+fn std_ddof1_about(xs: &[f64], m: f64) -> Option<f64> {
     if xs.len() < 2 {
         return None;
     }
     if xs.iter().all(|x| *x == xs[0]) {
         return Some(0.0);
     }
-    let m = mean(xs);
     Some((xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() as f64 - 1.0)).sqrt())
 }
 
@@ -95,8 +99,8 @@ pub fn annual_vol(returns: &[f64], periods_per_year: f64) -> Option<f64> {
 /// Sharpe ratio: `mean(r − rf)/stdev(r − rf, ddof 1)·√P`; `None` without variance.
 pub fn sharpe(returns: &[f64], rf: Option<&[f64]>, periods_per_year: f64) -> Option<f64> {
     let x = excess(returns, rf);
-    let s = std_ddof1(&x)?;
     let m = mean(&x);
+    let s = std_ddof1_about(&x, m)?;
     // Dispersion below 1e-12 of the mean is rounding, not risk: no ratio.
     (s > 1e-12 * m.abs() && s > 0.0).then(|| m / s * periods_per_year.sqrt())
 }
