@@ -14,6 +14,7 @@
 //! `SYSTRADE_CACHE_DIR=off` turns it off. It keeps the [`KEEP`] most recently written
 //! files and removes older ones when it writes.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -81,10 +82,11 @@ fn file_for(dir: &Path, key: &str) -> PathBuf {
     ))
 }
 
-/// The cached series for `key`, if a cache file holds exactly that key.
+/// The cached series for `key`, if a cache file holds exactly that key. The file is read as
+/// a stream (never whole in memory beside the bars it holds).
 pub fn load(dir: &Path, key: &str) -> Option<Vec<DailySeries>> {
-    let bytes = std::fs::read(file_for(dir, key)).ok()?;
-    decode(&bytes, key)
+    let r = SealedReader::open(&file_for(dir, key))?;
+    read_series(r, key)
 }
 
 /// Stores the series for `key` (atomically; a failure is ignored).
@@ -111,22 +113,147 @@ fn put(dir: &Path, key: &str, bytes: &[u8]) {
 /// A 64-bit checksum of `bytes` (four independent lanes of 8-byte words, so it runs at
 /// memory speed; catches torn and zeroed files, not tampering).
 fn checksum(bytes: &[u8]) -> u64 {
-    let mix = |h: u64, w: u64| (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(31);
-    let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-    let blocks = bytes.chunks_exact(32);
-    let tail = blocks.remainder();
-    let seed = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
-    let mut lanes = [seed, seed ^ 1, seed ^ 2, seed ^ 3];
-    for b in blocks {
-        for (l, h) in lanes.iter_mut().enumerate() {
-            *h = mix(*h, word(&b[8 * l..8 * l + 8]));
+    let mut c = Checksum::new(bytes.len() as u64);
+    c.update(bytes);
+    c.finish()
+}
+
+/// [`checksum`] of a stream of `len` bytes fed in pieces of any size (the same value).
+struct Checksum {
+    seed: u64,
+    lanes: [u64; 4],
+    /// The bytes of an unfinished 32-byte block.
+    pending: [u8; 32],
+    filled: usize,
+}
+
+impl Checksum {
+    fn mix(h: u64, w: u64) -> u64 {
+        (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(31)
+    }
+
+    fn new(len: u64) -> Checksum {
+        let seed = 0xcbf2_9ce4_8422_2325 ^ len;
+        Checksum {
+            seed,
+            lanes: [seed, seed ^ 1, seed ^ 2, seed ^ 3],
+            pending: [0; 32],
+            filled: 0,
         }
     }
-    let mut h = lanes.iter().fold(seed, |h, l| mix(h, *l));
-    for b in tail {
-        h = mix(h, u64::from(*b));
+
+    fn block(&mut self, b: &[u8]) {
+        for (l, h) in self.lanes.iter_mut().enumerate() {
+            let mut w = [0; 8];
+            w.copy_from_slice(&b[8 * l..8 * l + 8]);
+            *h = Self::mix(*h, u64::from_le_bytes(w));
+        }
     }
-    h
+
+    fn update(&mut self, mut bytes: &[u8]) {
+        if self.filled > 0 {
+            let n = (32 - self.filled).min(bytes.len());
+            self.pending[self.filled..self.filled + n].copy_from_slice(&bytes[..n]);
+            self.filled += n;
+            bytes = &bytes[n..];
+            if self.filled < 32 {
+                return;
+            }
+            let block = self.pending;
+            self.block(&block);
+            self.filled = 0;
+        }
+        let blocks = bytes.chunks_exact(32);
+        let tail = blocks.remainder();
+        for b in blocks {
+            self.block(b);
+        }
+        self.pending[..tail.len()].copy_from_slice(tail);
+        self.filled = tail.len();
+    }
+
+    fn finish(&self) -> u64 {
+        let h = self.lanes.iter().fold(self.seed, |h, l| Self::mix(h, *l));
+        self.pending[..self.filled]
+            .iter()
+            .fold(h, |h, b| Self::mix(h, u64::from(*b)))
+    }
+}
+
+/// A sealed cache file read as a stream: the checksum is computed as the bytes go by and
+/// checked by [`SealedReader::finish`], so nothing read from it counts before that; no read
+/// goes past the length the file had when opened.
+pub struct SealedReader<R: Read = std::io::BufReader<std::fs::File>> {
+    inner: R,
+    sum: Checksum,
+    expected: u64,
+    left: u64,
+}
+
+impl SealedReader {
+    fn open(path: &Path) -> Option<SealedReader> {
+        let file = std::fs::File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        SealedReader::new(std::io::BufReader::with_capacity(1 << 16, file), len)
+    }
+}
+
+impl<R: Read> SealedReader<R> {
+    /// `inner` holds `len` bytes: `MAGIC`, the checksum, the body.
+    fn new(mut inner: R, len: u64) -> Option<SealedReader<R>> {
+        let mut head = [0; MAGIC.len() + 8];
+        inner.read_exact(&mut head).ok()?;
+        let (magic, sum) = head.split_at(MAGIC.len());
+        if magic != MAGIC.as_slice() {
+            return None;
+        }
+        let left = len.checked_sub(head.len() as u64)?;
+        Some(SealedReader {
+            inner,
+            sum: Checksum::new(left),
+            expected: u64::from_le_bytes(sum.try_into().ok()?),
+            left,
+        })
+    }
+
+    /// Bytes of the body not read yet (a bound for any length read from it).
+    pub fn remaining(&self) -> u64 {
+        self.left
+    }
+
+    /// Whether the whole body was read and its checksum is right.
+    pub fn finish(self) -> bool {
+        self.left == 0 && self.sum.finish() == self.expected
+    }
+
+    /// A length field (8 bytes, little-endian) no larger than what is left.
+    fn len(&mut self) -> Option<usize> {
+        let mut b = [0; 8];
+        self.read_exact(&mut b).ok()?;
+        let n = u64::from_le_bytes(b);
+        (n <= self.left).then(|| usize::try_from(n).ok()).flatten()
+    }
+
+    /// The key the file was written under, compared with `key`.
+    fn holds_key(&mut self, key: &str) -> bool {
+        match self.len() {
+            Some(n) if n == key.len() => {
+                let mut k = vec![0; n];
+                self.read_exact(&mut k).is_ok() && k == key.as_bytes()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<R: Read> Read for SealedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let cap = usize::try_from(self.left).map_or(buf.len(), |l| l.min(buf.len()));
+        let n = self.inner.read(&mut buf[..cap])?;
+        self.sum.update(&buf[..n]);
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// A file's bytes begin with `MAGIC` and room for the checksum [`seal`] fills in.
@@ -143,13 +270,6 @@ fn seal(mut out: Vec<u8>) -> Vec<u8> {
     let sum = checksum(&out[at + 8..]);
     out[at..at + 8].copy_from_slice(&sum.to_le_bytes());
     out
-}
-
-/// The body of a cache file (after `MAGIC` and the checksum), if both are right.
-fn unseal(bytes: &[u8]) -> Option<&[u8]> {
-    let rest = bytes.strip_prefix(MAGIC.as_slice())?;
-    let (sum, body) = rest.split_at_checked(8)?;
-    (u64::from_le_bytes(sum.try_into().ok()?) == checksum(body)).then_some(body)
 }
 
 /// Removes all but the [`KEEP`] newest cache files.
@@ -180,20 +300,12 @@ pub fn files_of(root: &Path) -> Option<Vec<PathBuf>> {
     crate::folder::data_files(root).ok()
 }
 
-/// Bytes a caller cached under `key` (another structure built from the same files, such
-/// as a strategy's price panel), if the file holds exactly that key.
-pub fn load_blob(dir: &Path, key: &str) -> Option<Vec<u8>> {
-    let mut bytes = std::fs::read(file_for(dir, key)).ok()?;
-    let body = unseal(&bytes)?;
-    let mut r = Reader { bytes: body, at: 0 };
-    let n = r.len()?;
-    if r.take(n)? != key.as_bytes() {
-        return None;
-    }
-    // What follows the key, in place (no second copy of the blob).
-    let at = bytes.len() - body.len() + r.at;
-    bytes.drain(..at);
-    Some(bytes)
+/// What a caller cached under `key` (another structure built from the same files, such as
+/// a strategy's price panel), as a stream positioned after the key, if the file holds
+/// exactly that key. Read it whole, then [`SealedReader::finish`] tells whether it is sound.
+pub fn load_blob(dir: &Path, key: &str) -> Option<SealedReader> {
+    let mut r = SealedReader::open(&file_for(dir, key))?;
+    r.holds_key(key).then_some(r)
 }
 
 /// Stores `body` under `key` (atomically; a failure is ignored).
@@ -228,22 +340,31 @@ fn encode(key: &str, series: &[DailySeries]) -> Vec<u8> {
 }
 
 /// Reads what [`encode`] wrote; `None` on any difference (another key, a short file).
+#[cfg(test)]
 fn decode(bytes: &[u8], key: &str) -> Option<Vec<DailySeries>> {
-    let bytes = unseal(bytes)?;
-    let mut r = Reader { bytes, at: 0 };
-    let n = r.len()?;
-    if r.take(n)? != key.as_bytes() {
+    read_series(SealedReader::new(bytes, bytes.len() as u64)?, key)
+}
+
+/// The series of a sealed stream written by [`encode`] under `key`, decoded a series at a
+/// time; `None` unless the key, every length and the checksum are right.
+fn read_series<R: Read>(mut r: SealedReader<R>, key: &str) -> Option<Vec<DailySeries>> {
+    if !r.holds_key(key) {
         return None;
     }
     let count = r.len()?;
     let mut out = Vec::with_capacity(count.min(100_000));
+    let mut raw = Vec::new();
+    let field = |r: &mut SealedReader<R>| -> Option<String> {
+        let mut text = vec![0; r.len()?];
+        r.read_exact(&mut text).ok()?;
+        String::from_utf8(text).ok()
+    };
     for _ in 0..count {
+        let symbol = Symbol::new(&field(&mut r)?).ok()?;
+        let market: Market = field(&mut r)?.parse().ok()?;
         let n = r.len()?;
-        let symbol = Symbol::new(std::str::from_utf8(r.take(n)?).ok()?).ok()?;
-        let n = r.len()?;
-        let market: Market = std::str::from_utf8(r.take(n)?).ok()?.parse().ok()?;
-        let n = r.len()?;
-        let raw = r.take(n.checked_mul(44)?)?;
+        raw.resize(n.checked_mul(44).filter(|b| *b as u64 <= r.remaining())?, 0);
+        r.read_exact(&mut raw).ok()?;
         let mut bars = Vec::with_capacity(n);
         for c in raw.chunks_exact(44) {
             let day = i32::from_le_bytes(c[0..4].try_into().ok()?);
@@ -267,25 +388,7 @@ fn decode(bytes: &[u8], key: &str) -> Option<Vec<DailySeries>> {
             bars,
         });
     }
-    (r.at == bytes.len()).then_some(out)
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.at.checked_add(n)?;
-        let s = self.bytes.get(self.at..end)?;
-        self.at = end;
-        Some(s)
-    }
-
-    fn len(&mut self) -> Option<usize> {
-        usize::try_from(u64::from_le_bytes(self.take(8)?.try_into().ok()?)).ok()
-    }
+    r.finish().then_some(out)
 }
 
 #[cfg(test)]
@@ -323,8 +426,8 @@ mod tests {
         assert_eq!(load(dir.path(), "k1"), Some(s));
         assert_eq!(load(dir.path(), "k3"), None);
         store_blob(dir.path(), "b1", b"panel");
-        assert_eq!(load_blob(dir.path(), "b1").as_deref(), Some(&b"panel"[..]));
-        assert_eq!(load_blob(dir.path(), "b2"), None);
+        assert_eq!(blob(dir.path(), "b1").as_deref(), Some(&b"panel"[..]));
+        assert!(load_blob(dir.path(), "b2").is_none());
         // Only the newest KEEP files stay.
         for k in 0..KEEP + 5 {
             store_blob(dir.path(), &format!("many{k}"), b"x");
@@ -357,10 +460,48 @@ mod tests {
         assert_eq!(load(dir.path(), "k1"), Some(s));
         store_blob(dir.path(), "b1", b"panel");
         let path = file_for(dir.path(), "b1");
-        let mut blob = std::fs::read(&path).unwrap();
-        let last = blob.len() - 1;
-        blob[last] = b'X';
-        std::fs::write(&path, &blob).unwrap();
-        assert_eq!(load_blob(dir.path(), "b1"), None);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] = b'X';
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(blob(dir.path(), "b1"), None);
+    }
+
+    /// A blob read whole, if it is sound.
+    fn blob(dir: &Path, key: &str) -> Option<Vec<u8>> {
+        let mut r = load_blob(dir, key)?;
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).ok()?;
+        r.finish().then_some(out)
+    }
+
+    /// The checksum fed in pieces of any size equals the checksum of the whole.
+    #[test]
+    fn test_checksum_in_pieces_equals_whole() {
+        let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        for len in [0, 1, 31, 32, 33, 64, 100, 1000] {
+            let whole = checksum(&bytes[..len]);
+            for step in [1, 3, 7, 31, 32, 33, 500] {
+                let mut c = Checksum::new(len as u64);
+                for piece in bytes[..len].chunks(step) {
+                    c.update(piece);
+                }
+                assert_eq!(c.finish(), whole, "len {len} step {step}");
+            }
+        }
+    }
+
+    /// A length field larger than the rest of the file is refused before anything is
+    /// allocated for it.
+    #[test]
+    fn test_a_length_beyond_the_file_is_refused() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&2u64.to_le_bytes());
+        body.extend_from_slice(b"k1");
+        body.extend_from_slice(&u64::MAX.to_le_bytes());
+        let mut bytes = sealed(body.len());
+        bytes.extend_from_slice(&body);
+        let bytes = seal(bytes);
+        assert_eq!(decode(&bytes, "k1"), None);
     }
 }

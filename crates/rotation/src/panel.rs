@@ -149,36 +149,59 @@ impl Panel {
 
     /// Reads what [`Panel::to_bytes`] wrote; `None` on anything else.
     pub fn from_bytes(b: &[u8]) -> Option<Panel> {
-        let mut at = 0usize;
-        let mut take = |n: usize| -> Option<&[u8]> {
-            let s = b.get(at..at.checked_add(n)?)?;
-            at += n;
-            Some(s)
+        let mut rest = b;
+        let p = Panel::read_from(&mut rest, b.len() as u64)?;
+        rest.is_empty().then_some(p)
+    }
+
+    /// Reads what [`Panel::to_bytes`] wrote from a stream holding at most `limit` more bytes
+    /// (no length read from it allocates beyond that), a column at a time; `None` on anything
+    /// else. The caller checks that nothing follows.
+    pub fn read_from(r: &mut impl std::io::Read, limit: u64) -> Option<Panel> {
+        let mut left = limit;
+        let mut buf = Vec::new();
+        // The next `n` bytes into `buf`, within what is left.
+        let mut take = |buf: &mut Vec<u8>, n: usize| -> Option<()> {
+            left = left.checked_sub(u64::try_from(n).ok()?)?;
+            buf.resize(n, 0);
+            r.read_exact(buf).ok()
         };
-        let word = |x: &[u8]| -> Option<usize> {
-            usize::try_from(u64::from_le_bytes(x.try_into().ok()?)).ok()
+        let word = |buf: &[u8]| -> Option<usize> {
+            usize::try_from(u64::from_le_bytes(buf.try_into().ok()?)).ok()
         };
-        let n = word(take(8)?)?;
-        let k = word(take(8)?)?;
-        let dates = take(n.checked_mul(4)?)?
+        take(&mut buf, 8)?;
+        let n = word(&buf)?;
+        take(&mut buf, 8)?;
+        let k = word(&buf)?;
+        take(&mut buf, n.checked_mul(4)?)?;
+        let dates = buf
             .chunks_exact(4)
             .map(|c| NaiveDate::from_num_days_from_ce_opt(i32::from_le_bytes(c.try_into().ok()?)))
             .collect::<Option<Vec<_>>>()?;
-        let mut symbols = Vec::with_capacity(k);
-        let mut close = Vec::with_capacity(k);
-        let mut open = Vec::with_capacity(k);
+        let fit = usize::try_from(limit / 16).unwrap_or(usize::MAX);
+        let mut symbols = Vec::with_capacity(k.min(fit));
+        let mut close = Vec::with_capacity(k.min(fit));
+        let mut open = Vec::with_capacity(k.min(fit));
+        let col = |buf: &[u8]| -> Vec<f64> {
+            buf.chunks_exact(8)
+                .map(|c| {
+                    let mut w = [0; 8];
+                    w.copy_from_slice(c);
+                    f64::from_le_bytes(w)
+                })
+                .collect()
+        };
         for _ in 0..k {
-            let len = word(take(8)?)?;
-            symbols.push(Symbol::new(std::str::from_utf8(take(len)?).ok()?).ok()?);
-            let col = |x: &[u8]| -> Option<Vec<f64>> {
-                x.chunks_exact(8)
-                    .map(|c| Some(f64::from_le_bytes(c.try_into().ok()?)))
-                    .collect()
-            };
-            close.push(col(take(n.checked_mul(8)?)?)?);
-            open.push(col(take(n.checked_mul(8)?)?)?);
+            take(&mut buf, 8)?;
+            let len = word(&buf)?;
+            take(&mut buf, len)?;
+            symbols.push(Symbol::new(std::str::from_utf8(&buf).ok()?).ok()?);
+            take(&mut buf, n.checked_mul(8)?)?;
+            close.push(col(&buf));
+            take(&mut buf, n.checked_mul(8)?)?;
+            open.push(col(&buf));
         }
-        (at == b.len()).then_some(Panel {
+        Some(Panel {
             dates,
             symbols,
             close,

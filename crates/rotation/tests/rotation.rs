@@ -438,4 +438,12 @@ fn test_panel_bytes_round_trip_exactly() {
     let mut longer = bytes.clone();
     longer.push(0);
     assert!(Panel::from_bytes(&longer).is_none());
+    // Streamed with the exact length: the same panel; with less allowed than it needs, none.
+    let streamed = Panel::read_from(&mut &bytes[..], bytes.len() as u64).unwrap();
+    assert_eq!(streamed.to_bytes(), bytes);
+    assert!(Panel::read_from(&mut &bytes[..], bytes.len() as u64 - 1).is_none());
+    // A damaged date count asks for more than the stream holds: refused, nothing allocated.
+    let mut huge = bytes.clone();
+    huge[..8].copy_from_slice(&(u64::MAX / 16).to_le_bytes());
+    assert!(Panel::from_bytes(&huge).is_none());
 }

@@ -52,10 +52,12 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
         }),
         DataSource::Db(_) => None,
     };
-    let cached = cache
-        .as_ref()
-        .and_then(|(dir, key)| systrade_data::cache::load_blob(dir, key))
-        .and_then(|b| Panel::from_bytes(&b));
+    let cached = cache.as_ref().and_then(|(dir, key)| {
+        let mut r = systrade_data::cache::load_blob(dir, key)?;
+        let limit = r.remaining();
+        let panel = Panel::read_from(&mut r, limit)?;
+        r.finish().then_some(panel)
+    });
     let panel = match cached {
         Some(p) => p,
         None => {
