@@ -59,21 +59,7 @@ pub fn finite(v: f64, what: &str) -> Result<f64, CoreError> {
     }
 }
 
-/// A float as text files write it: the shortest text that reads back to the same double, and
-/// `0` for both zeros (an empty float sum is −0.0; a file should not say "-0").
-pub fn shortest(x: f64) -> String {
-    if x == 0.0 { "0".into() } else { format!("{x}") }
-}
-
-/// [`shortest`] appended to `out`, without a string of its own (large CSV files).
-pub fn push_shortest(out: &mut String, x: f64) {
-    use std::fmt::Write as _;
-    if x == 0.0 {
-        out.push('0');
-    } else {
-        let _ = write!(out, "{x}");
-    }
-}
+pub use crate::shortest::{push_shortest, shortest};
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@ pub mod market;
 pub mod money;
 pub mod rate;
 pub mod redact;
+pub mod shortest;
 pub mod symbol;
 pub mod view;
 pub mod vocab;
