@@ -158,7 +158,16 @@ fn test_each_bucket_is_its_standalone_backtest_and_the_portfolio_their_sum() {
     }
     let buckets = read(&out.join("buckets.csv"));
     assert_eq!(buckets.lines().count(), 3);
-    assert!(read(&out.join("report.html")).contains("Buckets"));
+    let html = read(&out.join("report.html"));
+    assert!(html.contains("Buckets"));
+    // The tear sheet's summary shows the portfolio's numbers.
+    let m = common::sheet_metrics(&html);
+    assert_eq!(
+        m["Sharpe"],
+        format!("{:.2}", summary["metrics"]["sharpe"].as_f64().unwrap())
+    );
+    assert_eq!(m["buckets"], "2");
+    assert_eq!(m["unallocated"], "100,000.00");
 }
 
 #[test]

@@ -37,6 +37,55 @@ fn test_w3_reproduces_bt_final_equity() {
         .collect();
     assert_eq!(traded.len(), 246);
     assert_eq!(traded.first(), Some(&"2000-11-01"));
+    // Capacity: every fill against its name's mean volume over its 20 bars before the
+    // session, recomputed here from the vendor files; the largest is the summary's.
+    let daily = repo().join("../shared/data/sp500_daily_alphavantage/daily");
+    let mut volumes: std::collections::BTreeMap<String, Vec<(String, f64)>> = Default::default();
+    let mut largest = (0.0f64, String::new(), String::new());
+    for t in common::rows(&out.join("transactions.csv")) {
+        let v = volumes.entry(t["symbol"].clone()).or_insert_with(|| {
+            let mut bars: Vec<(String, f64)> =
+                common::rows(&daily.join(format!("{}.csv", t["symbol"])))
+                    .iter()
+                    .map(|r| (r["timestamp"].clone(), common::f(r, "volume")))
+                    .collect();
+            bars.sort_by(|a, b| a.0.cmp(&b.0));
+            bars
+        });
+        let before = v.partition_point(|(d, _)| d.as_str() < t["date"].as_str());
+        if before < 20 {
+            assert_eq!(t["adv_share"], "", "{t:?}");
+            continue;
+        }
+        let adv = v[before - 20..before].iter().map(|x| x.1).sum::<f64>() / 20.0;
+        let share = common::f(&t, "qty").abs() / adv;
+        let got = common::f(&t, "adv_share");
+        assert!((got - share).abs() <= 1e-12 * share, "{t:?}: {share}");
+        if share > largest.0 {
+            largest = (share, t["symbol"].clone(), t["date"].clone());
+        }
+    }
+    let c = &summary["capacity"];
+    assert_eq!(c["max_adv_share"].as_f64(), Some(largest.0));
+    assert_eq!(
+        (c["symbol"].as_str(), c["date"].as_str()),
+        (Some(largest.1.as_str()), Some(largest.2.as_str()))
+    );
+    assert_eq!(c["fills_without_adv"], 0);
+    // The tear sheet's summary shows the run's numbers (it was empty once).
+    let m = common::sheet_metrics(&read(&out.join("report.html")));
+    assert_eq!(m["final equity"], "1,123,453.73");
+    assert_eq!(
+        m["Sharpe"],
+        format!("{:.2}", summary["metrics"]["sharpe"].as_f64().unwrap())
+    );
+    assert_eq!(m["rebalances"], "258 (0 risk-off)");
+    assert_eq!(m["transactions"], "3135");
+    assert!(
+        m["capacity (largest fill)"].contains(&format!("({}, {})", largest.1, largest.2)),
+        "{}",
+        m["capacity (largest fill)"]
+    );
 }
 
 #[test]

@@ -17,6 +17,39 @@ pub struct Panel {
     pub close: Vec<Vec<f64>>,
     /// `open[s][t]`: the session's open, or the carried close on a gap.
     pub open: Vec<Vec<f64>>,
+    /// The names' average volume before the sessions a rebalance trades in.
+    pub liquidity: Liquidity,
+}
+
+/// Bars an average daily volume is taken over.
+pub const ADV_WINDOW: usize = 20;
+
+/// Each name's average daily volume (in units, the mean of its last [`ADV_WINDOW`] bars
+/// before the session) on the sessions a monthly rebalance trades in — each month's first
+/// session and the one after: what a backtest's fills are measured against (capacity).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Liquidity {
+    /// Panel rows, ascending.
+    pub rows: Vec<usize>,
+    /// `adv[i][s]`: name `s`'s average volume before row `rows[i]`; NaN when it has fewer
+    /// than [`ADV_WINDOW`] bars before it or a volume that is not a number.
+    pub adv: Vec<Vec<f64>>,
+}
+
+impl Liquidity {
+    fn of(dates: &[NaiveDate], data: &BTreeMap<Symbol, Vec<DailyBar>>, rows: Vec<usize>) -> Self {
+        let mut adv = vec![vec![f64::NAN; data.len()]; rows.len()];
+        for (s, bars) in data.values().enumerate() {
+            for (i, r) in rows.iter().enumerate() {
+                let before = bars.partition_point(|b| b.ts < dates[*r]);
+                if before >= ADV_WINDOW {
+                    let window = &bars[before - ADV_WINDOW..before];
+                    adv[i][s] = window.iter().map(|b| b.volume).sum::<f64>() / ADV_WINDOW as f64;
+                }
+            }
+        }
+        Liquidity { rows, adv }
+    }
 }
 
 impl Panel {
@@ -54,12 +87,28 @@ impl Panel {
             close.push(c);
             open.push(o);
         }
-        Panel {
+        let mut panel = Panel {
             dates,
             symbols: data.keys().cloned().collect(),
             close,
             open,
-        }
+            liquidity: Liquidity::default(),
+        };
+        let mut rows = panel.month_starts();
+        rows.extend(rows.clone().iter().map(|t| t + 1));
+        rows.retain(|t| *t < panel.dates.len());
+        rows.sort_unstable();
+        rows.dedup();
+        panel.liquidity = Liquidity::of(&panel.dates, data, rows);
+        panel
+    }
+
+    /// Name `s`'s average daily volume before row `t` (`None` off the rebalance sessions,
+    /// with too few bars, or without a positive volume).
+    pub fn adv(&self, s: usize, t: usize) -> Option<f64> {
+        let i = self.liquidity.rows.binary_search(&t).ok()?;
+        let v = *self.liquidity.adv.get(i)?.get(s)?;
+        (v.is_finite() && v > 0.0).then_some(v)
     }
 
     /// The column of a symbol.
@@ -144,6 +193,14 @@ impl Panel {
                 }
             }
         }
+        let l = &self.liquidity;
+        out.extend_from_slice(&(l.rows.len() as u64).to_le_bytes());
+        for (r, adv) in l.rows.iter().zip(&l.adv) {
+            out.extend_from_slice(&(*r as u64).to_le_bytes());
+            for v in adv {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
         out
     }
 
@@ -201,11 +258,27 @@ impl Panel {
             take(&mut buf, n.checked_mul(8)?)?;
             open.push(col(&buf));
         }
+        take(&mut buf, 8)?;
+        let m = word(&buf)?;
+        let mut liquidity = Liquidity {
+            rows: Vec::with_capacity(m.min(fit)),
+            adv: Vec::with_capacity(m.min(fit)),
+        };
+        for _ in 0..m {
+            take(&mut buf, 8)?;
+            liquidity.rows.push(word(&buf).filter(|r| *r < n)?);
+            take(&mut buf, k.checked_mul(8)?)?;
+            liquidity.adv.push(col(&buf));
+        }
+        if !liquidity.rows.is_sorted_by(|a, b| a < b) {
+            return None;
+        }
         Some(Panel {
             dates,
             symbols,
             close,
             open,
+            liquidity,
         })
     }
 }

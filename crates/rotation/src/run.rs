@@ -58,6 +58,9 @@ pub struct Transaction {
     pub price: f64,
     pub fee: f64,
     pub kind: TxKind,
+    /// `|qty|` over the name's average daily volume before the session
+    /// ([`crate::panel::ADV_WINDOW`] bars; `None` without one): the fill's capacity need.
+    pub adv_share: Option<f64>,
 }
 
 /// Everything a run produced.
@@ -303,6 +306,7 @@ fn rebalance(
             price: p,
             fee: q.abs() * p * fee,
             kind,
+            adv_share: panel.adv(j, t).map(|a| q.abs() / a),
         });
     };
     for j in 0..k {

@@ -201,6 +201,7 @@ fn test_risk_off_holds_cash_or_the_cash_symbol_and_unknown_fails_closed() {
             vec![100.0, 101.0, 102.0, 103.0, 99.0, 99.0],
         ],
         open: vec![vec![10.0; 6], vec![100.0; 6]],
+        liquidity: Default::default(),
     };
     let p = RotationParams {
         top_n: 1,
@@ -446,4 +447,61 @@ fn test_panel_bytes_round_trip_exactly() {
     let mut huge = bytes.clone();
     huge[..8].copy_from_slice(&(u64::MAX / 16).to_le_bytes());
     assert!(Panel::from_bytes(&huge).is_none());
+}
+
+/// The liquidity a fill is measured against: a name's mean volume over its 20 bars before a
+/// month's first session or the one after; nothing with fewer bars, nothing on other rows;
+/// a gap in one name's bars is skipped, not carried.
+#[test]
+fn test_adv_is_the_mean_of_the_20_bars_before_a_rebalance_session() {
+    let day0 = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    let bar = |i: i64, volume: f64| DailyBar {
+        ts: day0 + chrono::Duration::days(i),
+        open: 10.0 + i as f64,
+        high: 10.0 + i as f64,
+        low: 10.0 + i as f64,
+        close: 10.0 + i as f64,
+        volume,
+    };
+    let mut data = BTreeMap::new();
+    // AAA trades every day of January and February with volume 100·(i+1).
+    data.insert(
+        Symbol::new("AAA").unwrap(),
+        (0..60).map(|i| bar(i, 100.0 * (i + 1) as f64)).collect(),
+    );
+    // BBB has no bar on day 40.
+    data.insert(
+        Symbol::new("BBB").unwrap(),
+        (0..60).filter(|i| *i != 40).map(|i| bar(i, 7.0)).collect(),
+    );
+    let panel = Panel::new(&data);
+    let feb1 = 31; // the first session of February
+    assert_eq!(panel.month_starts(), vec![0, feb1]);
+    assert_eq!(panel.liquidity.rows, vec![0, 1, feb1, feb1 + 1]);
+    let mean = |from: i64| {
+        (from..from + 20)
+            .map(|i| 100.0 * (i + 1) as f64)
+            .sum::<f64>()
+            / 20.0
+    };
+    assert_eq!(panel.adv(0, feb1), Some(mean(11)));
+    assert_eq!(panel.adv(0, feb1 + 1), Some(mean(12)));
+    assert_eq!(panel.adv(1, feb1 + 1), Some(7.0));
+    assert_eq!(panel.adv(0, 1), None, "one bar before it");
+    assert_eq!(panel.adv(0, 45), None, "not a rebalance session");
+    // A fill on February's first session: its share of that ADV.
+    let p = RotationParams {
+        top_n: 1,
+        lookback: 20,
+        skip: 0,
+        trend_sma: 0,
+        regime_symbol: String::new(),
+        fill: Fill::Close,
+        ..hand_params()
+    };
+    let r = run(&panel, &p, &Settings::cash(1000.0)).unwrap();
+    let t = r.transactions.first().expect("a fill");
+    let j = panel.column(t.symbol.as_str()).unwrap();
+    assert_eq!(t.date, panel.dates[feb1]);
+    assert_eq!(t.adv_share, Some(t.qty.abs() / panel.adv(j, feb1).unwrap()));
 }

@@ -377,7 +377,33 @@ pub fn tearsheet(p: &PortfolioRun, config: &Path) -> systrade_report::tearsheet:
             turnover: None,
             periods_per_year: p.periods_per_year,
         },
-        metrics: Vec::new(),
+        metrics: {
+            let mut out = crate::tearsheet::return_metrics(
+                p.equity.last().copied().unwrap_or(p.capital),
+                p.metrics.as_ref(),
+            );
+            out.extend([
+                ("buckets".to_string(), p.buckets.len().to_string()),
+                (
+                    "unallocated".into(),
+                    systrade_report::format::money(p.unallocated),
+                ),
+                ("sessions in breach".into(), {
+                    let breached: Vec<String> = p
+                        .buckets
+                        .iter()
+                        .filter(|b| b.breach_days > 0)
+                        .map(|b| format!("{} {}", b.bucket.name, b.breach_days))
+                        .collect();
+                    if breached.is_empty() {
+                        "none".into()
+                    } else {
+                        breached.join(", ")
+                    }
+                }),
+            ]);
+            out
+        },
         tables: vec![table],
         notes: Vec::new(),
     }

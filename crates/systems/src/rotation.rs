@@ -47,7 +47,7 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
         DataSource::Files(root) => systrade_data::cache::cache_dir().and_then(|dir| {
             let files = systrade_data::cache::files_of(root)?;
             let mut key = systrade_data::cache::key(root, &files, &opts)?;
-            key.push_str(&format!("rotation-panel 1\n{:?}\n", cfg.data.tickers));
+            key.push_str(&format!("rotation-panel 2\n{:?}\n", cfg.data.tickers));
             Some((dir, key))
         }),
         DataSource::Db(_) => None,
@@ -317,15 +317,73 @@ pub fn timeseries_csv(r: &RotationResult) -> String {
 /// `transactions.csv`.
 pub fn transactions_csv(r: &RotationResult) -> String {
     let mut s = String::with_capacity(64 + r.transactions.len() * 72);
-    s.push_str("date,symbol,kind,qty,price,fee\n");
+    s.push_str("date,symbol,kind,qty,price,fee,adv_share\n");
     for t in &r.transactions {
         let _ = write!(s, "{},{},{},", t.date, t.symbol, t.kind.as_str());
         put(&mut s, Some(t.qty));
         put(&mut s, Some(t.price));
-        push_shortest(&mut s, t.fee);
+        put(&mut s, Some(t.fee));
+        if let Some(x) = t.adv_share {
+            push_shortest(&mut s, x);
+        }
         s.push('\n');
     }
     s
+}
+
+/// The fill that needed the largest share of its name's average daily volume
+/// (spec/execution-and-buckets.md §4: capacity), and how many fills had no average to be
+/// measured against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capacity {
+    pub max_adv_share: f64,
+    pub symbol: Symbol,
+    pub date: NaiveDate,
+    pub unmeasured: usize,
+}
+
+/// The run's [`Capacity`]; `None` when no fill could be measured.
+pub fn capacity(r: &RotationResult) -> Option<Capacity> {
+    let unmeasured = r
+        .transactions
+        .iter()
+        .filter(|t| t.adv_share.is_none())
+        .count();
+    r.transactions
+        .iter()
+        .filter_map(|t| t.adv_share.map(|x| (x, t)))
+        .fold(
+            None,
+            |best: Option<(f64, &systrade_rotation::run::Transaction)>, (x, t)| match best {
+                Some((b, _)) if b >= x => best,
+                _ => Some((x, t)),
+            },
+        )
+        .map(|(x, t)| Capacity {
+            max_adv_share: x,
+            symbol: t.symbol.clone(),
+            date: t.date,
+            unmeasured,
+        })
+}
+
+/// The capacity as a person reads it: `0.42% of its 20-session ADV (AAPL, 2008-10-01)`.
+pub fn capacity_text(c: Option<&Capacity>) -> String {
+    match c {
+        Some(c) => format!(
+            "{:.4}% of its {}-session ADV ({}, {}){}",
+            c.max_adv_share * 100.0,
+            systrade_rotation::panel::ADV_WINDOW,
+            c.symbol,
+            c.date,
+            if c.unmeasured > 0 {
+                format!("; {} fills without an ADV", c.unmeasured)
+            } else {
+                String::new()
+            }
+        ),
+        None => "n/a (no fill had an average volume to measure)".into(),
+    }
 }
 
 /// The run's dated period returns (the first row's 0 left out).
@@ -336,16 +394,9 @@ pub fn returns(r: &RotationResult) -> Vec<(NaiveDate, f64)> {
 /// `summary.json`: the metrics of the run's returns, the checksums the peers compare, and
 /// the rebalances.
 pub fn summary(l: &Loaded, r: &RotationResult) -> anyhow::Result<serde_json::Value> {
-    let rets = returns(r);
-    let dates: Vec<NaiveDate> = rets.iter().map(|x| x.0).collect();
-    let values: Vec<f64> = rets.iter().map(|x| x.1).collect();
-    let metrics = if values.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::to_value(
-            systrade_metrics::summarize(&dates, &values, None, l.periods_per_year())
-                .map_err(|e| bad(format!("metrics: {e}")))?,
-        )?
+    let metrics = match metrics(l, r)? {
+        Some(m) => serde_json::to_value(m)?,
+        None => serde_json::Value::Null,
     };
     let risk_off = r.months.iter().filter(|m| !m.regime.risk_on()).count();
     Ok(json!({
@@ -360,6 +411,13 @@ pub fn summary(l: &Loaded, r: &RotationResult) -> anyhow::Result<serde_json::Val
         "risk_off_rebalances": risk_off,
         "transactions": r.transactions.len(),
         "fees": r.transactions.iter().map(|t| t.fee).sum::<f64>(),
+        "capacity": capacity(r).map(|c| json!({
+            "max_adv_share": c.max_adv_share,
+            "adv_window": systrade_rotation::panel::ADV_WINDOW,
+            "symbol": c.symbol.to_string(),
+            "date": c.date.to_string(),
+            "fills_without_adv": c.unmeasured,
+        })),
         "final_positions": r.positions.iter().map(|(s, q)| (s.to_string(), *q)).collect::<BTreeMap<_, _>>(),
         "metrics": metrics,
         "params": l.cfg.rotation,
@@ -387,16 +445,25 @@ pub fn write_backtest(l: &Loaded, r: &RotationResult, out: &Path) -> anyhow::Res
     rest
 }
 
+/// The metrics of the run's returns (`None` without a return).
+pub fn metrics(
+    l: &Loaded,
+    r: &RotationResult,
+) -> anyhow::Result<Option<systrade_metrics::Summary>> {
+    let rets = returns(r);
+    if rets.is_empty() {
+        return Ok(None);
+    }
+    let dates: Vec<NaiveDate> = rets.iter().map(|x| x.0).collect();
+    let values: Vec<f64> = rets.iter().map(|x| x.1).collect();
+    systrade_metrics::summarize(&dates, &values, None, l.periods_per_year())
+        .map(Some)
+        .map_err(|e| bad(format!("metrics: {e}")))
+}
+
 /// One line of headline numbers.
 pub fn headline(l: &Loaded, r: &RotationResult) -> String {
-    let rets = returns(r);
-    let m = (!rets.is_empty())
-        .then(|| {
-            let dates: Vec<NaiveDate> = rets.iter().map(|x| x.0).collect();
-            let values: Vec<f64> = rets.iter().map(|x| x.1).collect();
-            systrade_metrics::summarize(&dates, &values, None, l.periods_per_year()).ok()
-        })
-        .flatten();
+    let m = metrics(l, r).ok().flatten();
     let pct = crate::trend::pct;
     format!(
         "{} names, {}..{}: final equity {:.6}; CAGR {}, Sharpe {}, max drawdown {}; {} rebalances ({} risk-off), {} transactions",
@@ -530,7 +597,33 @@ pub fn tearsheet(
             periods_per_year: l.periods_per_year(),
             dates,
         },
-        metrics: Vec::new(),
+        metrics: {
+            let m = metrics(l, r).ok().flatten();
+            let mut out = crate::tearsheet::return_metrics(r.final_equity, m.as_ref());
+            let risk_off = r.months.iter().filter(|m| !m.regime.risk_on()).count();
+            let gross =
+                r.series.iter().map(|x| x.gross).sum::<f64>() / r.series.len().max(1) as f64;
+            out.extend([
+                (
+                    "rebalances".to_string(),
+                    format!("{} ({risk_off} risk-off)", r.months.len()),
+                ),
+                ("transactions".into(), r.transactions.len().to_string()),
+                (
+                    "fees".into(),
+                    systrade_report::format::money(r.transactions.iter().map(|t| t.fee).sum()),
+                ),
+                (
+                    "avg gross exposure".into(),
+                    systrade_report::tearsheet::pct(gross),
+                ),
+                (
+                    "capacity (largest fill)".into(),
+                    capacity_text(capacity(r).as_ref()),
+                ),
+            ]);
+            out
+        },
         tables: vec![holdings],
         notes: r
             .months

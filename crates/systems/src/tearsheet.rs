@@ -113,23 +113,36 @@ pub fn engine_performance(
     }
 }
 
-/// The engine summary's headline numbers.
-pub fn engine_metrics(r: &BacktestResult) -> Vec<(String, String)> {
-    let s = &r.summary;
-    let m = &s.metrics;
-    let dd_dates = match (m.max_drawdown_peak, m.max_drawdown_trough) {
-        (Some(p), Some(t)) => format!(" ({p} → {t})"),
+/// A run's return numbers as the summary shows them: final equity, CAGR, volatility,
+/// Sharpe, Sortino, max drawdown (peak → trough), Calmar, hit rate (`n/a` without returns).
+pub fn return_metrics(
+    final_equity: f64,
+    m: Option<&systrade_metrics::Summary>,
+) -> Vec<(String, String)> {
+    let dd_dates = match m.map(|m| (m.max_drawdown_peak, m.max_drawdown_trough)) {
+        Some((Some(p), Some(t))) => format!(" ({p} → {t})"),
         _ => String::new(),
     };
     vec![
-        metric("final equity", money(s.final_equity)),
-        metric("CAGR", opt_pct(m.cagr)),
-        metric("volatility", opt_pct(m.annual_vol)),
-        metric("Sharpe", opt_num(m.sharpe)),
-        metric("Sortino", opt_num(m.sortino)),
-        metric("max drawdown", opt_pct(m.max_drawdown) + &dd_dates),
-        metric("Calmar", opt_num(m.calmar)),
-        metric("hit rate (days)", opt_pct(m.hit_rate)),
+        metric("final equity", money(final_equity)),
+        metric("CAGR", opt_pct(m.and_then(|m| m.cagr))),
+        metric("volatility", opt_pct(m.and_then(|m| m.annual_vol))),
+        metric("Sharpe", opt_num(m.and_then(|m| m.sharpe))),
+        metric("Sortino", opt_num(m.and_then(|m| m.sortino))),
+        metric(
+            "max drawdown",
+            opt_pct(m.and_then(|m| m.max_drawdown)) + &dd_dates,
+        ),
+        metric("Calmar", opt_num(m.and_then(|m| m.calmar))),
+        metric("hit rate (days)", opt_pct(m.and_then(|m| m.hit_rate))),
+    ]
+}
+
+/// The engine summary's headline numbers.
+pub fn engine_metrics(r: &BacktestResult) -> Vec<(String, String)> {
+    let s = &r.summary;
+    let mut out = return_metrics(s.final_equity, Some(&s.metrics));
+    out.extend([
         metric("turnover", format!("{:.2}×/yr", s.annual_turnover)),
         metric("avg gross exposure", pct(s.avg_gross_exposure)),
         metric("fees", money(s.total_fees)),
@@ -142,7 +155,8 @@ pub fn engine_metrics(r: &BacktestResult) -> Vec<(String, String)> {
             "capacity (max % of volume)",
             pct(s.capacity_max_pct_of_volume),
         ),
-    ]
+    ]);
+    out
 }
 
 /// One level of a cost grid, from either engine.

@@ -134,6 +134,21 @@ pub fn rows(p: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
         .collect()
 }
 
+/// A tear sheet's Summary metrics, label → value as shown (HTML entities left as written).
+pub fn sheet_metrics(html: &str) -> std::collections::BTreeMap<String, String> {
+    html.split(r#"<div class="metric"><div class="label">"#)
+        .skip(1)
+        .filter_map(|m| {
+            let (label, rest) = m.split_once("</div>")?;
+            let value = rest
+                .strip_prefix(r#"<div class="value">"#)?
+                .split_once("</div>")?
+                .0;
+            Some((label.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
 /// A row's field as a number.
 pub fn f(r: &std::collections::BTreeMap<String, String>, k: &str) -> f64 {
     r[k].parse().unwrap_or_else(|_| panic!("{k}: {:?}", r[k]))
