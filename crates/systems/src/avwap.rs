@@ -22,6 +22,7 @@ use systrade_data::parse::Content;
 use systrade_data::{Bars, DataSource};
 
 use crate::bad;
+use crate::capacity::Capacity;
 
 /// A config loaded with its data.
 pub struct Loaded {
@@ -349,6 +350,27 @@ pub fn timeseries_csv(o: &Outcome) -> String {
 }
 
 /// `summary.json`: the metrics, the exits by reason and the stop modes.
+/// Every fill of the run — entries, and exits before the data ended — against its name's
+/// mean volume over the `scan.adv_window` bars before the session.
+pub fn capacity(l: &Loaded, o: &Outcome) -> Option<Capacity> {
+    let share = |s: &Symbol, day: NaiveDate, qty: u64| -> Option<f64> {
+        let p = l.panels.get(s)?;
+        let t = p.index_of(day)?;
+        let adv = p.avg_volume.get(t.checked_sub(1)?).copied().flatten()?;
+        (adv > 0.0).then(|| qty as f64 / adv)
+    };
+    let fills = o.trades.iter().flat_map(|t| {
+        let entry = (
+            &t.symbol,
+            t.entry_date,
+            share(&t.symbol, t.entry_date, t.qty),
+        );
+        let exit = (!t.open).then(|| (&t.symbol, t.exit.day, share(&t.symbol, t.exit.day, t.qty)));
+        std::iter::once(entry).chain(exit)
+    });
+    Capacity::of(fills, l.params.scan.adv_window)
+}
+
 pub fn summary(l: &Loaded, o: &Outcome) -> anyhow::Result<serde_json::Value> {
     let dates: Vec<NaiveDate> = o.series.iter().skip(1).map(|r| r.date).collect();
     let rets: Vec<f64> = o.series.iter().skip(1).map(|r| r.ret).collect();
@@ -389,6 +411,7 @@ pub fn summary(l: &Loaded, o: &Outcome) -> anyhow::Result<serde_json::Value> {
         "exits_by_reason": reasons,
         "stop_modes": modes,
         "candidate_outcomes": outcomes,
+        "capacity": Capacity::json(capacity(l, o).as_ref()),
         "metrics": metrics,
     }))
 }
@@ -447,6 +470,10 @@ pub fn tearsheet(
         (
             "mean stop efficiency".into(),
             opt_num((!eff.is_empty()).then(|| eff.iter().sum::<f64>() / eff.len() as f64)),
+        ),
+        (
+            "capacity (largest fill)".into(),
+            Capacity::text(capacity(l, o).as_ref()),
         ),
     ];
     let mut by_reason: BTreeMap<&str, (usize, f64)> = BTreeMap::new();

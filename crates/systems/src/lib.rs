@@ -13,6 +13,7 @@
 pub mod avwap;
 pub mod bucket_plan;
 pub mod buckets;
+pub mod capacity;
 pub mod feed;
 pub mod harvest;
 pub mod momentum;

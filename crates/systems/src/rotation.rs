@@ -19,6 +19,7 @@ use systrade_rotation::run::Settings;
 use systrade_rotation::{Panel, RotationResult, Status};
 
 use crate::bad;
+use crate::capacity::Capacity;
 
 /// A config with its data.
 pub struct Loaded {
@@ -331,59 +332,14 @@ pub fn transactions_csv(r: &RotationResult) -> String {
     s
 }
 
-/// The fill that needed the largest share of its name's average daily volume
-/// (spec/execution-and-buckets.md §4: capacity), and how many fills had no average to be
-/// measured against.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Capacity {
-    pub max_adv_share: f64,
-    pub symbol: Symbol,
-    pub date: NaiveDate,
-    pub unmeasured: usize,
-}
-
-/// The run's [`Capacity`]; `None` when no fill could be measured.
+/// The run's [`Capacity`]: every fill against its name's ADV before the session.
 pub fn capacity(r: &RotationResult) -> Option<Capacity> {
-    let unmeasured = r
-        .transactions
-        .iter()
-        .filter(|t| t.adv_share.is_none())
-        .count();
-    r.transactions
-        .iter()
-        .filter_map(|t| t.adv_share.map(|x| (x, t)))
-        .fold(
-            None,
-            |best: Option<(f64, &systrade_rotation::run::Transaction)>, (x, t)| match best {
-                Some((b, _)) if b >= x => best,
-                _ => Some((x, t)),
-            },
-        )
-        .map(|(x, t)| Capacity {
-            max_adv_share: x,
-            symbol: t.symbol.clone(),
-            date: t.date,
-            unmeasured,
-        })
-}
-
-/// The capacity as a person reads it: `0.42% of its 20-session ADV (AAPL, 2008-10-01)`.
-pub fn capacity_text(c: Option<&Capacity>) -> String {
-    match c {
-        Some(c) => format!(
-            "{:.4}% of its {}-session ADV ({}, {}){}",
-            c.max_adv_share * 100.0,
-            systrade_rotation::panel::ADV_WINDOW,
-            c.symbol,
-            c.date,
-            if c.unmeasured > 0 {
-                format!("; {} fills without an ADV", c.unmeasured)
-            } else {
-                String::new()
-            }
-        ),
-        None => "n/a (no fill had an average volume to measure)".into(),
-    }
+    Capacity::of(
+        r.transactions
+            .iter()
+            .map(|t| (&t.symbol, t.date, t.adv_share)),
+        systrade_rotation::panel::ADV_WINDOW,
+    )
 }
 
 /// The run's dated period returns (the first row's 0 left out).
@@ -411,13 +367,7 @@ pub fn summary(l: &Loaded, r: &RotationResult) -> anyhow::Result<serde_json::Val
         "risk_off_rebalances": risk_off,
         "transactions": r.transactions.len(),
         "fees": r.transactions.iter().map(|t| t.fee).sum::<f64>(),
-        "capacity": capacity(r).map(|c| json!({
-            "max_adv_share": c.max_adv_share,
-            "adv_window": systrade_rotation::panel::ADV_WINDOW,
-            "symbol": c.symbol.to_string(),
-            "date": c.date.to_string(),
-            "fills_without_adv": c.unmeasured,
-        })),
+        "capacity": Capacity::json(capacity(r).as_ref()),
         "final_positions": r.positions.iter().map(|(s, q)| (s.to_string(), *q)).collect::<BTreeMap<_, _>>(),
         "metrics": metrics,
         "params": l.cfg.rotation,
@@ -619,7 +569,7 @@ pub fn tearsheet(
                 ),
                 (
                     "capacity (largest fill)".into(),
-                    capacity_text(capacity(r).as_ref()),
+                    Capacity::text(capacity(r).as_ref()),
                 ),
             ]);
             out
