@@ -141,6 +141,53 @@ fn test_each_bucket_is_its_standalone_backtest_and_the_portfolio_their_sum() {
         .as_f64()
         .unwrap();
     assert!(close(bucket_final(&out, "B"), b_alone), "B");
+    // Capacity: A's is its standalone run's; B's is recomputed from its standalone fills and
+    // the vendor files (each fill against the mean volume of the name's 20 bars before the
+    // session); the portfolio's is the larger, with its bucket.
+    let buckets_json = json(&out.join("summary.json"))["buckets"].clone();
+    assert_eq!(
+        buckets_json["A"]["capacity"],
+        json(&a_out.join("summary.json"))["capacity"]
+    );
+    let mut largest = (0.0f64, String::new(), String::new());
+    let mut bars: std::collections::BTreeMap<String, Vec<(String, f64)>> = Default::default();
+    for fill in common::rows(&b_out.join("fills.csv")) {
+        let v = bars.entry(fill["symbol"].clone()).or_insert_with(|| {
+            common::rows(&shared(&format!(
+                "crypto_binance_spot/1d/{}_1d.csv",
+                fill["symbol"]
+            )))
+            .iter()
+            .map(|r| (r["time"][..10].to_string(), common::f(r, "volume")))
+            .collect()
+        });
+        let before = v.partition_point(|(d, _)| d.as_str() < fill["date"].as_str());
+        assert!(before >= 20, "{fill:?}");
+        let adv = v[before - 20..before].iter().map(|x| x.1).sum::<f64>() / 20.0;
+        let share = common::f(&fill, "qty") / adv;
+        if share > largest.0 {
+            largest = (share, fill["symbol"].clone(), fill["date"].clone());
+        }
+    }
+    let b_cap = &buckets_json["B"]["capacity"];
+    let got = b_cap["max_adv_share"].as_f64().unwrap();
+    assert!(
+        (got - largest.0).abs() <= 1e-12 * largest.0,
+        "{got} vs {largest:?}"
+    );
+    assert_eq!(
+        (b_cap["symbol"].as_str(), b_cap["date"].as_str()),
+        (Some(largest.1.as_str()), Some(largest.2.as_str()))
+    );
+    let cap = &json(&out.join("summary.json"))["capacity"];
+    let (a_share, b_share) = (
+        buckets_json["A"]["capacity"]["max_adv_share"]
+            .as_f64()
+            .unwrap(),
+        got,
+    );
+    assert_eq!(cap["bucket"], if a_share >= b_share { "A" } else { "B" });
+    assert_eq!(cap["max_adv_share"].as_f64(), Some(a_share.max(b_share)));
     // The portfolio is the sum, with the 100,000 no bucket uses as cash.
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["unallocated"].as_f64(), Some(100_000.0));

@@ -353,8 +353,17 @@ pub fn timeseries_csv(o: &Outcome) -> String {
 /// Every fill of the run — entries, and exits before the data ended — against its name's
 /// mean volume over the `scan.adv_window` bars before the session.
 pub fn capacity(l: &Loaded, o: &Outcome) -> Option<Capacity> {
+    capacity_with(&l.panels, &l.params, o)
+}
+
+/// [`capacity`] of a run on `panels` built with `params`.
+pub fn capacity_with(
+    panels: &BTreeMap<Symbol, Panel>,
+    params: &AvwapParams,
+    o: &Outcome,
+) -> Option<Capacity> {
     let share = |s: &Symbol, day: NaiveDate, qty: u64| -> Option<f64> {
-        let p = l.panels.get(s)?;
+        let p = panels.get(s)?;
         let t = p.index_of(day)?;
         let adv = p.avg_volume.get(t.checked_sub(1)?).copied().flatten()?;
         (adv > 0.0).then(|| qty as f64 / adv)
@@ -368,7 +377,7 @@ pub fn capacity(l: &Loaded, o: &Outcome) -> Option<Capacity> {
         let exit = (!t.open).then(|| (&t.symbol, t.exit.day, share(&t.symbol, t.exit.day, t.qty)));
         std::iter::once(entry).chain(exit)
     });
-    Capacity::of(fills, l.params.scan.adv_window)
+    Capacity::of(fills, params.scan.adv_window)
 }
 
 pub fn summary(l: &Loaded, o: &Outcome) -> anyhow::Result<serde_json::Value> {

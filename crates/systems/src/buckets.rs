@@ -16,6 +16,7 @@ use systrade_core::fsio::{write_atomic, write_json_atomic};
 use systrade_core::json::shortest as num;
 
 use crate::bad;
+use crate::capacity::Capacity;
 use crate::study::Study;
 
 /// One bucket's run.
@@ -38,6 +39,8 @@ pub struct BucketRun {
     pub max_drawdown: f64,
     /// Sessions spent at or beyond its drawdown target.
     pub breach_days: usize,
+    /// Its largest fill against the name's average daily volume, at the bucket's capital.
+    pub capacity: Option<Capacity>,
 }
 
 impl BucketRun {
@@ -175,6 +178,7 @@ pub fn backtest(path: &Path, read: &ReadOptions) -> anyhow::Result<PortfolioRun>
             exits: e.exits,
             max_drawdown,
             breach_days,
+            capacity: e.capacity,
         });
     }
     let unallocated = cfg.capital - runs.iter().map(|r| r.capital).sum::<f64>();
@@ -272,6 +276,26 @@ pub fn buckets_csv(p: &PortfolioRun) -> String {
     s
 }
 
+/// The bucket whose fill needed the largest share of a name's average volume.
+fn largest(p: &PortfolioRun) -> Option<(&str, &Capacity)> {
+    p.buckets
+        .iter()
+        .filter_map(|b| Some((b.bucket.name.as_str(), b.capacity.as_ref()?)))
+        .fold(None, |best: Option<(&str, &Capacity)>, (n, c)| match best {
+            Some((_, b)) if b.max_adv_share >= c.max_adv_share => best,
+            _ => Some((n, c)),
+        })
+}
+
+/// A bucket's capacity in a table cell.
+fn capacity_cell(b: &BucketRun) -> String {
+    match (&b.capacity, b.kind) {
+        (Some(c), _) => format!("{:.4}% ({} {})", c.max_adv_share * 100.0, c.symbol, c.date),
+        (None, StrategyKind::Momentum) => "n/a (a NAV)".into(),
+        (None, _) => "n/a".into(),
+    }
+}
+
 /// `summary.json`.
 pub fn summary(p: &PortfolioRun) -> serde_json::Value {
     let buckets: BTreeMap<&str, serde_json::Value> = p
@@ -290,6 +314,7 @@ pub fn summary(p: &PortfolioRun) -> serde_json::Value {
                     "final_equity": b.final_equity(),
                     "max_drawdown": b.max_drawdown,
                     "breach_days": b.breach_days,
+                    "capacity": Capacity::json(b.capacity.as_ref()),
                     "metrics": b.metrics,
                 }),
             )
@@ -305,6 +330,11 @@ pub fn summary(p: &PortfolioRun) -> serde_json::Value {
         "final_equity": p.equity.last().copied().unwrap_or(p.capital),
         "periods_per_year": p.periods_per_year,
         "metrics": p.metrics,
+        "capacity": largest(p).map(|(b, c)| {
+            let mut v = Capacity::json(Some(c));
+            v["bucket"] = json!(b);
+            v
+        }),
         "buckets": buckets,
     })
 }
@@ -324,7 +354,7 @@ pub fn tearsheet(p: &PortfolioRun, config: &Path) -> systrade_report::tearsheet:
         caption: "Buckets".into(),
         header: [
             "bucket", "strategy", "capital", "final equity", "PnL share", "CAGR", "Sharpe",
-            "max DD", "target", "days in breach",
+            "max DD", "target", "days in breach", "largest fill (% of ADV)",
         ]
         .map(String::from)
         .to_vec(),
@@ -352,11 +382,12 @@ pub fn tearsheet(p: &PortfolioRun, config: &Path) -> systrade_report::tearsheet:
                             .map(|t| format!("{:.0}% {}", t * 100.0, b.bucket.on_breach.as_str()))
                             .unwrap_or_default(),
                         b.breach_days.to_string(),
+                        capacity_cell(b),
                     ]
                 })
                 .collect()
         },
-        note: "Each bucket is its strategy config run alone with the bucket's capital and limits; the portfolio is their sum, with unallocated capital as cash.".into(),
+        note: "Each bucket is its strategy config run alone with the bucket's capital and limits; the portfolio is their sum, with unallocated capital as cash. Largest fill: the fill that needed the largest share of its name's mean volume over the 20 bars before its session (a momentum bucket is a NAV: no units to measure).".into(),
     };
     systrade_report::tearsheet::TearSheet {
         title: format!("Portfolio {} — {}", p.name, config.display()),
@@ -387,6 +418,13 @@ pub fn tearsheet(p: &PortfolioRun, config: &Path) -> systrade_report::tearsheet:
                 (
                     "unallocated".into(),
                     systrade_report::format::money(p.unallocated),
+                ),
+                (
+                    "capacity (largest fill)".into(),
+                    match largest(p) {
+                        Some((b, c)) => format!("bucket {b}: {}", Capacity::text(Some(c))),
+                        None => Capacity::text(None),
+                    },
                 ),
                 ("sessions in breach".into(), {
                     let breached: Vec<String> = p

@@ -77,6 +77,32 @@ impl Capacity {
     }
 }
 
+/// Bars an engine fill's average volume is taken over (the rotation panel's window).
+pub const ENGINE_ADV_WINDOW: usize = 20;
+
+/// An engine backtest's fills against each name's mean volume over its
+/// [`ENGINE_ADV_WINDOW`] bars before the fill's session (`data`: the daily bars it ran on).
+pub fn of_engine_fills(
+    fills: &[systrade_backtest::FillRecord],
+    data: &std::collections::BTreeMap<Symbol, Vec<systrade_core::DailyBar>>,
+) -> Option<Capacity> {
+    use rust_decimal::prelude::ToPrimitive;
+    let adv = |s: &Symbol, day: NaiveDate| -> Option<f64> {
+        let bars = data.get(s)?;
+        let before = bars.partition_point(|b| b.ts < day);
+        let window = bars.get(before.checked_sub(ENGINE_ADV_WINDOW)?..before)?;
+        let mean = window.iter().map(|b| b.volume).sum::<f64>() / ENGINE_ADV_WINDOW as f64;
+        (mean.is_finite() && mean > 0.0).then_some(mean)
+    };
+    Capacity::of(
+        fills.iter().map(|f| {
+            let share = adv(&f.symbol, f.date).and_then(|a| Some(f.qty.to_f64()?.abs() / a));
+            (&f.symbol, f.date, share)
+        }),
+        ENGINE_ADV_WINDOW,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

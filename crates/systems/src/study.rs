@@ -34,6 +34,9 @@ pub struct Evaluation {
     pub entries: usize,
     /// Positions closed (an open one at the end is not counted).
     pub exits: usize,
+    /// The largest fill against its name's average daily volume (`None`: no fill measured;
+    /// a momentum NAV has no units to measure).
+    pub capacity: Option<crate::capacity::Capacity>,
 }
 
 enum Inputs {
@@ -256,6 +259,7 @@ impl Study {
                     final_equity: r.summary.final_equity,
                     entries: r.trades.len(),
                     exits: r.summary.n_trades,
+                    capacity: crate::capacity::of_engine_fills(&r.fills, &l.data),
                 })
             }
             (Configured::Momentum(params), Inputs::Momentum(l)) => {
@@ -268,6 +272,7 @@ impl Study {
                     final_equity: r.series.last().map_or(1.0, |x| x.nav),
                     entries: changes(&r.formations, |was, now| was == 0.0 && now != 0.0),
                     exits: changes(&r.formations, |was, now| was != 0.0 && now == 0.0),
+                    capacity: None,
                 })
             }
             (Configured::Avwap(cfg, params), Inputs::Avwap(l)) => {
@@ -300,6 +305,7 @@ impl Study {
                         .iter()
                         .filter(|t| t.exit.reason != systrade_avwap::exits::ExitReason::EndOfData)
                         .count(),
+                    capacity: avwap::capacity_with(panels, &params, &o),
                 })
             }
             (Configured::Rotation(cfg), Inputs::Rotation(l)) => {
@@ -314,6 +320,7 @@ impl Study {
                     final_equity: r.final_equity,
                     entries: count(systrade_rotation::run::TxKind::Buy),
                     exits: count(systrade_rotation::run::TxKind::Sell),
+                    capacity: rotation::capacity(&r),
                 })
             }
             (Configured::Feed(cfg), Inputs::Feed(l)) => {
@@ -325,6 +332,7 @@ impl Study {
                     final_equity: r.summary.final_equity,
                     entries: verdicts.iter().filter(|v| v.status == "entered").count(),
                     exits: r.summary.n_trades,
+                    capacity: crate::capacity::of_engine_fills(&r.fills, &l.data),
                 })
             }
             _ => Err(bad("the study's inputs do not match its config")),
