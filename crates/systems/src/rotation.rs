@@ -416,7 +416,7 @@ pub fn headline(l: &Loaded, r: &RotationResult) -> String {
     let m = metrics(l, r).ok().flatten();
     let pct = crate::trend::pct;
     format!(
-        "{} names, {}..{}: final equity {:.6}; CAGR {}, Sharpe {}, max drawdown {}; {} rebalances ({} risk-off), {} transactions",
+        "{} names, {}..{}: final equity {:.6}; CAGR {}, Sharpe {}, max drawdown {}; {} rebalances ({} risk-off), {} transactions; largest fill {}",
         l.panel.symbols.len(),
         r.series
             .first()
@@ -434,7 +434,8 @@ pub fn headline(l: &Loaded, r: &RotationResult) -> String {
         pct(m.as_ref().and_then(|m| m.max_drawdown)),
         r.months.len(),
         r.months.iter().filter(|m| !m.regime.risk_on()).count(),
-        r.transactions.len()
+        r.transactions.len(),
+        Capacity::text(capacity(r).as_ref())
     )
 }
 

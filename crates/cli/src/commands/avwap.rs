@@ -85,13 +85,14 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     let report = systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)?;
     let last = o.series.last();
     println!(
-        "{} ({} symbols, {} with intraday bars): {} trades, final equity {}; ran in {secs:.3} s",
+        "{} ({} symbols, {} with intraday bars): {} trades, final equity {}; largest fill {}; ran in {secs:.3} s",
         config.display(),
         l.panels.len(),
         l.sessions.len(),
         o.trades.len(),
         last.map(|r| format!("{:.2}", r.equity))
             .unwrap_or_else(|| "n/a".into()),
+        systrade_systems::capacity::Capacity::text(avwap::capacity(&l, &o).as_ref()),
     );
     println!(
         "wrote {} (tear sheet: {})",

@@ -88,7 +88,7 @@ pub fn portfolio(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     for b in &p.buckets {
         let m = b.metrics.as_ref();
         println!(
-            "bucket {} ({}, {}): capital {:.2} → {:.2}; CAGR {}, Sharpe {}, max drawdown {}{}",
+            "bucket {} ({}, {}): capital {:.2} → {:.2}; CAGR {}, Sharpe {}, max drawdown {}{}; largest fill {}",
             b.bucket.name,
             b.kind.as_str(),
             b.config.display(),
@@ -107,7 +107,8 @@ pub fn portfolio(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
                 )
             } else {
                 String::new()
-            }
+            },
+            systrade_systems::capacity::Capacity::text(b.capacity.as_ref())
         );
     }
     let m = p.metrics.as_ref();
