@@ -185,24 +185,23 @@ impl Performance {
             ));
         }
         if let Some((gross, net)) = &self.exposure {
-            out.push((
-                "exposure",
-                Chart::new(
-                    "Gross and net exposure",
-                    "of equity",
-                    vec![
-                        Line {
-                            name: "gross".into(),
-                            points: self.dated(gross.iter().copied()),
-                        },
-                        Line {
-                            name: "net".into(),
-                            points: self.dated(net.iter().copied()),
-                        },
-                    ],
+            let line = |name: &str, xs: &[f64]| Line {
+                name: name.into(),
+                points: self.dated(xs.iter().copied()),
+            };
+            // A book without shorts has net = gross: one line, not two on top of each other.
+            let (title, lines) = if gross == net {
+                (
+                    "Gross exposure (= net: no shorts)",
+                    vec![line("gross = net", gross)],
                 )
-                .percent(),
-            ));
+            } else {
+                (
+                    "Gross and net exposure",
+                    vec![line("gross", gross), line("net", net)],
+                )
+            };
+            out.push(("exposure", Chart::new(title, "of equity", lines).percent()));
         }
         let Some(turnover) = &self.turnover else {
             return Ok(out);

@@ -258,3 +258,37 @@ fn test_a_short_run_leaves_out_the_rolling_sharpe_and_bad_input_is_named() {
     let e = s.perf.validate().unwrap_err().to_string();
     assert!(e.contains("99 values for 100 dates"), "{e}");
 }
+
+/// Exposure: a book with shorts shows gross and net; one without (net = gross everywhere)
+/// shows one line, said to be both.
+#[test]
+fn test_exposure_draws_net_only_when_it_differs_from_gross() {
+    let exposure = |s: &TearSheet| {
+        s.perf
+            .charts()
+            .unwrap()
+            .into_iter()
+            .find(|(id, _)| *id == "exposure")
+            .map(|(_, c)| {
+                (
+                    c.title.clone(),
+                    c.lines.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+                )
+            })
+            .unwrap()
+    };
+    let mut s = sheet();
+    let (title, lines) = exposure(&s);
+    assert_eq!(
+        (title.as_str(), lines),
+        (
+            "Gross and net exposure",
+            vec!["gross".to_string(), "net".to_string()]
+        )
+    );
+    let gross = s.perf.exposure.as_ref().unwrap().0.clone();
+    s.perf.exposure = Some((gross.clone(), gross));
+    let (title, lines) = exposure(&s);
+    assert_eq!(title, "Gross exposure (= net: no shorts)");
+    assert_eq!(lines, ["gross = net"]);
+}
