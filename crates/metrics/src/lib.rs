@@ -100,7 +100,11 @@ pub fn annual_vol(returns: &[f64], periods_per_year: f64) -> Option<f64> {
 pub fn sharpe(returns: &[f64], rf: Option<&[f64]>, periods_per_year: f64) -> Option<f64> {
     let x = excess(returns, rf);
     let m = mean(&x);
-    let s = std_ddof1_about(&x, m)?;
+    sharpe_ratio(m, std_ddof1_about(&x, m)?, periods_per_year)
+}
+
+/// The ratio of a mean and a standard deviation, annualised.
+fn sharpe_ratio(m: f64, s: f64, periods_per_year: f64) -> Option<f64> {
     // Dispersion below 1e-12 of the mean is rounding, not risk: no ratio.
     (s > 1e-12 * m.abs() && s > 0.0).then(|| m / s * periods_per_year.sqrt())
 }
@@ -179,8 +183,50 @@ pub fn turnover(
 }
 
 /// Rolling Sharpe over `window` returns (`None` before the window fills or without variance).
+///
+/// Each value is [`sharpe`] of its window bit for bit: the same sums in the same order. Four
+/// windows are summed side by side — four independent chains of additions the processor
+/// overlaps, where one window alone waits on each addition in turn.
 pub fn rolling_sharpe(returns: &[f64], window: usize, periods_per_year: f64) -> Vec<Option<f64>> {
-    rolling(returns, window, |w| sharpe(w, None, periods_per_year))
+    const LANES: usize = 4;
+    if window < 2 || returns.len() < window {
+        return rolling(returns, window, |w| sharpe(w, None, periods_per_year));
+    }
+    let starts = returns.len() + 1 - window;
+    let mut out = vec![None; window - 1];
+    out.reserve(starts);
+    let n = window as f64;
+    let mut first = 0;
+    while first + LANES <= starts {
+        let w: [&[f64]; LANES] = std::array::from_fn(|k| &returns[first + k..first + k + window]);
+        // `Iterator::sum` of f64 starts from −0.0: so do these.
+        let mut sum = [-0.0; LANES];
+        for j in 0..window {
+            for k in 0..LANES {
+                sum[k] += w[k][j];
+            }
+        }
+        let m = sum.map(|x| x / n);
+        let mut sq = [-0.0; LANES];
+        for j in 0..window {
+            for k in 0..LANES {
+                let d = w[k][j] - m[k];
+                sq[k] += d * d;
+            }
+        }
+        for k in 0..LANES {
+            // A constant window has no dispersion (std_ddof1's exact 0): no ratio.
+            let constant = w[k].iter().all(|x| *x == w[k][0]);
+            out.push(if constant {
+                None
+            } else {
+                sharpe_ratio(m[k], (sq[k] / (n - 1.0)).sqrt(), periods_per_year)
+            });
+        }
+        first += LANES;
+    }
+    out.extend((first..starts).map(|i| sharpe(&returns[i..i + window], None, periods_per_year)));
+    out
 }
 
 /// Rolling annualised volatility over `window` returns.

@@ -4,6 +4,33 @@ use systrade_metrics as m;
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
+    /// The rolling Sharpe (four windows summed side by side) is each window's own Sharpe,
+    /// bit for bit — constant stretches, zeros and a NaN included.
+    #[test]
+    fn prop_rolling_sharpe_is_each_windows_sharpe(
+        r in prop::collection::vec(prop_oneof![
+            4 => -0.1f64..0.1,
+            1 => Just(0.0),
+            1 => Just(0.01),
+            1 => Just(-0.0),
+        ], 0..120),
+        window in 0usize..40,
+        nan_at in prop::option::of(0usize..120),
+    ) {
+        let mut r = r;
+        if let Some(i) = nan_at.filter(|i| *i < r.len()) {
+            r[i] = f64::NAN;
+        }
+        let roll = m::rolling_sharpe(&r, window, 252.0);
+        prop_assert_eq!(roll.len(), r.len());
+        for (i, got) in roll.iter().enumerate() {
+            let want = (window > 0 && i + 1 >= window)
+                .then(|| m::sharpe(&r[i + 1 - window..=i], None, 252.0))
+                .flatten();
+            prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "window {} at {}", window, i);
+        }
+    }
+
     #[test]
     fn prop_max_drawdown_in_range_and_matches_series(r in prop::collection::vec(-0.99f64..2.0, 1..400)) {
         let d = m::max_drawdown(&r).unwrap();
