@@ -187,6 +187,10 @@ pub fn turnover(
 /// Each value is [`sharpe`] of its window bit for bit: the same sums in the same order. Four
 /// windows are summed side by side — four independent chains of additions the processor
 /// overlaps, where one window alone waits on each addition in turn.
+// Indexed loops: with iterators over the lanes the compiler keeps one chain at a time
+// (1.8 ms for a 252-return window over 5,401 returns, against 0.32 ms indexed and 1.1 ms a
+// window at a time).
+#[allow(clippy::needless_range_loop)]
 pub fn rolling_sharpe(returns: &[f64], window: usize, periods_per_year: f64) -> Vec<Option<f64>> {
     const LANES: usize = 4;
     if window < 2 || returns.len() < window {
