@@ -25,6 +25,62 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     w.commit()
 }
 
+/// Writes several files as [`write_atomic`] does, waiting for the disk on all of them at
+/// once: each goes to its temporary file, the syncs run side by side (one thread per file;
+/// the filesystem can join them in one journal commit), then each is renamed over its target
+/// in the given order. On an error the files not yet renamed are left as they were.
+pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<(), CoreError> {
+    let mut pending = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        let mut w = AtomicWriter::create(path)?;
+        w.write_all(bytes).map_err(io_err(path))?;
+        pending.push(w.flushed()?);
+    }
+    std::thread::scope(|scope| {
+        let syncs: Vec<_> = pending
+            .iter()
+            .map(|f| scope.spawn(move || f.sync()))
+            .collect();
+        syncs.into_iter().try_for_each(|h| {
+            h.join().map_err(|_| CoreError::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other("a file sync panicked"),
+            })?
+        })
+    })?;
+    pending.into_iter().try_for_each(Flushed::rename)
+}
+
+/// A temporary file with all its bytes written, not yet synced or in place.
+struct Flushed {
+    path: PathBuf,
+    tmp: NamedTempFile,
+}
+
+impl Flushed {
+    /// Makes it an ordinary file (a temporary file is 0600) and waits until it is on disk.
+    fn sync(&self) -> Result<(), CoreError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            self.tmp
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(io_err(&self.path))?;
+        }
+        self.tmp.as_file().sync_all().map_err(io_err(&self.path))
+    }
+
+    fn rename(self) -> Result<(), CoreError> {
+        let path = self.path;
+        self.tmp.persist(&path).map_err(|e| CoreError::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+}
+
 /// A file written as it is produced and put in place at once: the text goes to a temporary
 /// file in the target's folder; [`AtomicWriter::commit`] syncs it and renames it over the
 /// target. Dropped without a commit, the temporary file is removed and the target is as it
@@ -59,25 +115,18 @@ impl AtomicWriter {
 
     /// Flushes, syncs and renames the file over its target.
     pub fn commit(self) -> Result<(), CoreError> {
+        let f = self.flushed()?;
+        f.sync()?;
+        f.rename()
+    }
+
+    fn flushed(self) -> Result<Flushed, CoreError> {
         let path = self.path;
         let tmp = self.out.into_inner().map_err(|e| CoreError::Io {
             path: path.clone(),
             source: e.into_error(),
         })?;
-        // A temporary file is private (0600); the artifact it becomes is an ordinary file.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o644))
-                .map_err(io_err(&path))?;
-        }
-        tmp.as_file().sync_all().map_err(io_err(&path))?;
-        tmp.persist(&path).map_err(|e| CoreError::Io {
-            path: path.clone(),
-            source: e.error,
-        })?;
-        Ok(())
+        Ok(Flushed { path, tmp })
     }
 }
 
@@ -117,6 +166,36 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "no temp files left: {names:?}");
+    }
+
+    /// Several files at once: all in place with their bytes, no temporary file left; a file
+    /// that cannot be started changes nothing.
+    #[test]
+    fn test_write_all_atomic_puts_every_file_in_place_or_none_on_a_bad_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.csv"), dir.path().join("sub/b.json"));
+        write_atomic(&a, b"old\n").unwrap();
+        write_all_atomic(&[(&a, b"new a\n"), (&b, b"{}\n")]).unwrap();
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "new a\n");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "{}\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&b).unwrap().permissions().mode() & 0o777;
+            assert_eq!(
+                mode, 0o644,
+                "an ordinary file, not the temporary file's 0600"
+            );
+        }
+        // A target under a plain file: refused before anything is renamed.
+        let under_file = a.join("c.csv");
+        assert!(write_all_atomic(&[(&b, b"changed\n"), (&under_file, b"x")]).is_err());
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "{}\n");
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "no temporary file left: {left:?}");
     }
 
     #[test]

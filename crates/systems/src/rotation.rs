@@ -11,7 +11,6 @@ use chrono::NaiveDate;
 use serde_json::json;
 use systrade_config::ReadOptions;
 use systrade_config::rotation::RotationConfig;
-use systrade_core::fsio::{write_atomic, write_json_atomic};
 use systrade_core::json::push_shortest;
 use systrade_core::{DailyBar, Market, Symbol};
 use systrade_data::DataSource;
@@ -378,21 +377,26 @@ pub fn summary(l: &Loaded, r: &RotationResult) -> anyhow::Result<serde_json::Val
 /// Writes every artifact into `out`.
 pub fn write_backtest(l: &Loaded, r: &RotationResult, out: &Path) -> anyhow::Result<()> {
     let summary = summary(l, r)?;
-    // targets.csv is the largest: formatted beside the others.
-    let (targets, rest) = rayon::join(
-        || write_atomic(&out.join("targets.csv"), targets_csv(r).as_bytes()),
-        || -> anyhow::Result<()> {
-            write_atomic(&out.join("timeseries.csv"), timeseries_csv(r).as_bytes())?;
-            write_atomic(
-                &out.join("transactions.csv"),
-                transactions_csv(r).as_bytes(),
-            )?;
-            write_json_atomic(&out.join("summary.json"), &summary)?;
-            Ok(())
-        },
+    // targets.csv is the largest: formatted beside the others; the four synced together.
+    let (targets, (timeseries, transactions)) = rayon::join(
+        || targets_csv(r),
+        || (timeseries_csv(r), transactions_csv(r)),
     );
-    targets?;
-    rest
+    let summary = systrade_core::json::to_canonical_pretty(&summary)?;
+    let paths = [
+        "targets.csv",
+        "timeseries.csv",
+        "transactions.csv",
+        "summary.json",
+    ]
+    .map(|f| out.join(f));
+    let texts = [&targets, &timeseries, &transactions, &summary];
+    let files: Vec<(&Path, &[u8])> = paths
+        .iter()
+        .zip(texts)
+        .map(|(p, t)| (p.as_path(), t.as_bytes()))
+        .collect();
+    Ok(systrade_core::fsio::write_all_atomic(&files)?)
 }
 
 /// The metrics of the run's returns (`None` without a return).
