@@ -179,6 +179,17 @@ fn test_each_bucket_is_its_standalone_backtest_and_the_portfolio_their_sum() {
         (b_cap["symbol"].as_str(), b_cap["date"].as_str()),
         (Some(largest.1.as_str()), Some(largest.2.as_str()))
     );
+    // The standalone trend backtest's tear sheet says the same.
+    let sheet = common::sheet_metrics(&read(&b_out.join("report.html")));
+    assert_eq!(
+        sheet["capacity (largest fill)"],
+        format!(
+            "{:.4}% of its 20-session ADV ({}, {})",
+            largest.0 * 100.0,
+            largest.1,
+            largest.2
+        )
+    );
     let cap = &json(&out.join("summary.json"))["capacity"];
     let (a_share, b_share) = (
         buckets_json["A"]["capacity"]["max_adv_share"]

@@ -263,7 +263,7 @@ pub fn tearsheet(
             engine.costs.slippage_bps
         ),
         perf: ts::engine_performance(r, engine, ts::buy_and_hold(&l.data, &dates)),
-        metrics: ts::engine_metrics(r),
+        metrics: ts::engine_metrics_with_capacity(r, &l.data),
         tables,
         notes: s.warnings.iter().take(10).cloned().collect(),
     }

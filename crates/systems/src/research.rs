@@ -16,7 +16,7 @@ use systrade_report::tearsheet::TearSheet;
 use systrade_strategy::Strategy;
 
 use crate::tearsheet::{
-    buy_and_hold, cost_grid_table, engine_metrics, engine_performance, splits_table, top_trades,
+    buy_and_hold, cost_grid_table, engine_performance, splits_table, top_trades,
 };
 
 fn input(e: BacktestError) -> anyhow::Error {
@@ -137,7 +137,7 @@ pub fn research_sheet(
         title,
         subtitle,
         perf: engine_performance(&r.result, cfg, buy_and_hold(data, &dates)),
-        metrics: engine_metrics(&r.result),
+        metrics: crate::tearsheet::engine_metrics_with_capacity(&r.result, data),
         tables,
         notes: r.result.summary.warnings.iter().take(10).cloned().collect(),
     }

@@ -159,6 +159,21 @@ pub fn engine_metrics(r: &BacktestResult) -> Vec<(String, String)> {
     out
 }
 
+/// [`engine_metrics`] and the capacity: the largest fill against its name's mean volume over
+/// the 20 bars of `data` before its session (spec §4; the engine's own "max % of volume" is
+/// the share of the fill session's volume).
+pub fn engine_metrics_with_capacity(
+    r: &BacktestResult,
+    data: &BTreeMap<Symbol, Vec<DailyBar>>,
+) -> Vec<(String, String)> {
+    let mut out = engine_metrics(r);
+    out.push(metric(
+        "capacity (largest fill)",
+        crate::capacity::Capacity::text(crate::capacity::of_engine_fills(&r.fills, data).as_ref()),
+    ));
+    out
+}
+
 /// One level of a cost grid, from either engine.
 struct GridRow {
     bps: f64,

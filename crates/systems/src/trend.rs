@@ -380,7 +380,7 @@ pub fn tearsheet_of(
             cfg.costs.slippage_bps
         ),
         perf: ts::engine_performance(result, cfg, ts::buy_and_hold(&l.data, &dates)),
-        metrics: ts::engine_metrics(result),
+        metrics: ts::engine_metrics_with_capacity(result, &l.data),
         tables,
         notes: s.warnings.iter().take(10).cloned().collect(),
     }
