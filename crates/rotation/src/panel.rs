@@ -94,10 +94,13 @@ impl Panel {
             open,
             liquidity: Liquidity::default(),
         };
-        let mut rows = panel.month_starts();
-        rows.extend(rows.clone().iter().map(|t| t + 1));
-        rows.retain(|t| *t < panel.dates.len());
-        rows.sort_unstable();
+        // Each month's first session and the one after (a next-open fill): ascending already.
+        let mut rows: Vec<usize> = panel
+            .month_starts()
+            .into_iter()
+            .flat_map(|t| [t, t + 1])
+            .filter(|t| *t < panel.dates.len())
+            .collect();
         rows.dedup();
         panel.liquidity = Liquidity::of(&panel.dates, data, rows);
         panel
