@@ -7,6 +7,7 @@
 pub mod bar;
 pub mod calendar;
 pub mod contracts;
+pub mod datetext;
 pub mod error;
 pub mod fsio;
 pub mod id;

@@ -29,7 +29,8 @@ pub fn push_shortest(out: &mut String, x: f64) {
     if x.is_finite() && !may_tie(x) {
         let mut buf = zmij::Buffer::new();
         let text = buf.format_finite(x);
-        if !text.contains('e') {
+        // An exponent is at most `e-324`: only the last five bytes can hold the `e`.
+        if !text.as_bytes()[text.len().saturating_sub(5)..].contains(&b'e') {
             out.push_str(text.strip_suffix(".0").unwrap_or(text));
             return;
         }

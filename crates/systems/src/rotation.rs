@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 use systrade_config::ReadOptions;
 use systrade_config::rotation::RotationConfig;
+use systrade_core::datetext::push_date;
 use systrade_core::json::push_shortest;
 use systrade_core::{DailyBar, Market, Symbol};
 use systrade_data::DataSource;
@@ -303,7 +304,8 @@ pub fn timeseries_csv(r: &RotationResult) -> String {
     let mut s = String::with_capacity(64 + r.series.len() * 96);
     s.push_str("date,equity,cash,gross,n_positions,return\n");
     for x in &r.series {
-        let _ = write!(s, "{},", x.date);
+        push_date(&mut s, x.date);
+        s.push(',');
         put(&mut s, Some(x.equity));
         put(&mut s, Some(x.cash));
         put(&mut s, Some(x.gross));
@@ -319,7 +321,8 @@ pub fn transactions_csv(r: &RotationResult) -> String {
     let mut s = String::with_capacity(64 + r.transactions.len() * 72);
     s.push_str("date,symbol,kind,qty,price,fee,adv_share\n");
     for t in &r.transactions {
-        let _ = write!(s, "{},{},{},", t.date, t.symbol, t.kind.as_str());
+        push_date(&mut s, t.date);
+        let _ = write!(s, ",{},{},", t.symbol, t.kind.as_str());
         put(&mut s, Some(t.qty));
         put(&mut s, Some(t.price));
         put(&mut s, Some(t.fee));
@@ -341,6 +344,22 @@ pub fn capacity(r: &RotationResult) -> Option<Capacity> {
     )
 }
 
+/// What the reports say of a run, computed once for all of them: the metrics of its returns
+/// and its capacity.
+pub struct Measures {
+    pub metrics: Option<systrade_metrics::Summary>,
+    pub capacity: Option<Capacity>,
+}
+
+impl Measures {
+    pub fn of(l: &Loaded, r: &RotationResult) -> anyhow::Result<Measures> {
+        Ok(Measures {
+            metrics: metrics(l, r)?,
+            capacity: capacity(r),
+        })
+    }
+}
+
 /// The run's dated period returns (the first row's 0 left out).
 pub fn returns(r: &RotationResult) -> Vec<(NaiveDate, f64)> {
     r.series.iter().skip(1).map(|x| (x.date, x.ret)).collect()
@@ -348,8 +367,8 @@ pub fn returns(r: &RotationResult) -> Vec<(NaiveDate, f64)> {
 
 /// `summary.json`: the metrics of the run's returns, the checksums the peers compare, and
 /// the rebalances.
-pub fn summary(l: &Loaded, r: &RotationResult) -> anyhow::Result<serde_json::Value> {
-    let metrics = match metrics(l, r)? {
+pub fn summary(l: &Loaded, r: &RotationResult, m: &Measures) -> anyhow::Result<serde_json::Value> {
+    let metrics = match &m.metrics {
         Some(m) => serde_json::to_value(m)?,
         None => serde_json::Value::Null,
     };
@@ -366,7 +385,7 @@ pub fn summary(l: &Loaded, r: &RotationResult) -> anyhow::Result<serde_json::Val
         "risk_off_rebalances": risk_off,
         "transactions": r.transactions.len(),
         "fees": r.transactions.iter().map(|t| t.fee).sum::<f64>(),
-        "capacity": Capacity::json(capacity(r).as_ref()),
+        "capacity": Capacity::json(m.capacity.as_ref()),
         "final_positions": r.positions.iter().map(|(s, q)| (s.to_string(), *q)).collect::<BTreeMap<_, _>>(),
         "metrics": metrics,
         "params": l.cfg.rotation,
@@ -375,8 +394,13 @@ pub fn summary(l: &Loaded, r: &RotationResult) -> anyhow::Result<serde_json::Val
 }
 
 /// Writes every artifact into `out`.
-pub fn write_backtest(l: &Loaded, r: &RotationResult, out: &Path) -> anyhow::Result<()> {
-    let summary = summary(l, r)?;
+pub fn write_backtest(
+    l: &Loaded,
+    r: &RotationResult,
+    m: &Measures,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let summary = summary(l, r, m)?;
     // targets.csv is the largest: formatted beside the others; the four synced together.
     let (targets, (timeseries, transactions)) = rayon::join(
         || targets_csv(r),
@@ -416,8 +440,8 @@ pub fn metrics(
 }
 
 /// One line of headline numbers.
-pub fn headline(l: &Loaded, r: &RotationResult) -> String {
-    let m = metrics(l, r).ok().flatten();
+pub fn headline(l: &Loaded, r: &RotationResult, measures: &Measures) -> String {
+    let m = measures.metrics.as_ref();
     let pct = crate::trend::pct;
     format!(
         "{} names, {}..{}: final equity {:.6}; CAGR {}, Sharpe {}, max drawdown {}; {} rebalances ({} risk-off), {} transactions; largest fill {}",
@@ -431,15 +455,14 @@ pub fn headline(l: &Loaded, r: &RotationResult) -> String {
             .map(|x| x.date.to_string())
             .unwrap_or_default(),
         r.final_equity,
-        pct(m.as_ref().and_then(|m| m.cagr)),
-        m.as_ref()
-            .and_then(|m| m.sharpe)
+        pct(m.and_then(|m| m.cagr)),
+        m.and_then(|m| m.sharpe)
             .map_or("n/a".into(), |v| format!("{v:.2}")),
-        pct(m.as_ref().and_then(|m| m.max_drawdown)),
+        pct(m.and_then(|m| m.max_drawdown)),
         r.months.len(),
         r.months.iter().filter(|m| !m.regime.risk_on()).count(),
         r.transactions.len(),
-        Capacity::text(capacity(r).as_ref())
+        Capacity::text(measures.capacity.as_ref())
     )
 }
 
@@ -476,6 +499,7 @@ fn buy_and_hold(panel: &Panel, dates: &[NaiveDate]) -> Option<(String, Vec<f64>)
 pub fn tearsheet(
     l: &Loaded,
     r: &RotationResult,
+    measures: &Measures,
     config: &Path,
 ) -> systrade_report::tearsheet::TearSheet {
     let dates: Vec<NaiveDate> = r.series.iter().map(|x| x.date).collect();
@@ -553,8 +577,8 @@ pub fn tearsheet(
             dates,
         },
         metrics: {
-            let m = metrics(l, r).ok().flatten();
-            let mut out = crate::tearsheet::return_metrics(r.final_equity, m.as_ref());
+            let mut out =
+                crate::tearsheet::return_metrics(r.final_equity, measures.metrics.as_ref());
             let risk_off = r.months.iter().filter(|m| !m.regime.risk_on()).count();
             let gross =
                 r.series.iter().map(|x| x.gross).sum::<f64>() / r.series.len().max(1) as f64;
@@ -574,7 +598,7 @@ pub fn tearsheet(
                 ),
                 (
                     "capacity (largest fill)".into(),
-                    Capacity::text(capacity(r).as_ref()),
+                    Capacity::text(measures.capacity.as_ref()),
                 ),
             ]);
             out

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use systrade_systems::rotation::{headline, load, returns, tearsheet, write_backtest};
+use systrade_systems::rotation::{Measures, headline, load, returns, tearsheet, write_backtest};
 
 use crate::args::BacktestArgs;
 use crate::exit::BadInput;
@@ -22,11 +22,12 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     )?;
     let secs = t0.elapsed().as_secs_f64();
     let ranges = super::backtest::range_reports(a, &returns(&r), l.periods_per_year())?;
+    let m = Measures::of(&l, &r)?;
     // The artifacts and the tear sheet are written side by side.
     let (written, report) = rayon::join(
-        || write_backtest(&l, &r, &a.out),
+        || write_backtest(&l, &r, &m, &a.out),
         || {
-            let mut sheet = tearsheet(&l, &r, config);
+            let mut sheet = tearsheet(&l, &r, &m, config);
             ranges.add_tables(&mut sheet);
             systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)
         },
@@ -38,7 +39,7 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
         "{} ({}) {}; ran in {secs:.3} s",
         config.display(),
         l.source.display(),
-        headline(&l, &r)
+        headline(&l, &r, &m)
     );
     println!(
         "wrote {} (tear sheet: {})",
