@@ -221,7 +221,64 @@ fn test_the_data_cache_changes_nothing() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(files.len(), 2, "the parsed series and the panel: {files:?}");
+    assert_eq!(
+        files.len(),
+        3,
+        "the parsed series, the panel and its opens: {files:?}"
+    );
+    // Filling at the next open reads the opens back too: the same bytes as without a cache.
+    let next_open = dir.path().join("next_open.toml");
+    let text = read(&cfg).replace("fill = \"close\"", "fill = \"next_open\"");
+    assert!(text.contains("next_open"));
+    std::fs::write(
+        &next_open,
+        text.replace(
+            "../../shared/",
+            &format!("{}/", s(&repo().join("../shared"))),
+        ),
+    )
+    .unwrap();
+    // Each cache file's name and modification time.
+    let listing = |dir: &std::path::Path| -> Vec<(String, std::time::SystemTime)> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| {
+                    let e = e.unwrap();
+                    let t = e.metadata().unwrap().modified().unwrap();
+                    (e.file_name().to_string_lossy().into_owned(), t)
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let (mut outs, mut stored) = (Vec::new(), Vec::new());
+    for (name, env) in [
+        ("off", "off".to_string()),
+        ("cold", s(&cache).to_string()),
+        ("warm", s(&cache).to_string()),
+    ] {
+        let out = dir.path().join(format!("next_open_{name}"));
+        let r = assert_cmd::Command::cargo_bin("systrade")
+            .unwrap()
+            .env("SYSTRADE_CACHE_DIR", env)
+            .args(["backtest", "--config", s(&next_open), "--out", s(&out)])
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        outs.push(["timeseries.csv", "transactions.csv"].map(|f| read(&out.join(f))));
+        stored.push(listing(&cache));
+    }
+    assert_eq!(outs[0], outs[1]);
+    assert_eq!(outs[1], outs[2]);
+    assert_eq!(
+        stored[1], stored[2],
+        "the warm run read, and stored nothing"
+    );
+    assert_ne!(outs[0][1], read(&dir.path().join("warm/transactions.csv")));
+    // Its own source path, its own key: three more files, read back by the warm run.
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 6);
 }
 
 /// One NEWS_SENTIMENT article about `ticker`.

@@ -15,7 +15,9 @@ pub struct Panel {
     pub symbols: Vec<Symbol>,
     /// `close[s][t]`: carried forward; NaN before the name's first bar.
     pub close: Vec<Vec<f64>>,
-    /// `open[s][t]`: the session's open, or the carried close on a gap.
+    /// `open[s][t]`: the session's open, or the carried close on a gap. Empty on a panel read
+    /// back without its opens ([`Panel::read_from`]: a rotation filling at the close never
+    /// reads them; [`Panel::read_opens_from`] adds them).
     pub open: Vec<Vec<f64>>,
     /// The names' average volume before the sessions a rebalance trades in.
     pub liquidity: Liquidity,
@@ -177,11 +179,11 @@ impl Panel {
 }
 
 impl Panel {
-    /// The panel as bytes (dates as days from the common era, prices as little-endian f64
-    /// bits: exact), for a cache.
+    /// The panel without its opens as bytes (dates as days from the common era, prices as
+    /// little-endian f64 bits: exact), for a cache; [`Panel::opens_to_bytes`] holds the opens.
     pub fn to_bytes(&self) -> Vec<u8> {
         let (n, k) = (self.dates.len(), self.symbols.len());
-        let mut out = Vec::with_capacity(16 + n * 4 + k * (16 + n * 16));
+        let mut out = Vec::with_capacity(16 + n * 4 + k * (16 + n * 8));
         out.extend_from_slice(&(n as u64).to_le_bytes());
         out.extend_from_slice(&(k as u64).to_le_bytes());
         for d in &self.dates {
@@ -190,10 +192,8 @@ impl Panel {
         for (j, s) in self.symbols.iter().enumerate() {
             out.extend_from_slice(&(s.as_str().len() as u64).to_le_bytes());
             out.extend_from_slice(s.as_str().as_bytes());
-            for col in [&self.close[j], &self.open[j]] {
-                for v in col {
-                    out.extend_from_slice(&v.to_le_bytes());
-                }
+            for v in &self.close[j] {
+                out.extend_from_slice(&v.to_le_bytes());
             }
         }
         let l = &self.liquidity;
@@ -207,6 +207,41 @@ impl Panel {
         out
     }
 
+    /// The opens as bytes: the panel's shape, then each name's column.
+    pub fn opens_to_bytes(&self) -> Vec<u8> {
+        let (n, k) = (self.dates.len(), self.open.len());
+        let mut out = Vec::with_capacity(16 + k * n * 8);
+        out.extend_from_slice(&(n as u64).to_le_bytes());
+        out.extend_from_slice(&(k as u64).to_le_bytes());
+        for v in self.open.iter().flatten() {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads what [`Panel::opens_to_bytes`] wrote of this panel (its shape must match) from a
+    /// stream holding at most `limit` more bytes; `None` on anything else, the panel as it was.
+    pub fn read_opens_from(&mut self, r: &mut impl std::io::Read, limit: u64) -> Option<()> {
+        let (n, k) = (self.dates.len(), self.symbols.len());
+        let mut head = [0u8; 16];
+        r.read_exact(&mut head).ok()?;
+        let word = |b: &[u8]| usize::try_from(u64::from_le_bytes(b.try_into().ok()?)).ok();
+        if word(&head[..8])? != n || word(&head[8..])? != k {
+            return None;
+        }
+        if limit < 16 + u64::try_from(k.checked_mul(n)?.checked_mul(8)?).ok()? {
+            return None;
+        }
+        let mut buf = vec![0u8; n.checked_mul(8)?];
+        let mut open = Vec::with_capacity(k);
+        for _ in 0..k {
+            r.read_exact(&mut buf).ok()?;
+            open.push(f64_column(&buf));
+        }
+        self.open = open;
+        Some(())
+    }
+
     /// Reads what [`Panel::to_bytes`] wrote; `None` on anything else.
     pub fn from_bytes(b: &[u8]) -> Option<Panel> {
         let mut rest = b;
@@ -216,7 +251,7 @@ impl Panel {
 
     /// Reads what [`Panel::to_bytes`] wrote from a stream holding at most `limit` more bytes
     /// (no length read from it allocates beyond that), a column at a time; `None` on anything
-    /// else. The caller checks that nothing follows.
+    /// else. The caller checks that nothing follows. The panel has no opens.
     pub fn read_from(r: &mut impl std::io::Read, limit: u64) -> Option<Panel> {
         let mut left = limit;
         let mut buf = Vec::new();
@@ -241,16 +276,7 @@ impl Panel {
         let fit = usize::try_from(limit / 16).unwrap_or(usize::MAX);
         let mut symbols = Vec::with_capacity(k.min(fit));
         let mut close = Vec::with_capacity(k.min(fit));
-        let mut open = Vec::with_capacity(k.min(fit));
-        let col = |buf: &[u8]| -> Vec<f64> {
-            buf.chunks_exact(8)
-                .map(|c| {
-                    let mut w = [0; 8];
-                    w.copy_from_slice(c);
-                    f64::from_le_bytes(w)
-                })
-                .collect()
-        };
+        let col = f64_column;
         for _ in 0..k {
             take(&mut buf, 8)?;
             let len = word(&buf)?;
@@ -258,8 +284,6 @@ impl Panel {
             symbols.push(Symbol::new(std::str::from_utf8(&buf).ok()?).ok()?);
             take(&mut buf, n.checked_mul(8)?)?;
             close.push(col(&buf));
-            take(&mut buf, n.checked_mul(8)?)?;
-            open.push(col(&buf));
         }
         take(&mut buf, 8)?;
         let m = word(&buf)?;
@@ -280,8 +304,19 @@ impl Panel {
             dates,
             symbols,
             close,
-            open,
+            open: Vec::new(),
             liquidity,
         })
     }
+}
+
+/// Little-endian f64 bits, 8 bytes each, as numbers.
+fn f64_column(buf: &[u8]) -> Vec<f64> {
+    buf.chunks_exact(8)
+        .map(|c| {
+            let mut w = [0; 8];
+            w.copy_from_slice(c);
+            f64::from_le_bytes(w)
+        })
+        .collect()
 }

@@ -115,6 +115,11 @@ pub fn run_with(
     news: Option<&crate::news::News>,
 ) -> Result<RotationResult, RotationError> {
     p.validate().map_err(RotationError::Input)?;
+    if p.fill == Fill::NextOpen && panel.open.len() != panel.symbols.len() {
+        return Err(RotationError::Input(
+            "fill = \"next_open\" needs the opens, and this panel was read without them".into(),
+        ));
+    }
     if !(s.cash.is_finite() && s.cash > 0.0) {
         return Err(RotationError::Input(format!(
             "starting cash must be positive, got {}",

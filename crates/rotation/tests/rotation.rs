@@ -271,7 +271,7 @@ fn test_rebalance_follows_bt_arithmetic_with_fees() {
         &panel,
         &RotationParams {
             fill: Fill::NextOpen,
-            ..p
+            ..p.clone()
         },
         &Settings::cash(1000.0),
     )
@@ -279,6 +279,25 @@ fn test_rebalance_follows_bt_arithmetic_with_fees() {
     assert_eq!(r.transactions[0].date, d("2024-02-02"));
     assert_eq!(r.transactions[0].price, 17.0);
     assert_eq!(r.months[1].trade_date, Some(d("2024-02-02")));
+    // A panel read back without its opens refuses to trade at them; with them, the same run.
+    let next_open = RotationParams {
+        fill: Fill::NextOpen,
+        ..p.clone()
+    };
+    let mut back = Panel::from_bytes(&panel.to_bytes()).unwrap();
+    let err = run(&back, &next_open, &Settings::cash(1000.0)).unwrap_err();
+    assert!(err.to_string().contains("next_open"), "{err}");
+    assert_eq!(
+        run(&back, &p, &Settings::cash(1000.0)).unwrap(),
+        run(&panel, &p, &Settings::cash(1000.0)).unwrap()
+    );
+    let opens = panel.opens_to_bytes();
+    back.read_opens_from(&mut &opens[..], opens.len() as u64)
+        .unwrap();
+    assert_eq!(
+        run(&back, &next_open, &Settings::cash(1000.0)).unwrap(),
+        run(&panel, &next_open, &Settings::cash(1000.0)).unwrap()
+    );
 }
 
 #[test]
@@ -443,6 +462,32 @@ fn test_panel_bytes_round_trip_exactly() {
     let streamed = Panel::read_from(&mut &bytes[..], bytes.len() as u64).unwrap();
     assert_eq!(streamed.to_bytes(), bytes);
     assert!(Panel::read_from(&mut &bytes[..], bytes.len() as u64 - 1).is_none());
+    // The opens: their own bytes, bit for bit; refused for a panel of another shape or with
+    // less allowed than they need.
+    assert!(streamed.open.is_empty());
+    let opens = panel.opens_to_bytes();
+    let mut with = streamed;
+    with.read_opens_from(&mut &opens[..], opens.len() as u64)
+        .unwrap();
+    for (a, b) in with.open.iter().flatten().zip(panel.open.iter().flatten()) {
+        assert_eq!(a.to_bits(), b.to_bits());
+    }
+    assert_eq!(with.open.len(), panel.open.len());
+    assert_eq!(with.opens_to_bytes(), opens);
+    let mut short = Panel::from_bytes(&bytes).unwrap();
+    assert!(
+        short
+            .read_opens_from(&mut &opens[..], opens.len() as u64 - 1)
+            .is_none()
+    );
+    assert!(short.open.is_empty());
+    let mut other = Panel::new(&hand_market(90.0));
+    other.dates.pop();
+    assert!(
+        other
+            .read_opens_from(&mut &opens[..], opens.len() as u64)
+            .is_none()
+    );
     // A damaged date count asks for more than the stream holds: refused, nothing allocated.
     let mut huge = bytes.clone();
     huge[..8].copy_from_slice(&(u64::MAX / 16).to_le_bytes());

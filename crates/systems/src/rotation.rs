@@ -48,16 +48,30 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
         DataSource::Files(root) => systrade_data::cache::cache_dir().and_then(|dir| {
             let files = systrade_data::cache::files_of(root)?;
             let mut key = systrade_data::cache::key(root, &files, &opts)?;
-            key.push_str(&format!("rotation-panel 2\n{:?}\n", cfg.data.tickers));
+            key.push_str(&format!("rotation-panel 3\n{:?}\n", cfg.data.tickers));
             Some((dir, key))
         }),
         DataSource::Db(_) => None,
     };
+    // The opens are a blob of their own, read only by a rotation that trades at the next
+    // open (W3 and bucket A fill at the close: half the panel's bytes never read).
+    let opens = cfg.rotation.fill == systrade_rotation::Fill::NextOpen;
     let cached = cache.as_ref().and_then(|(dir, key)| {
         let mut r = systrade_data::cache::load_blob(dir, key)?;
         let limit = r.remaining();
-        let panel = Panel::read_from(&mut r, limit)?;
-        r.finish().then_some(panel)
+        let mut panel = Panel::read_from(&mut r, limit)?;
+        if !r.finish() {
+            return None;
+        }
+        if opens {
+            let mut r = systrade_data::cache::load_blob(dir, &format!("{key}opens\n"))?;
+            let limit = r.remaining();
+            panel.read_opens_from(&mut r, limit)?;
+            if !r.finish() {
+                return None;
+            }
+        }
+        Some(panel)
     });
     let panel = match cached {
         Some(p) => p,
@@ -65,6 +79,11 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
             let panel = Panel::new(&series(&cfg, config, &src, &source, &opts)?);
             if let Some((dir, key)) = &cache {
                 systrade_data::cache::store_blob(dir, key, &panel.to_bytes());
+                systrade_data::cache::store_blob(
+                    dir,
+                    &format!("{key}opens\n"),
+                    &panel.opens_to_bytes(),
+                );
             }
             panel
         }
