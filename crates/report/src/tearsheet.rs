@@ -299,10 +299,10 @@ pub struct TearSheet {
 }
 
 #[derive(Serialize)]
-struct ChartView {
-    id: String,
-    title: String,
-    svg: String,
+struct ChartView<'a> {
+    id: &'a str,
+    title: &'a str,
+    svg: &'a str,
 }
 
 #[derive(Serialize)]
@@ -317,7 +317,7 @@ struct View<'a> {
     subtitle: &'a str,
     metrics: Vec<Metric<'a>>,
     monthly: Table,
-    charts: Vec<ChartView>,
+    charts: Vec<ChartView<'a>>,
     tables: &'a [Table],
     notes: &'a [String],
 }
@@ -343,7 +343,9 @@ fn render_with(
     ts: &TearSheet,
     charts: &[(&'static str, Chart, String)],
 ) -> Result<String, ReportError> {
-    templates::render(
+    // The charts are most of the document.
+    let size = charts.iter().map(|(_, _, svg)| svg.len()).sum::<usize>() + (64 << 10);
+    templates::render_sized(
         "tearsheet.html",
         &View {
             title: &ts.title,
@@ -357,14 +359,15 @@ fn render_with(
             charts: charts
                 .iter()
                 .map(|(id, c, svg)| ChartView {
-                    id: id.to_string(),
-                    title: c.title.clone(),
-                    svg: svg.clone(),
+                    id,
+                    title: &c.title,
+                    svg,
                 })
                 .collect(),
             tables: &ts.tables,
             notes: &ts.notes,
         },
+        size,
     )
 }
 

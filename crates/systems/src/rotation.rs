@@ -337,7 +337,7 @@ pub fn timeseries_csv(r: &RotationResult) -> String {
 
 /// `transactions.csv`.
 pub fn transactions_csv(r: &RotationResult) -> String {
-    let mut s = String::with_capacity(64 + r.transactions.len() * 72);
+    let mut s = String::with_capacity(64 + r.transactions.len() * 100);
     s.push_str("date,symbol,kind,qty,price,fee,adv_share\n");
     for t in &r.transactions {
         push_date(&mut s, t.date);
