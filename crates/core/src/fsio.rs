@@ -17,29 +17,54 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CoreError + '_ {
     }
 }
 
+/// Whether a file waits for the disk before it is put in place. Either way it is written to a
+/// temporary file and renamed over its target: a reader, and a run killed at any instant, see
+/// the old file or the new one, never half of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Synced before the rename: the file survives a power cut once the call returns. For
+    /// what cannot be recomputed — ledgers, state, orders, what a broker said.
+    Synced,
+    /// Renamed without waiting for the disk: a power cut (not a killed process) can lose the
+    /// new file. For derived research artifacts — a backtest's files and tear sheet — which a
+    /// rerun rewrites byte for byte; the disk's write-back saves them within seconds anyway.
+    Renamed,
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced and then
 /// renamed over the target. Creates the parent folder when missing.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
-    let mut w = AtomicWriter::create(path)?;
-    w.write_all(bytes).map_err(io_err(path))?;
-    w.commit()
+    write_atomic_as(path, bytes, Durability::Synced)
 }
 
-/// Writes several files as [`write_atomic`] does, waiting for the disk on all of them at
-/// once: each goes to its temporary file, the syncs run side by side (one thread per file;
-/// the filesystem can join them in one journal commit), then each is renamed over its target
-/// in the given order. On an error the files not yet renamed are left as they were.
-pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<(), CoreError> {
+/// [`write_atomic`] with the given [`Durability`].
+pub fn write_atomic_as(path: &Path, bytes: &[u8], d: Durability) -> Result<(), CoreError> {
+    let mut w = AtomicWriter::create(path)?;
+    w.write_all(bytes).map_err(io_err(path))?;
+    let f = w.flushed()?;
+    f.finish(d)?;
+    f.rename()
+}
+
+/// Writes several files as [`write_atomic_as`] does: each goes to its temporary file; when
+/// [`Durability::Synced`], the syncs run side by side (one thread per file; the filesystem
+/// can join them in one journal commit); then each is renamed over its target in the given
+/// order. On an error the files not yet renamed are left as they were.
+pub fn write_all_atomic(files: &[(&Path, &[u8])], d: Durability) -> Result<(), CoreError> {
     let mut pending = Vec::with_capacity(files.len());
     for (path, bytes) in files {
         let mut w = AtomicWriter::create(path)?;
         w.write_all(bytes).map_err(io_err(path))?;
         pending.push(w.flushed()?);
     }
+    if d == Durability::Renamed {
+        pending.iter().try_for_each(|f| f.finish(d))?;
+        return pending.into_iter().try_for_each(Flushed::rename);
+    }
     std::thread::scope(|scope| {
         let syncs: Vec<_> = pending
             .iter()
-            .map(|f| scope.spawn(move || f.sync()))
+            .map(|f| scope.spawn(move || f.finish(Durability::Synced)))
             .collect();
         syncs.into_iter().try_for_each(|h| {
             h.join().map_err(|_| CoreError::Io {
@@ -58,8 +83,9 @@ struct Flushed {
 }
 
 impl Flushed {
-    /// Makes it an ordinary file (a temporary file is 0600) and waits until it is on disk.
-    fn sync(&self) -> Result<(), CoreError> {
+    /// Makes it an ordinary file (a temporary file is 0600) and, when [`Durability::Synced`],
+    /// waits until it is on disk.
+    fn finish(&self, d: Durability) -> Result<(), CoreError> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -68,7 +94,10 @@ impl Flushed {
                 .set_permissions(std::fs::Permissions::from_mode(0o644))
                 .map_err(io_err(&self.path))?;
         }
-        self.tmp.as_file().sync_all().map_err(io_err(&self.path))
+        match d {
+            Durability::Synced => self.tmp.as_file().sync_all().map_err(io_err(&self.path)),
+            Durability::Renamed => Ok(()),
+        }
     }
 
     fn rename(self) -> Result<(), CoreError> {
@@ -116,7 +145,7 @@ impl AtomicWriter {
     /// Flushes, syncs and renames the file over its target.
     pub fn commit(self) -> Result<(), CoreError> {
         let f = self.flushed()?;
-        f.sync()?;
+        f.finish(Durability::Synced)?;
         f.rename()
     }
 
@@ -168,6 +197,32 @@ mod tests {
         assert_eq!(names.len(), 1, "no temp files left: {names:?}");
     }
 
+    /// Renamed without a sync: in place with its bytes, an ordinary file, nothing left over.
+    #[test]
+    fn test_renamed_files_are_in_place_like_synced_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.csv"), dir.path().join("sub/b.html"));
+        write_atomic(&a, b"old\n").unwrap();
+        write_atomic_as(&a, b"new\n", Durability::Renamed).unwrap();
+        write_all_atomic(&[(&b, b"<p>\n")], Durability::Renamed).unwrap();
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "new\n");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "<p>\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for p in [&a, &b] {
+                let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o644, "{}", p.display());
+            }
+        }
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.csv", "sub"], "no temporary file left");
+    }
+
     /// Several files at once: all in place with their bytes, no temporary file left; a file
     /// that cannot be started changes nothing.
     #[test]
@@ -175,7 +230,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a.csv"), dir.path().join("sub/b.json"));
         write_atomic(&a, b"old\n").unwrap();
-        write_all_atomic(&[(&a, b"new a\n"), (&b, b"{}\n")]).unwrap();
+        write_all_atomic(&[(&a, b"new a\n"), (&b, b"{}\n")], Durability::Synced).unwrap();
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "new a\n");
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "{}\n");
         #[cfg(unix)]
@@ -189,7 +244,9 @@ mod tests {
         }
         // A target under a plain file: refused before anything is renamed.
         let under_file = a.join("c.csv");
-        assert!(write_all_atomic(&[(&b, b"changed\n"), (&under_file, b"x")]).is_err());
+        for d in [Durability::Synced, Durability::Renamed] {
+            assert!(write_all_atomic(&[(&b, b"changed\n"), (&under_file, b"x")], d).is_err());
+        }
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "{}\n");
         let left: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
             .unwrap()

@@ -420,7 +420,7 @@ pub fn write_backtest(
     out: &Path,
 ) -> anyhow::Result<()> {
     let summary = summary(l, r, m)?;
-    // targets.csv is the largest: formatted beside the others; the four synced together.
+    // targets.csv is the largest: formatted beside the others.
     let (targets, (timeseries, transactions)) = rayon::join(
         || targets_csv(r),
         || (timeseries_csv(r), transactions_csv(r)),
@@ -439,7 +439,11 @@ pub fn write_backtest(
         .zip(texts)
         .map(|(p, t)| (p.as_path(), t.as_bytes()))
         .collect();
-    Ok(systrade_core::fsio::write_all_atomic(&files)?)
+    // Research artifacts a rerun rewrites byte for byte: renamed into place, not synced.
+    Ok(systrade_core::fsio::write_all_atomic(
+        &files,
+        systrade_core::fsio::Durability::Renamed,
+    )?)
 }
 
 /// The metrics of the run's returns (`None` without a return).
