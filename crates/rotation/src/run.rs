@@ -151,6 +151,8 @@ pub fn run_with(
     let fee = p.fee_bps / 10_000.0;
     let k = panel.symbols.len();
     let mut pos = vec![0.0f64; k];
+    // The names held (ascending): the book changes only when it trades.
+    let mut held_names: Vec<usize> = Vec::new();
     let mut cash = s.cash;
     let mut months: Vec<Month> = Vec::with_capacity(starts.len());
     let mut transactions = Vec::new();
@@ -171,12 +173,13 @@ pub fn run_with(
                 book,
                 &mut transactions,
             );
+            held_names = names_held(&pos);
         }
         if next_start.peek() == Some(&t) {
             next_start.next();
             let mut month = decide_with(panel, t, p, news, &pos);
             // The limits judge the run's value at this close against its peak so far.
-            let value = cash + held_value(panel, &pos, t);
+            let value = cash + held_value(panel, &pos, &held_names, t);
             let peak = peak.max(value);
             let drawdown = if peak > 0.0 {
                 (1.0 - value / peak).max(0.0)
@@ -207,12 +210,13 @@ pub fn run_with(
                         book,
                         &mut transactions,
                     );
+                    held_names = names_held(&pos);
                 }
                 Fill::NextOpen if t < last => pending = Some(m),
                 Fill::NextOpen => {}
             }
         }
-        let held = held_value(panel, &pos, t);
+        let held = held_value(panel, &pos, &held_names, t);
         let equity = cash + held;
         peak = peak.max(equity);
         let ret = series.last().map_or(0.0, |r: &Row| equity / r.equity - 1.0);
@@ -221,7 +225,7 @@ pub fn run_with(
             equity,
             cash,
             gross: if equity != 0.0 { held / equity } else { 0.0 },
-            n_positions: pos.iter().filter(|q| **q != 0.0).count(),
+            n_positions: held_names.len(),
             ret,
         });
     }
@@ -242,11 +246,17 @@ pub fn run_with(
     })
 }
 
-/// The holdings' value at row `t`'s closes.
-fn held_value(panel: &Panel, pos: &[f64], t: usize) -> f64 {
-    (0..pos.len())
-        .filter(|j| pos[*j] != 0.0)
-        .map(|j| pos[j] * finite(panel.close[j][t]))
+/// The names with a position, ascending.
+fn names_held(pos: &[f64]) -> Vec<usize> {
+    (0..pos.len()).filter(|j| pos[*j] != 0.0).collect()
+}
+
+/// The holdings' value at row `t`'s closes, summed in name order; `held` is
+/// [`names_held`]`(pos)`.
+fn held_value(panel: &Panel, pos: &[f64], held: &[usize], t: usize) -> f64 {
+    debug_assert_eq!(held, names_held(pos));
+    held.iter()
+        .map(|j| pos[*j] * finite(panel.close[*j][t]))
         .sum()
 }
 

@@ -502,15 +502,15 @@ fn buy_and_hold(panel: &Panel, dates: &[NaiveDate]) -> Option<(String, Vec<f64>)
     if names.is_empty() {
         return None;
     }
-    let values = (first..first + dates.len())
-        .map(|t| {
-            names
-                .iter()
-                .map(|(j, c0)| panel.close[*j][t] / c0)
-                .sum::<f64>()
-                / names.len() as f64
-        })
-        .collect();
+    // Name by name down each column (the panel is stored by name), each date's sum in name
+    // order from −0 as `Iterator::sum` adds: the same bits as summing across the row.
+    let mut sums = vec![-0.0_f64; dates.len()];
+    for (j, c0) in &names {
+        for (sum, c) in sums.iter_mut().zip(&panel.close[*j][first..]) {
+            *sum += c / c0;
+        }
+    }
+    let values = sums.iter().map(|x| x / names.len() as f64).collect();
     Some((
         format!("equal-weight buy & hold ({} names)", names.len()),
         values,
