@@ -161,6 +161,20 @@ pub fn run_with(
     let mut next_start = starts.iter().copied().peekable();
     let mut series: Vec<Row> = Vec::with_capacity(last - first + 1);
     let mut peak = f64::NEG_INFINITY;
+    // Without news a month's decision reads only the prices: all of them side by side, in
+    // month order. With news it also reads what is held (a held name is not blocked): each in
+    // turn below.
+    let mut decided = match news {
+        None => {
+            use rayon::prelude::*;
+            starts
+                .par_iter()
+                .map(|t| decide_with(panel, *t, p, None, &[]))
+                .collect::<Vec<Month>>()
+        }
+        Some(_) => Vec::new(),
+    }
+    .into_iter();
     for t in first..=last {
         if let Some(m) = pending.take() {
             let book = (&mut pos[..], &mut cash);
@@ -177,7 +191,10 @@ pub fn run_with(
         }
         if next_start.peek() == Some(&t) {
             next_start.next();
-            let mut month = decide_with(panel, t, p, news, &pos);
+            let mut month = match decided.next() {
+                Some(m) => m,
+                None => decide_with(panel, t, p, news, &pos),
+            };
             // The limits judge the run's value at this close against its peak so far.
             let value = cash + held_value(panel, &pos, &held_names, t);
             let peak = peak.max(value);
