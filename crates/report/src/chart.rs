@@ -170,7 +170,9 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<
 pub fn svg(c: &Chart) -> Result<String, ReportError> {
     ensure_font();
     extent(c)?;
-    let mut out = String::new();
+    // About 12 bytes a point and 16 KiB of axes and text: written once, not grown.
+    let points: usize = c.lines.iter().map(|l| l.points.len()).sum();
+    let mut out = String::with_capacity((16 << 10) + 12 * points * (1 + usize::from(c.area)));
     {
         let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
         draw(&root, c).map_err(|message| ReportError::Draw {
