@@ -155,7 +155,8 @@ pub fn run_with(
     let mut held_names: Vec<usize> = Vec::new();
     let mut cash = s.cash;
     let mut months: Vec<Month> = Vec::with_capacity(starts.len());
-    let mut transactions = Vec::new();
+    // Room for every month to sell its book and buy a new one (a hint: it grows past it).
+    let mut transactions = Vec::with_capacity(starts.len() * 2 * p.top_n.min(k));
     // A decision waiting for the next open (fill = next_open).
     let mut pending: Option<usize> = None;
     let mut next_start = starts.iter().copied().peekable();
