@@ -229,14 +229,13 @@ impl Panel {
         if word(&head[..8])? != n || word(&head[8..])? != k {
             return None;
         }
-        if limit < 16 + u64::try_from(k.checked_mul(n)?.checked_mul(8)?).ok()? {
-            return None;
-        }
-        let mut buf = vec![0u8; n.checked_mul(8)?];
+        let mut src = Bounded {
+            r,
+            left: limit.checked_sub(16)?,
+        };
         let mut open = Vec::with_capacity(k);
         for _ in 0..k {
-            r.read_exact(&mut buf).ok()?;
-            open.push(f64_column(&buf));
+            open.push(src.f64s(n)?);
         }
         self.open = open;
         Some(())
@@ -253,22 +252,16 @@ impl Panel {
     /// (no length read from it allocates beyond that), a column at a time; `None` on anything
     /// else. The caller checks that nothing follows. The panel has no opens.
     pub fn read_from(r: &mut impl std::io::Read, limit: u64) -> Option<Panel> {
-        let mut left = limit;
+        let mut src = Bounded { r, left: limit };
         let mut buf = Vec::new();
-        // The next `n` bytes into `buf`, within what is left.
-        let mut take = |buf: &mut Vec<u8>, n: usize| -> Option<()> {
-            left = left.checked_sub(u64::try_from(n).ok()?)?;
-            buf.resize(n, 0);
-            r.read_exact(buf).ok()
-        };
         let word = |buf: &[u8]| -> Option<usize> {
             usize::try_from(u64::from_le_bytes(buf.try_into().ok()?)).ok()
         };
-        take(&mut buf, 8)?;
+        src.bytes(&mut buf, 8)?;
         let n = word(&buf)?;
-        take(&mut buf, 8)?;
+        src.bytes(&mut buf, 8)?;
         let k = word(&buf)?;
-        take(&mut buf, n.checked_mul(4)?)?;
+        src.bytes(&mut buf, n.checked_mul(4)?)?;
         let dates = buf
             .chunks_exact(4)
             .map(|c| NaiveDate::from_num_days_from_ce_opt(i32::from_le_bytes(c.try_into().ok()?)))
@@ -276,26 +269,23 @@ impl Panel {
         let fit = usize::try_from(limit / 16).unwrap_or(usize::MAX);
         let mut symbols = Vec::with_capacity(k.min(fit));
         let mut close = Vec::with_capacity(k.min(fit));
-        let col = f64_column;
         for _ in 0..k {
-            take(&mut buf, 8)?;
+            src.bytes(&mut buf, 8)?;
             let len = word(&buf)?;
-            take(&mut buf, len)?;
+            src.bytes(&mut buf, len)?;
             symbols.push(Symbol::new(std::str::from_utf8(&buf).ok()?).ok()?);
-            take(&mut buf, n.checked_mul(8)?)?;
-            close.push(col(&buf));
+            close.push(src.f64s(n)?);
         }
-        take(&mut buf, 8)?;
+        src.bytes(&mut buf, 8)?;
         let m = word(&buf)?;
         let mut liquidity = Liquidity {
             rows: Vec::with_capacity(m.min(fit)),
             adv: Vec::with_capacity(m.min(fit)),
         };
         for _ in 0..m {
-            take(&mut buf, 8)?;
+            src.bytes(&mut buf, 8)?;
             liquidity.rows.push(word(&buf).filter(|r| *r < n)?);
-            take(&mut buf, k.checked_mul(8)?)?;
-            liquidity.adv.push(col(&buf));
+            liquidity.adv.push(src.f64s(k)?);
         }
         if !liquidity.rows.is_sorted_by(|a, b| a < b) {
             return None;
@@ -310,13 +300,32 @@ impl Panel {
     }
 }
 
-/// Little-endian f64 bits, 8 bytes each, as numbers.
-fn f64_column(buf: &[u8]) -> Vec<f64> {
-    buf.chunks_exact(8)
-        .map(|c| {
-            let mut w = [0; 8];
-            w.copy_from_slice(c);
-            f64::from_le_bytes(w)
-        })
-        .collect()
+/// A stream read within a byte budget: nothing read from it asks for more than is left.
+struct Bounded<'a, R> {
+    r: &'a mut R,
+    left: u64,
+}
+
+impl<R: std::io::Read> Bounded<'_, R> {
+    /// The next `n` bytes into `buf`.
+    fn bytes(&mut self, buf: &mut Vec<u8>, n: usize) -> Option<()> {
+        self.left = self.left.checked_sub(u64::try_from(n).ok()?)?;
+        buf.resize(n, 0);
+        self.r.read_exact(buf).ok()
+    }
+
+    /// The next `n` little-endian f64s, read straight into the column.
+    fn f64s(&mut self, n: usize) -> Option<Vec<f64>> {
+        self.left = self
+            .left
+            .checked_sub(u64::try_from(n.checked_mul(8)?).ok()?)?;
+        let mut col = vec![0.0_f64; n];
+        self.r.read_exact(bytemuck::cast_slice_mut(&mut col)).ok()?;
+        if cfg!(target_endian = "big") {
+            for v in &mut col {
+                *v = f64::from_bits(u64::from_le(v.to_bits()));
+            }
+        }
+        Some(col)
+    }
 }
