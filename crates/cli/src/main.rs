@@ -10,8 +10,8 @@ use clap::Parser;
 /// blocks (huge pages where the kernel offers them) where glibc grows its heap a 4 KiB page
 /// fault at a time. W3 (`configs/momentum_top10_sp500.toml`) made 4,059 page faults and spent
 /// a fifth of its CPU time in them: 19.8 → 16.4 ms whole process, a 500-name trend backtest
-/// 2.56 → 2.19 s. The price is resident memory rounded up to those blocks: +35 to +65 MB peak
-/// on small runs (W3 26 → 61 MB, W1 27 → 70 MB). BENCHMARKS.md, W3.
+/// 2.56 → 2.19 s. The price is resident memory rounded up to those blocks: +25 to +65 MB peak
+/// on small runs (W3 26 → 53 MB, W1 27 → 70 MB). BENCHMARKS.md, W3.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
