@@ -6,7 +6,13 @@ use std::path::Path;
 use chrono::NaiveDate;
 use systrade_strategy::Decision;
 
-use systrade_core::fsio::{write_atomic, write_json_atomic};
+use systrade_core::fsio::{Durability, write_atomic_as};
+
+/// A backtest's files are derived artifacts a rerun rewrites byte for byte: each is renamed
+/// into place (never half a file) without waiting for the disk ([`Durability::Renamed`]).
+pub(crate) fn write_artifact(path: &Path, bytes: &[u8]) -> Result<(), systrade_core::CoreError> {
+    write_atomic_as(path, bytes, Durability::Renamed)
+}
 
 use crate::{BacktestError, BacktestResult};
 
@@ -24,7 +30,7 @@ pub fn write_outputs(r: &BacktestResult, dir: &Path) -> Result<(), BacktestError
     for (date, d) in &r.decisions {
         dl.push_str(&decision_line(*date, d)?);
     }
-    write_atomic(&dir.join("decisions.jsonl"), dl.as_bytes())?;
+    write_artifact(&dir.join("decisions.jsonl"), dl.as_bytes())?;
     Ok(())
 }
 
@@ -73,7 +79,7 @@ pub fn write_engine_files(r: &BacktestResult, dir: &Path) -> Result<(), Backtest
         }
         ts.push('\n');
     }
-    write_atomic(&dir.join("timeseries.csv"), ts.as_bytes())?;
+    write_artifact(&dir.join("timeseries.csv"), ts.as_bytes())?;
 
     let mut tr = String::from(
         "symbol,side,entry_date,entry_price,exit_date,exit_price,qty,entry_fee,exit_fee,pnl,return,open\n",
@@ -100,7 +106,7 @@ pub fn write_engine_files(r: &BacktestResult, dir: &Path) -> Result<(), Backtest
             t.open
         );
     }
-    write_atomic(&dir.join("trades.csv"), tr.as_bytes())?;
+    write_artifact(&dir.join("trades.csv"), tr.as_bytes())?;
 
     let mut or = String::from("id,decided,symbol,target,reason,status\n");
     for o in &r.orders {
@@ -114,7 +120,7 @@ pub fn write_engine_files(r: &BacktestResult, dir: &Path) -> Result<(), Backtest
             o.id, o.decided, o.symbol, target, o.reason, o.status
         );
     }
-    write_atomic(&dir.join("orders.csv"), or.as_bytes())?;
+    write_artifact(&dir.join("orders.csv"), or.as_bytes())?;
 
     let mut fl =
         String::from("order_id,date,symbol,side,qty,price,fee,slippage,pct_of_volume,reason\n");
@@ -139,7 +145,8 @@ pub fn write_engine_files(r: &BacktestResult, dir: &Path) -> Result<(), Backtest
             x.reason
         );
     }
-    write_atomic(&dir.join("fills.csv"), fl.as_bytes())?;
-    write_json_atomic(&dir.join("summary.json"), &r.summary)?;
+    write_artifact(&dir.join("fills.csv"), fl.as_bytes())?;
+    let summary = systrade_core::json::to_canonical_pretty(&r.summary)?;
+    write_artifact(&dir.join("summary.json"), summary.as_bytes())?;
     Ok(())
 }

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::outputs::write_artifact;
 use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::Serialize;
-use systrade_core::fsio::write_atomic;
 use systrade_core::{DailyBar, Symbol};
 use systrade_strategy::Strategy;
 
@@ -100,7 +100,7 @@ pub fn write_cost_grid(rows: &[CostRow], dir: &Path) -> Result<(), BacktestError
             r.turnover_annual
         );
     }
-    write_atomic(&dir.join("cost_grid.csv"), s.as_bytes())?;
+    write_artifact(&dir.join("cost_grid.csv"), s.as_bytes())?;
     Ok(())
 }
 
@@ -228,7 +228,7 @@ pub fn write_splits(reports: &[SplitReport], dir: &Path) -> Result<(), BacktestE
             cell(m.calmar)
         );
     }
-    write_atomic(&dir.join("splits.csv"), s.as_bytes())?;
+    write_artifact(&dir.join("splits.csv"), s.as_bytes())?;
     Ok(())
 }
 
