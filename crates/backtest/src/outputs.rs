@@ -6,13 +6,9 @@ use std::path::Path;
 use chrono::NaiveDate;
 use systrade_strategy::Decision;
 
-use systrade_core::fsio::{Durability, write_atomic_as};
-
-/// A backtest's files are derived artifacts a rerun rewrites byte for byte: each is renamed
-/// into place (never half a file) without waiting for the disk ([`Durability::Renamed`]).
-pub(crate) fn write_artifact(path: &Path, bytes: &[u8]) -> Result<(), systrade_core::CoreError> {
-    write_atomic_as(path, bytes, Durability::Renamed)
-}
+// A backtest's files are derived artifacts a rerun rewrites byte for byte: renamed into place
+// (never half a file) without waiting for the disk.
+use systrade_core::fsio::write_artifact;
 
 use crate::{BacktestError, BacktestResult};
 

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::outputs::write_artifact;
 use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::Serialize;
+use systrade_core::fsio::write_artifact;
 use systrade_core::{DailyBar, Symbol};
 use systrade_strategy::Strategy;
 

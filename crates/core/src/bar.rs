@@ -75,9 +75,41 @@ impl<T: Copy> Bar<T> {
     }
 }
 
+/// The mean volume of the `n` bars before `day` (`bars` in date order); `None` with fewer.
+pub fn mean_volume_before(bars: &[DailyBar], day: NaiveDate, n: usize) -> Option<f64> {
+    let before = bars.partition_point(|b| b.ts < day);
+    let window = bars.get(before.checked_sub(n)?..before)?;
+    Some(window.iter().map(|b| b.volume).sum::<f64>() / n as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_mean_volume_is_of_the_n_bars_strictly_before_the_day() {
+        let d = |i: u32| NaiveDate::from_ymd_opt(2024, 1, i).unwrap();
+        let bars: Vec<DailyBar> = (1..=5)
+            .map(|i| {
+                let v = Ohlcv {
+                    open: 1.0,
+                    high: 1.0,
+                    low: 1.0,
+                    close: 1.0,
+                    volume: f64::from(i) * 10.0,
+                };
+                DailyBar::new(d(i), v)
+            })
+            .collect();
+        // Before the 4th: bars 2 and 3 (20, 30); the day's own bar is not counted.
+        assert_eq!(mean_volume_before(&bars, d(4), 2), Some(25.0));
+        assert_eq!(mean_volume_before(&bars, d(9), 5), Some(30.0));
+        assert_eq!(
+            mean_volume_before(&bars, d(3), 3),
+            None,
+            "two bars before the 3rd"
+        );
+    }
 
     fn v(o: f64, h: f64, l: f64, c: f64, vol: f64) -> Ohlcv {
         Ohlcv {

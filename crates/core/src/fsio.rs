@@ -46,6 +46,12 @@ pub fn write_atomic_as(path: &Path, bytes: &[u8], d: Durability) -> Result<(), C
     f.rename()
 }
 
+/// A derived research artifact (a backtest's files, a tear sheet), which a rerun rewrites byte
+/// for byte: [`write_atomic_as`] with [`Durability::Renamed`].
+pub fn write_artifact(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
+    write_atomic_as(path, bytes, Durability::Renamed)
+}
+
 /// Writes several files as [`write_atomic_as`] does: each goes to its temporary file; when
 /// [`Durability::Synced`], the syncs run side by side (one thread per file; the filesystem
 /// can join them in one journal commit); then each is renamed over its target in the given

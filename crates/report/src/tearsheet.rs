@@ -386,11 +386,9 @@ pub fn write(ts: &TearSheet, dir: &Path, plots: bool) -> Result<PathBuf, ReportE
     Ok(path)
 }
 
-/// A research artifact a rerun rewrites byte for byte: renamed into place, not synced
-/// (`fsio::Durability::Renamed`).
+/// A research artifact a rerun rewrites byte for byte: renamed into place, not synced.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    use systrade_core::fsio::{Durability, write_atomic_as};
-    write_atomic_as(path, bytes, Durability::Renamed).map_err(|e| ReportError::Write {
+    systrade_core::fsio::write_artifact(path, bytes).map_err(|e| ReportError::Write {
         path: path.display().to_string(),
         message: e.to_string(),
     })

@@ -75,13 +75,5 @@ pub fn render_sized<S: Serialize>(
 
 /// Renders a built-in template with `ctx`.
 pub fn render<S: Serialize>(name: &str, ctx: &S) -> Result<String, ReportError> {
-    let err = |e: minijinja::Error| ReportError::Template {
-        name: name.into(),
-        message: format!("{e:#}"),
-    };
-    let env = env(name)?;
-    env.get_template(name)
-        .map_err(err)?
-        .render(minijinja::Value::from(minijinja::value::Serde(ctx)))
-        .map_err(err)
+    render_sized(name, ctx, 16 << 10)
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use systrade_core::bar::mean_volume_before;
 use systrade_core::{DailyBar, Symbol};
 
 /// Prices on the union calendar.
@@ -43,10 +44,8 @@ impl Liquidity {
         let mut adv = vec![vec![f64::NAN; data.len()]; rows.len()];
         for (s, bars) in data.values().enumerate() {
             for (i, r) in rows.iter().enumerate() {
-                let before = bars.partition_point(|b| b.ts < dates[*r]);
-                if before >= ADV_WINDOW {
-                    let window = &bars[before - ADV_WINDOW..before];
-                    adv[i][s] = window.iter().map(|b| b.volume).sum::<f64>() / ADV_WINDOW as f64;
+                if let Some(v) = mean_volume_before(bars, dates[*r], ADV_WINDOW) {
+                    adv[i][s] = v;
                 }
             }
         }

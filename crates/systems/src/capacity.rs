@@ -88,10 +88,7 @@ pub fn of_engine_fills(
 ) -> Option<Capacity> {
     use rust_decimal::prelude::ToPrimitive;
     let adv = |s: &Symbol, day: NaiveDate| -> Option<f64> {
-        let bars = data.get(s)?;
-        let before = bars.partition_point(|b| b.ts < day);
-        let window = bars.get(before.checked_sub(ENGINE_ADV_WINDOW)?..before)?;
-        let mean = window.iter().map(|b| b.volume).sum::<f64>() / ENGINE_ADV_WINDOW as f64;
+        let mean = systrade_core::bar::mean_volume_before(data.get(s)?, day, ENGINE_ADV_WINDOW)?;
         (mean.is_finite() && mean > 0.0).then_some(mean)
     };
     Capacity::of(

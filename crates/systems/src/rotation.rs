@@ -49,14 +49,15 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
             let files = systrade_data::cache::files_of(root)?;
             let mut key = systrade_data::cache::key(root, &files, &opts)?;
             key.push_str(&format!("rotation-panel 3\n{:?}\n", cfg.data.tickers));
-            Some((dir, key))
+            let opens_key = format!("{key}opens\n");
+            Some((dir, key, opens_key))
         }),
         DataSource::Db(_) => None,
     };
     // The opens are a blob of their own, read only by a rotation that trades at the next
     // open (W3 and bucket A fill at the close: half the panel's bytes never read).
     let opens = cfg.rotation.fill == systrade_rotation::Fill::NextOpen;
-    let cached = cache.as_ref().and_then(|(dir, key)| {
+    let cached = cache.as_ref().and_then(|(dir, key, opens_key)| {
         let mut r = systrade_data::cache::load_blob(dir, key)?;
         let limit = r.remaining();
         let mut panel = Panel::read_from(&mut r, limit)?;
@@ -64,7 +65,7 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
             return None;
         }
         if opens {
-            let mut r = systrade_data::cache::load_blob(dir, &format!("{key}opens\n"))?;
+            let mut r = systrade_data::cache::load_blob(dir, opens_key)?;
             let limit = r.remaining();
             panel.read_opens_from(&mut r, limit)?;
             if !r.finish() {
@@ -77,13 +78,9 @@ pub fn load(config: &Path, data: Option<&Path>, read: &ReadOptions) -> anyhow::R
         Some(p) => p,
         None => {
             let panel = Panel::new(&series(&cfg, config, &src, &source, &opts)?);
-            if let Some((dir, key)) = &cache {
+            if let Some((dir, key, opens_key)) = &cache {
                 systrade_data::cache::store_blob(dir, key, &panel.to_bytes());
-                systrade_data::cache::store_blob(
-                    dir,
-                    &format!("{key}opens\n"),
-                    &panel.opens_to_bytes(),
-                );
+                systrade_data::cache::store_blob(dir, opens_key, &panel.opens_to_bytes());
             }
             panel
         }
