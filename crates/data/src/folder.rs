@@ -36,7 +36,18 @@ pub fn data_files(root: &Path) -> Result<Vec<PathBuf>, DataError> {
             if name.to_string_lossy().starts_with('.') {
                 continue;
             }
-            if path.is_dir() {
+            // The entry's type comes with the listing (no `stat` per file); a symbolic link
+            // is followed to see what it points at.
+            let kind = entry.file_type().map_err(|source| DataError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let is_dir = if kind.is_symlink() {
+                path.is_dir()
+            } else {
+                kind.is_dir()
+            };
+            if is_dir {
                 stack.push(path);
             } else if path
                 .extension()
@@ -164,5 +175,52 @@ impl Dataset {
     /// The daily series of a symbol.
     pub fn daily(&self, symbol: &Symbol) -> Option<&PriceSeries> {
         self.prices.get(&(symbol.clone(), Interval::Daily))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nested folders, and links to a folder and to a file, are walked like the real thing;
+    /// hidden entries and other extensions are not data.
+    #[test]
+    fn test_data_files_walks_folders_and_follows_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::create_dir_all(root.join(".hidden")).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        for p in [
+            root.join("SPY.csv"),
+            root.join("sub/QQQ.CSV"),
+            root.join(".hidden/IWM.csv"),
+            root.join("notes.txt"),
+            elsewhere.join("TLT.csv"),
+            elsewhere.join("GLD.csv"),
+        ] {
+            std::fs::write(&p, "date,close\n").unwrap();
+        }
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&elsewhere, root.join("linked")).unwrap();
+            std::os::unix::fs::symlink(elsewhere.join("GLD.csv"), root.join("GLD.csv")).unwrap();
+        }
+        let found: Vec<String> = data_files(&root)
+            .unwrap()
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        let mut want = vec!["SPY.csv", "sub/QQQ.CSV"];
+        if cfg!(unix) {
+            want.extend(["GLD.csv", "linked/GLD.csv", "linked/TLT.csv"]);
+        }
+        want.sort_unstable();
+        assert_eq!(found, want);
+        assert!(matches!(
+            data_files(&elsewhere.join("none")),
+            Err(DataError::NotFound(_))
+        ));
     }
 }
