@@ -289,7 +289,7 @@ pub fn targets_csv(r: &RotationResult) -> String {
             put(&mut s, row.momentum);
             put(&mut s, row.sma);
             if let Some(k) = row.rank {
-                let _ = write!(s, "{k}");
+                s.push_str(itoa::Buffer::new().format(k));
             }
             s.push(',');
             s.push_str(row.status.as_str());
@@ -325,7 +325,8 @@ pub fn timeseries_csv(r: &RotationResult) -> String {
         put(&mut s, Some(x.equity));
         put(&mut s, Some(x.cash));
         put(&mut s, Some(x.gross));
-        let _ = write!(s, "{},", x.n_positions);
+        s.push_str(itoa::Buffer::new().format(x.n_positions));
+        s.push(',');
         push_shortest(&mut s, x.ret);
         s.push('\n');
     }
@@ -338,7 +339,11 @@ pub fn transactions_csv(r: &RotationResult) -> String {
     s.push_str("date,symbol,kind,qty,price,fee,adv_share\n");
     for t in &r.transactions {
         push_date(&mut s, t.date);
-        let _ = write!(s, ",{},{},", t.symbol, t.kind.as_str());
+        s.push(',');
+        s.push_str(t.symbol.as_str());
+        s.push(',');
+        s.push_str(t.kind.as_str());
+        s.push(',');
         put(&mut s, Some(t.qty));
         put(&mut s, Some(t.price));
         put(&mut s, Some(t.fee));
