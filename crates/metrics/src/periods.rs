@@ -25,15 +25,25 @@ pub fn period_returns(
             b: returns.len(),
         });
     }
+    let key = |d: &NaiveDate| match period {
+        Period::Month => (d.year(), d.month()),
+        Period::Year => (d.year(), 0),
+    };
+    // The label is written once per period, not once per day.
+    let label = |(y, m): (i32, u32)| match period {
+        Period::Month => format!("{y:04}-{m:02}"),
+        Period::Year => format!("{y:04}"),
+    };
     let mut out: Vec<(String, f64)> = Vec::new();
+    let mut current = None;
     for (d, r) in dates.iter().zip(returns) {
-        let label = match period {
-            Period::Month => format!("{:04}-{:02}", d.year(), d.month()),
-            Period::Year => format!("{:04}", d.year()),
-        };
+        let k = key(d);
         match out.last_mut() {
-            Some((l, g)) if *l == label => *g = (1.0 + *g) * (1.0 + r) - 1.0,
-            _ => out.push((label, *r)),
+            Some((_, g)) if current == Some(k) => *g = (1.0 + *g) * (1.0 + r) - 1.0,
+            _ => {
+                out.push((label(k), *r));
+                current = Some(k);
+            }
         }
     }
     Ok(out)
@@ -42,6 +52,50 @@ pub fn period_returns(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The rule as first written: a label per day, a new row when the label changes.
+    fn by_label(dates: &[NaiveDate], returns: &[f64], period: Period) -> Vec<(String, f64)> {
+        let mut out: Vec<(String, f64)> = Vec::new();
+        for (d, r) in dates.iter().zip(returns) {
+            let label = match period {
+                Period::Month => format!("{:04}-{:02}", d.year(), d.month()),
+                Period::Year => format!("{:04}", d.year()),
+            };
+            match out.last_mut() {
+                Some((l, g)) if *l == label => *g = (1.0 + *g) * (1.0 + r) - 1.0,
+                _ => out.push((label, *r)),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        /// Ordered or not, with gaps and repeats: the same rows, the same bits.
+        #[test]
+        fn prop_period_rows_equal_the_per_day_labels(
+            days in proptest::collection::vec((-800i64..800, -0.2f64..0.2), 0..300),
+            sorted in any::<bool>(),
+        ) {
+            let mut days = days;
+            if sorted {
+                days.sort_by_key(|x| x.0);
+            }
+            let d0 = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+            let dates: Vec<NaiveDate> =
+                days.iter().map(|x| d0 + chrono::Duration::days(x.0)).collect();
+            let rets: Vec<f64> = days.iter().map(|x| x.1).collect();
+            for period in [Period::Month, Period::Year] {
+                let got = period_returns(&dates, &rets, period).unwrap();
+                let want = by_label(&dates, &rets, period);
+                prop_assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    prop_assert_eq!(&g.0, &w.0);
+                    prop_assert_eq!(g.1.to_bits(), w.1.to_bits());
+                }
+            }
+        }
+    }
 
     #[test]
     fn test_months_compound_and_gaps_are_fine() {
