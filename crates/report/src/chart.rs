@@ -78,7 +78,7 @@ const COLORS: [RGBColor; 5] = [
 ];
 
 /// The data's extent: (first date, last date, low, high), padded so flat lines still show.
-fn extent(c: &Chart) -> Result<(NaiveDate, NaiveDate, f64, f64), ReportError> {
+fn extent(c: &Chart) -> Result<Bounds, ReportError> {
     let (mut x0, mut x1, mut y0, mut y1) = (
         NaiveDate::MAX,
         NaiveDate::MIN,
@@ -110,13 +110,16 @@ fn extent(c: &Chart) -> Result<(NaiveDate, NaiveDate, f64, f64), ReportError> {
     Ok((x0, x1, y0 - pad, y1 + pad))
 }
 
+/// A chart's data extent: first and last date, low and high value ([`extent`]).
+type Bounds = (NaiveDate, NaiveDate, f64, f64);
+
 /// The chart's axes, in the pixels of `root`.
 type Axes<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedDate<NaiveDate>, RangedCoordf64>>;
 
 fn axes<'a, DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     c: &Chart,
-    (x0, x1, y0, y1): (NaiveDate, NaiveDate, f64, f64),
+    (x0, x1, y0, y1): Bounds,
 ) -> Result<Axes<'a, DB>, String> {
     ChartBuilder::on(root)
         .caption(c.title.as_str(), (FAMILY, 20))
@@ -127,8 +130,12 @@ fn axes<'a, DB: DrawingBackend>(
         .map_err(|x| x.to_string())
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<(), String> {
-    let bounds = extent(c).map_err(|e| e.to_string())?;
+/// The chart within `bounds` (its [`extent`], computed once by the caller).
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    c: &Chart,
+    bounds: Bounds,
+) -> Result<(), String> {
     root.fill(&WHITE).map_err(|x| x.to_string())?;
     let mut chart = axes(root, c, bounds)?;
     mesh(&mut chart, c)?;
@@ -246,10 +253,7 @@ struct Pixels {
 const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
 impl Pixels {
-    fn of<DB: DrawingBackend>(
-        chart: &Axes<'_, DB>,
-        (x0, x1, y0, y1): (NaiveDate, NaiveDate, f64, f64),
-    ) -> Self {
+    fn of<DB: DrawingBackend>(chart: &Axes<'_, DB>, (x0, x1, y0, y1): Bounds) -> Self {
         let spec = chart.as_coord_spec();
         // The axes' pixel limits, sorted; dates run left to right, values bottom to top (the
         // lowest value maps to its limit exactly).
@@ -313,7 +317,7 @@ impl Pixels {
 /// The chart as SVG text.
 pub fn svg(c: &Chart) -> Result<String, ReportError> {
     ensure_font();
-    extent(c)?;
+    let bounds = extent(c)?;
     let draw_err = |message: String| ReportError::Draw {
         chart: c.title.to_string(),
         message,
@@ -323,7 +327,7 @@ pub fn svg(c: &Chart) -> Result<String, ReportError> {
     {
         let svg = SVGBackend::with_string(&mut frame, SIZE);
         let root = PointsApart::new(svg, &mut points).into_drawing_area();
-        draw(&root, c).map_err(draw_err)?;
+        draw(&root, c, bounds).map_err(draw_err)?;
     }
     points::splice(&frame, &points).map_err(draw_err)
 }
@@ -331,12 +335,12 @@ pub fn svg(c: &Chart) -> Result<String, ReportError> {
 /// The chart as PNG bytes (8-bit RGB).
 pub fn png(c: &Chart) -> Result<Vec<u8>, ReportError> {
     ensure_font();
-    extent(c)?;
+    let bounds = extent(c)?;
     let (w, h) = SIZE;
     let mut rgb = vec![0u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
-        draw(&root, c).map_err(|message| ReportError::Draw {
+        draw(&root, c, bounds).map_err(|message| ReportError::Draw {
             chart: c.title.to_string(),
             message,
         })?;
