@@ -814,3 +814,100 @@ fn fmt_money(x: f64) -> String {
     }
     format!("{out}.{frac}")
 }
+
+/// `configs/momentum_br.toml` copied into `dir` as `name`, its data read by absolute path,
+/// with `extra` inserted under its `[backtest]` and appended.
+fn momentum(dir: &Path, name: &str, backtest: &str, extra: &str) -> PathBuf {
+    let text = read(&repo().join("configs/momentum_br.toml"))
+        .replace(
+            "\"../../shared/data/",
+            &format!("\"{}/", s(&repo().join("../shared/data"))),
+        )
+        .replace("[backtest]\n", &format!("[backtest]\n{backtest}"));
+    let p = dir.join(name);
+    std::fs::write(&p, format!("{text}\n{extra}")).unwrap();
+    p
+}
+
+#[test]
+fn test_a_momentum_bucket_takes_its_limits_and_capital_like_its_standalone_backtest() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = momentum(dir.path(), "mom.toml", "", "");
+    let portfolio = |limits: &str| {
+        let p = dir.path().join("pm.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "strategy = \"portfolio\"\ncapital = 1000000.0\n\
+                 [[buckets]]\nname = \"M\"\nconfig = \"mom.toml\"\ncapital = 0.5\n{limits}"
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let limited = portfolio("max_positions = 12\nmax_drawdown = 0.05\nthrottle_scale = 0.5\n");
+    let p_out = dir.path().join("p");
+    ok(&["backtest", "--config", s(&limited), "--out", s(&p_out)]);
+    // The same limits and capital written into the momentum config itself.
+    let alone = momentum(
+        dir.path(),
+        "alone.toml",
+        "capital = 500000.0\n",
+        "[safety]\nmax_positions = 12\ndrawdown_throttle = 0.05\ndrawdown_scale = 0.5\n",
+    );
+    let a_out = dir.path().join("a");
+    let said = ok(&["backtest", "--config", s(&alone), "--out", s(&a_out)]);
+    let a = json(&a_out.join("summary.json"));
+    let nav: Vec<f64> = read(&a_out.join("timeseries.csv"))
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let got = bucket_final(&p_out, "M");
+    assert!(
+        close(got, 500_000.0 * nav.last().unwrap()),
+        "{got} vs NAV {}",
+        nav.last().unwrap()
+    );
+    let p = json(&p_out.join("summary.json"));
+    assert_eq!(p["buckets"]["M"]["capacity"], a["capacity"]);
+    assert!(a["capacity"]["max_adv_share"].as_f64().unwrap() > 0.0);
+    assert!(
+        said.contains("at a capital of 500000.00, largest fill "),
+        "{said}"
+    );
+    assert!(p["buckets"]["M"]["breach_days"].as_u64().unwrap() > 0);
+    // The limits bit: entries were refused and the result differs from the loose bucket's.
+    let refused: Vec<&str> = a["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .filter(|w| w.contains("safety.max_positions 12:"))
+        .collect();
+    assert!(!refused.is_empty(), "{a}");
+    let loose = portfolio("");
+    let l_out = dir.path().join("l");
+    ok(&["backtest", "--config", s(&loose), "--out", s(&l_out)]);
+    assert_ne!(bucket_final(&l_out, "M"), got);
+    // Without a capital the standalone backtest measures no capacity, and says nothing of it.
+    let plain = dir.path().join("plain");
+    let said = ok(&["backtest", "--config", s(&cfg), "--out", s(&plain)]);
+    assert!(!said.contains("largest fill"), "{said}");
+    assert!(json(&plain.join("summary.json")).get("capacity").is_none());
+    // A capital that is not a positive amount is refused, naming the key.
+    let bad = momentum(dir.path(), "bad.toml", "capital = -5.0\n", "");
+    let r = run(&[
+        "backtest",
+        "--config",
+        s(&bad),
+        "--out",
+        s(&dir.path().join("never")),
+    ]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("backtest.capital: must be positive"),
+        "{}",
+        r.stderr
+    );
+}

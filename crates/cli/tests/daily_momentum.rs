@@ -380,3 +380,81 @@ fn test_books_that_drift_from_the_recorded_formation_block_new_risk() {
     let errors = read(&home.join(format!("runs/momentum_br/{day}/logs/errors.jsonl")));
     assert!(errors.contains("state_drift"), "{errors}");
 }
+
+#[test]
+fn test_a_momentum_bucket_runs_as_its_own_book_within_its_position_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(cfg) = momentum_cfg(dir.path(), "") else {
+        return;
+    };
+    // The unlimited book in force in July (formed at June's last close) holds more than 8.
+    let bt = dir.path().join("bt");
+    let r = sys(
+        &dir.path().join("bt_home"),
+        &[
+            "backtest",
+            "--config",
+            s(&cfg),
+            "--end",
+            "2025-07-02",
+            "--out",
+            s(&bt),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut june: BTreeMap<String, f64> = BTreeMap::new();
+    for r in csv_rows(&read(&bt.join("targets.csv"))) {
+        if r["month"] == "2025-06" {
+            *june.entry(r["ticker"].clone()).or_default() +=
+                r["target_weight"].parse::<f64>().unwrap();
+        }
+    }
+    let unlimited = june.values().filter(|w| w.abs() > 1e-15).count();
+    assert!(unlimited > 8, "{unlimited} names");
+    let p = dir.path().join("portfolio.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "strategy = \"portfolio\"\ncapital = 2000000.0\n\
+             [[buckets]]\nname = \"M\"\nconfig = \"{}\"\ncapital = 0.5\nmax_positions = 8\nmax_drawdown = 0.3\naccount = \"pm\"\n",
+            s(&cfg)
+        ),
+    )
+    .unwrap();
+    let home = dir.path().join("home");
+    for d in ["2025-06-30", "2025-07-01", "2025-07-02"] {
+        let r = sys(&home, &["run", "--config", s(&p), "--as-of", d], &[]);
+        assert_eq!(r.code, 0, "{d}: {}{}", r.stdout, r.stderr);
+        let rows = csv_rows(&read(&home.join(format!("runs/M/{d}/targets_{d}.csv"))));
+        let wanted = rows
+            .iter()
+            .filter(|r| r["weight"].parse::<f64>().unwrap() != 0.0)
+            .count();
+        assert_eq!(wanted, 8, "{d}: the bucket's book holds its limit");
+        let held = positions_in(&home.join("paper/pm.sqlite"));
+        assert!(!held.is_empty() && held.len() <= 8, "{d}: {held:?}");
+        let in_ledger: BTreeMap<String, String> = query(
+            &ledger(&home),
+            "SELECT symbol, qty FROM positions WHERE strategy = 'M'",
+        )
+        .into_iter()
+        .filter(|r| norm(&r[1]) != "0")
+        .map(|r| (r[0].clone(), norm(&r[1])))
+        .collect();
+        assert_eq!(held, in_ledger, "{d}");
+    }
+    let sm: Value = serde_json::from_str(&read(
+        &home.join("runs/M/2025-06-30/daily_summary_2025-06-30.json"),
+    ))
+    .unwrap();
+    let equity = sm["equity"].as_f64().unwrap();
+    assert!(
+        (equity / 1_000_000.0 - 1.0).abs() < 0.01,
+        "the bucket's capital: {equity}"
+    );
+    assert_eq!(
+        query(&ledger(&home), "SELECT strategy, account FROM books"),
+        vec![vec!["M".to_string(), "pm".into()]]
+    );
+}

@@ -47,12 +47,16 @@ fn default_market() -> String {
     "b3".into()
 }
 
-/// Backtest window.
+/// Backtest window, and the capital the NAV stands for.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Window {
     pub start: Option<chrono::NaiveDate>,
     pub end: Option<chrono::NaiveDate>,
+    /// The money the NAV (from 1) stands for: with it the backtest measures its capacity —
+    /// each formation's trades against the names' average volume. A portfolio bucket sets
+    /// it to the bucket's capital.
+    pub capital: Option<f64>,
 }
 
 /// Orders export defaults.
@@ -174,6 +178,11 @@ impl MomentumConfig {
             && a > b
         {
             return Err(format!("backtest.start: {a} is after backtest.end {b}"));
+        }
+        if let Some(c) = self.backtest.capital
+            && !(c.is_finite() && c > 0.0)
+        {
+            return Err(format!("backtest.capital: must be positive (got {c})"));
         }
         Ok(())
     }

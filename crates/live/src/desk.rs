@@ -679,9 +679,13 @@ fn decide_momentum(
     let end = day
         .pred_opt()
         .ok_or_else(|| BadInput(format!("{day} is out of range")))?;
-    let r = l.run(None, Some(end)).with_context(|| {
-        format!("the momentum backtest through {end} (the daily run trades what it holds next)")
-    })?;
+    // The position limit shapes the books as in the backtest; a drawdown is judged by the
+    // gates on the ledger's equity (the simulated NAV's would apply it twice).
+    let r = l
+        .run_with(&l.params, l.limits().without_drawdown(), None, Some(end))
+        .with_context(|| {
+            format!("the momentum backtest through {end} (the daily run trades what it holds next)")
+        })?;
     let next = &r.next;
     let p = &l.params;
     let cal = l.market.calendar();
@@ -909,19 +913,16 @@ impl BucketBook {
                 .map_err(|e| BadInput(format!("bucket {}: {e}", b.name)))?;
             let keys = PortfolioConfig::limit_keys(b);
             match kind {
-                StrategyKind::Trend | StrategyKind::Rotation | StrategyKind::Feed => {}
-                StrategyKind::Momentum if keys.is_empty() => {}
+                StrategyKind::Trend
+                | StrategyKind::Rotation
+                | StrategyKind::Feed
+                | StrategyKind::Momentum => {}
                 other => {
                     return Err(BadInput(format!(
-                        "{}: bucket {} is a {} config, which the daily run of a portfolio does not take{}",
+                        "{}: bucket {} is a {} config, which the daily run of a portfolio does not take (trend, rotation, feed and momentum buckets)",
                         path.display(),
                         b.name,
                         other.as_str(),
-                        if other == StrategyKind::Momentum {
-                            " with limits (leave max_positions and max_drawdown out of it)"
-                        } else {
-                            " (trend, rotation, feed and momentum buckets)"
-                        }
                     ))
                     .into());
                 }
@@ -983,7 +984,11 @@ impl Desk {
                     systrade_config::feed::FeedConfig::parse(config, &text()?).map_err(BadInput)?;
                 &mut l.cfg.run
             }
-            Desk::Momentum(l) => &mut l.cfg.run,
+            Desk::Momentum(l) => {
+                l.cfg = systrade_config::momentum::MomentumConfig::parse(config, &text()?)
+                    .map_err(BadInput)?;
+                &mut l.cfg.run
+            }
             Desk::Sheet(_) | Desk::Avwap(_) => {
                 return Err(BadInput(format!(
                     "{}: a sheet or AVWAP config is not a portfolio bucket the daily run takes",

@@ -69,6 +69,7 @@ fn bench(c: &mut Criterion) {
         start: None,
         end: None,
         warnings: Vec::new(),
+        limits: Default::default(),
     };
     let mut g = c.benchmark_group("momentum");
     g.sample_size(20);

@@ -49,6 +49,7 @@ fn backtest_to(
             start: None,
             end,
             warnings: Vec::new(),
+            limits: Default::default(),
         },
         p,
     )

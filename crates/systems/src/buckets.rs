@@ -72,29 +72,16 @@ pub struct PortfolioRun {
     pub metrics: Option<systrade_metrics::Summary>,
 }
 
-/// The keys a bucket sets on its strategy config: its capital where the strategy has a
-/// cash key, and its limits; a momentum book (whose backtest is a NAV and applies no
-/// `[safety]` limits) takes no limits.
-fn bucket_keys(
-    kind: StrategyKind,
-    b: &Bucket,
-    capital: f64,
-    config: &Path,
-) -> anyhow::Result<Vec<(String, f64)>> {
-    let limits = PortfolioConfig::limit_keys(b);
-    match kind {
-        StrategyKind::Momentum if !limits.is_empty() => Err(bad(format!(
-            "bucket {}: {}: a momentum backtest applies no position or drawdown limits; leave max_positions and max_drawdown out of this bucket",
-            b.name,
-            config.display()
-        ))),
-        StrategyKind::Momentum => Ok(Vec::new()),
-        _ => {
-            let mut keys = vec![("backtest.cash".to_string(), capital)];
-            keys.extend(limits);
-            Ok(keys)
-        }
-    }
+/// The keys a bucket sets on its strategy config: its capital (a momentum backtest is a NAV
+/// from 1: its capital is what the NAV stands for, for its capacity) and its limits.
+fn bucket_keys(kind: StrategyKind, b: &Bucket, capital: f64) -> Vec<(String, f64)> {
+    let key = match kind {
+        StrategyKind::Momentum => "backtest.capital",
+        _ => "backtest.cash",
+    };
+    let mut keys = vec![(key.to_string(), capital)];
+    keys.extend(PortfolioConfig::limit_keys(b));
+    keys
 }
 
 fn drawdown_stats(equity: &[f64], target: Option<f64>) -> (f64, usize) {
@@ -146,7 +133,7 @@ pub fn backtest(path: &Path, read: &ReadOptions) -> anyhow::Result<PortfolioRun>
             )));
         }
         let capital = cfg.amount(b);
-        let keys = bucket_keys(study.kind, b, capital, &config)?;
+        let keys = bucket_keys(study.kind, b, capital);
         let combo: Combo = keys.iter().cloned().collect();
         let e = study
             .evaluate(&combo, window)
@@ -289,10 +276,9 @@ fn largest(p: &PortfolioRun) -> Option<(&str, &Capacity)> {
 
 /// A bucket's capacity in a table cell.
 fn capacity_cell(b: &BucketRun) -> String {
-    match (&b.capacity, b.kind) {
-        (Some(c), _) => format!("{:.4}% ({} {})", c.max_adv_share * 100.0, c.symbol, c.date),
-        (None, StrategyKind::Momentum) => "n/a (a NAV)".into(),
-        (None, _) => "n/a".into(),
+    match &b.capacity {
+        Some(c) => format!("{:.4}% ({} {})", c.max_adv_share * 100.0, c.symbol, c.date),
+        None => "n/a".into(),
     }
 }
 
@@ -387,7 +373,7 @@ pub fn tearsheet(p: &PortfolioRun, config: &Path) -> systrade_report::tearsheet:
                 })
                 .collect()
         },
-        note: "Each bucket is its strategy config run alone with the bucket's capital and limits; the portfolio is their sum, with unallocated capital as cash. Largest fill: the fill that needed the largest share of its name's mean volume over the 20 bars before its session (a momentum bucket is a NAV: no units to measure).".into(),
+        note: "Each bucket is its strategy config run alone with the bucket's capital and limits; the portfolio is their sum, with unallocated capital as cash. Largest fill: the fill that needed the largest share of its name's mean volume over the 20 bars before its session (a momentum bucket: a formation's trade at the bucket's capital).".into(),
     };
     systrade_report::tearsheet::TearSheet {
         title: format!("Portfolio {} — {}", p.name, config.display()),

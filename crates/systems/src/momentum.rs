@@ -12,13 +12,14 @@ use systrade_data::layout::RateUnit;
 use systrade_data::parse::Content;
 use systrade_data::{Adjust, DataSource, parse_file};
 use systrade_pipeline::momentum::{
-    BookKind, Formation, Inputs, MomentumParams, MomentumResult, Panel, SideKind, run,
+    BookKind, BookLimits, Formation, Inputs, MomentumParams, MomentumResult, Panel, SideKind, run,
 };
 
 use systrade_config::ReadOptions;
 use systrade_config::momentum::MomentumConfig;
 
 use crate::bad;
+use crate::capacity::Capacity;
 use crate::trend::pct;
 
 /// A config with every input loaded and aligned.
@@ -335,13 +336,20 @@ impl Loaded {
         start: Option<NaiveDate>,
         end: Option<NaiveDate>,
     ) -> anyhow::Result<MomentumResult> {
-        self.run_with(&self.params, start, end)
+        self.run_with(&self.params, self.limits(), start, end)
     }
 
-    /// The run with other parameters over the same inputs.
+    /// The book's position and drawdown limits: the config's `[safety]` (a portfolio bucket
+    /// sets them there).
+    pub fn limits(&self) -> BookLimits {
+        BookLimits::of(&self.cfg.safety)
+    }
+
+    /// The run with other parameters and limits over the same inputs.
     pub fn run_with(
         &self,
         params: &MomentumParams,
+        limits: BookLimits,
         start: Option<NaiveDate>,
         end: Option<NaiveDate>,
     ) -> anyhow::Result<MomentumResult> {
@@ -354,6 +362,7 @@ impl Loaded {
             start: start.or(self.cfg.backtest.start),
             end: end.or(self.cfg.backtest.end),
             warnings: self.warnings.clone(),
+            limits,
         };
         run(&inputs, params).map_err(|e| bad(e.to_string()))
     }
@@ -446,7 +455,11 @@ pub fn targets_csv(f: &Formation) -> anyhow::Result<String> {
     )
 }
 
-pub fn write_backtest(r: &MomentumResult, out: &Path) -> anyhow::Result<()> {
+pub fn write_backtest(
+    r: &MomentumResult,
+    at: Option<&AtCapital>,
+    out: &Path,
+) -> anyhow::Result<()> {
     let ts = csv_text(
         &[
             "date",
@@ -548,8 +561,96 @@ pub fn write_backtest(r: &MomentumResult, out: &Path) -> anyhow::Result<()> {
     write_atomic(&out.join("cost_grid.csv"), grid.as_bytes())?;
     write_atomic(&out.join("targets.csv"), targets.as_bytes())?;
     write_atomic(&out.join("logs/formations.jsonl"), checks.as_bytes())?;
-    write_json_atomic(&out.join("summary.json"), &r.summary)?;
+    let mut summary = serde_json::to_value(&r.summary)?;
+    if let Some(at) = at {
+        summary["capital"] = serde_json::json!(at.capital);
+        summary["capacity"] = Capacity::json(at.capacity.as_ref());
+    }
+    write_json_atomic(&out.join("summary.json"), &summary)?;
     Ok(())
+}
+
+/// What a backtest with `backtest.capital` measured at that capital.
+pub struct AtCapital {
+    pub capital: f64,
+    pub capacity: Option<Capacity>,
+}
+
+impl AtCapital {
+    /// At the config's `backtest.capital`, when it has one.
+    pub fn of(l: &Loaded, r: &MomentumResult) -> Option<AtCapital> {
+        let capital = l.cfg.backtest.capital?;
+        Some(AtCapital {
+            capital,
+            capacity: capacity(l, r, capital),
+        })
+    }
+
+    /// The tear sheet's rows.
+    pub fn metrics(&self) -> [(String, String); 2] {
+        [
+            (
+                "capital".into(),
+                systrade_report::format::money(self.capital),
+            ),
+            (
+                "capacity (largest fill)".into(),
+                Capacity::text(self.capacity.as_ref()),
+            ),
+        ]
+    }
+}
+
+/// The capacity of the book at `capital` (the money its NAV of 1 stands for): each
+/// formation's trade in each name — the change of its weight, at the day's volatility scale,
+/// on the NAV before the trade — in shares at the trade session's open, against the name's
+/// mean volume over the [`ENGINE_ADV_WINDOW`](crate::capacity::ENGINE_ADV_WINDOW) sessions
+/// before it. A trade without an open or an average is counted as unmeasured.
+pub fn capacity(l: &Loaded, r: &MomentumResult, capital: f64) -> Option<Capacity> {
+    use crate::capacity::ENGINE_ADV_WINDOW;
+    let mut fills: Vec<(&Symbol, NaiveDate, Option<f64>)> = Vec::new();
+    let mut held: Option<&BTreeMap<Symbol, f64>> = None;
+    for f in &r.formations {
+        if f.failed.is_some() {
+            continue;
+        }
+        let before = held.replace(&f.weights);
+        let Some(td) = f.trade_date else {
+            continue;
+        };
+        let at = r.series.partition_point(|x| x.date < td);
+        let Some(row) = r.series.get(at).filter(|x| x.date == td) else {
+            continue;
+        };
+        let nav = at.checked_sub(1).map_or(1.0, |i| r.series[i].nav);
+        let money = capital * nav * row.scale;
+        let names = f
+            .weights
+            .keys()
+            .chain(before.into_iter().flat_map(|b| b.keys()));
+        let mut seen = std::collections::BTreeSet::new();
+        for s in names {
+            if !seen.insert(s) {
+                continue;
+            }
+            let was = before.and_then(|b| b.get(s)).copied().unwrap_or(0.0);
+            let now = f.weights.get(s).copied().unwrap_or(0.0);
+            if now == was {
+                continue;
+            }
+            let share = l.bars.get(s).and_then(|bars| {
+                let open = bars
+                    .get(bars.partition_point(|b| b.ts < td))
+                    .filter(|b| b.ts == td)?
+                    .open;
+                let adv = systrade_core::bar::mean_volume_before(bars, td, ENGINE_ADV_WINDOW)?;
+                (open > 0.0 && adv.is_finite() && adv > 0.0)
+                    .then(|| (now - was).abs() * money / open / adv)
+            });
+            fills.push((s, td, share));
+        }
+    }
+    Capacity::of(fills, ENGINE_ADV_WINDOW)
 }
 
 /// The tear sheet of a momentum backtest.

@@ -35,7 +35,7 @@ pub struct Evaluation {
     /// Positions closed (an open one at the end is not counted).
     pub exits: usize,
     /// The largest fill against its name's average daily volume (`None`: no fill measured;
-    /// a momentum NAV has no units to measure).
+    /// a momentum NAV without `backtest.capital` has no units to measure).
     pub capacity: Option<crate::capacity::Capacity>,
 }
 
@@ -204,7 +204,7 @@ impl Study {
                 cfg.momentum
                     .validate()
                     .map_err(|e| refused(e.to_string()))?;
-                Ok(Configured::Momentum(Box::new(cfg.momentum)))
+                Ok(Configured::Momentum(Box::new(cfg)))
             }
             Inputs::Avwap(_) => {
                 let cfg = AvwapConfig::parse(&self.path, &text).map_err(refused)?;
@@ -262,8 +262,9 @@ impl Study {
                     capacity: crate::capacity::of_engine_fills(&r.fills, &l.data),
                 })
             }
-            (Configured::Momentum(params), Inputs::Momentum(l)) => {
-                let r = l.run_with(&params, window.0, window.1)?;
+            (Configured::Momentum(cfg), Inputs::Momentum(l)) => {
+                let limits = systrade_pipeline::momentum::BookLimits::of(&cfg.safety);
+                let r = l.run_with(&cfg.momentum, limits, window.0, window.1)?;
                 // Every row is a return (the first one pays the first formation's costs).
                 let rows = r.series.iter();
                 Ok(Evaluation {
@@ -272,7 +273,10 @@ impl Study {
                     final_equity: r.series.last().map_or(1.0, |x| x.nav),
                     entries: changes(&r.formations, |was, now| was == 0.0 && now != 0.0),
                     exits: changes(&r.formations, |was, now| was != 0.0 && now == 0.0),
-                    capacity: None,
+                    capacity: cfg
+                        .backtest
+                        .capital
+                        .and_then(|c| momentum::capacity(l, &r, c)),
                 })
             }
             (Configured::Avwap(cfg, params), Inputs::Avwap(l)) => {
@@ -479,7 +483,7 @@ impl Study {
 /// A config with a point's keys set, checked.
 enum Configured {
     Trend(Box<TrendConfig>, Box<systrade_pipeline::trend::TrendParams>),
-    Momentum(Box<systrade_pipeline::momentum::MomentumParams>),
+    Momentum(Box<MomentumConfig>),
     Avwap(Box<AvwapConfig>, Box<systrade_avwap::AvwapParams>),
     Rotation(Box<systrade_config::rotation::RotationConfig>),
     Feed(Box<systrade_config::feed::FeedConfig>),

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use systrade_systems::momentum::{charts, headline, load, tearsheet_of, write_backtest};
+use systrade_systems::capacity::Capacity;
+use systrade_systems::momentum::{AtCapital, charts, headline, load, tearsheet_of, write_backtest};
 use systrade_systems::momentum_plan::{LiveBook, plan_month, write_month_plan};
 use systrade_systems::trend::pct;
 
@@ -28,16 +29,29 @@ pub fn backtest(config: &Path, a: &BacktestArgs) -> anyhow::Result<()> {
     let returns: Vec<(chrono::NaiveDate, f64)> = r.series.iter().map(|x| (x.date, x.ret)).collect();
     let ranges =
         super::backtest::range_reports(a, &returns, f64::from(l.market.periods_per_year()))?;
-    write_backtest(&r, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    let at = AtCapital::of(&l, &r);
+    write_backtest(&r, at.as_ref(), &a.out)
+        .with_context(|| format!("writing {}", a.out.display()))?;
     ranges.emit(&a.out)?;
     let mut sheet = tearsheet_of(&r, &l, config);
+    if let Some(at) = &at {
+        sheet.metrics.extend(at.metrics());
+    }
     ranges.add_tables(&mut sheet);
     let report = systrade_systems::tearsheet::emit(&sheet, &a.out, a.plots)?;
     if a.plots {
         charts(&r, &a.out.join("charts"))?;
     }
     let s = &r.summary;
-    println!("{}; ran in {secs:.3} s", headline(&r, &l));
+    match &at {
+        Some(at) => println!(
+            "{}; at a capital of {:.2}, largest fill {}; ran in {secs:.3} s",
+            headline(&r, &l),
+            at.capital,
+            Capacity::text(at.capacity.as_ref())
+        ),
+        None => println!("{}; ran in {secs:.3} s", headline(&r, &l)),
+    }
     for w in s.warnings.iter().take(3) {
         println!("warning: {w}");
     }
@@ -133,7 +147,7 @@ pub fn demo(
         (None, None),
     )?;
     let r = l.run(None, None)?;
-    write_backtest(&r, bt).with_context(|| format!("writing {}", bt.display()))?;
+    write_backtest(&r, None, bt).with_context(|| format!("writing {}", bt.display()))?;
     systrade_systems::tearsheet::emit(&tearsheet_of(&r, &l, config), bt, false)?;
     let s = &r.summary;
     let headline = format!(

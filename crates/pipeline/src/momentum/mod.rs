@@ -4,11 +4,13 @@
 //! balance, a composite beta overlay and EWMA volatility targeting over a CDI cash leg.
 
 mod beta;
+mod limits;
 mod panel;
 mod run;
 mod select;
 
 pub use beta::composite_beta;
+pub use limits::{BookLimits, Limited};
 pub use panel::Panel;
 pub use run::{
     CohortStats, CostGridRow, Formation, Inputs, MomentumResult, MonthCheck, NextOpen, SeriesRow,

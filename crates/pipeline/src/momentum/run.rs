@@ -9,6 +9,7 @@ use serde::Serialize;
 use systrade_core::{Calendar, Symbol};
 
 use super::beta::composite_beta;
+use super::limits::BookLimits;
 use super::panel::Panel;
 use super::select::{
     CohortBook, SideKind, SideUpdate, TargetRow, Universe, full_rebalance, limited_update,
@@ -206,6 +207,8 @@ pub struct Inputs<'a> {
     pub end: Option<NaiveDate>,
     /// Warnings from loading, carried into the summary.
     pub warnings: Vec<String>,
+    /// The book's position and drawdown limits (a portfolio bucket's), off by default.
+    pub limits: BookLimits,
 }
 
 fn net(
@@ -303,6 +306,7 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
     let mut cohort_w: Vec<Vec<f64>> = vec![vec![0.0; nt]; k];
     let (mut var, mut n_ret) = (0.0f64, 0usize);
     let mut nav = 1.0;
+    let mut peak: f64 = 1.0;
     let mut last_row: Option<usize> = None;
     // Sectors never change during a run.
     let sector_map: BTreeMap<Symbol, String> = panel
@@ -358,6 +362,7 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
             let gross = cdi + scale * r_u;
             let ret = net(gross, scale, traded, overlay_traded, p.cost_bps, p);
             nav *= 1.0 + ret;
+            peak = peak.max(nav);
             for (j, cw) in cohort_w.iter().enumerate() {
                 if cohorts[j].started {
                     let r: f64 = (0..nt).map(|i| cw[i] * (day_ret[i] - cdi)).sum();
@@ -576,6 +581,21 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
                     cw[i] = x;
                 }
             }
+        }
+        // The book's limits, against the weights in force (what the next open trades from).
+        let limited = inp.limits.apply(
+            &panel.tickers,
+            &w,
+            &mut new_w,
+            |i| {
+                ranks
+                    .get(&panel.tickers[i])
+                    .map_or(0.0, |r| (r - 0.5).abs())
+            },
+            if peak > 0.0 { 1.0 - nav / peak } else { 0.0 },
+        );
+        if limited.bit() {
+            warnings.push(format!("{date}: {}", limited.describe(&inp.limits)));
         }
         // §6 overlay from composite betas through this close.
         let mut betas = BTreeMap::new();
