@@ -816,9 +816,15 @@ fn fmt_money(x: f64) -> String {
 }
 
 /// `configs/momentum_br.toml` copied into `dir` as `name`, its data read by absolute path,
-/// with `extra` inserted under its `[backtest]` and appended.
+/// with `backtest` inserted under its `[backtest]` and `extra` appended.
 fn momentum(dir: &Path, name: &str, backtest: &str, extra: &str) -> PathBuf {
-    let text = read(&repo().join("configs/momentum_br.toml"))
+    shipped(dir, "momentum_br.toml", name, backtest, extra)
+}
+
+/// A shipped config copied into `dir` as `name`, every `../../shared/data/` path made
+/// absolute, with `backtest` inserted under its `[backtest]` and `extra` appended.
+fn shipped(dir: &Path, config: &str, name: &str, backtest: &str, extra: &str) -> PathBuf {
+    let text = read(&repo().join("configs").join(config))
         .replace(
             "\"../../shared/data/",
             &format!("\"{}/", s(&repo().join("../shared/data"))),
@@ -909,5 +915,207 @@ fn test_a_momentum_bucket_takes_its_limits_and_capital_like_its_standalone_backt
         r.stderr.contains("backtest.capital: must be positive"),
         "{}",
         r.stderr
+    );
+}
+
+#[test]
+fn test_a_portfolio_plans_its_momentum_and_avwap_buckets_and_the_newsletter_shows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    momentum(dir.path(), "mom.toml", "", "");
+    shipped(dir.path(), "avwap_us.toml", "av.toml", "", "");
+    let p = dir.path().join("pp.toml");
+    std::fs::write(
+        &p,
+        "strategy = \"portfolio\"\ncapital = 2000000.0\n\
+         [[buckets]]\nname = \"M\"\nlabel = \"B3 momentum\"\nconfig = \"mom.toml\"\ncapital = 0.3\nmax_positions = 12\n\
+         [[buckets]]\nname = \"V\"\nconfig = \"av.toml\"\ncapital = 400000.0\nmax_positions = 3\n",
+    )
+    .unwrap();
+    // A formation day for M (June's last close trades at July's first open), and a scan with
+    // eleven candidates for V.
+    let out = dir.path().join("plan");
+    let said = ok(&[
+        "plan",
+        "--config",
+        s(&p),
+        "--as-of",
+        "2025-07-01",
+        "--out",
+        s(&out),
+    ]);
+    assert!(
+        said.contains("the 2025-06 formation (close of 2025-06-30) trades at this open"),
+        "{said}"
+    );
+    let plan = json(&out.join("M/plan_2025-07-01.json"));
+    assert_eq!(plan["formation"], "2025-06-30");
+    assert!(out.join("M/orders_2025-06.csv").exists());
+    assert!(out.join("M/targets_2025-06.csv").exists());
+    // The replayed book is the standalone backtest's with the bucket's keys: its NAV at the
+    // close before, its volatility scale on the session.
+    let alone = momentum(
+        dir.path(),
+        "alone.toml",
+        "capital = 600000.0\n",
+        "[safety]\nmax_positions = 12\n",
+    );
+    let bt = dir.path().join("bt");
+    ok(&[
+        "backtest",
+        "--config",
+        s(&alone),
+        "--end",
+        "2025-07-01",
+        "--out",
+        s(&bt),
+    ]);
+    let ts = read(&bt.join("timeseries.csv"));
+    let row = |d: &str| -> Vec<String> {
+        ts.lines()
+            .find(|l| l.starts_with(d))
+            .unwrap()
+            .split(',')
+            .map(String::from)
+            .collect()
+    };
+    let f = |v: &serde_json::Value| v.as_str().unwrap().parse::<f64>().unwrap();
+    let nav = f(&plan["nav"]);
+    assert_eq!(nav, row("2025-06-30")[1].parse::<f64>().unwrap());
+    let scale = f(&plan["scale"]);
+    assert_eq!(scale, row("2025-07-01")[6].parse::<f64>().unwrap());
+    let equity = f(&plan["equity"]);
+    assert!((equity - 600_000.0 * nav).abs() < 0.01);
+    // Each order moves the replayed book's lots to the formation's: w × scale × equity.
+    let lots = |w: f64, px: f64| (w * scale * 600_000.0 * nav / px / 100.0).trunc() * 100.0;
+    let orders = plan["orders"].as_array().unwrap();
+    assert!(!orders.is_empty());
+    let mut after: BTreeMap<String, f64> = plan["held"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["symbol"].as_str().unwrap().to_string(), f(&h["shares"])))
+        .collect();
+    for o in orders {
+        let px = f(&o["ref_price"]);
+        let sym = o["symbol"].as_str().unwrap().to_string();
+        let (from, to) = (lots(f(&o["weight_from"]), px), lots(f(&o["weight_to"]), px));
+        let shares = f(&o["shares"]);
+        let signed = if o["side"] == "buy" { shares } else { -shares };
+        *after.entry(sym.clone()).or_default() += signed;
+        assert_eq!(
+            after[&sym] == to,
+            o["action"] != "CLOSE" || to == 0.0,
+            "{o}"
+        );
+        assert!(from != to, "{o}");
+    }
+    let names = after.values().filter(|q| **q != 0.0).count();
+    assert!(names <= 12 && names > 0, "{after:?}");
+    // Mid-month: no orders, the books held, and when the next formation is.
+    let mid = dir.path().join("mid");
+    let said = ok(&[
+        "plan",
+        "--config",
+        s(&p),
+        "--as-of",
+        "2025-07-15",
+        "--out",
+        s(&mid),
+    ]);
+    assert!(
+        said.contains("holds its books; the next formation is at the close of 2025-07-31"),
+        "{said}"
+    );
+    assert_eq!(
+        json(&mid.join("M/plan_2025-07-15.json"))["orders"],
+        serde_json::json!([])
+    );
+    // V: the standalone AVWAP plan with the bucket's cash and limit, file for file.
+    let v_out = dir.path().join("v");
+    ok(&[
+        "plan",
+        "--config",
+        s(&p),
+        "--as-of",
+        "2021-04-22",
+        "--out",
+        s(&v_out),
+    ]);
+    let v_alone = shipped(dir.path(), "avwap_us.toml", "v_alone.toml", "", "");
+    let text = read(&v_alone);
+    assert!(text.contains("cash = 100000.0") && text.contains("max_positions = 10"));
+    let text = text
+        .replace("cash = 100000.0", "cash = 400000.0")
+        .replace("max_positions = 10", "max_positions = 3");
+    std::fs::write(&v_alone, text).unwrap();
+    let va_out = dir.path().join("va");
+    ok(&[
+        "plan",
+        "--config",
+        s(&v_alone),
+        "--as-of",
+        "2021-04-22",
+        "--out",
+        s(&va_out),
+    ]);
+    for file in ["orders_2021-04-22.csv", "candidates_2021-04-21.csv"] {
+        assert_eq!(
+            read(&v_out.join("V").join(file)),
+            read(&va_out.join(file)),
+            "{file}"
+        );
+    }
+    let v_plan = json(&v_out.join("V/plan_2021-04-22.json"));
+    let entered = v_plan["entries"].as_array().unwrap().len();
+    assert!((1..=3).contains(&entered), "{v_plan}");
+    assert!(v_plan["candidates"].as_u64().unwrap() > 3, "{v_plan}");
+    // The newsletter: a section per bucket with its orders, why, and what it avoided.
+    let home = dir.path().join("home");
+    let letter = |date: &str| -> String {
+        let out = dir.path().join(format!("letter_{date}.html"));
+        ok(&[
+            "--home",
+            s(&home),
+            "newsletter",
+            "--config",
+            s(&p),
+            "--date",
+            date,
+            "--preview",
+            s(&out),
+        ]);
+        read(&dir.path().join(format!("letter_{date}.txt")))
+    };
+    let text = letter("2021-04-21");
+    assert!(text.contains("AVWAP pullbacks"), "{text}");
+    assert!(text.contains("pullback to the anchored VWAP"), "{text}");
+    assert!(text.contains("max positions"), "{text}");
+    // One momentum config alone needs the money its NAV stands for.
+    let r = run(&[
+        "--home",
+        s(&home),
+        "newsletter",
+        "--config",
+        s(&dir.path().join("mom.toml")),
+        "--date",
+        "2025-06-30",
+        "--preview",
+        s(&dir.path().join("never.html")),
+    ]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("backtest.capital: not set"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("never.html").exists());
+    let text = letter("2025-06-30");
+    assert!(text.contains("momentum cohorts"), "{text}");
+    assert!(text.contains("momentum percentile"), "{text}");
+    assert!(
+        text.contains(
+            "the 2025-06 formation (close of 2025-06-30) trades at the open of 2025-07-01"
+        ),
+        "{text}"
     );
 }

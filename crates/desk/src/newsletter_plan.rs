@@ -365,6 +365,148 @@ fn feed_section(b: &BucketPlan, p: &systrade_systems::feed::FeedPlan) -> Section
     }
 }
 
+/// A momentum bucket: the formation the session trades (its orders in lots, with the weight
+/// they move and the name's momentum percentile), or when the next formation is; the
+/// replayed book's positions.
+fn momentum_section(b: &BucketPlan, p: &systrade_systems::momentum_plan::SessionPlan) -> Section {
+    let (name, mut facts) = header(b);
+    facts.push(fact("decided on closes through", p.close.to_string()));
+    facts.push(fact("volatility scale", format!("{:.3}", p.scale)));
+    facts.push(fact(
+        "formation",
+        match (&p.month, p.next_formation) {
+            (Some(m), _) => format!(
+                "the {} formation (close of {}) trades at the open of {}",
+                m.month(),
+                m.formation.date,
+                p.as_of
+            ),
+            (None, Some(next)) => format!(
+                "none this session: the books in force are held; the next formation is at the close of {next}"
+            ),
+            (None, None) => "none (see the warnings)".into(),
+        },
+    ));
+    let status = format!("planned for the open of {}", p.as_of);
+    let trades = p
+        .orders
+        .iter()
+        .map(|o| {
+            let why = format!(
+                "{}: weight {:+.2}% → {:+.2}%{}",
+                momentum_leg_words(&o.leg),
+                o.w_from * 100.0,
+                o.w_to * 100.0,
+                o.rank
+                    .map(|r| format!(", momentum percentile {:.0}", r * 100.0))
+                    .unwrap_or_else(|| ", not ranked this month".into())
+            );
+            order_line(
+                o.side(),
+                &o.symbol,
+                o.leg.shares,
+                o.ref_price,
+                status.clone(),
+                why,
+            )
+        })
+        .collect();
+    let positions = p
+        .held
+        .iter()
+        .map(|h| position(h.symbol.as_str(), h.shares, None, h.last, None))
+        .collect();
+    Section {
+        name,
+        kind: b.kind().into(),
+        as_of: p.as_of.to_string(),
+        facts,
+        trades,
+        watch: Vec::new(),
+        avoid: Vec::new(),
+        positions,
+        fills: Vec::new(),
+        fills_period: String::new(),
+        warnings: p.warnings.clone(),
+    }
+}
+
+/// What a momentum order's leg does, in words.
+fn momentum_leg_words(leg: &systrade_systems::momentum::Leg) -> &'static str {
+    use systrade_pipeline::momentum::SideKind::{Long, Short};
+    use systrade_systems::momentum::LegAction::{Buy, Close, Open, Sell};
+    match (leg.action, leg.side) {
+        (Open, Long) => "open a long",
+        (Open, Short) => "open a short",
+        (Close, Long) => "close the long",
+        (Close, Short) => "cover the short",
+        (Buy, Long) => "add to the long",
+        (Sell, Long) => "reduce the long",
+        (Buy, Short) => "cover part of the short",
+        (Sell, Short) => "add to the short",
+    }
+}
+
+/// An AVWAP bucket: the scan's entries at the session's open with their stops, and the
+/// candidates it did not enter and why.
+fn avwap_section(b: &BucketPlan, p: &systrade_systems::avwap::SessionPlan) -> Section {
+    let (name, mut facts) = header(b);
+    if let Some(scan) = &p.scan {
+        facts.push(fact("scan of", scan.data_date.to_string()));
+    }
+    facts.push(fact("candidates", p.candidates.len().to_string()));
+    let status = format!("planned for the open of {}", p.as_of);
+    let trades = p
+        .entries()
+        .map(|(c, qty, px)| {
+            let why = format!(
+                "pullback to the anchored VWAP{}{}",
+                c.row
+                    .score
+                    .map(|x| format!(", score {x:.2} ATR above it"))
+                    .unwrap_or_default(),
+                match (c.stop, c.basis) {
+                    (Some(s), Some(basis)) =>
+                        format!("; protective stop {} ({})", price(s), basis.as_str()),
+                    (Some(s), None) => format!("; protective stop {}", price(s)),
+                    _ => String::new(),
+                }
+            );
+            order_line(
+                Side::Buy,
+                &c.row.symbol,
+                qty as f64,
+                px,
+                status.clone(),
+                why,
+            )
+        })
+        .collect();
+    let avoid = p
+        .candidates
+        .iter()
+        .filter(|c| c.outcome != "entered")
+        .map(|c| AvoidLine {
+            symbol: c.row.symbol.to_string(),
+            shares: "0".into(),
+            why: c.outcome.replace('_', " "),
+        })
+        .collect();
+    Section {
+        name,
+        kind: b.kind().into(),
+        as_of: p.as_of.to_string(),
+        facts,
+        trades,
+        watch: Vec::new(),
+        avoid,
+        positions: Vec::new(),
+        fills: Vec::new(),
+        fills_period: String::new(),
+        warnings: p.warnings.clone(),
+    }
+}
+
 /// How many names the month chose (its target count, the cash holding aside).
 fn b_top(p: &RotationPlan) -> usize {
     p.month
@@ -387,6 +529,8 @@ pub fn build(p: &PortfolioPlan) -> Newsletter {
             Planned::Trend { decided, .. } => trend_section(b, decided),
             Planned::Rotation { plan, .. } => rotation_section(b, plan),
             Planned::Feed { plan, .. } => feed_section(b, plan),
+            Planned::Momentum { plan, .. } => momentum_section(b, plan),
+            Planned::Avwap { plan, .. } => avwap_section(b, plan),
         })
         .collect();
     Newsletter {

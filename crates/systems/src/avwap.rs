@@ -587,6 +587,82 @@ pub fn plan(
     )
 }
 
+/// An AVWAP book's plan for one session (a portfolio bucket's `plan` and newsletter): the
+/// scan after the close before the session and its entries sized at `equity` — the
+/// standalone `plan`'s. Stale data plans nothing and says so.
+pub struct SessionPlan {
+    pub as_of: NaiveDate,
+    pub equity: f64,
+    /// `None` when the scan was refused (the warning says why).
+    pub scan: Option<Scan>,
+    pub candidates: Vec<systrade_avwap::backtest::CandidateOutcome>,
+    pub warnings: Vec<String>,
+}
+
+impl SessionPlan {
+    /// The candidates entered, with their quantity and price.
+    pub fn entries(
+        &self,
+    ) -> impl Iterator<Item = (&systrade_avwap::backtest::CandidateOutcome, u64, f64)> {
+        self.candidates.iter().filter_map(|c| {
+            (c.outcome == "entered").then_some(())?;
+            Some((c, c.qty?, c.entry_price?))
+        })
+    }
+}
+
+/// The plan of `session` at `equity` (see [`SessionPlan`]).
+pub fn plan_session(l: &Loaded, session: NaiveDate, equity: f64) -> SessionPlan {
+    let scan_day = Market::Us.calendar().previous_trading_day(session);
+    match l.scan(scan_day) {
+        Ok(scan) => SessionPlan {
+            as_of: session,
+            equity,
+            candidates: plan(l, &scan, session, equity),
+            scan: Some(scan),
+            warnings: Vec::new(),
+        },
+        Err(e) => SessionPlan {
+            as_of: session,
+            equity,
+            scan: None,
+            candidates: Vec::new(),
+            warnings: vec![format!("no scan of {scan_day}: {e}; nothing planned")],
+        },
+    }
+}
+
+/// Writes a session's plan into `out`: the scan's files and `orders_D.csv` ([`write_plan`])
+/// when there was a scan, and `plan_D.json` (equity, entries, warnings).
+pub fn write_session_plan(p: &SessionPlan, out: &Path) -> anyhow::Result<()> {
+    if let Some(scan) = &p.scan {
+        write_plan(scan, &p.candidates, p.as_of, out)?;
+    }
+    let entries: Vec<serde_json::Value> = p
+        .entries()
+        .map(|(c, qty, px)| {
+            json!({
+                "symbol": c.row.symbol.as_str(),
+                "qty": qty,
+                "ref_price": num(Some(px)),
+                "stop": num(c.stop),
+            })
+        })
+        .collect();
+    let summary = json!({
+        "strategy": "avwap",
+        "as_of": p.as_of,
+        "equity": format!("{:.2}", p.equity),
+        "scan": p.scan.as_ref().map(|s| s.data_date),
+        "candidates": p.candidates.len(),
+        "entries": entries,
+        "warnings": p.warnings,
+    });
+    let path = out.join(format!("plan_{}.json", p.as_of));
+    systrade_core::fsio::write_json_atomic(&path, &summary)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 /// Writes the scan's files and `orders_D.csv` (every candidate with its order or the reason
 /// it has none).
 pub fn write_plan(

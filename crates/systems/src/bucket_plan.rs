@@ -31,6 +31,14 @@ pub enum Planned {
         loaded: Box<crate::feed::Loaded>,
         plan: Box<crate::feed::FeedPlan>,
     },
+    Momentum {
+        loaded: Box<crate::momentum::Loaded>,
+        plan: Box<crate::momentum_plan::SessionPlan>,
+    },
+    Avwap {
+        loaded: Box<crate::avwap::Loaded>,
+        plan: Box<crate::avwap::SessionPlan>,
+    },
 }
 
 /// One bucket's plan.
@@ -50,6 +58,8 @@ impl BucketPlan {
                 systrade_feeds::FeedKind::LowFloat => "low-float feed",
                 systrade_feeds::FeedKind::Options => "options-flow feed",
             },
+            Planned::Momentum { .. } => "momentum cohorts",
+            Planned::Avwap { .. } => "AVWAP pullbacks",
         }
     }
 
@@ -59,6 +69,8 @@ impl BucketPlan {
             Planned::Trend { decided, .. } => decided.record.equity,
             Planned::Rotation { plan, .. } => plan.equity,
             Planned::Feed { plan, .. } => plan.equity,
+            Planned::Momentum { plan, .. } => plan.equity,
+            Planned::Avwap { plan, .. } => plan.equity,
         }
     }
 
@@ -93,6 +105,16 @@ impl BucketPlan {
                         o.side == systrade_core::contracts::Side::Buy,
                         o.qty * o.ref_price,
                     );
+                }
+            }
+            Planned::Momentum { plan, .. } => {
+                for o in &plan.orders {
+                    add(o.leg.buys(), o.leg.shares * o.ref_price);
+                }
+            }
+            Planned::Avwap { plan, .. } => {
+                for (_, qty, px) in plan.entries() {
+                    add(true, qty as f64 * px);
                 }
             }
         }
@@ -148,10 +170,15 @@ fn plan_bucket(
     session: Session,
     read: &ReadOptions,
 ) -> anyhow::Result<BucketPlan> {
-    let mut keys = vec![("backtest.cash".to_string(), capital)];
+    let kind = StrategyKind::of(&config).map_err(bad)?;
+    let capital_key = match kind {
+        StrategyKind::Momentum => "backtest.capital",
+        _ => "backtest.cash",
+    };
+    let mut keys = vec![(capital_key.to_string(), capital)];
     keys.extend(PortfolioConfig::limit_keys(b));
     let text = configured_text(&config, &keys)?;
-    let planned = match StrategyKind::of(&config).map_err(bad)? {
+    let planned = match kind {
         StrategyKind::Trend => {
             let mut l = crate::trend::load(&config, None, read)?;
             l.cfg = systrade_config::trend::TrendConfig::parse(&config, &text).map_err(bad)?;
@@ -181,12 +208,38 @@ fn plan_bucket(
                 plan: Box::new(plan),
             }
         }
+        StrategyKind::Momentum => {
+            let mut l = crate::momentum::load(
+                &config,
+                None,
+                &crate::momentum::MomentumOverrides::default(),
+                read,
+                (None, None),
+            )?;
+            l.cfg =
+                systrade_config::momentum::MomentumConfig::parse(&config, &text).map_err(bad)?;
+            let plan = crate::momentum_plan::plan_session(&l, session.of(l.market), capital)?;
+            Planned::Momentum {
+                loaded: Box::new(l),
+                plan: Box::new(plan),
+            }
+        }
+        StrategyKind::Avwap => {
+            let mut l = crate::avwap::load(&config, None, read)?;
+            l.cfg = systrade_config::avwap::AvwapConfig::parse(&config, &text).map_err(bad)?;
+            l.params = l.cfg.params();
+            let plan =
+                crate::avwap::plan_session(&l, session.of(systrade_core::Market::Us), capital);
+            Planned::Avwap {
+                loaded: Box::new(l),
+                plan: Box::new(plan),
+            }
+        }
         other => {
             return Err(bad(format!(
-                "{}: a {} bucket is planned with its own config (`systrade plan --config {}`); a portfolio plans its trend, rotation and feed buckets",
+                "{}: a {} config is not a portfolio bucket (trend, rotation, feed, momentum and AVWAP buckets)",
                 config.display(),
                 other.as_str(),
-                config.display()
             )));
         }
     };
@@ -199,7 +252,7 @@ fn plan_bucket(
 }
 
 /// The plan of the config at `path` for the session `as_of`: a portfolio's every bucket, or
-/// a trend, rotation or feed config alone (one bucket named after the file, with its own
+/// a trend, rotation, feed, momentum or AVWAP config alone (one bucket named after the file, with its own
 /// `backtest.cash`).
 pub fn plan(path: &Path, session: Session, read: &ReadOptions) -> anyhow::Result<PortfolioPlan> {
     let as_of = session.date();
@@ -229,9 +282,25 @@ pub fn plan(path: &Path, session: Session, read: &ReadOptions) -> anyhow::Result
                     .backtest
                     .cash
             }
+            StrategyKind::Avwap => {
+                systrade_config::avwap::AvwapConfig::parse(path, &text)
+                    .map_err(bad)?
+                    .backtest
+                    .cash
+            }
+            StrategyKind::Momentum => systrade_config::momentum::MomentumConfig::parse(path, &text)
+                .map_err(bad)?
+                .backtest
+                .capital
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{}: backtest.capital: not set; a momentum book's newsletter needs the money its NAV stands for (or make it a bucket of a portfolio)",
+                        path.display()
+                    ))
+                })?,
             other => {
                 return Err(bad(format!(
-                    "{}: a {} config is planned with `systrade plan --config {}`; the newsletter plans trend, rotation and portfolio configs",
+                    "{}: a {} config is planned with `systrade plan --config {}`; the newsletter plans trend, rotation, feed, momentum, AVWAP and portfolio configs",
                     path.display(),
                     other.as_str(),
                     path.display()
@@ -302,6 +371,12 @@ pub fn write(p: &PortfolioPlan, out: &Path) -> anyhow::Result<()> {
             }
             Planned::Feed { plan, .. } => {
                 crate::feed::write_plan(&dir, &b.bucket.name, plan)?;
+            }
+            Planned::Momentum { plan, .. } => {
+                crate::momentum_plan::write_session_plan(plan, &dir)?;
+            }
+            Planned::Avwap { plan, .. } => {
+                crate::avwap::write_session_plan(plan, &dir)?;
             }
         }
         let (n, buy, sell) = b.order_totals();

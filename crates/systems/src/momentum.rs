@@ -819,6 +819,89 @@ pub fn read_map(
     Ok(out)
 }
 
+/// What one leg of an order does to a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegAction {
+    /// A new position.
+    Open,
+    /// A position taken to zero.
+    Close,
+    /// More of a position held.
+    Buy,
+    /// Less of a position held.
+    Sell,
+}
+
+impl LegAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegAction::Open => "OPEN",
+            LegAction::Close => "CLOSE",
+            LegAction::Buy => "BUY",
+            LegAction::Sell => "SELL",
+        }
+    }
+}
+
+/// One leg of the move from `held` to `target` shares (signed).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Leg {
+    /// The side of the position the leg is on.
+    pub side: SideKind,
+    pub action: LegAction,
+    pub shares: f64,
+}
+
+impl Leg {
+    /// Whether the leg buys at the broker: opening a long, closing a short, or `BUY` (the
+    /// signed position grows: a long added to, a short covered in part).
+    pub fn buys(&self) -> bool {
+        match self.action {
+            LegAction::Open => self.side == SideKind::Long,
+            LegAction::Close => self.side == SideKind::Short,
+            LegAction::Buy => true,
+            LegAction::Sell => false,
+        }
+    }
+}
+
+/// The legs from `held` to `target` shares: a side that changes (or goes to zero) closes
+/// first and opens the new side; otherwise one leg buys or sells the difference.
+pub fn legs(held: f64, target: f64) -> Vec<Leg> {
+    let side_of = |x: f64| {
+        if x < 0.0 {
+            SideKind::Short
+        } else {
+            SideKind::Long
+        }
+    };
+    let delta = target - held;
+    if delta == 0.0 {
+        return Vec::new();
+    }
+    let leg = |side, action, shares: f64| Leg {
+        side,
+        action,
+        shares,
+    };
+    if held != 0.0 && (target == 0.0 || held.signum() != target.signum()) {
+        let mut out = vec![leg(side_of(held), LegAction::Close, held.abs())];
+        if target != 0.0 {
+            out.push(leg(side_of(target), LegAction::Open, target.abs()));
+        }
+        out
+    } else if held == 0.0 {
+        vec![leg(side_of(target), LegAction::Open, target.abs())]
+    } else {
+        let action = if delta > 0.0 {
+            LegAction::Buy
+        } else {
+            LegAction::Sell
+        };
+        vec![leg(side_of(target), action, delta.abs())]
+    }
+}
+
 /// `orders_YYYY-MM.csv`: shares from the portfolio's target weights at `capital`, against
 /// the holdings (or the previous targets), rounded to lots toward smaller risk.
 pub fn orders_csv(
@@ -852,37 +935,16 @@ pub fn orders_csv(
         };
         let held_w = held * px / capital;
         let target = to_lot(target_w * capital / px);
-        let delta = target - held;
-        if delta == 0.0 {
-            continue;
-        }
-        let side_of = |x: f64| {
-            if x < 0.0 {
-                SideKind::Short
-            } else {
-                SideKind::Long
-            }
-        };
-        let mut legs: Vec<(SideKind, &str, f64)> = Vec::new();
-        if held != 0.0 && (target == 0.0 || held.signum() != target.signum()) {
-            legs.push((side_of(held), "CLOSE", held.abs()));
-            if target != 0.0 {
-                legs.push((side_of(target), "OPEN", target.abs()));
-            }
-        } else if held == 0.0 {
-            legs.push((side_of(target), "OPEN", target.abs()));
-        } else {
-            legs.push((
-                side_of(target),
-                if delta > 0.0 { "BUY" } else { "SELL" },
-                delta.abs(),
-            ));
-        }
-        for (side, action, shares) in legs {
+        for Leg {
+            side,
+            action,
+            shares,
+        } in legs(held, target)
+        {
             rows.push(vec![
                 s.to_string(),
                 side.as_str().to_string(),
-                action.to_string(),
+                action.as_str().to_string(),
                 num(target_w - held_w),
                 num(px),
                 num(shares),

@@ -229,6 +229,27 @@ pub fn plan_portfolio(config: &Path, a: &crate::args::PlanArgs) -> anyhow::Resul
                 println!("    held back by the bucket's limits: {s} ({why})");
             }
         }
+        if let systrade_systems::bucket_plan::Planned::Momentum { plan, .. } = &b.planned {
+            match (&plan.month, plan.next_formation) {
+                (Some(m), _) => println!(
+                    "    the {} formation (close of {}) trades at this open",
+                    m.month(),
+                    m.formation.date
+                ),
+                (None, Some(next)) => {
+                    println!("    holds its books; the next formation is at the close of {next}")
+                }
+                (None, None) => {}
+            }
+            for w in &plan.warnings {
+                println!("    warning: {w}");
+            }
+        }
+        if let systrade_systems::bucket_plan::Planned::Avwap { plan, .. } = &b.planned {
+            for w in &plan.warnings {
+                println!("    warning: {w}");
+            }
+        }
     }
     println!("wrote {}", a.out.display());
     Ok(())
