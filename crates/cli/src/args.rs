@@ -996,7 +996,9 @@ pub struct DailyRunArgs {
     /// cycle, `intraday` (or `auto`), called every few minutes after its daily run: it
     /// works the day's large orders as limit slices across the TWAP window — the slice due
     /// now priced from the last one-minute bar, the unfilled rest of the one before
-    /// canceled, and after the window every leftover canceled and reported.
+    /// canceled, and after the window every leftover canceled and reported. A portfolio's
+    /// cycle runs each of its AVWAP buckets as its own book (the bucket's name, account,
+    /// capital and limits); its daily run, without --cycle, runs the other buckets.
     #[arg(long, value_enum)]
     pub cycle: Option<CycleArg>,
     /// Run even outside the schedule window or when the day already ran.

@@ -608,3 +608,102 @@ fn test_split_works_for_config_strategies_or_refuses_before_writing() {
         assert!(!bad.exists());
     }
 }
+
+#[test]
+fn test_a_portfolios_avwap_bucket_runs_in_cycles_as_its_own_book() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = etf_config(dir.path());
+    let home = dir.path().join("home");
+    let h = s(&home);
+    let p = dir.path().join("pv.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "strategy = \"portfolio\"\ncapital = 100000.0\n\
+             [[buckets]]\nname = \"V\"\nconfig = {:?}\ncapital = 0.5\nmax_positions = 1\naccount = \"pv\"\n",
+            s(&cfg)
+        ),
+    )
+    .unwrap();
+    // The daily run leaves an AVWAP bucket to its cycles, and says so.
+    let r = run(&[
+        "run",
+        "--home",
+        h,
+        "--config",
+        s(&p),
+        "--now",
+        "2024-04-29T13:31:00Z",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("bucket V (") && r.stdout.contains("--cycle open|intraday|close"),
+        "{}",
+        r.stdout
+    );
+    assert!(!home.join("runs/V").exists());
+    let cyc = |c: &str, now: &str| {
+        run(&[
+            "run",
+            "--home",
+            h,
+            "--config",
+            s(&p),
+            "--cycle",
+            c,
+            "--now",
+            now,
+        ])
+    };
+    let r = cyc("open", "2024-04-29T13:31:00Z");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("runs/V/2024-04-29/cycle_open.json"),
+        "{}",
+        r.stdout
+    );
+    let open: serde_json::Value =
+        serde_json::from_str(&read(&home.join("runs/V/2024-04-29/cycle_open.json"))).unwrap();
+    let text = open.to_string();
+    assert!(text.contains("\"entered\""), "{text}");
+    // The bucket's capital is its paper account's (the fill's costs aside).
+    let equity: f64 = open["equity"].as_str().unwrap().parse().unwrap();
+    assert!((equity / 50_000.0 - 1.0).abs() < 0.01, "{text}");
+    let r = cyc("intraday", "2024-04-29T13:45:00Z");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let intraday = read(&home.join("runs/V/2024-04-29/cycle_intraday_0945.json"));
+    assert!(intraday.contains("stop_placed"), "{intraday}");
+    let c = rusqlite::Connection::open(home.join("ledger.sqlite")).unwrap();
+    let books: Vec<(String, String)> = c
+        .prepare("SELECT strategy, account FROM books")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(books, vec![("V".to_string(), "pv".to_string())]);
+    assert!(home.join("paper/pv.sqlite").exists());
+    assert!(!home.join("paper/etf.sqlite").exists());
+    // A portfolio without an AVWAP bucket has no cycle.
+    let trend = dir.path().join("t.toml");
+    std::fs::write(&trend, read(&repo().join("configs/trend_demo.toml"))).unwrap();
+    let q = dir.path().join("pt.toml");
+    std::fs::write(
+        &q,
+        "strategy = \"portfolio\"\ncapital = 100000.0\n[[buckets]]\nname = \"T\"\nconfig = \"t.toml\"\ncapital = 0.5\n",
+    )
+    .unwrap();
+    let r = run(&[
+        "run",
+        "--home",
+        h,
+        "--config",
+        s(&q),
+        "--cycle",
+        "open",
+        "--now",
+        "2024-04-29T13:31:00Z",
+    ]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("no AVWAP bucket"), "{}", r.stderr);
+}

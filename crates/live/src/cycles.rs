@@ -27,8 +27,8 @@ use systrade_avwap::intraday::{ny_local, session_bars};
 use systrade_avwap::stops::{StopPath, StopPoint, StopSource, confirmed_lows, submit_from};
 use systrade_backtest::{dec, f};
 use systrade_broker::{Broker, BrokerOrder, OrderRequest, OrderStatus, OrderType, TimeInForce};
-use systrade_config::ReadOptions;
 use systrade_config::run::BrokerKind;
+use systrade_config::{ReadOptions, StrategyKind};
 use systrade_core::contracts::{ClientOrderId, Side};
 use systrade_core::fsio::write_atomic;
 use systrade_core::{Market, Symbol};
@@ -44,7 +44,7 @@ use crate::orders::{order_record, stop_request};
 use crate::stops::put_stop;
 use crate::submit::place_once;
 use crate::sync::FillSync;
-use crate::{bad, venue};
+use crate::{BadInput, bad, venue};
 
 /// Which cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +89,49 @@ pub fn run_cycle(
 ) -> anyhow::Result<Option<PathBuf>> {
     let (mut desk, _) = Desk::load(r.config, r.data, r.read, None, r.now)?;
     run_loaded(home, r, &mut desk, connector)
+}
+
+/// One cycle of `r.config`: an AVWAP config's, or every AVWAP bucket's of a portfolio —
+/// each as its own book, with the bucket's name, account, capital and limits, as the daily
+/// run makes its other buckets books. Returns the summaries written.
+pub fn run_cycles(
+    home: &Path,
+    r: &CycleRequest<'_>,
+    connector: &dyn venue::Connector,
+) -> anyhow::Result<Vec<PathBuf>> {
+    if StrategyKind::of(r.config).map_err(BadInput)? != StrategyKind::Portfolio {
+        return Ok(run_cycle(home, r, connector)?.into_iter().collect());
+    }
+    let buckets: Vec<_> = crate::desk::BucketBook::of_portfolio(r.config)?
+        .into_iter()
+        .filter(|(_, b)| b.in_cycles())
+        .collect();
+    if buckets.is_empty() {
+        return Err(bad(format!(
+            "{}: no AVWAP bucket: --cycle runs a portfolio's AVWAP buckets; its other buckets run once a day, without --cycle",
+            r.config.display()
+        )));
+    }
+    let mut out = Vec::new();
+    for (config, b) in &buckets {
+        let (mut desk, _) = Desk::load(config, r.data, r.read, None, r.now)?;
+        desk.apply_bucket(config, b)?;
+        let one = CycleRequest {
+            config,
+            cycle: r.cycle,
+            now: r.now,
+            data: r.data,
+            read: r.read,
+            broker: r.broker,
+            live: r.live,
+            force: r.force,
+        };
+        out.extend(
+            run_loaded(home, &one, &mut desk, connector)
+                .with_context(|| format!("bucket {}", b.name))?,
+        );
+    }
+    Ok(out)
 }
 
 /// [`run_cycle`] on a config already loaded (a scheduler keeps it between cycles; its clock

@@ -899,9 +899,17 @@ pub struct BucketBook {
     pub account: String,
     pub capital: f64,
     pub keys: Vec<(String, f64)>,
+    /// Its strategy: an AVWAP bucket trades in execution cycles (`--cycle`), the others once
+    /// a day.
+    pub kind: StrategyKind,
 }
 
 impl BucketBook {
+    /// Whether the bucket trades in execution cycles rather than once a day.
+    pub fn in_cycles(&self) -> bool {
+        self.kind == StrategyKind::Avwap
+    }
+
     /// Every bucket of the portfolio at `path`, with its config.
     pub fn of_portfolio(path: &Path) -> anyhow::Result<Vec<(std::path::PathBuf, BucketBook)>> {
         use systrade_config::portfolio::PortfolioConfig;
@@ -916,10 +924,11 @@ impl BucketBook {
                 StrategyKind::Trend
                 | StrategyKind::Rotation
                 | StrategyKind::Feed
-                | StrategyKind::Momentum => {}
+                | StrategyKind::Momentum
+                | StrategyKind::Avwap => {}
                 other => {
                     return Err(BadInput(format!(
-                        "{}: bucket {} is a {} config, which the daily run of a portfolio does not take (trend, rotation, feed and momentum buckets)",
+                        "{}: bucket {} is a {} config, which a portfolio's run does not take (trend, rotation, feed, momentum and AVWAP buckets)",
                         path.display(),
                         b.name,
                         other.as_str(),
@@ -934,6 +943,7 @@ impl BucketBook {
                     account: b.account.clone(),
                     capital: cfg.amount(b),
                     keys,
+                    kind,
                 },
             ));
         }
@@ -989,9 +999,16 @@ impl Desk {
                     .map_err(BadInput)?;
                 &mut l.cfg.run
             }
-            Desk::Sheet(_) | Desk::Avwap(_) => {
+            Desk::Avwap(a) => {
+                a.l.cfg = systrade_config::avwap::AvwapConfig::parse(config, &text()?)
+                    .map_err(BadInput)?;
+                a.l.params = a.l.cfg.params();
+                a.decisions = a.l.cfg.decisions.clone();
+                &mut a.l.cfg.run
+            }
+            Desk::Sheet(_) => {
                 return Err(BadInput(format!(
-                    "{}: a sheet or AVWAP config is not a portfolio bucket the daily run takes",
+                    "{}: a sheet book is not a portfolio bucket",
                     config.display()
                 ))
                 .into());

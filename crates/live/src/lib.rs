@@ -252,11 +252,20 @@ pub fn run_with(
         if systrade_config::StrategyKind::of(config).map_err(BadInput)?
             == systrade_config::StrategyKind::Portfolio
         {
-            books.extend(
-                desk::BucketBook::of_portfolio(config)?
-                    .into_iter()
-                    .map(|(c, b)| (c, Some(b))),
-            );
+            for (c, b) in desk::BucketBook::of_portfolio(config)? {
+                if b.in_cycles() {
+                    let why = format!(
+                        "bucket {} ({}) trades in execution cycles, not in the daily run: `systrade run --config {} --cycle open|intraday|close`",
+                        b.name,
+                        c.display(),
+                        config.display()
+                    );
+                    entry_event(home, "cycle_bucket", Some(&b.name), &why, &stamp);
+                    println!("{why}");
+                } else {
+                    books.push((c, Some(b)));
+                }
+            }
         } else {
             books.push((config.clone(), None));
         }

@@ -140,9 +140,10 @@ pub fn reconcile(home: &Path, a: &ReconcileArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `systrade run --cycle`: one AVWAP execution cycle per config.
+/// `systrade run --cycle`: one AVWAP execution cycle per config (a portfolio: per AVWAP
+/// bucket).
 fn cycles(home: &Path, a: &DailyRunArgs, cycle: crate::args::CycleArg) -> anyhow::Result<()> {
-    use systrade_live::cycles::{Cycle, CycleRequest, run_cycle};
+    use systrade_live::cycles::{Cycle, CycleRequest, run_cycles};
     if a.dry_run || a.as_of.is_some() {
         return Err(BadInput(
             "--cycle runs at --now (or the clock) in New York: --as-of and --dry-run do not apply"
@@ -169,7 +170,7 @@ fn cycles(home: &Path, a: &DailyRunArgs, cycle: crate::args::CycleArg) -> anyhow
             live: a.live,
             force: a.force_run,
         };
-        if let Some(p) = run_cycle(home, &r, &systrade_live::venue::Venues)? {
+        for p in run_cycles(home, &r, &systrade_live::venue::Venues)? {
             println!("{} cycle summary: {}", cycle.as_str(), p.display());
         }
     }
