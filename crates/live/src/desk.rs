@@ -682,7 +682,12 @@ fn decide_momentum(
     // The position limit shapes the books as in the backtest; a drawdown is judged by the
     // gates on the ledger's equity (the simulated NAV's would apply it twice).
     let r = l
-        .run_with(&l.params, l.limits().without_drawdown(), None, Some(end))
+        .run_with(
+            &l.params,
+            systrade_pipeline::momentum::without_drawdown(l.limits()),
+            None,
+            Some(end),
+        )
         .with_context(|| {
             format!("the momentum backtest through {end} (the daily run trades what it holds next)")
         })?;

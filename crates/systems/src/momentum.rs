@@ -12,7 +12,7 @@ use systrade_data::layout::RateUnit;
 use systrade_data::parse::Content;
 use systrade_data::{Adjust, DataSource, parse_file};
 use systrade_pipeline::momentum::{
-    BookKind, BookLimits, Formation, Inputs, MomentumParams, MomentumResult, Panel, SideKind, run,
+    BookKind, Formation, Inputs, Limits, MomentumParams, MomentumResult, Panel, SideKind, run,
 };
 
 use systrade_config::ReadOptions;
@@ -341,15 +341,15 @@ impl Loaded {
 
     /// The book's position and drawdown limits: the config's `[safety]` (a portfolio bucket
     /// sets them there).
-    pub fn limits(&self) -> BookLimits {
-        BookLimits::of(&self.cfg.safety)
+    pub fn limits(&self) -> Limits {
+        crate::trend::limits_of(&self.cfg.safety)
     }
 
     /// The run with other parameters and limits over the same inputs.
     pub fn run_with(
         &self,
         params: &MomentumParams,
-        limits: BookLimits,
+        limits: Limits,
         start: Option<NaiveDate>,
         end: Option<NaiveDate>,
     ) -> anyhow::Result<MomentumResult> {

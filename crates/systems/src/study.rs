@@ -263,7 +263,7 @@ impl Study {
                 })
             }
             (Configured::Momentum(cfg), Inputs::Momentum(l)) => {
-                let limits = systrade_pipeline::momentum::BookLimits::of(&cfg.safety);
+                let limits = trend::limits_of(&cfg.safety);
                 let r = l.run_with(&cfg.momentum, limits, window.0, window.1)?;
                 // Every row is a return (the first one pays the first formation's costs).
                 let rows = r.series.iter();

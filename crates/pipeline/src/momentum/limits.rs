@@ -4,96 +4,69 @@
 //! or beyond the throttle (block) new risk is scaled by `drawdown_scale` (by 0). What a book
 //! already holds is never cut by a limit, and exits always go through.
 
+use systrade_backtest::overlay::{Limits, RiskState};
 use systrade_core::Symbol;
-use systrade_risk::SafetyLimits;
 
-/// The limits a momentum book's formations obey (all off by default).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct BookLimits {
-    /// At most this many names held after a formation.
-    pub max_positions: Option<usize>,
-    /// A drawdown of the NAV below its peak at or beyond this scales new risk…
-    pub drawdown_throttle: Option<f64>,
-    /// …by this.
-    pub drawdown_scale: f64,
-    /// At or beyond this drawdown no new risk is taken.
-    pub drawdown_block: Option<f64>,
+/// The factor on new risk at `drawdown` (a fraction below the peak, ≥ 0).
+pub fn new_risk_scale(limits: &Limits, drawdown: f64) -> f64 {
+    match limits.state(drawdown) {
+        RiskState::Normal => 1.0,
+        RiskState::Throttled => limits.drawdown_scale,
+        RiskState::Blocked => 0.0,
+    }
 }
 
-impl BookLimits {
-    /// The position and drawdown limits of a `[safety]` section.
-    pub fn of(s: &SafetyLimits) -> BookLimits {
-        BookLimits {
-            max_positions: s.max_positions,
-            drawdown_throttle: s.drawdown_throttle,
-            drawdown_scale: s.drawdown_scale,
-            drawdown_block: s.drawdown_block,
+/// `limits` without the drawdown ones (the daily run judges a drawdown on the ledger's
+/// equity, in its gates).
+pub fn without_drawdown(limits: Limits) -> Limits {
+    Limits {
+        drawdown_throttle: None,
+        drawdown_block: None,
+        ..limits
+    }
+}
+
+/// Limits the weights `target` proposed at a formation against those `held` (both signed,
+/// by ticker index); `strength` orders the entries competing for the free places (the
+/// strongest first, then the larger weight, then the symbol). Returns what was limited.
+pub fn apply(
+    limits: &Limits,
+    tickers: &[Symbol],
+    held: &[f64],
+    target: &mut [f64],
+    strength: impl Fn(usize) -> f64,
+    drawdown: f64,
+) -> Limited {
+    let scale = new_risk_scale(limits, drawdown);
+    let mut blocked = Vec::new();
+    if let Some(n) = limits.max_positions {
+        let kept = (0..target.len())
+            .filter(|&i| held[i] != 0.0 && target[i] != 0.0)
+            .count();
+        let mut entries: Vec<usize> = (0..target.len())
+            .filter(|&i| held[i] == 0.0 && target[i] != 0.0)
+            .collect();
+        entries.sort_by(|&a, &b| {
+            strength(b)
+                .total_cmp(&strength(a))
+                .then(target[b].abs().total_cmp(&target[a].abs()))
+                .then(tickers[a].cmp(&tickers[b]))
+        });
+        for &i in entries.iter().skip(n.saturating_sub(kept)) {
+            target[i] = 0.0;
+            blocked.push(tickers[i].clone());
+        }
+        blocked.sort();
+    }
+    if scale < 1.0 {
+        for (t, h) in target.iter_mut().zip(held) {
+            *t = scaled(*h, *t, scale);
         }
     }
-
-    /// These limits without the drawdown ones (the daily run judges a drawdown on the
-    /// ledger's equity, in its gates).
-    pub fn without_drawdown(self) -> BookLimits {
-        BookLimits {
-            drawdown_throttle: None,
-            drawdown_block: None,
-            ..self
-        }
-    }
-
-    /// The factor on new risk at `drawdown` (a fraction below the peak, ≥ 0).
-    pub fn new_risk_scale(&self, drawdown: f64) -> f64 {
-        if self.drawdown_block.is_some_and(|b| drawdown >= b) {
-            0.0
-        } else if self.drawdown_throttle.is_some_and(|t| drawdown >= t) {
-            self.drawdown_scale
-        } else {
-            1.0
-        }
-    }
-
-    /// Limits the weights `target` proposed at a formation against those `held` (both signed,
-    /// by ticker index); `strength` orders the entries competing for the free places (the
-    /// strongest first, then the larger weight, then the symbol). Returns what was limited.
-    pub fn apply(
-        &self,
-        tickers: &[Symbol],
-        held: &[f64],
-        target: &mut [f64],
-        strength: impl Fn(usize) -> f64,
-        drawdown: f64,
-    ) -> Limited {
-        let scale = self.new_risk_scale(drawdown);
-        let mut blocked = Vec::new();
-        if let Some(n) = self.max_positions {
-            let kept = (0..target.len())
-                .filter(|&i| held[i] != 0.0 && target[i] != 0.0)
-                .count();
-            let mut entries: Vec<usize> = (0..target.len())
-                .filter(|&i| held[i] == 0.0 && target[i] != 0.0)
-                .collect();
-            entries.sort_by(|&a, &b| {
-                strength(b)
-                    .total_cmp(&strength(a))
-                    .then(target[b].abs().total_cmp(&target[a].abs()))
-                    .then(tickers[a].cmp(&tickers[b]))
-            });
-            for &i in entries.iter().skip(n.saturating_sub(kept)) {
-                target[i] = 0.0;
-                blocked.push(tickers[i].clone());
-            }
-            blocked.sort();
-        }
-        if scale < 1.0 {
-            for (t, h) in target.iter_mut().zip(held) {
-                *t = scaled(*h, *t, scale);
-            }
-        }
-        Limited {
-            blocked,
-            scale,
-            drawdown,
-        }
+    Limited {
+        blocked,
+        scale,
+        drawdown,
     }
 }
 
@@ -128,7 +101,7 @@ impl Limited {
     }
 
     /// In words, for the run's warnings.
-    pub fn describe(&self, limits: &BookLimits) -> String {
+    pub fn describe(&self, limits: &Limits) -> String {
         let mut parts = Vec::new();
         if !self.blocked.is_empty() {
             parts.push(format!(
@@ -175,11 +148,11 @@ mod tests {
         let held = [0.2, 0.0, 0.0, -0.2, 0.0];
         let mut target = [0.2, 0.2, 0.2, -0.2, -0.2];
         let strength = [0.5, 0.1, 0.4, 0.5, 0.3];
-        let l = BookLimits {
+        let l = Limits {
             max_positions: Some(3),
-            ..BookLimits::default()
+            ..Limits::default()
         };
-        let got = l.apply(&t, &held, &mut target, |i| strength[i], 0.0);
+        let got = apply(&l, &t, &held, &mut target, |i| strength[i], 0.0);
         // Two held names keep their places; one free place goes to S02 (strength 0.4).
         assert_eq!(target, [0.2, 0.0, 0.2, -0.2, 0.0]);
         assert_eq!(got.blocked, vec![t[1].clone(), t[4].clone()]);
@@ -192,11 +165,11 @@ mod tests {
         let t = syms(3);
         let held = [0.3, 0.3, 0.0];
         let mut target = [0.2, 0.3, 0.3];
-        let l = BookLimits {
+        let l = Limits {
             max_positions: Some(1),
-            ..BookLimits::default()
+            ..Limits::default()
         };
-        let got = l.apply(&t, &held, &mut target, |_| 0.0, 0.0);
+        let got = apply(&l, &t, &held, &mut target, |_| 0.0, 0.0);
         assert_eq!(target, [0.2, 0.3, 0.0]);
         assert_eq!(got.blocked, vec![t[2].clone()]);
     }
@@ -205,23 +178,23 @@ mod tests {
     fn test_throttle_and_block_scale_only_new_risk() {
         let t = syms(5);
         let held = [0.25, 0.25, 0.0, 0.25, 0.125];
-        let l = BookLimits {
+        let l = Limits {
             drawdown_throttle: Some(0.1),
             drawdown_scale: 0.5,
             drawdown_block: Some(0.2),
-            ..BookLimits::default()
+            ..Limits::default()
         };
         let mut target = [0.5, 0.125, 0.25, -0.25, 0.0];
-        let below = l.apply(&t, &held, &mut target.clone(), |_| 0.0, 0.0999);
+        let below = apply(&l, &t, &held, &mut target.clone(), |_| 0.0, 0.0999);
         assert_eq!(below.scale, 1.0);
         assert!(!below.bit());
-        let got = l.apply(&t, &held, &mut target, |_| 0.0, 0.1);
+        let got = apply(&l, &t, &held, &mut target, |_| 0.0, 0.1);
         // An add is halved, a cut kept, an entry halved, a flip's new side halved, an exit kept.
         assert_eq!(target, [0.375, 0.125, 0.125, -0.125, 0.0]);
         assert_eq!(got.scale, 0.5);
         assert!(got.describe(&l).contains("safety.drawdown_throttle"));
         let mut target = [0.5, 0.125, 0.25, -0.25, 0.0];
-        let got = l.apply(&t, &held, &mut target, |_| 0.0, 0.25);
+        let got = apply(&l, &t, &held, &mut target, |_| 0.0, 0.25);
         assert_eq!(target, [0.25, 0.125, 0.0, 0.0, 0.0]);
         assert!(got.describe(&l).contains("safety.drawdown_block"));
     }
@@ -240,14 +213,14 @@ mod tests {
             let held: Vec<f64> = pairs.iter().map(|p| f64::from(p.0) / 10.0).collect();
             let asked: Vec<f64> = pairs.iter().map(|p| f64::from(p.1) / 10.0).collect();
             let strength: Vec<f64> = pairs.iter().map(|p| f64::from(p.2)).collect();
-            let l = BookLimits {
+            let l = Limits {
                 max_positions: Some(max),
                 drawdown_throttle: Some(0.1),
                 drawdown_scale: 0.5,
                 drawdown_block: Some(0.3),
             };
             let mut target = asked.clone();
-            let got = l.apply(&t, &held, &mut target, |i| strength[i], dd);
+            let got = apply(&l, &t, &held, &mut target, |i| strength[i], dd);
             let kept = (0..t.len()).filter(|&i| held[i] != 0.0 && asked[i] != 0.0).count();
             let names = target.iter().filter(|x| **x != 0.0).count();
             prop_assert!(names <= max.max(kept));
@@ -263,7 +236,7 @@ mod tests {
                     prop_assert_eq!(target[i], 0.0);
                 }
             }
-            prop_assert_eq!(got.scale, l.new_risk_scale(dd));
+            prop_assert_eq!(got.scale, new_risk_scale(&l, dd));
         }
     }
 }

@@ -10,7 +10,7 @@ mod run;
 mod select;
 
 pub use beta::composite_beta;
-pub use limits::{BookLimits, Limited};
+pub use limits::{Limited, new_risk_scale, without_drawdown};
 pub use panel::Panel;
 pub use run::{
     CohortStats, CostGridRow, Formation, Inputs, MomentumResult, MonthCheck, NextOpen, SeriesRow,
@@ -20,6 +20,7 @@ pub use select::{
     CohortBook, Holding, Rationale, SideBook, SideKind, SideUpdate, TargetRow, Universe, exit_cap,
     full_rebalance, limited_update, side_weights, target_count, target_rows, turnover,
 };
+pub use systrade_backtest::overlay::Limits;
 
 use serde::{Deserialize, Serialize};
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use systrade_core::{Calendar, Symbol};
 
 use super::beta::composite_beta;
-use super::limits::BookLimits;
+use super::limits;
 use super::panel::Panel;
 use super::select::{
     CohortBook, SideKind, SideUpdate, TargetRow, Universe, full_rebalance, limited_update,
@@ -17,6 +17,7 @@ use super::select::{
 };
 use super::{BookKind, MomentumParams};
 use crate::PipelineError;
+use systrade_backtest::overlay::Limits;
 
 /// The pre-export checks of one cohort at one formation (§9).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -208,7 +209,7 @@ pub struct Inputs<'a> {
     /// Warnings from loading, carried into the summary.
     pub warnings: Vec<String>,
     /// The book's position and drawdown limits (a portfolio bucket's), off by default.
-    pub limits: BookLimits,
+    pub limits: Limits,
 }
 
 fn net(
@@ -583,7 +584,8 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
             }
         }
         // The book's limits, against the weights in force (what the next open trades from).
-        let limited = inp.limits.apply(
+        let limited = limits::apply(
+            &inp.limits,
             &panel.tickers,
             &w,
             &mut new_w,
