@@ -25,9 +25,12 @@ pub enum Durability {
     /// Synced before the rename: the file survives a power cut once the call returns. For
     /// what cannot be recomputed — ledgers, state, orders, what a broker said.
     Synced,
-    /// Renamed without waiting for the disk: a power cut (not a killed process) can lose the
-    /// new file. For derived research artifacts — a backtest's files and tear sheet — which a
-    /// rerun rewrites byte for byte; the disk's write-back saves them within seconds anyway.
+    /// Put in place without waiting for the disk: a power cut (not a killed process) before
+    /// the kernel's write-back (about 30 s) can leave the new file empty. For derived research
+    /// artifacts — a backtest's files and tear sheet — which a rerun rewrites byte for byte.
+    /// On Linux a file it replaces is exchanged with the new one and then removed, rather than
+    /// renamed over: ext4 would start writing the new file back inside that rename
+    /// (`auto_da_alloc`), a sync's cost without its promise (1.5 ms for a 1.9 MB file here).
     Renamed,
 }
 
@@ -43,7 +46,7 @@ pub fn write_atomic_as(path: &Path, bytes: &[u8], d: Durability) -> Result<(), C
     w.write_all(bytes).map_err(io_err(path))?;
     let f = w.flushed()?;
     f.finish(d)?;
-    f.rename()
+    f.put(d)
 }
 
 /// A derived research artifact (a backtest's files, a tear sheet), which a rerun rewrites byte
@@ -65,7 +68,7 @@ pub fn write_all_atomic(files: &[(&Path, &[u8])], d: Durability) -> Result<(), C
     }
     if d == Durability::Renamed {
         pending.iter().try_for_each(|f| f.finish(d))?;
-        return pending.into_iter().try_for_each(Flushed::rename);
+        return pending.into_iter().try_for_each(|f| f.put(d));
     }
     std::thread::scope(|scope| {
         let syncs: Vec<_> = pending
@@ -104,6 +107,27 @@ impl Flushed {
             Durability::Synced => self.tmp.as_file().sync_all().map_err(io_err(&self.path)),
             Durability::Renamed => Ok(()),
         }
+    }
+
+    /// Puts the file in place as `d` says (see [`Durability::Renamed`]).
+    fn put(self, d: Durability) -> Result<(), CoreError> {
+        #[cfg(target_os = "linux")]
+        if d == Durability::Renamed
+            && std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_file())
+        {
+            use rustix::fs::{CWD, RenameFlags, renameat_with};
+            use rustix::io::Errno;
+            match renameat_with(CWD, self.tmp.path(), CWD, &self.path, RenameFlags::EXCHANGE) {
+                // The temporary name now holds the old file: removed with it.
+                Ok(()) => return self.tmp.close().map_err(io_err(&self.path)),
+                // A filesystem without the exchange: renamed over, as elsewhere.
+                Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => {}
+                Err(e) => return Err(io_err(&self.path)(e.into())),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = d;
+        self.rename()
     }
 
     fn rename(self) -> Result<(), CoreError> {
@@ -188,6 +212,7 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Cor
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     #[test]
     fn test_atomic_write_replaces_and_leaves_no_temp() {
@@ -227,6 +252,35 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["a.csv", "sub"], "no temporary file left");
+        // A reader of the old file keeps its bytes; a folder in the way is refused, untouched;
+        // a symbolic link is replaced by the file, as a rename does.
+        let mut old = std::fs::File::open(&a).unwrap();
+        write_atomic_as(&a, b"newer\n", Durability::Renamed).unwrap();
+        let mut text = String::new();
+        old.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "new\n");
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "newer\n");
+        let folder = dir.path().join("sub");
+        assert!(write_atomic_as(&folder, b"x", Durability::Renamed).is_err());
+        assert!(folder.join("b.html").is_file());
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.csv");
+            std::os::unix::fs::symlink(&a, &link).unwrap();
+            write_atomic_as(&link, b"own\n", Durability::Renamed).unwrap();
+            assert!(std::fs::symlink_metadata(&link).unwrap().is_file());
+            assert_eq!(std::fs::read_to_string(&a).unwrap(), "newer\n");
+        }
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["a.csv", "link.csv", "sub"],
+            "no temporary file left"
+        );
     }
 
     /// Several files at once: all in place with their bytes, no temporary file left; a file
