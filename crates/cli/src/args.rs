@@ -113,8 +113,10 @@ systrade sweep --strategy sma-cross --symbols all --grid 'fast=5..50:5,slow=20..
     /// [safety] limits applied (an order they hold back is named). A rotation config (bucket
     /// A) plans the month's rebalance when the session trades one (at the open after the
     /// deciding close, or provisional for a market-on-close fill) and says when the next one
-    /// is otherwise. A portfolio plans every trend and rotation bucket with its capital and
-    /// limits into OUT/<bucket>/, with portfolio_plan_D.json beside them. A feed config
+    /// is otherwise. A portfolio plans every bucket with its capital and limits into
+    /// OUT/<bucket>/, with portfolio_plan_D.json beside them: a momentum bucket the formation
+    /// the session trades on its replayed book (else the next formation's date), an AVWAP
+    /// bucket the scan's entries with their stops. A feed config
     /// (buckets C and D) plans the session's exits and the entries its alerts ask for, with
     /// their stops (alerts_D.csv: each alert's verdict).
     #[command(
@@ -150,7 +152,8 @@ systrade plan --config configs/portfolio.toml --as-of 2024-06-04 --out runs/plan
     /// window and enter the day's alerts with their stops. A portfolio config runs each
     /// bucket as its own book (named
     /// after the bucket, in the bucket's account, with its capital as the paper cash and its
-    /// max_positions / drawdown limits as the book's gates).
+    /// max_positions / drawdown limits as the book's gates); its AVWAP buckets trade in
+    /// their cycles (--cycle), and the daily run says so.
     ///
     /// Safe to re-run after any crash: the day's book is kept in the ledger, orders are
     /// found again by their client order id, and nothing is submitted twice. Everything
@@ -347,9 +350,9 @@ pub struct NewsletterArgs {
     pub book: Vec<String>,
     /// What to buy tomorrow: plan this config's next session after --date (default: today)
     /// instead of reading the home's daily runs — a portfolio gets one section per bucket
-    /// (trend and rotation buckets, each on its replayed book with its capital and limits),
-    /// a trend or rotation config one section. Manual trades of the home's ledger, if any,
-    /// follow.
+    /// (each on its replayed book with its capital and limits), one config one section (a
+    /// momentum config needs [backtest] capital). Manual trades of the home's ledger, if
+    /// any, follow.
     #[arg(long, value_name = "FILE", conflicts_with = "book")]
     pub config: Option<PathBuf>,
     /// Price data (repeatable; first source that has a symbol wins) to mark manual trades

@@ -356,12 +356,10 @@ fn feed_section(b: &BucketPlan, p: &systrade_systems::feed::FeedPlan) -> Section
         as_of: p.as_of.to_string(),
         facts,
         trades,
-        watch: Vec::new(),
         avoid,
         positions,
-        fills: Vec::new(),
-        fills_period: String::new(),
         warnings: p.stale.iter().cloned().collect(),
+        ..Section::default()
     }
 }
 
@@ -422,12 +420,9 @@ fn momentum_section(b: &BucketPlan, p: &systrade_systems::momentum_plan::Session
         as_of: p.as_of.to_string(),
         facts,
         trades,
-        watch: Vec::new(),
-        avoid: Vec::new(),
         positions,
-        fills: Vec::new(),
-        fills_period: String::new(),
         warnings: p.warnings.clone(),
+        ..Section::default()
     }
 }
 
@@ -498,12 +493,9 @@ fn avwap_section(b: &BucketPlan, p: &systrade_systems::avwap::SessionPlan) -> Se
         as_of: p.as_of.to_string(),
         facts,
         trades,
-        watch: Vec::new(),
         avoid,
-        positions: Vec::new(),
-        fills: Vec::new(),
-        fills_period: String::new(),
         warnings: p.warnings.clone(),
+        ..Section::default()
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use systrade_core::{DailyBar, Market, Symbol};
-use systrade_pipeline::momentum::{Inputs, MomentumParams, MomentumResult, Panel, run};
+use systrade_pipeline::momentum::{Inputs, Limits, MomentumParams, MomentumResult, Panel, run};
 use systrade_testkit::{raw_daily, shared};
 
 fn load() -> Option<BTreeMap<Symbol, Vec<DailyBar>>> {
@@ -31,6 +31,26 @@ fn backtest_to(
     p: &MomentumParams,
     end: Option<NaiveDate>,
 ) -> MomentumResult {
+    backtest_limited(data, p, end, Limits::default())
+}
+
+/// A bucket's limits that bite on this data: a position limit below the book's size and a
+/// drawdown throttle and block within its drawdowns.
+fn tight() -> Limits {
+    Limits {
+        max_positions: Some(12),
+        drawdown_throttle: Some(0.05),
+        drawdown_scale: 0.5,
+        drawdown_block: Some(0.12),
+    }
+}
+
+fn backtest_limited(
+    data: &BTreeMap<Symbol, Vec<DailyBar>>,
+    p: &MomentumParams,
+    end: Option<NaiveDate>,
+    limits: Limits,
+) -> MomentumResult {
     // Sectors by the first letter (a stand-in map), a flat CDI and the equal-weight index.
     let sectors: BTreeMap<Symbol, String> = data
         .keys()
@@ -49,7 +69,7 @@ fn backtest_to(
             start: None,
             end,
             warnings: Vec::new(),
-            limits: Default::default(),
+            limits,
         },
         p,
     )
@@ -67,7 +87,29 @@ fn test_no_look_ahead() {
         beta_overlay: true,
         ..MomentumParams::default()
     };
-    let full = backtest(&data, &p);
+    for limits in [Limits::default(), tight()] {
+        no_look_ahead_with(&data, &p, limits);
+    }
+}
+
+/// The no-look-ahead check of one set of limits (a bucket's position limit and drawdown rules
+/// read only the NAV and the ranks through the formation's close).
+fn no_look_ahead_with(data: &BTreeMap<Symbol, Vec<DailyBar>>, p: &MomentumParams, limits: Limits) {
+    let full = backtest_limited(data, p, None, limits);
+    if limits != Limits::default() {
+        assert!(
+            full.summary
+                .warnings
+                .iter()
+                .any(|w| w.contains("safety.max_positions 12:"))
+                && full
+                    .summary
+                    .warnings
+                    .iter()
+                    .any(|w| w.contains("new risk scaled by")),
+            "the limits bite"
+        );
+    }
     for cut in [d("2018-08-01"), d("2021-03-15"), d("2024-01-02")] {
         for how in ["delete", "scale"] {
             let changed: BTreeMap<Symbol, Vec<DailyBar>> = data
@@ -90,7 +132,7 @@ fn test_no_look_ahead() {
                     (s.clone(), v)
                 })
                 .collect();
-            let other = backtest(&changed, &p);
+            let other = backtest_limited(&changed, p, None, limits);
             // Every formation whose close is before the cut is the same, weights and rows.
             let before = |r: &MomentumResult| -> Vec<String> {
                 r.formations
@@ -120,6 +162,9 @@ fn test_reruns_are_identical_and_d10_is_long_only() {
     let a = backtest(&data, &p);
     let b = backtest(&data, &p);
     assert!(a == b, "reruns differ");
+    let a = backtest_limited(&data, &p, None, tight());
+    let b = backtest_limited(&data, &p, None, tight());
+    assert!(a == b, "limited reruns differ");
     let d10 = backtest(
         &data,
         &MomentumParams {

@@ -76,7 +76,7 @@ pub struct FillLine {
 }
 
 /// One strategy or bucket.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Section {
     pub name: String,
     /// What kind of book it is ("trend following", "momentum cohorts", "trade sheet",
