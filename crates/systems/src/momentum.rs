@@ -624,15 +624,12 @@ pub fn capacity(l: &Loaded, r: &MomentumResult, capital: f64) -> Option<Capacity
         };
         let nav = at.checked_sub(1).map_or(1.0, |i| r.series[i].nav);
         let money = capital * nav * row.scale;
-        let names = f
+        let names: std::collections::BTreeSet<&Symbol> = f
             .weights
             .keys()
-            .chain(before.into_iter().flat_map(|b| b.keys()));
-        let mut seen = std::collections::BTreeSet::new();
+            .chain(before.into_iter().flat_map(|b| b.keys()))
+            .collect();
         for s in names {
-            if !seen.insert(s) {
-                continue;
-            }
             let was = before.and_then(|b| b.get(s)).copied().unwrap_or(0.0);
             let now = f.weights.get(s).copied().unwrap_or(0.0);
             if now == was {

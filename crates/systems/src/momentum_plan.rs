@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use systrade_core::Symbol;
 use systrade_core::contracts::Side;
 use systrade_core::fsio::write_atomic;
@@ -188,17 +188,6 @@ pub struct SessionPlan {
     pub warnings: Vec<String>,
 }
 
-/// The last session of `d`'s month.
-fn month_end(cal: &dyn systrade_core::Calendar, d: NaiveDate) -> NaiveDate {
-    let mut last = d;
-    let mut next = cal.next_trading_day(d);
-    while next.month() == d.month() {
-        last = next;
-        next = cal.next_trading_day(next);
-    }
-    last
-}
-
 /// The plan of `session` at `capital` (see [`SessionPlan`]).
 pub fn plan_session(l: &Loaded, session: NaiveDate, capital: f64) -> anyhow::Result<SessionPlan> {
     let cal = l.market.calendar();
@@ -256,12 +245,9 @@ pub fn plan_session(l: &Loaded, session: NaiveDate, capital: f64) -> anyhow::Res
         return Ok(plan);
     }
     let Some(f) = today else {
-        let end = month_end(cal, session);
-        plan.next_formation = Some(if end >= session {
-            end
-        } else {
-            month_end(cal, cal.next_trading_day(end))
-        });
+        // The next formation is at the close of the month's last session.
+        plan.next_formation =
+            Some(cal.previous_trading_day(cal.first_trading_day_of_next_month(session)));
         return Ok(plan);
     };
     if let Some(why) = &f.failed {
@@ -281,13 +267,10 @@ pub fn plan_session(l: &Loaded, session: NaiveDate, capital: f64) -> anyhow::Res
         return Ok(plan);
     }
     plan.warnings.extend(cautions);
-    let date = f.date.to_string();
     plan.warnings.extend(
-        r.summary
-            .warnings
+        f.limited
             .iter()
-            .filter(|w| w.starts_with(&date) && w.contains("safety."))
-            .cloned(),
+            .map(|x| format!("{}: {}", f.date, x.describe(&l.limits()))),
     );
     let prev = in_force.map(|x| x.weights.clone()).unwrap_or_default();
     let mut names: Vec<&Symbol> = f.weights.keys().chain(prev.keys()).collect();

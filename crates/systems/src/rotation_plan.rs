@@ -260,10 +260,7 @@ fn from_file(l: &Loaded, path: &Path, capital: f64, t: usize) -> anyhow::Result<
 /// The first session of the month after `d`'s (and the one after it for `next_open`).
 fn next_rebalance(market: Market, d: NaiveDate, fill: Fill) -> NaiveDate {
     let cal = market.calendar();
-    let mut x = cal.next_trading_day(d);
-    while x.month() == d.month() && x.year() == d.year() {
-        x = cal.next_trading_day(x);
-    }
+    let x = cal.first_trading_day_of_next_month(d);
     match fill {
         Fill::Close => x,
         Fill::NextOpen => cal.next_trading_day(x),

@@ -74,6 +74,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn test_the_first_trading_day_of_the_next_month_skips_holidays_and_years() {
+        // 2024-01-01 is a holiday: December 2023's next month opens on the 2nd.
+        assert_eq!(
+            B3.first_trading_day_of_next_month(ymd(2023, 12, 28)),
+            ymd(2024, 1, 2)
+        );
+        assert_eq!(
+            B3.first_trading_day_of_next_month(ymd(2023, 12, 1)),
+            ymd(2024, 1, 2)
+        );
+        // A month's last session: the next day is already next month's first.
+        assert_eq!(
+            B3.first_trading_day_of_next_month(ymd(2025, 6, 30)),
+            ymd(2025, 7, 1)
+        );
+    }
+
+    #[test]
     fn test_carnival_and_year_end() {
         assert!(!B3.is_trading_day(ymd(2015, 2, 16)));
         assert!(!B3.is_trading_day(ymd(2015, 2, 17)));

@@ -48,6 +48,15 @@ pub trait Calendar: Send + Sync {
         d
     }
 
+    /// The first trading day of the month after `date`'s.
+    fn first_trading_day_of_next_month(&self, date: NaiveDate) -> NaiveDate {
+        let mut d = self.next_trading_day(date);
+        while (d.year(), d.month()) == (date.year(), date.month()) {
+            d = self.next_trading_day(d);
+        }
+        d
+    }
+
     /// Trading days in `[from, to]`, in order.
     fn trading_days(&self, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
         from.iter_days()

@@ -9,7 +9,7 @@ use serde::Serialize;
 use systrade_core::{Calendar, Symbol};
 
 use super::beta::composite_beta;
-use super::limits;
+use super::limits::{self, Limited};
 use super::panel::Panel;
 use super::select::{
     CohortBook, SideKind, SideUpdate, TargetRow, Universe, full_rebalance, limited_update,
@@ -67,8 +67,11 @@ pub struct Formation {
     pub betas: BTreeMap<Symbol, f64>,
     pub beta_p: f64,
     pub overlay_h: f64,
-    /// Portfolio weights (mean of the cohort books), signed.
+    /// Portfolio weights (mean of the cohort books), signed, after the book's limits.
     pub weights: BTreeMap<Symbol, f64>,
+    /// What the book's limits changed at this formation (`None`: nothing).
+    #[serde(skip)]
+    pub limited: Option<Limited>,
 }
 
 impl Formation {
@@ -450,6 +453,7 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
                     beta_p,
                     overlay_h: h,
                     weights: weights_map(&panel.tickers, &w),
+                    limited: None,
                 });
             }
             continue;
@@ -634,6 +638,7 @@ pub fn run(inp: &Inputs<'_>, p: &MomentumParams) -> Result<MomentumResult, Pipel
             beta_p: bp,
             overlay_h: hh,
             weights: weights_map(&panel.tickers, &new_w),
+            limited: limited.bit().then_some(limited),
         });
     }
     if first.is_none() {
